@@ -1,0 +1,59 @@
+"""The `cartwise` command: a thin group over jobs and the service packages.
+
+Each area has its own module in this package defining one click group or command; this
+module registers them. Every command takes `--json`; `main()` turns a `CartwiseError`
+into a message on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from cartwise import __version__
+from cartwise.core.errors import CartwiseError
+
+# (module, attribute) of each registered command, in the order `--help` lists them.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("cartwise.cli.demo", "demo"),
+    ("cartwise.cli.ingest", "ingest"),
+    ("cartwise.cli.db", "db"),
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="cartwise")
+def cli() -> None:
+    """Cartwise: analytics, customers, recommendations, forecasts, campaigns and experiments for online shops.
+
+    Settings come from cartwise.toml, CARTWISE_* environment variables and flags (see the README).
+    """
+
+
+for _module, _attr in COMMANDS:
+    cli.add_command(getattr(importlib.import_module(_module), _attr))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, printing CartwiseErrors as one clear message."""
+    try:
+        cli.main(args=argv, prog_name="cartwise", standalone_mode=False)
+    except CartwiseError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted; nothing was changed.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; nothing was changed.", err=True)
+        sys.exit(130)
+    else:
+        sys.exit(0)
+
+
+__all__ = ["cli", "main"]

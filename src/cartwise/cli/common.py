@@ -1,0 +1,76 @@
+"""Options and output helpers shared by every command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from cartwise.core.settings import Settings, get_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(func: F) -> F:
+    """`--db PATH`: the store file (default: the `db` setting, `./cartwise.duckdb`)."""
+    return click.option(
+        "--db",
+        "db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="DuckDB store file [default: $CARTWISE_DB or ./cartwise.duckdb].",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    """`--json`: print one JSON document on stdout and nothing else."""
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")(func)
+
+
+def settings_for(db: Path | None, **overrides: Any) -> Settings:
+    return get_settings(db=db, **overrides)
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def emit(result: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]], str] | None = None) -> None:
+    """Print `result` as JSON (`--json`) or as readable text."""
+    if as_json:
+        click.echo(json.dumps(result, default=_default))
+        return
+    if human is not None:
+        click.echo(human(result))
+        return
+    for key, value in result.items():
+        if isinstance(value, dict):
+            click.echo(f"{key}:")
+            for k, v in value.items():
+                click.echo(f"  {k}: {v}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+@contextmanager
+def progress(label: str, enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner with a status line on a terminal; silent with --json or when not a TTY."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda _message: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status(label) as status:
+        yield lambda message: status.update(f"{label}: {message}")

@@ -1,0 +1,49 @@
+"""`cartwise db`: inspect, export and import the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cartwise.cli.common import db_option, emit, json_option, settings_for
+from cartwise.store import open_store
+
+
+@click.group()
+def db() -> None:
+    """Inspect, export and import the store."""
+
+
+@db.command()
+@db_option
+@json_option
+def info(db: Path | None, as_json: bool) -> None:
+    """Row counts per table, schema version, size and event time span."""
+    settings = settings_for(db)
+    with open_store(settings.db, settings=settings, read_only=settings.db.exists()) as store:
+        emit(store.info(), as_json)
+
+
+@db.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@db_option
+@json_option
+def export_(directory: Path, db: Path | None, as_json: bool) -> None:
+    """Write every table to DIRECTORY as Parquet, with a manifest."""
+    settings = settings_for(db)
+    with open_store(settings.db, settings=settings, read_only=True) as store:
+        counts = store.export(directory)
+    emit({"directory": str(directory), "tables": counts}, as_json)
+
+
+@db.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@db_option
+@json_option
+def import_(directory: Path, db: Path | None, as_json: bool) -> None:
+    """Load an export made by `db export` (rows already present are skipped)."""
+    settings = settings_for(db)
+    with open_store(settings.db, settings=settings) as store:
+        added = store.import_(directory)
+    emit({"directory": str(directory), "added": added}, as_json)

@@ -1,0 +1,98 @@
+"""One settings object, read through `get_settings()`.
+
+Precedence, lowest first: defaults, the TOML file (`cartwise.toml` in the working directory,
+or the file named by `CARTWISE_CONFIG`), environment variables `CARTWISE_<NAME>`, then
+command-line flags (which callers pass as overrides). Every field's description is its help
+text; `tests/core/test_settings.py` checks that the README lists every setting.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cartwise.core.errors import ConfigError
+
+
+class Settings(BaseModel):
+    """Cartwise settings; see the README's Settings section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    db: Path = Field(Path("cartwise.duckdb"), description="Path of the DuckDB store file.")
+    memory_limit: str = Field(
+        "4GB", description="DuckDB memory limit, e.g. `4GB`; keeps ingestion within a budget."
+    )
+    threads: int = Field(0, ge=0, description="DuckDB worker threads; 0 means one per core.")
+    timezone: str = Field(
+        "UTC", description="Time zone assumed for input timestamps that carry no offset."
+    )
+    artefacts_dir: Path | None = Field(
+        None,
+        description="Where trained models and reports are saved; default `<db file stem>_artefacts/` beside the store.",
+    )
+    host: str = Field("127.0.0.1", description="Address `cartwise serve` binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `cartwise serve` listens on.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Storefront origins allowed to call the API from a browser (comma-separated in the environment).",
+    )
+    log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING or ERROR.")
+
+    def artefacts_path(self) -> Path:
+        """Directory for models and reports belonging to this store."""
+        if self.artefacts_dir is not None:
+            return self.artefacts_dir
+        return self.db.with_name(self.db.stem + "_artefacts")
+
+
+ENV_PREFIX = "CARTWISE_"
+
+
+def _config_file() -> Path | None:
+    named = os.environ.get(ENV_PREFIX + "CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"CARTWISE_CONFIG names {path}, which does not exist; create it or unset the variable.")
+        return path
+    default = Path("cartwise.toml")
+    return default if default.is_file() else None
+
+
+def _from_environment() -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        raw = os.environ.get(ENV_PREFIX + name.upper())
+        if raw is None:
+            continue
+        if field.annotation == list[str]:
+            values[name] = [part.strip() for part in raw.split(",") if part.strip()]
+        else:
+            values[name] = raw
+    return values
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Settings from defaults, the TOML file, the environment and `overrides` (None values are ignored)."""
+    values: dict[str, Any] = {}
+    path = _config_file()
+    if path is not None:
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    values.update(_from_environment())
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"`{'.'.join(str(p) for p in err['loc'])}`: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"Invalid settings: {problems}. Check cartwise.toml and CARTWISE_* variables.") from exc

@@ -1,0 +1,251 @@
+"""The Cartwise store: one DuckDB file, versioned migrations, one writer.
+
+A `Store` owns one read-write DuckDB connection (DuckDB itself refuses a second writing
+process, which is how "one writer" is enforced across processes). Reads for analytics go
+through `store.ibis()`, an Ibis backend over the same connection, so the same expressions
+run on Spark.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from cartwise.core.errors import StoreError
+from cartwise.core.settings import Settings, get_settings
+from cartwise.schema import TABLES
+from cartwise.store.migrations import MIGRATIONS
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+_MANIFEST = "cartwise-export.json"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Store:
+    """An open Cartwise store. Use `open_store()` or `Store(path)`; close with `close()` or `with`."""
+
+    def __init__(self, path: str | Path, *, settings: Settings | None = None, read_only: bool = False):
+        self.settings = settings or get_settings()
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise StoreError(f"No store at {self.path}; create one with `cartwise ingest` or `cartwise demo`.")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {"memory_limit": self.settings.memory_limit}
+        if self.settings.threads:
+            config["threads"] = self.settings.threads
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"The store {self.path} is in use by another process (one writer at a time). "
+                    "Stop `cartwise serve` or the other command, or send data through the API."
+                ) from exc
+            raise StoreError(f"Cannot open the store {self.path}: {exc}") from exc
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._ibis: Any = None
+        if not read_only:
+            self.migrate()
+        else:
+            self._check_version()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0]) if row else 0
+
+    def _check_version(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The store {self.path} has schema version {version}, newer than this Cartwise "
+                f"({SCHEMA_VERSION}); upgrade Cartwise."
+            )
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction; returns the versions applied."""
+        self._check_version()
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, description VARCHAR, applied_at TIMESTAMP)"
+        )
+        current = self.schema_version()
+        applied = []
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            with self.transaction():
+                for statement in migration.statements:
+                    self.con.execute(statement)
+                self.con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [migration.version, migration.description, datetime.now(UTC).replace(tzinfo=None)],
+                )
+            applied.append(migration.version)
+        return applied
+
+    # -- transactions and writes -----------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing: commits on success, rolls back on any exception, Ctrl-C included."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def table_names(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def has_table(self, name: str) -> bool:
+        return name in self.table_names()
+
+    def count(self, name: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()
+        return int(row[0]) if row else 0
+
+    def append(self, name: str, data: pa.Table) -> int:
+        """Append an Arrow table to an existing table, matching columns by name; returns rows added."""
+        self.con.register("_cartwise_append", data)
+        try:
+            cols = ", ".join(_quote(c) for c in data.column_names)
+            self.con.execute(f"INSERT INTO {_quote(name)} ({cols}) SELECT {cols} FROM _cartwise_append")
+        finally:
+            self.con.unregister("_cartwise_append")
+        return data.num_rows
+
+    def replace(self, name: str, data: pa.Table) -> None:
+        """Create or replace table `name` with the content of an Arrow table (for derived and truth tables)."""
+        self.con.register("_cartwise_replace", data)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM _cartwise_replace")
+        finally:
+            self.con.unregister("_cartwise_replace")
+
+    def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run a query and return the whole result as an Arrow table."""
+        return self.con.execute(sql, params or []).fetch_arrow_table()
+
+    # -- reads through Ibis ------------------------------------------------------------------
+    def ibis(self) -> Any:
+        """An Ibis DuckDB backend over this store's connection."""
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.duckdb.from_connection(self.con)
+        return self._ibis
+
+    # -- information, export and import --------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        tables = {name: self.count(name) for name in self.table_names() if name != "schema_migrations"}
+        span = self.con.execute("SELECT min(ts), max(ts) FROM events").fetchone()
+        return {
+            "path": str(self.path),
+            "schema_version": self.schema_version(),
+            "size_bytes": self.path.stat().st_size if self.path.exists() else 0,
+            "tables": tables,
+            "events_from": span[0].isoformat() if span and span[0] else None,
+            "events_to": span[1].isoformat() if span and span[1] else None,
+        }
+
+    def export(self, directory: str | Path) -> dict[str, int]:
+        """Write every table to `directory/<table>.parquet` plus a manifest; returns rows per table."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        counts = {}
+        for name in self.table_names():
+            if name == "schema_migrations":
+                continue
+            target = out / f"{name}.parquet"
+            self.con.execute(f"COPY {_quote(name)} TO '{target.as_posix()}' (FORMAT parquet)")
+            counts[name] = self.count(name)
+        manifest = {"schema_version": self.schema_version(), "tables": counts}
+        (out / _MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        return counts
+
+    def import_(self, directory: str | Path) -> dict[str, int]:
+        """Load an export made by `export`, in one transaction; returns rows added per table.
+
+        Canonical tables get the rows whose key is not yet present (so importing twice adds
+        nothing); other tables (ground truth, derived) are replaced by the exported copy.
+        """
+        src = Path(directory)
+        manifest_path = src / _MANIFEST
+        if not manifest_path.is_file():
+            raise StoreError(f"{src} has no {_MANIFEST}; it was not made by `cartwise db export`.")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("schema_version", 0) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{src} was exported from schema version {manifest['schema_version']}, newer than this Cartwise ({SCHEMA_VERSION}); upgrade Cartwise."
+            )
+        added: dict[str, int] = {}
+        with self.transaction():
+            for name in manifest["tables"]:
+                path = (src / f"{name}.parquet").as_posix()
+                reader = f"read_parquet('{path}')"
+                before = self.count(name) if self.has_table(name) else 0
+                if name in TABLES:
+                    key = TABLES[name].key
+                    cols = ", ".join(_quote(c) for c in TABLES[name].column_names)
+                    join = " AND ".join(f"t.{_quote(k)} IS NOT DISTINCT FROM s.{_quote(k)}" for k in key)
+                    self.con.execute(
+                        f"INSERT INTO {_quote(name)} ({cols}) SELECT {cols} FROM {reader} s "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {_quote(name)} t WHERE {join})"
+                    )
+                    added[name] = self.count(name) - before
+                elif name in ("loads", "quarantine"):
+                    self.con.execute(f"INSERT INTO {_quote(name)} SELECT * FROM {reader}")
+                    added[name] = self.count(name) - before
+                else:
+                    self.con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM {reader}")
+                    added[name] = self.count(name)
+        return added
+
+
+def open_store(path: str | Path | None = None, *, read_only: bool = False, settings: Settings | None = None) -> Store:
+    """Open (and migrate) the store at `path`, or at the `db` setting."""
+    settings = settings or get_settings()
+    return Store(path or settings.db, settings=settings, read_only=read_only)
+
+
+def remove_store(path: str | Path) -> None:
+    """Delete a store file and its write-ahead log (used by `demo` to start afresh)."""
+    p = Path(path)
+    for candidate in (p, p.with_name(p.name + ".wal")):
+        if candidate.exists():
+            candidate.unlink()
+    artefacts = p.with_name(p.stem + "_artefacts")
+    if artefacts.is_dir():
+        shutil.rmtree(artefacts)
