@@ -13,8 +13,24 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "cartwise"
 MODEL_PACKAGES = {"predict", "recommend", "forecast", "experiments"}
 EVERYTHING = {
-    "core", "schema", "store", "ingest", "simulate", "analytics", "profiles", "predict", "recommend",
-    "forecast", "campaigns", "experiments", "evaluation", "jobs", "api", "web", "cli", "",
+    "core",
+    "schema",
+    "store",
+    "ingest",
+    "simulate",
+    "analytics",
+    "profiles",
+    "predict",
+    "recommend",
+    "forecast",
+    "campaigns",
+    "experiments",
+    "evaluation",
+    "jobs",
+    "api",
+    "web",
+    "cli",
+    "",
 }
 
 ALLOWED: dict[str, set[str]] = {
@@ -73,13 +89,17 @@ def _violations() -> list[str]:
         source_pkg = _package_of(path)
         allowed = ALLOWED.get(source_pkg)
         if allowed is None:
-            problems.append(f"{path.relative_to(SRC)}: package `{source_pkg}` is not in the architecture table")
+            problems.append(
+                f"{path.relative_to(SRC)}: package `{source_pkg}` is not in the architecture table"
+            )
             continue
         for line, name in _imported_modules(path):
             pkg, sub = _target(name)
             if pkg == source_pkg or pkg in allowed or sub in allowed:
                 continue
-            problems.append(f"{path.relative_to(SRC)}:{line}: `{source_pkg or 'cartwise'}` may not import `{name}`")
+            problems.append(
+                f"{path.relative_to(SRC)}:{line}: `{source_pkg or 'cartwise'}` may not import `{name}`"
+            )
     return problems
 
 

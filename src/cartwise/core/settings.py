@@ -28,9 +28,7 @@ class Settings(BaseModel):
         "4GB", description="DuckDB memory limit, e.g. `4GB`; keeps ingestion within a budget."
     )
     threads: int = Field(0, ge=0, description="DuckDB worker threads; 0 means one per core.")
-    timezone: str = Field(
-        "UTC", description="Time zone assumed for input timestamps that carry no offset."
-    )
+    timezone: str = Field("UTC", description="Time zone assumed for input timestamps that carry no offset.")
     artefacts_dir: Path | None = Field(
         None,
         description="Where trained models and reports are saved; default `<db file stem>_artefacts/` beside the store.",
@@ -58,7 +56,9 @@ def _config_file() -> Path | None:
     if named:
         path = Path(named)
         if not path.is_file():
-            raise ConfigError(f"CARTWISE_CONFIG names {path}, which does not exist; create it or unset the variable.")
+            raise ConfigError(
+                f"CARTWISE_CONFIG names {path}, which does not exist; create it or unset the variable."
+            )
         return path
     default = Path("cartwise.toml")
     return default if default.is_file() else None
@@ -95,4 +95,6 @@ def get_settings(**overrides: Any) -> Settings:
             f"`{'.'.join(str(p) for p in err['loc'])}`: {err['msg']} (got {err.get('input')!r})"
             for err in exc.errors()
         )
-        raise ConfigError(f"Invalid settings: {problems}. Check cartwise.toml and CARTWISE_* variables.") from exc
+        raise ConfigError(
+            f"Invalid settings: {problems}. Check cartwise.toml and CARTWISE_* variables."
+        ) from exc

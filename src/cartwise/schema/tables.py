@@ -83,23 +83,64 @@ class Table:
 
 _USER_SYNONYMS = ("customer_id", "customer", "visitor_id", "client_id", "user", "userid", "customerid")
 _ITEM_SYNONYMS = ("product_id", "product", "sku", "item", "itemid", "productid", "stock_code", "stockcode")
-_TS_SYNONYMS = ("timestamp", "time", "event_time", "datetime", "date", "created", "event_timestamp", "invoice_date")
+_TS_SYNONYMS = (
+    "timestamp",
+    "time",
+    "event_time",
+    "datetime",
+    "date",
+    "created",
+    "event_timestamp",
+    "invoice_date",
+)
 
 EVENTS = Table(
     name="events",
     description="Everything shoppers do, one row per event. Purchases also feed `orders`.",
     columns=(
-        Column("event_id", "id", "Unique id. When the input has none it is derived from the row's content (and its occurrence number among identical rows), so re-ingesting a file adds nothing.", required=True),
-        Column("ts", "timestamp", "When it happened, UTC. Input may be ISO 8601 (with or without offset), epoch seconds or milliseconds, or any `--ts-format`.", required=True),
-        Column("user_id", "id", "Who did it: a customer id, or an anonymous visitor id from the tracker.", required=True),
+        Column(
+            "event_id",
+            "id",
+            "Unique id. When the input has none it is derived from the row's content (and its occurrence number among identical rows), so re-ingesting a file adds nothing.",
+            required=True,
+        ),
+        Column(
+            "ts",
+            "timestamp",
+            "When it happened, UTC. Input may be ISO 8601 (with or without offset), epoch seconds or milliseconds, or any `--ts-format`.",
+            required=True,
+        ),
+        Column(
+            "user_id",
+            "id",
+            "Who did it: a customer id, or an anonymous visitor id from the tracker.",
+            required=True,
+        ),
         Column("session_id", "id", "Visit the event belongs to; optional."),
-        Column("type", "string", "`view`, `search`, `add_to_cart`, `remove_from_cart`, `begin_checkout`, `purchase`, `refund`, or any custom type.", required=True),
+        Column(
+            "type",
+            "string",
+            "`view`, `search`, `add_to_cart`, `remove_from_cart`, `begin_checkout`, `purchase`, `refund`, or any custom type.",
+            required=True,
+        ),
         Column("item_id", "id", "Item concerned, if any."),
         Column("quantity", "integer", "Units; negative only for `refund` and `remove_from_cart`."),
         Column("price", "float", "Unit price paid or shown; never negative.", non_negative=True),
-        Column("order_id", "id", "Order a `purchase` or `refund` belongs to; a purchase without one forms an order of its own."),
-        Column("revenue", "float", "Money of this event (for a purchase line: price x quantity unless given); negative only for refunds."),
-        Column("properties", "json", "JSON object with anything else (search query, device, page, promotion, unmapped input columns)."),
+        Column(
+            "order_id",
+            "id",
+            "Order a `purchase` or `refund` belongs to; a purchase without one forms an order of its own.",
+        ),
+        Column(
+            "revenue",
+            "float",
+            "Money of this event (for a purchase line: price x quantity unless given); negative only for refunds.",
+        ),
+        Column(
+            "properties",
+            "json",
+            "JSON object with anything else (search query, device, page, promotion, unmapped input columns).",
+        ),
     ),
     key=("event_id",),
     extras_column="properties",
@@ -124,13 +165,17 @@ ITEMS = Table(
         Column("item_id", "id", "Unique item id.", required=True),
         Column("title", "string", "Product name."),
         Column("description", "string", "Product text."),
-        Column("category", "string", "Category path, levels separated by ` > `, e.g. `Home > Kitchen > Knives`."),
+        Column(
+            "category", "string", "Category path, levels separated by ` > `, e.g. `Home > Kitchen > Knives`."
+        ),
         Column("brand", "string", "Brand name."),
         Column("price", "float", "Current list price; never negative.", non_negative=True),
         Column("cost", "float", "Unit cost; never negative.", non_negative=True),
         Column("stock", "integer", "Units in stock now."),
         Column("active", "boolean", "Whether the item can be sold (true/false, 1/0, yes/no); default true."),
-        Column("attributes", "json", "JSON object with other attributes (colour, size, unmapped input columns)."),
+        Column(
+            "attributes", "json", "JSON object with other attributes (colour, size, unmapped input columns)."
+        ),
         Column("created_at", "timestamp", "When the item was added to the catalogue, UTC."),
     ),
     key=("item_id",),
@@ -155,12 +200,20 @@ USERS = Table(
         Column("created_at", "timestamp", "Sign-up time, UTC."),
         Column("email", "string", "E-mail address; must contain one `@` with text on both sides."),
         Column("country", "string", "Country code or name."),
-        Column("acquisition_channel", "string", "Where the customer came from (organic, paid_search, social, email, referral, ...)."),
+        Column(
+            "acquisition_channel",
+            "string",
+            "Where the customer came from (organic, paid_search, social, email, referral, ...).",
+        ),
         Column("email_consent", "boolean", "Whether the customer accepts marketing e-mail."),
         Column("email_consent_at", "timestamp", "When e-mail consent was last given or withdrawn, UTC."),
         Column("sms_consent", "boolean", "Whether the customer accepts marketing SMS."),
         Column("sms_consent_at", "timestamp", "When SMS consent was last given or withdrawn, UTC."),
-        Column("attributes", "json", "JSON object with other attributes (age band, gender, unmapped input columns)."),
+        Column(
+            "attributes",
+            "json",
+            "JSON object with other attributes (age band, gender, unmapped input columns).",
+        ),
     ),
     key=("user_id",),
     extras_column="attributes",
@@ -176,10 +229,18 @@ TRANSACTIONS = Table(
     name="transactions",
     description="Input shape of a transaction log (`cartwise ingest transactions`); rows become `orders` and `order_lines`.",
     columns=(
-        Column("order_id", "id", "Order id; rows sharing one are lines of one order. When absent each row is its own order, with an id derived from its content."),
+        Column(
+            "order_id",
+            "id",
+            "Order id; rows sharing one are lines of one order. When absent each row is its own order, with an id derived from its content.",
+        ),
         Column("user_id", "id", "Customer.", required=True),
         Column("ts", "timestamp", "Order time, UTC.", required=True),
-        Column("amount", "float", "Money of the row (the order, or the line); negative for refunds. When absent: price x quantity."),
+        Column(
+            "amount",
+            "float",
+            "Money of the row (the order, or the line); negative for refunds. When absent: price x quantity.",
+        ),
         Column("item_id", "id", "Item of the line, if lines are given."),
         Column("quantity", "integer", "Units of the line."),
         Column("price", "float", "Unit price of the line; never negative.", non_negative=True),

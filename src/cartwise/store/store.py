@@ -40,7 +40,9 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
-            raise StoreError(f"No store at {self.path}; create one with `cartwise ingest` or `cartwise demo`.")
+            raise StoreError(
+                f"No store at {self.path}; create one with `cartwise ingest` or `cartwise demo`."
+            )
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {"memory_limit": self.settings.memory_limit}
@@ -234,7 +236,9 @@ class Store:
         return added
 
 
-def open_store(path: str | Path | None = None, *, read_only: bool = False, settings: Settings | None = None) -> Store:
+def open_store(
+    path: str | Path | None = None, *, read_only: bool = False, settings: Settings | None = None
+) -> Store:
     """Open (and migrate) the store at `path`, or at the `db` setting."""
     settings = settings or get_settings()
     return Store(path or settings.db, settings=settings, read_only=read_only)

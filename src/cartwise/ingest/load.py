@@ -1,0 +1,506 @@
+"""Loading a file (or a batch of records) into the store: read, map, validate, quarantine, dedupe, write.
+
+Each file loads in one transaction: a failure, Ctrl-C or a crash leaves the store as it was.
+Every record read is counted once: `read = loaded + duplicates + rejected`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from cartwise.core.errors import ConfigError, InputError
+from cartwise.ingest.mapping import resolve_mapping
+from cartwise.ingest.readers import ROW_COLUMN, Malformed, read_input, records_to_table
+from cartwise.ingest.validate import Staging, q, quarantine_sql, staging_sql, timestamp_mode
+from cartwise.schema import EVENTS, Table
+from cartwise.schema import table as canonical_table
+from cartwise.store import Store
+
+KINDS = ("events", "items", "users", "transactions")
+_SRC, _STAGED, _VALID = "_cw_src", "_cw_staged", "_cw_valid"
+
+
+@dataclass
+class LoadOptions:
+    """How to read and map an input file."""
+
+    format: str = "auto"
+    delimiter: str | None = None
+    header: bool = True
+    encoding: str = "utf-8"
+    mapping: dict[str, str] = field(default_factory=dict)
+    ts_format: str | None = None
+    timezone: str = "UTC"
+
+
+@dataclass
+class LoadSummary:
+    """Counts of one load; `read == loaded + duplicates + rejected` always holds."""
+
+    source: str
+    table: str
+    read: int = 0
+    loaded: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    updated: int = 0
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    quarantine_file: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    format: str = ""
+    load_id: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _content_hash(table: Table, alias: str) -> str:
+    parts = ", ".join(
+        f"COALESCE(CAST({alias}.{q(c)} AS VARCHAR), chr(0))" for c in table.column_names if c not in table.key
+    )
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
+def _ts_modes(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    mapping: dict[str, str],
+    data: pa.Table,
+    ts_format: str | None,
+) -> dict[str, tuple[str, str | None]]:
+    modes = {}
+    for column in table.columns:
+        source = mapping.get(column.name)
+        if column.kind != "timestamp" or source is None:
+            continue
+        values = data.column(source)
+        sample = con.execute(
+            f"SELECT CAST({q(source)} AS VARCHAR) FROM {_SRC} WHERE {q(source)} IS NOT NULL "
+            f"AND trim(CAST({q(source)} AS VARCHAR)) <> '' LIMIT 2000"
+        ).fetchall()
+        del values
+        modes[column.name] = timestamp_mode([r[0] for r in sample], ts_format)
+    return modes
+
+
+def _summarise_rejections(con: duckdb.DuckDBPyConnection, load_id: str) -> list[dict[str, Any]]:
+    """Rejections grouped by column and reason, with up to 5 example rows and one example value."""
+    rows = con.execute(
+        """SELECT "column", regexp_replace(reason, '^is negative in a \\w+ event', 'is negative in a non-refund event') AS r,
+                  count(*), list("row" ORDER BY "row")[1:5], arg_min("value", "row")
+           FROM quarantine WHERE load_id = ? GROUP BY ALL ORDER BY count(*) DESC, r""",
+        [load_id],
+    ).fetchall()
+    return [
+        {"column": column, "reason": reason, "count": count, "rows": examples, "example": value}
+        for column, reason, count, examples, value in rows
+    ]
+
+
+def _quarantine_path(source: Path, store: Store) -> Path:
+    beside = source.with_name(source.name + ".quarantine.csv")
+    if os.access(source.parent, os.W_OK):
+        return beside
+    fallback = store.path.parent / "quarantine"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback / beside.name
+
+
+def _write_quarantine_file(con: duckdb.DuckDBPyConnection, load_id: str, path: Path) -> None:
+    rows = con.execute(
+        'SELECT "row", "column", "value", reason, CAST(record AS VARCHAR) FROM quarantine WHERE load_id = ? ORDER BY "row"',
+        [load_id],
+    ).fetchall()
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "column", "value", "reason", "record"])
+        writer.writerows(rows)
+
+
+class _Loader:
+    """One load of one table from one Arrow relation, inside the caller's transaction."""
+
+    def __init__(
+        self,
+        store: Store,
+        table: Table,
+        data: pa.Table,
+        options: LoadOptions,
+        source: str,
+        malformed: list[Malformed],
+    ):
+        self.store, self.con, self.table = store, store.con, table
+        self.data, self.options, self.source, self.malformed = data, options, source, malformed
+        self.load_id = uuid.uuid4().hex
+        columns = [c for c in data.column_names if c != ROW_COLUMN]
+        self.mapping = resolve_mapping(table, columns, options.mapping, source)
+        self.summary = LoadSummary(
+            source=source, table=table.name, mapping=self.mapping, load_id=self.load_id
+        )
+
+    def run(self) -> LoadSummary:
+        con, table = self.con, self.table
+        started = datetime.now(UTC).replace(tzinfo=None)
+        con.register(_SRC, self.data)
+        try:
+            con.execute(f"SET TimeZone = '{self.options.timezone}'")
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"--timezone {self.options.timezone!r} is not a time zone name (e.g. UTC, Europe/Paris)."
+            ) from exc
+        try:
+            types = {name: self.data.schema.field(name).type for name in self.data.column_names}
+            modes = _ts_modes(con, table, self.mapping, self.data, self.options.ts_format)
+            derive = table.name == "events" and "event_id" not in self.mapping
+            staging = staging_sql(table, _SRC, self.mapping, types, modes, derive_ids=table.name == "events")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {staging.sql}")
+            con.execute("SET TimeZone = 'UTC'")
+            self._quarantine(staging)
+            self._warnings()
+            valid = self._count(f"SELECT count(*) FROM {_STAGED} WHERE _problem IS NULL")
+            self.summary.read = self.data.num_rows + len(self.malformed)
+            self.summary.rejected = self.data.num_rows - valid + len(self.malformed)
+            getattr(self, f"_load_{table.name}")(valid, derive)
+            self._record(started)
+        finally:
+            con.execute("SET TimeZone = 'UTC'")
+            con.unregister(_SRC)
+            con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+            con.execute(f"DROP TABLE IF EXISTS {_VALID}")
+        return self.summary
+
+    def _count(self, sql: str) -> int:
+        row = self.con.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+    def _quarantine(self, staging: Staging) -> None:
+        self.con.execute(
+            f'INSERT INTO quarantine SELECT ?, ?, ?, _row, "column", "value", reason, CAST(record AS JSON) '
+            f"FROM ({quarantine_sql(staging, _SRC, _STAGED)})",
+            [self.load_id, self.table.name, self.source],
+        )
+        if self.malformed:
+            rows = pa.table(
+                {
+                    "load_id": [self.load_id] * len(self.malformed),
+                    "table_name": [self.table.name] * len(self.malformed),
+                    "source": [self.source] * len(self.malformed),
+                    "row": [m.row for m in self.malformed],
+                    "column": pa.array([None] * len(self.malformed), pa.string()),
+                    "value": [m.text for m in self.malformed],
+                    "reason": ["record " + m.reason for m in self.malformed],
+                    "record": pa.array([None] * len(self.malformed), pa.string()),
+                }
+            )
+            self.store.append("quarantine", rows)
+
+    def _warnings(self) -> None:
+        if "ts" not in self.table.column_names:
+            return
+        count, rows, latest = self.con.execute(
+            f"SELECT count(*), list(_row ORDER BY _row)[1:5], max(ts) FROM {_STAGED} WHERE _future AND _problem IS NULL"
+        ).fetchone() or (0, [], None)
+        if count:
+            self.summary.warnings.append(
+                {
+                    "column": "ts",
+                    "count": count,
+                    "rows": rows,
+                    "message": f"{count} timestamp(s) are in the future (latest {latest}); they were loaded. "
+                    "Check the time zone (--timezone) or the clock of the system that wrote them.",
+                }
+            )
+
+    def _valid_with_ids(self, derive: bool) -> str:
+        """SELECT over valid staged rows with derived ids filled in (occurrence-numbered content hashes)."""
+        table = self.table
+        key = table.key[0]
+        cols = [q(c) for c in table.column_names]
+        if table.name == "events" or table.name == "transactions":
+            id_expr = f"COALESCE(s.{q(key)}, md5({_content_hash(table, 's')} || '#' || row_number() OVER (PARTITION BY {_content_hash(table, 's')} ORDER BY s._row)))"
+        else:
+            id_expr = f"s.{q(key)}"
+        any_missing = derive or self._count(
+            f"SELECT count(*) FROM {_STAGED} WHERE _problem IS NULL AND {q(key)} IS NULL"
+        )
+        if not any_missing:
+            id_expr = f"s.{q(key)}"
+        select = [id_expr + f" AS {q(key)}" if c == q(key) else f"s.{c}" for c in cols]
+        return f"SELECT s._row, {', '.join(select)} FROM {_STAGED} AS s WHERE s._problem IS NULL"
+
+    def _load_events(self, valid: int, derive: bool) -> None:
+        con = self.con
+        cols = ", ".join(q(c) for c in EVENTS.column_names)
+        fill = (
+            "* REPLACE ("
+            "CASE WHEN type = 'purchase' THEN COALESCE(order_id, event_id) ELSE order_id END AS order_id, "
+            "CASE WHEN type = 'purchase' AND revenue IS NULL AND price IS NOT NULL THEN price * COALESCE(quantity, 1) ELSE revenue END AS revenue)"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_VALID} AS SELECT {fill} FROM ({self._valid_with_ids(derive)})"
+        )
+        inserted = self._count(
+            f"INSERT INTO events ({cols}) SELECT {cols} FROM {_VALID} v "
+            f"WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = v.event_id) "
+            f"QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1"
+        )
+        self.summary.loaded = inserted
+        self.summary.duplicates = valid - inserted
+        if inserted:
+            derive_orders(self.store, f"SELECT DISTINCT order_id FROM {_VALID} WHERE type = 'purchase'")
+
+    def _upsert(self, valid: int) -> None:
+        """Items and users: the last row for a key wins; a row identical to the stored one is a duplicate."""
+        con, table = self.con, self.table
+        key = q(table.key[0])
+        cols = [q(c) for c in table.column_names]
+        fill = " REPLACE (COALESCE(active, true) AS active)" if table.name == "items" else ""
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_VALID} AS SELECT *{fill} FROM ({self._valid_with_ids(False)}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"
+        )
+        same = " AND ".join(
+            f"CAST(t.{c} AS VARCHAR) IS NOT DISTINCT FROM CAST(v.{c} AS VARCHAR)" for c in cols
+        )
+        con.execute(f"DELETE FROM {_VALID} v WHERE EXISTS (SELECT 1 FROM {q(table.name)} t WHERE {same})")
+        unique_changed = self._count(f"SELECT count(*) FROM {_VALID}")
+        updated = self._count(f"DELETE FROM {q(table.name)} WHERE {key} IN (SELECT {key} FROM {_VALID})")
+        col_list = ", ".join(cols)
+        con.execute(f"INSERT INTO {q(table.name)} ({col_list}) SELECT {col_list} FROM {_VALID}")
+        self.summary.loaded = unique_changed
+        self.summary.updated = updated
+        self.summary.duplicates = valid - unique_changed
+
+    def _load_items(self, valid: int, derive: bool) -> None:
+        self._upsert(valid)
+
+    def _load_users(self, valid: int, derive: bool) -> None:
+        self._upsert(valid)
+
+    def _load_transactions(self, valid: int, derive: bool) -> None:
+        con = self.con
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_VALID} AS "
+            f"SELECT * REPLACE (COALESCE(amount, price * COALESCE(quantity, 1)) AS amount) FROM ({self._valid_with_ids(False)}) v "
+            f"WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = v.order_id)"
+        )
+        new_rows = self._count(f"SELECT count(*) FROM {_VALID}")
+        con.execute(
+            f"""INSERT INTO orders (order_id, user_id, ts, amount, lines, units, source)
+                SELECT order_id, arg_min(user_id, _row), min(ts), sum(amount), count(item_id), sum(quantity), 'transactions'
+                FROM {_VALID} GROUP BY order_id"""
+        )
+        con.execute(
+            f"""INSERT INTO order_lines (order_id, item_id, quantity, price, revenue)
+                SELECT order_id, item_id, sum(quantity), arg_min(price, _row), sum(amount)
+                FROM {_VALID} WHERE item_id IS NOT NULL GROUP BY order_id, item_id"""
+        )
+        self.summary.loaded = new_rows
+        self.summary.duplicates = valid - new_rows
+
+    def _record(self, started: datetime) -> None:
+        summary = self.summary
+        if summary.rejected:
+            summary.rejections = _summarise_rejections(self.con, self.load_id)
+        self.con.execute(
+            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                self.load_id,
+                self.table.name,
+                self.source,
+                started,
+                datetime.now(UTC).replace(tzinfo=None),
+                summary.read,
+                summary.loaded,
+                summary.duplicates,
+                summary.rejected,
+                sum(w["count"] for w in summary.warnings),
+                orjson.dumps(self.mapping).decode(),
+            ],
+        )
+
+
+def derive_orders(store: Store, order_ids_sql: str | None = None) -> int:
+    """(Re)build `orders` and `order_lines` from purchase events; returns the number of orders written.
+
+    An order's amount is the sum of its purchase events' revenue (price x quantity when a
+    purchase has no revenue); its time is its first event's. With `order_ids_sql` (a query
+    returning order ids) only those orders are rebuilt; otherwise all orders from events are.
+    Call inside a transaction to make it atomic with the event load.
+    """
+    con = store.con
+    scope = f"order_id IN ({order_ids_sql})" if order_ids_sql else "true"
+    con.execute(
+        f"DELETE FROM order_lines WHERE order_id IN (SELECT order_id FROM orders WHERE source = 'events' AND {scope})"
+    )
+    con.execute(f"DELETE FROM orders WHERE source = 'events' AND {scope}")
+    purchases = f"SELECT * FROM events WHERE type = 'purchase' AND order_id IS NOT NULL AND {scope}"
+    written = con.execute(
+        f"""INSERT INTO orders (order_id, user_id, ts, amount, lines, units, source)
+            SELECT order_id, arg_min(user_id, ts), min(ts), COALESCE(sum(revenue), 0), count(item_id),
+                   sum(COALESCE(quantity, 1)), 'events'
+            FROM ({purchases}) GROUP BY order_id"""
+    ).fetchone()
+    con.execute(
+        f"""INSERT INTO order_lines (order_id, item_id, quantity, price, revenue)
+            SELECT order_id, item_id, sum(COALESCE(quantity, 1)), arg_min(price, ts), sum(revenue)
+            FROM ({purchases}) WHERE item_id IS NOT NULL GROUP BY order_id, item_id"""
+    )
+    return int(written[0]) if written else 0
+
+
+def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions | None = None) -> LoadSummary:
+    """Load one file of `kind` (events, items, users, transactions) in one transaction.
+
+    Rejected records go to the `quarantine` table and to `<file>.quarantine.csv` beside the
+    input (or under `quarantine/` beside the store when that folder is read-only).
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"Cannot ingest {kind!r}; choose one of {', '.join(KINDS)}.")
+    options = options or LoadOptions()
+    began = time.perf_counter()
+    path = Path(path)
+    result = read_input(
+        path,
+        format=options.format,
+        header=options.header,
+        delimiter=options.delimiter,
+        encoding=options.encoding,
+    )
+    if result.table.num_rows == 0 and not result.malformed:
+        raise InputError(f"{path} has a header but no data rows; there is nothing to load.")
+    loader = _Loader(store, canonical_table(kind), result.table, options, str(path), result.malformed)
+    loader.summary.format = result.format
+    with store.transaction():
+        summary = loader.run()
+        if summary.rejected:
+            target = _quarantine_path(path, store)
+            _write_quarantine_file(store.con, summary.load_id, target)
+            summary.quarantine_file = str(target)
+    summary.seconds = round(time.perf_counter() - began, 3)
+    assert summary.read == summary.loaded + summary.duplicates + summary.rejected, summary
+    return summary
+
+
+# -- batches of records (the collector) ----------------------------------------------------------
+
+
+@dataclass
+class PreparedEvents:
+    """Validated canonical events (`table`) and the records refused (`rejected`: index and reason)."""
+
+    table: pa.Table
+    rejected: list[dict[str, Any]]
+
+
+_local = threading.local()
+
+
+def _scratch() -> duckdb.DuckDBPyConnection:
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def prepare_events(records: list[dict[str, Any]], *, timezone: str = "UTC") -> PreparedEvents:
+    """Validate event records (dicts with canonical keys) with the same rules as file ingestion.
+
+    Valid records come back as a canonical Arrow table with `event_id` filled in (derived
+    from content when absent, so retrying a batch is idempotent); each refused record is
+    reported with its 0-based index and the reason.
+    """
+    con = _scratch()
+    raw = records_to_table(records)
+    raw = raw.append_column(ROW_COLUMN, pa.array(range(1, len(records) + 1), pa.int64()))
+    columns = [c for c in raw.column_names if c != ROW_COLUMN]
+    try:
+        mapping = resolve_mapping(EVENTS, columns, {}, "the batch")
+    except InputError as exc:
+        return PreparedEvents(
+            pa.table({c: [] for c in EVENTS.column_names}),
+            [{"index": i, "reason": str(exc)} for i in range(len(records))],
+        )
+    con.register(_SRC, raw)
+    try:
+        con.execute(f"SET TimeZone = '{timezone}'")
+        modes = {
+            "ts": timestamp_mode(
+                [r.get(mapping["ts"]) for r in records[:200] if isinstance(r.get(mapping["ts"]), str)], None
+            )
+        }
+        staging = staging_sql(
+            EVENTS,
+            _SRC,
+            mapping,
+            {n: raw.schema.field(n).type for n in raw.column_names},
+            modes,
+            derive_ids=True,
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {staging.sql}")
+        con.execute("SET TimeZone = 'UTC'")
+        rejected = [
+            {
+                "index": row - 1,
+                "reason": f"{column or 'record'}: {value!r} {reason}" if value else f"{column}: {reason}",
+            }
+            for row, column, value, reason, _ in con.execute(
+                quarantine_sql(staging, _SRC, _STAGED)
+            ).fetchall()
+        ]
+        cols = ", ".join(q(c) for c in EVENTS.column_names)
+        key_hash = _content_hash(EVENTS, "s")
+        table = con.execute(
+            f"""SELECT {cols} REPLACE (
+                    CASE WHEN type = 'purchase' THEN COALESCE(order_id, event_id) ELSE order_id END AS order_id,
+                    CASE WHEN type = 'purchase' AND revenue IS NULL AND price IS NOT NULL THEN price * COALESCE(quantity, 1) ELSE revenue END AS revenue)
+                FROM (SELECT s.* REPLACE (COALESCE(s.event_id, md5({key_hash} || '#' || row_number() OVER (PARTITION BY {key_hash} ORDER BY s._row))) AS event_id)
+                      FROM {_STAGED} s WHERE s._problem IS NULL ORDER BY s._row)"""
+        ).fetch_arrow_table()
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+        con.unregister(_SRC)
+    return PreparedEvents(table, rejected)
+
+
+def store_events(store: Store, table: pa.Table) -> dict[str, int]:
+    """Insert prepared canonical events, skipping ids already stored or repeated in the batch; one transaction.
+
+    Returns {"loaded": n, "duplicates": d} with loaded + duplicates == table.num_rows.
+    """
+    if table.num_rows == 0:
+        return {"loaded": 0, "duplicates": 0}
+    con = store.con
+    cols = ", ".join(q(c) for c in EVENTS.column_names)
+    numbered = table.append_column(ROW_COLUMN, pa.array(range(table.num_rows), pa.int64()))
+    con.register("_cw_batch", numbered)
+    try:
+        with store.transaction():
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_VALID} AS SELECT * FROM _cw_batch")
+            inserted = con.execute(
+                f"INSERT INTO events ({cols}) SELECT {cols} FROM {_VALID} v "
+                f"WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = v.event_id) "
+                f"QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1"
+            ).fetchone()
+            loaded = int(inserted[0]) if inserted else 0
+            if loaded:
+                derive_orders(store, f"SELECT DISTINCT order_id FROM {_VALID} WHERE type = 'purchase'")
+            con.execute(f"DROP TABLE IF EXISTS {_VALID}")
+    finally:
+        con.unregister("_cw_batch")
+    return {"loaded": loaded, "duplicates": table.num_rows - loaded}

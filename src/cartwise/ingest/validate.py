@@ -1,0 +1,290 @@
+"""Row validation, written once as SQL so file ingestion and the collector share every rule.
+
+`staging_sql` turns a registered input relation into canonical typed columns plus
+`_row` (the input row number) and `_problem` (NULL for a valid row, else the 1-based index of
+the first rule it breaks in `Check` order). Rules, in order, for each mapped column:
+- a value longer than 1 MiB is rejected (usually a missing line break or an unescaped quote);
+- a value that does not parse as the column's kind is rejected (numbers, whole numbers,
+  booleans true/false/1/0/yes/no, JSON objects, timestamps);
+- a required column may not be empty;
+- money and price columns marked non-negative may not be negative; event quantity and revenue
+  may be negative only for `refund` and `remove_from_cart`;
+- a user's e-mail must contain one `@` with text on both sides.
+Timestamps in the future (more than 5 minutes ahead) are loaded but flagged in `_future`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.types as pat
+
+from cartwise.schema import Column, Table
+from cartwise.schema.tables import NEGATIVE_ALLOWED_TYPES
+
+MAX_VALUE_BYTES = 1 << 20
+FUTURE_TOLERANCE = "INTERVAL 5 MINUTES"
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+
+
+def q(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(text: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Check:
+    column: str
+    stage: str  # "raw": over the input relation `s`; "typed": over canonical columns `t`
+    condition: str  # SQL, true when the row breaks the rule
+    message: str  # SQL expression giving the reason text
+    raw: str  # SQL expression giving the offending input value
+
+
+@dataclass
+class Staging:
+    sql: str
+    checks: list[Check]
+
+
+def timestamp_mode(values: list[str], ts_format: str | None) -> tuple[str, str | None]:
+    """How a text timestamp column is written: ("format", fmt), ("epoch_s"|"epoch_ms", None) or ("iso", None).
+
+    Decided from a sample of non-empty values: all 8-digit 19xx/20xx numbers are YYYYMMDD
+    dates; other all-numeric columns are epoch seconds, or milliseconds when the median
+    magnitude exceeds 1e11 (a date after 5138 in seconds).
+    """
+    if ts_format:
+        return "format", ts_format
+    sample = [v.strip() for v in values if v and v.strip()]
+    if not sample:
+        return "iso", None
+    if all(re.fullmatch(r"(19|20)\d{6}", v) for v in sample):
+        return "format", "%Y%m%d"
+    if all(re.fullmatch(r"-?\d+(\.\d+)?", v) for v in sample):
+        magnitudes = sorted(abs(float(v)) for v in sample)
+        return ("epoch_ms" if magnitudes[len(magnitudes) // 2] > 1e11 else "epoch_s"), None
+    return "iso", None
+
+
+def _raw_text(src: str) -> str:
+    return f"NULLIF(trim(CAST({src} AS VARCHAR)), '')"
+
+
+def _typed(
+    column: Column, src: str, arrow_type: pa.DataType, ts_mode: tuple[str, str | None]
+) -> tuple[str, str | None, str]:
+    """(value expression, parse-failure condition or None, failure message) for one mapped column."""
+    raw = _raw_text(src)
+    kind = column.kind
+    if kind in ("id", "string"):
+        if pat.is_floating(arrow_type):  # ids stored as floats in Parquet: 42.0 -> "42"
+            return f"CAST(CAST({src} AS BIGINT) AS VARCHAR)", None, ""
+        return raw, None, ""
+    if kind == "integer":
+        if pat.is_integer(arrow_type):
+            return f"CAST({src} AS BIGINT)", None, ""
+        as_double = f"TRY_CAST({raw} AS DOUBLE)"
+        value = f"COALESCE(TRY_CAST({raw} AS BIGINT), CASE WHEN {as_double} = round({as_double}) THEN TRY_CAST({as_double} AS BIGINT) END)"
+        return value, f"{raw} IS NOT NULL AND ({value}) IS NULL", "'is not a whole number'"
+    if kind == "float":
+        if pat.is_integer(arrow_type) or pat.is_floating(arrow_type) or pat.is_decimal(arrow_type):
+            value = f"CAST({src} AS DOUBLE)"
+            return value, f"{value} IS NOT NULL AND NOT isfinite({value})", "'is not a finite number'"
+        value = f"TRY_CAST({raw} AS DOUBLE)"
+        return (
+            value,
+            f"{raw} IS NOT NULL AND (({value}) IS NULL OR NOT isfinite({value}))",
+            "'is not a number'",
+        )
+    if kind == "boolean":
+        if pat.is_boolean(arrow_type):
+            return src, None, ""
+        low = f"lower({raw})"
+        value = (
+            f"CASE WHEN {low} IN ({', '.join(map(lit, _TRUE))}) THEN true "
+            f"WHEN {low} IN ({', '.join(map(lit, _FALSE))}) THEN false END"
+        )
+        return (
+            value,
+            f"{raw} IS NOT NULL AND ({value}) IS NULL",
+            "'is not a boolean (use true/false, 1/0 or yes/no)'",
+        )
+    if kind == "json":
+        if pat.is_struct(arrow_type) or pat.is_map(arrow_type):
+            return f"CAST(to_json({src}) AS VARCHAR)", None, ""
+        condition = (
+            f"{raw} IS NOT NULL AND (NOT json_valid({raw}) OR json_type(CAST({raw} AS JSON)) <> 'OBJECT')"
+        )
+        return raw, condition, '\'is not a JSON object such as {"key": "value"}\''
+    if kind == "timestamp":
+        return _timestamp(src, raw, arrow_type, ts_mode)
+    raise AssertionError(kind)
+
+
+def _timestamp(
+    src: str, raw: str, arrow_type: pa.DataType, ts_mode: tuple[str, str | None]
+) -> tuple[str, str | None, str]:
+    # Naive inputs are read in the session time zone, which the loader sets to the chosen one.
+    to_utc = "timezone('UTC', CAST({} AS TIMESTAMPTZ))"
+    if pat.is_timestamp(arrow_type) or pat.is_date(arrow_type):
+        return to_utc.format(src), None, ""
+    if pat.is_integer(arrow_type) or pat.is_floating(arrow_type):
+        divisor = "1000.0" if ts_mode[0] == "epoch_ms" else "1.0"
+        value = f"timezone('UTC', to_timestamp(CAST({src} AS DOUBLE) / {divisor}))"
+        return value, None, ""
+    mode, fmt = ts_mode
+    if mode == "format":
+        value = to_utc.format(f"try_strptime({raw}, {lit(fmt or '')})")
+        hint = f"does not match --ts-format {fmt}"
+    elif mode in ("epoch_s", "epoch_ms"):
+        divisor = "1000.0" if mode == "epoch_ms" else "1.0"
+        value = f"timezone('UTC', to_timestamp(TRY_CAST({raw} AS DOUBLE) / {divisor}))"
+        hint = "is not an epoch time like the rest of the column"
+    else:
+        value = to_utc.format(f"TRY_CAST({raw} AS TIMESTAMPTZ)")
+        hint = (
+            "is not a timestamp (use ISO 8601 like 2024-03-01T12:30:00Z, epoch seconds, or pass --ts-format)"
+        )
+    return value, f"{raw} IS NOT NULL AND ({value}) IS NULL", lit(hint)
+
+
+def staging_sql(
+    table: Table,
+    relation: str,
+    mapping: dict[str, str],
+    types: dict[str, pa.DataType],
+    ts_modes: dict[str, tuple[str, str | None]],
+    derive_ids: bool,
+) -> Staging:
+    """SQL selecting `_row`, canonical typed columns, `_problem` and `_future` from `relation`.
+
+    `mapping` is canonical -> input column; `types` gives input column Arrow types; input
+    columns not in the mapping (other than `_row`) go to the table's JSON column. Checks
+    are numbered from 1 in `Staging.checks` order; `_problem` is the first one a row breaks.
+    """
+    checks: list[Check] = []
+    selects: list[str] = []
+    extras = [c for c in types if c not in mapping.values() and c != "_row"]
+    for column in table.columns:
+        source = mapping.get(column.name)
+        if column.name == table.extras_column and extras:
+            continue  # built below from the mapped column and the leftovers
+        if source is None:
+            selects.append(f"CAST(NULL AS {column.duckdb_type}) AS {q(column.name)}")
+            continue
+        src = "s." + q(source)
+        arrow_type = types[source]
+        value, failure, message = _typed(column, src, arrow_type, ts_modes.get(column.name, ("iso", None)))
+        raw = f"CAST({src} AS VARCHAR)"
+        if pat.is_string(arrow_type) or pat.is_large_string(arrow_type):
+            checks.append(
+                Check(
+                    column.name,
+                    "raw",
+                    f"strlen({src}) > {MAX_VALUE_BYTES}",
+                    f"'is ' || strlen({src}) || ' bytes long (limit {MAX_VALUE_BYTES} bytes); "
+                    "a missing line break or an unescaped quote usually causes this'",
+                    f"left({raw}, 60) || '...'",
+                )
+            )
+        if failure:
+            checks.append(Check(column.name, "raw", failure, message, raw))
+        if column.name == "type":
+            value = f"regexp_replace(lower({value}), '[\\s-]+', '_', 'g')"
+        selects.append(f"{value} AS {q(column.name)}")
+    if table.extras_column and extras:
+        column = table.column(table.extras_column)
+        own_value = "NULL"
+        own_source = mapping.get(column.name)
+        if own_source is not None:
+            src = "s." + q(own_source)
+            own_value, failure, message = _typed(column, src, types[own_source], ("iso", None))
+            if failure:
+                checks.append(Check(column.name, "raw", failure, message, f"CAST({src} AS VARCHAR)"))
+        pairs = ", ".join(f"{lit(c)}, s.{q(c)}" for c in extras)
+        merged = (
+            f"json_merge_patch(json_merge_patch('{{}}', json_object({pairs})), COALESCE({own_value}, '{{}}'))"
+        )
+        selects.append(f"CAST(NULLIF(CAST({merged} AS VARCHAR), '{{}}') AS JSON) AS {q(column.name)}")
+
+    def typed_check(name: str, condition: str, message: str, raw: str) -> None:
+        checks.append(Check(name, "typed", condition, message, raw))
+
+    for column in table.columns:
+        t = "t." + q(column.name)
+        if column.required and not (column.name == "event_id" and derive_ids):
+            typed_check(column.name, f"{t} IS NULL", "'is required but empty'", "''")
+        if column.non_negative and column.name in mapping:
+            typed_check(
+                column.name, f"{t} < 0", "'is negative; it must be zero or more'", f"CAST({t} AS VARCHAR)"
+            )
+    if table.name == "events":
+        allowed = ", ".join(map(lit, NEGATIVE_ALLOWED_TYPES))
+        for name in ("quantity", "revenue"):
+            if name in mapping:
+                typed_check(
+                    name,
+                    f"t.{q(name)} < 0 AND t.type NOT IN ({allowed})",
+                    "'is negative in a ' || t.type || ' event; only refund and remove_from_cart events "
+                    "may be negative: fix the sign or the event type'",
+                    f"CAST(t.{q(name)} AS VARCHAR)",
+                )
+    if table.name == "transactions" and "amount" not in mapping:
+        typed_check(
+            "amount",
+            "t.price IS NULL",
+            "'needs an amount, or a price and quantity; map one with --map amount=<column>'",
+            "''",
+        )
+    if table.name == "users" and "email" in mapping:
+        typed_check(
+            "email",
+            "t.email IS NOT NULL AND NOT regexp_matches(t.email, '^[^@\\s]+@[^@\\s]+$')",
+            "'is not an e-mail address (expected name@domain)'",
+            "t.email",
+        )
+
+    def case(stage: str) -> str:
+        whens = " ".join(
+            f"WHEN {c.condition} THEN {i}" for i, c in enumerate(checks, start=1) if c.stage == stage
+        )
+        return f"CASE {whens} END" if whens else "CAST(NULL AS INTEGER)"
+
+    inner = f"SELECT s._row, {case('raw')} AS _raw_problem, {', '.join(selects)} FROM {relation} AS s"
+    columns = ", ".join("t." + q(c) for c in table.column_names)
+    future = f"t.ts > timezone('UTC', now()) + {FUTURE_TOLERANCE}" if "ts" in table.column_names else "false"
+    sql = (
+        f"SELECT t._row, {columns}, COALESCE(t._raw_problem, {case('typed')}) AS _problem, "
+        f"COALESCE({future}, false) AS _future FROM ({inner}) AS t"
+    )
+    return Staging(sql, checks)
+
+
+def quarantine_sql(staging: Staging, relation: str, staged: str) -> str:
+    """SQL giving `_row, column, value, reason, record` for each rejected row of `staged`.
+
+    Joins the staged rows (alias `t`) back to the input relation (alias `s`) so messages can
+    quote the input value and the whole record.
+    """
+
+    def case(field: str) -> str:
+        whens = " ".join(f"WHEN {i} THEN {getattr(c, field)}" for i, c in enumerate(staging.checks, start=1))
+        return f"CASE t._problem {whens} END" if whens else "NULL"
+
+    columns = " ".join(f"WHEN {i} THEN {lit(c.column)}" for i, c in enumerate(staging.checks, start=1))
+    column_case = f"CASE t._problem {columns} END" if columns else "NULL"
+    drop_row = "'{\"_row\": null}'"
+    return (
+        f'SELECT t._row AS _row, {column_case} AS "column", CAST({case("raw")} AS VARCHAR) AS "value", '
+        f"{case('message')} AS reason, CAST(json_merge_patch(to_json(s), {drop_row}) AS VARCHAR) AS record "
+        f"FROM {staged} AS t JOIN {relation} AS s ON s._row = t._row WHERE t._problem IS NOT NULL ORDER BY t._row"
+    )
