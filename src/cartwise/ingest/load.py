@@ -465,13 +465,18 @@ def prepare_events(records: list[dict[str, Any]], *, timezone: str = "UTC") -> P
         ]
         cols = ", ".join(q(c) for c in EVENTS.column_names)
         key_hash = _content_hash(EVENTS, "s")
-        table = con.execute(
-            f"""SELECT {cols} REPLACE (
-                    CASE WHEN type = 'purchase' THEN COALESCE(order_id, event_id) ELSE order_id END AS order_id,
-                    CASE WHEN type = 'purchase' AND revenue IS NULL AND price IS NOT NULL THEN price * COALESCE(quantity, 1) ELSE revenue END AS revenue)
-                FROM (SELECT s.* REPLACE (COALESCE(s.event_id, md5({key_hash} || '#' || row_number() OVER (PARTITION BY {key_hash} ORDER BY s._row))) AS event_id)
-                      FROM {_STAGED} s WHERE s._problem IS NULL ORDER BY s._row)"""
-        ).fetch_arrow_table()
+        exprs = {
+            "order_id": "CASE WHEN type = 'purchase' THEN COALESCE(order_id, event_id) ELSE order_id END",
+            "revenue": "CASE WHEN type = 'purchase' AND revenue IS NULL AND price IS NOT NULL "
+            "THEN price * COALESCE(quantity, 1) ELSE revenue END",
+        }
+        select = ", ".join(f"{exprs.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
+        table = con.sql(
+            f"""SELECT {select}
+                FROM (SELECT s.* REPLACE (COALESCE(s.event_id, md5({key_hash} || '#' || row_number()
+                      OVER (PARTITION BY {key_hash} ORDER BY s._row))) AS event_id)
+                      FROM {_STAGED} s WHERE s._problem IS NULL) ORDER BY _row"""
+        ).to_arrow_table()
     finally:
         con.execute("SET TimeZone = 'UTC'")
         con.unregister(_SRC)

@@ -7,6 +7,7 @@ columns, so that validation sees exactly what the file says; Parquet keeps its t
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import re
@@ -201,9 +202,9 @@ def _read_delimited(
 
     header_line = _first_line(data)
     if header:
-        column_names = [c.strip() for c in header_line.split(delimiter)]
+        column_names = [c.strip() for c in next(csv.reader([header_line], delimiter=delimiter))]
     else:
-        width = len(header_line.split(delimiter))
+        width = len(next(csv.reader([header_line], delimiter=delimiter)))
         column_names = names[:width] if names else [str(i) for i in range(width)]
         if names and len(names) != width:
             raise InputError(

@@ -157,6 +157,17 @@ def _timestamp(
     return value, f"{raw} IS NOT NULL AND ({value}) IS NULL", lit(hint)
 
 
+def _length_check(name: str, src: str) -> Check:
+    return Check(
+        name,
+        "raw",
+        f"strlen({src}) > {MAX_VALUE_BYTES}",
+        f"'is ' || strlen({src}) || ' bytes long (limit {MAX_VALUE_BYTES} bytes); "
+        "a missing line break or an unescaped quote usually causes this'",
+        f"left(CAST({src} AS VARCHAR), 60) || '...'",
+    )
+
+
 def staging_sql(
     table: Table,
     relation: str,
@@ -186,21 +197,16 @@ def staging_sql(
         value, failure, message = _typed(column, src, arrow_type, ts_modes.get(column.name, ("iso", None)))
         raw = f"CAST({src} AS VARCHAR)"
         if pat.is_string(arrow_type) or pat.is_large_string(arrow_type):
-            checks.append(
-                Check(
-                    column.name,
-                    "raw",
-                    f"strlen({src}) > {MAX_VALUE_BYTES}",
-                    f"'is ' || strlen({src}) || ' bytes long (limit {MAX_VALUE_BYTES} bytes); "
-                    "a missing line break or an unescaped quote usually causes this'",
-                    f"left({raw}, 60) || '...'",
-                )
-            )
+            checks.append(_length_check(column.name, src))
         if failure:
             checks.append(Check(column.name, "raw", failure, message, raw))
         if column.name == "type":
             value = f"regexp_replace(lower({value}), '[\\s-]+', '_', 'g')"
         selects.append(f"{value} AS {q(column.name)}")
+    for extra in extras:
+        if pat.is_string(types[extra]) or pat.is_large_string(types[extra]):
+            src = "s." + q(extra)
+            checks.append(_length_check(extra, src))
     if table.extras_column and extras:
         column = table.column(table.extras_column)
         own_value = "NULL"

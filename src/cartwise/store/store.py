@@ -158,7 +158,7 @@ class Store:
 
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run a query and return the whole result as an Arrow table."""
-        return self.con.execute(sql, params or []).fetch_arrow_table()
+        return self.con.sql(sql, params=params or None).to_arrow_table()
 
     # -- reads through Ibis ------------------------------------------------------------------
     def ibis(self) -> Any:

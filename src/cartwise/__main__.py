@@ -1,0 +1,5 @@
+"""`python -m cartwise` runs the CLI."""
+
+from cartwise.cli import main
+
+main()

@@ -1,0 +1,459 @@
+"""Ingestion: formats, mapping, idempotency, quarantine and every bad-input case, on real files."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from cartwise.cli import cli
+from cartwise.core.errors import ConfigError, InputError
+from cartwise.ingest import LoadOptions, ingest_file, prepare_events, read_file, store_events
+from cartwise.store import Store
+
+HEADER = "event_id,timestamp,customer_id,session,event,product_id,qty,unit_price,order_id,device"
+GOOD_ROWS = [
+    "e1,2024-03-01T10:00:00Z,u1,s1,view,i1,,,,mobile",
+    "e2,2024-03-01T10:01:00Z,u1,s1,add_to_cart,i1,1,9.99,,mobile",
+    "e3,2024-03-01T10:02:00Z,u1,s1,purchase,i1,2,9.99,o1,mobile",
+    "e4,2024-03-01T10:02:00Z,u1,s1,purchase,i2,1,5.00,o1,mobile",
+    "e5,2024-03-02T08:00:00Z,u2,s2,view,i2,,,,desktop",
+]
+
+
+def write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
+    return path
+
+
+def counts_add_up(summary) -> None:
+    assert summary.read == summary.loaded + summary.duplicates + summary.rejected
+
+
+def quarantine_rows(path: str) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_csv_loads_with_synonyms_and_keeps_unmapped_columns(store: Store, tmp_path: Path) -> None:
+    summary = ingest_file(store, "events", write(tmp_path / "events.csv", [HEADER, *GOOD_ROWS]))
+    counts_add_up(summary)
+    assert (summary.read, summary.loaded, summary.rejected) == (5, 5, 0)
+    assert summary.mapping["user_id"] == "customer_id" and summary.mapping["type"] == "event"
+    row = store.con.execute(
+        "SELECT user_id, type, properties->>'device', ts FROM events WHERE event_id = 'e3'"
+    ).fetchone()
+    assert row[:3] == ("u1", "purchase", "mobile")
+    assert str(row[3]) == "2024-03-01 10:02:00"
+
+
+def test_purchases_become_orders_with_lines(store: Store, tmp_path: Path) -> None:
+    ingest_file(store, "events", write(tmp_path / "events.csv", [HEADER, *GOOD_ROWS]))
+    order = store.con.execute(
+        "SELECT user_id, amount, lines, units FROM orders WHERE order_id = 'o1'"
+    ).fetchone()
+    assert order == ("u1", pytest.approx(2 * 9.99 + 5.00), 2, 3)
+    assert store.count("order_lines") == 2
+
+
+def test_reingesting_the_same_file_adds_nothing(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "events.csv", [HEADER, *GOOD_ROWS])
+    ingest_file(store, "events", path)
+    again = ingest_file(store, "events", path)
+    counts_add_up(again)
+    assert (again.loaded, again.duplicates) == (0, 5)
+    assert store.count("events") == 5 and store.count("orders") == 1
+
+
+def test_derived_event_ids_make_files_without_ids_idempotent(store: Store, tmp_path: Path) -> None:
+    lines = [
+        "ts,user_id,type,item_id",
+        "2024-01-01T00:00:00Z,u1,view,i1",
+        "2024-01-01T00:00:00Z,u1,view,i1",
+        "2024-01-01T00:05:00Z,u1,view,i2",
+    ]
+    path = write(tmp_path / "noid.csv", lines)
+    first = ingest_file(store, "events", path)
+    assert first.loaded == 3  # identical rows are distinct occurrences
+    assert ingest_file(store, "events", path).duplicates == 3
+    assert store.count("events") == 3
+
+
+def test_duplicate_ids_within_the_file_and_the_store(store: Store, tmp_path: Path) -> None:
+    ingest_file(store, "events", write(tmp_path / "a.csv", [HEADER, GOOD_ROWS[0]]))
+    summary = ingest_file(
+        store, "events", write(tmp_path / "b.csv", [HEADER, GOOD_ROWS[0], GOOD_ROWS[1], GOOD_ROWS[1]])
+    )
+    counts_add_up(summary)
+    assert (summary.loaded, summary.duplicates) == (1, 2)
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "parquet", "jsonl", "csv.gz"])
+def test_other_formats_load_the_same_events(store: Store, tmp_path: Path, fmt: str) -> None:
+    rows = [dict(zip(HEADER.split(","), line.split(","), strict=True)) for line in GOOD_ROWS]
+    path = tmp_path / f"events.{fmt}"
+    if fmt == "tsv":
+        write(path, ["\t".join(HEADER.split(","))] + ["\t".join(line.split(",")) for line in GOOD_ROWS])
+    elif fmt == "parquet":
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    elif fmt == "jsonl":
+        write(path, [json.dumps({k: v for k, v in r.items() if v}) for r in rows])
+    else:
+        path.write_bytes(gzip.compress(("\n".join([HEADER, *GOOD_ROWS]) + "\n").encode()))
+    summary = ingest_file(store, "events", path)
+    assert (summary.loaded, summary.rejected) == (5, 0)
+    assert store.con.execute("SELECT sum(revenue) FROM events WHERE type = 'purchase'").fetchone()[
+        0
+    ] == pytest.approx(24.98)
+
+
+def test_semicolon_csv_is_sniffed(store: Store, tmp_path: Path) -> None:
+    lines = [line.replace(",", ";") for line in [HEADER, *GOOD_ROWS]]
+    assert ingest_file(store, "events", write(tmp_path / "semi.csv", lines)).loaded == 5
+
+
+def test_recbole_atomic_file_with_epoch_seconds(store: Store, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "ml.inter",
+        [
+            "user_id:token\titem_id:token\trating:float\ttimestamp:float",
+            "196\t242\t3\t881250949",
+            "186\t302\t3\t891717742",
+        ],
+    )
+    summary = ingest_file(store, "events", path, LoadOptions(mapping={"type": "rating"}))
+    assert summary.format == "recbole" and summary.loaded == 2
+    assert (
+        str(store.con.execute("SELECT ts FROM events WHERE user_id = '196'").fetchone()[0])
+        == "1997-12-04 15:55:49"
+    )
+
+
+def test_epoch_milliseconds_and_time_zones(store: Store, tmp_path: Path) -> None:
+    write(tmp_path / "ms.csv", ["ts,user_id,type", "1709287200000,u1,view"])
+    write(
+        tmp_path / "local.csv",
+        ["ts,user_id,type", "2024-07-01 12:00:00,u2,view", "2024-07-01T12:00:00+00:00,u3,view"],
+    )
+    ingest_file(store, "events", tmp_path / "ms.csv")
+    ingest_file(store, "events", tmp_path / "local.csv", LoadOptions(timezone="Europe/Paris"))
+    times = dict(store.con.execute("SELECT user_id, CAST(ts AS VARCHAR) FROM events").fetchall())
+    assert times == {"u1": "2024-03-01 10:00:00", "u2": "2024-07-01 10:00:00", "u3": "2024-07-01 12:00:00"}
+
+
+def test_explicit_map_and_ts_format(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "odd.csv", ["when,who,what", "01/03/2024 10:00,u1,view"])
+    summary = ingest_file(
+        store,
+        "events",
+        path,
+        LoadOptions(mapping={"ts": "when", "user_id": "who", "type": "what"}, ts_format="%d/%m/%Y %H:%M"),
+    )
+    assert summary.loaded == 1
+    assert str(store.con.execute("SELECT ts FROM events").fetchone()[0]) == "2024-03-01 10:00:00"
+
+
+def test_cdnow_transaction_log(store: Store, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "cdnow.txt",
+        [
+            "00001   0001 19970101  1  11.77",
+            "00002   0002 19970112  1  12.00",
+            "00002   0002 19970112  5  77.00",
+            "00003   0003 19970102  2  20.76",
+        ],
+    )
+    summary = ingest_file(store, "transactions", path, LoadOptions(format="cdnow"))
+    counts_add_up(summary)
+    assert summary.loaded == 4 and store.count("orders") == 4
+    assert store.con.execute(
+        "SELECT sum(amount), sum(units) FROM orders WHERE user_id = '00002'"
+    ).fetchone() == (pytest.approx(89.0), 6)
+    assert ingest_file(store, "transactions", path, LoadOptions(format="cdnow")).duplicates == 4
+
+
+def test_items_upsert_replaces_changed_rows(store: Store, tmp_path: Path) -> None:
+    header = "sku,name,category,brand,price,stock,active"
+    ingest_file(
+        store,
+        "items",
+        write(
+            tmp_path / "items.csv",
+            [
+                header,
+                "i1,Knife,Home > Kitchen > Knives,Acme,20,5,yes",
+                "i2,Pan,Home > Kitchen > Pans,Acme,30,0,no",
+            ],
+        ),
+    )
+    summary = ingest_file(
+        store,
+        "items",
+        write(
+            tmp_path / "items2.csv",
+            [
+                header,
+                "i1,Knife,Home > Kitchen > Knives,Acme,18,5,yes",
+                "i2,Pan,Home > Kitchen > Pans,Acme,30,0,no",
+            ],
+        ),
+    )
+    counts_add_up(summary)
+    assert (summary.loaded, summary.updated, summary.duplicates) == (1, 1, 1)
+    assert store.con.execute("SELECT price, active FROM items WHERE item_id = 'i1'").fetchone() == (
+        18.0,
+        True,
+    )
+
+
+def test_users_with_consent_and_bad_email(store: Store, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "users.csv",
+        ["customer_id,email,email_consent,country", "u1,a@shop.example,yes,FR", "u2,not-an-email,no,DE"],
+    )
+    summary = ingest_file(store, "users", path)
+    assert (summary.loaded, summary.rejected) == (1, 1)
+    assert summary.rejections[0]["column"] == "email" and summary.rejections[0]["rows"] == [2]
+    assert store.con.execute("SELECT email_consent FROM users").fetchone() == (True,)
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+def test_wrong_delimiter_is_explained(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "events.tsv", [HEADER, *GOOD_ROWS])  # commas in a .tsv
+    with pytest.raises(InputError) as error:
+        ingest_file(store, "events", path)
+    message = str(error.value)
+    assert "events.tsv" in message and "--delimiter ','" in message and "Columns found" in message
+
+
+def test_missing_required_column_lists_columns_and_suggests_map(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "events.csv", ["when,customer_id,event", "2024-01-01,u1,view"])
+    with pytest.raises(InputError) as error:
+        ingest_file(store, "events", path)
+    message = str(error.value)
+    assert "`ts`" in message and "--map ts=" in message and "when, customer_id, event" in message
+    assert store.count("events") == 0
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "column", "reason"),
+    [
+        ("e9,2024-03-01T10:00:00Z,u1,s1,purchase,i1,1,N/A,o9,web", "price", "is not a number"),
+        ("e9,2024-03-01T10:00:00Z,u1,s1,purchase,i1,two,1.0,o9,web", "quantity", "is not a whole number"),
+        ("e9,yesterday,u1,s1,view,i1,,,,web", "ts", "is not a timestamp"),
+        ("e9,2024-03-01T10:00:00Z,u1,s1,view,i1,-2,,,web", "quantity", "only refund and remove_from_cart"),
+        ("e9,2024-03-01T10:00:00Z,,s1,view,i1,,,,web", "user_id", "is required"),
+    ],
+)
+def test_bad_values_are_quarantined_with_row_column_value_and_reason(
+    store: Store, tmp_path: Path, bad_row: str, column: str, reason: str
+) -> None:
+    path = write(tmp_path / "events.csv", [HEADER, GOOD_ROWS[0], bad_row, GOOD_ROWS[1]])
+    summary = ingest_file(store, "events", path)
+    counts_add_up(summary)
+    assert (summary.loaded, summary.rejected) == (2, 1)
+    assert summary.rejections[0]["column"] == column and reason in summary.rejections[0]["reason"]
+    assert summary.rejections[0]["rows"] == [2]
+    rows = quarantine_rows(summary.quarantine_file)
+    assert [(r["row"], r["column"]) for r in rows] == [("2", column)] and reason in rows[0]["reason"]
+    assert json.loads(rows[0]["record"])["event_id"] == "e9"
+    assert (
+        store.con.execute('SELECT count(*) FROM quarantine WHERE "column" = ?', [column]).fetchone()[0] == 1
+    )
+
+
+def test_refunds_may_be_negative(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "refund.csv", [HEADER, "r1,2024-03-03T10:00:00Z,u1,s3,refund,i1,-1,9.99,o1,web"])
+    assert ingest_file(store, "events", path).loaded == 1
+
+
+def test_future_timestamps_load_with_a_warning(store: Store, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "events.csv", [HEADER, GOOD_ROWS[0], "e8,2099-01-01T00:00:00Z,u1,s1,view,i1,,,,web"]
+    )
+    summary = ingest_file(store, "events", path)
+    assert summary.loaded == 2 and summary.warnings[0]["rows"] == [2]
+    assert "future" in summary.warnings[0]["message"]
+
+
+def test_empty_and_header_only_files(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        ingest_file(store, "events", tmp_path / "empty.csv")
+    with pytest.raises(InputError, match="no data rows"):
+        ingest_file(store, "events", write(tmp_path / "header.csv", [HEADER]))
+
+
+def test_non_utf8_rows_are_quarantined_and_encoding_option_loads_them(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(
+        ("\n".join([HEADER, GOOD_ROWS[0], "e7,2024-03-01T10:00:00Z,u1,s1,view,i1,,,,caf\xe9"]) + "\n").encode(
+            "latin-1"
+        )
+    )
+    summary = ingest_file(store, "events", path)
+    counts_add_up(summary)
+    assert (summary.loaded, summary.rejected) == (1, 1)
+    rows = quarantine_rows(summary.quarantine_file)
+    assert rows[0]["row"] == "2" and "--encoding latin-1" in rows[0]["reason"]
+    fixed = ingest_file(store, "events", path, LoadOptions(encoding="latin-1"))
+    assert (fixed.loaded, fixed.duplicates) == (1, 1)
+    assert store.con.execute("SELECT properties->>'device' FROM events WHERE event_id = 'e7'").fetchone() == (
+        "café",
+    )
+
+
+def test_truncated_gzip_loads_nothing(store: Store, tmp_path: Path) -> None:
+    body = gzip.compress(
+        (
+            "\n".join([HEADER] + [f"x{i},2024-03-01T10:00:00Z,u{i},s,view,i1,,,,web" for i in range(20000)])
+            + "\n"
+        ).encode()
+    )
+    path = tmp_path / "events.csv.gz"
+    path.write_bytes(body[: len(body) // 2])
+    with pytest.raises(InputError, match="truncated or damaged gzip"):
+        ingest_file(store, "events", path)
+    assert store.count("events") == 0 and store.count("loads") == 0
+
+
+def test_a_line_of_several_megabytes_is_quarantined_not_fatal(store: Store, tmp_path: Path) -> None:
+    huge = "e6,2024-03-01T10:00:00Z,u1,s1,view,i1,,,," + "x" * 3_000_000
+    summary = ingest_file(
+        store, "events", write(tmp_path / "events.csv", [HEADER, GOOD_ROWS[0], huge, GOOD_ROWS[1]])
+    )
+    counts_add_up(summary)
+    assert (summary.loaded, summary.rejected) == (2, 1)
+    assert "bytes long" in summary.rejections[0]["reason"] and summary.rejections[0]["rows"] == [2]
+
+
+def test_rows_with_the_wrong_number_of_fields_are_quarantined(store: Store, tmp_path: Path) -> None:
+    summary = ingest_file(
+        store,
+        "events",
+        write(tmp_path / "events.csv", [HEADER, GOOD_ROWS[0], "e7,2024-03-01T10:00:00Z,u1", GOOD_ROWS[1]]),
+    )
+    counts_add_up(summary)
+    assert (summary.loaded, summary.rejected) == (2, 1)
+    assert quarantine_rows(summary.quarantine_file)[0]["row"] == "2"
+
+
+def test_bad_json_lines_are_quarantined(store: Store, tmp_path: Path) -> None:
+    lines = [
+        '{"ts": "2024-01-01T00:00:00Z", "user_id": "u1", "type": "view", "properties": {"page": "/"}}',
+        "{not json",
+        '["a list"]',
+    ]
+    summary = ingest_file(store, "events", write(tmp_path / "events.jsonl", lines))
+    counts_add_up(summary)
+    assert (summary.loaded, summary.rejected) == (1, 2)
+    assert store.con.execute("SELECT properties->>'page' FROM events").fetchone() == ("/",)
+
+
+def test_a_failure_mid_load_leaves_the_store_as_before(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_file(store, "events", write(tmp_path / "a.csv", [HEADER, GOOD_ROWS[0]]))
+    import cartwise.ingest.load as load
+
+    def interrupted(*args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(load, "derive_orders", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_file(store, "events", write(tmp_path / "b.csv", [HEADER, *GOOD_ROWS[1:]]))
+    assert store.count("events") == 1 and store.count("loads") == 1 and store.count("orders") == 0
+
+
+def test_unknown_map_target_and_missing_source_column(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "events.csv", [HEADER, GOOD_ROWS[0]])
+    with pytest.raises(ConfigError, match="canonical columns are"):
+        ingest_file(store, "events", path, LoadOptions(mapping={"timestamp": "ts"}))
+    with pytest.raises(InputError, match="Did you mean 'timestamp'"):
+        ingest_file(store, "events", path, LoadOptions(mapping={"ts": "timestap"}))
+
+
+def test_read_file_raises_on_malformed_records(tmp_path: Path) -> None:
+    write(tmp_path / "t.csv", ["a,b", "1,2", "3"])
+    with pytest.raises(InputError, match="row 2"):
+        read_file(tmp_path / "t.csv")
+    assert read_file(write(tmp_path / "ok.txt", ["1 2", "3 4"]), header=False).column_names == ["0", "1"]
+
+
+# -- batches (the collector's path) ----------------------------------------------------------------
+
+
+def test_prepare_and_store_events_share_the_file_rules(store: Store) -> None:
+    records = [
+        {"ts": "2024-03-01T10:00:00Z", "user_id": "u1", "type": "view", "item_id": "i1"},
+        {"ts": "2024-03-01T10:00:00Z", "user_id": "u1", "type": "purchase", "item_id": "i1", "price": "x"},
+        {
+            "ts": "2024-03-01T10:01:00Z",
+            "user_id": "u1",
+            "type": "purchase",
+            "item_id": "i1",
+            "price": 5,
+            "quantity": 2,
+            "properties": {"coupon": "A"},
+        },
+    ]
+    prepared = prepare_events(records)
+    assert [r["index"] for r in prepared.rejected] == [1] and "price" in prepared.rejected[0]["reason"]
+    assert prepared.table.num_rows == 2
+    assert store_events(store, prepared.table) == {"loaded": 2, "duplicates": 0}
+    assert store_events(store, prepare_events(records).table) == {"loaded": 0, "duplicates": 2}
+    assert store.con.execute("SELECT amount FROM orders").fetchone() == (10.0,)
+
+
+# -- CLI contracts ---------------------------------------------------------------------------------
+
+
+def test_cli_ingest_and_db_info_json_contracts(tmp_path: Path) -> None:
+    path = write(tmp_path / "events.csv", [HEADER, *GOOD_ROWS, "e9,never,u1,s1,view,i1,,,,web"])
+    db = str(tmp_path / "cli.duckdb")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["ingest", "events", str(path), "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert {k: summary[k] for k in ("read", "loaded", "duplicates", "rejected")} == {
+        "read": 6,
+        "loaded": 5,
+        "duplicates": 0,
+        "rejected": 1,
+    }
+    assert summary["quarantine_file"].endswith("events.csv.quarantine.csv")
+    info = json.loads(runner.invoke(cli, ["db", "info", "--db", db, "--json"]).output)
+    assert info["tables"]["events"] == 5 and info["tables"]["orders"] == 1
+    for table in ("items", "users", "order_lines", "quarantine"):
+        assert table in info["tables"]
+
+
+def test_cli_reports_errors_with_exit_code_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write(tmp_path / "events.csv", ["when,who", "x,y"])
+    done = subprocess.run(
+        [sys.executable, "-m", "cartwise", "ingest", "events", str(path), "--db", str(tmp_path / "x.duckdb")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "Error:" in done.stderr and "--map ts=" in done.stderr
+
+
+def test_db_export_import_round_trip(store: Store, tmp_path: Path) -> None:
+    ingest_file(store, "events", write(tmp_path / "events.csv", [HEADER, *GOOD_ROWS]))
+    store.export(tmp_path / "export")
+    target = Store(tmp_path / "copy.duckdb", settings=store.settings)
+    added = target.import_(tmp_path / "export")
+    assert added["events"] == 5 and added["orders"] == 1
+    assert target.import_(tmp_path / "export")["events"] == 0
+    target.close()
