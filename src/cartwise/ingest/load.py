@@ -463,7 +463,6 @@ def prepare_events(records: list[dict[str, Any]], *, timezone: str = "UTC") -> P
                 quarantine_sql(staging, _SRC, _STAGED)
             ).fetchall()
         ]
-        cols = ", ".join(q(c) for c in EVENTS.column_names)
         key_hash = _content_hash(EVENTS, "s")
         exprs = {
             "order_id": "CASE WHEN type = 'purchase' THEN COALESCE(order_id, event_id) ELSE order_id END",
