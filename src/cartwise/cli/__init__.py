@@ -20,6 +20,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("cartwise.cli.demo", "demo"),
     ("cartwise.cli.ingest", "ingest"),
     ("cartwise.cli.db", "db"),
+    ("cartwise.cli.schema", "schema"),
 )
 
 
