@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from cartwise.cli.common import emit, json_option
@@ -19,7 +21,7 @@ def schema(markdown: bool, as_json: bool) -> None:
         click.echo(data_model_markdown(), nl=False)
         return
     names = dict.fromkeys([*LOADABLE, *TABLES])
-    result = {
+    result: dict[str, list[dict[str, Any]]] = {
         name: [
             {"name": c.name, "type": c.kind, "required": c.required, "description": c.description}
             for c in canonical_table(name).columns
@@ -30,5 +32,7 @@ def schema(markdown: bool, as_json: bool) -> None:
         emit(result, True)
     else:
         for name, columns in result.items():
-            click.echo(f"{name}: " + ", ".join(c["name"] + ("*" if c["required"] else "") for c in columns))
+            click.echo(
+                f"{name}: " + ", ".join(str(c["name"]) + ("*" if c["required"] else "") for c in columns)
+            )
         click.echo("(* required; `cartwise schema --markdown` for the full document)")

@@ -243,25 +243,18 @@ class _Loader:
         return f"SELECT s._row, {', '.join(select)} FROM {_STAGED} AS s WHERE s._problem IS NULL"
 
     def _load_events(self, valid: int, derive: bool) -> None:
-        con = self.con
-        cols = ", ".join(q(c) for c in EVENTS.column_names)
-        fill = (
-            "* REPLACE ("
-            "CASE WHEN type = 'purchase' THEN COALESCE(order_id, event_id) ELSE order_id END AS order_id, "
-            "CASE WHEN type = 'purchase' AND revenue IS NULL AND price IS NOT NULL THEN price * COALESCE(quantity, 1) ELSE revenue END AS revenue)"
+        key = q("event_id")
+        needs_ids = derive or self._count(
+            f"SELECT count(*) FROM {_STAGED} WHERE _problem IS NULL AND {key} IS NULL"
         )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_VALID} AS SELECT {fill} FROM ({self._valid_with_ids(derive)})"
-        )
-        inserted = self._count(
-            f"INSERT INTO events ({cols}) SELECT {cols} FROM {_VALID} v "
-            f"WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = v.event_id) "
-            f"QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1"
-        )
+        if needs_ids:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {_VALID} AS {self._valid_with_ids(True)}")
+            source = _VALID
+        else:
+            source = f"(SELECT * FROM {_STAGED} WHERE _problem IS NULL)"
+        inserted = insert_new_events(self.store, source)
         self.summary.loaded = inserted
         self.summary.duplicates = valid - inserted
-        if inserted:
-            derive_orders(self.store, f"SELECT DISTINCT order_id FROM {_VALID} WHERE type = 'purchase'")
 
     def _upsert(self, valid: int) -> None:
         """Items and users: the last row for a key wins; a row identical to the stored one is a duplicate."""
@@ -332,6 +325,45 @@ class _Loader:
                 orjson.dumps(self.mapping).decode(),
             ],
         )
+
+
+# Purchases without an order form an order of their own; their revenue defaults to price x quantity.
+_EVENT_FILLS = {
+    "order_id": "CASE WHEN type = 'purchase' THEN COALESCE(order_id, event_id) ELSE order_id END",
+    "revenue": "CASE WHEN type = 'purchase' AND revenue IS NULL AND price IS NOT NULL "
+    "THEN price * COALESCE(quantity, 1) ELSE revenue END",
+}
+
+
+def insert_new_events(store: Store, source: str) -> int:
+    """Insert the events of `source` (canonical columns plus `_row`) whose `event_id` is new.
+
+    An id already stored, or repeated earlier in `source` (by `_row`), is skipped. Orders
+    touched by the new purchases are rebuilt. Returns the number of events inserted. The
+    dedupe steps run only when needed: an empty store skips the anti-join and a source
+    without repeated ids skips the window.
+    """
+    con = store.con
+    row = con.execute(f"SELECT count(*) - count(DISTINCT event_id) FROM {source}").fetchone()
+    repeated = bool(row and row[0])
+    stored = con.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchone()
+    select = ", ".join(f"{_EVENT_FILLS.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
+    where = (
+        "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = v.event_id)"
+        if stored and stored[0]
+        else ""
+    )
+    qualify = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1" if repeated else ""
+    cols = ", ".join(q(c) for c in EVENTS.column_names)
+    done = con.execute(
+        f"INSERT INTO events ({cols}) SELECT {select} FROM {source} AS v {where} {qualify}"
+    ).fetchone()
+    inserted = int(done[0]) if done else 0
+    if inserted:
+        derive_orders(
+            store, f"SELECT DISTINCT COALESCE(order_id, event_id) FROM {source} WHERE type = 'purchase'"
+        )
+    return inserted
 
 
 def derive_orders(store: Store, order_ids_sql: str | None = None) -> int:
@@ -441,7 +473,7 @@ def prepare_events(records: list[dict[str, Any]], *, timezone: str = "UTC") -> P
         con.execute(f"SET TimeZone = '{timezone}'")
         modes = {
             "ts": timestamp_mode(
-                [r.get(mapping["ts"]) for r in records[:200] if isinstance(r.get(mapping["ts"]), str)], None
+                [str(r[mapping["ts"]]) for r in records[:200] if r.get(mapping["ts"]) is not None], None
             )
         }
         staging = staging_sql(
@@ -464,12 +496,7 @@ def prepare_events(records: list[dict[str, Any]], *, timezone: str = "UTC") -> P
             ).fetchall()
         ]
         key_hash = _content_hash(EVENTS, "s")
-        exprs = {
-            "order_id": "CASE WHEN type = 'purchase' THEN COALESCE(order_id, event_id) ELSE order_id END",
-            "revenue": "CASE WHEN type = 'purchase' AND revenue IS NULL AND price IS NOT NULL "
-            "THEN price * COALESCE(quantity, 1) ELSE revenue END",
-        }
-        select = ", ".join(f"{exprs.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
+        select = ", ".join(f"{_EVENT_FILLS.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
         table = con.sql(
             f"""SELECT {select}
                 FROM (SELECT s.* REPLACE (COALESCE(s.event_id, md5({key_hash} || '#' || row_number()
@@ -490,21 +517,11 @@ def store_events(store: Store, table: pa.Table) -> dict[str, int]:
     if table.num_rows == 0:
         return {"loaded": 0, "duplicates": 0}
     con = store.con
-    cols = ", ".join(q(c) for c in EVENTS.column_names)
     numbered = table.append_column(ROW_COLUMN, pa.array(range(table.num_rows), pa.int64()))
     con.register("_cw_batch", numbered)
     try:
         with store.transaction():
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_VALID} AS SELECT * FROM _cw_batch")
-            inserted = con.execute(
-                f"INSERT INTO events ({cols}) SELECT {cols} FROM {_VALID} v "
-                f"WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = v.event_id) "
-                f"QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1"
-            ).fetchone()
-            loaded = int(inserted[0]) if inserted else 0
-            if loaded:
-                derive_orders(store, f"SELECT DISTINCT order_id FROM {_VALID} WHERE type = 'purchase'")
-            con.execute(f"DROP TABLE IF EXISTS {_VALID}")
+            loaded = insert_new_events(store, "_cw_batch")
     finally:
         con.unregister("_cw_batch")
     return {"loaded": loaded, "duplicates": table.num_rows - loaded}

@@ -201,7 +201,7 @@ def staging_sql(
         if failure:
             checks.append(Check(column.name, "raw", failure, message, raw))
         if column.name == "type":
-            value = f"regexp_replace(lower({value}), '[\\s-]+', '_', 'g')"
+            value = f"replace(replace(lower({value}), ' ', '_'), '-', '_')"
         selects.append(f"{value} AS {q(column.name)}")
     for extra in extras:
         if pat.is_string(types[extra]) or pat.is_large_string(types[extra]):
