@@ -1,0 +1,87 @@
+"""A load interrupted by Ctrl-C or killed outright leaves the store exactly as before."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cartwise.core.settings import get_settings
+from cartwise.store import open_store
+
+ROWS = 1_000_000
+
+
+def big_csv(path: Path) -> Path:
+    with path.open("w") as handle:
+        handle.write("event_id,ts,user_id,type,item_id\n")
+        for i in range(ROWS):
+            handle.write(f"b{i},2024-03-01T10:{i % 60:02d}:00Z,u{i % 5000},view,i{i % 700}\n")
+    return path
+
+
+def bytes_read(pid: int) -> int:
+    """Bytes the process has read so far (rchar in /proc/PID/io)."""
+    try:
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def counts(db: Path) -> tuple[int, int]:
+    settings = get_settings(db=db, memory_limit="1GB")
+    with open_store(db, settings=settings) as store:
+        return store.count("events"), store.count("loads")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_load_leaves_store_unchanged(tmp_path: Path, sig: signal.Signals) -> None:
+    db = tmp_path / "shop.duckdb"
+    small = tmp_path / "small.csv"
+    small.write_text("event_id,ts,user_id,type\na1,2024-01-01T00:00:00Z,u1,view\n")
+    subprocess.run(
+        [sys.executable, "-m", "cartwise", "ingest", "events", str(small), "--db", str(db)],
+        check=True,
+        capture_output=True,
+    )
+    before = counts(db)
+    path = big_csv(tmp_path / "big.csv")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cartwise", "ingest", "events", str(path), "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Interrupt once the process has read the whole file: the load is then under way.
+    deadline = time.monotonic() + 60
+    while (
+        time.monotonic() < deadline
+        and process.poll() is None
+        and bytes_read(process.pid) < path.stat().st_size
+    ):
+        time.sleep(0.02)
+    assert process.poll() is None, "the load finished before it could be interrupted; make the file bigger"
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert process.returncode == 130 and "nothing was changed" in stderr
+    else:
+        assert process.returncode == -signal.SIGKILL
+    assert counts(db) == before
+    if sig == signal.SIGINT:
+        return
+    # After a kill the store opens cleanly and the same file then loads completely.
+    subprocess.run(
+        [sys.executable, "-m", "cartwise", "ingest", "events", str(path), "--db", str(db)],
+        check=True,
+        capture_output=True,
+    )
+    assert counts(db) == (before[0] + ROWS, before[1] + 1)
