@@ -21,6 +21,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("cartwise.cli.ingest", "ingest"),
     ("cartwise.cli.db", "db"),
     ("cartwise.cli.schema", "schema"),
+    ("cartwise.cli.recs", "recs"),
+    ("cartwise.cli.clv", "clv"),
 )
 
 

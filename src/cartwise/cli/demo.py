@@ -1,9 +1,94 @@
-"""`cartwise demo` (placeholder until the simulator lands)."""
+"""`cartwise demo`: build a simulated shop with known ground truth, then serve the dashboard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
 
 import click
 
+from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
+from cartwise.jobs.demo import build_demo
+from cartwise.simulate import ShopConfig, make_config
+from cartwise.store.store import open_store, remove_store
+
+_DEFAULTS = ShopConfig()
+
 
 @click.command()
-def demo() -> None:
-    """Build the demo shop."""
-    raise click.ClickException("not yet")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help=f"Random seed; the same seed gives the same shop [default: {_DEFAULTS.seed}].",
+)
+@click.option("--users", type=int, default=None, help=f"Number of customers [default: {_DEFAULTS.users:,}].")
+@click.option(
+    "--items", type=int, default=None, help=f"Number of catalogue items [default: {_DEFAULTS.items:,}]."
+)
+@click.option(
+    "--days",
+    type=int,
+    default=None,
+    help=f"Length of the simulated period in days [default: {_DEFAULTS.days}].",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help=f"First simulated day, YYYY-MM-DD [default: {_DEFAULTS.start.isoformat()}].",
+)
+@click.option("--no-serve", is_flag=True, help="Build the store and exit instead of serving the dashboard.")
+@click.option(
+    "--host", default=None, help="Address the dashboard binds [default: the `host` setting, 127.0.0.1]."
+)
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Port the dashboard listens on [default: the `port` setting, 8000].",
+)
+@db_option
+@json_option
+def demo(
+    seed: int | None,
+    users: int | None,
+    items: int | None,
+    days: int | None,
+    start: datetime | None,
+    no_serve: bool,
+    host: str | None,
+    port: int | None,
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Build a demo shop (catalogue, customers, ~2 million events) with its ground truth, then serve it.
+
+    The store at --db is deleted and rebuilt. Ground truth lands in `truth_*` tables and
+    `promotions`, so models can be checked against known answers.
+    """
+    config = make_config(
+        seed=seed, users=users, items=items, days=days, start=start.date() if start else None
+    )
+    settings = settings_for(db, host=host, port=port)
+    existed = settings.db.exists()
+    remove_store(settings.db)
+    if existed and not as_json:
+        click.echo(f"Removed the existing store {settings.db}.", err=True)
+    with (
+        progress("Building the demo shop", enabled=not as_json) as report,
+        open_store(settings.db, settings=settings) as store,
+    ):
+        counts = build_demo(store, config, progress=report)
+    emit(
+        counts,
+        as_json,
+        human=lambda c: (
+            f"Demo shop in {settings.db}: {c['events']:,} events, {c['users']:,} customers, "
+            f"{c['items']:,} items, {c['orders']:,} orders."
+        ),
+    )
+    if not no_serve:
+        from cartwise.jobs.live_demo import serve_demo
+
+        serve_demo(settings)
