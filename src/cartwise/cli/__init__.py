@@ -23,6 +23,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("cartwise.cli.schema", "schema"),
     ("cartwise.cli.recs", "recs"),
     ("cartwise.cli.clv", "clv"),
+    ("cartwise.cli.profiles", "profiles"),
+    ("cartwise.cli.profiles", "segments"),
 )
 
 

@@ -184,7 +184,7 @@ class _Loader:
         return self.summary
 
     def _count(self, sql: str) -> int:
-        row = self.con.execute(sql).fetchone()
+        row = self.con.execute(sql).fetchall()[0]
         return int(row[0]) if row else 0
 
     def _quarantine(self, staging: Staging) -> None:
@@ -213,7 +213,7 @@ class _Loader:
             return
         count, rows, latest = self.con.execute(
             f"SELECT count(*), list(_row ORDER BY _row)[1:5], max(ts) FROM {_STAGED} WHERE _future AND _problem IS NULL"
-        ).fetchone() or (0, [], None)
+        ).fetchall()[0] or (0, [], None)
         if count:
             self.summary.warnings.append(
                 {
@@ -344,9 +344,9 @@ def insert_new_events(store: Store, source: str) -> int:
     without repeated ids skips the window.
     """
     con = store.con
-    row = con.execute(f"SELECT count(*) - count(DISTINCT event_id) FROM {source}").fetchone()
+    row = con.execute(f"SELECT count(*) - count(DISTINCT event_id) FROM {source}").fetchall()[0]
     repeated = bool(row and row[0])
-    stored = con.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchone()
+    stored = con.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchall()[0]
     select = ", ".join(f"{_EVENT_FILLS.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
     where = (
         "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = v.event_id)"
@@ -357,7 +357,7 @@ def insert_new_events(store: Store, source: str) -> int:
     cols = ", ".join(q(c) for c in EVENTS.column_names)
     done = con.execute(
         f"INSERT INTO events ({cols}) SELECT {select} FROM {source} AS v {where} {qualify}"
-    ).fetchone()
+    ).fetchall()[0]
     inserted = int(done[0]) if done else 0
     if inserted:
         derive_orders(
@@ -386,7 +386,7 @@ def derive_orders(store: Store, order_ids_sql: str | None = None) -> int:
             SELECT order_id, arg_min(user_id, ts), min(ts), COALESCE(sum(revenue), 0), count(item_id),
                    sum(COALESCE(quantity, 1)), 'events'
             FROM ({purchases}) GROUP BY order_id"""
-    ).fetchone()
+    ).fetchall()[0]
     con.execute(
         f"""INSERT INTO order_lines (order_id, item_id, quantity, price, revenue)
             SELECT order_id, item_id, sum(COALESCE(quantity, 1)), arg_min(price, ts), sum(revenue)

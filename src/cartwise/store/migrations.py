@@ -34,3 +34,35 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        2,
+        "API keys and dashboard users",
+        (
+            # Only a sha256 of each key is kept; the key itself is shown once at creation.
+            """CREATE TABLE IF NOT EXISTS api_keys (
+                key_id VARCHAR PRIMARY KEY, name VARCHAR, scope VARCHAR, key_hash VARCHAR,
+                created_at TIMESTAMP, revoked_at TIMESTAMP)""",
+            # Passwords are stored as `scrypt$n$r$p$salt_hex$hash_hex`.
+            """CREATE TABLE IF NOT EXISTS dashboard_users (
+                username VARCHAR PRIMARY KEY, password_hash VARCHAR, created_at TIMESTAMP)""",
+        ),
+    ),
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        3,
+        "saved segments, their members and size history",
+        (
+            """CREATE TABLE IF NOT EXISTS segments (
+                name VARCHAR PRIMARY KEY, rule VARCHAR, description VARCHAR, created_at TIMESTAMP)""",
+            "CREATE TABLE IF NOT EXISTS segment_members (segment VARCHAR, user_id VARCHAR)",
+            """CREATE TABLE IF NOT EXISTS segment_history (
+                segment VARCHAR, computed_at TIMESTAMP, size BIGINT, revenue DOUBLE)""",
+        ),
+    ),
+)

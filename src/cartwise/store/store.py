@@ -78,10 +78,10 @@ class Store:
     def schema_version(self) -> int:
         exists = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-        ).fetchone()
+        ).fetchall()[0]
         if not exists or not exists[0]:
             return 0
-        row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0]
         return int(row[0]) if row else 0
 
     def _check_version(self) -> None:
@@ -135,7 +135,7 @@ class Store:
         return name in self.table_names()
 
     def count(self, name: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()
+        row = self.con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchall()[0]
         return int(row[0]) if row else 0
 
     def append(self, name: str, data: pa.Table) -> int:
@@ -172,7 +172,7 @@ class Store:
     # -- information, export and import --------------------------------------------------------
     def info(self) -> dict[str, Any]:
         tables = {name: self.count(name) for name in self.table_names() if name != "schema_migrations"}
-        span = self.con.execute("SELECT min(ts), max(ts) FROM events").fetchone()
+        span = self.con.execute("SELECT min(ts), max(ts) FROM events").fetchall()[0]
         return {
             "path": str(self.path),
             "schema_version": self.schema_version(),

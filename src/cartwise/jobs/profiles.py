@@ -1,0 +1,172 @@
+"""Refreshing customer profiles: base fields, RFM, CLV predictions, clusters and saved segments.
+
+`refresh_profiles` materialises three tables, replaced on each run:
+- `profiles`: one row per customer (see cartwise.profiles) plus `p_alive`,
+  `expected_purchases_12m`, `clv_12m` (BG/NBD + Gamma-Gamma fitted on all orders up to
+  `as_of`, weekly time, 52-week horizon, 10% a year discount), `cluster`,
+  `model_version` and `scored_at`;
+- `clusters`: one row per behavioural cluster with its size, revenue and description;
+and recomputes the members of every saved segment, appending its size to
+`segment_history`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from cartwise.core.errors import CartwiseError, ConfigError, NotFoundError
+from cartwise.predict import BGNBD, GammaGamma, customer_lifetime_value, rfm_summary
+from cartwise.profiles import build_profiles, cluster_customers, rule_filter
+from cartwise.store import Store
+
+HORIZON_WEEKS = 52
+ANNUAL_DISCOUNT = 0.10
+MODEL_VERSION = "bgnbd+gammagamma/1"
+
+
+def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """p_alive, expected purchases and discounted CLV over 52 weeks for every customer with an order."""
+    summary = rfm_summary(
+        orders.rename(columns={"user_id": "customer_id", "ts": "date"}),
+        customer_col="customer_id",
+        date_col="date",
+        amount_col="amount",
+        calibration_end=as_of.date(),
+        observation_end=as_of.date(),
+        time_unit="week",
+    )
+    customers = summary.customers
+    x, t_x, big_t = customers["frequency"], customers["recency"], customers["T"]
+    purchases = BGNBD().fit(x, t_x, big_t)
+    repeaters = (customers["frequency"] > 0) & (customers["monetary_value"] > 0)
+    spend = GammaGamma().fit(
+        customers.loc[repeaters, "monetary_count"], customers.loc[repeaters, "monetary_value"]
+    )
+    weekly = (1 + ANNUAL_DISCOUNT) ** (7 / 365.25) - 1
+    frame = pd.DataFrame(
+        {
+            "user_id": customers["customer_id"].astype(str).to_numpy(),
+            "p_alive": purchases.p_alive(x, t_x, big_t),
+            "expected_purchases_12m": purchases.conditional_expected_purchases(HORIZON_WEEKS, x, t_x, big_t),
+            "clv_12m": customer_lifetime_value(
+                purchases,
+                spend,
+                x,
+                t_x,
+                big_t,
+                customers["monetary_value"].fillna(0.0),
+                horizon=HORIZON_WEEKS,
+                discount_rate=weekly,
+                monetary_count=customers["monetary_count"],
+            ),
+        }
+    )
+    report = {"bgnbd": purchases.params_, "gamma_gamma": spend.params_, "customers": len(frame)}
+    return frame, report
+
+
+def refresh_profiles(store: Store, as_of: datetime | None = None, *, clusters: bool = True) -> dict[str, Any]:
+    """Rebuild profiles, predictions, clusters and segment memberships; returns a report."""
+    profiles = build_profiles(store.ibis(), as_of)
+    scored_at = datetime.now(UTC).replace(tzinfo=None)
+    report: dict[str, Any] = {"customers": len(profiles)}
+    if profiles.empty:
+        raise NotFoundError("The store has no customers yet; load events, orders or users first.")
+    as_of_value = pd.Timestamp(profiles["as_of"].iloc[0]).to_pydatetime()
+    orders = store.arrow("SELECT user_id, ts, amount FROM orders WHERE ts <= ?", [as_of_value]).to_pandas()
+    try:
+        predictions, report["clv"] = _predictions(orders, as_of_value)
+        profiles = profiles.merge(predictions, on="user_id", how="left")
+        profiles["model_version"] = MODEL_VERSION
+    except (CartwiseError, ValueError) as exc:
+        # Too few repeat buyers, or no convergence: profiles still refresh, without predictions.
+        for column in ("p_alive", "expected_purchases_12m", "clv_12m"):
+            profiles[column] = np.nan
+        profiles["model_version"] = None
+        report["clv_error"] = str(exc)
+    profiles["scored_at"] = scored_at
+    profiles["cluster"] = pd.Series(pd.NA, index=profiles.index, dtype="Int64")
+    cluster_table = pd.DataFrame(columns=["cluster", "size", "share", "revenue", "description"])
+    if clusters:
+        try:
+            result = cluster_customers(profiles)
+            profiles["cluster"] = profiles["user_id"].map(result.labels).astype("Int64")
+            cluster_table = result.summary
+            report["clusters"] = {"k": result.k, "silhouette": result.silhouette}
+        except ValueError as exc:
+            report["clusters_error"] = str(exc)
+    with store.transaction():
+        store.replace("profiles", pa.Table.from_pandas(profiles, preserve_index=False))
+        store.replace("clusters", pa.Table.from_pandas(cluster_table, preserve_index=False))
+        report["segments"] = _recompute_segments(store, scored_at)
+    return report
+
+
+def _recompute_segments(store: Store, computed_at: datetime) -> dict[str, int]:
+    sizes = {}
+    profiles = store.ibis().table("profiles")
+    for name, rule in store.con.execute("SELECT name, rule FROM segments ORDER BY name").fetchall():
+        members = profiles.filter(rule_filter(profiles, rule)).select("user_id", "revenue").to_pyarrow()
+        store.con.execute("DELETE FROM segment_members WHERE segment = ?", [name])
+        store.append(
+            "segment_members", pa.table({"segment": [name] * members.num_rows, "user_id": members["user_id"]})
+        )
+        revenue = float(pa.compute.sum(members["revenue"]).as_py() or 0.0)
+        store.con.execute(
+            "INSERT INTO segment_history VALUES (?, ?, ?, ?)", [name, computed_at, members.num_rows, revenue]
+        )
+        sizes[name] = members.num_rows
+    return sizes
+
+
+def segment_count(store: Store, rule: str) -> int:
+    """How many profiled customers match `rule` now (the builder's live count)."""
+    if not store.has_table("profiles"):
+        raise NotFoundError("No profiles yet; run `cartwise profiles build` first.")
+    profiles = store.ibis().table("profiles")
+    return int(profiles.filter(rule_filter(profiles, rule)).count().execute())
+
+
+def save_segment(store: Store, name: str, rule: str, description: str = "") -> dict[str, Any]:
+    """Save (or replace) a named segment; its members are computed at once and on every refresh."""
+    if not name.strip():
+        raise ConfigError("A segment needs a name.")
+    size = segment_count(store, rule)  # validates the rule against the profile fields
+    with store.transaction():
+        store.con.execute("DELETE FROM segments WHERE name = ?", [name])
+        store.con.execute(
+            "INSERT INTO segments VALUES (?, ?, ?, ?)",
+            [name, rule, description, datetime.now(UTC).replace(tzinfo=None)],
+        )
+        _recompute_segments(store, datetime.now(UTC).replace(tzinfo=None))
+    return {"name": name, "rule": rule, "size": size}
+
+
+def list_segments(store: Store) -> list[dict[str, Any]]:
+    """Saved segments with their current size and the size history."""
+    rows = store.con.execute(
+        """SELECT s.name, s.rule, s.description, s.created_at,
+                  (SELECT count(*) FROM segment_members m WHERE m.segment = s.name),
+                  (SELECT list({'computed_at': h.computed_at, 'size': h.size} ORDER BY h.computed_at)
+                     FROM segment_history h WHERE h.segment = s.name)
+           FROM segments s ORDER BY s.name"""
+    ).fetchall()
+    return [
+        {"name": n, "rule": r, "description": d, "created_at": c, "size": size, "history": history or []}
+        for n, r, d, c, size, history in rows
+    ]
+
+
+def delete_segment(store: Store, name: str) -> None:
+    """Remove a saved segment, its members and its history."""
+    if not store.con.execute("SELECT count(*) FROM segments WHERE name = ?", [name]).fetchall()[0][0]:
+        raise NotFoundError(f"No segment named {name!r}; `cartwise segments list` shows them.")
+    with store.transaction():
+        for table in ("segments", "segment_members", "segment_history"):
+            column = "name" if table == "segments" else "segment"
+            store.con.execute(f"DELETE FROM {table} WHERE {column} = ?", [name])
