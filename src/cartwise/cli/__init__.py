@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("cartwise.cli.clv", "clv"),
     ("cartwise.cli.profiles", "profiles"),
     ("cartwise.cli.profiles", "segments"),
+    ("cartwise.cli.train", "train"),
 )
 
 

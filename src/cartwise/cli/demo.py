@@ -9,6 +9,7 @@ import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
 from cartwise.jobs.demo import build_demo
+from cartwise.jobs.train import train_all
 from cartwise.simulate import ShopConfig, make_config
 from cartwise.store.store import open_store, remove_store
 
@@ -40,6 +41,11 @@ _DEFAULTS = ShopConfig()
 )
 @click.option("--no-serve", is_flag=True, help="Build the store and exit instead of serving the dashboard.")
 @click.option(
+    "--train/--no-train",
+    default=None,
+    help="Train profiles, CLV and the recommender after building [default: train when serving, not with --no-serve].",
+)
+@click.option(
     "--host", default=None, help="Address the dashboard binds [default: the `host` setting, 127.0.0.1]."
 )
 @click.option(
@@ -57,6 +63,7 @@ def demo(
     days: int | None,
     start: datetime | None,
     no_serve: bool,
+    train: bool | None,
     host: str | None,
     port: int | None,
     db: Path | None,
@@ -80,6 +87,8 @@ def demo(
         open_store(settings.db, settings=settings) as store,
     ):
         counts = build_demo(store, config, progress=report)
+        if train if train is not None else not no_serve:
+            counts["trained"] = train_all(store, progress=report)
     emit(
         counts,
         as_json,

@@ -41,12 +41,6 @@ class Settings(BaseModel):
     )
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING or ERROR.")
 
-    def artefacts_path(self) -> Path:
-        """Directory for models and reports belonging to this store."""
-        if self.artefacts_dir is not None:
-            return self.artefacts_dir
-        return self.db.with_name(self.db.stem + "_artefacts")
-
 
 ENV_PREFIX = "CARTWISE_"
 

@@ -27,6 +27,7 @@ from cartwise.store import Store
 HORIZON_WEEKS = 52
 ANNUAL_DISCOUNT = 0.10
 MODEL_VERSION = "bgnbd+gammagamma/1"
+RUNAWAY_PENALIZER = 0.01
 
 
 def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -43,6 +44,12 @@ def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, d
     customers = summary.customers
     x, t_x, big_t = customers["frequency"], customers["recency"], customers["T"]
     purchases = BGNBD().fit(x, t_x, big_t)
+    penalizer = 0.0
+    if not np.all(np.isfinite(purchases.conditional_expected_purchases(HORIZON_WEEKS, x, t_x, big_t))):
+        # With little history (no drop-out seen yet) a and b run off to infinity and the
+        # expectation overflows; a small L2 penalty on the parameters keeps them finite.
+        penalizer = RUNAWAY_PENALIZER
+        purchases = BGNBD(penalizer=penalizer).fit(x, t_x, big_t)
     repeaters = (customers["frequency"] > 0) & (customers["monetary_value"] > 0)
     spend = GammaGamma().fit(
         customers.loc[repeaters, "monetary_count"], customers.loc[repeaters, "monetary_value"]
@@ -66,7 +73,12 @@ def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, d
             ),
         }
     )
-    report = {"bgnbd": purchases.params_, "gamma_gamma": spend.params_, "customers": len(frame)}
+    report = {
+        "bgnbd": purchases.params_,
+        "penalizer": penalizer,
+        "gamma_gamma": spend.params_,
+        "customers": len(frame),
+    }
     return frame, report
 
 

@@ -64,6 +64,12 @@ class Store:
         else:
             self._check_version()
 
+    def artefacts_path(self) -> Path:
+        """Folder for this store's trained models and reports (the `artefacts_dir` setting, or beside the store)."""
+        if self.settings.artefacts_dir is not None:
+            return self.settings.artefacts_dir
+        return self.path.with_name(self.path.stem + "_artefacts")
+
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         self.con.close()

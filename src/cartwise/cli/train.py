@@ -1,0 +1,22 @@
+"""`cartwise train`: train what the dashboard and the API serve, from the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
+from cartwise.jobs.train import train_all
+from cartwise.store import open_store
+
+
+@click.command()
+@db_option
+@json_option
+def train(db: Path | None, as_json: bool) -> None:
+    """Rebuild profiles (RFM, CLV, P(alive), clusters, segments) and retrain the recommender."""
+    settings = settings_for(db)
+    with open_store(settings.db, settings=settings) as store, progress("Training", not as_json) as update:
+        report = train_all(store, progress=update)
+    emit(report, as_json)

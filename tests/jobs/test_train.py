@@ -1,0 +1,38 @@
+"""Training from the store: the recommender learns from events and serves unseen, in-catalogue items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cartwise.core.settings import get_settings
+from cartwise.jobs.demo import build_demo
+from cartwise.jobs.train import store_interactions, train_all
+from cartwise.recommend import load_model
+from cartwise.simulate import ShopConfig
+from cartwise.store import open_store
+
+
+def test_train_all_builds_profiles_and_a_recommender(tmp_path: Path) -> None:
+    db = tmp_path / "shop.duckdb"
+    with open_store(db, settings=get_settings(db=db, memory_limit="1GB")) as store:
+        build_demo(store, ShopConfig(seed=5, users=600, items=80, days=90))
+        report = train_all(store)
+        assert "error" not in report["profiles"] and "error" not in report["recommender"]
+        assert store.count("profiles") > 0
+        bad = store.con.execute(
+            "SELECT count(*) FROM profiles WHERE orders > 0 AND (clv_12m IS NULL OR isnan(clv_12m) OR isnan(p_alive))"
+        ).fetchall()[0][0]
+        assert bad == 0
+        interactions = store_interactions(store)
+        seen = store.con.execute(
+            "SELECT user_id, list(DISTINCT item_id) FROM events WHERE item_id IS NOT NULL AND type IN ('view', 'add_to_cart', 'begin_checkout', 'purchase') GROUP BY ALL LIMIT 20"
+        ).fetchall()
+        catalogue = {r[0] for r in store.con.execute("SELECT item_id FROM items").fetchall()}
+    assert len(interactions.user_ids) > 0
+    model = load_model(Path(report["recommender"]["path"]))
+    users = [user for user, _ in seen]
+    items, _ = model.recommend(users, n=5, exclude_seen=True)
+    for (user, already), row in zip(seen, items, strict=True):
+        chosen = [i for i in row if i is not None]
+        assert chosen, user
+        assert not set(chosen) & set(already) and set(chosen) <= catalogue
