@@ -44,8 +44,12 @@ lint: install-test
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
+# Benchmarks print tables; BENCHMARKS.md records them. They read ../shared/data where given.
+BENCHES ?= ingest demo clv recs_quality
+
 bench: install-test
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache .mypy_cache
