@@ -26,6 +26,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("cartwise.cli.profiles", "profiles"),
     ("cartwise.cli.profiles", "segments"),
     ("cartwise.cli.train", "train"),
+    ("cartwise.cli.forecast", "forecast"),
 )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from typing import Any
+
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
@@ -86,7 +88,7 @@ def demo(
         progress("Building the demo shop", enabled=not as_json) as report,
         open_store(settings.db, settings=settings) as store,
     ):
-        counts = build_demo(store, config, progress=report)
+        counts: dict[str, Any] = dict(build_demo(store, config, progress=report))
         if train if train is not None else not no_serve:
             counts["trained"] = train_all(store, progress=report)
     emit(

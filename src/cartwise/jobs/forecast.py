@@ -1,0 +1,287 @@
+"""Forecasting pipelines: read a history (and covariates) file, forecast or backtest, write results.
+
+`run_forecast` writes `id, date, forecast, lo_80, hi_80, lo_95, hi_95` for the horizon after
+each series' last period; `run_backtest` scores models by rolling-origin backtest beside
+two references computed in the same run: the naive forecast and statsforecast's AutoETS;
+`run_reorder` turns a forecast and stock levels into a reorder plan.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cartwise.core.errors import ConfigError, DataWarning, InputError
+from cartwise.evaluation.forecast import summarize_backtest
+from cartwise.forecast import (
+    FORECASTERS,
+    Panel,
+    attach_covariates,
+    backtest_histories,
+    build_panel,
+    cross_validate,
+    forecast_panel,
+    parse_numbers,
+    reorder_plan,
+)
+from cartwise.forecast._base import fill_gaps
+from cartwise.forecast._models import MAX_ETS_SEASON
+from cartwise.ingest import read_file
+
+PEER_AUTOETS = "statsforecast_autoets"
+"""Name of the reference row computed with statsforecast's own AutoETS."""
+
+
+def load_table(path: str | Path, what: str) -> pd.DataFrame:
+    """Read a CSV/TSV/Parquet/JSONL file (gzip allowed) into a data frame."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"The {what} file {str(path)!r} does not exist; check the path.")
+    return read_file(path).to_pandas()
+
+
+def parse_freq(freq: str | int) -> str | int:
+    """`auto`, `D`, `W` or a positive integer step (as text or int)."""
+    if isinstance(freq, int):
+        value = freq
+    elif str(freq).upper() in {"AUTO", "D", "W"}:
+        return "auto" if str(freq).lower() == "auto" else str(freq).upper()
+    else:
+        try:
+            value = int(freq)
+        except ValueError:
+            raise ConfigError(
+                f"--freq must be auto, D, W or a positive integer; received {freq!r}."
+            ) from None
+    if value < 1:
+        raise ConfigError(f"--freq must be a positive integer step; received {value}.")
+    return value
+
+
+def check_model(model: str) -> str:
+    if model != "auto" and model not in FORECASTERS:
+        raise ConfigError(
+            f"--model {model!r} is unknown; choose one of: {', '.join(['auto', *FORECASTERS])}."
+        )
+    return model
+
+
+def prepare_panel(
+    history: pd.DataFrame,
+    id_col: str,
+    date_col: str,
+    value_col: str,
+    horizon: int,
+    freq: str | int = "auto",
+    covariates: pd.DataFrame | None = None,
+    season_length: int | None = None,
+    calendar: bool = False,
+) -> Panel:
+    """Series from the history table, with covariates (and calendar features) attached when given."""
+    if not isinstance(horizon, int) or horizon < 1:
+        raise ConfigError(f"--horizon must be a positive integer; received {horizon!r}.")
+    panel = build_panel(history, id_col, date_col, value_col, parse_freq(freq), season_length)
+    if covariates is not None or calendar:
+        attach_covariates(panel, covariates, id_col, date_col, horizon)
+    return panel
+
+
+def run_forecast(
+    history: str | Path,
+    id_col: str,
+    date_col: str,
+    value_col: str,
+    horizon: int,
+    out: str | Path,
+    freq: str | int = "auto",
+    covariates: str | Path | None = None,
+    model: str = "auto",
+    season_length: int | None = None,
+) -> dict[str, Any]:
+    """Forecast every series of the history file and write the forecast CSV to `out`.
+
+    Returns a summary: series count, frequency, season length, rows written, model per
+    series counts, and the fallbacks taken (series id → reason).
+    """
+    check_model(model)
+    panel = prepare_panel(
+        load_table(history, "history"),
+        id_col,
+        date_col,
+        value_col,
+        horizon,
+        freq,
+        None if covariates is None else load_table(covariates, "covariates"),
+        season_length,
+        calendar=model == "lightgbm",
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        result = forecast_panel(panel, horizon, model)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.frame.to_csv(out, index=False)
+    return {
+        "out": str(out),
+        "series": len(panel.ids),
+        "rows": len(result.frame),
+        "freq": panel.freq,
+        "season_length": panel.season_length,
+        "horizon": horizon,
+        "covariates": panel.covariate_names,
+        "models": {k: int(v) for k, v in result.model_counts().items()},
+        "fallbacks": result.notes,
+        "warnings": [str(w.message) for w in caught],
+    }
+
+
+def peer_autoets_backtest(panel: Panel, horizon: int, n_windows: int) -> pd.DataFrame:
+    """statsforecast's AutoETS (default settings) over the same rolling origins as `cross_validate`.
+
+    Gaps are interpolated as the Cartwise models see them; seasons longer than 24 periods
+    are not modelled (statsforecast's seasonal ETS is impractically slow there).
+    """
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS
+
+    m = panel.season_length if panel.season_length <= MAX_ETS_SEASON else 1
+    parts = []
+    for w in range(1, n_windows + 1):
+        cut = w * horizon
+        rows, actual, meta = [], [], []
+        for sid, y, start in zip(panel.ids, panel.ys, panel.starts, strict=True):
+            train = fill_gaps(y[: y.size - cut]) if y.size - cut > 0 else y[:0]
+            if train.size < 10:
+                continue
+            rows.append(pd.DataFrame({"unique_id": sid, "ds": np.arange(train.size), "y": train}))
+            actual.append(y[y.size - cut : y.size - cut + horizon])
+            meta.append((sid, start + y.size - cut))
+        if not rows:
+            continue
+        sf = StatsForecast(models=[AutoETS(season_length=m)], freq=1, n_jobs=1)
+        fc = sf.forecast(df=pd.concat(rows, ignore_index=True), h=horizon, level=[80, 95])
+        fc = fc.set_index("unique_id").loc[[sid for sid, _ in meta]]
+        frame = pd.DataFrame(
+            {
+                "model": PEER_AUTOETS,
+                "window": w,
+                "id": np.repeat([sid for sid, _ in meta], horizon),
+                "step": np.tile(np.arange(1, horizon + 1), len(meta)),
+                "date": [d for sid, s in meta for d in panel.label(np.arange(s, s + horizon))],
+                "actual": np.concatenate(actual),
+                "forecast": fc["AutoETS"].to_numpy(),
+                "lo_80": fc["AutoETS-lo-80"].to_numpy(),
+                "hi_80": fc["AutoETS-hi-80"].to_numpy(),
+                "lo_95": fc["AutoETS-lo-95"].to_numpy(),
+                "hi_95": fc["AutoETS-hi-95"].to_numpy(),
+            }
+        )
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def backtest_panel(
+    panel: Panel, horizon: int, models: list[str], n_windows: int = 2, peer: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Backtest `models` plus naive (and statsforecast AutoETS when `peer`) on one panel.
+
+    Returns (summary per model, the long frame of forecasts and actuals).
+    """
+    names = list(dict.fromkeys([*models, "naive"]))
+    for name in names:
+        check_model(name)
+    frame = cross_validate(panel, horizon, names, n_windows=n_windows)
+    train = backtest_histories(panel, horizon, n_windows)
+    if peer:
+        frame = pd.concat([frame, peer_autoets_backtest(panel, horizon, n_windows)], ignore_index=True)
+    return summarize_backtest(frame, train, panel.season_length), frame
+
+
+def run_backtest(
+    history: str | Path,
+    id_col: str,
+    date_col: str,
+    value_col: str,
+    horizon: int,
+    freq: str | int = "auto",
+    covariates: str | Path | None = None,
+    models: tuple[str, ...] = ("auto",),
+    windows: int = 2,
+    season_length: int | None = None,
+) -> dict[str, Any]:
+    """Rolling-origin backtest of the history file; returns metrics per model.
+
+    Each row: `model, mase, smape, coverage_80, coverage_95, n_series`; naive and statsforecast
+    AutoETS are always included as references.
+    """
+    if not isinstance(windows, int) or windows < 1:
+        raise ConfigError(f"--windows must be a positive integer; received {windows!r}.")
+    panel = prepare_panel(
+        load_table(history, "history"),
+        id_col,
+        date_col,
+        value_col,
+        horizon,
+        freq,
+        None if covariates is None else load_table(covariates, "covariates"),
+        season_length,
+        calendar="lightgbm" in models,
+    )
+    summary, _ = backtest_panel(panel, horizon, list(models), windows)
+    return {
+        "series": len(panel.ids),
+        "freq": panel.freq,
+        "season_length": panel.season_length,
+        "horizon": horizon,
+        "windows": windows,
+        "metrics": summary.to_dict(orient="records"),
+    }
+
+
+def run_reorder(
+    forecast: str | Path,
+    stock: str | Path,
+    lead_time: int,
+    out: str | Path,
+    id_col: str = "id",
+    stock_col: str = "stock",
+    service_level: float = 0.95,
+    review_period: int = 1,
+) -> dict[str, Any]:
+    """Reorder plan from a forecast file (as `run_forecast` writes) and a stock file; writes `out`.
+
+    Returns counts of items planned, items to order now, and the ten riskiest items.
+    """
+    fc = load_table(forecast, "forecast")
+    for col in ("forecast", "lo_80", "hi_80"):
+        if col in fc.columns:
+            fc[col] = parse_numbers(fc[col], col, "the forecast file")
+    levels = load_table(stock, "stock")
+    for option, col in (("--id-col", id_col), ("--stock-col", stock_col)):
+        if col not in levels.columns:
+            raise InputError(
+                f"Column `{col}` (given by {option}) is not in the stock file; its columns are "
+                f"{list(levels.columns)}. Name an existing column with {option}."
+            )
+    on_hand = dict(
+        zip(
+            levels[id_col].astype(str),
+            parse_numbers(levels[stock_col], stock_col, "--stock-col"),
+            strict=True,
+        )
+    )
+    fc["id"] = fc["id"].astype(str)
+    plan = reorder_plan(fc, on_hand, lead_time, service_level, review_period)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plan.to_csv(out, index=False)
+    return {
+        "out": str(out),
+        "items": len(plan),
+        "to_order": int((plan["order_quantity"] > 0).sum()),
+        "riskiest": plan.head(10).to_dict(orient="records"),
+    }
