@@ -27,6 +27,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("cartwise.cli.profiles", "segments"),
     ("cartwise.cli.train", "train"),
     ("cartwise.cli.forecast", "forecast"),
+    ("cartwise.cli.serve", "serve"),
+    ("cartwise.cli.keys", "keys"),
+    ("cartwise.cli.users_admin", "users_admin"),
+    ("cartwise.cli.churn", "churn"),
 )
 
 

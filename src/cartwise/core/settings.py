@@ -40,6 +40,19 @@ class Settings(BaseModel):
         description="Storefront origins allowed to call the API from a browser (comma-separated in the environment).",
     )
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING or ERROR.")
+    max_body_bytes: int = Field(2_097_152, ge=1024, description="Largest request body the API accepts, in bytes.")
+    event_log_dir: Path | None = Field(
+        None,
+        description="Directory of the collector's append-only event log; default `<db stem>_eventlog/` beside the store.",
+    )
+    session_secret: str | None = Field(
+        None,
+        description="Secret signing dashboard session cookies; default random at each start (sign-ins end on restart).",
+    )
+    session_hours: float = Field(12, gt=0, description="How long a dashboard sign-in lasts, in hours.")
+    flush_seconds: float = Field(
+        0.25, gt=0, description="Longest wait before acknowledged events are written to DuckDB, in seconds."
+    )
 
 
 ENV_PREFIX = "CARTWISE_"

@@ -1,0 +1,205 @@
+"""Collector throughput and latency over loopback, against a real `cartwise serve`.
+
+Starts a server on a fresh temporary store, then runs two bounded phases with a minimal
+keep-alive HTTP/1.1 client (so the client costs little CPU next to the server):
+
+1. batches of 100 events from several connections: events/s and request latency p50/p99;
+2. single-event posts from many connections: requests/s.
+
+Each phase stops after its request count or its time limit, whichever comes first.
+Targets: batches >= 20,000 events/s with p99 < 50 ms; single events >= 2,000 requests/s.
+The last rows time `prepare_events` alone on the same group sizes: the ceiling the
+collector's validation step puts on the phases above.
+
+    .venv/bin/python bench/collector.py [--batches 400] [--singles 8000] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from cartwise.core.settings import get_settings
+from cartwise.jobs import keys as keys_job
+from cartwise.jobs.server_process import ServerProcess
+from cartwise.jobs.service import open_ready_store
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection that posts JSON and reads the status."""
+
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.host, self.port = host, port
+        self.head = (
+            f"POST /api/v1/events HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
+            "Content-Type: application/json\r\n"
+        ).encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(self.head + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await self.reader.readexactly(length)
+        return status
+
+
+def _events(n: int) -> bytes:
+    ts = datetime.now(UTC).isoformat()
+    return orjson.dumps(
+        {
+            "events": [
+                {
+                    "event_id": uuid.uuid4().hex,
+                    "ts": ts,
+                    "user_id": f"u{i % 97}",
+                    "session_id": f"s{i % 41}",
+                    "type": "view",
+                    "item_id": f"sku-{i % 500}",
+                }
+                for i in range(n)
+            ]
+        }
+    )
+
+
+async def run_phase(
+    host: str,
+    port: int,
+    key: str,
+    *,
+    events_per_request: int,
+    requests: int,
+    connections: int,
+    seconds: float,
+) -> dict[str, float]:
+    latencies: list[float] = []
+    failures = 0
+    remaining = requests
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal remaining, failures
+        conn = Connection(host, port, key)
+        while remaining > 0 and time.perf_counter() < deadline:
+            remaining -= 1
+            body = _events(events_per_request)
+            started = time.perf_counter()
+            status = await conn.post(body)
+            latencies.append(time.perf_counter() - started)
+            if status != 202:
+                failures += 1
+        if conn.writer is not None:
+            conn.writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    done = len(latencies)
+    return {
+        "requests": done,
+        "failures": failures,
+        "seconds": elapsed,
+        "requests_per_s": done / elapsed,
+        "events_per_s": done * events_per_request / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
+        "p99_ms": latencies[min(done - 1, int(done * 0.99))] * 1000 if latencies else float("nan"),
+    }
+
+
+def validation_ceiling(events_per_call: int, calls: int = 10) -> float:
+    """Events/s of `prepare_events` alone, in this process: the collector cannot beat it."""
+    from cartwise.ingest import prepare_events
+
+    records = orjson.loads(_events(events_per_call))["events"]
+    prepare_events(records)
+    started = time.perf_counter()
+    for _ in range(calls):
+        prepare_events(records)
+    return events_per_call * calls / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=400, help="requests of 100 events in phase 1")
+    parser.add_argument("--singles", type=int, default=8000, help="single-event requests in phase 2")
+    parser.add_argument("--seconds", type=float, default=20.0, help="time limit of each phase")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        settings = get_settings(db=db, memory_limit="1GB")
+        with open_ready_store(settings) as store:
+            _, key = keys_job.create_key(store, scope="collect", name="bench")
+        server = ServerProcess(
+            db, log_path=Path(tmp) / "server.log", env={"CARTWISE_LOG_LEVEL": "WARNING"}
+        ).start()
+        try:
+            host, port = server.host, server.port
+            # Warm-up: first requests pay for imports and caches.
+            asyncio.run(
+                run_phase(host, port, key, events_per_request=100, requests=20, connections=2, seconds=10)
+            )
+            batch = asyncio.run(
+                run_phase(
+                    host,
+                    port,
+                    key,
+                    events_per_request=100,
+                    requests=args.batches,
+                    connections=8,
+                    seconds=args.seconds,
+                )
+            )
+            single = asyncio.run(
+                run_phase(
+                    host,
+                    port,
+                    key,
+                    events_per_request=1,
+                    requests=args.singles,
+                    connections=64,
+                    seconds=args.seconds,
+                )
+            )
+        finally:
+            server.stop()
+
+    ceiling_batch = validation_ceiling(800)
+    ceiling_single = validation_ceiling(64)
+    rows = [
+        ("batches of 100, 8 connections", batch, ">= 20,000 events/s, p99 < 50 ms"),
+        ("single events, 64 connections", single, ">= 2,000 requests/s"),
+    ]
+    print(
+        f"{'phase':<32} {'requests':>8} {'fail':>5} {'req/s':>9} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8}  target"
+    )
+    for name, r, target in rows:
+        print(
+            f"{name:<32} {r['requests']:>8.0f} {r['failures']:>5.0f} {r['requests_per_s']:>9,.0f} "
+            f"{r['events_per_s']:>10,.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}  {target}"
+        )
+    # Each validation call covers every request waiting at that moment: 8 x 100 or 64 x 1 events here.
+    print(f"{'validation alone, 800 per call':<32} {'':>8} {'':>5} {'':>9} {ceiling_batch:>10,.0f}")
+    print(f"{'validation alone, 64 per call':<32} {'':>8} {'':>5} {'':>9} {ceiling_single:>10,.0f}")
+
+
+if __name__ == "__main__":
+    main()

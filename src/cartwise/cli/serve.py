@@ -1,0 +1,60 @@
+"""`cartwise serve`: the JSON API, collector and dashboard in one process that owns the store."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from cartwise.cli.common import db_option, settings_for
+from cartwise.core.settings import Settings
+
+
+def run_server(settings: Settings, *, access_log: bool = False) -> None:
+    """Serve until interrupted. The process holds the DuckDB writer for its whole life."""
+    import uvicorn
+
+    from cartwise.api import create_app
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=access_log,
+        # Open event streams would otherwise hold shutdown; the writer still flushes fully.
+        timeout_graceful_shutdown=3,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    click.echo(
+        f"Cartwise on http://{settings.host}:{settings.port}/ (OpenAPI: /api/v1/openapi.json); Ctrl-C stops it.",
+        err=True,
+    )
+    server.run()
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind [default: the `host` setting, 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [default: the `port` setting, 8000].")
+@click.option("--access-log", is_flag=True, help="Log every request (off by default: the collector is busy).")
+@db_option
+def serve(host: str | None, port: int | None, access_log: bool, db: Path | None) -> None:
+    """Run the JSON API (/api/v1), the event collector and the dashboard."""
+    run_server(settings_for(db, host=host, port=port), access_log=access_log)
+
+
+if __name__ == "__main__":
+    # `python -m cartwise.cli.serve` lets other commands start the server as a child process.
+    from cartwise.core.errors import CartwiseError
+
+    try:
+        serve.main(standalone_mode=True)
+    except CartwiseError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from exc

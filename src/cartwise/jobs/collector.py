@@ -1,0 +1,594 @@
+"""The real-time collector: durable acknowledgement, then batched writes into DuckDB.
+
+A request goes through three threads: validation (`prepare_events` over every request
+waiting at that moment), the log (write, one fsync for all, answer), the writer (DuckDB).
+
+Promises:
+- `submit` resolves only after the accepted events are in an fsync'd append-only log
+  (JSON lines, one segment file at a time). Concurrent submissions share one fsync (group
+  commit): the log thread writes every waiting request, fsyncs once, then answers them all.
+- One writer thread moves logged events into the store in batches with `store_events`,
+  which skips event ids already stored; a segment is deleted only once every event in it is
+  committed in DuckDB.
+- On start-up every remaining segment is replayed into the store before new events are
+  taken, so after a crash each acknowledged event ends up stored exactly once.
+- `duplicates` counts repeats within a request and ids seen recently (a bounded set seeded
+  from the store); older repeats are still dropped by `store_events`, just not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from cartwise.core.errors import CartwiseError, InputError, StoreError
+from cartwise.ingest import prepare_events, store_events
+from cartwise.jobs.live import LiveKPIs
+from cartwise.schema import EVENTS
+from cartwise.store import Store
+
+log = logging.getLogger("cartwise.collector")
+
+EVENT_FIELDS: frozenset[str] = frozenset(EVENTS.column_names)
+_SEGMENT_GLOB = "segment-*.jsonl"
+VALIDATORS = 1
+"""Validation threads. One is enough here: each call already takes every waiting request."""
+
+
+def _out_of_range(value: Any, path: str = "") -> str | None:
+    """Path of the first integer beyond 64 bits in a JSON value (the log and the store cannot hold it)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        in_range = -(2**63) <= value < 2**64
+        return None if in_range else (path or "value")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _out_of_range(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _out_of_range(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+class CollectorBusy(CartwiseError):
+    """The writer is behind by more than the configured backlog; the client should retry later."""
+
+
+@dataclass
+class Ack:
+    """What the collector answers for one request."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[dict[str, Any]]
+
+
+@dataclass(eq=False)
+class _Request:
+    records: list[dict[str, Any]]
+    positions: list[int] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    table: pa.Table | None = None
+    sources: list[int] = field(default_factory=list)  # index in `records` of each row of `table`
+    ids: list[str] = field(default_factory=list)
+    lines: bytes = b""
+    ack: Ack | None = None
+    future: Future[Ack] = field(default_factory=Future)
+    segment: int = -1
+
+
+@dataclass
+class _Batch:
+    tables: list[pa.Table] = field(default_factory=list)
+    events: int = 0
+    first_segment: int = -1
+    last_segment: int = -1
+
+
+class StoreGate:
+    """The service's one Store behind a lock: the writer thread and readers take turns."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> Store:
+        self._lock.acquire()
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+class EventLog:
+    """Append-only JSON-lines segments in `directory`, fsync'd on every append."""
+
+    def __init__(self, directory: Path, *, segment_bytes: int = 64 * 1024 * 1024) -> None:
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        existing = self.segments()
+        self.current = (existing[-1][0] + 1) if existing else 1
+        self._file: Any = None
+        self._size = 0
+
+    def segments(self) -> list[tuple[int, Path]]:
+        found = []
+        for path in self.directory.glob(_SEGMENT_GLOB):
+            try:
+                found.append((int(path.stem.split("-")[1]), path))
+            except (IndexError, ValueError):
+                continue
+        return sorted(found)
+
+    def _open(self) -> None:
+        path = self.directory / f"segment-{self.current:010d}.jsonl"
+        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 (kept open across appends)
+        self._size = path.stat().st_size
+        # Make the new file's directory entry durable too, or a crash could lose the whole file.
+        dir_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def append(self, data: bytes) -> int:
+        """Write and fsync `data`; returns the segment number it went to."""
+        if self._file is None:
+            self._open()
+        self._file.write(data)
+        os.fsync(self._file.fileno())
+        self._size += len(data)
+        return self.current
+
+    def rotate_if_full(self) -> None:
+        if self._file is not None and self._size >= self.segment_bytes:
+            self._file.close()
+            self._file = None
+            self.current += 1
+
+    def drop_below(self, segment: int) -> None:
+        """Delete segments numbered below `segment`."""
+        for number, path in self.segments():
+            if number < segment:
+                path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_segment(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a segment; a torn last line (crash during write, never acknowledged) is skipped."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+
+
+class Collector:
+    """Validates, logs durably, counts live KPIs and writes events into the store in batches."""
+
+    def __init__(
+        self,
+        gate: StoreGate,
+        log_dir: Path,
+        *,
+        live: LiveKPIs | None = None,
+        timezone: str = "UTC",
+        flush_seconds: float = 0.25,
+        batch_events: int = 50_000,
+        max_backlog: int = 1_000_000,
+        recent_ids: int = 1_000_000,
+        segment_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        self.gate = gate
+        self.live = live
+        self.timezone = timezone
+        self.flush_seconds = flush_seconds
+        self.batch_events = batch_events
+        self.max_backlog = max_backlog
+        self._recent_max = recent_ids
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._recent_lock = threading.Lock()
+        self._prepare, self._store_events = prepare_events, store_events
+        self.log = EventLog(log_dir, segment_bytes=segment_bytes)
+        self._incoming: queue.Queue[_Request | None] = queue.Queue()
+        self._validated: queue.Queue[list[_Request] | None] = queue.Queue()
+        self._validators: list[threading.Thread] = []
+        self._to_store: queue.Queue[_Request | None] = queue.Queue()
+        self._backlog = 0
+        self._backlog_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.stats = {"acknowledged": 0, "stored": 0, "store_duplicates": 0, "fsyncs": 0, "replayed": 0}
+        self.last_error: str | None = None
+        self._keep_from: int | None = None
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Replay leftover log segments into the store, seed recent ids, start the threads."""
+        self.replay()
+        self._seed_recent()
+        self._validators = [
+            threading.Thread(target=self._validate_loop, name=f"cartwise-validate-{i}", daemon=True)
+            for i in range(VALIDATORS)
+        ]
+        self._threads = [
+            *self._validators,
+            threading.Thread(target=self._log_loop, name="cartwise-log", daemon=True),
+            threading.Thread(target=self._writer_loop, name="cartwise-writer", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Finish every submitted request, write everything to the store, drop the log."""
+        if not self._threads:
+            return
+        for _ in self._validators:
+            self._incoming.put(None)
+        for thread in self._validators:
+            thread.join()
+        self._validated.put(None)
+        self._threads[-2].join()
+        self._to_store.put(None)
+        self._threads[-1].join()
+        self._threads = []
+        self.log.close()
+        if self._keep_from is None:
+            # Everything logged is now in the store.
+            self.log.drop_below(self.log.current + 1)
+
+    def replay(self) -> int:
+        """Store the events of every log segment (idempotent by event_id); returns events read."""
+        total = 0
+        segments = self.log.segments()
+        for _number, path in segments:
+            records = list(read_segment(path))
+            for start in range(0, len(records), self.batch_events):
+                chunk = records[start : start + self.batch_events]
+                prepared = self._prepare(chunk, timezone=self.timezone)
+                if prepared.table.num_rows:
+                    with self.gate as store:
+                        result = self._store_events(store, prepared.table)
+                    self.stats["stored"] += int(result.get("loaded", 0))
+            total += len(records)
+        if segments:
+            self.log.drop_below(segments[-1][0] + 1)
+            log.info("replayed %d logged events from %d segment(s)", total, len(segments))
+        self.stats["replayed"] = total
+        return total
+
+    def _seed_recent(self) -> None:
+        since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
+        with self.gate as store:
+            rows = store.con.execute(
+                "SELECT event_id FROM events WHERE ts >= ? ORDER BY ts DESC LIMIT ?",
+                [since, self._recent_max],
+            ).fetchall()
+        with self._recent_lock:
+            for (event_id,) in reversed(rows):
+                self._recent[event_id] = None
+
+    # -- the request path --------------------------------------------------------------------
+    def submit(self, records: list[dict[str, Any]]) -> Future[Ack]:
+        """Queue `records` (canonical event dicts); the future resolves once they are durable.
+
+        Validation runs in the validation thread, over every request waiting at that moment at
+        once, because each validation call has a fixed cost that single-event posts cannot afford.
+        """
+        if not self._threads:
+            raise StoreError("The collector is not running; start the service first.")
+        request = _Request(records)
+        with self._backlog_lock:
+            if self._backlog + len(records) > self.max_backlog:
+                raise CollectorBusy(
+                    f"The collector has {self._backlog} events waiting to be stored; retry in a few seconds."
+                )
+            self._backlog += len(records)
+        self._incoming.put(request)
+        return request.future
+
+    async def submit_async(self, records: list[dict[str, Any]]) -> Ack:
+        return await asyncio.wrap_future(self.submit(records))
+
+    @property
+    def backlog(self) -> int:
+        return self._backlog
+
+    def _check_fields(self, request: _Request) -> None:
+        for index, record in enumerate(request.records):
+            if not isinstance(record, dict):
+                request.rejected.append(
+                    {"index": index, "reason": f"an event must be a JSON object, got {type(record).__name__}"}
+                )
+                continue
+            too_big = _out_of_range(record)
+            if too_big:
+                request.rejected.append(
+                    {
+                        "index": index,
+                        "reason": f"`{too_big}` holds an integer outside the 64-bit range; send it as text",
+                    }
+                )
+                continue
+            unknown = sorted(set(record) - EVENT_FIELDS)
+            if unknown:
+                request.rejected.append(
+                    {
+                        "index": index,
+                        "reason": f"unknown field(s) {', '.join(unknown)}; put extra data under `properties`",
+                    }
+                )
+                continue
+            request.positions.append(index)
+
+    def _validate(self, requests: list[_Request]) -> None:
+        """Fill each request's table and rejections.
+
+        Requests whose events all carry an `event_id` are validated together: their ids do not
+        depend on what else is in the batch. Others are validated alone, because derived ids
+        count identical rows within the batch.
+        """
+        for request in requests:
+            self._check_fields(request)
+        merged = [
+            r for r in requests if r.positions and all(r.records[i].get("event_id") for i in r.positions)
+        ]
+        alone = [r for r in requests if r.positions and r not in merged]
+        if merged:
+            self._validate_together(merged)
+        for request in alone:
+            self._validate_together([request])
+
+    def _validate_together(self, requests: list[_Request]) -> None:
+        records: list[dict[str, Any]] = []
+        owner: list[tuple[_Request, int]] = []
+        for request in requests:
+            for position in request.positions:
+                records.append(request.records[position])
+                owner.append((request, position))
+        prepared = self._prepare(records, timezone=self.timezone)
+        bad = set()
+        for item in prepared.rejected:
+            request, position = owner[item["index"]]
+            request.rejected.append({"index": position, "reason": item["reason"]})
+            bad.add(item["index"])
+        valid = [i for i in range(len(records)) if i not in bad]
+        if len(valid) != prepared.table.num_rows:
+            raise StoreError(
+                f"Validation returned {prepared.table.num_rows} rows for {len(valid)} valid events; refusing the batch."
+            )
+        # Rows are matched to requests by position; check that against the ids that were sent.
+        ids = prepared.table.column("event_id").to_pylist()
+        for row_number, merged_index in enumerate(valid):
+            given = records[merged_index].get("event_id")
+            if given not in (None, "") and str(given).strip() != ids[row_number]:
+                raise StoreError("Validation returned the events in another order; refusing the batch.")
+        rows_for: dict[int, list[int]] = {}
+        for row_number, merged_index in enumerate(valid):
+            request, position = owner[merged_index]
+            rows_for.setdefault(id(request), []).append(row_number)
+            request.sources.append(position)
+        for request in requests:
+            taken = rows_for.get(id(request), [])
+            if taken:
+                request.table = (
+                    prepared.table if len(requests) == 1 else prepared.table.take(pa.array(taken, pa.int64()))
+                )
+
+    def _finish(self, requests: list[_Request]) -> None:
+        """Drop repeats (within the group and recently seen), build log lines and acks."""
+        seen_in_group: set[str] = set()
+        with self._recent_lock:
+            for request in requests:
+                duplicates = 0
+                if request.table is not None and request.table.num_rows:
+                    keep = []
+                    ids = request.table.column("event_id").to_pylist()
+                    for row, event_id in enumerate(ids):
+                        if event_id in seen_in_group or event_id in self._recent:
+                            duplicates += 1
+                            continue
+                        seen_in_group.add(event_id)
+                        keep.append(row)
+                    if len(keep) != request.table.num_rows:
+                        request.table = request.table.take(pa.array(keep, pa.int64()))
+                    request.ids = [ids[k] for k in keep]
+                    # The log keeps each event as sent plus its final event_id: replaying it
+                    # through the same validation gives the same row.
+                    request.lines = b"".join(
+                        orjson.dumps({**request.records[request.sources[k]], "event_id": ids[k]}) + b"\n"
+                        for k in keep
+                    )
+                request.rejected.sort(key=lambda r: r["index"])
+                request.ack = Ack(accepted=len(request.ids), duplicates=duplicates, rejected=request.rejected)
+
+    # -- threads -----------------------------------------------------------------------------
+    @staticmethod
+    def _drain(source: queue.Queue[Any], limit: int) -> tuple[list[Any], bool]:
+        """Block for one item, then take whatever else is waiting; also says whether the stop mark came."""
+        items: list[Any] = []
+        first = source.get()
+        if first is None:
+            return items, True
+        items.append(first)
+        while len(items) < limit:
+            try:
+                nxt = source.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                # Each stop mark ends exactly one consumer, so never take a second one.
+                return items, True
+            items.append(nxt)
+        return items, False
+
+    def _validate_loop(self) -> None:
+        # Validation has a high fixed cost per call, so each call takes every request waiting now.
+        stopping = False
+        while not stopping:
+            requests, stopping = self._drain(self._incoming, 2000)
+            if not requests:
+                continue
+            try:
+                self._validate(requests)
+            except Exception:
+                # One odd request must not sink the others: retry each on its own.
+                requests = self._validate_each(requests)
+            if requests:
+                self._validated.put(requests)
+
+    def _validate_each(self, requests: list[_Request]) -> list[_Request]:
+        passed = []
+        for request in requests:
+            request.positions, request.rejected, request.sources, request.table = [], [], [], None
+            try:
+                self._validate([request])
+            except Exception as exc:
+                log.warning("a request could not be validated: %s: %s", type(exc).__name__, exc)
+                self._fail(
+                    [request],
+                    InputError(
+                        f"The events could not be validated ({exc}); check their values against the schema."
+                    ),
+                )
+                continue
+            passed.append(request)
+        return passed
+
+    def _log_loop(self) -> None:
+        stopping = False
+        while not stopping:
+            groups, stopping = self._drain(self._validated, 10_000)
+            requests = [r for group in groups for r in group]
+            if requests:
+                # Everyone validated by now shares this fsync.
+                self._handle(requests)
+
+    def _fail(self, requests: list[_Request], error: Exception) -> None:
+        for request in requests:
+            with self._backlog_lock:
+                self._backlog -= len(request.records)
+            request.future.set_exception(error)
+
+    def _handle(self, requests: list[_Request]) -> None:
+        self._finish(requests)
+        lines = b"".join(request.lines for request in requests)
+        durable = [r for r in requests if r.ids]
+        segment = -1
+        if lines:
+            try:
+                segment = self.log.append(lines)
+            except OSError as exc:
+                self.last_error = f"event log write failed: {exc}"
+                log.error("event log write failed: %s", exc)
+                self._fail(requests, StoreError("The event log could not be written; retry the request."))
+                return
+            self.stats["fsyncs"] += 1
+        with self._recent_lock:
+            for request in durable:
+                for event_id in request.ids:
+                    self._recent[event_id] = None
+            while len(self._recent) > self._recent_max:
+                self._recent.popitem(last=False)
+        with self._backlog_lock:
+            # Only events headed for the store stay in the backlog.
+            self._backlog -= sum(len(r.records) - len(r.ids) for r in requests)
+        for request in durable:
+            request.segment = segment
+            self._to_store.put(request)
+        if self.live is not None and durable:
+            for request in durable:
+                assert request.table is not None
+                self.live.add_table(request.table)
+        for request in requests:
+            assert request.ack is not None
+            self.stats["acknowledged"] += request.ack.accepted
+            request.future.set_result(request.ack)
+        self.log.rotate_if_full()
+
+    def _writer_loop(self) -> None:
+        batch = _Batch()
+        deadline: float | None = None
+        running = True
+        while running:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                group = self._to_store.get(timeout=timeout)
+            except queue.Empty:
+                group = _NO_GROUP
+            if group is None:
+                running = False
+            elif group is not _NO_GROUP:
+                assert group.table is not None
+                batch.tables.append(group.table)
+                batch.events += group.table.num_rows
+                if batch.first_segment < 0:
+                    batch.first_segment = group.segment
+                batch.last_segment = group.segment
+                if deadline is None:
+                    deadline = time.monotonic() + self.flush_seconds
+                if batch.events < self.batch_events and time.monotonic() < deadline:
+                    continue
+            if batch.events:
+                self._commit(batch)
+            batch = _Batch()
+            deadline = None
+
+    def _commit(self, batch: _Batch) -> None:
+        table = pa.concat_tables(batch.tables, promote_options="permissive")
+        # Retry: a failed write keeps the events in the log, so nothing acknowledged is lost.
+        for attempt in range(5):
+            try:
+                with self.gate as store:
+                    result = self._store_events(store, table)
+                break
+            except Exception as exc:
+                self.last_error = f"store write failed: {exc}"
+                log.error("store write failed (attempt %d): %s", attempt + 1, exc)
+                time.sleep(0.5 * (attempt + 1))
+        else:
+            # Keep this batch's segments until a restart replays them.
+            if self._keep_from is None or batch.first_segment < self._keep_from:
+                self._keep_from = batch.first_segment
+            with self._backlog_lock:
+                self._backlog -= batch.events
+            return
+        self.last_error = None
+        self.stats["stored"] += int(result.get("loaded", 0))
+        self.stats["store_duplicates"] += int(result.get("duplicates", 0))
+        with self._backlog_lock:
+            self._backlog -= batch.events
+        # Read the current segment before checking the queue: a segment below it was closed
+        # after all its groups were queued, so if the queue is empty they are all committed.
+        current = self.log.current
+        safe_below = current if self._to_store.empty() else batch.last_segment
+        if self._keep_from is not None:
+            safe_below = min(safe_below, self._keep_from)
+        self.log.drop_below(safe_below)
+
+
+_NO_GROUP: Any = object()

@@ -1,0 +1,197 @@
+"""Real-time KPIs over sliding windows, updated as events arrive, without rescanning history.
+
+Events fall into per-minute buckets (by their own timestamp, UTC). Each bucket keeps
+counters (views, add-to-carts, revenue, events) and exact sets (users, sessions, sessions
+that bought, orders), so distinct counts over a window are exact unions of at most 1,440
+buckets. Buckets older than a day are dropped. The store is read once at start-up (`seed`).
+
+Definitions, per window (last 5 minutes, hour, day, ending now):
+- active_users: distinct `user_id`; sessions: distinct `session_id` (the user id when absent)
+- views, add_to_carts: events of type `view` / `add_to_cart`
+- orders: distinct `order_id` of `purchase` events (the event id when absent)
+- revenue: sum of `revenue` of `purchase` events minus refunds' (refund revenue is negative)
+- conversion_rate: sessions with a purchase / sessions (0 when there are no sessions)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cartwise.store import Store
+
+WINDOWS: dict[str, int] = {"5m": 5, "1h": 60, "1d": 1440}
+"""Window name -> length in minutes."""
+_MINUTE_US = 60_000_000
+
+
+@dataclass
+class _Bucket:
+    events: int = 0
+    views: int = 0
+    add_to_carts: int = 0
+    revenue: float = 0.0
+    users: set[str] = field(default_factory=set)
+    sessions: set[str] = field(default_factory=set)
+    buying_sessions: set[str] = field(default_factory=set)
+    orders: set[str] = field(default_factory=set)
+
+
+def _minute(ts: datetime) -> int:
+    """Minutes since the epoch of a naive-UTC or aware timestamp."""
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
+    return int((ts - datetime(1970, 1, 1)).total_seconds() // 60)
+
+
+class LiveKPIs:
+    """Thread-safe sliding-window KPIs. `add` events, read `snapshot()`; `version` grows on change."""
+
+    def __init__(self, *, horizon_minutes: int = WINDOWS["1d"]) -> None:
+        self._horizon = horizon_minutes
+        self._buckets: dict[int, _Bucket] = {}
+        self._lock = threading.Lock()
+        self.version = 0
+
+    def add(self, events: Iterable[Mapping[str, Any]], *, now: datetime | None = None) -> int:
+        """Count events given as dicts of canonical columns (ts as a datetime); see `add_table`."""
+        rows = (
+            (
+                _minute(ev["ts"]),
+                str(ev.get("user_id")),
+                ev.get("session_id"),
+                ev.get("type"),
+                ev.get("order_id") or ev.get("event_id"),
+                ev.get("revenue"),
+            )
+            for ev in events
+            if isinstance(ev.get("ts"), datetime)
+        )
+        return self._add(rows, now)
+
+    def add_table(self, table: pa.Table, *, now: datetime | None = None) -> int:
+        """Count canonical events (columns ts, user_id, session_id, type, order_id, event_id, revenue).
+
+        Events older than the horizon or more than a minute in the future are ignored;
+        returns how many were counted.
+        """
+        if table.num_rows == 0:
+            return 0
+        micros = pc.cast(pc.cast(table["ts"], pa.timestamp("us")), pa.int64())
+        minutes = pc.floor(pc.divide(pc.cast(micros, pa.float64()), float(_MINUTE_US)))
+        orders = pc.coalesce(table["order_id"], table["event_id"])
+        rows = zip(
+            pc.cast(minutes, pa.int64()).to_pylist(),
+            table["user_id"].to_pylist(),
+            table["session_id"].to_pylist(),
+            table["type"].to_pylist(),
+            orders.to_pylist(),
+            table["revenue"].to_pylist(),
+            strict=True,
+        )
+        return self._add(rows, now)
+
+    def _add(self, rows: Iterable[tuple[Any, ...]], now: datetime | None) -> int:
+        current = _minute(now or datetime.now(UTC))
+        oldest = current - self._horizon + 1
+        counted = 0
+        with self._lock:
+            for minute, user, session_id, kind, order, revenue in rows:
+                if minute is None or minute < oldest or minute > current + 1:
+                    continue
+                bucket = self._buckets.get(minute)
+                if bucket is None:
+                    bucket = self._buckets[minute] = _Bucket()
+                session = str(session_id or user)
+                bucket.events += 1
+                bucket.users.add(str(user))
+                bucket.sessions.add(session)
+                if kind == "view":
+                    bucket.views += 1
+                elif kind == "add_to_cart":
+                    bucket.add_to_carts += 1
+                elif kind == "purchase":
+                    bucket.orders.add(str(order))
+                    bucket.buying_sessions.add(session)
+                    bucket.revenue += float(revenue or 0.0)
+                elif kind == "refund":
+                    bucket.revenue += float(revenue or 0.0)
+                counted += 1
+            if counted:
+                self.version += 1
+            self._expire(current)
+        return counted
+
+    def _expire(self, current: int) -> None:
+        oldest = current - self._horizon + 1
+        for minute in [m for m in self._buckets if m < oldest]:
+            del self._buckets[minute]
+
+    def seed(self, store: Store, *, now: datetime | None = None) -> int:
+        """Fill the buckets from the store's events of the last horizon; returns events counted."""
+        moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+        since = moment - timedelta(minutes=self._horizon)
+        table = store.con.sql(
+            "SELECT event_id, ts, user_id, session_id, type, order_id, revenue FROM events WHERE ts >= $1 AND ts <= $2",
+            params=[since, moment + timedelta(minutes=1)],
+        ).to_arrow_table()
+        return self.add_table(table, now=moment)
+
+    def snapshot(self, *, now: datetime | None = None) -> dict[str, Any]:
+        """KPIs per window plus events per minute over the last hour (oldest first)."""
+        moment = now or datetime.now(UTC)
+        current = _minute(moment)
+        with self._lock:
+            self._expire(current)
+            windows = {name: self._window(current, length) for name, length in WINDOWS.items()}
+            per_minute = [
+                {
+                    "minute": (datetime(1970, 1, 1) + timedelta(minutes=m)).isoformat() + "Z",
+                    "events": self._buckets[m].events if m in self._buckets else 0,
+                }
+                for m in range(current - 59, current + 1)
+            ]
+            version = self.version
+        return {
+            "as_of": moment.isoformat(),
+            "version": version,
+            "windows": windows,
+            "events_per_minute": per_minute,
+        }
+
+    def _window(self, current: int, length: int) -> dict[str, Any]:
+        users: set[str] = set()
+        sessions: set[str] = set()
+        buying: set[str] = set()
+        orders: set[str] = set()
+        views = carts = events = 0
+        revenue = 0.0
+        for minute in range(current - length + 1, current + 2):
+            bucket = self._buckets.get(minute)
+            if bucket is None:
+                continue
+            users |= bucket.users
+            sessions |= bucket.sessions
+            buying |= bucket.buying_sessions
+            orders |= bucket.orders
+            views += bucket.views
+            carts += bucket.add_to_carts
+            events += bucket.events
+            revenue += bucket.revenue
+        return {
+            "minutes": length,
+            "events": events,
+            "active_users": len(users),
+            "sessions": len(sessions),
+            "views": views,
+            "add_to_carts": carts,
+            "orders": len(orders),
+            "revenue": round(revenue, 2),
+            "conversion_rate": round(len(buying) / len(sessions), 4) if sessions else 0.0,
+        }

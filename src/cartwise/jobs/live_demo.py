@@ -1,0 +1,178 @@
+"""The live part of `cartwise demo`: serve the demo shop and replay its traffic, so the Overview moves.
+
+`serve_demo(settings)` creates an admin key (printed, to sign in) and a collect key, starts
+`cartwise serve` as a child process (which then owns the store), and replays the last
+simulated day through the collector over HTTP, re-timed to start now and sped up `speed`
+times. Replayed events get fresh event, session and order ids, so each pass adds new
+traffic; the day loops until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+import orjson
+import pyarrow as pa
+
+from cartwise.core.settings import Settings
+from cartwise.jobs import keys as keys_job
+from cartwise.jobs.server_process import ServerProcess
+from cartwise.jobs.service import open_ready_store
+
+_COLUMNS = (
+    "event_id",
+    "ts",
+    "user_id",
+    "session_id",
+    "type",
+    "item_id",
+    "quantity",
+    "price",
+    "order_id",
+    "revenue",
+    "properties",
+)
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    admin: str
+    collect: str
+
+
+def last_day(settings: Settings, *, hours: float = 24.0, limit: int = 500_000) -> pa.Table:
+    """Events of the store's last `hours` (by event time), oldest first, at most `limit`."""
+    with open_ready_store(settings, read_only=True) as store:
+        cols = ", ".join(f'"{c}"' for c in _COLUMNS)
+        seconds = int(hours * 3600)
+        return store.con.sql(
+            f"SELECT {cols} FROM events WHERE ts >= (SELECT max(ts) FROM events) - INTERVAL {seconds} SECOND "
+            f"ORDER BY ts LIMIT {int(limit)}"
+        ).to_arrow_table()
+
+
+def create_demo_keys(settings: Settings) -> DemoKeys:
+    """An admin key to sign in and a collect key for the replay (the store must not be in use)."""
+    with open_ready_store(settings) as store:
+        _, admin = keys_job.create_key(store, scope="admin", name="demo admin")
+        _, collect = keys_job.create_key(store, scope="collect", name="demo replay")
+    return DemoKeys(admin, collect)
+
+
+def retime(
+    rows: list[dict[str, Any]], *, start: datetime, origin: datetime, speed: float, loop: int
+) -> list[dict[str, Any]]:
+    """Copies of `rows` moved to `start + (ts - origin) / speed`, with ids made unique for pass `loop`."""
+    out = []
+    for row in rows:
+        event = {k: v for k, v in row.items() if v is not None}
+        event["ts"] = (start + (row["ts"] - origin) / speed).isoformat() + "Z"
+        event["event_id"] = f"live{loop}-{row['event_id']}"
+        for key in ("session_id", "order_id"):
+            if key in event:
+                event[key] = f"live{loop}-{event[key]}"
+        props = event.get("properties")
+        if isinstance(props, str):
+            try:
+                event["properties"] = json.loads(props)
+            except ValueError:
+                event.pop("properties")
+        out.append(event)
+    return out
+
+
+def post_events(url: str, key: str, events: list[dict[str, Any]], *, timeout: float = 30.0) -> dict[str, Any]:
+    """POST one batch to the collector; raises urllib.error.URLError/HTTPError on failure."""
+    request = urllib.request.Request(
+        url + "/api/v1/events",
+        data=orjson.dumps({"events": events}),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return orjson.loads(response.read())
+
+
+def replay(
+    url: str,
+    key: str,
+    table: pa.Table,
+    *,
+    speed: float = 24.0,
+    stop: threading.Event,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Send `table`'s events as they fall due (re-timed to now, `speed` times faster) until `stop`; returns events sent."""
+    rows = table.to_pylist()
+    if not rows:
+        return 0
+    origin = rows[0]["ts"]
+    span = rows[-1]["ts"] - origin + timedelta(seconds=1)
+    sent = 0
+    loop = 0
+    while not stop.is_set():
+        start = datetime.now(UTC).replace(tzinfo=None)
+        due = retime(rows, start=start, origin=origin, speed=speed, loop=loop)
+        position = 0
+        while position < len(due) and not stop.is_set():
+            now_text = datetime.now(UTC).replace(tzinfo=None).isoformat() + "Z"
+            end = position
+            while end < len(due) and end - position < 1000 and due[end]["ts"] <= now_text:
+                end += 1
+            if end == position:
+                stop.wait(0.5)
+                continue
+            try:
+                post_events(url, key, due[position:end])
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                click.echo(f"replay: the collector did not take a batch ({exc}); retrying", err=True)
+                stop.wait(2.0)
+                continue
+            sent += end - position
+            position = end
+            if on_batch is not None:
+                on_batch(sent)
+        loop += 1
+        # Wait out the rest of the pass so the next one starts from a fresh "now".
+        stop.wait(max(0.0, (start + span / speed - datetime.now(UTC).replace(tzinfo=None)).total_seconds()))
+    return sent
+
+
+def serve_demo(settings: Settings, *, speed: float = 24.0, stop: threading.Event | None = None) -> None:
+    """Start the server on `settings.host:port`, print the URL and admin key, replay traffic until Ctrl-C or `stop`."""
+    table = last_day(settings)
+    keys = create_demo_keys(settings)
+    server = ServerProcess(settings.db, host=settings.host, port=settings.port).start()
+    stop = stop or threading.Event()
+    click.echo(
+        f"\nCartwise dashboard: {server.url}/\n"
+        f"Sign in with this admin key (shown once): {keys.admin}\n"
+        f"Replaying the last simulated day ({table.num_rows:,} events) {speed:g}x faster through the collector. "
+        "Ctrl-C stops.\n",
+        err=True,
+    )
+    worker = threading.Thread(
+        target=replay,
+        args=(server.url, keys.collect, table),
+        kwargs={"speed": speed, "stop": stop},
+        daemon=True,
+    )
+    worker.start()
+    try:
+        while worker.is_alive() and not stop.is_set():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+        server.stop()

@@ -1,0 +1,129 @@
+// Overview page: live KPI tiles from the Server-Sent Events stream, charts and tables from the
+// page's JSON twin (/api/v1/pages/overview). No third-party code besides the local plotly.js.
+(function () {
+  "use strict";
+  const initial = JSON.parse(document.getElementById("page-data").textContent);
+  const status = document.getElementById("live-status");
+  let windowName = "1h";
+
+  const formats = {
+    number: (v) => Math.round(Number(v) || 0).toLocaleString("en-US"),
+    money: (v) => (Number(v) || 0).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+    percent: (v) => ((Number(v) || 0) * 100).toFixed(1) + "%",
+  };
+
+  function setTiles(live) {
+    document.querySelectorAll("[data-kpi]").forEach((el) => {
+      const win = live.windows[el.dataset.window];
+      if (!win) return;
+      const value = win[el.dataset.kpi];
+      if (String(value) === el.dataset.value) return;
+      el.dataset.value = String(value);
+      el.textContent = formats[el.dataset.format](value);
+      el.classList.add("flash");
+      setTimeout(() => el.classList.remove("flash"), 600);
+    });
+  }
+
+  function showWindow(name) {
+    windowName = name;
+    document.querySelectorAll("[data-window-tab]").forEach((b) => {
+      const on = b.dataset.windowTab === name;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-selected", on ? "true" : "false");
+    });
+    document.querySelectorAll("[data-kpi]").forEach((el) => el.classList.toggle("hidden", el.dataset.window !== name));
+  }
+  document.querySelectorAll("[data-window-tab]").forEach((b) => b.addEventListener("click", () => showWindow(b.dataset.windowTab)));
+
+  const layout = (extra) => Object.assign({
+    margin: { l: 44, r: 12, t: 8, b: 36 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+    font: { family: "system-ui, sans-serif", size: 12, color: "#1d2330" },
+    xaxis: { gridcolor: "#eef0f3" }, yaxis: { gridcolor: "#eef0f3", rangemode: "tozero" },
+  }, extra || {});
+  const config = { displayModeBar: false, responsive: true };
+
+  function drawEvents(live) {
+    if (!window.Plotly) return;
+    const x = live.events_per_minute.map((p) => p.minute);
+    const y = live.events_per_minute.map((p) => p.events);
+    Plotly.react("events-chart", [{ x, y, type: "bar", marker: { color: "#4c6ef5" }, hovertemplate: "%{x|%H:%M}: %{y} events<extra></extra>" }],
+      layout({ bargap: 0.15 }), config);
+  }
+
+  function drawCategories(data) {
+    if (!window.Plotly) return;
+    const rows = data.top_categories.slice().reverse();
+    if (!rows.length) {
+      document.getElementById("categories-chart").innerHTML = '<p class="muted">No category activity yet today.</p>';
+      return;
+    }
+    Plotly.react("categories-chart", [{
+      y: rows.map((r) => r.category), x: rows.map((r) => r.revenue), type: "bar", orientation: "h",
+      marker: { color: "#12b886" }, hovertemplate: "%{y}: %{x:,.2f}<extra></extra>",
+    }], layout({ margin: { l: 150, r: 12, t: 8, b: 36 }, yaxis: { automargin: true } }), config);
+  }
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function fillTable(id, rows, toCells, emptyText, span) {
+    const body = document.querySelector("#" + id + " tbody");
+    body.replaceChildren();
+    if (!rows.length) {
+      const tr = document.createElement("tr");
+      tr.className = "empty";
+      const td = cell(emptyText);
+      td.colSpan = span;
+      tr.appendChild(td);
+      body.appendChild(tr);
+      return;
+    }
+    rows.forEach((r) => { const tr = document.createElement("tr"); toCells(r).forEach((c) => tr.appendChild(c)); body.appendChild(tr); });
+  }
+
+  function renderTables(data) {
+    fillTable("top-items", data.top_items, (r) => [
+      cell(r.title || r.item_id), cell(r.category || "—"), cell(formats.number(r.views), "num"),
+      cell(formats.number(r.add_to_carts), "num"), cell(formats.number(r.purchases), "num"), cell(formats.money(r.revenue), "num"),
+    ], "No item activity yet today.", 6);
+    fillTable("recent-orders", data.recent_orders, (r) => {
+      const code = document.createElement("code"); code.textContent = r.order_id;
+      const first = document.createElement("td"); first.appendChild(code);
+      return [first, cell(r.user_id), cell(r.ts.slice(0, 19).replace("T", " ")), cell(formats.number(r.lines), "num"), cell(formats.money(r.amount), "num")];
+    }, "No orders yet.", 5);
+  }
+
+  async function refreshPage() {
+    try {
+      const response = await fetch("/api/v1/pages/overview", { credentials: "same-origin" });
+      if (response.status === 401) { window.location = "/login?next=/overview"; return; }
+      if (!response.ok) return;
+      const payload = await response.json();
+      renderTables(payload.data);
+      drawCategories(payload.data);
+    } catch (e) { /* the next refresh retries */ }
+  }
+
+  function connect() {
+    const source = new EventSource("/api/v1/live/stream");
+    source.addEventListener("open", () => status.classList.add("on"));
+    source.addEventListener("kpis", (ev) => {
+      const live = JSON.parse(ev.data);
+      setTiles(live);
+      drawEvents(live);
+    });
+    source.addEventListener("error", () => status.classList.remove("on"));  // EventSource reconnects by itself
+  }
+
+  window.addEventListener("load", () => {
+    drawEvents(initial.data.live);
+    drawCategories(initial.data);
+    connect();
+    setInterval(refreshPage, 10000);
+  });
+})();

@@ -1,0 +1,245 @@
+"""Bad requests get a clear 4xx JSON error naming the field; good ones get the documented 202."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from service_support import Running, now_naive
+
+
+def _event(**overrides: Any) -> dict[str, Any]:
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "ts": now_naive().isoformat() + "Z",
+        "user_id": "u-req",
+        "type": "view",
+        "item_id": "sku-1",
+    }
+    event.update(overrides)
+    return event
+
+
+def _error(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error", "message", "fields"}
+    return body
+
+
+def test_invalid_json_is_400(running: Running) -> None:
+    with running.client("collect") as c:
+        body = _error(
+            c.post("/api/v1/events", content=b'{"events": [', headers={"Content-Type": "application/json"}),
+            400,
+        )
+        assert body["error"] == "invalid_json"
+        assert "not valid JSON" in body["message"]
+
+
+def test_body_over_the_limit_is_413(running: Running) -> None:
+    big = b'{"events": [' + b'{"user_id": "' + b"x" * (3 * 1024 * 1024) + b'"}]}'
+    with running.client("collect") as c:
+        body = _error(
+            c.post("/api/v1/events", content=big, headers={"Content-Type": "application/json"}), 413
+        )
+        assert "bytes" in body["message"] and "smaller batches" in body["message"]
+
+
+def test_chunked_body_over_the_limit_is_413(running: Running) -> None:
+    def chunks() -> Any:
+        yield b'{"events": ['
+        for _ in range(40):
+            yield b'{"user_id": "' + b"x" * 100_000 + b'"},'
+        yield b"{}]}"
+
+    with running.client("collect") as c:
+        _error(c.post("/api/v1/events", content=chunks(), headers={"Content-Type": "application/json"}), 413)
+
+
+def test_wrong_types_are_422_naming_the_field(running: Running) -> None:
+    with running.client("collect") as c:
+        body = _error(c.post("/api/v1/events", json={"events": "not a list"}), 422)
+        assert body["fields"][0]["field"] == "events"
+        body = _error(c.post("/api/v1/events", json=["not", "an", "object"]), 422)
+        assert body["fields"]
+        body = _error(c.post("/api/v1/events", json={"events": [1, "two"]}), 422)
+        assert {f["field"] for f in body["fields"]} == {"events.0", "events.1"}
+
+
+def test_1001_events_are_refused(running: Running) -> None:
+    with running.client("collect") as c:
+        body = _error(c.post("/api/v1/events", json={"events": [_event() for _ in range(1001)]}), 422)
+        assert body["fields"][0]["field"] == "events"
+        assert "1001" in body["message"] and "at most 1000" in body["message"]
+
+
+def test_empty_batch_and_missing_events_are_refused(running: Running) -> None:
+    with running.client("collect") as c:
+        assert "at least one event" in _error(c.post("/api/v1/events", json={"events": []}), 422)["message"]
+        assert _error(c.post("/api/v1/events", json={}), 422)["fields"][0] == {
+            "field": "events",
+            "problem": "is required",
+        }
+
+
+def test_unknown_top_level_field_is_422(running: Running) -> None:
+    with running.client("collect") as c:
+        body = _error(c.post("/api/v1/events", json={"events": [_event()], "evnets": []}), 422)
+        assert body["fields"] == [
+            {
+                "field": "evnets",
+                "problem": "is not a known field; remove it (event data goes inside `events`, extras in `properties`)",
+            }
+        ]
+
+
+def test_bad_events_are_rejected_by_index_and_the_rest_kept(running: Running) -> None:
+    good = _event()
+    batch = [
+        good,
+        _event(ts="yesterday-ish"),
+        _event(colour="red"),
+        {"ts": good["ts"], "type": "view"},
+        _event(price=-3.0),
+    ]
+    with running.client("collect") as c:
+        response = c.post("/api/v1/events", json={"events": batch})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["accepted"] == 1 and body["duplicates"] == 0
+    reasons = {r["index"]: r["reason"] for r in body["rejected"]}
+    assert set(reasons) == {1, 2, 3, 4}
+    assert "ts" in reasons[1]
+    assert "colour" in reasons[2] and "properties" in reasons[2]
+    assert "user_id" in reasons[3]
+    assert "price" in reasons[4]
+
+
+def test_integers_beyond_64_bits_are_rejected_by_index(running: Running) -> None:
+    batch = [_event(), _event(properties={"n": 2**70}), _event(quantity=-(2**64))]
+    with running.client("collect") as c:
+        body = c.post("/api/v1/events", json={"events": batch}).json()
+    assert body["accepted"] == 1
+    assert [(r["index"], r["reason"].split("`")[1]) for r in body["rejected"]] == [
+        (1, "properties.n"),
+        (2, "quantity"),
+    ]
+
+
+def test_duplicates_in_a_batch_and_across_batches_are_counted_once(running: Running) -> None:
+    a, b = _event(), _event()
+    with running.client("collect") as c:
+        first = c.post("/api/v1/events", json={"events": [a, b, a]}).json()
+        again = c.post("/api/v1/events", json={"events": [a, b]}).json()
+    assert first == {"accepted": 2, "duplicates": 1, "rejected": []}
+    assert again == {"accepted": 0, "duplicates": 2, "rejected": []}
+
+
+def test_live_kpis_move_when_events_arrive(running: Running) -> None:
+    with running.client("read") as reader:
+        before = reader.get("/api/v1/live").json()["windows"]["5m"]
+        session = f"s-{uuid.uuid4()}"
+        events = [
+            _event(user_id="live-buyer", session_id=session),
+            _event(user_id="live-buyer", session_id=session, type="add_to_cart", quantity=1, price=10.0),
+            _event(
+                user_id="live-buyer",
+                session_id=session,
+                type="purchase",
+                quantity=3,
+                price=10.0,
+                order_id=f"o-{uuid.uuid4()}",
+            ),
+        ]
+        with running.client("collect") as c:
+            assert c.post("/api/v1/events", json={"events": events}).json()["accepted"] == 3
+        after = reader.get("/api/v1/live").json()["windows"]["5m"]
+    assert after["events"] == before["events"] + 3
+    assert after["views"] == before["views"] + 1
+    assert after["add_to_carts"] == before["add_to_carts"] + 1
+    assert after["orders"] == before["orders"] + 1
+    assert after["sessions"] == before["sessions"] + 1
+    assert after["revenue"] == pytest.approx(before["revenue"] + 30.0)
+
+
+def test_seeded_store_shows_in_the_overview(running: Running) -> None:
+    with running.client("read") as c:
+        page = c.get("/api/v1/pages/overview").json()
+    data = page["data"]
+    assert page["status"] == "ready"
+    assert data["top_items"][0]["item_id"] == "sku-1"
+    assert data["top_items"][0]["title"] == "Chef knife"
+    assert data["top_items"][0]["revenue"] >= 98.0
+    assert any(o["order_id"] == "order-1" and o["amount"] == 98.0 for o in data["recent_orders"])
+    assert {c["category"] for c in data["top_categories"]} >= {"Kitchen > Knives", "Kitchen > Boards"}
+    assert data["live"]["windows"]["1h"]["orders"] >= 1  # seeded from the store at start-up
+
+
+def test_every_page_has_a_json_twin(running: Running) -> None:
+    with running.client("read") as c:
+        pages = c.get("/api/v1/pages").json()
+        assert [p["slug"] for p in pages][:7] == [
+            "overview",
+            "analytics",
+            "customers",
+            "recommendations",
+            "forecasts",
+            "campaigns",
+            "experiments",
+        ]
+        for p in pages:
+            twin = c.get(p["json_url"])
+            assert twin.status_code == 200
+            assert twin.json()["page"] == p["slug"]
+        missing = _error(c.get("/api/v1/pages/nope"), 404)
+        assert "overview" in missing["message"]
+
+
+def test_unknown_endpoint_is_json_404(running: Running) -> None:
+    with running.client("read") as c:
+        assert "openapi.json" in _error(c.get("/api/v1/nothing-here"), 404)["message"]
+
+
+def test_cors_allows_only_configured_origins(running: Running) -> None:
+    # No origin is configured in this server: a storefront origin gets no CORS grant.
+    with httpx.Client(base_url=running.url) as c:
+        response = c.options(
+            "/api/v1/events",
+            headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"},
+        )
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_a_raw_garbage_request_does_not_break_the_server(running: Running) -> None:
+    host, port = running.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        sock.recv(1024)
+    with running.client("read") as c:
+        assert c.get("/api/v1/health").json()["status"] == "ok"
+
+
+def test_live_stream_sends_a_snapshot_at_once(running: Running) -> None:
+    with (
+        running.client("read") as c,
+        c.stream("GET", "/api/v1/live/stream", timeout=10) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        assert next(lines) == "event: kpis"
+        data = next(lines)
+    assert data.startswith("data: ")
+    snapshot = json.loads(data.removeprefix("data: "))
+    assert set(snapshot["windows"]) == {"5m", "1h", "1d"}
+
+
+def test_live_stream_needs_read_scope(running: Running) -> None:
+    with running.client("collect") as c:
+        _error(c.get("/api/v1/live/stream"), 403)
