@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,spark]'
 	touch $@
 
 install-test: $(TEST_STAMP) chromium
@@ -45,7 +45,7 @@ lint: install-test
 	$(BIN)/mypy
 
 # Benchmarks print tables; BENCHMARKS.md records them. They read ../shared/data where given.
-BENCHES ?= ingest demo clv recs_quality forecast
+BENCHES ?= ingest demo clv recs_quality forecast analytics basket churn collector
 
 bench: install-test
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -1,1 +1,25 @@
-"""analytics"""
+"""Read-only shop analytics as Ibis expressions: KPIs, funnels, cohort retention, basket rules.
+
+Every function takes the canonical events (an Ibis table or backend, so the same query runs
+on DuckDB or Spark; Arrow tables and pandas frames are accepted too) and returns pandas
+data frames or plain results. Definitions of every figure are in each function's docstring.
+"""
+
+from cartwise.analytics._basket import BasketRules, association_rules, basket_rules, frequent_itemsets
+from cartwise.analytics._funnel import FunnelResult, Step, funnel, parse_steps
+from cartwise.analytics._kpis import KPIS, kpis
+from cartwise.analytics._retention import retention
+
+__all__ = [
+    "KPIS",
+    "BasketRules",
+    "FunnelResult",
+    "Step",
+    "association_rules",
+    "basket_rules",
+    "frequent_itemsets",
+    "funnel",
+    "kpis",
+    "parse_steps",
+    "retention",
+]

@@ -31,6 +31,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("cartwise.cli.keys", "keys"),
     ("cartwise.cli.users_admin", "users_admin"),
     ("cartwise.cli.churn", "churn"),
+    ("cartwise.cli.analytics", "analytics"),
+    ("cartwise.cli.basket", "basket"),
 )
 
 

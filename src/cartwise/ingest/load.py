@@ -7,6 +7,7 @@ Every record read is counted once: `read = loaded + duplicates + rejected`.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest.mapping import resolve_mapping
@@ -445,68 +447,83 @@ _local = threading.local()
 def _scratch() -> duckdb.DuckDBPyConnection:
     con = getattr(_local, "con", None)
     if con is None:
-        con = _local.con = duckdb.connect()
+        # One thread: batches are small, and scheduling work across threads costs more than it saves.
+        con = _local.con = duckdb.connect(config={"threads": 1})
         con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+@functools.lru_cache(maxsize=64)
+def _batch_plan(
+    columns: tuple[str, ...], ts_mode: tuple[str, str | None], has_ids: bool
+) -> tuple[str, Staging] | str:
+    """The one SELECT that validates a batch with these columns, or the mapping error for them.
+
+    Cached by column names and timestamp form: a collector sees the same few shapes again
+    and again, and building and binding the SQL is most of the cost of a small batch.
+    """
+    try:
+        mapping = resolve_mapping(EVENTS, list(columns), {}, "the batch")
+    except InputError as exc:
+        return str(exc)
+    types = {name: pa.string() for name in columns}
+    types[ROW_COLUMN] = pa.int64()
+    staging = staging_sql(EVENTS, _SRC, mapping, types, {"ts": ts_mode}, derive_ids=True)
+    key_hash = _content_hash(EVENTS, "s")
+    select = ", ".join(f"{_EVENT_FILLS.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
+    if has_ids:  # every record brings its id: no content hashing needed
+        return f"SELECT {select}, _problem, _row FROM ({staging.sql}) ORDER BY _row", staging
+    # Ids are numbered among valid rows only, as in file loads.
+    sql = f"""SELECT {select}, _problem, _row
+              FROM (SELECT s.* REPLACE (COALESCE(s.event_id, md5({key_hash} || '#' || row_number()
+                    OVER (PARTITION BY s._problem IS NULL, {key_hash} ORDER BY s._row))) AS event_id)
+                    FROM ({staging.sql}) s) ORDER BY _row"""
+    return sql, staging
 
 
 def prepare_events(records: list[dict[str, Any]], *, timezone: str = "UTC") -> PreparedEvents:
     """Validate event records (dicts with canonical keys) with the same rules as file ingestion.
 
-    Valid records come back as a canonical Arrow table with `event_id` filled in (derived
-    from content when absent, so retrying a batch is idempotent); each refused record is
-    reported with its 0-based index and the reason.
+    Valid records come back, in input order, as a canonical Arrow table with `event_id`
+    filled in (derived from content when absent, so retrying a batch is idempotent); each
+    refused record is reported with its 0-based index and the reason.
     """
-    con = _scratch()
     raw = records_to_table(records)
     raw = raw.append_column(ROW_COLUMN, pa.array(range(1, len(records) + 1), pa.int64()))
-    columns = [c for c in raw.column_names if c != ROW_COLUMN]
-    try:
-        mapping = resolve_mapping(EVENTS, columns, {}, "the batch")
-    except InputError as exc:
-        return PreparedEvents(
-            pa.table({c: [] for c in EVENTS.column_names}),
-            [{"index": i, "reason": str(exc)} for i in range(len(records))],
-        )
+    columns = tuple(c for c in raw.column_names if c != ROW_COLUMN)
+    ts_column = next((c for c in columns if c.lower() in ("ts", *EVENTS.synonyms["ts"])), None)
+    sample = [str(r[ts_column]) for r in records[:200] if ts_column and r.get(ts_column) is not None]
+    has_ids = all(r.get("event_id") not in (None, "") for r in records)
+    plan = _batch_plan(columns, timestamp_mode(sample, None), has_ids)
+    if isinstance(plan, str):
+        empty = pa.table({c: pa.array([], pa.string()) for c in EVENTS.column_names})
+        return PreparedEvents(empty, [{"index": i, "reason": plan} for i in range(len(records))])
+    sql, staging = plan
+    con = _scratch()
     con.register(_SRC, raw)
     try:
-        con.execute(f"SET TimeZone = '{timezone}'")
-        modes = {
-            "ts": timestamp_mode(
-                [str(r[mapping["ts"]]) for r in records[:200] if r.get(mapping["ts"]) is not None], None
-            )
-        }
-        staging = staging_sql(
-            EVENTS,
-            _SRC,
-            mapping,
-            {n: raw.schema.field(n).type for n in raw.column_names},
-            modes,
-            derive_ids=True,
-        )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {staging.sql}")
-        con.execute("SET TimeZone = 'UTC'")
-        rejected = [
-            {
-                "index": row - 1,
-                "reason": f"{column or 'record'}: {value!r} {reason}" if value else f"{column}: {reason}",
-            }
-            for row, column, value, reason, _ in con.execute(
-                quarantine_sql(staging, _SRC, _STAGED)
-            ).fetchall()
-        ]
-        key_hash = _content_hash(EVENTS, "s")
-        select = ", ".join(f"{_EVENT_FILLS.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
-        table = con.sql(
-            f"""SELECT {select}
-                FROM (SELECT s.* REPLACE (COALESCE(s.event_id, md5({key_hash} || '#' || row_number()
-                      OVER (PARTITION BY {key_hash} ORDER BY s._row))) AS event_id)
-                      FROM {_STAGED} s WHERE s._problem IS NULL) ORDER BY _row"""
-        ).to_arrow_table()
+        if timezone != "UTC":
+            con.execute(f"SET TimeZone = '{timezone}'")
+        result = con.sql(sql).to_arrow_table()
+        rejected: list[dict[str, Any]] = []
+        if result["_problem"].null_count < result.num_rows:
+            # Rare path: explain each refused record with the file loader's messages.
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {staging.sql}")
+            rejected = [
+                {
+                    "index": row - 1,
+                    "reason": f"{column or 'record'}: {value!r} {reason}" if value else f"{column}: {reason}",
+                }
+                for row, column, value, reason, _ in con.execute(
+                    quarantine_sql(staging, _SRC, _STAGED)
+                ).fetchall()
+            ]
+            result = result.filter(pa.compute.is_null(result["_problem"]))
     finally:
-        con.execute("SET TimeZone = 'UTC'")
+        if timezone != "UTC":
+            con.execute("SET TimeZone = 'UTC'")
         con.unregister(_SRC)
-    return PreparedEvents(table, rejected)
+    return PreparedEvents(result.drop_columns(["_problem", "_row"]), rejected)
 
 
 def store_events(store: Store, table: pa.Table) -> dict[str, int]:

@@ -1,0 +1,122 @@
+"""Cohort retention, revenue retention and cohort LTV curves.
+
+A user's cohort is the week (ISO, from Monday) or month of their first event
+(`cohort="first_seen"`) or first purchase (`cohort="first_purchase"`). Period n of a
+cohort is the n-th week or month after it (period 0 is the cohort's own). For each
+cohort and period:
+
+- `cohort_users`: users in the cohort.
+- `active_users`: cohort users with an activity event in period n: any event
+  (`activity="any"`) or a purchase (`activity="purchase"`).
+- `retention` = active_users / cohort_users.
+- `revenue`: purchase revenue of cohort users in period n (as in `kpis`: `revenue`, or
+  price x quantity); `revenue_retention` = revenue / revenue of period 0 (0 when that is 0).
+- `ltv`: cumulative revenue per cohort user from period 0 through period n.
+
+Each cohort lists every period from 0 to the last period of the data, zeros included.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cartwise.analytics._common import (
+    as_table,
+    as_timestamp,
+    in_range,
+    period_index,
+    period_start,
+    require_columns,
+)
+from cartwise.analytics._kpis import _money
+from cartwise.core.errors import ConfigError
+
+COLUMNS = (
+    "cohort",
+    "cohort_start",
+    "period",
+    "cohort_users",
+    "active_users",
+    "retention",
+    "revenue",
+    "revenue_retention",
+    "ltv",
+)
+
+
+def retention_query(events: ir.Table, by: str, cohort: str, activity: str) -> ir.Table:
+    """The Ibis expression behind `retention`: per (cohort, period) `members` (cohort users
+    with any event in the period; in period 0 that is the whole cohort), `active_users`
+    and `revenue`."""
+    require_columns(events, ["user_id", "ts", "type"])
+    purchase = events.type == "purchase"
+    t = events.select(
+        user_id=events.user_id,
+        p=period_index(events.ts, by),
+        purchase=purchase.cast("int64"),
+        money=ibis.cases((purchase, _money(events)), else_=0.0),
+    )
+    g = t.group_by(["user_id", "p"]).aggregate(purchases=t.purchase.sum(), revenue=t.money.sum())
+    whole = ibis.window(group_by=g.user_id)
+    first = g.p.min(where=g.purchases > 0) if cohort == "first_purchase" else g.p.min()
+    g = g.mutate(cohort=first.over(whole))
+    g = g.filter(g.cohort.notnull() & (g.p >= g.cohort))
+    # Rows of `g` are distinct (user, period) pairs, so counting rows counts users.
+    active = g.count(where=g.purchases > 0) if activity == "purchase" else g.count()
+    return g.group_by(["cohort", (g.p - g.cohort).name("period")]).aggregate(
+        members=g.count(), active_users=active, revenue=g.revenue.sum()
+    )
+
+
+def retention(
+    events: Any,
+    by: Literal["week", "month"] = "week",
+    *,
+    cohort: Literal["first_purchase", "first_seen"] = "first_purchase",
+    activity: Literal["any", "purchase"] = "any",
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+) -> pd.DataFrame:
+    """Long table of retention per cohort and period (see the module docstring for formulas).
+
+    Columns: `cohort` (period index), `cohort_start` (date), `period` (0, 1, ...),
+    `cohort_users`, `active_users`, `retention`, `revenue`, `revenue_retention`, `ltv`.
+    Only events with start <= ts < end are read.
+    """
+    if by not in ("week", "month"):
+        raise ConfigError(f"--by {by!r} is not a cohort period; choose week or month.")
+    if cohort not in ("first_purchase", "first_seen"):
+        raise ConfigError(f"--cohort {cohort!r} is unknown; choose first_purchase or first_seen.")
+    if activity not in ("any", "purchase"):
+        raise ConfigError(f"--activity {activity!r} is unknown; choose any or purchase.")
+    table = in_range(as_table(events, "events"), as_timestamp(start, "start"), as_timestamp(end, "end"))
+    # One query: the cohort sizes are the members of period 0.
+    cells = retention_query(table, by, cohort, activity).to_pandas()
+    sizes = cells.loc[cells.period == 0, ["cohort", "members"]].rename(columns={"members": "cohort_users"})
+    cells = cells.drop(columns=["members"])
+    if sizes.empty:
+        return pd.DataFrame(columns=list(COLUMNS))
+    last = int((cells.cohort + cells.period).max())
+    grid = pd.DataFrame(
+        [(int(c), n) for c in sorted(sizes.cohort) for n in range(last - int(c) + 1)],
+        columns=["cohort", "period"],
+    )
+    frame = grid.merge(
+        cells.astype({"cohort": "int64", "period": "int64"}), how="left", on=["cohort", "period"]
+    )
+    frame = frame.merge(sizes.astype({"cohort": "int64"}), on="cohort")
+    frame[["active_users", "revenue"]] = frame[["active_users", "revenue"]].fillna(0)
+    frame["active_users"] = frame.active_users.astype("int64")
+    frame["cohort_users"] = frame.cohort_users.astype("int64")
+    frame["revenue"] = frame.revenue.astype("float64")
+    frame["retention"] = frame.active_users / frame.cohort_users
+    base = frame.groupby("cohort").revenue.transform("first")
+    frame["revenue_retention"] = (frame.revenue / base.where(base != 0)).fillna(0.0)
+    frame["ltv"] = frame.groupby("cohort").revenue.cumsum() / frame.cohort_users
+    frame["cohort_start"] = [period_start(int(c), by) for c in frame.cohort]
+    return frame[list(COLUMNS)].sort_values(["cohort", "period"], ignore_index=True)

@@ -1,0 +1,269 @@
+"""Analytics jobs: run KPIs, funnels, retention and basket rules on the store or on a file,
+with DuckDB (default) or Spark as the engine.
+
+A file is loaded with exactly the rules of `cartwise ingest` (mapping, validation,
+quarantine) into an in-memory store, so answers on a file equal answers after ingesting it.
+With `engine="spark"` the canonical tables are handed to a local PySpark session and the
+same Ibis expressions run there.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from cartwise.analytics import BasketRules, FunnelResult, Step, basket_rules, funnel, kpis, retention
+from cartwise.core.errors import ConfigError, InputError
+from cartwise.core.settings import Settings, get_settings
+from cartwise.ingest import LoadOptions, ingest_file, read_file
+from cartwise.store import Store, open_store
+
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+
+@dataclass
+class Source:
+    """Where the events come from: the store (`db`) or a file read like `cartwise ingest`."""
+
+    db: Path | None = None
+    events_file: Path | None = None
+    options: LoadOptions = field(default_factory=LoadOptions)
+    engine: Engine = "duckdb"
+
+
+@functools.cache
+def spark_session() -> Any:
+    """One local PySpark session per process (2 threads, no UI, UTC, 4 shuffle partitions)."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError(
+            "--engine spark needs PySpark: pip install 'cartwise[spark]' (Java 17 must be installed)."
+        ) from None
+    return (
+        SparkSession.builder.master("local[2]")
+        .appName("cartwise")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+
+
+def spark_tables(tables: dict[str, pa.Table]) -> dict[str, Any]:
+    """Ibis tables on the local Spark session holding the given Arrow tables (JSON as text)."""
+    import ibis
+
+    session = spark_session()
+    backend = ibis.pyspark.connect(session)
+    out = {}
+    for name, table in tables.items():
+        session.createDataFrame(
+            table.to_pandas(), schema=_spark_schema(table.schema)
+        ).createOrReplaceTempView(f"cartwise_{name}")
+        out[name] = backend.table(f"cartwise_{name}")
+    return out
+
+
+def _spark_schema(schema: pa.Schema) -> Any:
+    """Spark schema of an Arrow schema (given explicitly so empty tables work too)."""
+    from pyspark.sql import types as st
+
+    def convert(kind: pa.DataType) -> Any:
+        if pa.types.is_timestamp(kind):
+            return st.TimestampType()
+        if pa.types.is_integer(kind):
+            return st.LongType()
+        if pa.types.is_floating(kind):
+            return st.DoubleType()
+        if pa.types.is_boolean(kind):
+            return st.BooleanType()
+        if pa.types.is_date(kind):
+            return st.DateType()
+        return st.StringType()
+
+    return st.StructType([st.StructField(f.name, convert(f.type), True) for f in schema])
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine {engine!r} is unknown; choose one of {', '.join(ENGINES)}.")
+
+
+@contextmanager
+def _store_for(source: Source, settings: Settings | None) -> Iterator[Store]:
+    if source.events_file is not None:
+        with Store(":memory:", settings=settings) as store:
+            ingest_file(store, "events", source.events_file, source.options)
+            yield store
+        return
+    settings = settings or get_settings(db=source.db)
+    path = source.db or settings.db
+    if not Path(path).exists():
+        raise InputError(f"No store at {path}; load one with `cartwise ingest` or give --events FILE.")
+    with open_store(path, settings=settings, read_only=True) as store:
+        yield store
+
+
+@contextmanager
+def canonical_tables(
+    source: Source, names: tuple[str, ...] = ("events",), settings: Settings | None = None
+) -> Iterator[dict[str, Any]]:
+    """Ibis tables of the canonical tables `names` on the chosen engine (missing ones omitted)."""
+    _check_engine(source.engine)
+    with _store_for(source, settings) as store:
+        present = [n for n in names if store.has_table(n)]
+        if source.engine == "duckdb":
+            backend = store.ibis()
+            yield {n: backend.table(n) for n in present}
+        else:
+            yield spark_tables({n: _arrow(store, _text_json_select(store, n)) for n in present})
+
+
+def run_kpis(
+    source: Source,
+    by: str = "day",
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+) -> dict[str, Any]:
+    """`{"by": grain, "periods": [{period_start, revenue, revenue_prev, ...}]}`."""
+    with canonical_tables(source) as tables:
+        frame = kpis(tables["events"], by, start=start, end=end)
+    return {"by": by, "periods": _records(frame.drop(columns=["period"]))}
+
+
+def run_funnel(
+    source: Source,
+    steps: str | Sequence[str | Step],
+    window: str | timedelta = "1d",
+    *,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    breakdown: str | None = None,
+    with_dropped: bool = False,
+) -> dict[str, Any]:
+    """`{"steps": [{"step", "users", "conversion_from_previous", ...}], ...}` (see `analytics.funnel`)."""
+    with canonical_tables(source, ("events", "users")) as tables:
+        result: FunnelResult = funnel(
+            tables["events"],
+            steps,
+            window,
+            start=start,
+            end=end,
+            breakdown=breakdown,
+            users=tables.get("users"),
+            dropped=with_dropped,
+        )
+    return result.to_dict(with_dropped=with_dropped)
+
+
+def run_retention(
+    source: Source,
+    by: str = "week",
+    *,
+    cohort: str = "first_purchase",
+    activity: str = "any",
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+) -> dict[str, Any]:
+    """`{"by", "cohort", "activity", "cells": [{cohort_start, period, retention, ltv, ...}]}`."""
+    with canonical_tables(source) as tables:
+        frame = retention(tables["events"], by, cohort=cohort, activity=activity, start=start, end=end)  # type: ignore[arg-type]
+    return {
+        "by": by,
+        "cohort": cohort,
+        "activity": activity,
+        "cells": _records(frame.drop(columns=["cohort"])),
+    }
+
+
+def run_basket_rules(
+    *,
+    baskets_file: Path | None = None,
+    db: Path | None = None,
+    basket_col: str = "order_id",
+    item_col: str = "item_id",
+    min_support: float = 0.01,
+    min_confidence: float = 0.5,
+    max_len: int | None = None,
+    options: LoadOptions | None = None,
+    settings: Settings | None = None,
+) -> BasketRules:
+    """Rules over the baskets of a file (one row per basket line) or of the store's `order_lines`."""
+    if baskets_file is not None:
+        opts = options or LoadOptions()
+        data: Any = read_file(
+            baskets_file,
+            format=opts.format,
+            header=opts.header,
+            delimiter=opts.delimiter,
+            encoding=opts.encoding,
+        )
+        return basket_rules(
+            data,
+            basket_col=basket_col,
+            item_col=item_col,
+            min_support=min_support,
+            min_confidence=min_confidence,
+            max_len=max_len,
+        )
+    with _store_for(Source(db=db), settings) as store:
+        lines = _arrow(store, "SELECT order_id, item_id FROM order_lines")
+    return basket_rules(
+        lines,
+        basket_col="order_id",
+        item_col="item_id",
+        min_support=min_support,
+        min_confidence=min_confidence,
+        max_len=max_len,
+    )
+
+
+def rules_table(result: BasketRules) -> pa.Table:
+    """The rules as a flat table: antecedents and consequents as item ids joined by `|`."""
+    rules = result.rules
+    return pa.table(
+        {
+            "antecedents": pa.array(["|".join(a) for a in rules["antecedents"]], pa.string()),
+            "consequents": pa.array(["|".join(c) for c in rules["consequents"]], pa.string()),
+            "support": pa.array(rules["support"], pa.float64()),
+            "confidence": pa.array(rules["confidence"], pa.float64()),
+            "lift": pa.array(rules["lift"], pa.float64()),
+        }
+    )
+
+
+def _text_json_select(store: Store, name: str) -> str:
+    """SELECT of every column of `name`, JSON ones as text (Spark has no JSON type)."""
+    described = _arrow(store, f'DESCRIBE "{name}"').to_pylist()
+    described = [(row["column_name"], row["column_type"]) for row in described]
+    cols = [f'CAST("{c}" AS VARCHAR) AS "{c}"' if t == "JSON" else f'"{c}"' for c, t in described]
+    return f'SELECT {", ".join(cols)} FROM "{name}"'
+
+
+def _arrow(store: Store, sql: str) -> pa.Table:
+    # A cursor of its own: a result left unfinished on the main connection must not block us.
+    cursor = store.con.cursor()
+    try:
+        return cursor.sql(sql).to_arrow_table()
+    finally:
+        cursor.close()
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]

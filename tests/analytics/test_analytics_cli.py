@@ -1,0 +1,239 @@
+"""`cartwise analytics ...` and `cartwise basket rules` through click, on files and on a store."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from cartwise.cli.analytics import analytics
+from cartwise.cli.basket import basket
+from cartwise.core.errors import CartwiseError, ConfigError
+from cartwise.ingest import LoadOptions, ingest_file
+from cartwise.store import Store
+
+EVENTS = [
+    # visitor, timestamp, event, product, order, price
+    ("u1", "2026-02-02T10:00:00", "product_view", "p1", "", ""),
+    ("u1", "2026-02-02T10:05:00", "add_to_cart", "p1", "", ""),
+    ("u1", "2026-02-02T10:20:00", "purchase", "p1", "o1", "12.5"),
+    ("u1", "2026-02-02T10:20:00", "purchase", "p2", "o1", "7.5"),
+    ("u2", "2026-02-02T11:00:00", "product_view", "p2", "", ""),
+    ("u2", "2026-02-04T11:00:00", "add_to_cart", "p2", "", ""),  # 2 days later: outside 1d
+    ("u3", "2026-02-03T09:00:00", "product_view", "p1", "", ""),
+    ("u3", "2026-02-03T09:30:00", "add_to_cart", "p1", "", ""),
+    ("u3", "2026-02-10T09:00:00", "purchase", "p1", "o2", "12.5"),
+    ("u3", "2026-02-10T09:00:00", "purchase", "p2", "o2", "7.5"),
+]
+MAPS = [
+    "--map",
+    "type=event",
+    "--map",
+    "ts=timestamp",
+    "--map",
+    "user_id=visitor",
+    "--map",
+    "item_id=product",
+]
+
+
+@pytest.fixture
+def events_file(tmp_path: Path) -> Path:
+    path = tmp_path / "events.csv.gz"
+    with gzip.open(path, "wt", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["visitor", "timestamp", "event", "product", "order_id", "price"])
+        writer.writerows(EVENTS)
+    return path
+
+
+def invoke(command: click.Command, args: list[str]) -> Result:
+    return CliRunner().invoke(command, args)
+
+
+def test_funnel_on_a_file_prints_the_contract(events_file: Path) -> None:
+    result = invoke(
+        analytics,
+        [
+            "funnel",
+            "--events",
+            str(events_file),
+            *MAPS,
+            "--steps",
+            "product_view,add_to_cart,purchase",
+            "--window",
+            "1d",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert [(s["step"], s["users"]) for s in out["steps"]] == [
+        ("product_view", 3),
+        ("add_to_cart", 2),
+        ("purchase", 1),
+    ]
+    assert out["steps"][1]["median_seconds_from_previous"] == 17.5 * 60  # u1: 5 min, u3: 30 min
+
+
+def test_funnel_dropped_users_and_text_output(events_file: Path) -> None:
+    args = [
+        "funnel",
+        "--events",
+        str(events_file),
+        *MAPS,
+        "--steps",
+        "product_view,add_to_cart,purchase",
+        "--window",
+        "7d",
+    ]
+    out = json.loads(invoke(analytics, [*args, "--dropped-users", "--json"]).output)
+    # u3 buys exactly 7 days after the view: the window bound is inclusive.
+    assert [s["users"] for s in out["steps"]] == [3, 3, 2]
+    assert out["steps"][2]["dropped_users"] == ["u2"]
+    text = invoke(analytics, args).output
+    assert "product_view" in text and "66.7%" in text
+
+
+def test_kpis_and_retention_on_a_file(events_file: Path) -> None:
+    out = json.loads(
+        invoke(analytics, ["kpis", "--events", str(events_file), *MAPS, "--by", "week", "--json"]).output
+    )
+    assert [(p["period_start"], p["revenue"], p["orders"]) for p in out["periods"]] == [
+        ("2026-02-02", 20.0, 1),
+        ("2026-02-09", 20.0, 1),
+    ]
+    assert out["periods"][1]["revenue_prev"] == 20.0
+    out = json.loads(
+        invoke(
+            analytics, ["retention", "--events", str(events_file), *MAPS, "--cohort", "first_seen", "--json"]
+        ).output
+    )
+    first = out["cells"][0]
+    assert (first["cohort_start"], first["period"], first["cohort_users"], first["active_users"]) == (
+        "2026-02-02",
+        0,
+        3,
+        3,
+    )
+    assert out["cells"][1]["active_users"] == 1 and out["cells"][1]["ltv"] == pytest.approx(40 / 3)
+
+
+def test_commands_run_on_a_store(events_file: Path, tmp_path: Path) -> None:
+    db = tmp_path / "shop.duckdb"
+    with Store(db) as store:
+        ingest_file(
+            store,
+            "events",
+            events_file,
+            LoadOptions(
+                mapping={"type": "event", "ts": "timestamp", "user_id": "visitor", "item_id": "product"}
+            ),
+        )
+    out = json.loads(
+        invoke(
+            analytics,
+            ["funnel", "--db", str(db), "--steps", "product_view,add_to_cart", "--window", "1h", "--json"],
+        ).output
+    )
+    assert [s["users"] for s in out["steps"]] == [3, 2]
+    rules = invoke(
+        basket, ["rules", "--db", str(db), "--min-support", "0.5", "--min-confidence", "0.5", "--json"]
+    )
+    assert json.loads(rules.output) == {"baskets": 2, "itemsets": 3, "rules": 2}
+
+
+def test_basket_rules_on_a_file_writes_csv(tmp_path: Path) -> None:
+    baskets = tmp_path / "lines.tsv"
+    baskets.write_text("invoice\tsku\n1\tA\n1\tB\n2\tA\n2\tB\n3\tA\n4\tC\n")
+    out_csv = tmp_path / "rules.csv"
+    result = invoke(
+        basket,
+        [
+            "rules",
+            "--baskets",
+            str(baskets),
+            "--basket-col",
+            "invoice",
+            "--item-col",
+            "sku",
+            "--min-support",
+            "0.25",
+            "--min-confidence",
+            "0.2",
+            "--out",
+            str(out_csv),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"baskets": 4, "itemsets": 4, "rules": 2, "out": str(out_csv)}
+    with out_csv.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["antecedents"], r["consequents"], float(r["confidence"]), float(r["lift"])) for r in rows] == [
+        ("B", "A", 1.0, pytest.approx(4 / 3)),
+        ("A", "B", pytest.approx(2 / 3), pytest.approx(4 / 3)),
+    ]
+
+
+def test_one_item_baskets_give_zero_rules(tmp_path: Path) -> None:
+    baskets = tmp_path / "single.csv"
+    baskets.write_text("order_id,product_id\n1,A\n2,B\n3,A\n")
+    result = invoke(
+        basket,
+        ["rules", "--baskets", str(baskets), "--item-col", "product_id", "--min-support", "0.1", "--json"],
+    )
+    assert json.loads(result.output) == {"baskets": 3, "itemsets": 2, "rules": 0}
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "fragment"),
+    [
+        (
+            analytics,
+            ["funnel", "--steps", "product_view,checkout"],
+            "types present: add_to_cart, product_view, purchase",
+        ),
+        (
+            analytics,
+            ["funnel", "--steps", "product_view,purchase", "--window", "soon"],
+            "--window 'soon' is not a duration",
+        ),
+        (
+            analytics,
+            ["funnel", "--steps", "product_view,purchase", "--breakdown", "planet"],
+            "--breakdown 'planet'",
+        ),
+        (
+            basket,
+            ["rules", "--item-col", "product", "--min-support", "0"],
+            "--min-support 0.0 is outside (0, 1]",
+        ),
+        (
+            basket,
+            ["rules", "--item-col", "product", "--min-confidence", "2"],
+            "--min-confidence 2.0 is outside (0, 1]",
+        ),
+        (basket, ["rules", "--item-col", "sku"], "no column 'sku'"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(
+    events_file: Path, command: click.Command, args: list[str], fragment: str
+) -> None:
+    source = ["--baskets", str(events_file)] if command is basket else ["--events", str(events_file), *MAPS]
+    result = invoke(command, [*args, *source])
+    # `cartwise.cli.main` prints CartwiseErrors and exits with their code: 2.
+    assert isinstance(result.exception, CartwiseError), result.output
+    assert result.exception.exit_code == 2
+    assert fragment in str(result.exception)
+
+
+def test_unknown_engine_is_refused_by_click(events_file: Path) -> None:
+    result = invoke(analytics, ["kpis", "--events", str(events_file), *MAPS, "--engine", "presto"])
+    assert result.exit_code == 2 and "presto" in result.output
+    assert not isinstance(result.exception, ConfigError)
