@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -108,6 +109,10 @@ class Guard:
         await self.app(scope, replay, send_with_headers)
 
 
+# Feature routers under /api/v1, each in its own module with a `router`; add one line per feature.
+FEATURE_ROUTERS: tuple[str, ...] = ()
+
+
 def create_app(
     settings: Settings, *, options: ServiceOptions | None = None, service: Service | None = None
 ) -> FastAPI:
@@ -139,6 +144,9 @@ def create_app(
     app.state.stopping = asyncio.Event()
     errors.install(app)
     app.include_router(v1.router)
+    for module in FEATURE_ROUTERS:
+        # Importing a feature's router also registers its dashboard page (jobs.dashboard).
+        app.include_router(importlib.import_module(module).router)
 
     plotly_path = plotly_js_path()
 
