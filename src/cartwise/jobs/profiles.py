@@ -45,7 +45,9 @@ def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, d
     x, t_x, big_t = customers["frequency"], customers["recency"], customers["T"]
     purchases = BGNBD().fit(x, t_x, big_t)
     penalizer = 0.0
-    if not np.all(np.isfinite(purchases.conditional_expected_purchases(HORIZON_WEEKS, x, t_x, big_t))):
+    with np.errstate(invalid="ignore", over="ignore"):  # a run-away fit overflows here; checked next
+        expected = purchases.conditional_expected_purchases(HORIZON_WEEKS, x, t_x, big_t)
+    if not np.all(np.isfinite(expected)):
         # With little history (no drop-out seen yet) a and b run off to infinity and the
         # expectation overflows; a small L2 penalty on the parameters keeps them finite.
         penalizer = RUNAWAY_PENALIZER
