@@ -33,6 +33,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("cartwise.cli.churn", "churn"),
     ("cartwise.cli.analytics", "analytics"),
     ("cartwise.cli.basket", "basket"),
+    ("cartwise.cli.demand", "demand"),
 )
 
 

@@ -16,6 +16,7 @@ from cartwise.forecast._auto import (
     register_forecaster,
 )
 from cartwise.forecast._base import COLUMNS, LEVELS, Forecaster, conformal_halfwidth
+from cartwise.forecast._elasticity import ElasticityModel
 from cartwise.forecast._gbm import GradientBoosting
 from cartwise.forecast._inventory import reorder_plan
 from cartwise.forecast._models import ADIDA, ETS, TSB, Croston, MovingAverage, Naive, SeasonalNaive, Theta
@@ -50,6 +51,7 @@ __all__ = [
     "AutoForecaster",
     "Combination",
     "Croston",
+    "ElasticityModel",
     "Forecaster",
     "GradientBoosting",
     "MovingAverage",

@@ -1,4 +1,4 @@
-"""Training everything the dashboard and API serve, from the store: profiles and recommendations.
+"""Training everything the dashboard and API serve, from the store: profiles, recommendations, forecasts.
 
 `train_all` is what `cartwise demo` and `cartwise train` run. Each part reports its own
 figures; a part that cannot be trained (too little data) is reported, not fatal.
@@ -50,7 +50,8 @@ def train_recommender(store: Store, model: str = "hybrid") -> dict[str, Any]:
 
 
 def train_all(store: Store, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
-    """Profiles (with CLV, clusters and segments), then the recommender; returns what each reported."""
+    """Profiles (with CLV, clusters and segments), the recommender, then demand forecasts, the reorder
+    plan and price elasticities; returns what each reported."""
     report: dict[str, Any] = {}
     for name, step in (
         ("profiles", lambda: refresh_profiles(store)),

@@ -1,0 +1,399 @@
+"""Customers API against a real server over a simulated, profiled and churn-scored shop.
+
+Every number is checked against SQL run directly on a copy of the store taken before the
+server started (the server holds the store's write lock while it runs).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pytest
+from service_support import PASSWORD, SERVER_ENV, Running
+
+from cartwise.core.settings import get_settings
+from cartwise.jobs import churn
+from cartwise.jobs import keys as keys_job
+from cartwise.jobs.demo import build_demo
+from cartwise.jobs.profiles import refresh_profiles
+from cartwise.jobs.server_process import ServerProcess
+from cartwise.simulate import ShopConfig
+from cartwise.store import open_store
+
+SHOP = ShopConfig(seed=11, users=1500, items=150, days=180)
+
+
+@dataclass
+class Shop:
+    run: Running
+    truth: duckdb.DuckDBPyConnection
+
+    def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.truth.execute(query, params or []).fetchall()
+
+
+def start_shop(tmp: Path) -> tuple[Running, Path]:
+    """Simulate, profile and churn-score a small shop, add keys and user `alice`, copy the
+    store for direct SQL checks, then start a real server on it."""
+    db = tmp / "shop.duckdb"
+    settings = get_settings(db=db, memory_limit="512MB", threads=1)
+    keys: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    with open_store(db, settings=settings) as store:
+        build_demo(store, SHOP)
+        refresh_profiles(store)
+        churn.score_churn(store)
+        for scope in ("admin", "read", "collect"):
+            info, key = keys_job.create_key(store, scope=scope, name=f"test-{scope}")
+            keys[scope], ids[scope] = key, info.key_id
+        keys_job.add_user(store, "alice", PASSWORD)
+        store.con.execute("CHECKPOINT")
+    truth = tmp / "truth.duckdb"
+    shutil.copy(db, truth)
+    log_path = tmp / "server.log"
+    server = ServerProcess(db, log_path=log_path, env=SERVER_ENV).start()
+    return Running(server, db, log_path, keys, ids), truth
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    run, truth = start_shop(tmp_path_factory.mktemp("customers"))
+    con = duckdb.connect(str(truth), read_only=True)
+    try:
+        yield Shop(run, con)
+    finally:
+        con.close()
+        run.server.stop()
+
+
+def _get(shop: Shop, path: str, scope: str = "read", **params: Any) -> Any:
+    with shop.run.client(scope) as c:
+        response = c.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _error(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "message", "fields"}
+    return body
+
+
+# -- list and search --------------------------------------------------------------------------------
+def test_list_sorted_by_clv_equals_sql(shop: Shop) -> None:
+    body = _get(shop, "/api/v1/customers", sort="-clv_12m", limit=15)
+    expected = shop.sql(
+        "SELECT user_id, clv_12m, p_alive, orders, revenue, rfm_segment FROM profiles "
+        "ORDER BY clv_12m DESC NULLS LAST, user_id LIMIT 15"
+    )
+    got = [
+        (c["user_id"], c["clv_12m"], c["p_alive"], c["orders"], c["revenue"], c["rfm_segment"])
+        for c in body["customers"]
+    ]
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    for g, e in zip(got, expected, strict=True):
+        assert g[1] == pytest.approx(e[1], abs=0.005) and g[2] == pytest.approx(e[2])
+        assert g[3:] == (e[3], pytest.approx(e[4], abs=0.005), e[5])
+    assert body["total"] == shop.sql("SELECT count(*) FROM profiles")[0][0]
+    assert body["ready"] is True
+
+
+def test_search_segment_filter_and_pages(shop: Shop) -> None:
+    body = _get(shop, "/api/v1/customers", q="U0012", segment="Champions", sort="user_id", limit=500)
+    expected = shop.sql(
+        "SELECT user_id FROM profiles WHERE contains(lower(user_id), 'u0012') AND rfm_segment = 'Champions' "
+        "ORDER BY user_id"
+    )
+    assert [c["user_id"] for c in body["customers"]] == [r[0] for r in expected]
+    assert body["total"] == len(expected) > 0
+    first = _get(shop, "/api/v1/customers", sort="-revenue", limit=7)
+    second = _get(shop, "/api/v1/customers", sort="-revenue", limit=7, offset=7)
+    both = _get(shop, "/api/v1/customers", sort="-revenue", limit=14)
+    assert [c["user_id"] for c in first["customers"] + second["customers"]] == [
+        c["user_id"] for c in both["customers"]
+    ]
+
+
+def test_bad_list_parameters_are_4xx_naming_the_parameter(shop: Shop) -> None:
+    with shop.run.client("read") as c:
+        assert "`sort`" in _error(c.get("/api/v1/customers", params={"sort": "password"}), 400)["message"]
+        assert "`segment`" in _error(c.get("/api/v1/customers", params={"segment": "nobody"}), 400)["message"]
+        body = _error(c.get("/api/v1/customers", params={"limit": 0}), 422)
+        assert body["fields"][0]["field"].endswith("limit")
+        body = _error(c.get("/api/v1/customers/value", params={"holdout_days": 175}), 400)
+        assert "`holdout_days`" in body["message"]
+        body = _error(c.get("/api/v1/customers/value", params={"bins": 1}), 422)
+        assert body["fields"][0]["field"].endswith("bins")
+
+
+def test_reading_needs_a_read_key(shop: Shop) -> None:
+    with shop.run.client() as anonymous:
+        _error(anonymous.get("/api/v1/customers"), 401)
+    with shop.run.client("collect") as collect:
+        _error(collect.get("/api/v1/segments/rfm"), 403)
+
+
+# -- Customer 360 ------------------------------------------------------------------------------------
+def test_customer_360_equals_sql(shop: Shop) -> None:
+    user_id = shop.sql("SELECT user_id FROM profiles ORDER BY orders DESC, user_id LIMIT 1")[0][0]
+    body = _get(shop, f"/api/v1/customers/{user_id}", events=30)
+    row = shop.sql(
+        "SELECT orders, revenue, rfm_segment, recency_score, frequency_score, monetary_score, p_alive, "
+        "expected_purchases_12m, clv_12m, cluster FROM profiles WHERE user_id = ?",
+        [user_id],
+    )[0]
+    p = body["profile"]
+    assert (p["orders"], p["rfm_segment"], p["cluster"]) == (row[0], row[2], row[9])
+    assert p["revenue"] == pytest.approx(row[1], abs=0.005)
+    assert body["rfm"] == {
+        "recency_score": row[3],
+        "frequency_score": row[4],
+        "monetary_score": row[5],
+        "segment": row[2],
+    }
+    assert body["predictions"]["p_alive"] == pytest.approx(row[6])
+    assert body["predictions"]["expected_purchases_12m"] == pytest.approx(row[7])
+    assert body["predictions"]["clv_12m"] == pytest.approx(row[8], abs=0.005)
+    p_churn, p_purchase = shop.sql(
+        "SELECT p_churn, p_purchase FROM churn_scores WHERE user_id = ?", [user_id]
+    )[0]
+    assert body["churn"]["p_churn"] == pytest.approx(p_churn)
+    assert body["churn"]["p_purchase"] == pytest.approx(p_purchase)
+    assert (
+        body["cluster"]["description"]
+        == shop.sql("SELECT description FROM clusters WHERE cluster = ?", [row[9]])[0][0]
+    )
+    n_events, last_ts = shop.sql("SELECT count(*), max(ts) FROM events WHERE user_id = ?", [user_id])[0]
+    assert body["events_total"] == n_events and len(body["events"]) == min(30, n_events)
+    assert body["events"][0]["ts"] == last_ts.isoformat() + "Z"
+    assert [e["ts"] for e in body["events"]] == sorted((e["ts"] for e in body["events"]), reverse=True)
+    orders = shop.sql(
+        "SELECT order_id FROM orders WHERE user_id = ? ORDER BY ts DESC, order_id LIMIT 20", [user_id]
+    )
+    assert [o["order_id"] for o in body["orders"]] == [r[0] for r in orders]
+
+
+def test_unknown_customer_is_404_naming_the_id(shop: Shop) -> None:
+    with shop.run.client("read") as c:
+        body = _error(c.get("/api/v1/customers/no-such-shopper"), 404)
+    assert "'no-such-shopper'" in body["message"]
+
+
+# -- segments ---------------------------------------------------------------------------------------
+def test_rfm_grid_equals_sql(shop: Shop) -> None:
+    body = _get(shop, "/api/v1/segments/rfm")
+    cells = {(c["recency_score"], c["frequency_score"]): c for c in body["cells"]}
+    assert len(cells) == 25
+    for r in range(1, 6):
+        for f in range(1, 6):
+            n, revenue = shop.sql(
+                "SELECT count(*), coalesce(sum(revenue), 0) FROM profiles WHERE recency_score = ? AND frequency_score = ?",
+                [r, f],
+            )[0]
+            assert cells[(r, f)]["customers"] == n, (r, f)
+            assert cells[(r, f)]["revenue"] == pytest.approx(revenue, abs=0.01), (r, f)
+    expected = dict(
+        shop.sql("SELECT rfm_segment, count(*) FROM profiles WHERE rfm_segment IS NOT NULL GROUP BY ALL")
+    )
+    assert {s["segment"]: s["customers"] for s in body["segments"] if s["customers"]} == expected
+    assert body["totals"]["buyers"] == shop.sql("SELECT count(*) FROM profiles WHERE orders > 0")[0][0]
+    assert sum(c["customers"] for c in body["cells"]) == body["totals"]["buyers"]
+    # Every cell carries the segment its customers were given.
+    for (r, f), cell in cells.items():
+        if cell["customers"]:
+            assert shop.sql(
+                "SELECT DISTINCT rfm_segment FROM profiles WHERE recency_score = ? AND frequency_score = ?",
+                [r, f],
+            ) == [(cell["segment"],)]
+
+
+def test_clusters_equal_sql(shop: Shop) -> None:
+    body = _get(shop, "/api/v1/segments/clusters")
+    rows = shop.sql("SELECT cluster, size, description, revenue FROM clusters ORDER BY cluster")
+    assert [(c["cluster"], c["size"], c["description"]) for c in body["clusters"]] == [r[:3] for r in rows]
+    means = dict(
+        shop.sql("SELECT cluster, avg(clv_12m) FROM profiles WHERE cluster IS NOT NULL GROUP BY ALL")
+    )
+    for c in body["clusters"]:
+        assert c["avg_clv_12m"] == pytest.approx(means[c["cluster"]], abs=0.005)
+        assert c["description"]
+
+
+RULES = {
+    "orders >= 3": "orders >= 3",
+    'rfm_segment in ["At risk", "Can\'t lose them"] and email_consent == true': (
+        "rfm_segment IN ('At risk', 'Can''t lose them') AND email_consent"
+    ),
+    'p_alive < 0.5 or country == "DE"': "p_alive < 0.5 OR country = 'DE'",
+    "not (recency_score >= 4)": "NOT coalesce(recency_score >= 4, false)",
+}
+
+
+@pytest.mark.parametrize("rule", list(RULES))
+def test_live_count_equals_sql(shop: Shop, rule: str) -> None:
+    with shop.run.client("read") as c:
+        response = c.post("/api/v1/segments/count", json={"rule": rule})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["count"] == shop.sql(f"SELECT count(*) FROM profiles WHERE {RULES[rule]}")[0][0]
+    assert body["total"] == shop.sql("SELECT count(*) FROM profiles")[0][0]
+
+
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        ("orders >", "does not parse"),
+        ("ordres > 2", "Did you mean `orders`?"),
+        ('orders > "many"', "another type"),
+        ('rfm_segment in ["Lost", 3]', "another type"),
+        ("orders", "is not a condition"),
+        ("", "empty"),
+    ],
+)
+def test_bad_rule_is_400_with_the_parsers_message(shop: Shop, rule: str, says: str) -> None:
+    with shop.run.client("read") as c:
+        body = _error(c.post("/api/v1/segments/count", json={"rule": rule}), 400)
+    assert says in body["message"]
+
+
+def test_save_list_filter_and_delete_a_segment(shop: Shop) -> None:
+    rule = "orders >= 4 and p_alive >= 0.5"
+    size = shop.sql("SELECT count(*) FROM profiles WHERE orders >= 4 AND p_alive >= 0.5")[0][0]
+    segment = {"name": "keen regulars", "rule": rule, "description": "worth a thank-you"}
+    with shop.run.client("read") as reader:
+        _error(reader.post("/api/v1/segments", json=segment), 403)
+    with shop.run.client("admin") as admin:
+        saved = admin.post("/api/v1/segments", json=segment)
+        assert saved.status_code == 201, saved.text
+        assert saved.json() == {**segment, "size": size, "replaced": False}
+        assert (
+            "RFM segment"
+            in _error(admin.post("/api/v1/segments", json={**segment, "name": "Lost"}), 400)["message"]
+        )
+        listed = {s["name"]: s for s in admin.get("/api/v1/segments").json()["segments"]}
+        assert listed["keen regulars"]["size"] == size
+        assert [h["size"] for h in listed["keen regulars"]["history"]] == [size]
+        members = admin.get("/api/v1/customers", params={"segment": "keen regulars", "limit": 500}).json()
+        expected = shop.sql(
+            "SELECT user_id FROM profiles WHERE orders >= 4 AND p_alive >= 0.5 ORDER BY revenue DESC, user_id"
+        )
+        assert [c["user_id"] for c in members["customers"]] == [r[0] for r in expected]
+        detail = admin.get(f"/api/v1/customers/{expected[0][0]}").json()
+        assert "keen regulars" in [s["name"] for s in detail["segments"]]
+        assert admin.delete("/api/v1/segments/keen regulars").json() == {
+            "name": "keen regulars",
+            "deleted": True,
+        }
+        assert "'keen regulars'" in _error(admin.delete("/api/v1/segments/keen regulars"), 404)["message"]
+
+
+# -- lifetime value -----------------------------------------------------------------------------------
+def test_lifetime_value_equals_sql(shop: Shop) -> None:
+    body = _get(shop, "/api/v1/customers/value", bins=12, top=10)
+    scored = shop.sql("SELECT count(*), sum(clv_12m) FROM profiles WHERE clv_12m IS NOT NULL")[0]
+    assert body["summary"]["customers"] == scored[0]
+    assert body["summary"]["total"] == pytest.approx(scored[1], abs=0.01)
+    bins = body["histogram"]
+    assert len(bins) == 12 and bins[-1]["upper"] is None
+    assert sum(b["customers"] for b in bins) == scored[0]
+    for b in bins:
+        upper = b["upper"] if b["upper"] is not None else float("inf")
+        n = shop.sql("SELECT count(*) FROM profiles WHERE clv_12m >= ? AND clv_12m < ?", [b["lower"], upper])[
+            0
+        ][0]
+        assert b["customers"] == n, b
+    top = shop.sql(
+        "SELECT user_id, clv_12m FROM profiles WHERE clv_12m IS NOT NULL ORDER BY clv_12m DESC, user_id LIMIT 10"
+    )
+    assert [(c["user_id"], c["clv_12m"]) for c in body["top_customers"]] == [
+        (u, pytest.approx(v, abs=0.005)) for u, v in top
+    ]
+
+
+def test_calibration_holdout_actuals_equal_sql_and_predictions_track_them(shop: Shop) -> None:
+    calibration = _get(shop, "/api/v1/customers/value", holdout_days=60)["calibration"]
+    end = calibration["calibration_end"]
+    last = shop.sql("SELECT max(ts)::DATE FROM orders")[0][0]
+    assert end == (last - timedelta(days=60)).isoformat()
+    # Purchases are counted in calendar days: repeat days before the end, days after it.
+    actual = shop.sql(
+        """WITH days AS (SELECT DISTINCT user_id, ts::DATE AS day FROM orders),
+           per AS (SELECT user_id, count(*) FILTER (WHERE day <= ?::DATE) - 1 AS x,
+                          count(*) FILTER (WHERE day > ?::DATE) AS holdout
+                   FROM days GROUP BY user_id HAVING count(*) FILTER (WHERE day <= ?::DATE) > 0)
+           SELECT least(x, 7), count(*), avg(holdout) FROM per GROUP BY 1 ORDER BY 1""",
+        [end, end, end],
+    )
+    got = [(g["frequency"], g["customers"], g["actual"]) for g in calibration["groups"]]
+    assert got == [(x, n, pytest.approx(mean)) for x, n, mean in actual]
+    assert calibration["groups"][-1]["label"] == "7+"
+    # The simulator draws purchases from a BG/NBD process, so the fitted model should track it.
+    assert calibration["total_predicted"] == pytest.approx(calibration["total_actual"], rel=0.2)
+
+
+def test_page_json_twin_serves_the_same_numbers(shop: Shop) -> None:
+    page = _get(shop, "/api/v1/pages/customers")
+    assert page["status"] == "ready" and page["title"] == "Customers"
+    data = page["data"]
+    assert data["rfm"]["cells"] == _get(shop, "/api/v1/segments/rfm")["cells"]
+    assert data["clusters"] == _get(shop, "/api/v1/segments/clusters")
+    value = _get(shop, "/api/v1/customers/value")
+    assert data["value"]["top_customers"] == value["top_customers"]
+    assert data["value"]["calibration"]["groups"] == value["calibration"]["groups"]
+    assert data["customers"]["customers"] == _get(shop, "/api/v1/customers")["customers"]
+
+
+# -- a store without profiles -------------------------------------------------------------------------
+def test_before_profiles_are_built_the_answers_say_how_to_build_them(running: Running) -> None:
+    with running.client("read") as c:
+        listing = c.get("/api/v1/customers").json()
+        assert listing["ready"] is False and listing["customers"] == []
+        assert "cartwise profiles build" in listing["message"]
+        assert c.get("/api/v1/segments/rfm").json()["ready"] is False
+        assert c.get("/api/v1/customers/value").json()["ready"] is False
+        assert "cartwise profiles build" in _error(c.get("/api/v1/customers/u1"), 404)["message"]
+        body = _error(c.post("/api/v1/segments/count", json={"rule": "orders > 1"}), 404)
+        assert "cartwise profiles build" in body["message"]
+        page = c.get("/api/v1/pages/customers").json()
+        assert page["data"]["ready"] is False
+
+
+# -- generated requests -------------------------------------------------------------------------------
+def test_generated_requests_never_get_a_server_error(shop: Shop) -> None:
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_url(shop.run.url + "/api/v1/openapi.json")
+    headers = {"Authorization": f"Bearer {shop.run.keys['admin']}"}
+    checked = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if not operation.path.startswith(("/api/v1/customers", "/api/v1/segments")):
+            continue
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=10,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        def check(case: Any) -> None:
+            response = case.call(headers=headers, timeout=30)
+            where = f"{case.method} {case.formatted_path}"
+            assert response.status_code < 500, f"{where} -> {response.status_code}: {response.text[:300]}"
+            if response.status_code >= 400:
+                assert response.json()["message"], where
+
+        check()
+        checked.append(f"{operation.method.upper()} {operation.path}")
+    assert len(checked) == 9, checked
