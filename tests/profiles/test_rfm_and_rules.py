@@ -69,6 +69,7 @@ def table() -> ibis.Table:
                 "clv_12m": [300.0, 400.0, 50.0, 900.0],
                 "rfm_segment": ["At risk", "Champions", "Lost", None],
                 "email_consent": [True, False, True, True],
+                "last_order_at": pd.to_datetime(["2025-01-01", "2025-03-01", "2024-12-01", None]),
             }
         )
     )
@@ -82,6 +83,7 @@ def table() -> ibis.Table:
         ('rfm_segment in ["At risk", "Lost"] and email_consent == true', ["a", "c"]),
         ("not (clv_12m >= 300)", ["c"]),
         ("p_alive == null", ["d"]),
+        ('last_order_at >= "2025-01-01"', ["a", "b"]),
         ("0.15 < 0.3", None),
     ],
 )
@@ -102,6 +104,10 @@ def test_rules_select_the_right_customers(table: ibis.Table, rule: str, expected
         ("__import__('os').system('true')", "not a condition"),
         ("clv_12m > p_alive", "expected a number"),
         ("", "empty"),
+        ('clv_12m > "x"', "holds a number"),
+        ('rfm_segment in ["Lost", 3]', "holds a quoted text"),
+        ("email_consent == 1", "holds true or false"),
+        ("last_order_at > 5", "holds a date"),
     ],
 )
 def test_bad_rules_are_refused_with_a_clear_message(table: ibis.Table, rule: str, message: str) -> None:

@@ -14,6 +14,7 @@ import difflib
 from typing import Any
 
 import ibis.expr.types as ir
+import pandas as pd
 
 from cartwise.core.errors import ConfigError
 
@@ -31,7 +32,11 @@ _CONSTANTS = {"true": True, "false": False, "null": None}
 def _constant(node: ast.AST, rule: str) -> Any:
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
         return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+    ):
         number = node.operand.value
         if isinstance(number, int | float):
             return -number
@@ -56,6 +61,33 @@ def _column(node: ast.AST, table: ir.Table, rule: str) -> ir.Column:
     return table[node.id]
 
 
+def _checked(column: ir.Column, value: Any, name: str, rule: str) -> Any:
+    """`value` made comparable with `column`, or ConfigError saying what the field holds."""
+    dtype = column.type()
+    if value is None:
+        return value
+    if dtype.is_boolean():
+        ok = isinstance(value, bool)
+        kind = "true or false"
+    elif dtype.is_numeric():
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        kind = "a number"
+    elif dtype.is_timestamp() or dtype.is_date():
+        kind = 'a date such as "2025-01-31"'
+        if isinstance(value, str):
+            try:
+                return pd.Timestamp(value).to_pydatetime()
+            except ValueError:
+                pass
+        ok = False
+    else:
+        ok = isinstance(value, str)
+        kind = "a quoted text"
+    if not ok:
+        raise ConfigError(f"In rule {rule!r}: `{name}` holds {kind}; {value!r} cannot be compared with it.")
+    return value
+
+
 def _translate(node: ast.AST, table: ir.Table, rule: str) -> ir.BooleanValue:
     if isinstance(node, ast.BoolOp):
         parts = [_translate(v, table, rule) for v in node.values]
@@ -75,10 +107,10 @@ def _translate(node: ast.AST, table: ir.Table, rule: str) -> ir.BooleanValue:
                     raise ConfigError(
                         f'In rule {rule!r}: `in` needs a list, e.g. rfm_segment in ["Lost", "At risk"].'
                     )
-                values = [_constant(v, rule) for v in right.elts]
+                values = [_checked(column, _constant(v, rule), left.id, rule) for v in right.elts]  # type: ignore[attr-defined]
                 part = column.isin(values) if isinstance(op, ast.In) else ~column.isin(values)
             elif type(op) in _COMPARE:
-                part = _COMPARE[type(op)](column, _constant(right, rule))
+                part = _COMPARE[type(op)](column, _checked(column, _constant(right, rule), left.id, rule))  # type: ignore[attr-defined]
             else:
                 raise ConfigError(f"In rule {rule!r}: operator `{ast.unparse(node)}` is not supported.")
             # Missing values never match a comparison (a customer without a score is not in "score < 3").
