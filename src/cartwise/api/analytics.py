@@ -1,0 +1,252 @@
+"""Analytics routes: KPIs, funnels, cohort retention and basket rules, the Analytics page's JSON twins.
+
+Read scope (or a signed-in dashboard session). Every figure is defined in `cartwise.analytics`;
+the views live in `cartwise.jobs.analytics_views`. A bad parameter gets a 400 whose `fields`
+names it and whose message lists the valid values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from cartwise.api.auth import Principal, require_read, service_of
+from cartwise.api.errors import error_response
+from cartwise.api.models import ErrorBody
+from cartwise.jobs import analytics_views as views
+
+router = APIRouter(
+    prefix="/api/v1/analytics",
+    tags=["analytics"],
+    responses={
+        400: {"model": ErrorBody, "description": "A parameter is invalid; `fields` names it"},
+        401: {"model": ErrorBody, "description": "No, unknown or revoked key"},
+        403: {"model": ErrorBody, "description": "The key's scope does not allow this"},
+        422: {"model": ErrorBody, "description": "A parameter has the wrong type"},
+    },
+)
+
+
+class KpiTile(BaseModel):
+    kpi: str = Field(description="KPI name, as in `cartwise.analytics.KPIS`.")
+    label: str
+    format: Literal["money", "number", "percent"]
+    value: int | float
+    previous: int | float = Field(description="The same KPI in the period before.")
+    change: float | None = Field(description="(value - previous) / previous; null when previous is 0.")
+
+
+class KpiTiles(BaseModel):
+    period_start: str
+    period_end: str = Field(description="First day after the period.")
+    partial: bool = Field(
+        description="True when no period is complete and the tiles show the last, partial one."
+    )
+    kpis: list[KpiTile]
+
+
+class KpiView(BaseModel):
+    grain: Literal["day", "week", "month"]
+    start: str | None
+    end: str | None
+    last_event: str | None = Field(description="Time of the last event before `end`, UTC.")
+    periods: list[dict[str, Any]] = Field(
+        description="Oldest first: `period_start`, `period_end`, `partial`, every KPI and its `<kpi>_prev`."
+    )
+    tiles: KpiTiles | None = Field(
+        description="The last complete period against the one before; null without data."
+    )
+
+
+class FunnelStep(BaseModel):
+    step: str
+    users: int
+    conversion_from_previous: float | None
+    conversion_from_first: float | None
+    median_seconds_from_previous: float | None
+    dropped: int = Field(description="Users who reached the previous step but not this one.")
+
+
+class FunnelSegment(BaseModel):
+    segment: str | None = Field(description="The breakdown value; null for users without one.")
+    steps: list[FunnelStep]
+
+
+class FunnelView(BaseModel):
+    steps_param: str
+    window: str
+    window_seconds: float
+    breakdown: str | None
+    start: str | None
+    end: str | None
+    steps: list[FunnelStep]
+    segments: list[FunnelSegment] = Field(description="With a breakdown: largest first step first.")
+
+
+class RetentionCohort(BaseModel):
+    cohort_start: str
+    cohort_users: int
+    active_users: list[int]
+    retention: list[float | None]
+    revenue: list[float | None]
+    revenue_retention: list[float | None]
+    ltv: list[float | None] = Field(description="Cumulative revenue per cohort user through each period.")
+
+
+class RetentionView(BaseModel):
+    grain: Literal["week", "month"]
+    cohort: Literal["first_purchase", "first_seen"]
+    activity: Literal["any", "purchase"]
+    start: str | None
+    end: str | None
+    periods: int = Field(description="Length of the longest cohort row.")
+    cohorts: list[RetentionCohort]
+
+
+class RuleItem(BaseModel):
+    item_id: str
+    title: str | None
+
+
+class Rule(BaseModel):
+    rank: int = Field(description="Position by lift among the matching rules, from 1.")
+    antecedents: list[RuleItem]
+    consequents: list[RuleItem]
+    support: float
+    confidence: float
+    lift: float
+    orders: int = Field(description="Orders holding every item of the rule.")
+
+
+class RulesView(BaseModel):
+    baskets: int
+    min_support: float
+    min_confidence: float
+    q: str
+    total_rules: int
+    matching: int
+    page: int
+    page_size: int
+    pages: int
+    rules: list[Rule]
+
+
+Read = Annotated[Principal, Depends(require_read)]
+Start = Annotated[
+    str | None, Query(max_length=40, description="Only events at or after this ISO date or date-time (UTC).")
+]
+End = Annotated[
+    str | None, Query(max_length=40, description="Only events before this ISO date or date-time (UTC).")
+]
+
+
+def _run(
+    request: Request, view: Callable[..., dict[str, Any]], **params: Any
+) -> dict[str, Any] | JSONResponse:
+    gate = service_of(request).gate
+    if gate is None:
+        return error_response(503, "The service is not started.")
+    try:
+        with gate as store:
+            return view(store, **params)
+    except views.BadParameter as exc:
+        return error_response(400, str(exc), fields=[{"field": exc.parameter, "problem": str(exc)}])
+
+
+@router.get("/kpis", response_model=KpiView)
+def analytics_kpis(
+    request: Request,
+    who: Read,
+    grain: Annotated[Literal["day", "week", "month"], Query(description="Period of each row.")] = "week",
+    start: Start = None,
+    end: End = None,
+) -> Any:
+    """KPIs per day, week or month, each with the previous period's value (`<kpi>_prev`), and
+    tiles for the last complete period with the change from the one before."""
+    return _run(request, views.kpis_view, grain=grain, start=start, end=end)
+
+
+@router.get("/funnel", response_model=FunnelView)
+def analytics_funnel(
+    request: Request,
+    who: Read,
+    steps: Annotated[
+        str,
+        Query(
+            max_length=500,
+            description="Comma-separated event types in order, each optionally filtered: `view[device=mobile]`.",
+        ),
+    ] = views.DEFAULT_STEPS,
+    window: Annotated[
+        str,
+        Query(max_length=20, description="Longest time from the first to the last step, e.g. 30m, 1d, 7d."),
+    ] = views.DEFAULT_WINDOW,
+    breakdown: Annotated[
+        str | None,
+        Query(max_length=100, description="Split by an events or users column or an events property key."),
+    ] = None,
+    start: Start = None,
+    end: End = None,
+) -> Any:
+    """Users reaching each step within the window, conversion from the previous and first step,
+    median seconds between steps; per segment with a breakdown."""
+    return _run(
+        request, views.funnel_view, steps=steps, window=window, breakdown=breakdown, start=start, end=end
+    )
+
+
+@router.get("/retention", response_model=RetentionView)
+def analytics_retention(
+    request: Request,
+    who: Read,
+    cohort: Annotated[
+        Literal["first_purchase", "first_seen"], Query(description="What puts a user in a cohort.")
+    ] = "first_purchase",
+    grain: Annotated[Literal["week", "month"], Query(description="Cohort and period length.")] = "week",
+    activity: Annotated[
+        Literal["any", "purchase"], Query(description="What counts as active in a period.")
+    ] = "any",
+    start: Start = None,
+    end: End = None,
+) -> Any:
+    """Cohort retention matrix, revenue retention and cumulative revenue per customer (LTV)."""
+    return _run(
+        request, views.retention_view, grain=grain, cohort=cohort, activity=activity, start=start, end=end
+    )
+
+
+@router.get("/rules", response_model=RulesView)
+def analytics_rules(
+    request: Request,
+    who: Read,
+    min_support: Annotated[
+        float, Query(gt=0, le=1, description="Least share of orders holding a rule's items.")
+    ] = views.DEFAULT_MIN_SUPPORT,
+    min_confidence: Annotated[
+        float,
+        Query(
+            gt=0, le=1, description="Least share of orders with the antecedents that hold the consequents."
+        ),
+    ] = views.DEFAULT_MIN_CONFIDENCE,
+    q: Annotated[
+        str, Query(max_length=100, description="Keep rules with an item whose id or title contains this.")
+    ] = "",
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=views.MAX_PAGE_SIZE, description="Rules per page.")
+    ] = views.DEFAULT_PAGE_SIZE,
+) -> Any:
+    """Association rules over orders, highest lift first, filtered by `q` and paginated."""
+    return _run(
+        request,
+        views.rules_view,
+        min_support=min_support,
+        min_confidence=min_confidence,
+        q=q,
+        page=page,
+        page_size=page_size,
+    )

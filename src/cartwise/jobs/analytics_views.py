@@ -1,0 +1,603 @@
+"""The Analytics dashboard page and its JSON twins: KPIs, funnels, retention, basket rules.
+
+Each view calls the analytics library (`cartwise.analytics`) on the store's events and turns
+its frames into plain JSON-ready dictionaries; the page's `data` is the default of each view,
+so the page and `/api/v1/analytics/...` always show the same numbers. Inputs are checked
+here and a bad one raises `BadParameter`, naming the request parameter and its valid values.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import OrderedDict
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from cartwise.analytics import BasketRules, basket_rules, funnel, kpis, parse_steps, retention
+from cartwise.core.durations import parse_duration
+from cartwise.core.errors import CartwiseError, ConfigError
+from cartwise.jobs.dashboard import Page, register_page
+from cartwise.store import Store
+
+if TYPE_CHECKING:
+    from cartwise.jobs.service import Service
+
+GRAINS: tuple[str, ...] = ("day", "week", "month")
+COHORT_GRAINS: tuple[str, ...] = ("week", "month")
+COHORTS: tuple[str, ...] = ("first_purchase", "first_seen")
+ACTIVITIES: tuple[str, ...] = ("any", "purchase")
+
+DEFAULT_GRAIN = "week"
+DEFAULT_STEPS = "view,add_to_cart,purchase"
+DEFAULT_WINDOW = "1d"
+WINDOW_EXAMPLES: tuple[str, ...] = ("30m", "1h", "6h", "1d", "3d", "7d", "30d")
+MAX_WINDOW = timedelta(days=366)
+MAX_STEPS = 8
+DEFAULT_MIN_SUPPORT = 0.005
+DEFAULT_MIN_CONFIDENCE = 0.1
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 200
+MAX_SEGMENTS_SHOWN = 12
+"""Segments drawn in the page's breakdown chart (the largest by first-step users); the JSON has all."""
+
+TILES: tuple[tuple[str, str, str], ...] = (
+    ("revenue", "Revenue", "money"),
+    ("orders", "Orders", "number"),
+    ("aov", "Average order value", "money"),
+    ("visitors", "Visitors", "number"),
+    ("conversion_rate", "Session conversion", "percent"),
+    ("new_customers", "New customers", "number"),
+    ("returning_customers", "Returning customers", "number"),
+    ("repeat_purchase_rate", "Repeat purchase rate", "percent"),
+)
+"""KPI tiles of the page: (KPI of `cartwise.analytics.kpis`, label, display format)."""
+
+# Columns that make no sense as a funnel breakdown: identifiers, times, amounts, JSON blobs.
+_EVENT_COLUMNS_NOT_BREAKDOWNS = frozenset(
+    {
+        "event_id",
+        "ts",
+        "user_id",
+        "session_id",
+        "type",
+        "order_id",
+        "quantity",
+        "price",
+        "revenue",
+        "properties",
+    }
+)
+_USER_COLUMNS_NOT_BREAKDOWNS = frozenset(
+    {"user_id", "created_at", "email", "email_consent_at", "sms_consent_at", "attributes"}
+)
+
+
+class BadParameter(ConfigError):
+    """A request parameter is invalid; `parameter` names it (the message lists valid values)."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+# -- parameters -----------------------------------------------------------------------------------
+def parse_when(value: str | date | datetime | None, parameter: str) -> datetime | None:
+    """A naive UTC datetime from an ISO date or date-time (an offset is converted to UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        stamp = value
+    elif isinstance(value, date):
+        stamp = datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        try:
+            stamp = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise BadParameter(
+                parameter,
+                f"`{parameter}` {str(value)[:60]!r} is not a date; use ISO form, e.g. 2025-03-01 or 2025-03-01T12:00.",
+            ) from None
+    if stamp.tzinfo is not None:
+        try:
+            stamp = (stamp - stamp.utcoffset()).replace(tzinfo=None)  # type: ignore[operator]
+        except OverflowError:
+            raise BadParameter(parameter, f"`{parameter}` {str(value)[:60]!r} is out of range.") from None
+    return stamp
+
+
+def _range(start: Any, end: Any) -> tuple[datetime | None, datetime | None]:
+    start_ts, end_ts = parse_when(start, "start"), parse_when(end, "end")
+    if start_ts is not None and end_ts is not None and start_ts >= end_ts:
+        raise BadParameter(
+            "end", f"`end` ({end_ts.isoformat()}) must be after `start` ({start_ts.isoformat()})."
+        )
+    return start_ts, end_ts
+
+
+def _choice(value: str, choices: tuple[str, ...], parameter: str) -> str:
+    if value not in choices:
+        raise BadParameter(
+            parameter, f"`{parameter}` {value!r} is not valid; choose one of {', '.join(choices)}."
+        )
+    return value
+
+
+def parse_window(value: str) -> timedelta:
+    """A funnel window such as `30m`, `1d`: positive and at most 366 days."""
+    examples = ", ".join(WINDOW_EXAMPLES)
+    try:
+        window = parse_duration(value, name="window")
+    except (ConfigError, OverflowError):
+        raise BadParameter(
+            "window",
+            f"`window` {str(value)[:40]!r} is not a duration; use a number and a unit s, m, h, d or w, "
+            f"e.g. {examples}.",
+        ) from None
+    if window <= timedelta(0) or window > MAX_WINDOW:
+        raise BadParameter("window", f"`window` {value!r} must be above 0 and at most 366d; e.g. {examples}.")
+    return window
+
+
+def _library_call(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a library function; its errors name CLI flags (`--steps`), which become parameters."""
+    try:
+        return func(*args, **kwargs)
+    except BadParameter:
+        raise
+    except CartwiseError as exc:
+        message = str(exc)
+        found = re.search(r"--([a-z][a-z_-]*)", message)
+        parameter = found.group(1).replace("-", "_") if found else "request"
+        message = re.sub(r"--([a-z][a-z_-]*)", lambda m: "`" + m.group(1).replace("-", "_") + "`", message)
+        raise BadParameter(parameter, message) from None
+
+
+# -- JSON helpers ---------------------------------------------------------------------------------
+def _num(value: Any) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    number = float(value)
+    return None if math.isinf(number) else number
+
+
+def _int(value: Any) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def _day(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def period_end(start: date, grain: str) -> date:
+    """First day after the period that begins on `start`."""
+    if grain == "day":
+        return start + timedelta(days=1)
+    if grain == "week":
+        return start + timedelta(days=7)
+    return date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+
+
+def change(value: float, previous: float) -> float | None:
+    """Relative change (value - previous) / previous; None when previous is 0."""
+    return None if not previous else (value - previous) / previous
+
+
+# -- store facts ----------------------------------------------------------------------------------
+def _events(store: Store) -> Any:
+    return store.ibis().table("events")
+
+
+def event_types(store: Store) -> list[str]:
+    """Event types in the store, most frequent first."""
+    rows = store.con.execute(
+        "SELECT type, count(*) AS n FROM events WHERE type IS NOT NULL GROUP BY 1 ORDER BY n DESC, type"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _columns(store: Store, table: str) -> list[str]:
+    rows = store.con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? "
+        "ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def breakdowns(store: Store) -> list[str]:
+    """Valid funnel breakdowns: descriptive events columns, users columns, events property keys.
+
+    Property keys come from up to 50,000 events, enough to see every key a shop sends.
+    """
+    found = [c for c in _columns(store, "events") if c not in _EVENT_COLUMNS_NOT_BREAKDOWNS]
+    if store.has_table("users"):
+        found += [
+            c for c in _columns(store, "users") if c not in _USER_COLUMNS_NOT_BREAKDOWNS and c not in found
+        ]
+    keys = store.con.execute(
+        "SELECT DISTINCT k FROM (SELECT unnest(json_keys(properties)) AS k FROM "
+        "(SELECT properties FROM events WHERE properties IS NOT NULL AND json_type(properties) = 'OBJECT' "
+        "LIMIT 50000)) ORDER BY k"
+    ).fetchall()
+    found += [str(r[0]) for r in keys if r[0] is not None and str(r[0]) not in found]
+    return found
+
+
+def _last_event_before(store: Store, end: datetime | None) -> datetime | None:
+    if end is None:
+        row = store.con.execute("SELECT max(ts) FROM events").fetchall()[0]
+    else:
+        row = store.con.execute("SELECT max(ts) FROM events WHERE ts < ?", [end]).fetchall()[0]
+    return row[0] if row else None
+
+
+# -- KPIs -----------------------------------------------------------------------------------------
+def kpis_view(store: Store, grain: str = DEFAULT_GRAIN, start: Any = None, end: Any = None) -> dict[str, Any]:
+    """KPIs per period with the previous period beside each, and the page's tiles.
+
+    `periods`: every period of `cartwise.analytics.kpis` (oldest first) with `period_end`
+    (exclusive) and `partial` (the data stop before the period ends). `tiles`: the last
+    complete period (the last one when none is complete) with, per tile KPI, `value`,
+    `previous` and `change` ((value - previous) / previous, null when previous is 0).
+    A period is complete when it ends on or before `end` and on or before the day after
+    the last event.
+    """
+    grain = _choice(grain, GRAINS, "grain")
+    start_ts, end_ts = _range(start, end)
+    frame = _library_call(kpis, _events(store), grain, start=start_ts, end=end_ts)
+    last = _last_event_before(store, end_ts)
+    cutoff: datetime | None = None
+    if last is not None:
+        cutoff = datetime.combine(last.date() + timedelta(days=1), datetime.min.time())
+        if end_ts is not None:
+            cutoff = min(cutoff, end_ts)
+    periods: list[dict[str, Any]] = []
+    for row in frame.to_dict("records"):
+        first = row["period_start"]
+        stop = period_end(first, grain)
+        record: dict[str, Any] = {"period_start": _day(first), "period_end": _day(stop)}
+        record["partial"] = cutoff is None or datetime.combine(stop, datetime.min.time()) > cutoff
+        for key, value in row.items():
+            if key in ("period", "period_start"):
+                continue
+            record[key] = _int(value) if pd.api.types.is_integer(value) else _num(value)
+        periods.append(record)
+    tiles = None
+    if periods:
+        complete = [p for p in periods if not p["partial"]]
+        chosen = complete[-1] if complete else periods[-1]
+        tiles = {
+            "period_start": chosen["period_start"],
+            "period_end": chosen["period_end"],
+            "partial": chosen["partial"],
+            "kpis": [
+                {
+                    "kpi": key,
+                    "label": label,
+                    "format": fmt,
+                    "value": chosen[key],
+                    "previous": chosen[f"{key}_prev"],
+                    "change": change(chosen[key] or 0.0, chosen[f"{key}_prev"] or 0.0),
+                }
+                for key, label, fmt in TILES
+            ],
+        }
+    return {
+        "grain": grain,
+        "start": _iso(start_ts),
+        "end": _iso(end_ts),
+        "last_event": _iso(last),
+        "periods": periods,
+        "tiles": tiles,
+    }
+
+
+# -- funnel ---------------------------------------------------------------------------------------
+def _steps_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {
+            "step": str(r["step"]),
+            "users": _int(r["users"]),
+            "conversion_from_previous": _num(r["conversion_from_previous"]),
+            "conversion_from_first": _num(r["conversion_from_first"]),
+            "median_seconds_from_previous": _num(r["median_seconds_from_previous"]),
+            "dropped": _int(r["dropped"]),
+        }
+        for r in frame.to_dict("records")
+    ]
+
+
+def check_steps(store: Store, steps: str) -> list[str]:
+    """The step labels of `steps`, each naming an event type in the store."""
+    types = event_types(store)
+    valid = ", ".join(types) or "(no events yet)"
+    parsed = _library_call(parse_steps, steps or "")
+    if len(parsed) < 2 or len(parsed) > MAX_STEPS:
+        raise BadParameter(
+            "steps",
+            f"`steps` needs 2 to {MAX_STEPS} comma-separated event types, got {len(parsed)}; "
+            f"e.g. {DEFAULT_STEPS}. Event types: {valid}.",
+        )
+    for step in parsed:
+        if step.type not in types:
+            raise BadParameter(
+                "steps",
+                f"`steps` names {step.type[:60]!r}, which is not an event type in the store; choose from {valid} "
+                "(filters as type[column=value]).",
+            )
+    return [s.label for s in parsed]
+
+
+def funnel_view(
+    store: Store,
+    steps: str = DEFAULT_STEPS,
+    window: str = DEFAULT_WINDOW,
+    breakdown: str | None = None,
+    start: Any = None,
+    end: Any = None,
+) -> dict[str, Any]:
+    """Users per step, conversion from the previous and the first step, median seconds between
+    steps (`cartwise.analytics.funnel`); with a breakdown, the same per segment in `segments`,
+    largest first-step segment first (a null segment: users without a value)."""
+    labels = check_steps(store, steps)
+    window_delta = parse_window(window)
+    if breakdown is not None and breakdown.strip() == "":
+        breakdown = None
+    if breakdown is not None:
+        options = breakdowns(store)
+        if breakdown not in options:
+            raise BadParameter(
+                "breakdown",
+                f"`breakdown` {breakdown[:60]!r} is not available; choose one of {', '.join(options)} "
+                "(or leave it empty).",
+            )
+    start_ts, end_ts = _range(start, end)
+    users = store.ibis().table("users") if store.has_table("users") else None
+    result = _library_call(
+        funnel,
+        _events(store),
+        labels,
+        window_delta,
+        start=start_ts,
+        end=end_ts,
+        breakdown=breakdown,
+        users=users,
+        dropped=False,
+    )
+    segments: list[dict[str, Any]] = []
+    if result.by_segment is not None:
+        frame = result.by_segment
+        # The library lists each segment's steps together, in step order, null segment last.
+        n_steps = len(labels)
+        for first in range(0, len(frame), n_steps):
+            rows = frame.iloc[first : first + n_steps]
+            segment = rows["segment"].iloc[0]
+            name = None if segment is None or pd.isna(segment) else str(segment)
+            segments.append({"segment": name, "steps": _steps_records(rows)})
+        segments.sort(key=lambda s: (-s["steps"][0]["users"], s["segment"] is None, s["segment"] or ""))
+    return {
+        "steps_param": ",".join(labels),
+        "window": window.strip(),
+        "window_seconds": window_delta.total_seconds(),
+        "breakdown": breakdown,
+        "start": _iso(start_ts),
+        "end": _iso(end_ts),
+        "steps": _steps_records(result.steps),
+        "segments": segments,
+    }
+
+
+# -- retention ------------------------------------------------------------------------------------
+def retention_view(
+    store: Store,
+    grain: str = "week",
+    cohort: str = "first_purchase",
+    activity: str = "any",
+    start: Any = None,
+    end: Any = None,
+) -> dict[str, Any]:
+    """Cohort matrix of `cartwise.analytics.retention`: per cohort (oldest first) its start,
+    size, and per period 0, 1, ... `active_users`, `retention`, `revenue`,
+    `revenue_retention` and `ltv` (cumulative revenue per cohort user)."""
+    grain = _choice(grain, COHORT_GRAINS, "grain")
+    cohort = _choice(cohort, COHORTS, "cohort")
+    activity = _choice(activity, ACTIVITIES, "activity")
+    start_ts, end_ts = _range(start, end)
+    frame = _library_call(
+        retention, _events(store), grain, cohort=cohort, activity=activity, start=start_ts, end=end_ts
+    )
+    cohorts: list[dict[str, Any]] = []
+    for _, rows in frame.groupby("cohort", sort=True):
+        rows = rows.sort_values("period")
+        cohorts.append(
+            {
+                "cohort_start": _day(rows["cohort_start"].iloc[0]),
+                "cohort_users": _int(rows["cohort_users"].iloc[0]),
+                "active_users": [_int(v) for v in rows["active_users"]],
+                "retention": [_num(v) for v in rows["retention"]],
+                "revenue": [_num(v) for v in rows["revenue"]],
+                "revenue_retention": [_num(v) for v in rows["revenue_retention"]],
+                "ltv": [_num(v) for v in rows["ltv"]],
+            }
+        )
+    return {
+        "grain": grain,
+        "cohort": cohort,
+        "activity": activity,
+        "start": _iso(start_ts),
+        "end": _iso(end_ts),
+        "periods": max((len(c["retention"]) for c in cohorts), default=0),
+        "cohorts": cohorts,
+    }
+
+
+# -- basket rules ---------------------------------------------------------------------------------
+_RULES_CACHE: OrderedDict[tuple[Any, ...], BasketRules] = OrderedDict()
+_RULES_LOCK = threading.Lock()
+
+
+def _rules(store: Store, min_support: float, min_confidence: float) -> BasketRules:
+    """Rules over the store's `order_lines`, cached while the lines are unchanged (searching and
+    paging reuse one mining run)."""
+    stamp = store.con.execute("SELECT count(*), max(order_id) FROM order_lines").fetchall()[0]
+    key = (str(store.path), stamp, min_support, min_confidence)
+    with _RULES_LOCK:
+        if key in _RULES_CACHE:
+            _RULES_CACHE.move_to_end(key)
+            return _RULES_CACHE[key]
+    lines = store.arrow("SELECT order_id, item_id FROM order_lines")
+    result: BasketRules = _library_call(
+        basket_rules, lines, min_support=min_support, min_confidence=min_confidence
+    )
+    with _RULES_LOCK:
+        _RULES_CACHE[key] = result
+        while len(_RULES_CACHE) > 8:
+            _RULES_CACHE.popitem(last=False)
+    return result
+
+
+def _titles(store: Store) -> dict[str, str]:
+    rows = store.con.execute("SELECT item_id, title FROM items WHERE title IS NOT NULL").fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def rules_view(
+    store: Store,
+    min_support: float = DEFAULT_MIN_SUPPORT,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    q: str = "",
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> dict[str, Any]:
+    """Association rules over orders (`cartwise.analytics.basket_rules`), highest lift first.
+
+    `q` keeps the rules with an item (either side) whose id or title contains it, ignoring
+    case. `page` (from 1) of `page_size` rules; `matching` counts the rules after `q`,
+    `total_rules` before. Each item comes with its title; `orders` = support x baskets.
+    """
+    for name, value in (("min_support", min_support), ("min_confidence", min_confidence)):
+        if not isinstance(value, int | float) or math.isnan(value) or not 0.0 < value <= 1.0:
+            raise BadParameter(name, f"`{name}` {value!r} must be a fraction in (0, 1], e.g. 0.01.")
+    if page < 1:
+        raise BadParameter("page", f"`page` {page} must be 1 or more.")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise BadParameter("page_size", f"`page_size` {page_size} must be between 1 and {MAX_PAGE_SIZE}.")
+    result = _rules(store, float(min_support), float(min_confidence))
+    titles = _titles(store)
+    needle = (q or "").strip().casefold()
+    rows = list(
+        zip(
+            result.rules["antecedents"],
+            result.rules["consequents"],
+            result.rules["support"],
+            result.rules["confidence"],
+            result.rules["lift"],
+            strict=True,
+        )
+    )
+    if needle:
+
+        def hit(item: str) -> bool:
+            return needle in item.casefold() or needle in titles.get(item, "").casefold()
+
+        rows = [r for r in rows if any(hit(i) for i in (*r[0], *r[1]))]
+    first = (page - 1) * page_size
+    shown = rows[first : first + page_size]
+
+    def items(ids: tuple[str, ...]) -> list[dict[str, Any]]:
+        return [{"item_id": i, "title": titles.get(i)} for i in ids]
+
+    return {
+        "baskets": result.baskets,
+        "min_support": float(min_support),
+        "min_confidence": float(min_confidence),
+        "q": q or "",
+        "total_rules": len(result.rules),
+        "matching": len(rows),
+        "page": page,
+        "page_size": page_size,
+        "pages": max(1, math.ceil(len(rows) / page_size)),
+        "rules": [
+            {
+                "rank": first + n + 1,
+                "antecedents": items(a),
+                "consequents": items(c),
+                "support": float(s),
+                "confidence": float(conf),
+                "lift": float(lift),
+                "orders": round(float(s) * result.baskets),
+            }
+            for n, (a, c, s, conf, lift) in enumerate(shown)
+        ],
+    }
+
+
+# -- the page -------------------------------------------------------------------------------------
+def options(store: Store) -> dict[str, Any]:
+    """Choices the page's forms offer."""
+    return {
+        "grains": list(GRAINS),
+        "cohort_grains": list(COHORT_GRAINS),
+        "cohorts": list(COHORTS),
+        "activities": list(ACTIVITIES),
+        "event_types": event_types(store),
+        "breakdowns": breakdowns(store),
+        "windows": list(WINDOW_EXAMPLES),
+        "tiles": [{"kpi": k, "label": label, "format": fmt} for k, label, fmt in TILES],
+    }
+
+
+def analytics_page(service: Service) -> dict[str, Any]:
+    """The page's default view: weekly KPIs and tiles, the view-to-purchase funnel in a day,
+    weekly first-purchase retention, the top rules, and the forms' options."""
+    gate = service.gate
+    assert gate is not None
+    # One turn of the gate per view, so the collector's writer is never held up for long.
+    with gate as store:
+        types = set(event_types(store))
+    with gate as store:
+        funnel_data = funnel_view(store) if {"view", "add_to_cart", "purchase"} <= types else None
+    with gate as store:
+        kpis_data = kpis_view(store)
+    with gate as store:
+        retention_data = retention_view(store)
+    with gate as store:
+        rules_data = rules_view(store)
+    with gate as store:
+        options_data = options(store)
+    return {
+        "kpis": kpis_data,
+        "funnel": funnel_data,
+        "retention": retention_data,
+        "rules": rules_data,
+        "options": options_data,
+        "defaults": {
+            "grain": DEFAULT_GRAIN,
+            "steps": DEFAULT_STEPS,
+            "window": DEFAULT_WINDOW,
+            "min_support": DEFAULT_MIN_SUPPORT,
+            "min_confidence": DEFAULT_MIN_CONFIDENCE,
+            "page_size": DEFAULT_PAGE_SIZE,
+        },
+    }
+
+
+register_page(
+    Page(
+        "analytics",
+        "Analytics",
+        20,
+        "Sales, traffic and behaviour over time.",
+        data=analytics_page,
+        template="analytics.html",
+    )
+)

@@ -1,0 +1,220 @@
+"""The Analytics page in a real browser over a simulated shop: tiles, funnel builder, retention
+heatmap, LTV curves and the rules search show exactly the API's numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pytest
+from service_support import PASSWORD
+from test_analytics_api import DemoShop, start_demo_shop, stop_demo_shop
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoShop]:
+    demo = start_demo_shop(tmp_path_factory.mktemp("analytics_e2e"))
+    try:
+        yield demo
+    finally:
+        stop_demo_shop(demo)
+
+
+def _open_analytics(page: Any, shop: DemoShop) -> list[str]:
+    """Sign in, open the page, wait for its charts; returns the page's script errors (kept up to date)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(shop.url + "/analytics")
+    assert page.url.endswith("/login?next=/analytics")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.stack button[type=submit] >> nth=0")
+    page.wait_for_url("**/analytics")
+    page.wait_for_selector("body[data-analytics-ready=true]")
+    return errors
+
+
+def _fixed(value: float, digits: int = 1) -> str:
+    """JavaScript's `toFixed`: the exact binary value, ties rounded up (Python's format rounds to even)."""
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def _formatted(kind: str, value: float) -> str:
+    if kind == "money":
+        return f"{value:,.2f}"
+    if kind == "percent":
+        return _fixed(value * 100) + "%"
+    return f"{round(value):,}"
+
+
+def _change(value: float | None) -> str:
+    return "—" if value is None else ("+" if value >= 0 else "-") + _fixed(abs(value * 100)) + "%"
+
+
+def _check_tiles(page: Any, kpis: dict[str, Any]) -> None:
+    for tile in kpis["tiles"]["kpis"]:
+        box = page.locator(f'[data-kpi-tile="{tile["kpi"]}"]')
+        assert box.locator(".kpi-label").text_content() == tile["label"]
+        assert box.locator("[data-kpi]").inner_text() == _formatted(tile["format"], tile["value"]), tile
+        assert box.locator("[data-kpi-prev]").inner_text() == _formatted(tile["format"], tile["previous"]), (
+            tile
+        )
+        assert box.locator("[data-kpi-change]").inner_text() == _change(tile["change"]), tile
+
+
+def test_kpi_tiles_and_trend_show_the_api_numbers(page: Any, shop: DemoShop) -> None:
+    errors = _open_analytics(page, shop)
+    assert page.locator("h1").inner_text() == "Analytics"
+    weekly = shop.ok("/api/v1/analytics/kpis", grain="week")
+    _check_tiles(page, weekly)
+    assert f"Week of {weekly['tiles']['period_start']}" in page.locator("#kpi-period").inner_text()
+    page.wait_for_selector("#trend-chart .main-svg")
+    trend = page.evaluate("document.getElementById('trend-chart').data[0]")
+    assert trend["x"] == [p["period_start"] for p in weekly["periods"]]
+    assert trend["y"] == pytest.approx([p["revenue"] for p in weekly["periods"]])
+    # Another grain and metric: tiles and the chart follow the API.
+    page.select_option("#kpi-grain", "month")
+    page.wait_for_function("document.getElementById('kpi-period').textContent.startsWith('Month of')")
+    monthly = shop.ok("/api/v1/analytics/kpis", grain="month")
+    _check_tiles(page, monthly)
+    page.select_option("#trend-metric", "orders")
+    trend = page.evaluate("document.getElementById('trend-chart').data[0]")
+    assert trend["y"] == [p["orders"] for p in monthly["periods"]]
+    title = page.evaluate("document.getElementById('trend-chart').layout.yaxis.title.text")
+    assert title == "Orders"
+    # A date range: the "To" day is included, so the API's `end` is the day after.
+    page.fill("#kpi-start", "2025-02-01")
+    page.fill("#kpi-end", "2025-02-28")
+    page.select_option("#kpi-grain", "day")
+    page.click("#kpi-form button[type=submit]")
+    page.wait_for_function("document.getElementById('kpi-period').textContent.startsWith('Day 2025-02-28')")
+    daily = shop.ok("/api/v1/analytics/kpis", grain="day", start="2025-02-01", end="2025-03-01")
+    _check_tiles(page, daily)
+    trend = page.evaluate("document.getElementById('trend-chart').data[0]")
+    assert len(trend["x"]) == 28 and trend["y"] == [p["orders"] for p in daily["periods"]]
+    assert errors == []
+
+
+def test_building_a_funnel_redraws_the_chart_with_the_api_numbers(page: Any, shop: DemoShop) -> None:
+    errors = _open_analytics(page, shop)
+    default = shop.ok("/api/v1/analytics/funnel")
+    rows = page.locator("#funnel-table tbody tr")
+    assert rows.count() == 3
+    assert [
+        int(v) for v in rows.locator("[data-users]").evaluate_all("els => els.map(e => e.dataset.users)")
+    ] == [s["users"] for s in default["steps"]]
+    page.wait_for_selector("#funnel-chart .main-svg")
+    chart = page.evaluate("document.getElementById('funnel-chart').data")
+    assert chart[0]["type"] == "funnel" and chart[0]["x"] == [s["users"] for s in default["steps"]]
+
+    steps = "view,begin_checkout,purchase"
+    page.fill("#funnel-steps", "view,begin_checkout")
+    page.click('[data-add-step="purchase"]')  # the chips append a step
+    assert page.input_value("#funnel-steps") == steps
+    page.fill("#funnel-window", "2h")
+    page.select_option("#funnel-breakdown", "device")
+    page.click("#funnel-form button[type=submit]")
+    page.wait_for_function(
+        "document.getElementById('funnel-card').dataset.steps === 'view,begin_checkout,purchase'"
+        " && document.getElementById('funnel-card').dataset.breakdown === 'device'"
+    )
+    built = shop.ok("/api/v1/analytics/funnel", steps=steps, window="2h", breakdown="device")
+    cells = page.locator("#funnel-table tbody tr")
+    assert cells.locator("td:first-child").all_inner_texts() == ["view", "begin_checkout", "purchase"]
+    for i, step in enumerate(built["steps"]):
+        row = cells.nth(i).locator("td")
+        assert row.nth(1).inner_text() == f"{step['users']:,}"
+        if i:
+            assert row.nth(2).inner_text() == _formatted("percent", step["conversion_from_previous"])
+            assert row.nth(3).inner_text() == _formatted("percent", step["conversion_from_first"])
+    traces = page.evaluate("document.getElementById('funnel-chart').data")
+    assert [t["name"] for t in traces] == [s["segment"] for s in built["segments"]]
+    for trace, segment in zip(traces, built["segments"], strict=True):
+        assert trace["type"] == "bar"
+        assert trace["y"] == [s["users"] for s in segment["steps"]]
+        assert trace["x"] == ["view", "begin_checkout", "purchase"]
+    segment_rows = page.locator("#funnel-segments tbody tr")
+    assert segment_rows.count() == len(built["segments"])
+    first = built["segments"][0]
+    assert segment_rows.first.locator("td").all_inner_texts()[:4] == [
+        first["segment"],
+        *(f"{s['users']:,}" for s in first["steps"]),
+    ]
+
+    # A bad step shows the API's message and keeps the last funnel.
+    page.fill("#funnel-steps", "view,checkout_started")
+    page.click("#funnel-form button[type=submit]")
+    error = page.locator("#funnel-error")
+    error.wait_for(state="visible")
+    assert "'checkout_started'" in error.inner_text() and "add_to_cart" in error.inner_text()
+    assert page.locator("#funnel-table tbody tr").count() == 3
+    assert errors == []
+
+
+def test_retention_heatmap_and_ltv_curves_render(page: Any, shop: DemoShop) -> None:
+    errors = _open_analytics(page, shop)
+    weekly = shop.ok("/api/v1/analytics/retention")
+    page.wait_for_selector("#retention-heatmap .main-svg")
+    page.wait_for_selector("#ltv-chart .main-svg")
+    heat = page.evaluate("document.getElementById('retention-heatmap').data[0]")
+    assert heat["type"] == "heatmap"
+    assert len(heat["y"]) == len(weekly["cohorts"]) and len(heat["x"]) == weekly["periods"]
+    first = weekly["cohorts"][0]
+    assert heat["y"][0] == f"{first['cohort_start']} ({first['cohort_users']:,})"
+    assert heat["z"][0] == pytest.approx(first["retention"])
+    assert heat["z"][-1][0] == 1.0 and heat["z"][-1][-1] is None  # the newest cohort has one period
+    assert page.locator("#retention-heatmap .hm, #retention-heatmap image").count() >= 1
+    ltv = page.evaluate("document.getElementById('ltv-chart').data")
+    assert [t["name"] for t in ltv] == [c["cohort_start"] for c in weekly["cohorts"]]
+    assert ltv[0]["y"] == pytest.approx(first["ltv"])
+    assert page.evaluate("document.getElementById('ltv-chart').layout.yaxis.title.text") == (
+        "Cumulative revenue per customer"
+    )
+    # Revenue retention on the same cohorts, then monthly cohorts from the API.
+    page.select_option("#retention-metric", "revenue_retention")
+    heat = page.evaluate("document.getElementById('retention-heatmap').data[0]")
+    assert heat["z"][0] == pytest.approx(first["revenue_retention"])
+    page.select_option("#retention-grain", "month")
+    monthly = shop.ok("/api/v1/analytics/retention", grain="month")
+    page.wait_for_function(
+        f"document.getElementById('ltv-chart').data.length === {len(monthly['cohorts'])}"
+        " && document.getElementById('retention-card').dataset.state === 'ready'"
+    )
+    heat = page.evaluate("document.getElementById('retention-heatmap').data[0]")
+    assert len(heat["y"]) == len(monthly["cohorts"])
+    assert heat["z"][0] == pytest.approx(monthly["cohorts"][0]["revenue_retention"])
+    assert "monthly cohorts" in page.locator("#retention-note").inner_text()
+    assert errors == []
+
+
+def test_searching_the_rules_table_filters_rows(page: Any, shop: DemoShop) -> None:
+    errors = _open_analytics(page, shop)
+    everything = shop.ok("/api/v1/analytics/rules")
+    rows = page.locator("#rules-table tbody tr[data-rule]")
+    assert rows.count() == len(everything["rules"]) > 5
+    top = everything["rules"][0]
+    assert rows.first.locator("td").nth(1).inner_text().startswith(top["antecedents"][0]["title"])
+    assert rows.first.locator("td").nth(6).inner_text() == _fixed(top["lift"], 2)
+
+    item = top["consequents"][0]
+    page.fill("#rules-search", item["item_id"].lower())
+    page.wait_for_function(
+        f"document.getElementById('rules-card').dataset.q === {item['item_id'].lower()!r}"
+        " && document.getElementById('rules-card').dataset.state === 'ready'"
+    )
+    found = shop.ok("/api/v1/analytics/rules", q=item["item_id"].lower())
+    assert 0 < found["matching"] < everything["total_rules"]
+    assert rows.count() == len(found["rules"])
+    for items in rows.evaluate_all("els => els.map(e => e.dataset.items)"):
+        assert item["item_id"] in items.split("|")
+    summary = page.locator("#rules-summary").inner_text()
+    assert f"{found['matching']} of {found['total_rules']} rules match" in summary
+
+    page.fill("#rules-search", "no such item anywhere")
+    page.wait_for_function("document.getElementById('rules-card').dataset.q === 'no such item anywhere'")
+    assert rows.count() == 0
+    assert "No rule mentions" in page.locator("#rules-table tbody tr.empty").inner_text()
+    assert errors == []
