@@ -6,6 +6,7 @@ import itertools
 from datetime import datetime, timedelta
 
 import numpy as np
+import ibis
 import pandas as pd
 import pytest
 
@@ -272,3 +273,24 @@ def test_filters_and_breakdown_read_json_properties_of_the_store() -> None:
         assert seg[("mobile", "add_to_cart")] == 1 and seg[(None, "view")] == 1
         with pytest.raises(ConfigError, match="no event or user has this property"):
             funnel(events, "view,add_to_cart", "1d", breakdown="colour")
+
+
+def test_breakdown_by_a_user_attribute_when_events_have_properties() -> None:
+    data = events(
+        [("a", 0, "view"), ("a", 1, "add_to_cart"), ("b", 0, "view")],
+        properties=['{"page": "/"}', '{"page": "/cart"}', '{"page": "/"}'],
+    )
+    people = pd.DataFrame(
+        {"user_id": ["a", "b"], "attributes": ['{"age_band": "25-34"}', '{"age_band": "55+"}']}
+    )
+    # As in the store, the extras columns are JSON.
+    event_table = ibis.memtable(data).mutate(properties=ibis._.properties.cast("json"))
+    user_table = ibis.memtable(people).mutate(attributes=ibis._.attributes.cast("json"))
+    result = funnel(event_table, "view,add_to_cart", "1d", breakdown="age_band", users=user_table)
+    seg = result.by_segment.set_index(["segment", "step"])["users"].to_dict()
+    assert seg == {
+        ("25-34", "view"): 1,
+        ("25-34", "add_to_cart"): 1,
+        ("55+", "view"): 1,
+        ("55+", "add_to_cart"): 0,
+    }

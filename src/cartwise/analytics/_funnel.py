@@ -299,9 +299,12 @@ def _breakdown_source(events: ir.Table, users: ir.Table | None, name: str | None
         return False, False
     if users is not None and name in users.columns:
         return True, False
-    if column_or_property(events, name)[0] is not None:
+    in_events = column_or_property(events, name)[0]
+    in_users = column_or_property(users, name)[0] if users is not None else None
+    # Any key "exists" in a JSON column: prefer the side where some row really has it.
+    if in_events is not None and (in_users is None or bool(in_events.notnull().any().execute())):
         return False, True
-    if users is not None and column_or_property(users, name)[0] is not None:
+    if in_users is not None:
         return True, True
     known = list(events.columns) + (list(users.columns) if users is not None else [])
     raise ConfigError(
