@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 
-import numpy as np
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
