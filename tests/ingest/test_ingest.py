@@ -457,3 +457,30 @@ def test_db_export_import_round_trip(store: Store, tmp_path: Path) -> None:
     assert added["events"] == 5 and added["orders"] == 1
     assert target.import_(tmp_path / "export")["events"] == 0
     target.close()
+
+
+def test_large_files_load_in_slices_with_the_same_ids_and_counts(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cartwise.ingest.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 3)  # seven rows: slices of 3, 3 and 1
+    lines = (
+        ["ts,user_id,type,item_id"]
+        + ["2024-01-01T00:00:00Z,u1,view,i1"] * 4
+        + [
+            "2024-01-01T00:05:00Z,u2,view,i2",
+            "bad,u3,view,i3",
+            "2099-01-01T00:00:00Z,u4,view,i4",
+        ]
+    )
+    path = write(tmp_path / "slices.csv", lines)
+    first = ingest_file(store, "events", path)
+    counts_add_up(first)
+    assert (first.loaded, first.duplicates, first.rejected) == (6, 0, 1)
+    assert first.rejections[0]["rows"] == [6] and first.warnings[0]["rows"] == [7]
+    again = ingest_file(store, "events", path)
+    assert (again.loaded, again.duplicates, again.rejected) == (0, 6, 1)
+    monkeypatch.setattr(load, "CHUNK_ROWS", 1000)
+    whole = ingest_file(store, "events", path)  # same ids whether sliced or not
+    assert (whole.loaded, whole.duplicates) == (0, 6)

@@ -31,7 +31,9 @@ from cartwise.schema import table as canonical_table
 from cartwise.store import Store
 
 KINDS = ("events", "items", "users", "transactions")
-_SRC, _STAGED, _VALID = "_cw_src", "_cw_staged", "_cw_valid"
+_SRC, _STAGED, _VALID, _SEEN = "_cw_src", "_cw_staged", "_cw_valid", "_cw_seen"
+CHUNK_ROWS = 2_000_000
+"""Event files load in slices of this many rows (still one transaction for the file)."""
 
 
 @dataclass
@@ -153,6 +155,7 @@ class _Loader:
         self.summary = LoadSummary(
             source=source, table=table.name, mapping=self.mapping, load_id=self.load_id
         )
+        self._future: list[Any] = [0, [], None]  # future timestamps: count, first rows, latest
 
     def run(self) -> LoadSummary:
         con, table = self.con, self.table
@@ -169,20 +172,33 @@ class _Loader:
             modes = _ts_modes(con, table, self.mapping, self.data, self.options.ts_format)
             derive = table.name == "events" and "event_id" not in self.mapping
             staging = staging_sql(table, _SRC, self.mapping, types, modes, derive_ids=table.name == "events")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {staging.sql}")
-            con.execute("SET TimeZone = 'UTC'")
-            self._quarantine(staging)
-            self._warnings()
-            valid = self._count(f"SELECT count(*) FROM {_STAGED} WHERE _problem IS NULL")
+            self._quarantine_malformed()
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEN} (hash VARCHAR PRIMARY KEY, n BIGINT)")
+            # Event files go through in slices, inside the same transaction, to bound memory. The
+            # others need the whole file at once: the last row per key wins (items, users), and
+            # an order's lines may lie anywhere in a transaction log.
+            size = CHUNK_ROWS if table.name == "events" else max(self.data.num_rows, 1)
+            valid = 0
+            for offset in range(0, max(self.data.num_rows, 1), size):
+                con.unregister(_SRC)
+                con.register(_SRC, self.data.slice(offset, size))
+                con.execute(f"SET TimeZone = '{self.options.timezone}'")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {staging.sql}")
+                con.execute("SET TimeZone = 'UTC'")
+                self._quarantine(staging)
+                self._collect_warnings()
+                part_valid = self._count(f"SELECT count(*) FROM {_STAGED} WHERE _problem IS NULL")
+                getattr(self, f"_load_{table.name}")(part_valid, derive)
+                valid += part_valid
+            self._finish_warnings()
             self.summary.read = self.data.num_rows + len(self.malformed)
             self.summary.rejected = self.data.num_rows - valid + len(self.malformed)
-            getattr(self, f"_load_{table.name}")(valid, derive)
             self._record(started)
         finally:
             con.execute("SET TimeZone = 'UTC'")
             con.unregister(_SRC)
-            con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
-            con.execute(f"DROP TABLE IF EXISTS {_VALID}")
+            for name in (_STAGED, _VALID, _SEEN):
+                con.execute(f"DROP TABLE IF EXISTS {name}")
         return self.summary
 
     def _count(self, sql: str) -> int:
@@ -195,27 +211,39 @@ class _Loader:
             f"FROM ({quarantine_sql(staging, _SRC, _STAGED)})",
             [self.load_id, self.table.name, self.source],
         )
-        if self.malformed:
-            rows = pa.table(
-                {
-                    "load_id": [self.load_id] * len(self.malformed),
-                    "table_name": [self.table.name] * len(self.malformed),
-                    "source": [self.source] * len(self.malformed),
-                    "row": [m.row for m in self.malformed],
-                    "column": pa.array([None] * len(self.malformed), pa.string()),
-                    "value": [m.text for m in self.malformed],
-                    "reason": ["record " + m.reason for m in self.malformed],
-                    "record": pa.array([None] * len(self.malformed), pa.string()),
-                }
-            )
-            self.store.append("quarantine", rows)
 
-    def _warnings(self) -> None:
+    def _quarantine_malformed(self) -> None:
+        if not self.malformed:
+            return
+        count = len(self.malformed)
+        rows = pa.table(
+            {
+                "load_id": [self.load_id] * count,
+                "table_name": [self.table.name] * count,
+                "source": [self.source] * count,
+                "row": [m.row for m in self.malformed],
+                "column": pa.array([None] * count, pa.string()),
+                "value": [m.text for m in self.malformed],
+                "reason": ["record " + m.reason for m in self.malformed],
+                "record": pa.array([None] * count, pa.string()),
+            }
+        )
+        self.store.append("quarantine", rows)
+
+    def _collect_warnings(self) -> None:
+        """Count future timestamps among this slice's valid rows (reported once, in `_finish_warnings`)."""
         if "ts" not in self.table.column_names:
             return
         count, rows, latest = self.con.execute(
             f"SELECT count(*), list(_row ORDER BY _row)[1:5], max(ts) FROM {_STAGED} WHERE _future AND _problem IS NULL"
-        ).fetchall()[0] or (0, [], None)
+        ).fetchall()[0]
+        if count:
+            self._future[0] += count
+            self._future[1] = (self._future[1] + list(rows))[:5]
+            self._future[2] = max(filter(None, [self._future[2], latest]), default=None)
+
+    def _finish_warnings(self) -> None:
+        count, rows, latest = self._future
         if count:
             self.summary.warnings.append(
                 {
@@ -228,21 +256,40 @@ class _Loader:
             )
 
     def _valid_with_ids(self, derive: bool) -> str:
-        """SELECT over valid staged rows with derived ids filled in (occurrence-numbered content hashes)."""
+        """SELECT over valid staged rows with missing ids derived from content.
+
+        A derived id is md5(content hash || '#' || occurrence), the occurrence counting
+        identical rows in file order across all slices (`_SEEN` carries the counts), so the
+        same file always yields the same ids. Rows with derived ids carry `_hash`.
+        """
         table = self.table
-        key = table.key[0]
+        key = q(table.key[0])
         cols = [q(c) for c in table.column_names]
-        if table.name == "events" or table.name == "transactions":
-            id_expr = f"COALESCE(s.{q(key)}, md5({_content_hash(table, 's')} || '#' || row_number() OVER (PARTITION BY {_content_hash(table, 's')} ORDER BY s._row)))"
-        else:
-            id_expr = f"s.{q(key)}"
-        any_missing = derive or self._count(
-            f"SELECT count(*) FROM {_STAGED} WHERE _problem IS NULL AND {q(key)} IS NULL"
+        derivable = table.name in ("events", "transactions")
+        missing = derive or self._count(
+            f"SELECT count(*) FROM {_STAGED} WHERE _problem IS NULL AND {key} IS NULL"
         )
-        if not any_missing:
-            id_expr = f"s.{q(key)}"
-        select = [id_expr + f" AS {q(key)}" if c == q(key) else f"s.{c}" for c in cols]
-        return f"SELECT s._row, {', '.join(select)} FROM {_STAGED} AS s WHERE s._problem IS NULL"
+        if not (derivable and missing):
+            return f"SELECT s._row, {', '.join('s.' + c for c in cols)} FROM {_STAGED} AS s WHERE s._problem IS NULL"
+        occurrence = "COALESCE(seen.n, 0) + row_number() OVER (PARTITION BY s._hash ORDER BY s._row)"
+        select = [
+            f"COALESCE(s.{key}, md5(s._hash || '#' || ({occurrence}))) AS {key}" if c == key else f"s.{c}"
+            for c in cols
+        ]
+        return (
+            f"SELECT s._row, s._hash, {', '.join(select)} "
+            f"FROM (SELECT *, {_content_hash(table, 'x')} AS _hash FROM {_STAGED} AS x WHERE x._problem IS NULL) AS s "
+            f"LEFT JOIN {_SEEN} AS seen ON seen.hash = s._hash"
+        )
+
+    def _remember_hashes(self) -> None:
+        """Add this slice's content-hash counts to `_SEEN` (after `_VALID` was built with `_hash`)."""
+        if "_hash" not in [r[0] for r in self.con.execute(f"DESCRIBE {_VALID}").fetchall()]:
+            return
+        self.con.execute(
+            f"INSERT INTO {_SEEN} SELECT _hash, count(*) FROM {_VALID} GROUP BY _hash "
+            f"ON CONFLICT (hash) DO UPDATE SET n = {_SEEN}.n + excluded.n"
+        )
 
     def _load_events(self, valid: int, derive: bool) -> None:
         key = q("event_id")
@@ -251,12 +298,13 @@ class _Loader:
         )
         if needs_ids:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {_VALID} AS {self._valid_with_ids(True)}")
+            self._remember_hashes()
             source = _VALID
         else:
             source = f"(SELECT * FROM {_STAGED} WHERE _problem IS NULL)"
         inserted = insert_new_events(self.store, source)
-        self.summary.loaded = inserted
-        self.summary.duplicates = valid - inserted
+        self.summary.loaded += inserted
+        self.summary.duplicates += valid - inserted
 
     def _upsert(self, valid: int) -> None:
         """Items and users: the last row for a key wins; a row identical to the stored one is a duplicate."""
@@ -290,8 +338,10 @@ class _Loader:
         con = self.con
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_VALID} AS "
-            f"SELECT * REPLACE (COALESCE(amount, price * COALESCE(quantity, 1)) AS amount) FROM ({self._valid_with_ids(False)}) v "
-            f"WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = v.order_id)"
+            f"SELECT * REPLACE (COALESCE(amount, price * COALESCE(quantity, 1)) AS amount) FROM ({self._valid_with_ids(False)}) v"
+        )
+        con.execute(
+            f"DELETE FROM {_VALID} v WHERE EXISTS (SELECT 1 FROM orders o WHERE o.order_id = v.order_id)"
         )
         new_rows = self._count(f"SELECT count(*) FROM {_VALID}")
         con.execute(
@@ -304,8 +354,8 @@ class _Loader:
                 SELECT order_id, item_id, sum(quantity), arg_min(price, _row), sum(amount)
                 FROM {_VALID} WHERE item_id IS NOT NULL GROUP BY order_id, item_id"""
         )
-        self.summary.loaded = new_rows
-        self.summary.duplicates = valid - new_rows
+        self.summary.loaded += new_rows
+        self.summary.duplicates += valid - new_rows
 
     def _record(self, started: datetime) -> None:
         summary = self.summary
