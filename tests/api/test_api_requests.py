@@ -184,12 +184,13 @@ def test_seeded_store_shows_in_the_overview(running: Running) -> None:
 def test_every_page_has_a_json_twin(running: Running) -> None:
     with running.client("read") as c:
         pages = c.get("/api/v1/pages").json()
-        assert [p["slug"] for p in pages][:7] == [
+        assert [p["slug"] for p in pages][:8] == [
             "overview",
             "analytics",
             "customers",
             "recommendations",
             "forecasts",
+            "inventory",
             "campaigns",
             "experiments",
         ]

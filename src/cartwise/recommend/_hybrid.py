@@ -135,6 +135,18 @@ def _prices(items: pd.DataFrame | None, n_items: int) -> np.ndarray:
     return np.where(price >= 0, price, np.nan)
 
 
+REPEAT_SHARE = 0.1
+"""Share of repeat interactions from which the hybrid offers a user's own items again."""
+
+
+def repeat_share(data: Interactions) -> float:
+    """Share of interactions whose (user, item) pair occurred earlier: 1 - distinct pairs / interactions."""
+    if len(data.users) == 0:
+        return 0.0
+    pairs = np.unique(data.users.astype(np.int64) * int(data.n_items) + data.items.astype(np.int64)).size
+    return 1.0 - pairs / len(data.users)
+
+
 @register("hybrid")
 class Hybrid(Recommender):
     """Two-stage recommender: candidate generation, then a learned ranking.
@@ -150,7 +162,8 @@ class Hybrid(Recommender):
     time) are the labels, the generators are fitted on the earlier events, and the ranker
     learns to put the held-out items first (NDCG@`eval_at`). The generators are then refitted
     on all the data. `seen_candidates=True` lets items a user already had be candidates (for
-    consumables, with the `repeat` generator). With too little data to learn a ranking it warns
+    consumables, with the `repeat` generator); the default `None` decides from the data: on
+    when at least `REPEAT_SHARE` of the interactions are with an item the user had before. With too little data to learn a ranking it warns
     and ranks by the first generator.
     """
 
@@ -164,6 +177,7 @@ class Hybrid(Recommender):
         "item_brand_",
         "item_price_",
         "feature_names_",
+        "seen_candidates_",
     )
 
     def __init__(
@@ -172,7 +186,7 @@ class Hybrid(Recommender):
         generator_params: dict[str, dict[str, Any]] | None = None,
         n_candidates: int = 30,
         holdout: int = 5,
-        seen_candidates: bool = False,
+        seen_candidates: bool | None = None,
         n_estimators: int = 80,
         learning_rate: float = 0.1,
         num_leaves: int = 15,
@@ -202,7 +216,7 @@ class Hybrid(Recommender):
         if self.generators is None:
             if n_items > EASE_MAX_ITEMS:
                 names[names.index("ease")] = "itemknn"
-            if self.seen_candidates:
+            if self.seen_candidates_:
                 names.append("repeat")
             if items is not None:
                 names.append("content")
@@ -236,6 +250,11 @@ class Hybrid(Recommender):
         self.events_users_, self.events_items_ = data.users, data.items
         self.events_times_, self.events_weights_ = data.times, data.weights
         self.has_time_ = bool(data.has_time)
+        self.seen_candidates_ = (
+            bool(self.seen_candidates)
+            if self.seen_candidates is not None
+            else repeat_share(data) >= REPEAT_SHARE
+        )
 
         train_mask, label_users, label_items = self._inner_split(data)
         self.ranker_ = None
@@ -339,7 +358,7 @@ class Hybrid(Recommender):
         chosen = np.zeros((len(users), n_items), dtype=bool)
         for name, model in generators.items():
             s = np.array(model._score(users), dtype=np.float64, copy=True)
-            if not self.seen_candidates:
+            if not self.seen_candidates_:
                 coo = seen[users].tocoo()
                 s[coo.row, coo.col] = -np.inf
             top = (
