@@ -205,7 +205,9 @@ class GradientBoosting(Forecaster):
                 actual = y[y.size - cut : y.size - cut + self.horizon]
                 errors.append((actual - p) / _scale(y[: y.size - cut]))
             self.backtest_.append((cut, full))
-        self.scaled_errors_ = np.concatenate(errors) if errors else np.array([])
+        pooled = np.concatenate(errors) if errors else np.array([])
+        # Missing periods (gaps are NaN, not zero) have no error: leave them out of the quantile.
+        self.scaled_errors_ = pooled[np.isfinite(pooled)]
         return self
 
     def predict_panel(self, h: int, Xs_future: Sequence[Any] | None = None) -> list[pd.DataFrame]:
