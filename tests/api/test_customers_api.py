@@ -252,8 +252,8 @@ def test_live_count_equals_sql(shop: Shop, rule: str) -> None:
     [
         ("orders >", "does not parse"),
         ("ordres > 2", "Did you mean `orders`?"),
-        ('orders > "many"', "another type"),
-        ('rfm_segment in ["Lost", 3]', "another type"),
+        ('orders > "many"', "`orders` holds a number"),
+        ('rfm_segment in ["Lost", 3]', "`rfm_segment` holds a quoted text"),
         ("orders", "is not a condition"),
         ("", "empty"),
     ],

@@ -111,6 +111,7 @@ class Guard:
 
 # Feature routers under /api/v1, each in its own module with a `router`; add one line per feature.
 FEATURE_ROUTERS: tuple[str, ...] = (
+    "cartwise.api.recommendations",
     "cartwise.api.analytics",
     "cartwise.api.customers",
     "cartwise.api.forecasts",

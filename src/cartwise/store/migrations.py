@@ -66,3 +66,17 @@ MIGRATIONS = (
         ),
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        4,
+        "recommendation impressions",
+        (
+            # One row per item shown; clicks, add-to-carts and purchases are attributed at read time.
+            """CREATE TABLE IF NOT EXISTS rec_impressions (
+                request_id VARCHAR, ts TIMESTAMP, user_id VARCHAR, session_id VARCHAR, item_id VARCHAR,
+                position INTEGER, score DOUBLE, reason VARCHAR, model_version VARCHAR, surface VARCHAR)""",
+        ),
+    ),
+)

@@ -1,0 +1,152 @@
+// Recommendations page: offline metrics chart, online figures refreshed from the page's JSON twin
+// (/api/v1/pages/recommendations), the try-it panel over the recommendations API, and retraining.
+(function () {
+  "use strict";
+  const initial = JSON.parse(document.getElementById("page-data").textContent);
+  const formats = {
+    number: (v) => Math.round(Number(v) || 0).toLocaleString("en-US"),
+    money: (v) => (Number(v) || 0).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+    percent: (v) => ((Number(v) || 0) * 100).toFixed(1) + "%",
+  };
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text == null ? "—" : String(text);
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function fill(id, rows, toCells, emptyText, span) {
+    const body = document.querySelector("#" + id + " tbody");
+    body.replaceChildren();
+    if (!rows.length) {
+      const tr = document.createElement("tr");
+      tr.className = "empty";
+      const td = cell(emptyText);
+      td.colSpan = span;
+      tr.appendChild(td);
+      body.appendChild(tr);
+      return;
+    }
+    rows.forEach((r, i) => {
+      const tr = document.createElement("tr");
+      toCells(r, i).forEach((c) => tr.appendChild(c));
+      if (r.item_id) tr.dataset.itemId = r.item_id;
+      body.appendChild(tr);
+    });
+  }
+
+  async function getJSON(url) {
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (response.status === 401) { window.location = "/login?next=/recommendations"; throw new Error("signed out"); }
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.message || ("HTTP " + response.status));
+    return body;
+  }
+
+  function drawOffline(offline) {
+    if (!window.Plotly || !offline.models || !offline.models.length) return;
+    const key = "ndcg@" + (offline.k || 10);
+    const rows = offline.models.slice().sort((a, b) => (a[key] || 0) - (b[key] || 0));
+    Plotly.react("offline-chart", [{
+      y: rows.map((r) => r.model), x: rows.map((r) => r[key] || 0), type: "bar", orientation: "h",
+      marker: { color: rows.map((r) => (r.kind === "baseline" ? "#adb5bd" : "#4c6ef5")) },
+      hovertemplate: "%{y}: %{x:.4f}<extra></extra>",
+    }], {
+      margin: { l: 210, r: 12, t: 8, b: 36 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      font: { family: "system-ui, sans-serif", size: 12, color: "#1d2330" }, yaxis: { automargin: true },
+      xaxis: { gridcolor: "#eef0f3", rangemode: "tozero" },
+    }, { displayModeBar: false, responsive: true });
+  }
+
+  function renderOffline(offline) {
+    const k = offline.k || 10;
+    const keys = ["ndcg@" + k, "precision@" + k, "recall@" + k, "hit_rate@" + k, "coverage"];
+    fill("offline", offline.models || [], (r) => {
+      const cells = [cell(r.model)];
+      keys.forEach((key) => { const td = cell(Number(r[key] || 0).toFixed(4), "num"); td.dataset.metric = key; cells.push(td); });
+      return cells;
+    }, offline.error ? "Offline evaluation failed: " + offline.error : "No offline evaluation yet; it runs after each training.", keys.length + 1);
+    if (offline.models && offline.models.length) {
+      document.getElementById("offline-note").textContent = offline.split + ", " + formats.number(offline.test_users) + " test users";
+    }
+  }
+
+  function setOnline(online) {
+    document.querySelectorAll("[data-online]").forEach((el) => {
+      const value = online[el.dataset.online];
+      el.dataset.value = String(value);
+      el.textContent = formats[el.dataset.format](value);
+    });
+  }
+
+  let asked = 0;  // only the latest request may fill the panel
+
+  async function tryIt(event) {
+    if (event) event.preventDefault();
+    const ticket = ++asked;
+    const user = document.getElementById("try-user").value.trim();
+    if (!user) return;
+    const status = document.getElementById("try-status");
+    const params = new URLSearchParams({ n: document.getElementById("try-n").value || "10", log: "false" });
+    const seed = document.getElementById("try-seed").value;
+    if (seed !== "") params.set("seed", seed);
+    const session = document.getElementById("try-session").value.trim();
+    if (session) params.set("session_id", session);
+    const base = "/api/v1/recommendations/" + encodeURIComponent(user);
+    status.textContent = "loading…";
+    try {
+      const [history, recs] = await Promise.all([getJSON(base + "/history?n=20"), getJSON(base + "?" + params)]);
+      if (ticket !== asked) return;
+      fill("try-history", history.items, (r) => [
+        cell(r.ts.slice(0, 19).replace("T", " ")), cell(r.type.replace(/_/g, " ")), cell(r.title), cell(r.category),
+      ], "No history: this customer gets trending items.", 4);
+      fill("try-recs", recs.items, (r, i) => [
+        cell(i + 1, "num"), cell(r.title), cell(r.category), cell(Number(r.score).toFixed(4), "num"), cell(r.reason, "reason"),
+      ], "Nothing to recommend.", 5);
+      document.getElementById("try-request").textContent = (recs.cold_start ? "cold start · " : "") + "model " + recs.model_version;
+      status.textContent = "";
+    } catch (e) {
+      if (ticket === asked) status.textContent = e.message;
+    }
+  }
+
+  async function retrain() {
+    const button = document.getElementById("retrain");
+    const status = document.getElementById("retrain-status");
+    button.disabled = true;
+    try {
+      const response = await fetch("/api/v1/recommender/retrain", {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": button.dataset.csrf },
+      });
+      const body = await response.json();
+      status.textContent = response.ok ? body.state : (body.message || "failed");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function refresh() {
+    try {
+      const payload = await getJSON("/api/v1/pages/recommendations");
+      const d = payload.data;
+      setOnline(d.online);
+      renderOffline(d.offline);
+      drawOffline(d.offline);
+      const version = document.getElementById("model-version");
+      if (version.dataset.version !== d.model.version) {
+        version.dataset.version = d.model.version;
+        version.replaceChildren(document.createTextNode("Serving "), Object.assign(document.createElement("code"), { textContent: d.model.version }));
+      }
+      document.getElementById("retrain-status").textContent = d.model.retrain.state;
+    } catch (e) { /* the next refresh retries */ }
+  }
+
+  document.getElementById("try-form").addEventListener("submit", tryIt);
+  document.getElementById("retrain").addEventListener("click", retrain);
+  window.addEventListener("load", () => {
+    drawOffline(initial.data.offline);
+    if (document.getElementById("try-user").value) tryIt();
+    setInterval(refresh, 10000);
+  });
+})();

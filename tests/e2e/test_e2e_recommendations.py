@@ -1,0 +1,93 @@
+"""The Recommendations page in a real browser: offline metrics, online figures and the try-it panel
+showing a customer's history beside recommendations whose reasons equal the API's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from service_support import PASSWORD, Running
+from test_recommendations_api import start_shop
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    run = start_shop(tmp_path_factory.mktemp("recs-e2e"))
+    try:
+        yield run
+    finally:
+        run.server.stop()
+
+
+def _open_page(page: Any, url: str) -> None:
+    page.goto(url + "/recommendations")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.stack button[type=submit] >> nth=0")
+    page.wait_for_url("**/recommendations")
+
+
+def test_page_shows_offline_metrics_of_each_model(page: Any, shop: Running) -> None:
+    with shop.client("read") as api:
+        # The evaluation runs in the background after start; wait for the JSON twin to have it.
+        for _ in range(300):
+            offline = api.get("/api/v1/pages/recommendations").json()["data"]["offline"]
+            if offline["models"]:
+                break
+            page.wait_for_timeout(200)
+    assert offline["models"], "offline evaluation never finished"
+    _open_page(page, shop.url)
+    assert page.locator("h1").inner_text() == "Recommendations"
+    rows = page.locator("#offline tbody tr")
+    assert rows.count() == len(offline["models"])
+    for i, model in enumerate(offline["models"]):
+        cells = rows.nth(i).locator("td")
+        assert cells.nth(0).inner_text() == model["model"]
+        assert float(cells.nth(1).inner_text()) == pytest.approx(model["ndcg@10"], abs=5e-5)
+    assert {m["model"] for m in offline["models"]} >= {"itemknn", "baseline: popularity"}
+    page.wait_for_selector("#offline-chart .main-svg")
+
+
+def test_try_it_shows_history_and_reasons_equal_to_the_api(page: Any, shop: Running) -> None:
+    _open_page(page, shop.url)
+    page.fill("#try-user", "u000004")
+    page.fill("#try-n", "6")
+    page.fill("#try-seed", "9")
+    page.click("#try-go")
+    page.wait_for_function(
+        "document.querySelectorAll('#try-recs tbody tr[data-item-id]').length === 6"
+        " && document.querySelector('#try-request').textContent.includes('model')"
+    )
+    with shop.client("read") as api:
+        recs = api.get("/api/v1/recommendations/u000004", params={"n": 6, "seed": 9, "log": "false"}).json()
+        history = api.get("/api/v1/recommendations/u000004/history", params={"n": 20}).json()["items"]
+    rows = page.locator("#try-recs tbody tr")
+    assert [rows.nth(i).get_attribute("data-item-id") for i in range(6)] == [
+        it["item_id"] for it in recs["items"]
+    ]
+    assert [rows.nth(i).locator("td.reason").inner_text() for i in range(6)] == [
+        it["reason"] for it in recs["items"]
+    ]
+    assert any(it["reason"].startswith("Because you") for it in recs["items"])
+    shown = page.locator("#try-history tbody tr")
+    assert history and shown.count() == len(history)
+    assert [shown.nth(i).get_attribute("data-item-id") for i in range(len(history))] == [
+        h["item_id"] for h in history
+    ]
+    assert shown.nth(0).locator("td").nth(2).inner_text() == history[0]["title"]
+
+
+def test_try_it_for_an_unknown_customer_shows_trending(page: Any, shop: Running) -> None:
+    _open_page(page, shop.url)
+    page.fill("#try-user", "someone-new")
+    page.click("#try-go")
+    page.wait_for_function("document.querySelector('#try-request').textContent.startsWith('cold start')")
+    assert (
+        page.locator("#try-history tbody tr.empty").inner_text()
+        == "No history: this customer gets trending items."
+    )
+    reasons = page.locator("#try-recs td.reason").all_inner_texts()
+    assert reasons and set(reasons) == {"Trending now"}
