@@ -74,7 +74,9 @@ def test_interrupted_load_leaves_store_unchanged(tmp_path: Path, sig: signal.Sig
     if sig == signal.SIGINT:
         # Python turns Ctrl-C into a message and exit code 130, unless the signal lands while
         # DuckDB has its own handler installed; then the process ends by the signal itself.
-        assert (process.returncode == 130 and "nothing was changed" in stderr) or process.returncode == -signal.SIGINT
+        assert (
+            process.returncode == 130 and "nothing was changed" in stderr
+        ) or process.returncode == -signal.SIGINT
     else:
         assert process.returncode == -signal.SIGKILL
     assert counts(db) == before

@@ -40,7 +40,9 @@ class Settings(BaseModel):
         description="Storefront origins allowed to call the API from a browser (comma-separated in the environment).",
     )
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING or ERROR.")
-    max_body_bytes: int = Field(2_097_152, ge=1024, description="Largest request body the API accepts, in bytes.")
+    max_body_bytes: int = Field(
+        2_097_152, ge=1024, description="Largest request body the API accepts, in bytes."
+    )
     event_log_dir: Path | None = Field(
         None,
         description="Directory of the collector's append-only event log; default `<db stem>_eventlog/` beside the store.",
