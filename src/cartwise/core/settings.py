@@ -8,6 +8,7 @@ text; `tests/core/test_settings.py` checks that the README lists every setting.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -52,6 +53,12 @@ class Settings(BaseModel):
         description="Secret signing dashboard session cookies; default random at each start (sign-ins end on restart).",
     )
     session_hours: float = Field(12, gt=0, description="How long a dashboard sign-in lasts, in hours.")
+    recs_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="How recommendations are served (a JSON object in the environment): category_cap, "
+        "consumable_categories, cache_k, retrain_hours, offline_models, ...; see `RecsOptions` in "
+        "`cartwise.jobs.recs_service` for every field.",
+    )
     flush_seconds: float = Field(
         0.25, gt=0, description="Longest wait before acknowledged events are written to DuckDB, in seconds."
     )
@@ -81,6 +88,11 @@ def _from_environment() -> dict[str, Any]:
             continue
         if field.annotation == list[str]:
             values[name] = [part.strip() for part in raw.split(",") if part.strip()]
+        elif field.annotation == dict[str, Any]:
+            try:
+                values[name] = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()} is not a JSON object: {exc}.") from exc
         else:
             values[name] = raw
     return values

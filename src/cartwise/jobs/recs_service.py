@@ -35,7 +35,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -54,6 +53,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.core.errors import CartwiseError, InputError, NotFoundError
+from cartwise.core.settings import Settings
 from cartwise.jobs.dashboard import Page, register_page
 from cartwise.jobs.train import EVENT_WEIGHTS, store_interactions
 from cartwise.recommend import Recommender, create, load_model
@@ -65,12 +65,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("cartwise.recs")
 
 
-OPTIONS_ENV = "CARTWISE_RECS_OPTIONS"
 _VERBS = {"purchase": "bought", "add_to_cart": "added", "begin_checkout": "added", "view": "viewed"}
 
 
 class RecsOptions(BaseModel):
-    """How recommendations are served; read from the JSON in `CARTWISE_RECS_OPTIONS` when set."""
+    """How recommendations are served: the `recs_options` setting."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -128,14 +127,12 @@ class RecsOptions(BaseModel):
     )
 
     @classmethod
-    def from_env(cls) -> RecsOptions:
-        raw = os.environ.get(OPTIONS_ENV)
-        if not raw:
-            return cls()
+    def from_settings(cls, settings: Settings) -> RecsOptions:
+        """The `recs_options` setting (cartwise.toml or the JSON in CARTWISE_RECS_OPTIONS)."""
         try:
-            return cls.model_validate_json(raw)
+            return cls.model_validate(settings.recs_options)
         except ValueError as exc:
-            raise InputError(f"{OPTIONS_ENV} is not valid recommendation options: {exc}") from exc
+            raise InputError(f"The recs_options setting is not valid: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -1131,7 +1128,9 @@ def recs_for(service: Service, options: RecsOptions | None = None) -> RecsServer
             if service.gate is None:
                 raise InputError("The service is not started.")
             artefacts = service.gate.store.artefacts_path()
-            server = RecsServer(service.gate, artefacts, options or RecsOptions.from_env()).start()
+            server = RecsServer(
+                service.gate, artefacts, options or RecsOptions.from_settings(service.settings)
+            ).start()
             _SERVERS[service] = server
     return server
 
