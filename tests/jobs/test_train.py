@@ -17,7 +17,9 @@ def test_train_all_builds_profiles_and_a_recommender(tmp_path: Path) -> None:
     with open_store(db, settings=get_settings(db=db, memory_limit="1GB")) as store:
         build_demo(store, ShopConfig(seed=5, users=600, items=80, days=90))
         report = train_all(store)
-        assert "error" not in report["profiles"] and "error" not in report["recommender"]
+        for part in ("profiles", "recommender", "forecasts"):
+            assert "error" not in report[part], report[part]
+        assert store.count("forecasts") > 0 and store.count("reorder_plan") > 0
         assert store.count("profiles") > 0
         bad = store.con.execute(
             "SELECT count(*) FROM profiles WHERE orders > 0 AND (clv_12m IS NULL OR isnan(clv_12m) OR isnan(p_alive))"

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from cartwise.core.errors import CartwiseError
+from cartwise.jobs.demand import build_forecasts
 from cartwise.jobs.profiles import refresh_profiles
 from cartwise.recommend import Interactions, create
 from cartwise.store import Store
@@ -53,10 +54,12 @@ def train_all(store: Store, progress: Callable[[str], None] = lambda _m: None) -
     """Profiles (with CLV, clusters and segments), the recommender, then demand forecasts, the reorder
     plan and price elasticities; returns what each reported."""
     report: dict[str, Any] = {}
-    for name, step in (
+    steps: tuple[tuple[str, Callable[[], Any]], ...] = (
         ("profiles", lambda: refresh_profiles(store)),
         ("recommender", lambda: train_recommender(store)),
-    ):
+        ("forecasts", lambda: build_forecasts(store)),
+    )
+    for name, step in steps:
         progress(f"training {name}")
         try:
             report[name] = step()
