@@ -17,9 +17,11 @@ def test_train_all_builds_profiles_and_a_recommender(tmp_path: Path) -> None:
     with open_store(db, settings=get_settings(db=db, memory_limit="1GB")) as store:
         build_demo(store, ShopConfig(seed=5, users=600, items=80, days=90))
         report = train_all(store)
-        for part in ("profiles", "recommender", "forecasts"):
+        for part in ("churn", "profiles", "recommender", "forecasts"):
             assert "error" not in report[part], report[part]
         assert store.count("forecasts") > 0 and store.count("reorder_plan") > 0
+        scored = store.con.execute("SELECT count(p_churn) FROM profiles WHERE orders > 0").fetchall()[0][0]
+        assert scored > 0  # churn scores joined into the profiles
         assert store.count("profiles") > 0
         bad = store.con.execute(
             "SELECT count(*) FROM profiles WHERE orders > 0 AND (clv_12m IS NULL OR isnan(clv_12m) OR isnan(p_alive))"

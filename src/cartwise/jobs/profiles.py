@@ -3,8 +3,9 @@
 `refresh_profiles` materialises three tables, replaced on each run:
 - `profiles`: one row per customer (see cartwise.profiles) plus `p_alive`,
   `expected_purchases_12m`, `clv_12m` (BG/NBD + Gamma-Gamma fitted on all orders up to
-  `as_of`, weekly time, 52-week horizon, 10% a year discount), `cluster`,
-  `model_version` and `scored_at`;
+  `as_of`, weekly time, 52-week horizon, 10% a year discount), `p_churn` and
+  `p_purchase` (from the latest `churn_scores`, when scored), `cluster`, `model_version`
+  and `scored_at`;
 - `clusters`: one row per behavioural cluster with its size, revenue and description;
 and recomputes the members of every saved segment, appending its size to
 `segment_history`.
@@ -103,6 +104,13 @@ def refresh_profiles(store: Store, as_of: datetime | None = None, *, clusters: b
             profiles[column] = np.nan
         profiles["model_version"] = None
         report["clv_error"] = str(exc)
+    if store.has_table("churn_scores"):
+        # Scores from `cartwise churn score` (or `cartwise train`) join the profile as fields.
+        churn = store.arrow("SELECT user_id, p_churn, p_purchase FROM churn_scores").to_pandas()
+        profiles = profiles.merge(churn, on="user_id", how="left")
+    else:
+        profiles["p_churn"] = np.nan
+        profiles["p_purchase"] = np.nan
     profiles["scored_at"] = scored_at
     profiles["cluster"] = pd.Series(pd.NA, index=profiles.index, dtype="Int64")
     cluster_table = pd.DataFrame(columns=["cluster", "size", "share", "revenue", "description"])

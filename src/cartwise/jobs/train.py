@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from cartwise.core.errors import CartwiseError
+from cartwise.jobs.churn import score_churn
 from cartwise.jobs.demand import build_forecasts
 from cartwise.jobs.profiles import refresh_profiles
 from cartwise.recommend import Interactions, create
@@ -51,10 +52,12 @@ def train_recommender(store: Store, model: str = "hybrid") -> dict[str, Any]:
 
 
 def train_all(store: Store, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
-    """Profiles (with CLV, clusters and segments), the recommender, then demand forecasts, the reorder
-    plan and price elasticities; returns what each reported."""
+    """Churn and purchase scores, profiles (with CLV, clusters, segments and those scores), the
+    recommender, then demand forecasts, the reorder plan and price elasticities; returns what
+    each reported (a part that cannot be trained reports its error)."""
     report: dict[str, Any] = {}
     steps: tuple[tuple[str, Callable[[], Any]], ...] = (
+        ("churn", lambda: score_churn(store)),
         ("profiles", lambda: refresh_profiles(store)),
         ("recommender", lambda: train_recommender(store)),
         ("forecasts", lambda: build_forecasts(store)),
