@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,15 @@ from cartwise.simulate import ShopConfig, make_config
 from cartwise.store.store import open_store, remove_store
 
 _DEFAULTS = ShopConfig()
+
+
+def _first_day(start: datetime | None, days: int | None, *, serving: bool) -> date | None:
+    """The simulated start: as given; when serving, `days` before today, so history meets the live replay."""
+    if start is not None:
+        return start.date()
+    if not serving:
+        return None
+    return datetime.now(UTC).date() - timedelta(days=days or _DEFAULTS.days)
 
 
 @click.command()
@@ -38,7 +47,8 @@ _DEFAULTS = ShopConfig()
     "--start",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help=f"First simulated day, YYYY-MM-DD [default: {_DEFAULTS.start.isoformat()}].",
+    help=f"First simulated day, YYYY-MM-DD [default: {_DEFAULTS.start.isoformat()}; when serving, "
+    "so that the shop's history ends yesterday and the live replay follows on].",
 )
 @click.option("--no-serve", is_flag=True, help="Build the store and exit instead of serving the dashboard.")
 @click.option(
@@ -76,7 +86,7 @@ def demo(
     `promotions`, so models can be checked against known answers.
     """
     config = make_config(
-        seed=seed, users=users, items=items, days=days, start=start.date() if start else None
+        seed=seed, users=users, items=items, days=days, start=_first_day(start, days, serving=not no_serve)
     )
     settings = settings_for(db, host=host, port=port)
     existed = settings.db.exists()
