@@ -120,19 +120,6 @@ def _as_of(store: Store) -> str | None:
 
 
 # -- search and list -------------------------------------------------------------------------------
-def _parse_sort(sort: str) -> tuple[str, str]:
-    field = sort.strip()
-    direction = "ASC"
-    if field.startswith("-"):
-        field, direction = field[1:], "DESC"
-    if field not in SORTABLE:
-        raise InputError(
-            f"`sort` {sort!r} is not a sortable field; use one of {', '.join(SORTABLE)}, "
-            "with a leading - for descending (e.g. sort=-clv_12m)."
-        )
-    return field, direction
-
-
 def _segment_filter(store: Store, segment: str) -> tuple[str, list[Any]]:
     if segment in RFM_NAMES:
         return "rfm_segment = ?", [segment]
@@ -149,7 +136,7 @@ def _segment_filter(store: Store, segment: str) -> tuple[str, list[Any]]:
 def _list(
     store: Store, *, q: str | None, segment: str | None, sort: str, limit: int, offset: int
 ) -> dict[str, Any]:
-    field, direction = _parse_sort(sort)
+    field, direction = dashboard.parse_sort(sort, SORTABLE, "clv_12m")
     base: dict[str, Any] = {"q": q or "", "segment": segment, "sort": sort, "limit": limit, "offset": offset}
     if not _ready(store):
         return {**base, "ready": False, "message": NO_PROFILES, "total": 0, "customers": []}

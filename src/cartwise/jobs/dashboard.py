@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cartwise.core.errors import InputError
+
 if TYPE_CHECKING:
     from cartwise.jobs.service import Service
 
@@ -58,6 +60,20 @@ def page_payload(service: Service, slug: str) -> dict[str, Any] | None:
     if page.data is None:
         return {**base, "status": "planned", "planned": list(page.planned), "data": None}
     return {**base, "status": "ready", "planned": [], "data": page.data(service)}
+
+
+def parse_sort(sort: str, sortable: tuple[str, ...] | list[str], example: str) -> tuple[str, str]:
+    """`"-field"` -> (field, "DESC"), `"field"` -> (field, "ASC"); InputError naming the sortable fields."""
+    field = sort.strip()
+    direction = "ASC"
+    if field.startswith("-"):
+        field, direction = field[1:], "DESC"
+    if field not in sortable:
+        raise InputError(
+            f"`sort` {sort!r} is not a sortable field; use one of {', '.join(sortable)}, "
+            f"with a leading - for descending (e.g. sort=-{example})."
+        )
+    return field, direction
 
 
 def _today_start() -> datetime:

@@ -113,19 +113,6 @@ def _check_measure(store: Store, level: str, measure: str) -> str:
     return measure
 
 
-def _parse_sort(sort: str) -> tuple[str, str]:
-    field = sort.strip()
-    direction = "ASC"
-    if field.startswith("-"):
-        field, direction = field[1:], "DESC"
-    if field not in SORTABLE:
-        raise InputError(
-            f"`sort` {sort!r} is not a sortable field; use one of {', '.join(SORTABLE)}, "
-            "with a leading - for descending (e.g. sort=-mase)."
-        )
-    return field, direction
-
-
 def _check_page(limit: int, offset: int, most: int = MAX_LIMIT) -> None:
     if not 1 <= limit <= most:
         raise InputError(f"`limit` must be between 1 and {most}; received {limit}.")
@@ -161,7 +148,7 @@ def _list(
     store: Store, *, level: str, measure: str, q: str | None, sort: str, limit: int, offset: int
 ) -> dict[str, Any]:
     _check_level(level)
-    field, direction = _parse_sort(sort)
+    field, direction = dashboard.parse_sort(sort, SORTABLE, "mase")
     base: dict[str, Any] = {
         "level": level,
         "measure": measure,
