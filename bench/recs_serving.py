@@ -152,14 +152,17 @@ def main() -> None:
     parser.add_argument(
         "--wait-batch-scoring",
         type=float,
-        default=0.0,
+        default=300.0,
         help="Seconds to wait, at most, for the server to batch-score every user before measuring.",
     )
     parser.add_argument(
         "--no-impressions", action="store_true", help="Ask with log=false (isolates the cost of impressions)."
     )
     parser.add_argument(
-        "--model", default="hybrid", help="Recommender to train when the store has none (registry name)."
+        "--model",
+        default="als",
+        help="Recommender to train when the store has none (registry name). The hybrid does not "
+        "train at the default size in reasonable time yet.",
     )
     parser.add_argument("--db", type=Path, default=None, help="Store to reuse (built there if missing).")
     args = parser.parse_args()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -105,3 +107,40 @@ def start(tmp: Path) -> Running:
     log_path = tmp / "server.log"
     server = ServerProcess(db, log_path=log_path, env=SERVER_ENV).start()
     return Running(server, db, log_path, keys, ids)
+
+
+def fuzz_operations(
+    schema: Any, headers: dict[str, str], wanted: Callable[[str], bool], max_examples: int
+) -> list[str]:
+    """Send schemathesis-generated requests to each operation whose path `wanted` accepts.
+
+    Asserts what a client relies on: never a 5xx, and every 4xx is a JSON error with `error`
+    and `message`. Returns "METHOD path" of each operation checked.
+    """
+    from hypothesis import HealthCheck, given, settings
+
+    checked = []
+    for result in schema.get_all_operations():
+        operation = result.ok()  # an invalid schema raises here
+        if not wanted(operation.path):
+            continue
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=max_examples,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        def check(case: Any) -> None:
+            response = case.call(headers=headers, timeout=30)
+            where = f"{case.method} {case.formatted_path} {case.query}"
+            assert response.status_code < 500, f"{where} -> {response.status_code}: {response.text[:300]}"
+            if response.status_code >= 400:
+                body = response.json()
+                assert body["error"] and body["message"], where
+
+        check()
+        checked.append(f"{operation.method.upper()} {operation.path}")
+    return checked

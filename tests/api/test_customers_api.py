@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
-from service_support import PASSWORD, SERVER_ENV, Running
+from service_support import PASSWORD, SERVER_ENV, Running, fuzz_operations
 
 from cartwise.core.settings import get_settings
 from cartwise.jobs import churn
@@ -369,31 +369,13 @@ def test_before_profiles_are_built_the_answers_say_how_to_build_them(running: Ru
 # -- generated requests -------------------------------------------------------------------------------
 def test_generated_requests_never_get_a_server_error(shop: Shop) -> None:
     schemathesis = pytest.importorskip("schemathesis")
-    from hypothesis import HealthCheck, given, settings
 
     schema = schemathesis.openapi.from_url(shop.run.url + "/api/v1/openapi.json")
     headers = {"Authorization": f"Bearer {shop.run.keys['admin']}"}
-    checked = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if not operation.path.startswith(("/api/v1/customers", "/api/v1/segments")):
-            continue
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=10,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def check(case: Any) -> None:
-            response = case.call(headers=headers, timeout=30)
-            where = f"{case.method} {case.formatted_path}"
-            assert response.status_code < 500, f"{where} -> {response.status_code}: {response.text[:300]}"
-            if response.status_code >= 400:
-                assert response.json()["message"], where
-
-        check()
-        checked.append(f"{operation.method.upper()} {operation.path}")
+    checked = fuzz_operations(
+        schema,
+        headers,
+        lambda path: path.startswith(("/api/v1/customers", "/api/v1/segments")),
+        max_examples=10,
+    )
     assert len(checked) == 9, checked

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
-from service_support import SERVER_ENV, Running
+from service_support import SERVER_ENV, Running, fuzz_operations
 
 from cartwise.core.settings import get_settings
 from cartwise.jobs import keys as keys_job
@@ -359,31 +359,14 @@ def test_without_forecasts_the_api_says_how_to_build_them(running: Running) -> N
 def test_generated_requests_never_fail_with_a_server_error(shop: Shop) -> None:
     """Requests generated from the OpenAPI document, over a store with forecasts."""
     import schemathesis
-    from hypothesis import HealthCheck, given, settings
 
     schema = schemathesis.openapi.from_url(shop.run.url + "/api/v1/openapi.json")
     headers = {"Authorization": f"Bearer {shop.run.keys['read']}"}
-    checked = []
-    for result in schema.get_all_operations():
-        operation = result.ok()  # type: ignore[union-attr]  # an invalid schema fails here
-        if not operation.path.startswith(("/api/v1/forecasts", "/api/v1/inventory")):
-            continue
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=25,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def check(case: schemathesis.Case) -> None:
-            response = case.call(headers=headers, timeout=30)
-            where = f"{case.method} {case.formatted_path}"
-            assert response.status_code < 500, f"{where} -> {response.status_code}: {response.text[:300]}"
-            if response.status_code >= 400:
-                assert set(response.json()) == {"error", "message", "fields"}, where
-
-        check()
-        checked.append(operation.path)
+    checked = fuzz_operations(
+        schema,
+        headers,
+        lambda path: path.startswith(("/api/v1/forecasts", "/api/v1/inventory")),
+        max_examples=25,
+    )
+    checked = [c.split(" ", 1)[1] for c in checked]
     assert len(checked) == 4

@@ -91,12 +91,10 @@ def _ts_modes(
         source = mapping.get(column.name)
         if column.kind != "timestamp" or source is None:
             continue
-        values = data.column(source)
         sample = con.execute(
             f"SELECT CAST({q(source)} AS VARCHAR) FROM {_SRC} WHERE {q(source)} IS NOT NULL "
             f"AND trim(CAST({q(source)} AS VARCHAR)) <> '' LIMIT 2000"
         ).fetchall()
-        del values
         modes[column.name] = timestamp_mode([r[0] for r in sample], ts_format)
     return modes
 
