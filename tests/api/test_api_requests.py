@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import socket
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from service_support import Running, now_naive
+
+from cartwise.core.settings import get_settings
+from cartwise.jobs import keys as keys_job
+from cartwise.store import open_store
 
 
 def _event(**overrides: Any) -> dict[str, Any]:
@@ -244,3 +249,41 @@ def test_live_stream_sends_a_snapshot_at_once(running: Running) -> None:
 def test_live_stream_needs_read_scope(running: Running) -> None:
     with running.client("collect") as c:
         _error(c.get("/api/v1/live/stream"), 403)
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_events_from_a_configured_storefront_origin_get_cors_and_security_headers(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from cartwise.api.app import create_app
+
+    shop = "https://shop.example"
+    settings = get_settings(db=tmp_path / "cors.duckdb", memory_limit="256MB", threads=1, cors_origins=[shop])
+    with open_store(settings.db, settings=settings) as store:
+        _, key = keys_job.create_key(store, scope="collect", name="storefront")
+    with TestClient(create_app(settings)) as api:
+        preflight = api.options(
+            "/api/v1/events",
+            headers={
+                "Origin": shop,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == shop
+        event = {"ts": "2026-01-01T10:00:00Z", "user_id": "u1", "type": "view"}
+        sent = api.post(
+            "/api/v1/events",
+            json={"events": [event]},
+            headers={"Origin": shop, "Authorization": f"Bearer {key}"},
+        )
+        assert sent.status_code == 202 and sent.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+        assert sent.headers["access-control-allow-origin"] == shop
+        assert sent.headers["x-content-type-options"] == "nosniff"
+        other = api.post(
+            "/api/v1/events",
+            json={"events": [event]},
+            headers={"Origin": "https://evil.example", "Authorization": f"Bearer {key}"},
+        )
+        assert "access-control-allow-origin" not in other.headers

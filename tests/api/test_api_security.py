@@ -135,6 +135,19 @@ def test_session_requests_that_change_things_need_the_csrf_header(running: Runni
         assert created.status_code == 201
 
 
+def test_a_signed_in_session_posts_events_only_with_the_csrf_header(running: Running) -> None:
+    # Without an Authorization header the request takes the routed path (the API-key lane
+    # passes it on); the session's CSRF check applies there.
+    event = {"ts": "2026-01-01T10:00:00Z", "user_id": "u-csrf", "type": "view"}
+    with httpx.Client(base_url=running.url) as c:
+        assert _login(c, username="alice", password=PASSWORD).status_code == 303
+        _assert_json_error(c.post("/api/v1/events", json={"events": [event]}), 403, "forbidden")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/overview").text)
+        assert token
+        sent = c.post("/api/v1/events", json={"events": [event]}, headers={"X-CSRF-Token": token.group(1)})
+        assert sent.status_code == 202 and sent.json()["accepted"] == 1
+
+
 def test_admin_key_login_and_non_admin_key_refused(running: Running) -> None:
     with httpx.Client(base_url=running.url) as c:
         assert _login(c, key=running.keys["read"]).status_code == 401

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cartwise import __version__
 from cartwise.api import errors, html, v1
+from cartwise.api.collect import CollectorLane
 from cartwise.core.settings import Settings
 from cartwise.jobs.service import Service, ServiceOptions
 from cartwise.web import STATIC_DIR, plotly_js_path
@@ -171,6 +172,8 @@ def create_app(
         "allow_headers": ["Authorization", "Content-Type"],
         "max_age": 600,
     }
+    # Innermost first: the collector's lane still gets CORS headers and the body limit.
+    app.add_middleware(CollectorLane, service=service)
     app.add_middleware(CORSMiddleware, **cors)
     app.add_middleware(Guard, max_body_bytes=service.options.max_body_bytes)
     return app

@@ -75,17 +75,30 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="cartwise"'})
 
 
+def key_principal(service: Service, header: str) -> Principal:
+    """The key named by an `Authorization` header value, or 401."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("The Authorization header must be `Bearer <key>`.")
+    info = service.verify_key(token.strip())
+    if info is None:
+        raise _unauthorized("The API key is unknown or revoked; create one with `cartwise keys create`.")
+    return Principal("key", info.name, info.scope, info.key_id)
+
+
+def check_scope(who: Principal, scope: str) -> None:
+    """403 unless `who` holds `scope`."""
+    if not who.may(scope):
+        raise HTTPException(
+            403, f"This key has scope `{who.scope}`; this endpoint needs `{scope}` (or `admin`)."
+        )
+
+
 def principal(request: Request) -> Principal:
     """The caller, or 401: a bad key is refused even when a session cookie is present."""
     header = request.headers.get("authorization")
     if header is not None:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized("The Authorization header must be `Bearer <key>`.")
-        info = service_of(request).verify_key(token.strip())
-        if info is None:
-            raise _unauthorized("The API key is unknown or revoked; create one with `cartwise keys create`.")
-        return Principal("key", info.name, info.scope, info.key_id)
+        return key_principal(service_of(request), header)
     session = session_principal(request)
     if session is None:
         raise _unauthorized(
@@ -109,10 +122,7 @@ class Require:
     async def __call__(self, request: Request) -> Principal:
         # async: a plain function would cost every request a hop to the thread pool.
         who = principal(request)
-        if not who.may(self.scope):
-            raise HTTPException(
-                403, f"This key has scope `{who.scope}`; this endpoint needs `{self.scope}` (or `admin`)."
-            )
+        check_scope(who, self.scope)
         return who
 
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cartwise.core.errors import CartwiseError, ConfigError, InputError, NotFoundError, StoreError
+from cartwise.core.errors import CartwiseError, NotFoundError, StoreError
 from cartwise.jobs.collector import CollectorBusy
 
 log = logging.getLogger("cartwise.api")
@@ -37,8 +37,9 @@ def error_response(
     fields: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = {"error": code or _CODES.get(status, "error"), "message": message, "fields": fields or []}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(
+        error_body(status, message, code=code, fields=fields), status_code=status, headers=headers
+    )
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -63,20 +64,39 @@ def _problem(err: dict[str, Any]) -> str:
     return f"{err.get('msg', 'is invalid')} (got {str(err.get('input'))[:80]!r})"
 
 
-async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
+def error_body(
+    status: int, message: str, *, code: str | None = None, fields: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    return {"error": code or _CODES.get(status, "error"), "message": message, "fields": fields or []}
+
+
+def validation_error(errors: list[Any]) -> tuple[int, dict[str, Any]]:
+    """Status and body for request validation errors (pydantic's `errors()` list)."""
     if any(e.get("type") == "json_invalid" for e in errors):
         detail = next(e for e in errors if e.get("type") == "json_invalid")
         reason = (detail.get("ctx") or {}).get("error", "")
-        return error_response(
-            400,
-            f"The body is not valid JSON ({reason}); send a JSON document with Content-Type: application/json.",
-            code="invalid_json",
-        )
+        message = f"The body is not valid JSON ({reason}); send a JSON document with Content-Type: application/json."
+        return 400, error_body(400, message, code="invalid_json")
     fields = [{"field": _field_name(tuple(e["loc"])), "problem": _problem(e)} for e in errors[:20]]
     summary = "; ".join(f"`{f['field']}` {f['problem']}" for f in fields[:3])
-    return error_response(422, f"The request is invalid: {summary}.", fields=fields)
+    return 422, error_body(422, f"The request is invalid: {summary}.", fields=fields)
+
+
+def cartwise_error(exc: CartwiseError) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """Status, body and headers for an error raised by Cartwise's own code."""
+    if isinstance(exc, CollectorBusy):
+        return 503, error_body(503, str(exc), code="busy"), {"Retry-After": "2"}
+    if isinstance(exc, NotFoundError):
+        return 404, error_body(404, str(exc)), None
+    if isinstance(exc, StoreError):
+        return 503, error_body(503, str(exc)), None
+    return 400, error_body(400, str(exc)), None
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    status, body = validation_error(list(exc.errors()))
+    return JSONResponse(body, status_code=status)
 
 
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -91,20 +111,18 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _cartwise_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CartwiseError)
-    if isinstance(exc, CollectorBusy):
-        return error_response(503, str(exc), code="busy", headers={"Retry-After": "2"})
-    if isinstance(exc, NotFoundError):
-        return error_response(404, str(exc))
-    if isinstance(exc, StoreError):
-        return error_response(503, str(exc))
-    if isinstance(exc, InputError | ConfigError):
-        return error_response(400, str(exc))
-    return error_response(400, str(exc))
+    status, body, headers = cartwise_error(exc)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def unexpected_error(method: str, path: str) -> dict[str, Any]:
+    """Log the exception being handled; the body of the 500 that answers it (no details leak)."""
+    log.exception("unexpected error on %s %s", method, path)
+    return error_body(500, "An unexpected error happened; it has been logged.", code="internal_error")
 
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "An unexpected error happened; it has been logged.", code="internal_error")
+    return JSONResponse(unexpected_error(request.method, request.url.path), status_code=500)
 
 
 def install(app: FastAPI) -> None:

@@ -9,12 +9,11 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 
 from cartwise import __version__
 from cartwise.api.auth import Principal, principal, require_admin, require_collect, require_read, service_of
+from cartwise.api.collect import collect
 from cartwise.api.models import (
     ErrorBody,
     EventBatch,
@@ -87,17 +86,7 @@ async def post_events(request: Request, who: Collect) -> EventsAccepted:
     Events failing validation are listed in `rejected` by index; the others are kept.
     Re-sending an event with the same `event_id` stores it once and counts it in `duplicates`.
     """
-    # Parsed here rather than by a body parameter: pydantic's JSON parser is faster, and a
-    # client that forgets the Content-Type header still gets its events read.
-    try:
-        batch = EventBatch.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
-    collector = service_of(request).collector
-    if collector is None:
-        raise HTTPException(503, "The collector is not running.")
-    ack = await collector.submit_async(batch.events)
-    return EventsAccepted(accepted=ack.accepted, duplicates=ack.duplicates, rejected=ack.rejected)  # type: ignore[arg-type]
+    return EventsAccepted(**await collect(service_of(request), await request.body()))
 
 
 @router.get("/live", response_model=LiveSnapshot, tags=["live"])

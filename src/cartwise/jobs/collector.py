@@ -387,17 +387,16 @@ class Collector:
             given = records[merged_index].get("event_id")
             if given not in (None, "") and str(given).strip() != ids[row_number]:
                 raise StoreError("Validation returned the events in another order; refusing the batch.")
-        rows_for: dict[int, list[int]] = {}
+        # Requests were merged in order and validation keeps it, so each request's rows are one
+        # contiguous run of the result: a zero-copy slice.
+        first_row: dict[int, int] = {}
         for row_number, merged_index in enumerate(valid):
             request, position = owner[merged_index]
-            rows_for.setdefault(id(request), []).append(row_number)
+            first_row.setdefault(id(request), row_number)
             request.sources.append(position)
         for request in requests:
-            taken = rows_for.get(id(request), [])
-            if taken:
-                request.table = (
-                    prepared.table if len(requests) == 1 else prepared.table.take(pa.array(taken, pa.int64()))
-                )
+            if request.sources:
+                request.table = prepared.table.slice(first_row[id(request)], len(request.sources))
 
     def _finish(self, requests: list[_Request]) -> None:
         """Drop repeats (within the group and recently seen), build log lines and acks."""
@@ -521,9 +520,8 @@ class Collector:
             request.segment = segment
             self._to_store.put(request)
         if self.live is not None and durable:
-            for request in durable:
-                assert request.table is not None
-                self.live.add_table(request.table)
+            tables = [r.table for r in durable if r.table is not None]
+            self.live.add_table(pa.concat_tables(tables, promote_options="permissive"))
         for request in requests:
             assert request.ack is not None
             self.stats["acknowledged"] += request.ack.accepted
