@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument(
         "--wait-batch-scoring",
         type=float,
-        default=300.0,
+        default=600.0,
         help="Seconds to wait, at most, for the server to batch-score every user before measuring.",
     )
     parser.add_argument(
@@ -160,9 +160,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--model",
-        default="als",
-        help="Recommender to train when the store has none (registry name). The hybrid does not "
-        "train at the default size in reasonable time yet.",
+        default="hybrid",
+        help="Recommender to train when the store has none (registry name; default the hybrid, "
+        "which `cartwise train` trains).",
     )
     parser.add_argument("--db", type=Path, default=None, help="Store to reuse (built there if missing).")
     args = parser.parse_args()

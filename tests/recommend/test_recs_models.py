@@ -316,3 +316,121 @@ def test_answers_do_not_depend_on_the_scoring_batch_size(monkeypatch: pytest.Mon
     monkeypatch.setattr(base, "_SCORE_CELLS_PER_BATCH", 200)  # a few users per batch
     batched = Hybrid(n_estimators=10).fit(data.frame).recommend(users, n=5)[0]
     assert (whole == batched).all()
+
+
+def baskets(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "ts", "basket_id"])
+
+
+def test_repeat_stats_count_baskets_cycles_and_repeat_rates() -> None:
+    from cartwise.recommend._repeat import RepeatStats
+
+    # u: soap every 10 days (days 0, 10, 20), milk on day 20 only; v: soap and tea on day 0, soap on day 30.
+    data = Interactions.from_frame(
+        baskets(
+            [
+                ("u", "soap", 0, "b1"),
+                ("u", "soap", 10 * DAY, "b2"),
+                ("u", "soap", 20 * DAY, "b3"),
+                ("u", "milk", 20 * DAY, "b3"),
+                ("v", "soap", 0, "c1"),
+                ("v", "tea", 0, "c1"),
+                ("v", "soap", 30 * DAY, "c2"),
+            ]
+        ),
+        time_col="ts",
+        basket_col="basket_id",
+    )
+    stats = RepeatStats(data)
+    u, v = list(data.user_ids).index("u"), list(data.user_ids).index("v")
+    soap, milk, tea = (list(data.item_ids).index(i) for i in ("soap", "milk", "tea"))
+    assert list(stats.user_baskets[[u, v]]) == [3, 2]
+    np.testing.assert_allclose(stats.user_gap_days[[u, v]], [10.0, 30.0])
+    # Soap gaps: 10, 10 (u) and 30 (v): median 10; milk never repeats and takes the median of known cycles.
+    np.testing.assert_allclose(stats.item_cycle_days[[soap, milk]], [10.0, 10.0])
+    feats = stats.features(np.array([u, u, v]), np.array([soap, milk, milk]))
+    np.testing.assert_allclose(feats["repeat_baskets"], [3, 1, 0])
+    np.testing.assert_allclose(feats["repeat_first_basket"], [0, 2, np.nan])
+    np.testing.assert_allclose(feats["repeat_basket_share"], [1.0, 1.0, np.nan])
+    # u's next basket is expected 10 days after day 20: soap, last bought on day 20, is one cycle on.
+    np.testing.assert_allclose(feats["repeat_cycle_position"], [1.0, 1.0, np.nan])
+    # Of the 3 pairs with a later basket, 2 (the soaps) repeat: overall 2/3, each item shrunk
+    # towards it with 5 pseudo-pairs; milk had no later basket and gets the overall rate.
+    np.testing.assert_allclose(
+        stats.item_repeat_rate[[soap, milk, tea]], [(2 + 5 * 2 / 3) / 7, 2 / 3, (0 + 5 * 2 / 3) / 6]
+    )
+    np.testing.assert_allclose(stats.user_repeat_rate[[u, v]], [1.0, 1.0])
+
+
+def test_repeat_with_cycles_ranks_a_due_item_above_one_just_bought() -> None:
+    # Coffee and tea are bought every 30 days. u bought coffee on days 0 and 30, tea on days 27
+    # and 57, so u's baskets are 19 days apart: at u's next basket (day 76) coffee is 46 days
+    # (1.5 cycles) old and due, tea only 19 days.
+    rows = [
+        (o, item, day * DAY, f"{o}-{day}")
+        for o in ("o1", "o2")
+        for item in ("coffee", "tea")
+        for day in (0, 30, 60)
+    ]
+    rows += [("u", "coffee", day * DAY, f"u-{day}") for day in (0, 30)]
+    rows += [("u", "tea", day * DAY, f"u-{day}") for day in (27, 57)]
+    data = baskets(rows)
+    by_cycle = RepeatPurchase(timing="cycle").fit(data).recommend(["u"], n=2, exclude_seen=False)[0][0]
+    assert list(by_cycle) == ["coffee", "tea"]
+    by_recency = RepeatPurchase().fit(data).recommend(["u"], n=2, exclude_seen=False)[0][0]
+    assert list(by_recency) == ["tea", "coffee"]
+
+
+def test_repeat_rejects_an_unknown_timing() -> None:
+    with pytest.raises(InputError, match="timing must be"):
+        RepeatPurchase(timing="soon").fit(frame([("u", "x", 0)]))  # type: ignore[arg-type]
+
+
+def test_hybrid_labels_the_last_basket_when_baskets_are_given() -> None:
+    from cartwise.recommend._hybrid import _in_last_basket
+
+    data = Interactions.from_frame(
+        baskets(
+            [
+                ("u", "a", 0, "b1"),
+                ("u", "b", 5, "b2"),
+                ("u", "c", 6, "b2"),  # the last basket: two lines, the later one a second on
+                ("v", "a", 0, "c1"),  # a single basket stays in training
+            ]
+        ),
+        time_col="ts",
+        basket_col="basket_id",
+    )
+    held = _in_last_basket(data)
+    assert list(data.item_ids[data.items[held]]) == ["b", "c"]
+    assert set(data.user_ids[data.users[held]]) == {"u"}
+
+
+def test_hybrid_trains_its_ranker_on_a_seeded_user_sample() -> None:
+    data = two_tastes(seed=3, n_users=120)
+    users = list(data.group)
+    first = Hybrid(n_estimators=20, max_train_users=40, random_state=1).fit(data.frame)
+    again = Hybrid(n_estimators=20, max_train_users=40, random_state=1).fit(data.frame)
+    assert first.ranker_ is not None
+    assert (first.recommend(users, n=5)[0] == again.recommend(users, n=5)[0]).all()
+    assert 0 < first.ranker_users_ <= 40
+    assert Hybrid(n_estimators=20, max_train_users=1_000).fit(data.frame).ranker_users_ > 40
+
+
+def test_hybrid_uses_itemknn_instead_of_ease_for_large_catalogues(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cartwise.recommend._hybrid as hybrid
+
+    data = two_tastes(seed=2)
+    assert "ease" in Hybrid(n_estimators=5).fit(data.frame).generators_
+    monkeypatch.setattr(hybrid, "HYBRID_EASE_MAX_ITEMS", 10)
+    generators = Hybrid(n_estimators=5).fit(data.frame).generators_
+    assert "itemknn" in generators and "ease" not in generators
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"holdout_by": "week"}, "holdout_by must be"), ({"holdout_rounds": 0}, "holdout_rounds must be")],
+)
+def test_hybrid_names_a_bad_holdout_setting(params: dict[str, object], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        Hybrid(**params).fit(two_tastes().frame)  # type: ignore[arg-type]

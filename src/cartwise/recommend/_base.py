@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from cartwise.core.errors import InputError, ModelError, NotFoundError
 from cartwise.recommend._data import Interactions, as_interactions, ids_as_strings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Rows of dense scores computed at once: about 32 MB of float64 whatever the catalogue size.
 _SCORE_CELLS_PER_BATCH = 1 << 22
 

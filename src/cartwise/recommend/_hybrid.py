@@ -6,7 +6,7 @@ import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -15,17 +15,24 @@ import scipy.sparse as sp
 from cartwise.core.errors import DataWarning, InputError
 from cartwise.recommend._base import RECOMMENDERS, Recommender, create, load_model, register
 from cartwise.recommend._data import SECONDS_PER_DAY, Interactions
-from cartwise.recommend._neighbours import EASE
+from cartwise.recommend._repeat import RepeatStats, basket_codes
 
 DEFAULT_GENERATORS = ("ease", "session", "popularity")
 """Generators when none are named; `repeat` joins with seen_candidates, `content` with item
-metadata, and `itemknn` replaces `ease` for catalogues too large for EASE."""
+metadata, and `itemknn` replaces `ease` above `HYBRID_EASE_MAX_ITEMS` items."""
 _TREND_HALF_LIFE_DAYS = 14.0
-EASE_MAX_ITEMS = EASE().max_items
+HYBRID_EASE_MAX_ITEMS = 5_000
+"""Largest catalogue for which the default hybrid uses EASE: its dense items x items inverse takes
+O(items^3) time and 3 such matrices in memory (20,000 items: minutes and about 10 GB), while
+item-kNN stays sparse."""
 
 
 class _Context:
-    """User, item and pair statistics of one training set, for the ranker's features."""
+    """User, item and pair statistics of one training set, for the ranker's features.
+
+    Pair statistics are sparse (users x items, only pairs that occurred), so memory follows the
+    number of events, never users x items.
+    """
 
     def __init__(
         self,
@@ -33,6 +40,7 @@ class _Context:
         category: np.ndarray,
         brand: np.ndarray,
         price: np.ndarray,
+        price_position: np.ndarray,
     ) -> None:
         n_users, n_items = data.n_users, data.n_items
         scale = SECONDS_PER_DAY if data.has_time else 1.0
@@ -53,13 +61,8 @@ class _Context:
         self.user_age_last = _group_min(data.users, age, n_users)
         self.user_mean_pop = np.asarray(binary @ self.item_pop).ravel() / np.maximum(distinct, 1)
         self.pair_count = data.matrix()
-        frame = pd.DataFrame({"u": data.users, "i": data.items, "age": age})
-        last = frame.groupby(["u", "i"], sort=False)["age"].min()
-        # Stored as age + 1 so that an age of 0 stays a stored entry (absent = never).
-        self.pair_age = sp.csr_matrix(
-            (last.to_numpy() + 1.0, (last.index.get_level_values(0), last.index.get_level_values(1))),
-            shape=(n_users, n_items),
-        )
+        self.shape = (n_users, n_items)
+        self.repeat = RepeatStats(data)
         self.category, self.user_category = category, _user_share(data, category)
         self.brand, self.user_brand = brand, _user_share(data, brand)
         self.log_price = np.log1p(price)
@@ -69,10 +72,11 @@ class _Context:
         )
         counts = np.bincount(data.users[has_price], minlength=n_users)
         self.user_log_price = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        self.price_position = price_position
+        self.user_price_position = _user_mean(data, price_position)
 
     def features(self, users: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:
         pair_count = np.asarray(self.pair_count[users, items]).ravel()
-        pair_age = np.asarray(self.pair_age[users, items]).ravel()
         return {
             "item_popularity": self.item_pop[items],
             "item_trend": self.item_trend[items],
@@ -81,12 +85,15 @@ class _Context:
             "user_events": self.user_events[users],
             "user_distinct_items": self.user_distinct[users],
             "user_days_since_last": self.user_age_last[users],
+            "user_baskets": self.repeat.user_baskets[users].astype(np.float64),
             "popularity_fit": self.item_pop[items] - self.user_mean_pop[users],
             "repeat_count": pair_count,
-            "repeat_days_since_last": np.where(pair_age > 0, pair_age - 1.0, np.nan),
+            **self.repeat.features(users, items),
             "category_affinity": _share(self.user_category, users, self.category[items]),
             "brand_affinity": _share(self.user_brand, users, self.brand[items]),
             "price_fit": self.log_price[items] - self.user_log_price[users],
+            "price_position": self.price_position[items],
+            "price_position_fit": self.price_position[items] - self.user_price_position[users],
         }
 
 
@@ -135,6 +142,23 @@ def _prices(items: pd.DataFrame | None, n_items: int) -> np.ndarray:
     return np.where(price >= 0, price, np.nan)
 
 
+def _price_position(items: pd.DataFrame | None, price: np.ndarray) -> np.ndarray:
+    """log(price / median price of the item's full category): cheap or dear for its kind."""
+    if items is None or "category" not in items.columns:
+        return np.full(len(price), np.nan)
+    log_price = pd.Series(np.log(np.where(price > 0, price, np.nan)))
+    median = log_price.groupby(items["category"].astype("string").to_numpy()).transform("median")
+    return (log_price - median).to_numpy(dtype=np.float64)
+
+
+def _user_mean(data: Interactions, values: np.ndarray) -> np.ndarray:
+    """Each user's mean of an item value over their events with a known value (NaN without any)."""
+    known = np.isfinite(values[data.items])
+    sums = np.bincount(data.users[known], weights=values[data.items][known], minlength=data.n_users)
+    counts = np.bincount(data.users[known], minlength=data.n_users)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 REPEAT_SHARE = 0.1
 """Share of repeat interactions from which the hybrid offers a user's own items again."""
 
@@ -158,10 +182,15 @@ class Hybrid(Recommender):
     popularity fit) and every generator's score and rank. Items outside the candidates rank
     below all of them, by popularity.
 
-    Training is time-based: within the training data each user's last `holdout` events (by
-    time) are the labels, the generators are fitted on the earlier events, and the ranker
-    learns to put the held-out items first (NDCG@`eval_at`). The generators are then refitted
-    on all the data. `seen_candidates=True` lets items a user already had be candidates (for
+    Training is time-based: within the training data each user's latest basket
+    (`holdout_by="basket"`, users with 2+ baskets; the default `"auto"` when the data has basket
+    ids) or last `holdout` events (`"event"`) are the labels, the generators are fitted on the
+    earlier events, and the ranker learns to put the held-out items first (NDCG@`eval_at`), so
+    it learns the next-basket task it is judged on. The ranker trains on at most
+    `max_train_users` users (a seeded sample). With `holdout_rounds` r > 1 the split repeats on
+    the earlier history r times (the basket before the last one, and so on), for more lists to
+    learn from; the default `None` takes 2 rounds of basket holdouts (one basket per user is
+    little) and 1 of event holdouts. The generators are then refitted on all the data. `seen_candidates=True` lets items a user already had be candidates (for
     consumables, with the `repeat` generator); the default `None` decides from the data: on
     when at least `REPEAT_SHARE` of the interactions are with an item the user had before. With too little data to learn a ranking it warns
     and ranks by the first generator.
@@ -176,8 +205,10 @@ class Hybrid(Recommender):
         "item_category_",
         "item_brand_",
         "item_price_",
+        "item_price_position_",
         "feature_names_",
         "seen_candidates_",
+        "ranker_users_",
     )
 
     def __init__(
@@ -186,6 +217,8 @@ class Hybrid(Recommender):
         generator_params: dict[str, dict[str, Any]] | None = None,
         n_candidates: int = 30,
         holdout: int = 5,
+        holdout_by: Literal["auto", "basket", "event"] = "auto",
+        holdout_rounds: int | None = None,
         seen_candidates: bool | None = None,
         n_estimators: int = 80,
         learning_rate: float = 0.1,
@@ -200,6 +233,8 @@ class Hybrid(Recommender):
         self.generator_params = generator_params
         self.n_candidates = n_candidates
         self.holdout = holdout
+        self.holdout_by = holdout_by
+        self.holdout_rounds = holdout_rounds
         self.seen_candidates = seen_candidates
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -214,7 +249,7 @@ class Hybrid(Recommender):
     def _generator_names(self, items: pd.DataFrame | None, n_items: int) -> list[str]:
         names = list(self.generators) if self.generators is not None else list(DEFAULT_GENERATORS)
         if self.generators is None:
-            if n_items > EASE_MAX_ITEMS:
+            if n_items > HYBRID_EASE_MAX_ITEMS:
                 names[names.index("ease")] = "itemknn"
             if self.seen_candidates_:
                 names.append("repeat")
@@ -244,9 +279,16 @@ class Hybrid(Recommender):
 
         if not (isinstance(self.n_candidates, int) and self.n_candidates >= 1):
             raise InputError(f"n_candidates must be a positive integer; got {self.n_candidates!r}.")
+        if self.holdout_rounds is not None and not (
+            isinstance(self.holdout_rounds, int) and self.holdout_rounds >= 1
+        ):
+            raise InputError(f"holdout_rounds must be a positive integer; got {self.holdout_rounds!r}.")
+        if self.holdout_by not in ("auto", "basket", "event"):
+            raise InputError(f"holdout_by must be 'auto', 'basket' or 'event'; got {self.holdout_by!r}.")
         self.item_category_ = _codes(items, "category", data.n_items)
         self.item_brand_ = _codes(items, "brand", data.n_items)
         self.item_price_ = _prices(items, data.n_items)
+        self.item_price_position_ = _price_position(items, self.item_price_)
         self.events_users_, self.events_items_ = data.users, data.items
         self.events_times_, self.events_weights_ = data.times, data.weights
         self.has_time_ = bool(data.has_time)
@@ -256,32 +298,23 @@ class Hybrid(Recommender):
             else repeat_share(data) >= REPEAT_SHARE
         )
 
-        train_mask, label_users, label_items = self._inner_split(data)
         self.ranker_ = None
-        groups: list[int] = []
-        if len(label_users) and train_mask.any():
-            inner = data.subset(train_mask)
-            inner_generators = self._make_generators(inner, items)
-            context = _Context(inner, self.item_category_, self.item_brand_, self.item_price_)
-            users = np.unique(label_users)
-            rng = np.random.default_rng(self.random_state)
-            if len(users) > self.max_train_users:
-                users = np.sort(rng.choice(users, self.max_train_users, replace=False))
-            seen_inner = inner.matrix(binary=True)
-            rows, cand, feats = self._candidates_batched(users, inner_generators, context, seen_inner)
-            positives = sp.csr_matrix(
-                (np.ones(len(label_users)), (label_users, label_items)), shape=(data.n_users, data.n_items)
-            )
-            labels = (np.asarray(positives[users[rows], cand]).ravel() > 0).astype(np.float64)
-            # Groups without any positive teach LambdaRank nothing.
-            has_pos = np.bincount(rows, weights=labels, minlength=len(users)) > 0
-            keep = has_pos[rows]
-            groups = np.bincount(rows[keep], minlength=len(users))[has_pos].tolist()
-            self.feature_names_ = list(feats.columns)
+        parts = []
+        history = data
+        rounds = self.holdout_rounds or (2 if self._holds_out_baskets(data) else 1)
+        per_round = max(1, self.max_train_users // rounds)
+        for round_ in range(rounds):
+            part, history = self._ranker_examples(history, items, per_round, self.random_state + round_)
+            if part is None:
+                break
+            parts.append(part)
+        groups = [g for part in parts for g in part[2]]
+        if parts:
+            feats = np.concatenate([part[0] for part in parts])
+            labels = np.concatenate([part[1] for part in parts])
+        self.ranker_users_ = len(groups)
         if sum(groups) > 0 and len(groups) >= 2:
-            train_set = lgb.Dataset(
-                feats.to_numpy()[keep], label=labels[keep], group=groups, free_raw_data=True
-            )
+            train_set = lgb.Dataset(feats, label=labels, group=groups, free_raw_data=True)
             params = {
                 "objective": "lambdarank",
                 "metric": "ndcg",
@@ -305,10 +338,54 @@ class Hybrid(Recommender):
             )
             self.feature_names_ = []
         self.generators_ = self._make_generators(data, items)
-        self.context_ = _Context(data, self.item_category_, self.item_brand_, self.item_price_)
+        self.context_ = _Context(
+            data, self.item_category_, self.item_brand_, self.item_price_, self.item_price_position_
+        )
+
+    def _ranker_examples(
+        self, data: Interactions, items: pd.DataFrame | None, max_users: int, seed: int
+    ) -> tuple[tuple[np.ndarray, np.ndarray, list[int]] | None, Interactions]:
+        """One round of ranker training lists: generators fitted on the history before each
+        user's held-out part, candidates labelled by whether the held-out part has them.
+
+        Returns (features, labels, group sizes) or None when nothing can be learned, and the
+        history the round used (the next round holds out the part before this one).
+        """
+        train_mask, label_users, label_items = self._inner_split(data)
+        if not (len(label_users) and train_mask.any()):
+            return None, data
+        inner = data.subset(train_mask)
+        users = np.unique(label_users)
+        if len(users) > max_users:
+            users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+        inner_generators = self._make_generators(inner, items)
+        context = _Context(
+            inner, self.item_category_, self.item_brand_, self.item_price_, self.item_price_position_
+        )
+        rows, cand, feats = self._candidates_batched(
+            users, inner_generators, context, inner.matrix(binary=True)
+        )
+        positives = sp.csr_matrix(
+            (np.ones(len(label_users)), (label_users, label_items)), shape=(data.n_users, data.n_items)
+        )
+        labels = (np.asarray(positives[users[rows], cand]).ravel() > 0).astype(np.float32)
+        # Lists without any positive teach LambdaRank nothing.
+        has_pos = np.bincount(rows, weights=labels, minlength=len(users)) > 0
+        keep = has_pos[rows]
+        groups = np.bincount(rows[keep], minlength=len(users))[has_pos].tolist()
+        self.feature_names_ = list(feats.columns)
+        if not groups:
+            return None, inner
+        return (feats.to_numpy(dtype=np.float32)[keep], labels[keep], groups), inner
+
+    def _holds_out_baskets(self, data: Interactions) -> bool:
+        return self.holdout_by == "basket" or (self.holdout_by == "auto" and data.baskets is not None)
 
     def _inner_split(self, data: Interactions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mask of inner-training events, and (user, item) pairs of the held-out later events."""
+        if self._holds_out_baskets(data):
+            held = _in_last_basket(data)
+            return ~held, data.users[held], data.items[held]
         order = data.order_by_time()
         users = data.users[order]
         counts = np.bincount(users, minlength=data.n_users)
@@ -438,7 +515,18 @@ class Hybrid(Recommender):
             weights=self.events_weights_,
             has_time=bool(self.has_time_),
         )
-        self.context_ = _Context(data, self.item_category_, self.item_brand_, self.item_price_)
+        self.context_ = _Context(
+            data, self.item_category_, self.item_brand_, self.item_price_, self.item_price_position_
+        )
+
+
+def _in_last_basket(data: Interactions) -> np.ndarray:
+    """Events in their user's latest basket (by its earliest event), for users with 2+ baskets."""
+    start = pd.Series(data.times).groupby(basket_codes(data)).transform("min").to_numpy()
+    frame = pd.DataFrame({"user": data.users, "start": start})
+    starts = frame.groupby("user")["start"]
+    # Baskets starting at the same latest time count as one; a single basket stays in training.
+    return (start == starts.transform("max").to_numpy()) & (starts.transform("nunique").to_numpy() > 1)
 
 
 def _catalogue(items: pd.DataFrame | None) -> pd.DataFrame | None:
