@@ -10,8 +10,5 @@ from service_support import Running, start
 
 @pytest.fixture(scope="session")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    run = start(tmp_path_factory.mktemp("service"))
-    try:
+    with start(tmp_path_factory.mktemp("service")) as run:
         yield run
-    finally:
-        run.server.stop()

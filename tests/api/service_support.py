@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pyarrow as pa
 
 from cartwise.core.settings import get_settings
 from cartwise.jobs import keys as keys_job
 from cartwise.jobs.server_process import ServerProcess
-from cartwise.store import open_store
+from cartwise.store import Store, open_store
 
 PASSWORD = "correct horse battery staple"
 # Keep DuckDB small: several servers may run side by side on a 2-core machine.
@@ -36,6 +38,41 @@ class Running:
     def client(self, scope: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.keys[scope]}"} if scope else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    # `with start(...) as run:` stops the server when the block ends, also on failure.
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.stop()
+
+
+@dataclass
+class Shop:
+    """A served shop and `truth`, a read-only copy of its store taken before the server started
+    (the server holds the store's write lock while it runs), for checking answers with SQL."""
+
+    run: Running
+    truth: duckdb.DuckDBPyConnection
+
+    def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.truth.execute(query, params or []).fetchall()
+
+    def json(self, path: str, scope: str = "read", **params: Any) -> Any:
+        """The body of a GET that must answer 200."""
+        with self.run.client(scope) as c:
+            response = c.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def error_body(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The body of an error answer, checked to be the API's JSON error with this status."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error", "message", "fields"}
+    return body
 
 
 def now_naive() -> datetime:
@@ -99,6 +136,42 @@ def seed_store(db: Path) -> tuple[dict[str, str], dict[str, str]]:
         keys_job.revoke_key(store, ids["revoked"])
         keys_job.add_user(store, "alice", PASSWORD)
     return keys, ids
+
+
+def add_keys_and_alice(store: Store) -> tuple[dict[str, str], dict[str, str]]:
+    """Keys of scope admin, read and collect (named `test-<scope>`) and the dashboard user `alice`;
+    returns the keys and their ids by scope."""
+    keys: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    for scope in ("admin", "read", "collect"):
+        info, key = keys_job.create_key(store, scope=scope, name=f"test-{scope}")
+        keys[scope], ids[scope] = key, info.key_id
+    keys_job.add_user(store, "alice", PASSWORD)
+    return keys, ids
+
+
+def serve_shop(
+    tmp: Path,
+    prepare: Callable[[Store], object],
+    *,
+    truth: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Running:
+    """A real server over `tmp/shop.duckdb`, filled by `prepare`, with `add_keys_and_alice`.
+
+    With `truth`, the store is first copied to `tmp/<truth>` for direct SQL checks (the server
+    holds the store's write lock while it runs). `env` adds to `SERVER_ENV`.
+    """
+    db = tmp / "shop.duckdb"
+    with open_store(db, settings=get_settings(db=db, memory_limit="512MB", threads=1)) as store:
+        prepare(store)
+        keys, ids = add_keys_and_alice(store)
+        store.con.execute("CHECKPOINT")
+    if truth is not None:
+        shutil.copy(db, tmp / truth)
+    log_path = tmp / "server.log"
+    server = ServerProcess(db, log_path=log_path, env={**SERVER_ENV, **(env or {})}).start()
+    return Running(server, db, log_path, keys, ids)
 
 
 def start(tmp: Path) -> Running:

@@ -3,7 +3,6 @@ analytics library's answer on the same store; bad input gets a 4xx naming the pa
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -13,13 +12,12 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from service_support import PASSWORD, SERVER_ENV, Running, fuzz_operations
+from service_support import Running, error_body, fuzz_operations, serve_shop
 
 from cartwise.analytics import basket_rules, funnel, kpis, retention
 from cartwise.core.settings import get_settings
 from cartwise.jobs import keys as keys_job
 from cartwise.jobs.demo import build_demo
-from cartwise.jobs.server_process import ServerProcess
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store, open_store
 
@@ -60,47 +58,26 @@ class DemoShop:
     def events(self) -> Any:
         return self.reference.ibis().table("events")
 
+    # `with start_demo_shop(...) as shop:` stops the server and closes the copy when the block ends.
+    def __enter__(self) -> DemoShop:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.running.server.stop()
+        self.reference.close()
+
 
 def start_demo_shop(tmp: Path) -> DemoShop:
-    """Simulate the shop into a new store with keys and the user `alice`, copy it, serve it."""
-    db = tmp / "shop.duckdb"
-    settings = get_settings(db=db, memory_limit="512MB", threads=1)
-    keys: dict[str, str] = {}
-    ids: dict[str, str] = {}
-    with open_store(db, settings=settings) as store:
-        build_demo(store, SHOP)
-        for scope in ("admin", "read", "collect"):
-            info, key = keys_job.create_key(store, scope=scope, name=f"test-{scope}")
-            keys[scope], ids[scope] = key, info.key_id
-        keys_job.add_user(store, "alice", PASSWORD)
-    # The server holds the store's lock; answers are checked against this identical copy.
-    shutil.copy(db, tmp / "reference.duckdb")
-    reference = open_store(tmp / "reference.duckdb", settings=settings, read_only=True)
-    log_path = tmp / "server.log"
-    server = ServerProcess(db, log_path=log_path, env=SERVER_ENV).start()
-    return DemoShop(Running(server, db, log_path, keys, ids), reference)
-
-
-def stop_demo_shop(shop: DemoShop) -> None:
-    shop.running.server.stop()
-    shop.reference.close()
+    """Serve the simulated shop; answers are checked against an identical copy of its store."""
+    running = serve_shop(tmp, lambda store: build_demo(store, SHOP), truth="reference.duckdb")
+    settings = get_settings(db=running.db, memory_limit="512MB", threads=1)
+    return DemoShop(running, open_store(tmp / "reference.duckdb", settings=settings, read_only=True))
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoShop]:
-    demo = start_demo_shop(tmp_path_factory.mktemp("analytics"))
-    try:
+    with start_demo_shop(tmp_path_factory.mktemp("analytics")) as demo:
         yield demo
-    finally:
-        stop_demo_shop(demo)
-
-
-def _error(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert set(body) == {"error", "message", "fields"}
-    return body
 
 
 def _same_steps(api_steps: list[dict[str, Any]], frame: Any) -> None:
@@ -328,7 +305,7 @@ def test_page_json_is_the_default_of_each_route(shop: DemoShop) -> None:
 def test_bad_funnel_input_is_400_naming_the_parameter(
     shop: DemoShop, params: dict[str, str], field: str, mentions: list[str]
 ) -> None:
-    body = _error(shop.get("/api/v1/analytics/funnel", **params), 400)
+    body = error_body(shop.get("/api/v1/analytics/funnel", **params), 400)
     assert body["fields"][0]["field"] == field
     assert f"`{field}`" in body["message"]
     assert "--" not in body["message"]  # speaks of parameters, not of the CLI's flags
@@ -353,26 +330,26 @@ def test_bad_funnel_input_is_400_naming_the_parameter(
 def test_bad_choices_are_422_naming_the_parameter(
     shop: DemoShop, path: str, params: dict[str, str], field: str
 ) -> None:
-    body = _error(shop.get(path, **params), 422)
+    body = error_body(shop.get(path, **params), 422)
     assert body["fields"][0]["field"] == f"query.{field}"
 
 
 def test_bad_dates_are_400(shop: DemoShop) -> None:
-    body = _error(shop.get("/api/v1/analytics/kpis", start="2025-13-01"), 400)
+    body = error_body(shop.get("/api/v1/analytics/kpis", start="2025-13-01"), 400)
     assert body["fields"][0]["field"] == "start" and "ISO" in body["message"]
-    body = _error(shop.get("/api/v1/analytics/retention", start="2025-03-01", end="2025-03-01"), 400)
+    body = error_body(shop.get("/api/v1/analytics/retention", start="2025-03-01", end="2025-03-01"), 400)
     assert body["fields"][0]["field"] == "end"
     for path in ("kpis", "funnel", "retention"):
         # Far dates are fine; one that leaves the calendar once moved to UTC is not.
         assert shop.get(f"/api/v1/analytics/{path}", start="0001-01-01", end="9999-12-31").status_code == 200
-        body = _error(shop.get(f"/api/v1/analytics/{path}", start="9999-12-31T23:59-05:00"), 400)
+        body = error_body(shop.get(f"/api/v1/analytics/{path}", start="9999-12-31T23:59-05:00"), 400)
         assert body["fields"][0]["field"] == "start" and "out of range" in body["message"], path
 
 
 def test_credentials_and_scope(shop: DemoShop) -> None:
     with httpx.Client(base_url=shop.url) as anonymous:
-        assert _error(anonymous.get("/api/v1/analytics/kpis"), 401)["error"] == "unauthorized"
-    assert _error(shop.get("/api/v1/analytics/rules", scope="collect"), 403)["error"] == "forbidden"
+        assert error_body(anonymous.get("/api/v1/analytics/kpis"), 401)["error"] == "unauthorized"
+    assert error_body(shop.get("/api/v1/analytics/rules", scope="collect"), 403)["error"] == "forbidden"
     assert shop.get("/api/v1/analytics/kpis", scope="admin").status_code == 200
 
 
@@ -413,5 +390,5 @@ def test_an_empty_shop_gets_empty_views_not_errors(tmp_path: Path) -> None:
         assert api.get("/api/v1/analytics/kpis", params={"grain": "day"}).json()["periods"] == []
         assert api.get("/api/v1/analytics/retention", params={"grain": "month"}).json()["cohorts"] == []
         assert api.get("/api/v1/analytics/rules", params={"q": "x"}).json()["baskets"] == 0
-        body = _error(api.get("/api/v1/analytics/funnel"), 400)
+        body = error_body(api.get("/api/v1/analytics/funnel"), 400)
         assert body["fields"][0]["field"] == "steps" and "(no events yet)" in body["message"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from service_support import Running, now_naive
+from service_support import Running, error_body, now_naive
 
 from cartwise.core.settings import get_settings
 from cartwise.jobs import keys as keys_job
@@ -29,17 +29,9 @@ def _event(**overrides: Any) -> dict[str, Any]:
     return event
 
 
-def _error(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error", "message", "fields"}
-    return body
-
-
 def test_invalid_json_is_400(running: Running) -> None:
     with running.client("collect") as c:
-        body = _error(
+        body = error_body(
             c.post("/api/v1/events", content=b'{"events": [', headers={"Content-Type": "application/json"}),
             400,
         )
@@ -50,7 +42,7 @@ def test_invalid_json_is_400(running: Running) -> None:
 def test_body_over_the_limit_is_413(running: Running) -> None:
     big = b'{"events": [' + b'{"user_id": "' + b"x" * (3 * 1024 * 1024) + b'"}]}'
     with running.client("collect") as c:
-        body = _error(
+        body = error_body(
             c.post("/api/v1/events", content=big, headers={"Content-Type": "application/json"}), 413
         )
         assert "bytes" in body["message"] and "smaller batches" in body["message"]
@@ -64,30 +56,34 @@ def test_chunked_body_over_the_limit_is_413(running: Running) -> None:
         yield b"{}]}"
 
     with running.client("collect") as c:
-        _error(c.post("/api/v1/events", content=chunks(), headers={"Content-Type": "application/json"}), 413)
+        error_body(
+            c.post("/api/v1/events", content=chunks(), headers={"Content-Type": "application/json"}), 413
+        )
 
 
 def test_wrong_types_are_422_naming_the_field(running: Running) -> None:
     with running.client("collect") as c:
-        body = _error(c.post("/api/v1/events", json={"events": "not a list"}), 422)
+        body = error_body(c.post("/api/v1/events", json={"events": "not a list"}), 422)
         assert body["fields"][0]["field"] == "events"
-        body = _error(c.post("/api/v1/events", json=["not", "an", "object"]), 422)
+        body = error_body(c.post("/api/v1/events", json=["not", "an", "object"]), 422)
         assert body["fields"]
-        body = _error(c.post("/api/v1/events", json={"events": [1, "two"]}), 422)
+        body = error_body(c.post("/api/v1/events", json={"events": [1, "two"]}), 422)
         assert {f["field"] for f in body["fields"]} == {"events.0", "events.1"}
 
 
 def test_1001_events_are_refused(running: Running) -> None:
     with running.client("collect") as c:
-        body = _error(c.post("/api/v1/events", json={"events": [_event() for _ in range(1001)]}), 422)
+        body = error_body(c.post("/api/v1/events", json={"events": [_event() for _ in range(1001)]}), 422)
         assert body["fields"][0]["field"] == "events"
         assert "1001" in body["message"] and "at most 1000" in body["message"]
 
 
 def test_empty_batch_and_missing_events_are_refused(running: Running) -> None:
     with running.client("collect") as c:
-        assert "at least one event" in _error(c.post("/api/v1/events", json={"events": []}), 422)["message"]
-        assert _error(c.post("/api/v1/events", json={}), 422)["fields"][0] == {
+        assert (
+            "at least one event" in error_body(c.post("/api/v1/events", json={"events": []}), 422)["message"]
+        )
+        assert error_body(c.post("/api/v1/events", json={}), 422)["fields"][0] == {
             "field": "events",
             "problem": "is required",
         }
@@ -95,7 +91,7 @@ def test_empty_batch_and_missing_events_are_refused(running: Running) -> None:
 
 def test_unknown_top_level_field_is_422(running: Running) -> None:
     with running.client("collect") as c:
-        body = _error(c.post("/api/v1/events", json={"events": [_event()], "evnets": []}), 422)
+        body = error_body(c.post("/api/v1/events", json={"events": [_event()], "evnets": []}), 422)
         assert body["fields"] == [
             {
                 "field": "evnets",
@@ -203,13 +199,13 @@ def test_every_page_has_a_json_twin(running: Running) -> None:
             twin = c.get(p["json_url"])
             assert twin.status_code == 200
             assert twin.json()["page"] == p["slug"]
-        missing = _error(c.get("/api/v1/pages/nope"), 404)
+        missing = error_body(c.get("/api/v1/pages/nope"), 404)
         assert "overview" in missing["message"]
 
 
 def test_unknown_endpoint_is_json_404(running: Running) -> None:
     with running.client("read") as c:
-        assert "openapi.json" in _error(c.get("/api/v1/nothing-here"), 404)["message"]
+        assert "openapi.json" in error_body(c.get("/api/v1/nothing-here"), 404)["message"]
 
 
 def test_cors_allows_only_configured_origins(running: Running) -> None:
@@ -248,7 +244,7 @@ def test_live_stream_sends_a_snapshot_at_once(running: Running) -> None:
 
 def test_live_stream_needs_read_scope(running: Running) -> None:
     with running.client("collect") as c:
-        _error(c.get("/api/v1/live/stream"), 403)
+        error_body(c.get("/api/v1/live/stream"), 403)
 
 
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")

@@ -6,90 +6,47 @@ server started (the server holds the store's write lock while it runs).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import httpx
 import pytest
-from service_support import PASSWORD, SERVER_ENV, Running, fuzz_operations
+from service_support import Running, Shop, error_body, fuzz_operations, serve_shop
 
-from cartwise.core.settings import get_settings
 from cartwise.jobs import churn
-from cartwise.jobs import keys as keys_job
 from cartwise.jobs.demo import build_demo
 from cartwise.jobs.profiles import refresh_profiles
-from cartwise.jobs.server_process import ServerProcess
 from cartwise.simulate import ShopConfig
-from cartwise.store import open_store
+from cartwise.store import Store
 
 SHOP = ShopConfig(seed=11, users=1500, items=150, days=180)
+TRUTH = "truth.duckdb"
 
 
-@dataclass
-class Shop:
-    run: Running
-    truth: duckdb.DuckDBPyConnection
-
-    def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.truth.execute(query, params or []).fetchall()
+def _profiled_shop(store: Store) -> None:
+    build_demo(store, SHOP)
+    refresh_profiles(store)
+    churn.score_churn(store)
 
 
-def start_shop(tmp: Path) -> tuple[Running, Path]:
-    """Simulate, profile and churn-score a small shop, add keys and user `alice`, copy the
-    store for direct SQL checks, then start a real server on it."""
-    db = tmp / "shop.duckdb"
-    settings = get_settings(db=db, memory_limit="512MB", threads=1)
-    keys: dict[str, str] = {}
-    ids: dict[str, str] = {}
-    with open_store(db, settings=settings) as store:
-        build_demo(store, SHOP)
-        refresh_profiles(store)
-        churn.score_churn(store)
-        for scope in ("admin", "read", "collect"):
-            info, key = keys_job.create_key(store, scope=scope, name=f"test-{scope}")
-            keys[scope], ids[scope] = key, info.key_id
-        keys_job.add_user(store, "alice", PASSWORD)
-        store.con.execute("CHECKPOINT")
-    truth = tmp / "truth.duckdb"
-    shutil.copy(db, truth)
-    log_path = tmp / "server.log"
-    server = ServerProcess(db, log_path=log_path, env=SERVER_ENV).start()
-    return Running(server, db, log_path, keys, ids), truth
+def start_shop(tmp: Path) -> Running:
+    """Serve a simulated, profiled and churn-scored small shop, with a copy of its store at `tmp/truth.duckdb`."""
+    return serve_shop(tmp, _profiled_shop, truth=TRUTH)
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    run, truth = start_shop(tmp_path_factory.mktemp("customers"))
-    con = duckdb.connect(str(truth), read_only=True)
-    try:
-        yield Shop(run, con)
-    finally:
-        con.close()
-        run.server.stop()
-
-
-def _get(shop: Shop, path: str, scope: str = "read", **params: Any) -> Any:
-    with shop.run.client(scope) as c:
-        response = c.get(path, params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _error(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "message", "fields"}
-    return body
+    with (
+        start_shop(tmp_path_factory.mktemp("customers")) as run,
+        duckdb.connect(str(run.db.with_name(TRUTH)), read_only=True) as truth,
+    ):
+        yield Shop(run, truth)
 
 
 # -- list and search --------------------------------------------------------------------------------
 def test_list_sorted_by_clv_equals_sql(shop: Shop) -> None:
-    body = _get(shop, "/api/v1/customers", sort="-clv_12m", limit=15)
+    body = shop.json("/api/v1/customers", sort="-clv_12m", limit=15)
     expected = shop.sql(
         "SELECT user_id, clv_12m, p_alive, orders, revenue, rfm_segment FROM profiles "
         "ORDER BY clv_12m DESC NULLS LAST, user_id LIMIT 15"
@@ -107,16 +64,16 @@ def test_list_sorted_by_clv_equals_sql(shop: Shop) -> None:
 
 
 def test_search_segment_filter_and_pages(shop: Shop) -> None:
-    body = _get(shop, "/api/v1/customers", q="U0012", segment="Champions", sort="user_id", limit=500)
+    body = shop.json("/api/v1/customers", q="U0012", segment="Champions", sort="user_id", limit=500)
     expected = shop.sql(
         "SELECT user_id FROM profiles WHERE contains(lower(user_id), 'u0012') AND rfm_segment = 'Champions' "
         "ORDER BY user_id"
     )
     assert [c["user_id"] for c in body["customers"]] == [r[0] for r in expected]
     assert body["total"] == len(expected) > 0
-    first = _get(shop, "/api/v1/customers", sort="-revenue", limit=7)
-    second = _get(shop, "/api/v1/customers", sort="-revenue", limit=7, offset=7)
-    both = _get(shop, "/api/v1/customers", sort="-revenue", limit=14)
+    first = shop.json("/api/v1/customers", sort="-revenue", limit=7)
+    second = shop.json("/api/v1/customers", sort="-revenue", limit=7, offset=7)
+    both = shop.json("/api/v1/customers", sort="-revenue", limit=14)
     assert [c["user_id"] for c in first["customers"] + second["customers"]] == [
         c["user_id"] for c in both["customers"]
     ]
@@ -124,27 +81,30 @@ def test_search_segment_filter_and_pages(shop: Shop) -> None:
 
 def test_bad_list_parameters_are_4xx_naming_the_parameter(shop: Shop) -> None:
     with shop.run.client("read") as c:
-        assert "`sort`" in _error(c.get("/api/v1/customers", params={"sort": "password"}), 400)["message"]
-        assert "`segment`" in _error(c.get("/api/v1/customers", params={"segment": "nobody"}), 400)["message"]
-        body = _error(c.get("/api/v1/customers", params={"limit": 0}), 422)
+        assert "`sort`" in error_body(c.get("/api/v1/customers", params={"sort": "password"}), 400)["message"]
+        assert (
+            "`segment`"
+            in error_body(c.get("/api/v1/customers", params={"segment": "nobody"}), 400)["message"]
+        )
+        body = error_body(c.get("/api/v1/customers", params={"limit": 0}), 422)
         assert body["fields"][0]["field"].endswith("limit")
-        body = _error(c.get("/api/v1/customers/value", params={"holdout_days": 175}), 400)
+        body = error_body(c.get("/api/v1/customers/value", params={"holdout_days": 175}), 400)
         assert "`holdout_days`" in body["message"]
-        body = _error(c.get("/api/v1/customers/value", params={"bins": 1}), 422)
+        body = error_body(c.get("/api/v1/customers/value", params={"bins": 1}), 422)
         assert body["fields"][0]["field"].endswith("bins")
 
 
 def test_reading_needs_a_read_key(shop: Shop) -> None:
     with shop.run.client() as anonymous:
-        _error(anonymous.get("/api/v1/customers"), 401)
+        error_body(anonymous.get("/api/v1/customers"), 401)
     with shop.run.client("collect") as collect:
-        _error(collect.get("/api/v1/segments/rfm"), 403)
+        error_body(collect.get("/api/v1/segments/rfm"), 403)
 
 
 # -- Customer 360 ------------------------------------------------------------------------------------
 def test_customer_360_equals_sql(shop: Shop) -> None:
     user_id = shop.sql("SELECT user_id FROM profiles ORDER BY orders DESC, user_id LIMIT 1")[0][0]
-    body = _get(shop, f"/api/v1/customers/{user_id}", events=30)
+    body = shop.json(f"/api/v1/customers/{user_id}", events=30)
     row = shop.sql(
         "SELECT orders, revenue, rfm_segment, recency_score, frequency_score, monetary_score, p_alive, "
         "expected_purchases_12m, clv_12m, cluster FROM profiles WHERE user_id = ?",
@@ -183,13 +143,13 @@ def test_customer_360_equals_sql(shop: Shop) -> None:
 
 def test_unknown_customer_is_404_naming_the_id(shop: Shop) -> None:
     with shop.run.client("read") as c:
-        body = _error(c.get("/api/v1/customers/no-such-shopper"), 404)
+        body = error_body(c.get("/api/v1/customers/no-such-shopper"), 404)
     assert "'no-such-shopper'" in body["message"]
 
 
 # -- segments ---------------------------------------------------------------------------------------
 def test_rfm_grid_equals_sql(shop: Shop) -> None:
-    body = _get(shop, "/api/v1/segments/rfm")
+    body = shop.json("/api/v1/segments/rfm")
     cells = {(c["recency_score"], c["frequency_score"]): c for c in body["cells"]}
     assert len(cells) == 25
     for r in range(1, 6):
@@ -216,7 +176,7 @@ def test_rfm_grid_equals_sql(shop: Shop) -> None:
 
 
 def test_clusters_equal_sql(shop: Shop) -> None:
-    body = _get(shop, "/api/v1/segments/clusters")
+    body = shop.json("/api/v1/segments/clusters")
     rows = shop.sql("SELECT cluster, size, description, revenue FROM clusters ORDER BY cluster")
     assert [(c["cluster"], c["size"], c["description"]) for c in body["clusters"]] == [r[:3] for r in rows]
     means = dict(
@@ -260,7 +220,7 @@ def test_live_count_equals_sql(shop: Shop, rule: str) -> None:
 )
 def test_bad_rule_is_400_with_the_parsers_message(shop: Shop, rule: str, says: str) -> None:
     with shop.run.client("read") as c:
-        body = _error(c.post("/api/v1/segments/count", json={"rule": rule}), 400)
+        body = error_body(c.post("/api/v1/segments/count", json={"rule": rule}), 400)
     assert says in body["message"]
 
 
@@ -269,14 +229,14 @@ def test_save_list_filter_and_delete_a_segment(shop: Shop) -> None:
     size = shop.sql("SELECT count(*) FROM profiles WHERE orders >= 4 AND p_alive >= 0.5")[0][0]
     segment = {"name": "keen regulars", "rule": rule, "description": "worth a thank-you"}
     with shop.run.client("read") as reader:
-        _error(reader.post("/api/v1/segments", json=segment), 403)
+        error_body(reader.post("/api/v1/segments", json=segment), 403)
     with shop.run.client("admin") as admin:
         saved = admin.post("/api/v1/segments", json=segment)
         assert saved.status_code == 201, saved.text
         assert saved.json() == {**segment, "size": size, "replaced": False}
         assert (
             "RFM segment"
-            in _error(admin.post("/api/v1/segments", json={**segment, "name": "Lost"}), 400)["message"]
+            in error_body(admin.post("/api/v1/segments", json={**segment, "name": "Lost"}), 400)["message"]
         )
         listed = {s["name"]: s for s in admin.get("/api/v1/segments").json()["segments"]}
         assert listed["keen regulars"]["size"] == size
@@ -292,12 +252,12 @@ def test_save_list_filter_and_delete_a_segment(shop: Shop) -> None:
             "name": "keen regulars",
             "deleted": True,
         }
-        assert "'keen regulars'" in _error(admin.delete("/api/v1/segments/keen regulars"), 404)["message"]
+        assert "'keen regulars'" in error_body(admin.delete("/api/v1/segments/keen regulars"), 404)["message"]
 
 
 # -- lifetime value -----------------------------------------------------------------------------------
 def test_lifetime_value_equals_sql(shop: Shop) -> None:
-    body = _get(shop, "/api/v1/customers/value", bins=12, top=10)
+    body = shop.json("/api/v1/customers/value", bins=12, top=10)
     scored = shop.sql("SELECT count(*), sum(clv_12m) FROM profiles WHERE clv_12m IS NOT NULL")[0]
     assert body["summary"]["customers"] == scored[0]
     assert body["summary"]["total"] == pytest.approx(scored[1], abs=0.01)
@@ -319,7 +279,7 @@ def test_lifetime_value_equals_sql(shop: Shop) -> None:
 
 
 def test_calibration_holdout_actuals_equal_sql_and_predictions_track_them(shop: Shop) -> None:
-    calibration = _get(shop, "/api/v1/customers/value", holdout_days=60)["calibration"]
+    calibration = shop.json("/api/v1/customers/value", holdout_days=60)["calibration"]
     end = calibration["calibration_end"]
     last = shop.sql("SELECT max(ts)::DATE FROM orders")[0][0]
     assert end == (last - timedelta(days=60)).isoformat()
@@ -340,15 +300,15 @@ def test_calibration_holdout_actuals_equal_sql_and_predictions_track_them(shop: 
 
 
 def test_page_json_twin_serves_the_same_numbers(shop: Shop) -> None:
-    page = _get(shop, "/api/v1/pages/customers")
+    page = shop.json("/api/v1/pages/customers")
     assert page["status"] == "ready" and page["title"] == "Customers"
     data = page["data"]
-    assert data["rfm"]["cells"] == _get(shop, "/api/v1/segments/rfm")["cells"]
-    assert data["clusters"] == _get(shop, "/api/v1/segments/clusters")
-    value = _get(shop, "/api/v1/customers/value")
+    assert data["rfm"]["cells"] == shop.json("/api/v1/segments/rfm")["cells"]
+    assert data["clusters"] == shop.json("/api/v1/segments/clusters")
+    value = shop.json("/api/v1/customers/value")
     assert data["value"]["top_customers"] == value["top_customers"]
     assert data["value"]["calibration"]["groups"] == value["calibration"]["groups"]
-    assert data["customers"]["customers"] == _get(shop, "/api/v1/customers")["customers"]
+    assert data["customers"]["customers"] == shop.json("/api/v1/customers")["customers"]
 
 
 # -- a store without profiles -------------------------------------------------------------------------
@@ -359,15 +319,15 @@ def test_before_profiles_are_built_the_answers_say_how_to_build_them(running: Ru
         assert "cartwise profiles build" in listing["message"]
         assert c.get("/api/v1/segments/rfm").json()["ready"] is False
         assert c.get("/api/v1/customers/value").json()["ready"] is False
-        assert "cartwise profiles build" in _error(c.get("/api/v1/customers/u1"), 404)["message"]
-        body = _error(c.post("/api/v1/segments/count", json={"rule": "orders > 1"}), 404)
+        assert "cartwise profiles build" in error_body(c.get("/api/v1/customers/u1"), 404)["message"]
+        body = error_body(c.post("/api/v1/segments/count", json={"rule": "orders > 1"}), 404)
         assert "cartwise profiles build" in body["message"]
         page = c.get("/api/v1/pages/customers").json()
         assert page["data"]["ready"] is False
 
 
 # -- generated requests -------------------------------------------------------------------------------
-def test_generated_requests_never_get_a_server_error(shop: Shop) -> None:
+def test_generated_requests_never_get_a_servererror_body(shop: Shop) -> None:
     schemathesis = pytest.importorskip("schemathesis")
 
     schema = schemathesis.openapi.from_url(shop.run.url + "/api/v1/openapi.json")

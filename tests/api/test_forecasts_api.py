@@ -7,83 +7,40 @@ server started (the server holds the store's write lock while it runs).
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
 import pytest
-from service_support import SERVER_ENV, Running, fuzz_operations
+from service_support import Running, Shop, error_body, fuzz_operations, serve_shop
 
-from cartwise.core.settings import get_settings
-from cartwise.jobs import keys as keys_job
 from cartwise.jobs.demand import build_forecasts
 from cartwise.jobs.demo import build_demo
-from cartwise.jobs.server_process import ServerProcess
 from cartwise.simulate import ShopConfig
-from cartwise.store import open_store
+from cartwise.store import Store
 
 SHOP = ShopConfig(seed=7, users=1500, items=40, days=240)
-PASSWORD = "correct horse battery staple"
+TRUTH = "truth.duckdb"
 
 
-@dataclass
-class Shop:
-    run: Running
-    truth: duckdb.DuckDBPyConnection
-
-    def sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.truth.execute(query, params or []).fetchall()
+def _forecast_shop(store: Store) -> None:
+    build_demo(store, SHOP)
+    build_forecasts(store, horizon=12, freq="W", lead_time=2, service_level=0.95)
 
 
-def start_shop(tmp: Path) -> tuple[Running, Path]:
-    """Simulate a small shop, forecast its demand, add keys and user `alice`, copy the store
-    for direct SQL checks, then start a real server on it."""
-    db = tmp / "shop.duckdb"
-    settings = get_settings(db=db, memory_limit="512MB", threads=1)
-    keys: dict[str, str] = {}
-    ids: dict[str, str] = {}
-    with open_store(db, settings=settings) as store:
-        build_demo(store, SHOP)
-        build_forecasts(store, horizon=12, freq="W", lead_time=2, service_level=0.95)
-        for scope in ("admin", "read", "collect"):
-            info, key = keys_job.create_key(store, scope=scope, name=f"test-{scope}")
-            keys[scope], ids[scope] = key, info.key_id
-        keys_job.add_user(store, "alice", PASSWORD)
-        store.con.execute("CHECKPOINT")
-    truth = tmp / "truth.duckdb"
-    shutil.copy(db, truth)
-    log_path = tmp / "server.log"
-    server = ServerProcess(db, log_path=log_path, env=SERVER_ENV).start()
-    return Running(server, db, log_path, keys, ids), truth
+def start_shop(tmp: Path) -> Running:
+    """Serve a simulated small shop with its demand forecast, with a copy of its store at `tmp/truth.duckdb`."""
+    return serve_shop(tmp, _forecast_shop, truth=TRUTH)
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    run, truth = start_shop(tmp_path_factory.mktemp("forecasts"))
-    con = duckdb.connect(str(truth), read_only=True)
-    try:
-        yield Shop(run, con)
-    finally:
-        con.close()
-        run.server.stop()
-
-
-def _get(shop: Shop, path: str, scope: str = "read", **params: Any) -> Any:
-    with shop.run.client(scope) as c:
-        response = c.get(path, params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _error(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "message", "fields"}
-    return body
+    with (
+        start_shop(tmp_path_factory.mktemp("forecasts")) as run,
+        duckdb.connect(str(run.db.with_name(TRUTH)), read_only=True) as truth,
+    ):
+        yield Shop(run, truth)
 
 
 def _same(got: Any, want: Any) -> bool:
@@ -109,7 +66,7 @@ ITEM_META = (
 
 # -- the series list ----------------------------------------------------------------------------------
 def test_item_list_equals_sql(shop: Shop) -> None:
-    body = _get(shop, "/api/v1/forecasts", limit=15)
+    body = shop.json("/api/v1/forecasts", limit=15)
     want = shop.sql(
         f"""SELECT m.id, i.title, i.category, m.model, m.mase, m.smape, m.coverage_80, t.total
             FROM forecast_models m JOIN {ITEM_META} i ON i.item_id = m.id
@@ -126,7 +83,7 @@ def test_item_list_equals_sql(shop: Shop) -> None:
 def test_search_matches_item_id_or_title(shop: Shop) -> None:
     item_id, title = shop.sql("SELECT item_id, title FROM items ORDER BY item_id LIMIT 1 OFFSET 3")[0]
     word = title.split()[0].lower()
-    body = _get(shop, "/api/v1/forecasts", q=word, sort="id", limit=500)
+    body = shop.json("/api/v1/forecasts", q=word, sort="id", limit=500)
     want = shop.sql(
         f"""SELECT m.id FROM forecast_models m JOIN {ITEM_META} i ON i.item_id = m.id
             WHERE m.level = 'item' AND (contains(lower(m.id), ?) OR contains(lower(i.title), ?)) ORDER BY m.id""",
@@ -134,18 +91,18 @@ def test_search_matches_item_id_or_title(shop: Shop) -> None:
     )
     assert [s["id"] for s in body["series"]] == [r[0] for r in want] and item_id in [r[0] for r in want]
     assert body["total"] == len(want)
-    by_id = _get(shop, "/api/v1/forecasts", q=item_id.lower())
+    by_id = shop.json("/api/v1/forecasts", q=item_id.lower())
     assert [s["id"] for s in by_id["series"]] == [item_id]
-    first = _get(shop, "/api/v1/forecasts", sort="-mase", limit=6)
-    second = _get(shop, "/api/v1/forecasts", sort="-mase", limit=6, offset=6)
-    both = _get(shop, "/api/v1/forecasts", sort="-mase", limit=12)
+    first = shop.json("/api/v1/forecasts", sort="-mase", limit=6)
+    second = shop.json("/api/v1/forecasts", sort="-mase", limit=6, offset=6)
+    both = shop.json("/api/v1/forecasts", sort="-mase", limit=12)
     assert [s["id"] for s in first["series"] + second["series"]] == [s["id"] for s in both["series"]]
     mases = [s["mase"] for s in both["series"] if s["mase"] is not None]
     assert mases == sorted(mases, reverse=True)
 
 
 def test_category_revenue_list_equals_sql(shop: Shop) -> None:
-    body = _get(shop, "/api/v1/forecasts", level="category", measure="revenue", sort="id", limit=100)
+    body = shop.json("/api/v1/forecasts", level="category", measure="revenue", sort="id", limit=100)
     want = shop.sql(
         """SELECT m.id, m.model, m.mase, m.smape, m.coverage_80,
                   (SELECT sum(forecast) FROM forecasts f WHERE f.level = 'category' AND f.measure = 'revenue' AND f.id = m.id)
@@ -158,7 +115,7 @@ def test_category_revenue_list_equals_sql(shop: Shop) -> None:
 # -- one series -----------------------------------------------------------------------------------------
 def test_item_forecast_equals_sql(shop: Shop) -> None:
     item_id = shop.sql("SELECT item_id FROM reorder_plan ORDER BY stockout_risk DESC, item_id LIMIT 1")[0][0]
-    body = _get(shop, f"/api/v1/forecasts/item/{item_id}")
+    body = shop.json(f"/api/v1/forecasts/item/{item_id}")
     assert (body["level"], body["id"], body["measure"]) == ("item", item_id, "units")
     assert body["title"] == shop.sql("SELECT title FROM items WHERE item_id = ?", [item_id])[0][0]
     history = shop.sql(
@@ -199,7 +156,7 @@ def test_item_forecast_equals_sql(shop: Shop) -> None:
 def test_category_forecast_by_measure(shop: Shop) -> None:
     category = shop.sql("SELECT id FROM forecast_models WHERE level = 'category' ORDER BY id LIMIT 1")[0][0]
     for measure in ("units", "revenue"):
-        body = _get(shop, f"/api/v1/forecasts/category/{category}", measure=measure)
+        body = shop.json(f"/api/v1/forecasts/category/{category}", measure=measure)
         want = shop.sql(
             "SELECT date::VARCHAR, forecast FROM forecasts WHERE level = 'category' AND id = ? AND measure = ? "
             "ORDER BY date",
@@ -215,41 +172,41 @@ def test_category_forecast_by_measure(shop: Shop) -> None:
 
 def test_unknown_series_is_404_naming_the_id(shop: Shop) -> None:
     with shop.run.client("read") as c:
-        body = _error(c.get("/api/v1/forecasts/item/no-such-sku"), 404)
+        body = error_body(c.get("/api/v1/forecasts/item/no-such-sku"), 404)
         assert "'no-such-sku'" in body["message"]
-        body = _error(c.get("/api/v1/forecasts/category/Nowhere"), 404)
+        body = error_body(c.get("/api/v1/forecasts/category/Nowhere"), 404)
         assert "'Nowhere'" in body["message"]
 
 
 def test_bad_parameters_are_4xx_naming_the_parameter(shop: Shop) -> None:
     with shop.run.client("read") as c:
-        assert "`level`" in _error(c.get("/api/v1/forecasts", params={"level": "brand"}), 400)["message"]
-        assert "`level`" in _error(c.get("/api/v1/forecasts/brand/SKU-00001"), 400)["message"]
-        body = _error(c.get("/api/v1/forecasts", params={"measure": "revenue"}), 400)
+        assert "`level`" in error_body(c.get("/api/v1/forecasts", params={"level": "brand"}), 400)["message"]
+        assert "`level`" in error_body(c.get("/api/v1/forecasts/brand/SKU-00001"), 400)["message"]
+        body = error_body(c.get("/api/v1/forecasts", params={"measure": "revenue"}), 400)
         assert "`measure`" in body["message"] and "units" in body["message"]
-        assert "`measure`" in _error(c.get("/api/v1/forecasts", params={"measure": "kg"}), 400)["message"]
-        body = _error(c.get("/api/v1/forecasts/item/SKU-00001", params={"measure": "kg"}), 400)
+        assert "`measure`" in error_body(c.get("/api/v1/forecasts", params={"measure": "kg"}), 400)["message"]
+        body = error_body(c.get("/api/v1/forecasts/item/SKU-00001", params={"measure": "kg"}), 400)
         assert "`measure`" in body["message"]
-        assert "`sort`" in _error(c.get("/api/v1/forecasts", params={"sort": "price"}), 400)["message"]
-        body = _error(c.get("/api/v1/inventory/reorder", params={"sort": "-risk"}), 400)
+        assert "`sort`" in error_body(c.get("/api/v1/forecasts", params={"sort": "price"}), 400)["message"]
+        body = error_body(c.get("/api/v1/inventory/reorder", params={"sort": "-risk"}), 400)
         assert "`sort`" in body["message"] and "stockout_risk" in body["message"]
         assert (
             "`level`"
-            in _error(c.get("/api/v1/inventory/elasticities", params={"level": "x"}), 400)["message"]
+            in error_body(c.get("/api/v1/inventory/elasticities", params={"level": "x"}), 400)["message"]
         )
-        body = _error(c.get("/api/v1/forecasts", params={"limit": 0}), 422)
+        body = error_body(c.get("/api/v1/forecasts", params={"limit": 0}), 422)
         assert body["fields"][0]["field"].endswith("limit")
-        body = _error(c.get("/api/v1/inventory/reorder", params={"only_reorder": "perhaps"}), 422)
+        body = error_body(c.get("/api/v1/inventory/reorder", params={"only_reorder": "perhaps"}), 422)
         assert body["fields"][0]["field"].endswith("only_reorder")
 
 
 def test_reading_needs_a_read_key(shop: Shop) -> None:
     with shop.run.client() as anonymous:
-        _error(anonymous.get("/api/v1/forecasts"), 401)
-        _error(anonymous.get("/api/v1/inventory/reorder"), 401)
+        error_body(anonymous.get("/api/v1/forecasts"), 401)
+        error_body(anonymous.get("/api/v1/inventory/reorder"), 401)
     with shop.run.client("collect") as collect:
-        _error(collect.get("/api/v1/forecasts/item/SKU-00001"), 403)
-        _error(collect.get("/api/v1/inventory/elasticities"), 403)
+        error_body(collect.get("/api/v1/forecasts/item/SKU-00001"), 403)
+        error_body(collect.get("/api/v1/inventory/elasticities"), 403)
 
 
 # -- inventory ----------------------------------------------------------------------------------------------
@@ -269,7 +226,7 @@ REORDER_FIELDS = [
 
 
 def test_reorder_list_equals_sql(shop: Shop) -> None:
-    body = _get(shop, "/api/v1/inventory/reorder", only_reorder="true", sort="stockout_risk", limit=10)
+    body = shop.json("/api/v1/inventory/reorder", only_reorder="true", sort="stockout_risk", limit=10)
     want = shop.sql(
         f"""SELECT r.item_id, i.title, i.category, r.stock, r.lead_time_demand, r.safety_stock, r.reorder_point,
                    r.order_quantity, r.days_of_cover, r.stockout_risk, r.reorder
@@ -288,7 +245,7 @@ def test_reorder_list_equals_sql(shop: Shop) -> None:
 
 
 def test_reorder_sorts_and_all_items(shop: Shop) -> None:
-    body = _get(shop, "/api/v1/inventory/reorder", sort="days_of_cover", limit=500)
+    body = shop.json("/api/v1/inventory/reorder", sort="days_of_cover", limit=500)
     want = shop.sql(
         "SELECT item_id, days_of_cover FROM reorder_plan ORDER BY days_of_cover ASC NULLS LAST, item_id"
     )
@@ -297,19 +254,19 @@ def test_reorder_sorts_and_all_items(shop: Shop) -> None:
     # Stock that outlasts the horizon has infinite cover, served as null and listed last.
     beyond = [i for i in body["items"] if i["days_of_cover"] is None]
     assert body["items"][len(body["items"]) - len(beyond) :] == beyond
-    largest = _get(shop, "/api/v1/inventory/reorder", sort="order_quantity", limit=3)
+    largest = shop.json("/api/v1/inventory/reorder", sort="order_quantity", limit=3)
     top = shop.sql("SELECT item_id FROM reorder_plan ORDER BY order_quantity DESC, item_id LIMIT 3")
     assert [i["item_id"] for i in largest["items"]] == [r[0] for r in top]
 
 
 def test_elasticities_equal_sql(shop: Shop) -> None:
-    body = _get(shop, "/api/v1/inventory/elasticities")
+    body = shop.json("/api/v1/inventory/elasticities")
     want = shop.sql(
         "SELECT id, elasticity, std_error, observations, pooled FROM elasticities "
         "WHERE level = 'category' ORDER BY elasticity ASC NULLS LAST, id"
     )
     _rows_equal(body["elasticities"], ["id", "elasticity", "std_error", "observations", "pooled"], want)
-    items = _get(shop, "/api/v1/inventory/elasticities", level="item", limit=5)
+    items = shop.json("/api/v1/inventory/elasticities", level="item", limit=5)
     want = shop.sql(
         f"""SELECT e.id, i.title, e.elasticity FROM elasticities e JOIN {ITEM_META} i ON i.item_id = e.id
             WHERE e.level = 'item' ORDER BY e.elasticity ASC NULLS LAST, e.id LIMIT 5"""
@@ -320,12 +277,12 @@ def test_elasticities_equal_sql(shop: Shop) -> None:
 
 # -- the pages' JSON twins ------------------------------------------------------------------------------
 def test_pages_are_built_from_the_same_json(shop: Shop) -> None:
-    page = _get(shop, "/api/v1/pages/forecasts")
+    page = shop.json("/api/v1/pages/forecasts")
     assert page["status"] == "ready"
     data = page["data"]
-    assert data["series"] == _get(shop, "/api/v1/forecasts")
+    assert data["series"] == shop.json("/api/v1/forecasts")
     first = data["series"]["series"][0]["id"]
-    assert data["selected"] == _get(shop, f"/api/v1/forecasts/item/{first}")
+    assert data["selected"] == shop.json(f"/api/v1/forecasts/item/{first}")
     assert data["period"]["freq"] == "W" and data["period"]["horizon"] == 12
     accuracy = {(a["level"], a["measure"]): a for a in data["accuracy"]}
     assert set(accuracy) == {("item", "units"), ("category", "units"), ("category", "revenue")}
@@ -335,10 +292,10 @@ def test_pages_are_built_from_the_same_json(shop: Shop) -> None:
     ] == pytest.approx(mase)
     assert sum(accuracy[("item", "units")]["models"].values()) == n
 
-    inventory = _get(shop, "/api/v1/pages/inventory")["data"]
-    assert inventory["reorder"] == _get(shop, "/api/v1/inventory/reorder")
-    assert inventory["elasticities"] == _get(shop, "/api/v1/inventory/elasticities")
-    slugs = [p["slug"] for p in _get(shop, "/api/v1/pages")]
+    inventory = shop.json("/api/v1/pages/inventory")["data"]
+    assert inventory["reorder"] == shop.json("/api/v1/inventory/reorder")
+    assert inventory["elasticities"] == shop.json("/api/v1/inventory/elasticities")
+    slugs = [p["slug"] for p in shop.json("/api/v1/pages")]
     assert slugs.index("inventory") == slugs.index("forecasts") + 1
 
 
@@ -347,7 +304,7 @@ def test_without_forecasts_the_api_says_how_to_build_them(running: Running) -> N
         listing = c.get("/api/v1/forecasts").json()
         assert listing["ready"] is False and "cartwise demand build" in listing["message"]
         assert listing["series"] == [] and listing["total"] == 0
-        assert "cartwise demand build" in _error(c.get("/api/v1/forecasts/item/sku-1"), 404)["message"]
+        assert "cartwise demand build" in error_body(c.get("/api/v1/forecasts/item/sku-1"), 404)["message"]
         plan = c.get("/api/v1/inventory/reorder").json()
         assert plan["ready"] is False and plan["items"] == [] and "cartwise demand build" in plan["message"]
         assert c.get("/api/v1/inventory/elasticities").json()["ready"] is False
@@ -356,7 +313,7 @@ def test_without_forecasts_the_api_says_how_to_build_them(running: Running) -> N
         assert c.get("/api/v1/pages/inventory").json()["data"]["ready"] is False
 
 
-def test_generated_requests_never_fail_with_a_server_error(shop: Shop) -> None:
+def test_generated_requests_never_fail_with_a_servererror_body(shop: Shop) -> None:
     """Requests generated from the OpenAPI document, over a store with forecasts."""
     import schemathesis
 

@@ -13,48 +13,36 @@ from typing import Any
 
 import httpx
 import pytest
-from service_support import PASSWORD, SERVER_ENV, Running
+from service_support import Running, serve_shop
 
-from cartwise.core.settings import get_settings
-from cartwise.jobs import keys as keys_job
 from cartwise.jobs.demo import build_demo
-from cartwise.jobs.server_process import ServerProcess
 from cartwise.jobs.train import train_recommender
 from cartwise.simulate import ShopConfig
-from cartwise.store import open_store
+from cartwise.store import Store
 
 RECS_OPTIONS = {"poll_seconds": 0.1, "flush_seconds": 0.2, "offline_models": ["itemknn"]}
 
 
+def _trained_shop(store: Store) -> None:
+    build_demo(store, ShopConfig(seed=11, users=500, items=90, days=60))
+    # The best seller goes out of stock: it must never be served.
+    store.con.execute(
+        """UPDATE items SET stock = 0 WHERE item_id = (
+             SELECT item_id FROM events WHERE type = 'purchase' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1)"""
+    )
+    train_recommender(store)
+
+
 def start_shop(tmp: Path) -> Running:
     """A served demo shop (500 customers, 90 items, 60 days) with a trained recommender, keys and `alice`."""
-    db = tmp / "shop.duckdb"
-    keys: dict[str, str] = {}
-    ids: dict[str, str] = {}
-    with open_store(db, settings=get_settings(db=db, memory_limit="512MB", threads=1)) as store:
-        build_demo(store, ShopConfig(seed=11, users=500, items=90, days=60))
-        # The best seller goes out of stock: it must never be served.
-        store.con.execute(
-            """UPDATE items SET stock = 0 WHERE item_id = (
-                 SELECT item_id FROM events WHERE type = 'purchase' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1)"""
-        )
-        train_recommender(store)
-        for scope in ("admin", "read", "collect"):
-            info, key = keys_job.create_key(store, scope=scope, name=f"test-{scope}")
-            keys[scope], ids[scope] = key, info.key_id
-        keys_job.add_user(store, "alice", PASSWORD)
-    env = {**SERVER_ENV, "CARTWISE_RECS_OPTIONS": json.dumps(RECS_OPTIONS), "OPENBLAS_NUM_THREADS": "1"}
-    server = ServerProcess(db, log_path=tmp / "server.log", env=env).start()
-    return Running(server, db, tmp / "server.log", keys, ids)
+    env = {"CARTWISE_RECS_OPTIONS": json.dumps(RECS_OPTIONS), "OPENBLAS_NUM_THREADS": "1"}
+    return serve_shop(tmp, _trained_shop, env=env)
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    run = start_shop(tmp_path_factory.mktemp("recs-api"))
-    try:
+    with start_shop(tmp_path_factory.mktemp("recs-api")) as run:
         yield run
-    finally:
-        run.server.stop()
 
 
 @pytest.fixture(scope="module")

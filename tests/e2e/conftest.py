@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
-from service_support import Running, start
+from service_support import PASSWORD, Running, start
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -25,11 +26,8 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    run = start(tmp_path_factory.mktemp("dashboard"))
-    try:
+    with start(tmp_path_factory.mktemp("dashboard")) as run:
         yield run
-    finally:
-        run.server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +66,19 @@ def page(browser: object) -> Iterator[object]:
         yield pg
     finally:
         context.close()
+
+
+@pytest.fixture
+def sign_in(page: Any) -> Callable[[str, str], None]:
+    """`sign_in(url, slug)`: open a dashboard page signed out, which must lead to the sign-in
+    form; sign in as `alice` and wait to be back on the page."""
+
+    def open_signed_in(url: str, slug: str) -> None:
+        page.goto(f"{url}/{slug}")
+        assert page.url.endswith(f"/login?next=/{slug}")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form.stack button[type=submit] >> nth=0")
+        page.wait_for_url(f"**/{slug}")
+
+    return open_signed_in

@@ -8,31 +8,22 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from service_support import PASSWORD
-from test_analytics_api import DemoShop, start_demo_shop, stop_demo_shop
+from test_analytics_api import DemoShop, start_demo_shop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoShop]:
-    demo = start_demo_shop(tmp_path_factory.mktemp("analytics_e2e"))
-    try:
+    with start_demo_shop(tmp_path_factory.mktemp("analytics_e2e")) as demo:
         yield demo
-    finally:
-        stop_demo_shop(demo)
 
 
-def _open_analytics(page: Any, shop: DemoShop) -> list[str]:
+def _open_analytics(page: Any, sign_in: Any, shop: DemoShop) -> list[str]:
     """Sign in, open the page, wait for its charts; returns the page's script errors (kept up to date)."""
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(shop.url + "/analytics")
-    assert page.url.endswith("/login?next=/analytics")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.stack button[type=submit] >> nth=0")
-    page.wait_for_url("**/analytics")
+    sign_in(shop.url, "analytics")
     page.wait_for_selector("body[data-analytics-ready=true]")
     return errors
 
@@ -65,8 +56,8 @@ def _check_tiles(page: Any, kpis: dict[str, Any]) -> None:
         assert box.locator("[data-kpi-change]").inner_text() == _change(tile["change"]), tile
 
 
-def test_kpi_tiles_and_trend_show_the_api_numbers(page: Any, shop: DemoShop) -> None:
-    errors = _open_analytics(page, shop)
+def test_kpi_tiles_and_trend_show_the_api_numbers(page: Any, sign_in: Any, shop: DemoShop) -> None:
+    errors = _open_analytics(page, sign_in, shop)
     assert page.locator("h1").inner_text() == "Analytics"
     weekly = shop.ok("/api/v1/analytics/kpis", grain="week")
     _check_tiles(page, weekly)
@@ -98,8 +89,10 @@ def test_kpi_tiles_and_trend_show_the_api_numbers(page: Any, shop: DemoShop) -> 
     assert errors == []
 
 
-def test_building_a_funnel_redraws_the_chart_with_the_api_numbers(page: Any, shop: DemoShop) -> None:
-    errors = _open_analytics(page, shop)
+def test_building_a_funnel_redraws_the_chart_with_the_api_numbers(
+    page: Any, sign_in: Any, shop: DemoShop
+) -> None:
+    errors = _open_analytics(page, sign_in, shop)
     default = shop.ok("/api/v1/analytics/funnel")
     rows = page.locator("#funnel-table tbody tr")
     assert rows.count() == 3
@@ -154,8 +147,8 @@ def test_building_a_funnel_redraws_the_chart_with_the_api_numbers(page: Any, sho
     assert errors == []
 
 
-def test_retention_heatmap_and_ltv_curves_render(page: Any, shop: DemoShop) -> None:
-    errors = _open_analytics(page, shop)
+def test_retention_heatmap_and_ltv_curves_render(page: Any, sign_in: Any, shop: DemoShop) -> None:
+    errors = _open_analytics(page, sign_in, shop)
     weekly = shop.ok("/api/v1/analytics/retention")
     page.wait_for_selector("#retention-heatmap .main-svg")
     page.wait_for_selector("#ltv-chart .main-svg")
@@ -190,8 +183,8 @@ def test_retention_heatmap_and_ltv_curves_render(page: Any, shop: DemoShop) -> N
     assert errors == []
 
 
-def test_searching_the_rules_table_filters_rows(page: Any, shop: DemoShop) -> None:
-    errors = _open_analytics(page, shop)
+def test_searching_the_rules_table_filters_rows(page: Any, sign_in: Any, shop: DemoShop) -> None:
+    errors = _open_analytics(page, sign_in, shop)
     everything = shop.ok("/api/v1/analytics/rules")
     rows = page.locator("#rules-table tbody tr[data-rule]")
     assert rows.count() == len(everything["rules"]) > 5

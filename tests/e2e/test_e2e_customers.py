@@ -5,11 +5,10 @@ the lifetime value charts render."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from service_support import PASSWORD, Running
+from service_support import Running
 from test_customers_api import start_shop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -17,20 +16,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def shop_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    run, truth = start_shop(tmp_path_factory.mktemp("customers_e2e"))
-    try:
+    with start_shop(tmp_path_factory.mktemp("customers_e2e")) as run:
         yield run
-    finally:
-        run.server.stop()
-        Path(truth).unlink(missing_ok=True)
-
-
-def _sign_in(page: Any, url: str) -> None:
-    page.goto(url + "/customers")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.stack button[type=submit] >> nth=0")
-    page.wait_for_url("**/customers")
 
 
 def _money(value: float) -> str:
@@ -41,8 +28,8 @@ def _percent(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
-def test_search_a_customer_and_see_the_apis_numbers(page: Any, shop_server: Running) -> None:
-    _sign_in(page, shop_server.url)
+def test_search_a_customer_and_see_the_apis_numbers(page: Any, sign_in: Any, shop_server: Running) -> None:
+    sign_in(shop_server.url, "customers")
     assert page.locator("h1").inner_text() == "Customers"
     with shop_server.client("read") as api:
         wanted = api.get("/api/v1/customers", params={"sort": "-clv_12m", "limit": 1}).json()["customers"][0]
@@ -75,8 +62,8 @@ def test_search_a_customer_and_see_the_apis_numbers(page: Any, shop_server: Runn
     assert page.locator("#detail-events li.ev").count() == len(detail["events"])
 
 
-def test_rfm_grid_counts_equal_the_api(page: Any, shop_server: Running) -> None:
-    _sign_in(page, shop_server.url)
+def test_rfm_grid_counts_equal_the_api(page: Any, sign_in: Any, shop_server: Running) -> None:
+    sign_in(shop_server.url, "customers")
     page.click('[data-tab="segments"]')
     page.wait_for_selector("#rfm-heatmap .main-svg")
     with shop_server.client("read") as api:
@@ -102,8 +89,10 @@ def api_clusters(run: Running) -> list[dict[str, Any]]:
     return clusters
 
 
-def test_typing_a_rule_updates_the_live_count_then_saving_lists_it(page: Any, shop_server: Running) -> None:
-    _sign_in(page, shop_server.url)
+def test_typing_a_rule_updates_the_live_count_then_saving_lists_it(
+    page: Any, sign_in: Any, shop_server: Running
+) -> None:
+    sign_in(shop_server.url, "customers")
     page.click('[data-tab="segments"]')
     rule = 'orders >= 2 and country in ["DE", "FR"]'
     with shop_server.client("read") as api:
@@ -141,8 +130,10 @@ def test_typing_a_rule_updates_the_live_count_then_saving_lists_it(page: Any, sh
         assert "eu repeaters" not in [s["name"] for s in api.get("/api/v1/segments").json()["segments"]]
 
 
-def test_lifetime_value_charts_render_with_the_apis_numbers(page: Any, shop_server: Running) -> None:
-    _sign_in(page, shop_server.url)
+def test_lifetime_value_charts_render_with_the_apis_numbers(
+    page: Any, sign_in: Any, shop_server: Running
+) -> None:
+    sign_in(shop_server.url, "customers")
     page.click('[data-tab="value"]')
     page.wait_for_selector("#clv-histogram .main-svg")
     page.wait_for_selector("#calibration-chart .main-svg")
@@ -164,8 +155,10 @@ def test_lifetime_value_charts_render_with_the_apis_numbers(page: Any, shop_serv
     assert page.locator("#detail-id").inner_text() == leader["user_id"]
 
 
-def test_without_profiles_the_page_says_how_to_build_them(page: Any, dashboard_server: Running) -> None:
-    _sign_in(page, dashboard_server.url)
+def test_without_profiles_the_page_says_how_to_build_them(
+    page: Any, sign_in: Any, dashboard_server: Running
+) -> None:
+    sign_in(dashboard_server.url, "customers")
     assert "cartwise profiles build" in page.locator("#no-profiles").inner_text()
     assert page.locator("#customer-list tr.empty").count() == 1
     page.click('[data-tab="value"]')

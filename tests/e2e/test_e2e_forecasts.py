@@ -5,11 +5,10 @@ API's, and the reorder list shows the API's rows in the API's order."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from service_support import PASSWORD, Running
+from service_support import Running
 from test_forecasts_api import start_shop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -17,20 +16,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def shop_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    run, truth = start_shop(tmp_path_factory.mktemp("forecasts_e2e"))
-    try:
+    with start_shop(tmp_path_factory.mktemp("forecasts_e2e")) as run:
         yield run
-    finally:
-        run.server.stop()
-        Path(truth).unlink(missing_ok=True)
-
-
-def _sign_in(page: Any, url: str, slug: str) -> None:
-    page.goto(f"{url}/{slug}")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.stack button[type=submit] >> nth=0")
-    page.wait_for_url(f"**/{slug}")
 
 
 def _one(value: float) -> str:
@@ -52,8 +39,10 @@ def _traces(page: Any) -> list[dict[str, Any]]:
     return traces
 
 
-def test_search_an_item_and_see_its_fan_chart_and_model(page: Any, shop_server: Running) -> None:
-    _sign_in(page, shop_server.url, "forecasts")
+def test_search_an_item_and_see_its_fan_chart_and_model(
+    page: Any, sign_in: Any, shop_server: Running
+) -> None:
+    sign_in(shop_server.url, "forecasts")
     assert page.locator("h1").inner_text() == "Forecasts"
     with shop_server.client("read") as api:
         first = api.get("/api/v1/forecasts").json()["series"][0]
@@ -102,8 +91,8 @@ def test_search_an_item_and_see_its_fan_chart_and_model(page: Any, shop_server: 
     assert traces[1]["y"][n:] == pytest.approx([f["lo_80"] for f in reversed(detail["forecast"])])
 
 
-def test_category_revenue_forecast(page: Any, shop_server: Running) -> None:
-    _sign_in(page, shop_server.url, "forecasts")
+def test_category_revenue_forecast(page: Any, sign_in: Any, shop_server: Running) -> None:
+    sign_in(shop_server.url, "forecasts")
     with shop_server.client("read") as api:
         listing = api.get(
             "/api/v1/forecasts", params={"level": "category", "measure": "revenue", "sort": "id"}
@@ -128,8 +117,10 @@ def test_category_revenue_forecast(page: Any, shop_server: Running) -> None:
     assert page.locator("#series-measure").input_value() == "units"
 
 
-def test_reorder_list_equals_the_api_and_opens_a_forecast(page: Any, shop_server: Running) -> None:
-    _sign_in(page, shop_server.url, "inventory")
+def test_reorder_list_equals_the_api_and_opens_a_forecast(
+    page: Any, sign_in: Any, shop_server: Running
+) -> None:
+    sign_in(shop_server.url, "inventory")
     assert page.locator("h1").inner_text() == "Inventory"
     with shop_server.client("read") as api:
         plan = api.get("/api/v1/inventory/reorder", params={"sort": "stockout_risk"}).json()
@@ -174,8 +165,10 @@ def test_reorder_list_equals_the_api_and_opens_a_forecast(page: Any, shop_server
     assert page.locator("#series-meta code").inner_text() == riskiest
 
 
-def test_without_forecasts_the_pages_say_how_to_build_them(page: Any, dashboard_server: Running) -> None:
-    _sign_in(page, dashboard_server.url, "forecasts")
+def test_without_forecasts_the_pages_say_how_to_build_them(
+    page: Any, sign_in: Any, dashboard_server: Running
+) -> None:
+    sign_in(dashboard_server.url, "forecasts")
     assert "cartwise demand build" in page.locator("#no-forecasts").inner_text()
     assert "cartwise demand build" in page.locator("#series-list tr.empty").inner_text()
     assert page.locator("#series-search").is_disabled()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from service_support import PASSWORD, Running
+from service_support import Running
 from test_recommendations_api import start_shop
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -15,22 +15,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    run = start_shop(tmp_path_factory.mktemp("recs-e2e"))
-    try:
+    with start_shop(tmp_path_factory.mktemp("recs-e2e")) as run:
         yield run
-    finally:
-        run.server.stop()
 
 
-def _open_page(page: Any, url: str) -> None:
-    page.goto(url + "/recommendations")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.stack button[type=submit] >> nth=0")
-    page.wait_for_url("**/recommendations")
-
-
-def test_page_shows_offline_metrics_of_each_model(page: Any, shop: Running) -> None:
+def test_page_shows_offline_metrics_of_each_model(page: Any, sign_in: Any, shop: Running) -> None:
     with shop.client("read") as api:
         # The evaluation runs in the background after start; wait for the JSON twin to have it.
         for _ in range(300):
@@ -39,7 +28,7 @@ def test_page_shows_offline_metrics_of_each_model(page: Any, shop: Running) -> N
                 break
             page.wait_for_timeout(200)
     assert offline["models"], "offline evaluation never finished"
-    _open_page(page, shop.url)
+    sign_in(shop.url, "recommendations")
     assert page.locator("h1").inner_text() == "Recommendations"
     rows = page.locator("#offline tbody tr")
     assert rows.count() == len(offline["models"])
@@ -51,8 +40,8 @@ def test_page_shows_offline_metrics_of_each_model(page: Any, shop: Running) -> N
     page.wait_for_selector("#offline-chart .main-svg")
 
 
-def test_try_it_shows_history_and_reasons_equal_to_the_api(page: Any, shop: Running) -> None:
-    _open_page(page, shop.url)
+def test_try_it_shows_history_and_reasons_equal_to_the_api(page: Any, sign_in: Any, shop: Running) -> None:
+    sign_in(shop.url, "recommendations")
     page.fill("#try-user", "u000004")
     page.fill("#try-n", "6")
     page.fill("#try-seed", "9")
@@ -80,8 +69,8 @@ def test_try_it_shows_history_and_reasons_equal_to_the_api(page: Any, shop: Runn
     assert shown.nth(0).locator("td").nth(2).inner_text() == history[0]["title"]
 
 
-def test_try_it_for_an_unknown_customer_shows_trending(page: Any, shop: Running) -> None:
-    _open_page(page, shop.url)
+def test_try_it_for_an_unknown_customer_shows_trending(page: Any, sign_in: Any, shop: Running) -> None:
+    sign_in(shop.url, "recommendations")
     page.fill("#try-user", "someone-new")
     page.click("#try-go")
     page.wait_for_function("document.querySelector('#try-request').textContent.startsWith('cold start')")

@@ -16,18 +16,19 @@ from pydantic import BaseModel, Field
 
 from cartwise.api.auth import Principal, require_read, service_of
 from cartwise.api.errors import error_response
-from cartwise.api.models import ErrorBody
+from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.jobs import analytics_views as views
 
 router = APIRouter(
     prefix="/api/v1/analytics",
     tags=["analytics"],
-    responses={
-        400: {"model": ErrorBody, "description": "A parameter is invalid; `fields` names it"},
-        401: {"model": ErrorBody, "description": "No, unknown or revoked key"},
-        403: {"model": ErrorBody, "description": "The key's scope does not allow this"},
-        422: {"model": ErrorBody, "description": "A parameter has the wrong type"},
-    },
+    responses=error_responses(
+        {
+            400: "A parameter is invalid; `fields` names it",
+            **AUTH_ERRORS,
+            422: "A parameter has the wrong type",
+        }
+    ),
 )
 
 

@@ -13,19 +13,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
-from cartwise.api.models import ErrorBody
+from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.jobs import customer_views as views
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in (
-        (400, "Invalid parameter (the message names it)"),
-        (401, "No, unknown or revoked key"),
-        (403, "The key's scope does not allow this"),
-        (422, "A parameter or the body does not match the schema"),
-    )
-}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "Not found"}}
+_ERRORS = error_responses(
+    {
+        400: "Invalid parameter (the message names it)",
+        **AUTH_ERRORS,
+        422: "A parameter or the body does not match the schema",
+    }
+)
+_NOT_FOUND = error_responses({404: "Not found"})
 
 router = APIRouter(prefix="/api/v1", tags=["customers"], responses=_ERRORS)
 

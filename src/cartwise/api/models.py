@@ -80,6 +80,15 @@ class ErrorBody(BaseModel):
     fields: list[ErrorField] = Field(default_factory=list)
 
 
+# Why a key is refused, the same on every authenticated route.
+AUTH_ERRORS: dict[int, str] = {401: "No, unknown or revoked key", 403: "The key's scope does not allow this"}
+
+
+def error_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a router or route: each status with its reason and the ErrorBody shape."""
+    return {code: {"model": ErrorBody, "description": text} for code, text in descriptions.items()}
+
+
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

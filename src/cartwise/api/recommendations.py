@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
-from cartwise.api.models import ErrorBody
+from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.jobs.recs_service import recs_for, stop_recs
 
 
@@ -34,15 +34,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(
     lifespan=lifespan,
     tags=["recommendations"],
-    responses={
-        code: {"model": ErrorBody, "description": text}
-        for code, text in (
-            (401, "No, unknown or revoked key"),
-            (403, "The key's scope does not allow this"),
-            (404, "Unknown item"),
-            (422, "A parameter is out of range"),
-        )
-    },
+    responses=error_responses({**AUTH_ERRORS, 404: "Unknown item", 422: "A parameter is out of range"}),
 )
 
 Read = Annotated[Principal, Depends(require_read)]

@@ -15,6 +15,7 @@ from cartwise import __version__
 from cartwise.api.auth import Principal, principal, require_admin, require_collect, require_read, service_of
 from cartwise.api.collect import collect
 from cartwise.api.models import (
+    AUTH_ERRORS,
     ErrorBody,
     EventBatch,
     EventsAccepted,
@@ -26,20 +27,19 @@ from cartwise.api.models import (
     Me,
     PageLink,
     PagePayload,
+    error_responses,
 )
 from cartwise.jobs import dashboard
 from cartwise.store import SCHEMA_VERSION
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in (
-        (400, "Invalid JSON or input"),
-        (401, "No, unknown or revoked key"),
-        (403, "The key's scope does not allow this"),
-        (413, "Body over the size limit"),
-        (422, "The body does not match the schema"),
-    )
-}
+_ERRORS = error_responses(
+    {
+        400: "Invalid JSON or input",
+        **AUTH_ERRORS,
+        413: "Body over the size limit",
+        422: "The body does not match the schema",
+    }
+)
 
 router = APIRouter(prefix="/api/v1", responses=_ERRORS)
 
@@ -68,7 +68,7 @@ def me(who: Annotated[Principal, Depends(principal)]) -> Me:
     status_code=202,
     response_model=EventsAccepted,
     tags=["collector"],
-    responses={503: {"model": ErrorBody, "description": "Backlog full or log unavailable; retry"}},
+    responses=error_responses({503: "Backlog full or log unavailable; retry"}),
     openapi_extra={
         "requestBody": {
             "required": True,

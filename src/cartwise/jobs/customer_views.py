@@ -12,8 +12,6 @@ to build them, so pages can show a helpful empty state instead of an error.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -97,14 +95,6 @@ def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [{n: _json_value(n, v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
 
 
-@contextmanager
-def _store(service: Service) -> Iterator[Store]:
-    if service.gate is None:
-        raise InputError("The service is not started.")
-    with service.gate as store:
-        yield store
-
-
 def _ready(store: Store) -> bool:
     return store.has_table("profiles")
 
@@ -173,11 +163,8 @@ def list_customers(
     last and ties by user_id. `total` counts every match; `customers` holds `limit` of them
     from `offset`.
     """
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InputError(f"`limit` must be between 1 and {MAX_LIMIT}; received {limit}.")
-    if offset < 0:
-        raise InputError(f"`offset` must be 0 or more; received {offset}.")
-    with _store(service) as store:
+    dashboard.check_page(limit, offset, MAX_LIMIT)
+    with service.require_gate() as store:
         return _list(store, q=q, segment=segment, sort=sort, limit=limit, offset=offset)
 
 
@@ -187,7 +174,7 @@ def customer_detail(service: Service, user_id: str, *, events: int = 50, orders:
 
     Raises NotFoundError naming the id when the customer is not in the profiles.
     """
-    with _store(service) as store:
+    with service.require_gate() as store:
         _require_profiles(store)
         found = _rows(store.con.execute("SELECT * FROM profiles WHERE user_id = ?", [user_id]))
         if not found:
@@ -336,7 +323,7 @@ def _rfm(store: Store) -> dict[str, Any]:
 def rfm_grid(service: Service) -> dict[str, Any]:
     """The 5 x 5 grid of recency by frequency scores (customers and revenue per cell, with the
     RFM segment each cell belongs to) and per-segment totals, over customers with an order."""
-    with _store(service) as store:
+    with service.require_gate() as store:
         return _rfm(store)
 
 
@@ -383,7 +370,7 @@ def _clusters(store: Store) -> dict[str, Any]:
 def clusters(service: Service) -> dict[str, Any]:
     """Behavioural clusters: size, share, revenue, plain-words description, feature z-scores and
     the mean profile values of their members."""
-    with _store(service) as store:
+    with service.require_gate() as store:
         return _clusters(store)
 
 
@@ -417,7 +404,7 @@ def _saved(store: Store) -> dict[str, Any]:
 
 def saved_segments(service: Service) -> dict[str, Any]:
     """Saved rule segments with their current size, latest revenue and size history."""
-    with _store(service) as store:
+    with service.require_gate() as store:
         return _saved(store)
 
 
@@ -446,7 +433,7 @@ def _count(store: Store, rule: str) -> int:
 
 def count_rule(service: Service, rule: str) -> dict[str, Any]:
     """The builder's live count: customers matching `rule`, out of all profiled customers."""
-    with _store(service) as store:
+    with service.require_gate() as store:
         matched = _count(store, rule)
         total = store.con.execute("SELECT count(*) FROM profiles").fetchall()[0][0]
     return {"rule": rule, "count": matched, "total": int(total), "share": matched / total if total else 0.0}
@@ -463,7 +450,7 @@ def save_rule_segment(service: Service, name: str, rule: str, description: str =
         )
     if "/" in clean:
         raise InputError(f"`name` {clean!r} contains `/`; use letters, digits, spaces, - or _.")
-    with _store(service) as store:
+    with service.require_gate() as store:
         _count(store, rule)  # the same checks as the live count, with the same messages
         existed = store.con.execute("SELECT count(*) FROM segments WHERE name = ?", [clean]).fetchall()[0][0]
         saved = profiles_job.save_segment(store, clean, rule, description)
@@ -472,7 +459,7 @@ def save_rule_segment(service: Service, name: str, rule: str, description: str =
 
 def delete_rule_segment(service: Service, name: str) -> dict[str, Any]:
     """Delete saved segment `name` with its members and history (NotFoundError naming it)."""
-    with _store(service) as store:
+    with service.require_gate() as store:
         profiles_job.delete_segment(store, name)
     return {"name": name, "deleted": True}
 
@@ -630,7 +617,7 @@ def lifetime_value(
         raise InputError(f"`bins` must be between 2 and 200; received {bins}.")
     if not 1 <= top <= MAX_LIMIT:
         raise InputError(f"`top` must be between 1 and {MAX_LIMIT}; received {top}.")
-    with _store(service) as store:
+    with service.require_gate() as store:
         if not _ready(store):
             return {
                 "ready": False,
@@ -683,7 +670,7 @@ def profile_fields(store: Store) -> list[dict[str, str]]:
 def customers_page(service: Service) -> dict[str, Any]:
     """The Customers page: the first customers by revenue, RFM grid, clusters, saved segments,
     rule fields and lifetime value; each part is also served alone under /api/v1."""
-    with _store(service) as store:
+    with service.require_gate() as store:
         ready = _ready(store)
         listing = _list(store, q=None, segment=None, sort="-revenue", limit=25, offset=0)
         rfm = _rfm(store)

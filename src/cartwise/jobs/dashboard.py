@@ -76,6 +76,14 @@ def parse_sort(sort: str, sortable: tuple[str, ...] | list[str], example: str) -
     return field, direction
 
 
+def check_page(limit: int, offset: int, most: int) -> None:
+    """A list page of `limit` rows (1 to `most`) from `offset` (0 or more); InputError naming the bad one."""
+    if not 1 <= limit <= most:
+        raise InputError(f"`limit` must be between 1 and {most}; received {limit}.")
+    if offset < 0:
+        raise InputError(f"`offset` must be 0 or more; received {offset}.")
+
+
 def _today_start() -> datetime:
     now = datetime.now(UTC).replace(tzinfo=None)
     return now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -15,8 +15,6 @@ raise `InputError` naming the parameter and its valid values; unknown series rai
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -77,14 +75,6 @@ def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [{n: _json_value(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
 
 
-@contextmanager
-def _store(service: Service) -> Iterator[Store]:
-    if service.gate is None:
-        raise InputError("The service is not started.")
-    with service.gate as store:
-        yield store
-
-
 def _ready(store: Store) -> bool:
     names = set(store.table_names())
     return all(t in names for t in FORECAST_TABLES)
@@ -111,13 +101,6 @@ def _check_measure(store: Store, level: str, measure: str) -> str:
             f"{', '.join(available)}."
         )
     return measure
-
-
-def _check_page(limit: int, offset: int, most: int = MAX_LIMIT) -> None:
-    if not 1 <= limit <= most:
-        raise InputError(f"`limit` must be between 1 and {most}; received {limit}.")
-    if offset < 0:
-        raise InputError(f"`offset` must be 0 or more; received {offset}.")
 
 
 def _period(store: Store) -> dict[str, Any]:
@@ -202,8 +185,8 @@ def list_series(
     `SORTABLE`, prefixed with `-` for descending; missing values sort last, ties by id.
     `total` counts every match; `series` holds `limit` of them from `offset`.
     """
-    _check_page(limit, offset)
-    with _store(service) as store:
+    dashboard.check_page(limit, offset, MAX_LIMIT)
+    with service.require_gate() as store:
         return _list(store, level=level, measure=measure, q=q, sort=sort, limit=limit, offset=offset)
 
 
@@ -285,7 +268,7 @@ def series_detail(service: Service, level: str, series_id: str, *, measure: str 
     covered periods), the forecast with 80% and 95% intervals, the chosen model and its
     backtest errors (MASE, sMAPE in %, 80% coverage), the price elasticity and, for items,
     the reorder plan row. Raises NotFoundError naming the id when there is no such series."""
-    with _store(service) as store:
+    with service.require_gate() as store:
         return _detail(store, level, series_id, measure)
 
 
@@ -341,8 +324,8 @@ def reorder_list(
     """The reorder plan with item titles and categories, in the order `sort` names (see
     `REORDER_SORTS`); `only_reorder` keeps the items to order now. `summary` counts every item
     of the plan: items, items to order, items at risk (stock-out risk ≥ 0.5) and units to order."""
-    _check_page(limit, offset)
-    with _store(service) as store:
+    dashboard.check_page(limit, offset, MAX_LIMIT)
+    with service.require_gate() as store:
         return _reorder(store, only_reorder=only_reorder, sort=sort, limit=limit, offset=offset)
 
 
@@ -369,7 +352,7 @@ def elasticities(service: Service, *, level: str = "category", limit: int = 200)
     observed and whether an item's estimate is pooled with its category's."""
     if not 1 <= limit <= MAX_ELASTICITY_LIMIT:
         raise InputError(f"`limit` must be between 1 and {MAX_ELASTICITY_LIMIT}; received {limit}.")
-    with _store(service) as store:
+    with service.require_gate() as store:
         return _elasticities(store, level=level, limit=limit)
 
 
@@ -395,7 +378,7 @@ def _accuracy(store: Store) -> list[dict[str, Any]]:
 def forecasts_page(service: Service) -> dict[str, Any]:
     """The Forecasts page: the item series with the largest forecast first, the first of them
     in full (history, forecast, model) and the backtest accuracy per level and measure."""
-    with _store(service) as store:
+    with service.require_gate() as store:
         listing = _list(
             store, level="item", measure="units", q=None, sort=DEFAULT_SORT, limit=PAGE_SERIES, offset=0
         )
@@ -421,7 +404,7 @@ def forecasts_page(service: Service) -> dict[str, Any]:
 
 def inventory_page(service: Service) -> dict[str, Any]:
     """The Inventory page: the reorder plan riskiest first and the category price elasticities."""
-    with _store(service) as store:
+    with service.require_gate() as store:
         reorder = _reorder(store, only_reorder=False, sort="stockout_risk", limit=PAGE_REORDER, offset=0)
         cats = _elasticities(store, level="category", limit=200)
         period = _period(store) if _ready(store) else None

@@ -111,7 +111,8 @@ class Service:
             self._store = None
         log.info("service stopped")
 
-    def _gate(self) -> StoreGate:
+    def require_gate(self) -> StoreGate:
+        """The gate to the store (`with service.require_gate() as store:`); InputError before `start()`."""
         if self.gate is None:
             raise InputError("The service is not started.")
         return self.gate
@@ -121,21 +122,21 @@ class Service:
         return self.keyring.verify(key)
 
     def verify_user(self, username: str, password: str) -> bool:
-        with self._gate() as store:
+        with self.require_gate() as store:
             return keys_job.verify_user(store, username, password)
 
     def create_key(self, *, scope: str, name: str) -> tuple[KeyInfo, str]:
-        with self._gate() as store:
+        with self.require_gate() as store:
             info, key = keys_job.create_key(store, scope=scope, name=name)
         self.keyring.add(info, key)
         return info, key
 
     def list_keys(self) -> list[KeyInfo]:
-        with self._gate() as store:
+        with self.require_gate() as store:
             return keys_job.list_keys(store)
 
     def revoke_key(self, key_id: str) -> KeyInfo:
-        with self._gate() as store:
+        with self.require_gate() as store:
             info = keys_job.revoke_key(store, key_id)
         self.keyring.remove(key_id)
         return info

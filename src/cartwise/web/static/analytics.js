@@ -7,11 +7,7 @@
   const data = payload.data;
   const $ = (id) => document.getElementById(id);
 
-  const formats = {
-    number: (v) => Math.round(Number(v) || 0).toLocaleString("en-US"),
-    money: (v) => (Number(v) || 0).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
-    percent: (v) => ((Number(v) || 0) * 100).toFixed(1) + "%",
-  };
+  const { formats, cell, fillRows, chartLayout, chartConfig: config } = window.Dashboard;
   const changeText = (c) => (c === null || c === undefined ? "—" : (c >= 0 ? "+" : "-") + Math.abs(c * 100).toFixed(1) + "%");
 
   function duration(seconds) {
@@ -22,12 +18,9 @@
     return (seconds / 86400).toFixed(1) + " d";
   }
 
-  const layout = (extra) => Object.assign({
-    margin: { l: 56, r: 16, t: 10, b: 44 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-    font: { family: "system-ui, sans-serif", size: 12, color: "#1d2330" },
-    xaxis: { gridcolor: "#eef0f3" }, yaxis: { gridcolor: "#eef0f3" },
-  }, extra || {});
-  const config = { displayModeBar: false, responsive: true };
+  const layout = (extra) => chartLayout({
+    margin: { l: 56, r: 16, t: 10, b: 44 }, xaxis: { gridcolor: "#eef0f3" }, yaxis: { gridcolor: "#eef0f3" },
+  }, extra);
 
   function emptyChart(id, text) {
     const el = $(id);
@@ -46,21 +39,7 @@
     return el;
   }
 
-  function cell(text, cls) {
-    const td = document.createElement("td");
-    td.textContent = text;
-    if (cls) td.className = cls;
-    return td;
-  }
-
-  function emptyRow(body, text, span) {
-    const tr = document.createElement("tr");
-    tr.className = "empty";
-    const td = cell(text);
-    td.colSpan = span;
-    tr.appendChild(td);
-    body.replaceChildren(tr);
-  }
+  const emptyRow = (body, text, span) => fillRows(body, [], null, text, span);
 
   function showError(id, message) {
     const el = $(id);

@@ -5,7 +5,7 @@
   "use strict";
   const payload = JSON.parse(document.getElementById("page-data").textContent);
   const data = payload.data;
-  const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const { el, fillRows, api, chartLayout, chartConfig: config, onRowActivate, afterTyping, showPage } = window.Dashboard;
   const PAGE_SIZE = 25;
 
   const fmt = {
@@ -18,44 +18,6 @@
     text: (v) => (v === null || v === undefined || v === "" ? "—" : String(v)),
   };
 
-  async function api(path, options) {
-    const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
-    if (opts.method && opts.method !== "GET") opts.headers["X-CSRF-Token"] = csrf;
-    if (opts.body && typeof opts.body !== "string") {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(opts.body);
-    }
-    const response = await fetch(path, opts);
-    if (response.status === 401) { window.location = "/login?next=/customers"; throw new Error("signed out"); }
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) { const e = new Error(body.message || response.statusText); e.status = response.status; throw e; }
-    return body;
-  }
-
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    if (cls) node.className = cls;
-    return node;
-  }
-
-  function fillRows(tbody, rows, toCells, emptyText, span) {
-    tbody.replaceChildren();
-    if (!rows.length) {
-      const tr = el("tr", null, "empty");
-      const td = el("td", emptyText);
-      td.colSpan = span;
-      tr.appendChild(td);
-      tbody.appendChild(tr);
-      return;
-    }
-    rows.forEach((r) => {
-      const tr = el("tr");
-      toCells(r, tr).forEach((c) => tr.appendChild(c));
-      tbody.appendChild(tr);
-    });
-  }
-
   function userLink(id) {
     const td = el("td");
     const a = el("a", id);
@@ -65,11 +27,7 @@
   }
 
   // ---- charts ------------------------------------------------------------------------------
-  const layout = (extra) => Object.assign({
-    margin: { l: 56, r: 16, t: 10, b: 48 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-    font: { family: "system-ui, sans-serif", size: 12, color: "#1d2330" },
-  }, extra || {});
-  const config = { displayModeBar: false, responsive: true };
+  const layout = (extra) => chartLayout({ margin: { l: 56, r: 16, t: 10, b: 48 } }, extra);
   const drawn = {};
 
   function drawHeatmap() {
@@ -169,12 +127,7 @@
         el("td", fmt.number(c.orders), "num"), el("td", fmt.money(c.revenue), "num"), el("td", fmt.days(c.days_since_last_order), "num"),
         el("td", fmt.percent(c.p_alive), "num"), el("td", fmt.money(c.clv_12m), "num")];
     }, result.message || "No customers match.", 8);
-    const shown = result.customers.length;
-    document.getElementById("customer-count").textContent = result.ready
-      ? (shown ? `${fmt.number(result.offset + 1)}–${fmt.number(result.offset + shown)} of ${fmt.number(result.total)} customers` : `0 of ${fmt.number(result.total)} customers`)
-      : "";
-    prev.disabled = result.offset <= 0;
-    next.disabled = result.offset + shown >= result.total;
+    showPage(result, result.customers.length, "customers", document.getElementById("customer-count"), prev, next);
   }
 
   async function loadList() {
@@ -190,11 +143,7 @@
     }
   }
 
-  let searchTimer = null;
-  search.addEventListener("input", () => {
-    clearTimeout(searchTimer);
-    searchTimer = setTimeout(() => { offset = 0; loadList(); }, 250);
-  });
+  afterTyping(search, 250, () => { offset = 0; loadList(); });
   [segmentSelect, sortSelect].forEach((s) => s.addEventListener("change", () => { offset = 0; loadList(); }));
   prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); loadList(); });
   next.addEventListener("click", () => { offset += PAGE_SIZE; loadList(); });
@@ -281,18 +230,13 @@
     history.replaceState(null, "", "#customer=" + encodeURIComponent(row.dataset.user));
     openCustomer(row.dataset.user);
   }
-  ["customer-list", "top-customers"].forEach((id) => {
-    const table = document.getElementById(id);
-    table.addEventListener("click", onRowClick);
-    table.addEventListener("keydown", (e) => { if (e.key === "Enter") onRowClick(e); });
-  });
+  ["customer-list", "top-customers"].forEach((id) => onRowActivate(document.getElementById(id), onRowClick));
 
   // ---- segment builder ------------------------------------------------------------------------
   const ruleInput = document.getElementById("rule-input");
   const ruleCount = document.getElementById("rule-count");
   const ruleShare = document.getElementById("rule-share");
   const ruleError = document.getElementById("rule-error");
-  let ruleTimer = null;
   let ruleTicket = 0;
 
   async function countRule() {
@@ -323,7 +267,7 @@
       if (ticket === ruleTicket) ruleCount.classList.remove("pending");
     }
   }
-  ruleInput.addEventListener("input", () => { clearTimeout(ruleTimer); ruleTimer = setTimeout(countRule, 300); });
+  afterTyping(ruleInput, 300, countRule);
 
   function renderSaved(segments) {
     const body = document.querySelector("#saved-segments tbody");

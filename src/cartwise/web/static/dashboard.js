@@ -5,12 +5,7 @@
   const initial = JSON.parse(document.getElementById("page-data").textContent);
   const status = document.getElementById("live-status");
   let windowName = "1h";
-
-  const formats = {
-    number: (v) => Math.round(Number(v) || 0).toLocaleString("en-US"),
-    money: (v) => (Number(v) || 0).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
-    percent: (v) => ((Number(v) || 0) * 100).toFixed(1) + "%",
-  };
+  const { formats, cell, fillRows, chartLayout, chartConfig: config } = window.Dashboard;
 
   function setTiles(live) {
     document.querySelectorAll("[data-kpi]").forEach((el) => {
@@ -36,12 +31,10 @@
   }
   document.querySelectorAll("[data-window-tab]").forEach((b) => b.addEventListener("click", () => showWindow(b.dataset.windowTab)));
 
-  const layout = (extra) => Object.assign({
-    margin: { l: 44, r: 12, t: 8, b: 36 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-    font: { family: "system-ui, sans-serif", size: 12, color: "#1d2330" },
+  const layout = (extra) => chartLayout({
+    margin: { l: 44, r: 12, t: 8, b: 36 },
     xaxis: { gridcolor: "#eef0f3" }, yaxis: { gridcolor: "#eef0f3", rangemode: "tozero" },
-  }, extra || {});
-  const config = { displayModeBar: false, responsive: true };
+  }, extra);
 
   function drawEvents(live) {
     if (!window.Plotly) return;
@@ -64,27 +57,7 @@
     }], layout({ margin: { l: 150, r: 12, t: 8, b: 36 }, yaxis: { automargin: true } }), config);
   }
 
-  function cell(text, cls) {
-    const td = document.createElement("td");
-    td.textContent = text;
-    if (cls) td.className = cls;
-    return td;
-  }
-
-  function fillTable(id, rows, toCells, emptyText, span) {
-    const body = document.querySelector("#" + id + " tbody");
-    body.replaceChildren();
-    if (!rows.length) {
-      const tr = document.createElement("tr");
-      tr.className = "empty";
-      const td = cell(emptyText);
-      td.colSpan = span;
-      tr.appendChild(td);
-      body.appendChild(tr);
-      return;
-    }
-    rows.forEach((r) => { const tr = document.createElement("tr"); toCells(r).forEach((c) => tr.appendChild(c)); body.appendChild(tr); });
-  }
+  const fillTable = (id, ...rest) => fillRows(document.querySelector("#" + id + " tbody"), ...rest);
 
   function renderTables(data) {
     fillTable("top-items", data.top_items, (r) => [

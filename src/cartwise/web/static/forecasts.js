@@ -7,6 +7,7 @@
   "use strict";
   const payload = JSON.parse(document.getElementById("page-data").textContent);
   const data = payload.data;
+  const { el, fillRows, api, chartLayout, chartConfig: config, onRowActivate, afterTyping, showPage } = window.Dashboard;
 
   const decimals = (digits) => (v) => (v === null || v === undefined ? "—"
     : Number(v).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
@@ -19,52 +20,13 @@
     text: (v) => (v === null || v === undefined || v === "" ? "—" : String(v)),
   };
 
-  async function api(path) {
-    const response = await fetch(path, { credentials: "same-origin" });
-    if (response.status === 401) {
-      window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
-      throw new Error("signed out");
-    }
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) { const e = new Error(body.message || response.statusText); e.status = response.status; throw e; }
-    return body;
-  }
-
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    if (cls) node.className = cls;
-    return node;
-  }
-
   function codeCell(text) {
     const td = el("td");
     td.appendChild(el("code", text));
     return td;
   }
 
-  function fillRows(tbody, rows, toCells, emptyText, span) {
-    tbody.replaceChildren();
-    if (!rows.length) {
-      const tr = el("tr", null, "empty");
-      const td = el("td", emptyText);
-      td.colSpan = span;
-      tr.appendChild(td);
-      tbody.appendChild(tr);
-      return;
-    }
-    rows.forEach((r) => {
-      const tr = el("tr");
-      toCells(r, tr).forEach((c) => tr.appendChild(c));
-      tbody.appendChild(tr);
-    });
-  }
-
-  const layout = (extra) => Object.assign({
-    margin: { l: 56, r: 16, t: 10, b: 40 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-    font: { family: "system-ui, sans-serif", size: 12, color: "#1d2330" },
-  }, extra || {});
-  const config = { displayModeBar: false, responsive: true };
+  const layout = (extra) => chartLayout({ margin: { l: 56, r: 16, t: 10, b: 40 } }, extra);
 
   // ---- Forecasts page ----------------------------------------------------------------------------
   function forecastsPage() {
@@ -173,12 +135,7 @@
         return [codeCell(s.id), el("td", s.title), el("td", fmt.text(s.model)), el("td", fmt.two(s.mase), "num"),
           el("td", fmt.smape(s.smape), "num"), el("td", fmt.percent(s.coverage_80), "num"), el("td", fmt.one(s.forecast_total), "num")];
       }, result.message || "No series match.", 7);
-      const shown = result.series.length;
-      document.getElementById("series-count").textContent = result.ready
-        ? (shown ? `${fmt.int(result.offset + 1)}–${fmt.int(result.offset + shown)} of ${fmt.int(result.total)} series` : `0 of ${fmt.int(result.total)} series`)
-        : "";
-      prev.disabled = result.offset <= 0;
-      next.disabled = result.offset + shown >= result.total;
+      showPage(result, result.series.length, "series", document.getElementById("series-count"), prev, next);
       markSelected();
     }
 
@@ -195,11 +152,7 @@
       }
     }
 
-    let timer = null;
-    search.addEventListener("input", () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => { offset = 0; loadList(); }, 250);
-    });
+    afterTyping(search, 250, () => { offset = 0; loadList(); });
     levelSelect.addEventListener("change", () => { syncMeasures(); offset = 0; loadList(); });
     [measureSelect, sortSelect].forEach((s) => s.addEventListener("change", () => { offset = 0; loadList(); }));
     prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); loadList(); });
@@ -212,9 +165,7 @@
       history.replaceState(null, "", `#${row.dataset.level}=${encodeURIComponent(row.dataset.id)}`);
       openSeries(row.dataset.level, row.dataset.id, measureSelect.value);
     }
-    const table = document.getElementById("series-list");
-    table.addEventListener("click", onRow);
-    table.addEventListener("keydown", (e) => { if (e.key === "Enter") onRow(e); });
+    onRowActivate(document.getElementById("series-list"), onRow);
 
     function route() {
       const hash = window.location.hash.slice(1);
@@ -268,12 +219,7 @@
           el("td", i.days_of_cover === null ? "beyond horizon" : fmt.one(i.days_of_cover), "num"),
           el("td", fmt.percent(i.stockout_risk), "num")];
       }, result.message || "No items to order now.", 10);
-      const shown = result.items.length;
-      document.getElementById("reorder-count").textContent = result.ready
-        ? (shown ? `${fmt.int(result.offset + 1)}–${fmt.int(result.offset + shown)} of ${fmt.int(result.total)} items` : `0 of ${fmt.int(result.total)} items`)
-        : "";
-      prev.disabled = result.offset <= 0;
-      next.disabled = result.offset + shown >= result.total;
+      showPage(result, result.items.length, "items", document.getElementById("reorder-count"), prev, next);
       body.dataset.sort = result.sort;
       body.dataset.onlyReorder = String(result.only_reorder);
     }
@@ -292,13 +238,10 @@
     [only, sortSelect].forEach((c) => c.addEventListener("change", () => { offset = 0; load(); }));
     prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); load(); });
     next.addEventListener("click", () => { offset += PAGE_SIZE; load(); });
-    const table = document.getElementById("reorder-table");
-    const open = (event) => {
+    onRowActivate(document.getElementById("reorder-table"), (event) => {
       const row = event.target.closest("tr[data-item]");
       if (row && !event.target.closest("a")) window.location = "/forecasts#item=" + encodeURIComponent(row.dataset.item);
-    };
-    table.addEventListener("click", open);
-    table.addEventListener("keydown", (e) => { if (e.key === "Enter") open(e); });
+    });
 
     function drawElasticities() {
       const e = data.elasticities;

@@ -3,37 +3,17 @@
 (function () {
   "use strict";
   const initial = JSON.parse(document.getElementById("page-data").textContent);
-  const formats = {
-    number: (v) => Math.round(Number(v) || 0).toLocaleString("en-US"),
-    money: (v) => (Number(v) || 0).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
-    percent: (v) => ((Number(v) || 0) * 100).toFixed(1) + "%",
-  };
+  const { formats, el, fillRows, chartLayout, chartConfig } = window.Dashboard;
 
-  function cell(text, cls) {
-    const td = document.createElement("td");
-    td.textContent = text == null ? "—" : String(text);
-    if (cls) td.className = cls;
-    return td;
-  }
+  // Unlike the shared cell, a missing value shows as a dash.
+  const cell = (text, cls) => el("td", text == null ? "—" : String(text), cls);
 
+  // Each row with an item names it in data-item-id.
   function fill(id, rows, toCells, emptyText, span) {
-    const body = document.querySelector("#" + id + " tbody");
-    body.replaceChildren();
-    if (!rows.length) {
-      const tr = document.createElement("tr");
-      tr.className = "empty";
-      const td = cell(emptyText);
-      td.colSpan = span;
-      tr.appendChild(td);
-      body.appendChild(tr);
-      return;
-    }
-    rows.forEach((r, i) => {
-      const tr = document.createElement("tr");
-      toCells(r, i).forEach((c) => tr.appendChild(c));
+    fillRows(document.querySelector("#" + id + " tbody"), rows, (r, tr, i) => {
       if (r.item_id) tr.dataset.itemId = r.item_id;
-      body.appendChild(tr);
-    });
+      return toCells(r, i);
+    }, emptyText, span);
   }
 
   async function getJSON(url) {
@@ -52,11 +32,9 @@
       y: rows.map((r) => r.model), x: rows.map((r) => r[key] || 0), type: "bar", orientation: "h",
       marker: { color: rows.map((r) => (r.kind === "baseline" ? "#adb5bd" : "#4c6ef5")) },
       hovertemplate: "%{y}: %{x:.4f}<extra></extra>",
-    }], {
-      margin: { l: 210, r: 12, t: 8, b: 36 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-      font: { family: "system-ui, sans-serif", size: 12, color: "#1d2330" }, yaxis: { automargin: true },
-      xaxis: { gridcolor: "#eef0f3", rangemode: "tozero" },
-    }, { displayModeBar: false, responsive: true });
+    }], chartLayout({
+      margin: { l: 210, r: 12, t: 8, b: 36 }, yaxis: { automargin: true }, xaxis: { gridcolor: "#eef0f3", rangemode: "tozero" },
+    }), chartConfig);
   }
 
   function renderOffline(offline) {

@@ -1,0 +1,93 @@
+// Helpers shared by the dashboard's page scripts, exposed as `window.Dashboard`. base.html loads
+// this file before the page's own script on every page that has one (deferred scripts run in
+// order). Pages only: the storefront tracker (cartwise.js) stays standalone.
+(function () {
+  "use strict";
+
+  // Figures that are always present (live KPIs, analytics tiles): missing values show as 0.
+  const formats = {
+    number: (v) => Math.round(Number(v) || 0).toLocaleString("en-US"),
+    money: (v) => (Number(v) || 0).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+    percent: (v) => ((Number(v) || 0) * 100).toFixed(1) + "%",
+  };
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = text;
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  const cell = (text, cls) => el("td", text, cls);
+
+  // Rows from `toCells(row, tr, index)`, or one "empty" row spanning the table saying why.
+  function fillRows(tbody, rows, toCells, emptyText, span) {
+    tbody.replaceChildren();
+    if (!rows.length) {
+      const tr = el("tr", null, "empty");
+      const td = el("td", emptyText);
+      td.colSpan = span;
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+      return;
+    }
+    rows.forEach((r, i) => {
+      const tr = el("tr");
+      toCells(r, tr, i).forEach((c) => tr.appendChild(c));
+      tbody.appendChild(tr);
+    });
+  }
+
+  // JSON from the API with the session cookie; a non-GET sends the page's CSRF token, an object
+  // body goes as JSON. Signed out: back to the sign-in page, which returns here afterwards.
+  async function api(path, options) {
+    const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
+    if (opts.method && opts.method !== "GET") {
+      opts.headers["X-CSRF-Token"] = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+    }
+    if (opts.body && typeof opts.body !== "string") {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(opts.body);
+    }
+    const response = await fetch(path, opts);
+    if (response.status === 401) {
+      window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
+      throw new Error("signed out");
+    }
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) { const e = new Error(body.message || response.statusText); e.status = response.status; throw e; }
+    return body;
+  }
+
+  // One look for every chart: transparent background, the page's font; `base` sets the margins
+  // (and axes) a page uses for all its charts, `extra` a single chart's own.
+  const chartLayout = (base, extra) => Object.assign({
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+    font: { family: "system-ui, sans-serif", size: 12, color: "#1d2330" },
+  }, base, extra || {});
+  const chartConfig = { displayModeBar: false, responsive: true };
+
+  // Clickable rows: a click or Enter on a focused row (rows carry tabindex="0").
+  function onRowActivate(table, handler) {
+    table.addEventListener("click", handler);
+    table.addEventListener("keydown", (e) => { if (e.key === "Enter") handler(e); });
+  }
+
+  // Runs `handler` once typing in `input` pauses for `ms` milliseconds, not on every key.
+  function afterTyping(input, ms, handler) {
+    let timer = null;
+    input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(handler, ms); });
+  }
+
+  // A paged list's "1–25 of 340 customers" line and its Previous/Next buttons.
+  function showPage(result, shown, noun, countNode, prev, next) {
+    const n = formats.number;
+    countNode.textContent = result.ready
+      ? (shown ? `${n(result.offset + 1)}–${n(result.offset + shown)} of ${n(result.total)} ${noun}` : `0 of ${n(result.total)} ${noun}`)
+      : "";
+    prev.disabled = result.offset <= 0;
+    next.disabled = result.offset + shown >= result.total;
+  }
+
+  window.Dashboard = { formats, el, cell, fillRows, api, chartLayout, chartConfig, onRowActivate, afterTyping, showPage };
+})();
