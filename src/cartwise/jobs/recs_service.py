@@ -597,6 +597,9 @@ class RecsServer:
             cache.ready[rows] = True
             time.sleep(0.001)  # let requests in between batches
         log.info("batch-scored %d users in %.1f s", len(order), time.perf_counter() - started)
+        # Scoring leaves long-lived objects behind (model caches); freeze them too, as at load.
+        gc.collect()
+        gc.freeze()
 
     def _evaluate_offline(self) -> None:
         """Score each model of `offline_models` and the baselines on a held-out split; saved for the page."""
