@@ -597,8 +597,8 @@ class RecsServer:
             cache.ready[rows] = True
             time.sleep(0.001)  # let requests in between batches
         log.info("batch-scored %d users in %.1f s", len(order), time.perf_counter() - started)
-        # Scoring leaves long-lived objects behind (model caches); freeze them too, as at load.
-        gc.collect()
+        # Scoring leaves long-lived objects behind (model caches): freeze them too, as at load,
+        # but without a full collection first, which would stall requests for about a second.
         gc.freeze()
 
     def _evaluate_offline(self) -> None:
