@@ -33,3 +33,12 @@ def test_invalid_setting_names_the_field(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("CARTWISE_PORT", "eighty")
     with pytest.raises(ConfigError, match="`port`"):
         get_settings()
+
+
+@pytest.mark.parametrize("name", ["memory_limit", "checkpoint_wal"])
+def test_a_size_that_duckdb_cannot_read_names_the_setting(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(f"CARTWISE_{name.upper()}", "lots")
+    with pytest.raises(ConfigError, match=f"`{name}`"):
+        get_settings()
+    monkeypatch.setenv(f"CARTWISE_{name.upper()}", "512MB")
+    assert getattr(get_settings(), name) == "512MB"

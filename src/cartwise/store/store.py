@@ -45,7 +45,10 @@ class Store:
             )
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {"memory_limit": self.settings.memory_limit}
+        config: dict[str, Any] = {
+            "memory_limit": self.settings.memory_limit,
+            "checkpoint_threshold": self.settings.checkpoint_wal,
+        }
         if self.settings.threads:
             config["threads"] = self.settings.threads
         try:
