@@ -66,12 +66,7 @@ class _Context:
         self.category, self.user_category = category, _user_share(data, category)
         self.brand, self.user_brand = brand, _user_share(data, brand)
         self.log_price = np.log1p(price)
-        has_price = np.isfinite(self.log_price[data.items])
-        sums = np.bincount(
-            data.users[has_price], weights=self.log_price[data.items][has_price], minlength=n_users
-        )
-        counts = np.bincount(data.users[has_price], minlength=n_users)
-        self.user_log_price = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        self.user_log_price = _user_mean(data, self.log_price)
         self.price_position = price_position
         self.user_price_position = _user_mean(data, price_position)
 
