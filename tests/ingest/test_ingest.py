@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -484,3 +485,52 @@ def test_large_files_load_in_slices_with_the_same_ids_and_counts(
     monkeypatch.setattr(load, "CHUNK_ROWS", 1000)
     whole = ingest_file(store, "events", path)  # same ids whether sliced or not
     assert (whole.loaded, whole.duplicates) == (0, 6)
+
+
+def test_parquet_loads_in_slices_like_the_same_rows_in_csv(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cartwise.ingest.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 3)  # DuckDB reads the Parquet file three rows at a time
+    lines = [
+        "ts,user_id,type,item_id,price",
+        *["2024-01-01T00:00:00Z,u1,view,i1,2.5"] * 4,
+        "2024-01-01T00:05:00Z,u2,view,i2,-1",
+        "2024-01-01T00:06:00Z,u3,view,i3,",
+        "2024-01-01T00:07:00Z,,view,i4,1",
+    ]
+    csv_path = write(tmp_path / "slices.csv", lines)
+    table = pacsv.read_csv(
+        csv_path, convert_options=pacsv.ConvertOptions(column_types={"price": pa.float64()})
+    )
+    pq.write_table(table, tmp_path / "slices.parquet", row_group_size=2)
+    summary = ingest_file(store, "events", tmp_path / "slices.parquet")
+    counts_add_up(summary)
+    assert (summary.read, summary.loaded, summary.rejected) == (7, 5, 2)
+    assert sorted((r["column"], r["rows"]) for r in summary.rejections) == [("price", [5]), ("user_id", [7])]
+    assert [r["row"] for r in quarantine_rows(summary.quarantine_file)] == ["5", "7"]
+    # The CSV holds the same records: the derived ids match, so all of its valid rows are duplicates.
+    again = ingest_file(store, "events", csv_path)
+    assert (again.loaded, again.duplicates, again.rejected) == (0, 5, 2)
+
+
+def test_a_damaged_parquet_file_loads_nothing_and_says_so(store: Store, tmp_path: Path) -> None:
+    rows = 20_000
+    table = pa.table(
+        {
+            "event_id": [f"e{i}" for i in range(rows)],
+            "ts": ["2024-03-01T10:00:00Z"] * rows,
+            "user_id": [f"u{i % 50}" for i in range(rows)],
+            "type": ["view"] * rows,
+        }
+    )
+    path = tmp_path / "events.parquet"
+    pq.write_table(table, path, compression="none", row_group_size=5_000)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4_000] = b"\xff" * 4_000  # a scrambled page; the footer is intact
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=r"events\.parquet has a damaged part"):
+        ingest_file(store, "events", path, LoadOptions(timezone="Europe/Paris"))
+    assert store.count("events") == 0 and store.count("loads") == 0
+    assert store.con.execute("SELECT current_setting('TimeZone')").fetchall() == [("UTC",)]

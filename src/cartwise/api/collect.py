@@ -10,6 +10,7 @@ documents the endpoint in the OpenAPI document. Both call `collect`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -65,7 +66,7 @@ class CollectorLane:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        headers: dict[str, str] | None = None
+        headers: Mapping[str, str] | None = None
         try:
             check_scope(key_principal(self.service, header.decode("latin-1")), "collect")
             status, payload = 202, await collect(self.service, b"".join(chunks))

@@ -25,8 +25,15 @@ import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest.mapping import resolve_mapping
-from cartwise.ingest.readers import ROW_COLUMN, Malformed, read_input, records_to_table
-from cartwise.ingest.validate import Staging, q, quarantine_sql, staging_sql, timestamp_mode
+from cartwise.ingest.readers import (
+    ROW_COLUMN,
+    Malformed,
+    is_plain_parquet,
+    parquet_layout,
+    read_input,
+    records_to_table,
+)
+from cartwise.ingest.validate import Staging, lit, q, quarantine_sql, staging_sql, timestamp_mode
 from cartwise.schema import EVENTS, Table
 from cartwise.schema import table as canonical_table
 from cartwise.store import Store
@@ -84,7 +91,6 @@ def _ts_modes(
     con: duckdb.DuckDBPyConnection,
     table: Table,
     mapping: dict[str, str],
-    data: pa.Table,
     ts_format: str | None,
 ) -> dict[str, tuple[str, str | None]]:
     modes = {}
@@ -134,14 +140,57 @@ def _write_quarantine_file(con: duckdb.DuckDBPyConnection, load_id: str, path: P
         writer.writerows(rows)
 
 
+class _Rows:
+    """The records of one input, which the loader sees in slices as the relation `_SRC`.
+
+    Either an Arrow table in memory (text formats, with ROW_COLUMN) or a Parquet file that
+    DuckDB reads itself, slice by slice: no Arrow copy of the whole file, so a big file
+    loads faster and memory holds one slice at a time.
+    """
+
+    def __init__(self, table: pa.Table | None = None, parquet: Path | None = None):
+        self.table, self.parquet = table, parquet
+        if table is not None:
+            self.types = {name: table.schema.field(name).type for name in table.column_names}
+            self.num_rows = table.num_rows
+        else:
+            assert parquet is not None
+            schema, self.num_rows = parquet_layout(parquet)
+            self.types = {name: schema.field(name).type for name in schema.names}
+            self.types[ROW_COLUMN] = pa.int64()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c for c in self.types if c != ROW_COLUMN]
+
+    def show(self, con: duckdb.DuckDBPyConnection, offset: int = 0, size: int | None = None) -> None:
+        """Make rows [offset, offset + size) (all by default) the relation `_SRC` on `con`."""
+        self.hide(con)
+        if self.table is not None:
+            con.register(_SRC, self.table if size is None else self.table.slice(offset, size))
+            return
+        end = self.num_rows if size is None else offset + size
+        con.execute(
+            f"CREATE TEMP VIEW {_SRC} AS SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {ROW_COLUMN} "
+            f"FROM read_parquet({lit(str(self.parquet))}, file_row_number = true) "
+            f"WHERE file_row_number >= {offset} AND file_row_number < {end}"
+        )
+
+    def hide(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self.table is not None:
+            con.unregister(_SRC)
+        else:
+            con.execute(f"DROP VIEW IF EXISTS {_SRC}")
+
+
 class _Loader:
-    """One load of one table from one Arrow relation, inside the caller's transaction."""
+    """One load of one table from one input, inside the caller's transaction."""
 
     def __init__(
         self,
         store: Store,
         table: Table,
-        data: pa.Table,
+        data: _Rows,
         options: LoadOptions,
         source: str,
         malformed: list[Malformed],
@@ -149,7 +198,7 @@ class _Loader:
         self.store, self.con, self.table = store, store.con, table
         self.data, self.options, self.source, self.malformed = data, options, source, malformed
         self.load_id = uuid.uuid4().hex
-        columns = [c for c in data.column_names if c != ROW_COLUMN]
+        columns = data.column_names
         self.mapping = resolve_mapping(table, columns, options.mapping, source)
         self.summary = LoadSummary(
             source=source, table=table.name, mapping=self.mapping, load_id=self.load_id
@@ -159,16 +208,17 @@ class _Loader:
     def run(self) -> LoadSummary:
         con, table = self.con, self.table
         started = datetime.now(UTC).replace(tzinfo=None)
-        con.register(_SRC, self.data)
+        self.data.show(con)
         try:
             con.execute(f"SET TimeZone = '{self.options.timezone}'")
         except duckdb.Error as exc:
+            self.data.hide(con)
             raise ConfigError(
                 f"--timezone {self.options.timezone!r} is not a time zone name (e.g. UTC, Europe/Paris)."
             ) from exc
         try:
-            types = {name: self.data.schema.field(name).type for name in self.data.column_names}
-            modes = _ts_modes(con, table, self.mapping, self.data, self.options.ts_format)
+            types = self.data.types
+            modes = _ts_modes(con, table, self.mapping, self.options.ts_format)
             derive = table.name == "events" and "event_id" not in self.mapping
             staging = staging_sql(table, _SRC, self.mapping, types, modes, derive_ids=table.name == "events")
             self._quarantine_malformed()
@@ -179,25 +229,36 @@ class _Loader:
             size = CHUNK_ROWS if table.name == "events" else max(self.data.num_rows, 1)
             valid = 0
             for offset in range(0, max(self.data.num_rows, 1), size):
-                con.unregister(_SRC)
-                con.register(_SRC, self.data.slice(offset, size))
+                self.data.show(con, offset, size)
                 con.execute(f"SET TimeZone = '{self.options.timezone}'")
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {staging.sql}")
                 con.execute("SET TimeZone = 'UTC'")
-                self._quarantine(staging)
+                part_rows, part_valid = con.execute(
+                    f"SELECT count(*), count(*) FILTER (_problem IS NULL) FROM {_STAGED}"
+                ).fetchall()[0]
+                if part_valid < part_rows:
+                    self._quarantine(staging)
                 self._collect_warnings()
-                part_valid = self._count(f"SELECT count(*) FROM {_STAGED} WHERE _problem IS NULL")
                 getattr(self, f"_load_{table.name}")(part_valid, derive)
                 valid += part_valid
             self._finish_warnings()
             self.summary.read = self.data.num_rows + len(self.malformed)
             self.summary.rejected = self.data.num_rows - valid + len(self.malformed)
             self._record(started)
+        except (duckdb.InvalidInputException, duckdb.IOException) as exc:
+            if self.data.parquet is None:
+                raise
+            raise InputError(
+                f"{self.source} has a damaged part that cannot be read ({exc}); nothing was loaded. "
+                "Export the file again."
+            ) from exc
         finally:
-            con.execute("SET TimeZone = 'UTC'")
-            con.unregister(_SRC)
-            for name in (_STAGED, _VALID, _SEEN):
-                con.execute(f"DROP TABLE IF EXISTS {name}")
+            try:
+                self.data.hide(con)
+                for name in (_STAGED, _VALID, _SEEN):
+                    con.execute(f"DROP TABLE IF EXISTS {name}")
+            except duckdb.TransactionException:
+                pass  # the load failed: the caller's rollback drops these temporary objects
         return self.summary
 
     def _count(self, sql: str) -> int:
@@ -386,31 +447,31 @@ _EVENT_FILLS = {
 }
 
 
-def insert_new_events(store: Store, source: str) -> int:
+def insert_new_events(store: Store, source: str, *, dedupe: bool = True, orders: bool = True) -> int:
     """Insert the events of `source` (canonical columns plus `_row`) whose `event_id` is new.
 
-    An id already stored, or repeated earlier in `source` (by `_row`), is skipped. Orders
-    touched by the new purchases are rebuilt. Returns the number of events inserted. The
-    dedupe steps run only when needed: an empty store skips the anti-join and a source
-    without repeated ids skips the window.
+    An id already stored, or repeated earlier in `source` (by `_row`), is skipped. The dedupe
+    steps run only when needed (an empty store skips the anti-join, a source without
+    repeated ids the window), and not at all with `dedupe=False`, for a caller that knows
+    every id is new. Orders touched by the new purchases are rebuilt unless `orders=False`
+    (the caller rebuilds them once for many calls). Returns the number of events inserted.
     """
     con = store.con
-    row = con.execute(f"SELECT count(*) - count(DISTINCT event_id) FROM {source}").fetchall()[0]
-    repeated = bool(row and row[0])
-    stored = con.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchall()[0]
+    repeated = stored = False
+    if dedupe:
+        repeated = bool(
+            con.execute(f"SELECT count(*) - count(DISTINCT event_id) FROM {source}").fetchall()[0][0]
+        )
+        stored = bool(con.execute("SELECT count(*) FROM (SELECT 1 FROM events LIMIT 1)").fetchall()[0][0])
     select = ", ".join(f"{_EVENT_FILLS.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
-    where = (
-        "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = v.event_id)"
-        if stored and stored[0]
-        else ""
-    )
+    where = "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = v.event_id)" if stored else ""
     qualify = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1" if repeated else ""
     cols = ", ".join(q(c) for c in EVENTS.column_names)
     done = con.execute(
         f"INSERT INTO events ({cols}) SELECT {select} FROM {source} AS v {where} {qualify}"
     ).fetchall()[0]
     inserted = int(done[0]) if done else 0
-    if inserted:
+    if inserted and orders:
         derive_orders(
             store, f"SELECT DISTINCT COALESCE(order_id, event_id) FROM {source} WHERE type = 'purchase'"
         )
@@ -457,23 +518,32 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
     options = options or LoadOptions()
     began = time.perf_counter()
     path = Path(path)
-    result = read_input(
-        path,
-        format=options.format,
-        header=options.header,
-        delimiter=options.delimiter,
-        encoding=options.encoding,
-    )
-    if result.table.num_rows == 0 and not result.malformed:
+    if is_plain_parquet(path, options.format) and not {ROW_COLUMN, "file_row_number"} & set(
+        parquet_layout(path)[0].names
+    ):
+        rows, malformed, format = _Rows(parquet=path), [], "parquet"
+    else:
+        result = read_input(
+            path,
+            format=options.format,
+            header=options.header,
+            delimiter=options.delimiter,
+            encoding=options.encoding,
+        )
+        rows, malformed, format = _Rows(table=result.table), result.malformed, result.format
+    if rows.num_rows == 0 and not malformed:
         raise InputError(f"{path} has a header but no data rows; there is nothing to load.")
-    loader = _Loader(store, canonical_table(kind), result.table, options, str(path), result.malformed)
-    loader.summary.format = result.format
-    with store.transaction():
-        summary = loader.run()
-        if summary.rejected:
-            target = _quarantine_path(path, store)
-            _write_quarantine_file(store.con, summary.load_id, target)
-            summary.quarantine_file = str(target)
+    loader = _Loader(store, canonical_table(kind), rows, options, str(path), malformed)
+    loader.summary.format = format
+    try:
+        with store.transaction():
+            summary = loader.run()
+            if summary.rejected:
+                target = _quarantine_path(path, store)
+                _write_quarantine_file(store.con, summary.load_id, target)
+                summary.quarantine_file = str(target)
+    finally:
+        store.con.execute("SET TimeZone = 'UTC'")  # after a rollback too: the load set the input's zone
     summary.seconds = round(time.perf_counter() - began, 3)
     assert summary.read == summary.loaded + summary.duplicates + summary.rejected, summary
     return summary
@@ -558,7 +628,7 @@ def prepare_events(records: list[dict[str, Any]], *, timezone: str = "UTC") -> P
             con.execute(f"SET TimeZone = '{timezone}'")
         # execute(), not sql(): a relation plans the query twice, which is half the cost of a
         # small batch (DuckDB's warning about the copy is filtered above).
-        result = con.execute(sql).to_arrow_table()
+        result: pa.Table = con.execute(sql).to_arrow_table()
         rejected: list[dict[str, Any]] = []
         if result["_problem"].null_count < result.num_rows:
             # Rare path: explain each refused record with the file loader's messages.

@@ -408,6 +408,29 @@ def read_input(
     return result
 
 
+def is_plain_parquet(path: Path, format: str) -> bool:
+    """Whether `path` is a Parquet file (by `format`, or by name when it is "auto") that is not gzipped."""
+    if path.name.endswith(".gz"):
+        return False
+    return format == "parquet" or (format == "auto" and path.name.endswith((".parquet", ".pq")))
+
+
+def parquet_layout(path: Path) -> tuple[pa.Schema, int]:
+    """The Arrow schema and row count of a Parquet file, from its footer alone.
+
+    Raises InputError when the file is missing, empty or has no readable footer.
+    """
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file.")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes); there is nothing to load.")
+    try:
+        metadata = pq.read_metadata(path)
+        return metadata.schema.to_arrow_schema(), metadata.num_rows
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path} is not a readable Parquet file ({exc}).") from exc
+
+
 def read_file(
     path: str | Path,
     *,

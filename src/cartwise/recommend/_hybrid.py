@@ -331,7 +331,7 @@ class Hybrid(Recommender):
                 DataWarning,
                 stacklevel=3,
             )
-            self.feature_names_ = []
+            self.feature_names_: list[str] = []
         self.generators_ = self._make_generators(data, items)
         self.context_ = _Context(
             data, self.item_category_, self.item_brand_, self.item_price_, self.item_price_position_
