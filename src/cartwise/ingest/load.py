@@ -25,6 +25,7 @@ import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest.mapping import resolve_mapping
+from cartwise.ingest.plain import prepare_plain
 from cartwise.ingest.readers import (
     ROW_COLUMN,
     Malformed,
@@ -608,8 +609,18 @@ def prepare_events(records: list[dict[str, Any]], *, timezone: str = "UTC") -> P
 
     Valid records come back, in input order, as a canonical Arrow table with `event_id`
     filled in (derived from content when absent, so retrying a batch is idempotent); each
-    refused record is reported with its 0-based index and the reason.
+    refused record is reported with its 0-based index and the reason. Plain batches (see
+    `plain.prepare_plain`) skip the SQL, whose fixed cost dominates a small batch.
     """
+    if timezone == "UTC":
+        plain = prepare_plain(records)
+        if plain is not None:
+            return PreparedEvents(plain, [])
+    return prepare_events_sql(records, timezone=timezone)
+
+
+def prepare_events_sql(records: list[dict[str, Any]], *, timezone: str = "UTC") -> PreparedEvents:
+    """`prepare_events` through the SQL rules alone: the reference the plain path is tested against."""
     raw = records_to_table(records)
     raw = raw.append_column(ROW_COLUMN, pa.array(range(1, len(records) + 1), pa.int64()))
     columns = tuple(c for c in raw.column_names if c != ROW_COLUMN)
