@@ -325,7 +325,14 @@ class Collector:
                     {"index": index, "reason": f"an event must be a JSON object, got {type(record).__name__}"}
                 )
                 continue
-            too_big = _out_of_range(record)
+            too_big = None
+            for key, value in record.items():
+                kind = type(value)
+                if kind is str or kind is float or value is None:
+                    continue  # most values: skip the call
+                too_big = _out_of_range(value, key)
+                if too_big:
+                    break
             if too_big:
                 request.rejected.append(
                     {
@@ -334,8 +341,8 @@ class Collector:
                     }
                 )
                 continue
-            unknown = sorted(set(record) - EVENT_FIELDS)
-            if unknown:
+            if not EVENT_FIELDS.issuperset(record):
+                unknown = sorted(set(record) - EVENT_FIELDS)
                 request.rejected.append(
                     {
                         "index": index,
