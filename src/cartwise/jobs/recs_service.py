@@ -451,7 +451,7 @@ class RecsServer:
 
         The rows come as Arrow with ids dictionary-encoded: turning thousands of rows into
         Python tuples held the GIL for 40-60 ms under collector load and stalled every other
-        thread. They are applied in chunks, so requests wait for the lock one chunk at most.
+        thread.
         """
         with self.gate as store:
             table = store.con.sql(
@@ -469,21 +469,19 @@ class RecsServer:
             values[name] = [str(v) for v in encoded.dictionary.to_pylist()]
         users, sessions, kinds, items = (values[n] for n in ("user_id", "session_id", "type", "item_id"))
         weights = [EVENT_WEIGHTS.get(kind) for kind in kinds]
-        for start in range(0, len(rowids), 2000):
-            with self._lock:
-                for row in range(start, min(start + 2000, len(rowids))):
-                    user, item, kind = codes["user_id"][row], codes["item_id"][row], codes["type"][row]
-                    weight = weights[kind]
-                    if weight is not None:
-                        fresh = self._fresh.setdefault(users[user], [])
-                        fresh.append((rowids[row], items[item], weight, kinds[kind]))
-                        del fresh[:-200]
-                        session = codes["session_id"][row]
-                        if session >= 0:
-                            self._session_add(sessions[session], items[item])
-                    if kinds[kind] == "purchase":
-                        self._live_bought.setdefault(users[user], set()).add(items[item])
-        with self._lock:
+        with self._lock:  # one poll is applied whole: a request sees all of it or none
+            for row in range(len(rowids)):
+                user, item, kind = codes["user_id"][row], codes["item_id"][row], codes["type"][row]
+                weight = weights[kind]
+                if weight is not None:
+                    fresh = self._fresh.setdefault(users[user], [])
+                    fresh.append((rowids[row], items[item], weight, kinds[kind]))
+                    del fresh[:-200]
+                    session = codes["session_id"][row]
+                    if session >= 0:
+                        self._session_add(sessions[session], items[item])
+                if kinds[kind] == "purchase":
+                    self._live_bought.setdefault(users[user], set()).add(items[item])
             self._seen_rowid = max(self._seen_rowid, rowids[-1])
             self.stats["events_applied"] += len(rowids)
         return len(rowids)
