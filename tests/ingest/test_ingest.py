@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from cartwise.cli import cli
 from cartwise.core.errors import ConfigError, InputError
-from cartwise.ingest import LoadOptions, ingest_file, prepare_events, read_file, store_events
+from cartwise.ingest import LoadOptions, StoredIds, ingest_file, prepare_events, read_file, store_events
 from cartwise.store import Store
 
 HEADER = "event_id,timestamp,customer_id,session,event,product_id,qty,unit_price,order_id,device"
@@ -412,6 +412,47 @@ def test_prepare_and_store_events_share_the_file_rules(store: Store) -> None:
     assert store_events(store, prepared.table) == {"loaded": 2, "duplicates": 0}
     assert store_events(store, prepare_events(records).table) == {"loaded": 0, "duplicates": 2}
     assert store.con.execute("SELECT amount FROM orders").fetchone() == (10.0,)
+
+
+def _batch(*ids: str) -> pa.Table:
+    records = [{"event_id": i, "ts": "2024-03-01T10:00:00Z", "user_id": "u1", "type": "view"} for i in ids]
+    return prepare_events(records).table
+
+
+def test_a_writer_index_of_stored_ids_keeps_every_duplicate_and_follows_other_writes(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cartwise.ingest.load as load
+
+    ids = StoredIds()
+    assert store_events(store, _batch("a", "b"), ids) == {"loaded": 2, "duplicates": 0}
+    assert store_events(store, _batch("b", "c"), ids) == {"loaded": 1, "duplicates": 1}
+    assert ids.rebuilds == 0  # the store was empty: the writer's own inserts are the index
+    # A file load is another writer: the index notices and rebuilds, so its ids count too.
+    ingest_file(
+        store, "events", write(tmp_path / "more.csv", ["event_id,ts,user_id,type", "d,2024-03-01,u2,view"])
+    )
+    assert store_events(store, _batch("d", "e"), ids) == {"loaded": 1, "duplicates": 1}
+    assert ids.rebuilds == 1
+    # A rolled-back commit leaves the index describing rows that are not there: it rebuilds.
+    with monkeypatch.context() as patch:
+        patch.setattr(load, "derive_orders", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
+        with pytest.raises(RuntimeError):
+            store_events(store, _batch("f"), ids)
+    assert store_events(store, _batch("f", "a"), ids) == {"loaded": 1, "duplicates": 1}
+    assert ids.rebuilds == 2
+    assert store.con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall() == [(6, 6)]
+
+
+def test_a_hash_match_only_triggers_the_exact_check(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    ids = StoredIds()
+    store_events(store, _batch("a"), ids)
+    # Every id hashes alike: each batch "may" be stored, and the exact anti-join decides.
+    monkeypatch.setattr(StoredIds, "hashes", staticmethod(lambda con, source: np.zeros(1, np.uint64)))
+    assert store_events(store, _batch("b"), ids) == {"loaded": 1, "duplicates": 0}
+    assert store_events(store, _batch("a"), ids) == {"loaded": 0, "duplicates": 1}
 
 
 # -- CLI contracts ---------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import orjson
 import pyarrow as pa
 
 from cartwise.core.errors import CartwiseError, InputError, StoreError
-from cartwise.ingest import prepare_events, store_events
+from cartwise.ingest import StoredIds, prepare_events, store_events
 from cartwise.jobs.live import LiveKPIs
 from cartwise.schema import EVENTS
 from cartwise.store import Store
@@ -213,7 +213,8 @@ class Collector:
         self._recent_max = recent_ids
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._recent_lock = threading.Lock()
-        self._prepare, self._store_events = prepare_events, store_events
+        self._prepare = prepare_events
+        self._stored_ids = StoredIds()  # the writer's: its commits skip the anti-join over stored ids
         self.log = EventLog(log_dir, segment_bytes=segment_bytes)
         self._incoming: queue.Queue[_Request | None] = queue.Queue()
         self._validated: queue.Queue[list[_Request] | None] = queue.Queue()
@@ -272,7 +273,7 @@ class Collector:
                 prepared = self._prepare(chunk, timezone=self.timezone)
                 if prepared.table.num_rows:
                     with self.gate as store:
-                        result = self._store_events(store, prepared.table)
+                        result = store_events(store, prepared.table, self._stored_ids)
                     self.stats["stored"] += int(result.get("loaded", 0))
             total += len(records)
         if segments:
@@ -569,7 +570,7 @@ class Collector:
         for attempt in range(5):
             try:
                 with self.gate as store:
-                    result = self._store_events(store, table)
+                    result = store_events(store, table, self._stored_ids)
                 break
             except Exception as exc:
                 self.last_error = f"store write failed: {exc}"
