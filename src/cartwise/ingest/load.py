@@ -150,14 +150,20 @@ class _Rows:
     loads faster and memory holds one slice at a time.
     """
 
-    def __init__(self, table: pa.Table | None = None, parquet: Path | None = None):
+    def __init__(
+        self,
+        table: pa.Table | None = None,
+        parquet: Path | None = None,
+        layout: tuple[pa.Schema, int] | None = None,
+    ):
+        """Either `table`, or `parquet` with its `layout` (`readers.parquet_layout`)."""
         self.table, self.parquet = table, parquet
         if table is not None:
             self.types = {name: table.schema.field(name).type for name in table.column_names}
             self.num_rows = table.num_rows
         else:
-            assert parquet is not None
-            schema, self.num_rows = parquet_layout(parquet)
+            assert parquet is not None and layout is not None
+            schema, self.num_rows = layout
             self.types = {name: schema.field(name).type for name in schema.names}
             self.types[ROW_COLUMN] = pa.int64()
 
@@ -573,10 +579,9 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
     options = options or LoadOptions()
     began = time.perf_counter()
     path = Path(path)
-    if is_plain_parquet(path, options.format) and not {ROW_COLUMN, "file_row_number"} & set(
-        parquet_layout(path)[0].names
-    ):
-        rows, malformed, format = _Rows(parquet=path), [], "parquet"
+    layout = parquet_layout(path) if is_plain_parquet(path, options.format) else None
+    if layout is not None and not {ROW_COLUMN, "file_row_number"} & set(layout[0].names):
+        rows, malformed, format = _Rows(parquet=path, layout=layout), [], "parquet"
     else:
         result = read_input(
             path,
