@@ -222,6 +222,27 @@ def brute_force(data: pd.DataFrame, steps: list[str], window: float) -> list[int
     return [len(r) for r in reached]
 
 
+def brute_force_gaps(data: pd.DataFrame, steps: list[str], window: float) -> list[float | None]:
+    """Median over users of each user's shortest gap to step k among greedy chains (step 1: None)."""
+    gaps: list[list[float]] = [[] for _ in steps]
+    for _, group in data.groupby("user_id"):
+        times = [sorted(group.loc[group.type == s, "ts"]) for s in steps]
+        best: list[float | None] = [None] * len(steps)
+        for t1 in times[0]:
+            prev = t1
+            for k in range(1, len(steps)):
+                nxt = [t for t in times[k] if prev <= t and (t - t1).total_seconds() <= window]
+                if not nxt:
+                    break
+                gap = (nxt[0] - prev).total_seconds()
+                best[k] = gap if best[k] is None else min(best[k], gap)  # type: ignore[type-var]
+                prev = nxt[0]
+        for k, gap in enumerate(best):
+            if gap is not None:
+                gaps[k].append(gap)
+    return [None] + [float(np.median(g)) if g else None for g in gaps[1:]]
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_matches_brute_force_on_random_data(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -240,6 +261,8 @@ def test_matches_brute_force_on_random_data(seed: int) -> None:
     for hours in (0, 5, 24):
         result = funnel(data, steps, timedelta(hours=hours) if hours else "1s", dropped=False)
         assert users(result) == brute_force(data, steps, max(hours * 3600, 1))
+        medians = [None if pd.isna(m) else m for m in result.steps.median_seconds_from_previous]
+        assert medians == brute_force_gaps(data, steps, max(hours * 3600, 1))
 
 
 def test_filters_and_breakdown_read_json_properties_of_the_store() -> None:

@@ -6,6 +6,7 @@ data frames or plain results. Definitions of every figure are in each function's
 """
 
 from cartwise.analytics._basket import BasketRules, association_rules, basket_rules, frequent_itemsets
+from cartwise.analytics._facts import event_facts, refresh_rollup, rollup_facts, stored_facts
 from cartwise.analytics._funnel import FunnelResult, Step, funnel, parse_steps
 from cartwise.analytics._kpis import KPIS, kpis
 from cartwise.analytics._retention import retention
@@ -17,9 +18,13 @@ __all__ = [
     "Step",
     "association_rules",
     "basket_rules",
+    "event_facts",
     "frequent_itemsets",
     "funnel",
     "kpis",
     "parse_steps",
+    "refresh_rollup",
     "retention",
+    "rollup_facts",
+    "stored_facts",
 ]

@@ -9,9 +9,10 @@ Algorithm. For a fixed start e1 the greedy chain, taking for each next step the 
 matching event at or after the previous one, reaches every step any chain from e1 can
 reach, and reaches it soonest. So from every step-1 event (user, t1) we follow
 t_k = min{t of a step-k event : t_{k-1} <= t <= t1 + window}, one join and one
-grouped minimum per step. Each join pairs a user's chains with their step-k events, so
-its cost grows with the product of the two counts per user: cheap for shoppers (tens or
-hundreds of events), quadratic for a bot with tens of thousands; filter bots out first.
+grouped minimum per step. Each join pairs a user's chains with their step-k events in the
+same or the next window-wide time bucket, so its cost grows with the product of the two
+counts per user and window: cheap for shoppers, however long their history, quadratic for
+a bot with thousands of events a day; filter bots out first.
 
 Time between steps. For a user reaching step k >= 2, the gap to step k is the shortest
 t_k - t_{k-1} among the user's greedy chains that reach step k.
@@ -157,23 +158,35 @@ def _per_user(events: ir.Table, steps: list[Step], window: timedelta) -> ir.Tabl
     """One row per user who did step 1: `user_id`, `depth` (last step reached), `gap_k` (seconds)."""
     limit = window.total_seconds()
     sec = events.ts.epoch_seconds().cast("float64")
+    # Band join: every event of a chain lies within `window` of its start, so a step-k event
+    # only meets starts in its own time bucket or the one before. Joining on the bucket as
+    # well as the user pairs events near each other instead of every pair in a user's
+    # history. Buckets are a little wider than the window, so float rounding can never put
+    # two events within the window two buckets apart.
+    width = limit + max(limit * 1e-6, 1e-3)
+
+    def bucket(t: ir.FloatingValue) -> ir.IntegerValue:
+        return (t / width).floor().cast("int64")
+
     # No dedup of identical (user, time) rows: the grouped minimum absorbs them for free.
     levels = [events.filter(_match(events, step)).select("user_id", t=sec) for step in steps]
     first = levels[0]
     per_user = first.select("user_id").distinct().mutate(depth=ibis.literal(1, "int64"))
-    frontier = first.select("user_id", t1=first.t, prev=first.t)
-    for k, nxt in enumerate(levels[1:], start=2):
+    frontier = first.select("user_id", t1=first.t, prev=first.t, band=bucket(first.t))
+    for k, level in enumerate(levels[1:], start=2):
+        nxt = level.mutate(band=bucket(level.t)).union(level.mutate(band=bucket(level.t) - 1))
         pairs = frontier.join(
             nxt,
             [
                 frontier.user_id == nxt.user_id,
+                frontier.band == nxt.band,
                 nxt.t >= frontier.prev,
                 nxt.t <= frontier.t1 + limit,
             ],
         )
-        # One row per start; `prev` is the same on all its rows, min() just carries it.
+        # One row per start; `prev` and `band` are the same on all its rows, min() carries them.
         frontier = pairs.group_by([frontier.user_id, frontier.t1]).aggregate(
-            prev=frontier.prev.min(), cur=nxt.t.min()
+            prev=frontier.prev.min(), cur=nxt.t.min(), band=frontier.band.min()
         )
         gaps = frontier.group_by("user_id").aggregate(**{f"gap{k}": (frontier.cur - frontier.prev).min()})
         per_user = per_user.left_join(gaps, "user_id").select(
@@ -182,7 +195,7 @@ def _per_user(events: ir.Table, steps: list[Step], window: timedelta) -> ir.Tabl
             gaps[f"gap{k}"],
             depth=ibis.cases((gaps[f"gap{k}"].notnull(), k), else_=per_user.depth),
         )
-        frontier = frontier.select("user_id", "t1", prev=frontier.cur)
+        frontier = frontier.select("user_id", "t1", "band", prev=frontier.cur)
     return per_user
 
 

@@ -25,15 +25,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cartwise.analytics._common import (
-    as_table,
-    as_timestamp,
-    in_range,
-    period_index,
-    period_start,
-    require_columns,
-)
-from cartwise.analytics._kpis import _money
+from cartwise.analytics._common import as_table, as_timestamp, in_range, period_index, period_start
+from cartwise.analytics._facts import event_facts, whole_days
 from cartwise.core.errors import ConfigError
 
 COLUMNS = (
@@ -49,19 +42,12 @@ COLUMNS = (
 )
 
 
-def retention_query(events: ir.Table, by: str, cohort: str, activity: str) -> ir.Table:
-    """The Ibis expression behind `retention`: per (cohort, period) `members` (cohort users
-    with any event in the period; in period 0 that is the whole cohort), `active_users`
-    and `revenue`."""
-    require_columns(events, ["user_id", "ts", "type"])
-    purchase = events.type == "purchase"
-    t = events.select(
-        user_id=events.user_id,
-        p=period_index(events.ts, by),
-        purchase=purchase.cast("int64"),
-        money=ibis.cases((purchase, _money(events)), else_=0.0),
-    )
-    g = t.group_by(["user_id", "p"]).aggregate(purchases=t.purchase.sum(), revenue=t.money.sum())
+def retention_query(facts: ir.Table, by: str, cohort: str, activity: str) -> ir.Table:
+    """The Ibis expression behind `retention`, over event facts (`event_facts` or their
+    rollup): per (cohort, period) `members` (cohort users with any event in the period; in
+    period 0 that is the whole cohort), `active_users` and `revenue`."""
+    t = facts.mutate(p=period_index(facts.ts, by))
+    g = t.group_by(["user_id", "p"]).aggregate(purchases=t.purchases.sum(), revenue=t.revenue.sum())
     whole = ibis.window(group_by=g.user_id)
     first = g.p.min(where=g.purchases > 0) if cohort == "first_purchase" else g.p.min()
     g = g.mutate(cohort=first.over(whole))
@@ -81,12 +67,14 @@ def retention(
     activity: Literal["any", "purchase"] = "any",
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
+    facts: ir.Table | None = None,
 ) -> pd.DataFrame:
     """Long table of retention per cohort and period (see the module docstring for formulas).
 
     Columns: `cohort` (period index), `cohort_start` (date), `period` (0, 1, ...),
     `cohort_users`, `active_users`, `retention`, `revenue`, `revenue_retention`, `ltv`.
-    Only events with start <= ts < end are read.
+    Only events with start <= ts < end are read. `facts`: the same events already rolled
+    up (`stored_facts`), read instead when `start` and `end` are midnights.
     """
     if by not in ("week", "month"):
         raise ConfigError(f"--by {by!r} is not a cohort period; choose week or month.")
@@ -94,9 +82,11 @@ def retention(
         raise ConfigError(f"--cohort {cohort!r} is unknown; choose first_purchase or first_seen.")
     if activity not in ("any", "purchase"):
         raise ConfigError(f"--activity {activity!r} is unknown; choose any or purchase.")
-    table = in_range(as_table(events, "events"), as_timestamp(start, "start"), as_timestamp(end, "end"))
+    start_ts, end_ts = as_timestamp(start, "start"), as_timestamp(end, "end")
+    if facts is None or not whole_days(start_ts, end_ts):
+        facts = event_facts(as_table(events, "events"))
     # One query: the cohort sizes are the members of period 0.
-    cells = retention_query(table, by, cohort, activity).to_pandas()
+    cells = retention_query(in_range(facts, start_ts, end_ts), by, cohort, activity).to_pandas()
     sizes = cells.loc[cells.period == 0, ["cohort", "members"]].rename(columns={"members": "cohort_users"})
     cells = cells.drop(columns=["members"])
     if sizes.empty:

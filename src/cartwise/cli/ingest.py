@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from cartwise.analytics import refresh_rollup
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
 from cartwise.ingest import (
     FORMATS,
@@ -134,6 +135,9 @@ def ingest(
         for path in files:
             update(str(path))
             summaries.append(ingest_file(store, kind, path, options).to_dict())
+        if kind == "events":
+            update("analytics rollup")
+            refresh_rollup(store)
     if save_mapping and summaries:
         save_mapping_file(
             save_mapping,

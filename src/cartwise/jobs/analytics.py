@@ -20,7 +20,16 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from cartwise.analytics import BasketRules, FunnelResult, Step, basket_rules, funnel, kpis, retention
+from cartwise.analytics import (
+    BasketRules,
+    FunnelResult,
+    Step,
+    basket_rules,
+    funnel,
+    kpis,
+    retention,
+    stored_facts,
+)
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings, get_settings
 from cartwise.ingest import LoadOptions, ingest_file, read_file
@@ -121,13 +130,19 @@ def _store_for(source: Source, settings: Settings | None) -> Iterator[Store]:
 def canonical_tables(
     source: Source, names: tuple[str, ...] = ("events",), settings: Settings | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Ibis tables of the canonical tables `names` on the chosen engine (missing ones omitted)."""
+    """Ibis tables of the canonical tables `names` on the chosen engine (missing ones omitted).
+
+    From a store on DuckDB, `"facts"` is added: the events' rollup (`stored_facts`), which
+    KPIs and retention read instead of every event when they can.
+    """
     _check_engine(source.engine)
     with _store_for(source, settings) as store:
         present = [n for n in names if store.has_table(n)]
         if source.engine == "duckdb":
             backend = store.ibis()
-            yield {n: backend.table(n) for n in present}
+            tables = {n: backend.table(n) for n in present}
+            facts = stored_facts(store) if source.events_file is None and "events" in present else None
+            yield tables | ({"facts": facts} if facts is not None else {})
         else:
             yield spark_tables({n: _arrow(store, _text_json_select(store, n)) for n in present})
 
@@ -141,7 +156,7 @@ def run_kpis(
 ) -> dict[str, Any]:
     """`{"by": grain, "periods": [{period_start, revenue, revenue_prev, ...}]}`."""
     with canonical_tables(source) as tables:
-        frame = kpis(tables["events"], by, start=start, end=end)
+        frame = kpis(tables["events"], by, start=start, end=end, facts=tables.get("facts"))
     return {"by": by, "periods": _records(frame.drop(columns=["period"]))}
 
 
@@ -181,7 +196,15 @@ def run_retention(
 ) -> dict[str, Any]:
     """`{"by", "cohort", "activity", "cells": [{cohort_start, period, retention, ltv, ...}]}`."""
     with canonical_tables(source) as tables:
-        frame = retention(tables["events"], by, cohort=cohort, activity=activity, start=start, end=end)  # type: ignore[arg-type]
+        frame = retention(
+            tables["events"],
+            by,  # type: ignore[arg-type]
+            cohort=cohort,  # type: ignore[arg-type]
+            activity=activity,  # type: ignore[arg-type]
+            start=start,
+            end=end,
+            facts=tables.get("facts"),
+        )
     return {
         "by": by,
         "cohort": cohort,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from cartwise.analytics import BasketRules, basket_rules, funnel, kpis, parse_steps, retention
+from cartwise.analytics import BasketRules, basket_rules, funnel, kpis, parse_steps, retention, stored_facts
 from cartwise.core.durations import parse_duration
 from cartwise.core.errors import CartwiseError, ConfigError
 from cartwise.jobs.dashboard import Page, register_page
@@ -253,7 +253,7 @@ def kpis_view(store: Store, grain: str = DEFAULT_GRAIN, start: Any = None, end: 
     """
     grain = _choice(grain, GRAINS, "grain")
     start_ts, end_ts = _range(start, end)
-    frame = _library_call(kpis, _events(store), grain, start=start_ts, end=end_ts)
+    frame = _library_call(kpis, _events(store), grain, start=start_ts, end=end_ts, facts=stored_facts(store))
     last = _last_event_before(store, end_ts)
     cutoff: datetime | None = None
     if last is not None:
@@ -413,7 +413,14 @@ def retention_view(
     activity = _choice(activity, ACTIVITIES, "activity")
     start_ts, end_ts = _range(start, end)
     frame = _library_call(
-        retention, _events(store), grain, cohort=cohort, activity=activity, start=start_ts, end=end_ts
+        retention,
+        _events(store),
+        grain,
+        cohort=cohort,
+        activity=activity,
+        start=start_ts,
+        end=end_ts,
+        facts=stored_facts(store),
     )
     cohorts: list[dict[str, Any]] = []
     for _, rows in frame.groupby("cohort", sort=True):

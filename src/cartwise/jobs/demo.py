@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cartwise.analytics import refresh_rollup
 from cartwise.core.errors import StoreError
 from cartwise.ingest import derive_orders
 from cartwise.simulate import ShopConfig, simulate_shop
@@ -51,4 +52,6 @@ def build_demo(
             store.replace(name, table)
         progress("deriving orders")
         counts["orders"] = derive_orders(store)
+    progress("rolling up events for analytics")
+    refresh_rollup(store)
     return counts

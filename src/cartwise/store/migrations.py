@@ -80,3 +80,28 @@ MIGRATIONS = (
         ),
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        5,
+        "daily rollup of events for analytics",
+        (
+            # Partial sums per (day, user, session, order), appended by `analytics.refresh_rollup`;
+            # rows with the same key may repeat until the next compaction, so readers sum them.
+            """CREATE TABLE IF NOT EXISTS event_rollup (
+                ts TIMESTAMP, user_id VARCHAR, session VARCHAR, order_key VARCHAR, events BIGINT,
+                purchases BIGINT, units BIGINT, revenue DOUBLE, refunds BIGINT, refund_amount DOUBLE,
+                anon_orders BIGINT)""",
+            # `watermark`: the largest events rowid folded in; `folded`: how many events that was
+            # (a mismatch means `events` was replaced, and the rollup is rebuilt);
+            # `compacted_rows`: rollup rows after the last compaction.
+            """CREATE TABLE IF NOT EXISTS event_rollup_state (
+                watermark BIGINT, folded BIGINT, compacted_rows BIGINT)""",
+            "INSERT INTO event_rollup_state VALUES (-1, 0, 0)",
+            # What the rollup does not hold yet; read with it in one query, the two never overlap.
+            """CREATE VIEW IF NOT EXISTS events_after_rollup AS
+                SELECT * FROM events WHERE rowid > (SELECT max(watermark) FROM event_rollup_state)""",
+        ),
+    ),
+)

@@ -25,6 +25,8 @@ from cartwise.schema import TABLES
 from cartwise.store.migrations import MIGRATIONS
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
+NOT_EXPORTED = ("schema_migrations", "event_rollup", "event_rollup_state")
+"""Bookkeeping and the events' rollup, which the importing store rebuilds from its own events."""
 _MANIFEST = "cartwise-export.json"
 
 
@@ -197,7 +199,7 @@ class Store:
         out.mkdir(parents=True, exist_ok=True)
         counts = {}
         for name in self.table_names():
-            if name == "schema_migrations":
+            if name in NOT_EXPORTED:
                 continue
             target = out / f"{name}.parquet"
             self.con.execute(f"COPY {_quote(name)} TO '{target.as_posix()}' (FORMAT parquet)")

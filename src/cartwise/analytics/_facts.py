@@ -1,0 +1,174 @@
+"""Event facts: the per-event measures KPIs and retention add up, and their daily rollup.
+
+`event_facts(events)` gives one row per event: `ts`, `user_id`, `session` (the event's
+`session_id`, else "its user on its day"), `order_key` (for a purchase, its `order_id`, else
+its `event_id`; null otherwise), and the measures `events` (1), `purchases`, `units`,
+`revenue`, `refunds`, `refund_amount` (money as in `kpis`) and `anon_orders` (a purchase
+with no order key at all). Every figure of `kpis` and `retention` is a sum of these
+measures or a distinct count of `user_id`, `session` or `order_key`, so the same figures
+come out of the rows grouped by (day, user, session, order): `rollup_facts`.
+
+A store keeps that grouping in `event_rollup`, folded in by `refresh_rollup` after loads.
+`stored_facts` reads the rollup plus, one row per event, everything stored since the last
+refresh, so answers are exact however stale the rollup is. The rollup has a few rows per
+session instead of one per event, which is what makes the store's KPIs fast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from cartwise.analytics._common import require_columns
+from cartwise.store import Store
+
+ROLLUP = "event_rollup"
+ROLLUP_STATE = "event_rollup_state"
+TAIL = "events_after_rollup"
+KEYS = ("ts", "user_id", "session", "order_key")
+MEASURES = ("events", "purchases", "units", "revenue", "refunds", "refund_amount", "anon_orders")
+FACT_SCHEMA = ibis.schema(
+    {
+        "ts": "timestamp",
+        "user_id": "string",
+        "session": "string",
+        "order_key": "string",
+        "events": "int64",
+        "purchases": "int64",
+        "units": "int64",
+        "revenue": "float64",
+        "refunds": "int64",
+        "refund_amount": "float64",
+        "anon_orders": "int64",
+    }
+)
+COMPACT_RATIO = 1.5
+"""Regroup the rollup when appends have grown it to this multiple of its compacted size."""
+
+
+def money(events: ir.Table) -> ir.FloatingValue:
+    """`revenue`, else `price x quantity` (quantity null counts as 1), else 0."""
+    qty = events.quantity.cast("float64") if "quantity" in events.columns else ibis.literal(1.0)
+    fallback = events.price * qty.fill_null(1.0) if "price" in events.columns else ibis.literal(0.0)
+    revenue = events.revenue if "revenue" in events.columns else ibis.null("float64")
+    return revenue.cast("float64").coalesce(fallback.cast("float64"), 0.0)
+
+
+def event_facts(events: ir.Table) -> ir.Table:
+    """One row per event in the shape of `FACT_SCHEMA` (see the module docstring)."""
+    require_columns(events, ["user_id", "ts", "type"])
+    cols = events.columns
+    purchase = events.type == "purchase"
+    refund = events.type == "refund"
+    session = events.user_id.concat("/", events.ts.date().cast("string"))
+    if "session_id" in cols:
+        session = ibis.cases((events.session_id.notnull(), events.session_id), else_=session)
+    order = events.order_id if "order_id" in cols else ibis.null("string")
+    if "event_id" in cols:
+        order = order.coalesce(events.event_id)
+    units = (events.quantity if "quantity" in cols else ibis.literal(1)).cast("int64").fill_null(1)
+    amount = money(events)
+    facts = events.select(
+        ts=events.ts,
+        user_id=events.user_id,
+        session=session,
+        order_key=ibis.cases((purchase, order), else_=None),
+        events=ibis.literal(1),
+        purchases=purchase,
+        units=ibis.cases((purchase, units), else_=0),
+        revenue=ibis.cases((purchase, amount), else_=0.0),
+        refunds=refund,
+        refund_amount=ibis.cases((refund, amount), else_=0.0),
+        anon_orders=purchase & order.isnull(),
+    )
+    return facts.cast(FACT_SCHEMA)
+
+
+def rollup_facts(facts: ir.Table) -> ir.Table:
+    """Facts summed per (day, user, session, order key); `ts` becomes the day's midnight."""
+    day = facts.mutate(ts=facts.ts.truncate("D"))
+    grouped = day.group_by(list(KEYS)).aggregate(**{m: day[m].sum() for m in MEASURES})
+    return grouped.cast(FACT_SCHEMA)
+
+
+def whole_days(*stamps: datetime | None) -> bool:
+    """True when every bound is absent or a midnight, so day rows can stand for events."""
+    return all(s is None or s == datetime(s.year, s.month, s.day) for s in stamps)
+
+
+def stored_facts(store: Store) -> ir.Table | None:
+    """The store's rollup plus the facts of events stored since its last refresh (None
+    before the rollup's migration). Both parts read the watermark in the same query, so a
+    refresh in between cannot count an event twice (the view `events_after_rollup`)."""
+    if not store.has_table(ROLLUP):
+        return None
+    if _folded_mismatch(store.con):  # events were deleted or replaced since: read the events
+        return None
+    backend = store.ibis()
+    return backend.table(ROLLUP).cast(FACT_SCHEMA).union(event_facts(backend.table(TAIL)))
+
+
+def refresh_rollup(store: Store) -> dict[str, Any]:
+    """Fold the events stored since the last refresh into `event_rollup`, in one transaction.
+
+    Rebuilds from scratch when `events` no longer holds the rows folded before (the table
+    was replaced), and regroups the rollup when appends have grown it by `COMPACT_RATIO`.
+    Returns `{"folded": events added, "rows": rollup rows, "rebuilt": bool, "compacted": bool}`.
+    """
+    con = store.con
+    backend = store.ibis()
+    with store.transaction():
+        watermark, folded, compacted_rows = _one(
+            con, f"SELECT watermark, folded, compacted_rows FROM {ROLLUP_STATE}"
+        )
+        rebuilt = _folded_mismatch(con)
+        if rebuilt:
+            con.execute(f"DELETE FROM {ROLLUP}")
+            con.execute(f"UPDATE {ROLLUP_STATE} SET watermark = -1, folded = 0, compacted_rows = 0")
+            watermark, folded, compacted_rows = -1, 0, 0
+        top, added = _one(
+            con, f"SELECT coalesce(max(rowid), -1), count(*) FROM events WHERE rowid > {watermark}"
+        )
+        compacted = False
+        if added:
+            tail = rollup_facts(event_facts(backend.table(TAIL)))
+            con.execute(f"INSERT INTO {ROLLUP} BY NAME {ibis.to_sql(tail)}")
+            rows = _count(con, ROLLUP)
+            if not compacted_rows:  # the first fold is grouped already
+                compacted_rows = rows
+            elif rows > COMPACT_RATIO * compacted_rows:
+                regrouped = ibis.to_sql(rollup_facts(backend.table(ROLLUP)))
+                con.execute(f"CREATE TEMP TABLE _cw_rollup AS {regrouped}")
+                con.execute(f"DELETE FROM {ROLLUP}")
+                con.execute(f"INSERT INTO {ROLLUP} BY NAME SELECT * FROM _cw_rollup")
+                con.execute("DROP TABLE _cw_rollup")
+                compacted_rows = _count(con, ROLLUP)
+                compacted = True
+            con.execute(
+                f"UPDATE {ROLLUP_STATE} SET watermark = ?, folded = ?, compacted_rows = ?",
+                [top, folded + added, compacted_rows],
+            )
+        rows = _count(con, ROLLUP)
+    return {"folded": int(added), "rows": rows, "rebuilt": rebuilt, "compacted": compacted}
+
+
+def _folded_mismatch(con: Any) -> bool:
+    """Whether `events` no longer holds exactly the rows folded into the rollup."""
+    (differs,) = _one(
+        con,
+        f"SELECT (SELECT count(*) FROM events WHERE rowid <= s.watermark) <> s.folded FROM {ROLLUP_STATE} s",
+    )
+    return bool(differs)
+
+
+def _one(con: Any, sql: str) -> tuple[Any, ...]:
+    """The single row of `sql` (read whole, so the connection is free for the next query)."""
+    rows = con.execute(sql).fetchall()
+    return tuple(rows[0])
+
+
+def _count(con: Any, table: str) -> int:
+    return int(_one(con, f"SELECT count(*) FROM {table}")[0])
