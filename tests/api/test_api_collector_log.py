@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
 import orjson
+import pytest
 
+import cartwise.jobs.collector as collector_module
+from cartwise.analytics import rollup_lag
 from cartwise.core.settings import get_settings
-from cartwise.jobs.service import Service, event_log_dir
+from cartwise.ingest import ingest_file
+from cartwise.jobs.service import Service, event_log_dir, open_ready_store
 
 
 def _event(**overrides: object) -> dict[str, object]:
@@ -87,5 +92,39 @@ def test_acknowledged_means_in_the_log_before_the_store(tmp_path: Path) -> None:
             for line in path[1].read_bytes().splitlines()
         ]
         assert [e["event_id"] for e in lines] == ["durable-1"]
+    finally:
+        service.stop()
+
+
+def test_the_writer_folds_collected_events_into_the_analytics_rollup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collector_module, "ROLLUP_EVERY", 20)
+    loaded = tmp_path / "loaded.csv"
+    loaded.write_text(
+        "event_id,ts,user_id,type\n" + "".join(f"f{i},2026-11-19,u{i},view\n" for i in range(25))
+    )
+    service = _service(tmp_path)
+    with open_ready_store(service.settings) as store:  # a load that did not fold its events
+        ingest_file(store, "events", loaded)
+        assert rollup_lag(store) == 25
+    service.start()
+    try:
+        collector, gate = service.collector, service.gate
+        assert collector is not None and gate is not None
+
+        def lag() -> int:
+            with gate as store:
+                return rollup_lag(store)
+
+        deadline = time.monotonic() + 30
+        while lag() and time.monotonic() < deadline:  # folded at start-up, before any batch
+            time.sleep(0.05)
+        assert lag() == 0
+        for _ in range(3):  # 30 events: the writer folds once it has stored 20
+            assert collector.submit([_event() for _ in range(10)]).result(timeout=60).accepted == 10
+        while collector.stats["stored"] < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert collector.stats["stored"] == 30 and lag() < 20
     finally:
         service.stop()

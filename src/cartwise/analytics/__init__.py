@@ -6,7 +6,7 @@ data frames or plain results. Definitions of every figure are in each function's
 """
 
 from cartwise.analytics._basket import BasketRules, association_rules, basket_rules, frequent_itemsets
-from cartwise.analytics._facts import event_facts, refresh_rollup, rollup_facts, stored_facts
+from cartwise.analytics._facts import event_facts, refresh_rollup, rollup_facts, rollup_lag, stored_facts
 from cartwise.analytics._funnel import FunnelResult, Step, funnel, parse_steps
 from cartwise.analytics._kpis import KPIS, kpis
 from cartwise.analytics._retention import retention
@@ -26,5 +26,6 @@ __all__ = [
     "refresh_rollup",
     "retention",
     "rollup_facts",
+    "rollup_lag",
     "stored_facts",
 ]

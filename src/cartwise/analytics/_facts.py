@@ -111,6 +111,11 @@ def stored_facts(store: Store) -> ir.Table | None:
     return backend.table(ROLLUP).cast(FACT_SCHEMA).union(event_facts(backend.table(TAIL)))
 
 
+def rollup_lag(store: Store) -> int:
+    """Events stored since the rollup's last refresh (all of them before the first)."""
+    return int(_one(store.con, f"SELECT count(*) FROM {TAIL}")[0])
+
+
 def refresh_rollup(store: Store) -> dict[str, Any]:
     """Fold the events stored since the last refresh into `event_rollup`, in one transaction.
 

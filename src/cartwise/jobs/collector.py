@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from cartwise.analytics import refresh_rollup
+from cartwise.analytics import refresh_rollup, rollup_lag
 from cartwise.core.errors import CartwiseError, InputError, StoreError
 from cartwise.ingest import StoredIds, prepare_events, store_events
 from cartwise.jobs.live import LiveKPIs
@@ -541,6 +541,7 @@ class Collector:
         self.log.rotate_if_full()
 
     def _writer_loop(self) -> None:
+        self._catch_up_rollup()
         batch = _Batch()
         deadline: float | None = None
         running = True
@@ -602,6 +603,17 @@ class Collector:
         if self._keep_from is not None:
             safe_below = min(safe_below, self._keep_from)
         self.log.drop_below(safe_below)
+
+    def _catch_up_rollup(self) -> None:
+        # A store loaded by an older Cartwise, or by a writer that stopped short, may have many
+        # events outside the rollup: fold them in before the first batch.
+        try:
+            with self.gate as store:
+                self._not_rolled_up = rollup_lag(store)
+        except Exception as exc:
+            log.warning("analytics rollup state unreadable: %s", exc)
+        if self._not_rolled_up >= ROLLUP_EVERY:
+            self._refresh_rollup()
 
     def _refresh_rollup(self) -> None:
         # Analytics read the rollup plus the events after it, so a failure costs speed, not answers.
