@@ -2,7 +2,7 @@
 
 `event_facts(events)` gives one row per event: `ts`, `user_id`, `session` (the event's
 `session_id`, else "its user on its day"), `order_key` (for a purchase, its `order_id`, else
-its `event_id`; null otherwise), and the measures `events` (1), `purchases`, `units`,
+its `event_id`; null otherwise), and the measures `purchases`, `units`,
 `revenue`, `refunds`, `refund_amount` (money as in `kpis`) and `anon_orders` (a purchase
 with no order key at all). Every figure of `kpis` and `retention` is a sum of these
 measures or a distinct count of `user_id`, `session` or `order_key`, so the same figures
@@ -29,14 +29,13 @@ ROLLUP = "event_rollup"
 ROLLUP_STATE = "event_rollup_state"
 TAIL = "events_after_rollup"
 KEYS = ("ts", "user_id", "session", "order_key")
-MEASURES = ("events", "purchases", "units", "revenue", "refunds", "refund_amount", "anon_orders")
+MEASURES = ("purchases", "units", "revenue", "refunds", "refund_amount", "anon_orders")
 FACT_SCHEMA = ibis.schema(
     {
         "ts": "timestamp",
         "user_id": "string",
         "session": "string",
         "order_key": "string",
-        "events": "int64",
         "purchases": "int64",
         "units": "int64",
         "revenue": "float64",
@@ -49,7 +48,7 @@ COMPACT_RATIO = 1.5
 """Regroup the rollup when appends have grown it to this multiple of its compacted size."""
 
 
-def money(events: ir.Table) -> ir.FloatingValue:
+def _money(events: ir.Table) -> ir.FloatingValue:
     """`revenue`, else `price x quantity` (quantity null counts as 1), else 0."""
     qty = events.quantity.cast("float64") if "quantity" in events.columns else ibis.literal(1.0)
     fallback = events.price * qty.fill_null(1.0) if "price" in events.columns else ibis.literal(0.0)
@@ -70,13 +69,12 @@ def event_facts(events: ir.Table) -> ir.Table:
     if "event_id" in cols:
         order = order.coalesce(events.event_id)
     units = (events.quantity if "quantity" in cols else ibis.literal(1)).cast("int64").fill_null(1)
-    amount = money(events)
+    amount = _money(events)
     facts = events.select(
         ts=events.ts,
         user_id=events.user_id,
         session=session,
         order_key=ibis.cases((purchase, order), else_=None),
-        events=ibis.literal(1),
         purchases=purchase,
         units=ibis.cases((purchase, units), else_=0),
         revenue=ibis.cases((purchase, amount), else_=0.0),

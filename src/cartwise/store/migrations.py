@@ -90,8 +90,8 @@ MIGRATIONS = (
             # Partial sums per (day, user, session, order), appended by `analytics.refresh_rollup`;
             # rows with the same key may repeat until the next compaction, so readers sum them.
             """CREATE TABLE IF NOT EXISTS event_rollup (
-                ts TIMESTAMP, user_id VARCHAR, session VARCHAR, order_key VARCHAR, events BIGINT,
-                purchases BIGINT, units BIGINT, revenue DOUBLE, refunds BIGINT, refund_amount DOUBLE,
+                ts TIMESTAMP, user_id VARCHAR, session VARCHAR, order_key VARCHAR, purchases BIGINT,
+                units BIGINT, revenue DOUBLE, refunds BIGINT, refund_amount DOUBLE,
                 anon_orders BIGINT)""",
             # `watermark`: the largest events rowid folded in; `folded`: how many events that was
             # (a mismatch means `events` was replaced, and the rollup is rebuilt);
