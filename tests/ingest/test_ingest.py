@@ -15,7 +15,15 @@ from click.testing import CliRunner
 
 from cartwise.cli import cli
 from cartwise.core.errors import ConfigError, InputError
-from cartwise.ingest import LoadOptions, StoredIds, ingest_file, prepare_events, read_file, store_events
+from cartwise.ingest import (
+    LoadOptions,
+    StoredIds,
+    derive_orders,
+    ingest_file,
+    prepare_events,
+    read_file,
+    store_events,
+)
 from cartwise.store import Store
 
 HEADER = "event_id,timestamp,customer_id,session,event,product_id,qty,unit_price,order_id,device"
@@ -575,3 +583,40 @@ def test_a_damaged_parquet_file_loads_nothing_and_says_so(store: Store, tmp_path
         ingest_file(store, "events", path, LoadOptions(timezone="Europe/Paris"))
     assert store.count("events") == 0 and store.count("loads") == 0
     assert store.con.execute("SELECT current_setting('TimeZone')").fetchall() == [("UTC",)]
+
+
+def test_orders_built_from_batches_equal_orders_rebuilt_from_all_events(store: Store) -> None:
+    def purchase(event_id: str, order: str | None, price: float, qty: int = 1) -> dict[str, object]:
+        return {
+            "event_id": event_id,
+            "ts": f"2024-03-01T10:0{len(event_id) % 10}:00Z",
+            "user_id": "u1",
+            "type": "purchase",
+            "item_id": f"i-{event_id}",
+            "price": price,
+            "quantity": qty,
+            **({"order_id": order} if order else {}),
+        }
+
+    def from_all_events() -> list[tuple[object, ...]]:
+        return store.con.execute(
+            """SELECT order_id, user_id, min(ts), sum(revenue), count(item_id), sum(quantity), 'events'
+               FROM events WHERE type = 'purchase' GROUP BY ALL ORDER BY order_id"""
+        ).fetchall()
+
+    ids = StoredIds()
+    batches = [
+        [purchase("p1", "o1", 10.0, 2), purchase("p2", "o1", 5.0), purchase("p3", None, 7.0)],  # new orders
+        [purchase("p4", "o1", 1.5)],  # a late line of a stored order
+        [purchase("p5", "o2", 3.0), purchase("p5", "o2", 3.0), purchase("p6", "o3", 2.0)],  # a repeat
+        [purchase("p1", "o1", 10.0, 2), purchase("p7", "o4", 4.0)],  # a stored event again
+    ]
+    for records in batches:
+        store_events(store, prepare_events(records).table, ids)
+        assert store.con.execute("SELECT * FROM orders ORDER BY order_id").fetchall() == from_all_events()
+    lines = store.con.execute("SELECT * FROM order_lines ORDER BY order_id, item_id").fetchall()
+    with store.transaction():
+        derive_orders(store)  # every order again, from all the events
+    assert store.con.execute("SELECT * FROM order_lines ORDER BY order_id, item_id").fetchall() == lines
+    amounts = {row[0]: row[3] for row in from_all_events()}
+    assert amounts == {"o1": 26.5, "p3": 7.0, "o2": 3.0, "o3": 2.0, "o4": 4.0}
