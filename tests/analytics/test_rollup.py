@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from cartwise.analytics import kpis, refresh_rollup, retention, stored_facts
 from cartwise.analytics._facts import KEYS, ROLLUP
 from cartwise.cli.analytics import analytics
+from cartwise.cli.db import db
 from cartwise.cli.ingest import ingest
 from cartwise.ingest import ingest_file
 from cartwise.jobs.demo import build_demo
@@ -139,6 +140,12 @@ def test_an_export_leaves_the_rollup_to_the_importing_store(shop: Store, tmp_pat
         refresh_rollup(copy)
         assert state(copy)[1] == copy.count("events")
         assert_rollup_answers_like_events(copy)
+    # `cartwise db import` folds the imported events itself.
+    target = tmp_path / "cli-copy.duckdb"
+    done = CliRunner().invoke(db, ["import", str(tmp_path / "export"), "--db", str(target), "--json"])
+    assert done.exit_code == 0, done.output
+    with Store(target) as copy:
+        assert state(copy)[1] == copy.count("events") > 0
 
 
 def test_cli_ingest_folds_the_loaded_events_and_kpis_on_the_store_equal_kpis_on_the_file(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from cartwise.analytics import refresh_rollup
 from cartwise.cli.common import db_option, emit, json_option, settings_for
 from cartwise.store import open_store
 
@@ -30,7 +31,10 @@ def info(db: Path | None, as_json: bool) -> None:
 @db_option
 @json_option
 def export_(directory: Path, db: Path | None, as_json: bool) -> None:
-    """Write every table to DIRECTORY as Parquet, with a manifest."""
+    """Write every table to DIRECTORY as Parquet, with a manifest.
+
+    The analytics rollup is left out: the importing store builds its own from its events.
+    """
     settings = settings_for(db)
     with open_store(settings.db, settings=settings, read_only=True) as store:
         counts = store.export(directory)
@@ -42,8 +46,10 @@ def export_(directory: Path, db: Path | None, as_json: bool) -> None:
 @db_option
 @json_option
 def import_(directory: Path, db: Path | None, as_json: bool) -> None:
-    """Load an export made by `db export` (rows already present are skipped)."""
+    """Load an export made by `db export` (rows already present are skipped), then fold the
+    new events into the analytics rollup."""
     settings = settings_for(db)
     with open_store(settings.db, settings=settings) as store:
         added = store.import_(directory)
+        refresh_rollup(store)
     emit({"directory": str(directory), "added": added}, as_json)
