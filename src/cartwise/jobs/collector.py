@@ -47,9 +47,9 @@ log = logging.getLogger("cartwise.collector")
 EVENT_FIELDS: frozenset[str] = frozenset(EVENTS.column_names)
 _SEGMENT_GLOB = "segment-*.jsonl"
 VALIDATORS = 1
+"""Validation threads. One is enough here: each call already takes every waiting request."""
 ROLLUP_EVERY = 500_000
 """The writer folds new events into the analytics rollup after this many (~0.1 s per 100k)."""
-"""Validation threads. One is enough here: each call already takes every waiting request."""
 
 
 def _out_of_range(value: Any, path: str = "") -> str | None:
@@ -589,9 +589,6 @@ class Collector:
                 self._backlog -= batch.events
             return
         self.last_error = None
-        self._not_rolled_up += int(result.get("loaded", 0))
-        if self._not_rolled_up >= ROLLUP_EVERY:
-            self._refresh_rollup()
         self.stats["stored"] += int(result.get("loaded", 0))
         self.stats["store_duplicates"] += int(result.get("duplicates", 0))
         with self._backlog_lock:
@@ -603,6 +600,9 @@ class Collector:
         if self._keep_from is not None:
             safe_below = min(safe_below, self._keep_from)
         self.log.drop_below(safe_below)
+        self._not_rolled_up += int(result.get("loaded", 0))
+        if self._not_rolled_up >= ROLLUP_EVERY:
+            self._refresh_rollup()
 
     def _catch_up_rollup(self) -> None:
         # A store loaded by an older Cartwise, or by a writer that stopped short, may have many
