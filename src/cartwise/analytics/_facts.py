@@ -106,7 +106,8 @@ def stored_facts(store: Store) -> ir.Table | None:
     if _folded_mismatch(store.con):  # events were deleted or replaced since: read the events
         return None
     backend = store.ibis()
-    return backend.table(ROLLUP).cast(FACT_SCHEMA).union(event_facts(backend.table(TAIL)))
+    rollup = backend.table(ROLLUP).select(*FACT_SCHEMA.names).cast(FACT_SCHEMA)
+    return rollup.union(event_facts(backend.table(TAIL)))
 
 
 def rollup_lag(store: Store) -> int:
