@@ -140,7 +140,7 @@ def refresh_rollup(store: Store) -> dict[str, Any]:
         if added:
             tail = rollup_facts(event_facts(backend.table(TAIL)))
             con.execute(f"INSERT INTO {ROLLUP} BY NAME {ibis.to_sql(tail)}")
-            rows = _count(con, ROLLUP)
+            rows = store.count(ROLLUP)
             if not compacted_rows:  # the first fold is grouped already
                 compacted_rows = rows
             elif rows > COMPACT_RATIO * compacted_rows:
@@ -149,13 +149,13 @@ def refresh_rollup(store: Store) -> dict[str, Any]:
                 con.execute(f"DELETE FROM {ROLLUP}")
                 con.execute(f"INSERT INTO {ROLLUP} BY NAME SELECT * FROM _cw_rollup")
                 con.execute("DROP TABLE _cw_rollup")
-                compacted_rows = _count(con, ROLLUP)
+                compacted_rows = store.count(ROLLUP)
                 compacted = True
             con.execute(
                 f"UPDATE {ROLLUP_STATE} SET watermark = ?, folded = ?, compacted_rows = ?",
                 [top, folded + added, compacted_rows],
             )
-        rows = _count(con, ROLLUP)
+        rows = store.count(ROLLUP)
     return {"folded": int(added), "rows": rows, "rebuilt": rebuilt, "compacted": compacted}
 
 
@@ -175,7 +175,3 @@ def _one(con: Any, sql: str) -> tuple[Any, ...]:
     """The single row of `sql` (read whole, so the connection is free for the next query)."""
     rows = con.execute(sql).fetchall()
     return tuple(rows[0])
-
-
-def _count(con: Any, table: str) -> int:
-    return int(_one(con, f"SELECT count(*) FROM {table}")[0])
