@@ -100,13 +100,19 @@ def whole_days(*stamps: datetime | None) -> bool:
 def stored_facts(store: Store) -> ir.Table | None:
     """The store's rollup plus the facts of events stored since its last refresh (None
     before the rollup's migration). Both parts read the watermark in the same query, so a
-    refresh in between cannot count an event twice (the view `events_after_rollup`)."""
+    refresh in between cannot count an event twice (the view `events_after_rollup`); the
+    rollup alone when no event is stored after it."""
     if not store.has_table(ROLLUP):
         return None
     if _folded_mismatch(store.con):  # events were deleted or replaced since: read the events
         return None
     backend = store.ibis()
     rollup = backend.table(ROLLUP).select(*FACT_SCHEMA.names).cast(FACT_SCHEMA)
+    if not rollup_lag(store):
+        # Nothing after the watermark: without the union DuckDB need not copy the rows
+        # into a materialised CTE (0.78-0.94 s against 0.95-1.26 for KPIs at 10M events).
+        # Events stored after this check are simply not read, as if the query ran now.
+        return rollup
     return rollup.union(event_facts(backend.table(TAIL)))
 
 
