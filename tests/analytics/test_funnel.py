@@ -243,7 +243,7 @@ def brute_force_gaps(data: pd.DataFrame, steps: list[str], window: float) -> lis
     return [None] + [float(np.median(g)) if g else None for g in gaps[1:]]
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(6))
 def test_matches_brute_force_on_random_data(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n = 400

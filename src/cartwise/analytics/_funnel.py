@@ -7,12 +7,17 @@ there are events e1, ..., ek with ei matching step i, t(e1) <= t(e2) <= ... <= t
 
 Algorithm. For a fixed start e1 the greedy chain, taking for each next step the earliest
 matching event at or after the previous one, reaches every step any chain from e1 can
-reach, and reaches it soonest. So from every step-1 event (user, t1) we follow
-t_k = min{t of a step-k event : t_{k-1} <= t <= t1 + window}, one join and one
-grouped minimum per step. Each join pairs a user's chains with their step-k events in the
-same or the next window-wide time bucket, so its cost grows with the product of the two
-counts per user and window: cheap for shoppers, however long their history, quadratic for
-a bot with thousands of events a day; filter bots out first.
+reach, and reaches it soonest. Most greedy chains are dominated: when two chains reach
+the same step-k event, the one with the later step-(k-1) event also has the later start
+(starts and step-(k-1) events of the chains kept rise together), so it has the shorter gap,
+the shorter span and the same continuation. Per step, one join pairs the chains with
+the step-k events they can reach in the window; each step-k event keeps the latest chain
+(a grouped maximum), and each chain then keeps its earliest step-k event, its greedy next
+step (a grouped minimum). The join is on the user and a window-wide time bucket, so its
+cost grows with the product of chains and step-k events per user and window: cheap for
+shoppers, however long their history, quadratic for a bot with thousands of events a
+day; filter bots out first. Grouping per step-k event rather than per start keeps the
+groups few, since the first step (views) is usually the most frequent.
 
 Time between steps. For a user reaching step k >= 2, the gap to step k is the shortest
 t_k - t_{k-1} among the user's greedy chains that reach step k.
@@ -168,26 +173,28 @@ def _per_user(events: ir.Table, steps: list[Step], window: timedelta) -> ir.Tabl
     def bucket(t: ir.FloatingValue) -> ir.IntegerValue:
         return (t / width).floor().cast("int64")
 
-    # No dedup of identical (user, time) rows: the grouped minimum absorbs them for free.
+    # No dedup of identical (user, time) rows: the grouped minima and maxima absorb them.
     levels = [events.filter(_match(events, step)).select("user_id", t=sec) for step in steps]
     first = levels[0]
     per_user = first.select("user_id").distinct().mutate(depth=ibis.literal(1, "int64"))
-    frontier = first.select("user_id", t1=first.t, prev=first.t, band=bucket(first.t))
+    # The frontier holds the chains that reached the last step: start `t1`, last event `prev`.
+    frontier = first.select("user_id", t1=first.t, prev=first.t)
     for k, level in enumerate(levels[1:], start=2):
         nxt = level.mutate(band=bucket(level.t)).union(level.mutate(band=bucket(level.t) - 1))
-        pairs = frontier.join(
+        chains = frontier.mutate(band=bucket(frontier.t1))
+        pairs = chains.join(
             nxt,
             [
-                frontier.user_id == nxt.user_id,
-                frontier.band == nxt.band,
-                nxt.t >= frontier.prev,
-                nxt.t <= frontier.t1 + limit,
+                chains.user_id == nxt.user_id,
+                chains.band == nxt.band,
+                chains.prev <= nxt.t,
+                chains.t1 >= nxt.t - limit,
             ],
         )
-        # One row per start; `prev` and `band` are the same on all its rows, min() carries them.
-        frontier = pairs.group_by([frontier.user_id, frontier.t1]).aggregate(
-            prev=frontier.prev.min(), cur=nxt.t.min(), band=frontier.band.min()
-        )
+        # Each step-k event takes the latest chain that can reach it (latest `prev`, hence
+        # latest start); then each chain keeps its earliest step-k event, its greedy next.
+        latest = pairs.group_by([chains.user_id, nxt.t]).aggregate(t1=chains.t1.max(), prev=chains.prev.max())
+        frontier = latest.group_by(["user_id", "t1"]).aggregate(prev=latest.prev.min(), cur=latest.t.min())
         gaps = frontier.group_by("user_id").aggregate(**{f"gap{k}": (frontier.cur - frontier.prev).min()})
         per_user = per_user.left_join(gaps, "user_id").select(
             per_user.user_id,
@@ -195,7 +202,7 @@ def _per_user(events: ir.Table, steps: list[Step], window: timedelta) -> ir.Tabl
             gaps[f"gap{k}"],
             depth=ibis.cases((gaps[f"gap{k}"].notnull(), k), else_=per_user.depth),
         )
-        frontier = frontier.select("user_id", "t1", "band", prev=frontier.cur)
+        frontier = frontier.select("user_id", "t1", prev=frontier.cur)
     return per_user
 
 
