@@ -56,6 +56,26 @@ def test_straight_path_counts_conversions_and_gaps() -> None:
     assert result.dropped == {"view": [], "add_to_cart": ["c"], "purchase": ["b"]}
 
 
+def test_a_store_keeps_no_temporary_table_after_a_breakdown_with_dropped_users() -> None:
+    # The per-user result is read by three queries, so it is cached for the call only.
+    con = ibis.duckdb.connect()
+    data = events(
+        [("a", 0, "view"), ("a", 1, "add_to_cart"), ("b", 0, "view"), ("c", 0, "purchase")],
+        device=["m", "m", "d", "d"],
+    )
+    table = con.create_table("events", data)
+    result = funnel(table, STEPS, "1d", breakdown="device", dropped=True)
+    assert users(result) == [2, 1, 0]
+    assert result.dropped == {"view": [], "add_to_cart": ["b"], "purchase": ["a"]}
+    assert result.by_segment is not None
+    assert result.by_segment.groupby("segment")["users"].apply(list).to_dict() == {
+        "d": [1, 0, 0],
+        "m": [1, 1, 0],
+    }
+    temporary = con.raw_sql("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()
+    assert temporary == [(0,)]
+
+
 def test_ties_in_time_count_in_either_order() -> None:
     data = events([("a", 2, "purchase"), ("a", 2, "add_to_cart"), ("a", 2, "view")])
     result = funnel(data, STEPS, "30m")

@@ -27,6 +27,7 @@ Times are compared as epoch seconds: with microseconds on DuckDB, whole seconds 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -254,60 +255,68 @@ def funnel(
     by_user, from_json = _breakdown_source(table, user_table, breakdown)
     ranged = in_range(table, as_timestamp(start, "start"), as_timestamp(end, "end"))
     per_user = _per_user(ranged, step_list, window_delta)
-    labels = [s.label for s in step_list]
-    n = len(step_list)
+    with contextlib.ExitStack() as stack:
+        if breakdown is not None or dropped:
+            # Read by two or three queries below: computed once into a temporary table.
+            per_user = stack.enter_context(per_user.cache())
+        labels = [s.label for s in step_list]
+        n = len(step_list)
 
-    def aggregate(grouped: ir.Table, keys: list[str]) -> pd.DataFrame:
-        aggs = {f"u{k}": (grouped.depth >= k).cast("int64").sum() for k in range(1, n + 1)}
-        aggs |= {f"m{k}": grouped[f"gap{k}"].median() for k in range(2, n + 1)}
-        expr = grouped.group_by(keys).aggregate(**aggs) if keys else grouped.aggregate(**aggs)
-        return expr.to_pandas()
+        def aggregate(grouped: ir.Table, keys: list[str]) -> pd.DataFrame:
+            aggs = {f"u{k}": (grouped.depth >= k).cast("int64").sum() for k in range(1, n + 1)}
+            aggs |= {f"m{k}": grouped[f"gap{k}"].median() for k in range(2, n + 1)}
+            expr = grouped.group_by(keys).aggregate(**aggs) if keys else grouped.aggregate(**aggs)
+            return expr.to_pandas()
 
-    totals = aggregate(per_user, []).iloc[0]
-    counts = [int(totals[f"u{k}"]) if not pd.isna(totals[f"u{k}"]) else 0 for k in range(1, n + 1)]
-    if 0 in counts:
-        _check_types_exist(table, step_list)
-    medians = [None] + [None if pd.isna(totals[f"m{k}"]) else float(totals[f"m{k}"]) for k in range(2, n + 1)]
-    result = FunnelResult(_summarise(counts, medians, labels), window_delta.total_seconds())
+        totals = aggregate(per_user, []).iloc[0]
+        counts = [int(totals[f"u{k}"]) if not pd.isna(totals[f"u{k}"]) else 0 for k in range(1, n + 1)]
+        if 0 in counts:
+            _check_types_exist(table, step_list)
+        medians = [None] + [
+            None if pd.isna(totals[f"m{k}"]) else float(totals[f"m{k}"]) for k in range(2, n + 1)
+        ]
+        result = FunnelResult(_summarise(counts, medians, labels), window_delta.total_seconds())
 
-    if breakdown is not None:
-        if not by_user:
-            first = ranged.filter(_match(ranged, step_list[0]))
-            value, _ = column_or_property(first, breakdown)
-            assert value is not None
-            seg = first.group_by("user_id").aggregate(segment=value.cast("string").argmin(first.ts))
-        else:
-            assert user_table is not None
-            value, _ = column_or_property(user_table, breakdown)
-            assert value is not None
-            seg = user_table.select("user_id", segment=value.cast("string")).distinct(on="user_id")
-        joined = per_user.left_join(seg, "user_id").select(per_user, "segment")
-        frame = aggregate(joined, ["segment"]).sort_values("segment", na_position="last", ignore_index=True)
-        records: list[dict[str, Any]] = []
-        for _, row in frame.iterrows():
-            seg_counts = [int(row[f"u{k}"]) for k in range(1, n + 1)]
-            seg_medians = [None] + [
-                None if pd.isna(row[f"m{k}"]) else float(row[f"m{k}"]) for k in range(2, n + 1)
-            ]
-            segment = None if pd.isna(row["segment"]) else row["segment"]
-            records += [
-                {"segment": segment, **r}
-                for r in _summarise(seg_counts, seg_medians, labels).to_dict("records")
-            ]
-        if from_json and all(r["segment"] is None for r in records):
-            raise ConfigError(
-                f"--breakdown {breakdown!r}: no event or user has this property; "
-                f"choose a column ({', '.join(table.columns)}) or a property key that exists."
+        if breakdown is not None:
+            if not by_user:
+                first = ranged.filter(_match(ranged, step_list[0]))
+                value, _ = column_or_property(first, breakdown)
+                assert value is not None
+                seg = first.group_by("user_id").aggregate(segment=value.cast("string").argmin(first.ts))
+            else:
+                assert user_table is not None
+                value, _ = column_or_property(user_table, breakdown)
+                assert value is not None
+                seg = user_table.select("user_id", segment=value.cast("string")).distinct(on="user_id")
+            joined = per_user.left_join(seg, "user_id").select(per_user, "segment")
+            frame = aggregate(joined, ["segment"]).sort_values(
+                "segment", na_position="last", ignore_index=True
             )
-        result.breakdown = breakdown
-        result.by_segment = pd.DataFrame(records)
+            records: list[dict[str, Any]] = []
+            for _, row in frame.iterrows():
+                seg_counts = [int(row[f"u{k}"]) for k in range(1, n + 1)]
+                seg_medians = [None] + [
+                    None if pd.isna(row[f"m{k}"]) else float(row[f"m{k}"]) for k in range(2, n + 1)
+                ]
+                segment = None if pd.isna(row["segment"]) else row["segment"]
+                records += [
+                    {"segment": segment, **r}
+                    for r in _summarise(seg_counts, seg_medians, labels).to_dict("records")
+                ]
+            if from_json and all(r["segment"] is None for r in records):
+                raise ConfigError(
+                    f"--breakdown {breakdown!r}: no event or user has this property; "
+                    f"choose a column ({', '.join(table.columns)}) or a property key that exists."
+                )
+            result.breakdown = breakdown
+            result.by_segment = pd.DataFrame(records)
 
-    if dropped:
-        lost = per_user.filter(per_user.depth < n).select("user_id", "depth").to_pandas()
-        for k in range(2, n + 1):
-            result.dropped[labels[k - 1]] = sorted(lost.loc[lost.depth == k - 1, "user_id"].astype(str))
-        result.dropped[labels[0]] = []
-    return result
+        if dropped:
+            lost = per_user.filter(per_user.depth < n).select("user_id", "depth").to_pandas()
+            for k in range(2, n + 1):
+                result.dropped[labels[k - 1]] = sorted(lost.loc[lost.depth == k - 1, "user_id"].astype(str))
+            result.dropped[labels[0]] = []
+        return result
 
 
 def _breakdown_source(events: ir.Table, users: ir.Table | None, name: str | None) -> tuple[bool, bool]:
