@@ -28,6 +28,8 @@ from cartwise.store import Store
 ROLLUP = "event_rollup"
 ROLLUP_STATE = "event_rollup_state"
 TAIL = "events_after_rollup"
+CURRENT = "_cw_event_facts"
+"""Temporary view: the rollup plus the facts of the events after it."""
 KEYS = ("ts", "user_id", "session", "order_key")
 FACT_SCHEMA = ibis.schema(
     {
@@ -115,7 +117,14 @@ def stored_facts(store: Store) -> ir.Table | None:
         # 10M events).
         # Events stored after this check are simply not read, as if the query ran now.
         return rollup
-    return rollup.union(event_facts(backend.table(TAIL)))
+    # Through a view, not as an Ibis union: the KPI query reads the facts five times, and
+    # DuckDB copies a union read that often into a materialised CTE, while a view is
+    # expanded at each read, which scans the rollup's columns again instead (a one-off
+    # probe at 10M events: kpis 0.64 s against 0.73-0.88 s with 10,000 events after the
+    # rollup; alike, 1.5 s, with every event after it).
+    union = rollup.union(event_facts(backend.table(TAIL)))
+    store.con.execute(f"CREATE OR REPLACE TEMP VIEW {CURRENT} AS {ibis.to_sql(union, dialect='duckdb')}")
+    return backend.table(CURRENT)
 
 
 def rollup_lag(store: Store) -> int:
