@@ -48,13 +48,3 @@ def serve(host: str | None, port: int | None, access_log: bool, db: Path | None)
     """Run the JSON API (/api/v1), the event collector and the dashboard."""
     run_server(settings_for(db, host=host, port=port), access_log=access_log)
 
-
-if __name__ == "__main__":
-    # `python -m cartwise.cli.serve` lets other commands start the server as a child process.
-    from cartwise.core.errors import CartwiseError
-
-    try:
-        serve.main(standalone_mode=True)
-    except CartwiseError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from exc

@@ -61,7 +61,8 @@ class ServerProcess:
         args = [
             sys.executable,
             "-m",
-            "cartwise.cli.serve",
+            "cartwise",
+            "serve",
             "--db",
             str(self.db),
             "--host",
