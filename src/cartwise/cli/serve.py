@@ -47,4 +47,3 @@ def run_server(settings: Settings, *, access_log: bool = False) -> None:
 def serve(host: str | None, port: int | None, access_log: bool, db: Path | None) -> None:
     """Run the JSON API (/api/v1), the event collector and the dashboard."""
     run_server(settings_for(db, host=host, port=port), access_log=access_log)
-
