@@ -184,3 +184,23 @@ def test_cli_ingest_folds_the_loaded_events_and_kpis_on_the_store_equal_kpis_on_
     on_file = runner.invoke(analytics, ["kpis", "--events", str(path), "--by", "week", "--json"])
     assert on_store.exit_code == 0, on_store.output
     assert json.loads(on_store.output) == json.loads(on_file.output)
+
+
+def test_cli_kpis_and_retention_on_a_store_read_the_rollup(shop: Store, tmp_path: Path) -> None:
+    # A rollup that disagrees with the events in revenue only (the count check cannot see it)
+    # shows which command reads it.
+    shop.con.execute(f"UPDATE {ROLLUP} SET revenue = revenue * 2")
+    shop.con.execute("CHECKPOINT")
+    truth = kpis(shop.ibis().table("events"), "month")
+    shop.close()
+    db = str(tmp_path / "shop.duckdb")
+    runner = CliRunner()
+    on_store = runner.invoke(analytics, ["kpis", "--db", db, "--by", "month", "--json"])
+    assert on_store.exit_code == 0, on_store.output
+    revenue = sum(p["revenue"] for p in json.loads(on_store.output)["periods"])
+    assert revenue == pytest.approx(2 * truth.revenue.sum())
+    cells = runner.invoke(analytics, ["retention", "--db", db, "--by", "month", "--json"])
+    assert cells.exit_code == 0, cells.output
+    assert sum(c["revenue"] for c in json.loads(cells.output)["cells"]) == pytest.approx(
+        2 * truth.revenue.sum()
+    )

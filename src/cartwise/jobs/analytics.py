@@ -128,12 +128,16 @@ def _store_for(source: Source, settings: Settings | None) -> Iterator[Store]:
 
 @contextmanager
 def canonical_tables(
-    source: Source, names: tuple[str, ...] = ("events",), settings: Settings | None = None
+    source: Source,
+    names: tuple[str, ...] = ("events",),
+    settings: Settings | None = None,
+    *,
+    facts: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Ibis tables of the canonical tables `names` on the chosen engine (missing ones omitted).
 
-    From a store on DuckDB, `"facts"` is added: the events' rollup (`stored_facts`), which
-    KPIs and retention read instead of every event when they can.
+    With `facts`, from a store on DuckDB, `"facts"` is added: the events' rollup
+    (`stored_facts`), which KPIs and retention read instead of every event when they can.
     """
     _check_engine(source.engine)
     with _store_for(source, settings) as store:
@@ -141,8 +145,10 @@ def canonical_tables(
         if source.engine == "duckdb":
             backend = store.ibis()
             tables = {n: backend.table(n) for n in present}
-            facts = stored_facts(store) if source.events_file is None and "events" in present else None
-            yield tables | ({"facts": facts} if facts is not None else {})
+            rollup = None
+            if facts and source.events_file is None and "events" in present:
+                rollup = stored_facts(store)
+            yield tables | ({"facts": rollup} if rollup is not None else {})
         else:
             yield spark_tables({n: _arrow(store, _text_json_select(store, n)) for n in present})
 
@@ -155,7 +161,7 @@ def run_kpis(
     end: str | date | datetime | None = None,
 ) -> dict[str, Any]:
     """`{"by": grain, "periods": [{period_start, revenue, revenue_prev, ...}]}`."""
-    with canonical_tables(source) as tables:
+    with canonical_tables(source, facts=True) as tables:
         frame = kpis(tables["events"], by, start=start, end=end, facts=tables.get("facts"))
     return {"by": by, "periods": _records(frame.drop(columns=["period"]))}
 
@@ -195,7 +201,7 @@ def run_retention(
     end: str | date | datetime | None = None,
 ) -> dict[str, Any]:
     """`{"by", "cohort", "activity", "cells": [{cohort_start, period, retention, ltv, ...}]}`."""
-    with canonical_tables(source) as tables:
+    with canonical_tables(source, facts=True) as tables:
         frame = retention(
             tables["events"],
             by,  # type: ignore[arg-type]
