@@ -62,6 +62,21 @@ def test_csv_loads_with_synonyms_and_keeps_unmapped_columns(store: Store, tmp_pa
     assert str(row[3]) == "2024-03-01 10:02:00"
 
 
+def test_values_lose_surrounding_spaces_of_any_script_but_keep_tabs(store: Store, tmp_path: Path) -> None:
+    # Spaces (Unicode space separators, e.g. no-break and ideographic) around a value are
+    # dropped; tabs and inner spaces are data; a value of spaces only is missing.
+    rows = [
+        "event_id,ts,user_id,type,item_id,price",
+        "e1,2024-03-01T10:00:00Z, u1 ,view,\u00a0i1\u3000, 9.5 ",
+        "e2,2024-03-01T10:00:00Z,é ,view,i\t2,9",
+        "e3,2024-03-01T10:00:00Z,u 3,view,   ,9",
+    ]
+    summary = ingest_file(store, "events", write(tmp_path / "events.csv", rows))
+    assert (summary.loaded, summary.rejected) == (3, 0)
+    stored = store.con.execute("SELECT user_id, item_id, price FROM events ORDER BY event_id").fetchall()
+    assert stored == [("u1", "i1", 9.5), ("é", "i\t2", 9.0), ("u 3", None, 9.0)]
+
+
 def test_purchases_become_orders_with_lines(store: Store, tmp_path: Path) -> None:
     ingest_file(store, "events", write(tmp_path / "events.csv", [HEADER, *GOOD_ROWS]))
     order = store.con.execute(
@@ -534,6 +549,35 @@ def test_large_files_load_in_slices_with_the_same_ids_and_counts(
     monkeypatch.setattr(load, "CHUNK_ROWS", 1000)
     whole = ingest_file(store, "events", path)  # same ids whether sliced or not
     assert (whole.loaded, whole.duplicates) == (0, 6)
+
+
+def test_an_order_split_across_slices_becomes_one_whole_order(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cartwise.ingest.load as load
+
+    monkeypatch.setattr(load, "CHUNK_ROWS", 2)  # order o1's three lines land in slices 1, 2 and 3
+    lines = [
+        "event_id,ts,user_id,type,item_id,quantity,price,order_id",
+        "p1,2024-01-01T00:03:00Z,u1,purchase,i1,1,10,o1",
+        "v1,2024-01-01T00:00:00Z,u1,view,i1,,,",
+        "p2,2024-01-01T00:02:00Z,u1,purchase,i2,2,5,o1",
+        "p3,2024-01-01T00:04:00Z,u2,purchase,i3,1,7,o2",
+        "p4,2024-01-01T00:05:00Z,u1,purchase,i1,3,10,o1",
+    ]
+    summary = ingest_file(store, "events", write(tmp_path / "orders.csv", lines))
+    assert summary.loaded == 5
+    orders = store.con.execute(
+        "SELECT order_id, user_id, ts, amount, lines, units FROM orders ORDER BY 1"
+    ).fetchall()
+    assert [(o[0], o[1], str(o[2]), o[3], o[4], o[5]) for o in orders] == [
+        ("o1", "u1", "2024-01-01 00:02:00", 10 + 2 * 5 + 3 * 10, 3, 6),
+        ("o2", "u2", "2024-01-01 00:04:00", 7, 1, 1),
+    ]
+    lines_of_o1 = store.con.execute(
+        "SELECT item_id, quantity, revenue FROM order_lines WHERE order_id = 'o1' ORDER BY 1"
+    ).fetchall()
+    assert lines_of_o1 == [("i1", 4, 40.0), ("i2", 2, 10.0)]
 
 
 def test_parquet_loads_in_slices_like_the_same_rows_in_csv(
