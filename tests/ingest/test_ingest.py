@@ -391,7 +391,7 @@ def test_a_failure_mid_load_leaves_the_store_as_before(
     def interrupted(*args: object, **kwargs: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(load, "derive_orders", interrupted)
+    monkeypatch.setattr(load, "_write_orders", interrupted)  # after the events went in
     with pytest.raises(KeyboardInterrupt):
         ingest_file(store, "events", write(tmp_path / "b.csv", [HEADER, *GOOD_ROWS[1:]]))
     assert store.count("events") == 1 and store.count("loads") == 1 and store.count("orders") == 0
@@ -459,12 +459,53 @@ def test_a_writer_index_of_stored_ids_keeps_every_duplicate_and_follows_other_wr
     assert ids.rebuilds == 1
     # A rolled-back commit leaves the index describing rows that are not there: it rebuilds.
     with monkeypatch.context() as patch:
-        patch.setattr(load, "derive_orders", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
+        patch.setattr(load, "_write_orders", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
         with pytest.raises(RuntimeError):
             store_events(store, _batch("f"), ids)
     assert store_events(store, _batch("f", "a"), ids) == {"loaded": 1, "duplicates": 1}
     assert ids.rebuilds == 2
     assert store.con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall() == [(6, 6)]
+
+
+def test_orders_written_batch_by_batch_equal_a_rebuild_from_all_events(store: Store) -> None:
+    def purchase(event_id: str, order: str | None, item: str, qty: int, price: float, minute: int, **extra):
+        return {
+            **{"event_id": event_id, "ts": f"2024-03-01T10:{minute:02d}:00Z", "user_id": "u1"},
+            **{"type": "purchase", "item_id": item, "quantity": qty, "price": price, "order_id": order},
+            **extra,
+        }
+
+    def batch(*records: dict) -> pa.Table:
+        return prepare_events(list(records)).table
+
+    ids = StoredIds()
+    store_events(store, _batch("x1"), ids)  # a view whose id a purchase below reuses
+    # 1: new orders only: o1 with two lines (one item twice), a purchase without an order id,
+    # one without revenue (price x quantity) and one with it.
+    new_orders = batch(
+        purchase("p1", "o1", "i1", 1, 10.0, 1),
+        purchase("p2", "o1", "i1", 2, 10.0, 2),
+        purchase("p3", "o1", "i2", 1, 4.0, 3),
+        purchase("p4", None, "i3", 3, 2.0, 4),
+        purchase("p5", "o2", "i1", 1, 10.0, 5, revenue=8.0),
+    )
+    stored_repeat = batch(purchase("p1", "o1", "i1", 1, 10.0, 1), purchase("p7", "o3", "i2", 1, 4.0, 6))
+    id_of_a_view = batch(purchase("x1", "o4", "i9", 1, 99.0, 7), purchase("p8", "o5", "i2", 2, 4.0, 8))
+    repeated_inside = batch(purchase("p9", "o6", "i1", 1, 10.0, 9), purchase("p9", "o6", "i1", 1, 10.0, 9))
+    stored_order = batch(purchase("p6", "o1", "i3", 1, 2.0, 0))  # o1 again, before its first line
+    for table in (new_orders, stored_repeat, id_of_a_view, repeated_inside, stored_order):
+        store_events(store, table, ids)
+
+    def snapshot() -> tuple[list, list]:
+        orders = store.con.execute("SELECT * FROM orders ORDER BY order_id").fetchall()
+        lines = store.con.execute("SELECT * FROM order_lines ORDER BY order_id, item_id").fetchall()
+        return orders, lines
+
+    written = snapshot()
+    amounts = [(o[0], o[3]) for o in written[0]]
+    assert amounts == [("o1", 36.0), ("o2", 8.0), ("o3", 4.0), ("o5", 8.0), ("o6", 10.0), ("p4", 6.0)]
+    derive_orders(store)  # every order rebuilt from all stored purchases
+    assert snapshot() == written
 
 
 def test_a_hash_match_only_triggers_the_exact_check(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

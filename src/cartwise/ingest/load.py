@@ -519,18 +519,22 @@ def insert_new_events(store: Store, source: str, *, stored_ids: StoredIds | None
     An id already stored, or repeated earlier in `source` (by `_row`), is skipped. The dedupe
     steps run only when needed: an empty store skips the anti-join, and so does a source
     none of whose ids `stored_ids` may hold (a long-lived writer's index, see `StoredIds`);
-    a source without repeated ids skips the window. Orders touched by the new purchases are
-    rebuilt. Returns the number of events inserted.
+    a source without repeated ids skips the window. The orders of the new purchases are
+    written: from `source` alone when every row went in and none of its orders exists yet
+    (the usual case, and no scan of the stored events), else rebuilt with `derive_orders`.
+    Returns the number of events inserted.
     """
     con = store.con
-    repeated = bool(con.execute(f"SELECT count(*) - count(DISTINCT event_id) FROM {source}").fetchall()[0][0])
+    rows, distinct = con.execute(f"SELECT count(*), count(DISTINCT event_id) FROM {source}").fetchall()[0]
     stored = bool(con.execute("SELECT count(*) FROM (SELECT 1 FROM events LIMIT 1)").fetchall()[0][0])
     hashes = StoredIds.hashes(con, source) if stored_ids is not None else None
     if stored and stored_ids is not None and hashes is not None:
         stored = stored_ids.may_hold(con, hashes)
     select = ", ".join(f"{_EVENT_FILLS.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
     where = "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = v.event_id)" if stored else ""
-    qualify = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1" if repeated else ""
+    qualify = (
+        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1" if rows != distinct else ""
+    )
     cols = ", ".join(q(c) for c in EVENTS.column_names)
     done = con.execute(
         f"INSERT INTO events ({cols}) SELECT {select} FROM {source} AS v {where} {qualify}"
@@ -539,9 +543,14 @@ def insert_new_events(store: Store, source: str, *, stored_ids: StoredIds | None
     if stored_ids is not None and hashes is not None:
         stored_ids.added(con, hashes)
     if inserted:
-        derive_orders(
-            store, f"SELECT DISTINCT COALESCE(order_id, event_id) FROM {source} WHERE type = 'purchase'"
-        )
+        order_ids = f"SELECT DISTINCT COALESCE(order_id, event_id) FROM {source} WHERE type = 'purchase'"
+        existing = con.execute(
+            f"SELECT count(*) FROM orders WHERE source = 'events' AND order_id IN ({order_ids})"
+        ).fetchall()[0][0]
+        if inserted == rows and not existing:
+            _write_orders(con, f"SELECT {select} FROM {source} AS v WHERE type = 'purchase'")
+        else:
+            derive_orders(store, order_ids)
     return inserted
 
 
@@ -559,17 +568,21 @@ def derive_orders(store: Store, order_ids_sql: str | None = None) -> int:
         f"DELETE FROM order_lines WHERE order_id IN (SELECT order_id FROM orders WHERE source = 'events' AND {scope})"
     )
     con.execute(f"DELETE FROM orders WHERE source = 'events' AND {scope}")
-    purchases = f"SELECT * FROM events WHERE type = 'purchase' AND order_id IS NOT NULL AND {scope}"
+    return _write_orders(con, f"SELECT * FROM events WHERE type = 'purchase' AND {scope}")
+
+
+def _write_orders(con: duckdb.DuckDBPyConnection, purchases: str) -> int:
+    """Insert the orders and order lines of all the stored-form purchase events `purchases` selects."""
     written = con.execute(
         f"""INSERT INTO orders (order_id, user_id, ts, amount, lines, units, source)
             SELECT order_id, arg_min(user_id, ts), min(ts), COALESCE(sum(revenue), 0), count(item_id),
                    sum(COALESCE(quantity, 1)), 'events'
-            FROM ({purchases}) GROUP BY order_id"""
+            FROM ({purchases}) WHERE order_id IS NOT NULL GROUP BY order_id"""
     ).fetchall()[0]
     con.execute(
         f"""INSERT INTO order_lines (order_id, item_id, quantity, price, revenue)
             SELECT order_id, item_id, sum(COALESCE(quantity, 1)), arg_min(price, ts), sum(revenue)
-            FROM ({purchases}) WHERE item_id IS NOT NULL GROUP BY order_id, item_id"""
+            FROM ({purchases}) WHERE order_id IS NOT NULL AND item_id IS NOT NULL GROUP BY order_id, item_id"""
     )
     return int(written[0]) if written else 0
 
