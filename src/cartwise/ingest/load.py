@@ -748,7 +748,9 @@ def store_events(store: Store, table: pa.Table, stored_ids: StoredIds | None = N
     if table.num_rows == 0:
         return {"loaded": 0, "duplicates": 0}
     con = store.con
-    numbered = table.append_column(ROW_COLUMN, pa.array(range(table.num_rows), pa.int64()))
+    # One chunk: DuckDB reads an Arrow table chunk by chunk, and a writer's batch joins many
+    # small requests (6,500 events in 65 chunks took 18 ms to read, 6 ms once combined).
+    numbered = table.append_column(ROW_COLUMN, pa.array(range(table.num_rows), pa.int64())).combine_chunks()
     con.register("_cw_batch", numbered)
     try:
         with store.transaction():
