@@ -66,6 +66,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted; nothing was changed.", err=True)
         sys.exit(130)
+    except RuntimeError as exc:
+        # Ctrl-C during a DuckDB query comes out as this, not as KeyboardInterrupt; the
+        # query's transaction was rolled back.
+        if str(exc) != "Query interrupted":
+            raise
+        click.echo("Interrupted; nothing was changed.", err=True)
+        sys.exit(130)
     else:
         sys.exit(0)
 
