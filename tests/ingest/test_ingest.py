@@ -469,18 +469,24 @@ def test_a_writer_index_of_stored_ids_keeps_every_duplicate_and_follows_other_wr
 
 def test_orders_written_batch_by_batch_equal_a_rebuild_from_all_events(store: Store) -> None:
     def purchase(event_id: str, order: str | None, item: str, qty: int, price: float, minute: int, **extra):
-        return {
-            **{"event_id": event_id, "ts": f"2024-03-01T10:{minute:02d}:00Z", "user_id": "u1"},
-            **{"type": "purchase", "item_id": item, "quantity": qty, "price": price, "order_id": order},
+        return dict(
+            event_id=event_id,
+            ts=f"2024-03-01T10:{minute:02d}:00Z",
+            user_id="u1",
+            type="purchase",
+            item_id=item,
+            quantity=qty,
+            price=price,
+            order_id=order,
             **extra,
-        }
+        )
 
     def batch(*records: dict) -> pa.Table:
         return prepare_events(list(records)).table
 
     ids = StoredIds()
     store_events(store, _batch("x1"), ids)  # a view whose id a purchase below reuses
-    # 1: new orders only: o1 with two lines (one item twice), a purchase without an order id,
+    # New orders only: o1 with two lines (one item twice), a purchase without an order id,
     # one without revenue (price x quantity) and one with it.
     new_orders = batch(
         purchase("p1", "o1", "i1", 1, 10.0, 1),
