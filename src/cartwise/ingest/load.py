@@ -544,14 +544,19 @@ def insert_new_events(store: Store, source: str, *, stored_ids: StoredIds | None
         stored_ids.added(con, hashes)
     if inserted:
         order_ids = f"SELECT DISTINCT COALESCE(order_id, event_id) FROM {source} WHERE type = 'purchase'"
-        existing = con.execute(
-            f"SELECT count(*) FROM orders WHERE source = 'events' AND order_id IN ({order_ids})"
-        ).fetchall()[0][0]
-        if inserted == rows and not existing:
+        if inserted == rows and not _any_order_stored(con, order_ids):
             _write_orders(con, f"SELECT {select} FROM {source} AS v WHERE type = 'purchase'")
         else:
             derive_orders(store, order_ids)
     return inserted
+
+
+def _any_order_stored(con: duckdb.DuckDBPyConnection, order_ids_sql: str) -> bool:
+    """Whether `orders` already holds an order derived from events with one of these ids."""
+    found = con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM orders WHERE source = 'events' AND order_id IN ({order_ids_sql}) LIMIT 1)"
+    ).fetchall()[0][0]
+    return bool(found)
 
 
 def derive_orders(store: Store, order_ids_sql: str | None = None) -> int:
