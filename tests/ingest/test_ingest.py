@@ -62,6 +62,25 @@ def test_csv_loads_with_synonyms_and_keeps_unmapped_columns(store: Store, tmp_pa
     assert str(row[3]) == "2024-03-01 10:02:00"
 
 
+def test_columns_named_like_the_staging_query_own_columns_are_kept_apart(
+    store: Store, tmp_path: Path
+) -> None:
+    # Validation adds columns of its own (`_cw_text0`, `_cw_value0`, ...) beside the input's.
+    lines = [
+        "event_id,ts,user_id,type,price,_cw_text0,_cw_value1",
+        "e1,2024-03-01T10:00:00Z,u1,view,1.5,a,b",
+        "e2,2024-03-01T10:00:00Z,u1,view,abc,c,d",
+    ]
+    summary = ingest_file(store, "events", write(tmp_path / "events.csv", lines))
+    assert (summary.loaded, summary.rejected) == (1, 1)
+    rows = quarantine_rows(summary.quarantine_file)
+    assert [(r["row"], r["column"], r["value"]) for r in rows] == [("2", "price", "abc")]
+    stored = store.con.execute(
+        "SELECT price, properties->>'_cw_text0', properties->>'_cw_value1' FROM events"
+    )
+    assert stored.fetchall() == [(1.5, "a", "b")]
+
+
 def test_values_lose_surrounding_spaces_of_any_script_but_keep_tabs(store: Store, tmp_path: Path) -> None:
     # Spaces (Unicode space separators, e.g. no-break and ideographic) around a value are
     # dropped; tabs and inner spaces are data; a value of spaces only is missing.

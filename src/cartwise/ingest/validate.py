@@ -88,10 +88,18 @@ def _raw_text(src: str) -> str:
 
 
 def _typed(
-    column: Column, src: str, arrow_type: pa.DataType, ts_mode: tuple[str, str | None]
+    column: Column,
+    src: str,
+    raw: str,
+    value_ref: str,
+    arrow_type: pa.DataType,
+    ts_mode: tuple[str, str | None],
 ) -> tuple[str, str | None, str]:
-    """(value expression, parse-failure condition or None, failure message) for one mapped column."""
-    raw = _raw_text(src)
+    """(value expression, parse-failure condition or None, failure message) for one mapped column.
+
+    `raw` names the input value as trimmed text (`_raw_text`) and `value_ref` the value
+    expression's result: the staging query computes each once, a level below its users.
+    """
     kind = column.kind
     if kind in ("id", "string"):
         if pat.is_floating(arrow_type):  # ids stored as floats in Parquet: 42.0 -> "42"
@@ -102,15 +110,17 @@ def _typed(
             return f"CAST({src} AS BIGINT)", None, ""
         as_double = f"TRY_CAST({raw} AS DOUBLE)"
         value = f"COALESCE(TRY_CAST({raw} AS BIGINT), CASE WHEN {as_double} = round({as_double}) THEN TRY_CAST({as_double} AS BIGINT) END)"
-        return value, f"{raw} IS NOT NULL AND ({value}) IS NULL", "'is not a whole number'"
+        return value, f"{raw} IS NOT NULL AND {value_ref} IS NULL", "'is not a whole number'"
     if kind == "float":
         if pat.is_integer(arrow_type) or pat.is_floating(arrow_type) or pat.is_decimal(arrow_type):
-            value = f"CAST({src} AS DOUBLE)"
-            return value, f"{value} IS NOT NULL AND NOT isfinite({value})", "'is not a finite number'"
-        value = f"TRY_CAST({raw} AS DOUBLE)"
+            return (
+                f"CAST({src} AS DOUBLE)",
+                f"{value_ref} IS NOT NULL AND NOT isfinite({value_ref})",
+                "'is not a finite number'",
+            )
         return (
-            value,
-            f"{raw} IS NOT NULL AND (({value}) IS NULL OR NOT isfinite({value}))",
+            f"TRY_CAST({raw} AS DOUBLE)",
+            f"{raw} IS NOT NULL AND ({value_ref} IS NULL OR NOT isfinite({value_ref}))",
             "'is not a number'",
         )
     if kind == "boolean":
@@ -123,7 +133,7 @@ def _typed(
         )
         return (
             value,
-            f"{raw} IS NOT NULL AND ({value}) IS NULL",
+            f"{raw} IS NOT NULL AND {value_ref} IS NULL",
             "'is not a boolean (use true/false, 1/0 or yes/no)'",
         )
     if kind == "json":
@@ -134,12 +144,12 @@ def _typed(
         )
         return raw, condition, '\'is not a JSON object such as {"key": "value"}\''
     if kind == "timestamp":
-        return _timestamp(src, raw, arrow_type, ts_mode)
+        return _timestamp(src, raw, value_ref, arrow_type, ts_mode)
     raise AssertionError(kind)
 
 
 def _timestamp(
-    src: str, raw: str, arrow_type: pa.DataType, ts_mode: tuple[str, str | None]
+    src: str, raw: str, value_ref: str, arrow_type: pa.DataType, ts_mode: tuple[str, str | None]
 ) -> tuple[str, str | None, str]:
     # Naive inputs are read in the session time zone, which the loader sets to the chosen one.
     to_utc = "timezone('UTC', CAST({} AS TIMESTAMPTZ))"
@@ -162,7 +172,15 @@ def _timestamp(
         hint = (
             "is not a timestamp (use ISO 8601 like 2024-03-01T12:30:00Z, epoch seconds, or pass --ts-format)"
         )
-    return value, f"{raw} IS NOT NULL AND ({value}) IS NULL", lit(hint)
+    return value, f"{raw} IS NOT NULL AND {value_ref} IS NULL", lit(hint)
+
+
+def _free_prefix(types: dict[str, pa.DataType]) -> str:
+    """A column name prefix no input column starts with, for the staging query's own columns."""
+    prefix = "_cw_"
+    while any(name.startswith(prefix) for name in types):
+        prefix += "_"
+    return prefix
 
 
 def _length_check(name: str, src: str) -> Check:
@@ -192,6 +210,25 @@ def staging_sql(
     """
     checks: list[Check] = []
     selects: list[str] = []
+    # Each input value's trimmed text and parsed value are computed once, in two query levels
+    # below the checks and columns that use them. Inline, DuckDB evaluated them again in every
+    # check (it shares no repeated expression inside CASE branches): staging a 2M-row CSV
+    # slice took 1.3-1.6 s, and 1.0-1.1 s computed once.
+    prefix = _free_prefix(types)
+    texts: list[str] = []
+    values: list[str] = []
+
+    def parse(column: Column, source: str, ts_mode: tuple[str, str | None]) -> tuple[str, str | None, str]:
+        """(reference to the parsed value, failure condition or None, message) of a mapped column."""
+        src = "s." + q(source)
+        text_name, value_name = q(f"{prefix}text{len(texts)}"), q(f"{prefix}value{len(texts)}")
+        value, failure, message = _typed(
+            column, src, "s." + text_name, "s." + value_name, types[source], ts_mode
+        )
+        texts.append(f"{_raw_text(src)} AS {text_name}")
+        values.append(f"{value} AS {value_name}")
+        return "s." + value_name, failure, message
+
     extras = [c for c in types if c not in mapping.values() and c != "_row"]
     for column in table.columns:
         source = mapping.get(column.name)
@@ -201,13 +238,11 @@ def staging_sql(
             selects.append(f"CAST(NULL AS {column.duckdb_type}) AS {q(column.name)}")
             continue
         src = "s." + q(source)
-        arrow_type = types[source]
-        value, failure, message = _typed(column, src, arrow_type, ts_modes.get(column.name, ("iso", None)))
-        raw = f"CAST({src} AS VARCHAR)"
-        if pat.is_string(arrow_type) or pat.is_large_string(arrow_type):
+        value, failure, message = parse(column, source, ts_modes.get(column.name, ("iso", None)))
+        if pat.is_string(types[source]) or pat.is_large_string(types[source]):
             checks.append(_length_check(column.name, src))
         if failure:
-            checks.append(Check(column.name, "raw", failure, message, raw))
+            checks.append(Check(column.name, "raw", failure, message, f"CAST({src} AS VARCHAR)"))
         if column.name == "type":
             value = f"replace(replace(lower({value}), ' ', '_'), '-', '_')"
         selects.append(f"{value} AS {q(column.name)}")
@@ -221,7 +256,7 @@ def staging_sql(
         own_source = mapping.get(column.name)
         if own_source is not None:
             src = "s." + q(own_source)
-            own_value, failure, message = _typed(column, src, types[own_source], ("iso", None))
+            own_value, failure, message = parse(column, own_source, ("iso", None))
             if failure:
                 checks.append(Check(column.name, "raw", failure, message, f"CAST({src} AS VARCHAR)"))
         pairs = ", ".join(f"{lit(c)}, s.{q(c)}" for c in extras)
@@ -273,7 +308,11 @@ def staging_sql(
         )
         return f"CASE {whens} END" if whens else "CAST(NULL AS INTEGER)"
 
-    inner = f"SELECT s._row, {case('raw')} AS _raw_problem, {', '.join(selects)} FROM {relation} AS s"
+    parsed = relation
+    if texts:
+        with_texts = f"(SELECT s.*, {', '.join(texts)} FROM {relation} AS s)"
+        parsed = f"(SELECT s.*, {', '.join(values)} FROM {with_texts} AS s)"
+    inner = f"SELECT s._row, {case('raw')} AS _raw_problem, {', '.join(selects)} FROM {parsed} AS s"
     columns = ", ".join("t." + q(c) for c in table.column_names)
     future = f"t.ts > timezone('UTC', now()) + {FUTURE_TOLERANCE}" if "ts" in table.column_names else "false"
     sql = (
