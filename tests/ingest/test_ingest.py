@@ -333,6 +333,12 @@ def test_empty_and_header_only_files(store: Store, tmp_path: Path) -> None:
         ingest_file(store, "events", tmp_path / "empty.csv")
     with pytest.raises(InputError, match="no data rows"):
         ingest_file(store, "events", write(tmp_path / "header.csv", [HEADER]))
+    (tmp_path / "blank.csv").write_bytes(b"\n \r\n\t\n")
+    (tmp_path / "blank.csv.gz").write_bytes(gzip.compress(b"\n\n"))
+    (tmp_path / "nothing.csv.gz").write_bytes(gzip.compress(b""))
+    for name in ("blank.csv", "blank.csv.gz", "nothing.csv.gz"):
+        with pytest.raises(InputError, match="only blank lines"):
+            ingest_file(store, "events", tmp_path / name)
 
 
 def test_non_utf8_rows_are_quarantined_and_encoding_option_loads_them(store: Store, tmp_path: Path) -> None:

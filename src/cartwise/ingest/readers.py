@@ -390,7 +390,7 @@ def read_input(
             raise InputError(f"{path} is not a readable Parquet file ({exc}).") from exc
         return ReadResult(_with_rows(table, []), "parquet")
     data = _open_bytes(path)
-    if not data.strip():
+    if not data or data.isspace():  # not strip(): that copies the whole file
         raise InputError(f"{path} holds no data (only blank lines); there is nothing to load.")
     if format == "auto":
         format = detect_format(path, data)
