@@ -586,6 +586,67 @@ def test_cli_reports_errors_with_exit_code_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "Error:" in done.stderr and "--map ts=" in done.stderr
 
 
+@pytest.mark.parametrize("when", ["second file", "rollup"])
+def test_ctrl_c_after_a_committed_file_says_what_was_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], when: str
+) -> None:
+    import cartwise.cli.ingest as ingest_command
+    from cartwise.cli import main
+
+    first = write(tmp_path / "first.csv", [HEADER, *GOOD_ROWS])
+    second = write(tmp_path / "second.csv", [HEADER, "e9,2024-03-03T10:00:00Z,u3,s3,view,i1,,,,mobile"])
+    db = tmp_path / "shop.duckdb"
+    real_ingest = ingest_command.ingest_file
+
+    def interrupted_at_second(store, kind, path, options):  # Ctrl-C as the second file starts
+        if Path(path) == second:
+            raise KeyboardInterrupt
+        return real_ingest(store, kind, path, options)
+
+    def interrupted_rollup(store):
+        raise RuntimeError("Query interrupted")  # DuckDB's form of Ctrl-C during a query
+
+    if when == "second file":
+        monkeypatch.setattr(ingest_command, "ingest_file", interrupted_at_second)
+    else:
+        monkeypatch.setattr(ingest_command, "refresh_rollup", interrupted_rollup)
+    with pytest.raises(SystemExit) as stopped:
+        main(["ingest", "events", str(first), str(second), "--db", str(db)])
+    stderr = capsys.readouterr().err
+    assert stopped.value.code == 130
+    assert "first.csv (5 rows loaded)" in stderr and "nothing was changed" not in stderr
+    with Store(db) as store:
+        stored = {r[0] for r in store.con.execute("SELECT event_id FROM events").fetchall()}
+    if when == "second file":
+        assert "the other 1 file(s) were not loaded" in stderr and stored == {"e1", "e2", "e3", "e4", "e5"}
+    else:
+        assert "every file was loaded" in stderr and "second.csv (1 rows loaded)" in stderr
+        assert "e9" in stored
+
+
+def test_ctrl_c_before_any_commit_says_nothing_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cartwise.cli.ingest as ingest_command
+    from cartwise.cli import main
+
+    def interrupted(store, kind, path, options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ingest_command, "ingest_file", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        main(
+            [
+                "ingest",
+                "events",
+                str(write(tmp_path / "e.csv", [HEADER, *GOOD_ROWS])),
+                "--db",
+                str(tmp_path / "x.duckdb"),
+            ]
+        )
+    assert stopped.value.code == 130 and "nothing was changed" in capsys.readouterr().err
+
+
 def test_db_export_import_round_trip(store: Store, tmp_path: Path) -> None:
     ingest_file(store, "events", write(tmp_path / "events.csv", [HEADER, *GOOD_ROWS]))
     store.export(tmp_path / "export")

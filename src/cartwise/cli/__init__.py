@@ -13,7 +13,8 @@ import sys
 import click
 
 from cartwise import __version__
-from cartwise.core.errors import CartwiseError
+from cartwise.cli.common import is_interrupt
+from cartwise.core.errors import CartwiseError, Interrupted
 
 # (module, attribute) of each registered command, in the order `--help` lists them.
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, printing CartwiseErrors as one clear message."""
     try:
         cli.main(args=argv, prog_name="cartwise", standalone_mode=False)
+    except Interrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
     except CartwiseError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -63,13 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted; nothing was changed.", err=True)
-        sys.exit(130)
-    except RuntimeError as exc:
-        # Ctrl-C during a DuckDB query comes out as this, not as KeyboardInterrupt; the
-        # query's transaction was rolled back.
-        if str(exc) != "Query interrupted":
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        # A command that commits part of its work before Ctrl-C says so with `Interrupted`.
+        if not is_interrupt(exc):
             raise
         click.echo("Interrupted; nothing was changed.", err=True)
         sys.exit(130)

@@ -16,6 +16,14 @@ from cartwise.core.settings import Settings, get_settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether `exc` is Ctrl-C: Python's KeyboardInterrupt, or DuckDB's error for a query it stopped
+    (the query's transaction is rolled back)."""
+    return isinstance(exc, KeyboardInterrupt) or (
+        isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
+    )
+
+
 def db_option(func: F) -> F:
     """`--db PATH`: the store file (default: the `db` setting, `./cartwise.duckdb`)."""
     return click.option(

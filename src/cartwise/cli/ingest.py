@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cartwise.analytics import refresh_rollup
-from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
+from cartwise.cli.common import db_option, emit, is_interrupt, json_option, progress, settings_for
+from cartwise.core.errors import Interrupted
+from cartwise.core.settings import Settings
 from cartwise.ingest import (
     FORMATS,
     KINDS,
@@ -128,16 +131,22 @@ def ingest(
         timezone=timezone or saved.get("timezone", settings.timezone),
     )
     summaries = []
-    with (
-        open_store(settings.db, settings=settings) as store,
-        progress(f"Loading {kind}", not as_json) as update,
-    ):
-        for path in files:
-            update(str(path))
-            summaries.append(ingest_file(store, kind, path, options).to_dict())
-        if kind == "events":
-            update("analytics rollup")
-            refresh_rollup(store)
+    started = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        with (
+            open_store(settings.db, settings=settings) as store,
+            progress(f"Loading {kind}", not as_json) as update,
+        ):
+            for path in files:
+                update(str(path))
+                summaries.append(ingest_file(store, kind, path, options).to_dict())
+            if kind == "events":
+                update("analytics rollup")
+                refresh_rollup(store)
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if is_interrupt(exc):
+            _say_what_was_kept(settings, kind, files, started)
+        raise
     if save_mapping and summaries:
         save_mapping_file(
             save_mapping,
@@ -167,3 +176,34 @@ def ingest(
         emit(result, True)
     else:
         emit(result, False, _human)
+
+
+def _say_what_was_kept(settings: Settings, kind: str, files: tuple[Path, ...], since: datetime) -> None:
+    """After Ctrl-C: raise `Interrupted` naming the files loaded before it, if any.
+
+    Each file loads in its own transaction, so the files committed before the interrupt stay
+    loaded; the store's `loads` table says which (a file committed just before Ctrl-C may not
+    have reached this command's own list).
+    """
+    with open_store(settings.db, settings=settings) as store:
+        rows = store.con.execute(
+            "SELECT source, loaded FROM loads WHERE started_at >= ? AND source IN (SELECT unnest(?)) "
+            "ORDER BY started_at",
+            [since, [str(p) for p in files]],
+        ).fetchall()
+    if not rows:
+        return  # nothing was committed: the caller's plain "nothing was changed" is true
+    kept = ", ".join(f"{Path(source).name} ({loaded:,} rows loaded)" for source, loaded in rows)
+    if len(rows) < len(files):
+        raise Interrupted(
+            f"Interrupted after {kept}: that stays in the store; the other {len(files) - len(rows)} "
+            "file(s) were not loaded at all. Run the same command again to load them: files "
+            "already loaded add nothing."
+        )
+    rollup = (
+        " Only the refresh of the analytics rollup was cut short: analytics stay correct, and the "
+        "next `cartwise ingest events` refreshes it."
+        if kind == "events"
+        else ""
+    )
+    raise Interrupted(f"Interrupted after every file was loaded: {kept}.{rollup}")

@@ -34,6 +34,12 @@ class ModelError(CartwiseError):
     """A model cannot be fitted or used (too little data, no convergence, not fitted)."""
 
 
+class Interrupted(CartwiseError):
+    """Ctrl-C stopped a command part way through; the message says what it kept."""
+
+    exit_code = 130
+
+
 class CartwiseWarning(UserWarning):
     """Base class of Cartwise warnings."""
 

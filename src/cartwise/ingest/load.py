@@ -254,6 +254,9 @@ class _Loader:
             self.summary.rejected = self.data.num_rows - valid + len(self.malformed)
             self._record(started)
         except (duckdb.InvalidInputException, duckdb.IOException) as exc:
+            if "KeyboardInterrupt" in str(exc):
+                # Ctrl-C while DuckDB read the Arrow input comes back as this error's text.
+                raise KeyboardInterrupt from exc
             if self.data.parquet is None:
                 raise
             raise InputError(
@@ -262,6 +265,7 @@ class _Loader:
             ) from exc
         finally:
             try:
+                con.abort()  # a query stopped by Ctrl-C leaves its result unfinished, blocking the rest
                 self.data.hide(con)
                 for name in (_STAGED, _VALID, _SEEN):
                     con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -132,6 +132,7 @@ class Store:
         try:
             yield self.con
         except BaseException:
+            self.con.abort()  # drop a result left unfinished (a query stopped by Ctrl-C), or ROLLBACK fails
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
