@@ -87,6 +87,23 @@ def test_cli_rejects_a_bad_size_without_touching_the_store(
     assert db.read_bytes() == b"not a store"
 
 
+def test_ctrl_c_during_the_build_says_the_store_is_incomplete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cartwise.cli.demo as demo_command
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_command, "build_demo", interrupted)
+    db = tmp_path / "shop.duckdb"
+    with pytest.raises(SystemExit) as stopped:
+        main(["demo", *ARGS, "--db", str(db), "--json"])
+    message = capsys.readouterr().err
+    assert stopped.value.code == 130
+    assert f"the demo store {db} is incomplete" in message and "nothing was changed" not in message
+
+
 def test_every_option_has_help_text() -> None:
     from cartwise.cli.demo import demo
 

@@ -61,17 +61,17 @@ def main(argv: list[str] | None = None) -> None:
     except CartwiseError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted; nothing was changed.", err=True)
+    except click.exceptions.Abort:  # click's form of Ctrl-C, e.g. at a prompt
+        click.echo("Interrupted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, RuntimeError) as exc:
-        # A command that commits part of its work before Ctrl-C says so with `Interrupted`.
+        # Commands that know what Ctrl-C left behind say it with `Interrupted`.
         if not is_interrupt(exc):
             raise
-        click.echo("Interrupted; nothing was changed.", err=True)
+        click.echo("Interrupted.", err=True)
         sys.exit(130)
     else:
         sys.exit(0)

@@ -179,7 +179,7 @@ def ingest(
 
 
 def _say_what_was_kept(settings: Settings, kind: str, files: tuple[Path, ...], since: datetime) -> None:
-    """After Ctrl-C: raise `Interrupted` naming the files loaded before it, if any.
+    """After Ctrl-C: raise `Interrupted` naming the files loaded before it, or saying there were none.
 
     Each file loads in its own transaction, so the files committed before the interrupt stay
     loaded; the store's `loads` table says which (a file committed just before Ctrl-C may not
@@ -192,7 +192,7 @@ def _say_what_was_kept(settings: Settings, kind: str, files: tuple[Path, ...], s
             [since, [str(p) for p in files]],
         ).fetchall()
     if not rows:
-        return  # nothing was committed: the caller's plain "nothing was changed" is true
+        raise Interrupted("Interrupted before any file was loaded; nothing was changed.")
     kept = ", ".join(f"{Path(source).name} ({loaded:,} rows loaded)" for source, loaded in rows)
     if len(rows) < len(files):
         raise Interrupted(
