@@ -185,6 +185,8 @@ def _say_what_was_kept(settings: Settings, kind: str, files: tuple[Path, ...], s
     loaded; the store's `loads` table says which (a file committed just before Ctrl-C may not
     have reached this command's own list).
     """
+    if not settings.db.exists():  # stopped before the store was created
+        raise Interrupted("Interrupted before any file was loaded; nothing was changed.")
     with open_store(settings.db, settings=settings) as store:
         rows = store.con.execute(
             "SELECT source, loaded FROM loads WHERE started_at >= ? AND source IN (SELECT unnest(?)) "
