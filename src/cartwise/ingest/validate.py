@@ -213,7 +213,7 @@ def staging_sql(
     # Each input value's trimmed text and parsed value are computed once, in two query levels
     # below the checks and columns that use them. Inline, DuckDB evaluated them again in every
     # check (it shares no repeated expression inside CASE branches): staging a 2M-row CSV
-    # slice took 1.3-1.6 s, and 1.0-1.1 s computed once.
+    # slice took 1.3-2.1 s, and 1.0-1.2 s computed once.
     prefix = _free_prefix(types)
     texts: list[str] = []
     values: list[str] = []
