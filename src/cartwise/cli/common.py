@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from cartwise.core.errors import Interrupted
 from cartwise.core.settings import Settings, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -22,6 +23,17 @@ def is_interrupt(exc: BaseException) -> bool:
     return isinstance(exc, KeyboardInterrupt) or (
         isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
     )
+
+
+@contextmanager
+def explain_interrupt(explain: Callable[[], Interrupted]) -> Iterator[None]:
+    """Turn Ctrl-C inside the block into `explain()`: an `Interrupted` saying what the command kept."""
+    try:
+        yield
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if not is_interrupt(exc):
+            raise
+        raise explain() from exc
 
 
 def db_option(func: F) -> F:

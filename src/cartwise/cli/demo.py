@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cartwise.cli.common import db_option, emit, is_interrupt, json_option, progress, settings_for
+from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
 from cartwise.core.errors import Interrupted
 from cartwise.jobs.demo import build_demo
 from cartwise.jobs.train import train_all
@@ -94,20 +94,17 @@ def demo(
     remove_store(settings.db)
     if existed and not as_json:
         click.echo(f"Removed the existing store {settings.db}.", err=True)
-    try:
-        with (
-            progress("Building the demo shop", enabled=not as_json) as report,
-            open_store(settings.db, settings=settings) as store,
-        ):
-            counts: dict[str, Any] = dict(build_demo(store, config, progress=report))
-            if train if train is not None else not no_serve:
-                counts["trained"] = train_all(store, progress=report)
-    except (KeyboardInterrupt, RuntimeError) as exc:
-        if is_interrupt(exc):
-            raise Interrupted(
-                f"Interrupted; the demo store {settings.db} is incomplete. Run the same command again to rebuild it."
-            ) from exc
-        raise
+    incomplete = Interrupted(
+        f"Interrupted; the demo store {settings.db} is incomplete. Run the same command again to rebuild it."
+    )
+    with (
+        explain_interrupt(lambda: incomplete),
+        progress("Building the demo shop", enabled=not as_json) as report,
+        open_store(settings.db, settings=settings) as store,
+    ):
+        counts: dict[str, Any] = dict(build_demo(store, config, progress=report))
+        if train if train is not None else not no_serve:
+            counts["trained"] = train_all(store, progress=report)
     emit(
         counts,
         as_json,

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cartwise.analytics import refresh_rollup
-from cartwise.cli.common import db_option, emit, is_interrupt, json_option, progress, settings_for
+from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
 from cartwise.core.errors import Interrupted
 from cartwise.core.settings import Settings
 from cartwise.ingest import (
@@ -132,21 +132,17 @@ def ingest(
     )
     summaries = []
     started = datetime.now(UTC).replace(tzinfo=None)
-    try:
-        with (
-            open_store(settings.db, settings=settings) as store,
-            progress(f"Loading {kind}", not as_json) as update,
-        ):
-            for path in files:
-                update(str(path))
-                summaries.append(ingest_file(store, kind, path, options).to_dict())
-            if kind == "events":
-                update("analytics rollup")
-                refresh_rollup(store)
-    except (KeyboardInterrupt, RuntimeError) as exc:
-        if is_interrupt(exc):
-            _say_what_was_kept(settings, kind, files, started)
-        raise
+    with (
+        explain_interrupt(lambda: _what_was_kept(settings, kind, files, started)),
+        open_store(settings.db, settings=settings) as store,
+        progress(f"Loading {kind}", not as_json) as update,
+    ):
+        for path in files:
+            update(str(path))
+            summaries.append(ingest_file(store, kind, path, options).to_dict())
+        if kind == "events":
+            update("analytics rollup")
+            refresh_rollup(store)
     if save_mapping and summaries:
         save_mapping_file(
             save_mapping,
@@ -178,15 +174,16 @@ def ingest(
         emit(result, False, _human)
 
 
-def _say_what_was_kept(settings: Settings, kind: str, files: tuple[Path, ...], since: datetime) -> None:
-    """After Ctrl-C: raise `Interrupted` naming the files loaded before it, or saying there were none.
+def _what_was_kept(settings: Settings, kind: str, files: tuple[Path, ...], since: datetime) -> Interrupted:
+    """After Ctrl-C: the files loaded before it, or that there were none.
 
     Each file loads in its own transaction, so the files committed before the interrupt stay
     loaded; the store's `loads` table says which (a file committed just before Ctrl-C may not
     have reached this command's own list).
     """
+    nothing = Interrupted("Interrupted before any file was loaded; nothing was changed.")
     if not settings.db.exists():  # stopped before the store was created
-        raise Interrupted("Interrupted before any file was loaded; nothing was changed.")
+        return nothing
     with open_store(settings.db, settings=settings) as store:
         rows = store.con.execute(
             "SELECT source, loaded FROM loads WHERE started_at >= ? AND source IN (SELECT unnest(?)) "
@@ -194,10 +191,10 @@ def _say_what_was_kept(settings: Settings, kind: str, files: tuple[Path, ...], s
             [since, [str(p) for p in files]],
         ).fetchall()
     if not rows:
-        raise Interrupted("Interrupted before any file was loaded; nothing was changed.")
+        return nothing
     kept = ", ".join(f"{Path(source).name} ({loaded:,} rows loaded)" for source, loaded in rows)
     if len(rows) < len(files):
-        raise Interrupted(
+        return Interrupted(
             f"Interrupted after {kept}: that stays in the store; the other {len(files) - len(rows)} "
             "file(s) were not loaded at all. Run the same command again to load them: files "
             "already loaded add nothing."
@@ -208,4 +205,4 @@ def _say_what_was_kept(settings: Settings, kind: str, files: tuple[Path, ...], s
         if kind == "events"
         else ""
     )
-    raise Interrupted(f"Interrupted after every file was loaded: {kept}.{rollup}")
+    return Interrupted(f"Interrupted after every file was loaded: {kept}.{rollup}")
