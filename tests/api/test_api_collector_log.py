@@ -42,10 +42,11 @@ def test_start_up_replays_the_log_and_skips_a_torn_last_line(tmp_path: Path) -> 
     service = _service(tmp_path)
     log_dir = event_log_dir(service.settings, service.options)
     log_dir.mkdir(parents=True)
-    logged = [_event(event_id="a"), _event(event_id="b"), _event(event_id="a")]  # a repeat, as after a retry
-    torn = orjson.dumps(_event(event_id="c"))[:-5]  # the crash hit mid-write: never acknowledged
+    request = [_event(event_id="a"), _event(event_id="b")]  # a line holds one request's events
+    retry = _event(event_id="a")  # a repeat, as after a retry, in the one-event-per-line form of old logs
+    torn = orjson.dumps([_event(event_id="c")])[:-5]  # the crash hit mid-write: never acknowledged
     (log_dir / "segment-0000000007.jsonl").write_bytes(
-        b"".join(orjson.dumps(e) + b"\n" for e in logged) + torn
+        orjson.dumps(request) + b"\n" + orjson.dumps(retry) + b"\n" + torn
     )
     service.start()
     try:
@@ -86,12 +87,10 @@ def test_acknowledged_means_in_the_log_before_the_store(tmp_path: Path) -> None:
         assert service.collector is not None
         ack = service.collector.submit([_event(event_id="durable-1")]).result(timeout=60)
         assert ack.accepted == 1
-        lines = [
-            orjson.loads(line)
-            for path in service.collector.log.segments()
-            for line in path[1].read_bytes().splitlines()
+        logged = [
+            e for _, path in service.collector.log.segments() for e in collector_module.read_segment(path)
         ]
-        assert [e["event_id"] for e in lines] == ["durable-1"]
+        assert [e["event_id"] for e in logged] == ["durable-1"]
     finally:
         service.stop()
 

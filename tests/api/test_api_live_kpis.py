@@ -81,6 +81,23 @@ def test_table_input_counts_the_same_as_dicts() -> None:
     assert _snapshot(from_dicts) == _snapshot(from_table)
 
 
+def test_counts_do_not_depend_on_how_events_are_batched() -> None:
+    batched, one_by_one = LiveKPIs(), LiveKPIs()
+    table = pa.Table.from_pylist(EVENTS)
+    batched.add_table(table, now=NOW)
+    batched_schema = table.schema
+    for event in EVENTS:  # each call then holds a single minute
+        one_by_one.add_table(pa.Table.from_pylist([event], schema=batched_schema), now=NOW)
+    assert _snapshot(batched) == _snapshot(one_by_one)
+
+
+def test_an_event_without_a_time_is_not_counted() -> None:
+    live = LiveKPIs()
+    table = pa.Table.from_pylist([*EVENTS[:2], {**EVENTS[0], "ts": None}])
+    assert live.add_table(table, now=NOW) == 2
+    assert _snapshot(live)["5m"]["events"] == 2
+
+
 def test_distinct_users_are_exact_across_buckets() -> None:
     live = LiveKPIs()
     live.add([_event(m, "same-user", "view", session="one") for m in range(0, 50)], now=NOW)

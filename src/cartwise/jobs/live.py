@@ -61,19 +61,17 @@ class LiveKPIs:
 
     def add(self, events: Iterable[Mapping[str, Any]], *, now: datetime | None = None) -> int:
         """Count events given as dicts of canonical columns (ts as a datetime); see `add_table`."""
-        rows = (
-            (
-                _minute(ev["ts"]),
-                str(ev.get("user_id")),
-                ev.get("session_id"),
-                ev.get("type"),
-                ev.get("order_id") or ev.get("event_id"),
-                ev.get("revenue"),
-            )
-            for ev in events
-            if isinstance(ev.get("ts"), datetime)
+        rows = [ev for ev in events if isinstance(ev.get("ts"), datetime)]
+        users = [str(ev.get("user_id")) for ev in rows]
+        return self._add(
+            [_minute(ev["ts"]) for ev in rows],
+            users,
+            [str(ev.get("session_id") or user) for ev, user in zip(rows, users, strict=True)],
+            [ev.get("type") for ev in rows],
+            [str(ev.get("order_id") or ev.get("event_id")) for ev in rows],
+            [ev.get("revenue") for ev in rows],
+            now,
         )
-        return self._add(rows, now)
 
     def add_table(self, table: pa.Table, *, now: datetime | None = None) -> int:
         """Count canonical events (columns ts, user_id, session_id, type, order_id, event_id, revenue).
@@ -83,46 +81,80 @@ class LiveKPIs:
         """
         if table.num_rows == 0:
             return 0
-        micros = pc.cast(pc.cast(table["ts"], pa.timestamp("us")), pa.int64())
-        minutes = pc.floor(pc.divide(pc.cast(micros, pa.float64()), float(_MINUTE_US)))
-        orders = pc.coalesce(table["order_id"], table["event_id"])
-        rows = zip(
-            pc.cast(minutes, pa.int64()).to_pylist(),
-            table["user_id"].to_pylist(),
-            table["session_id"].to_pylist(),
-            table["type"].to_pylist(),
-            orders.to_pylist(),
-            table["revenue"].to_pylist(),
-            strict=True,
-        )
-        return self._add(rows, now)
+        # Few Arrow calls: each costs 10-40 us, more than the list work on a 100-event batch.
+        ts = table["ts"]
+        if ts.type != pa.timestamp("us"):
+            ts = pc.cast(ts, pa.timestamp("us"))
+        minutes: list[int | None] = (ts.to_numpy().view("int64") // _MINUTE_US).tolist()
+        if ts.null_count:
+            minutes = [
+                None if missing else m for m, missing in zip(minutes, ts.is_null().to_pylist(), strict=True)
+            ]
+        users, sessions = table["user_id"].to_pylist(), table["session_id"].to_pylist()
+        if not (pa.types.is_string(table["user_id"].type) and table["user_id"].null_count == 0):
+            users = [str(u) for u in users]
+        sessions = [s or u for s, u in zip(sessions, users, strict=True)]
+        if not pa.types.is_string(table["session_id"].type):
+            sessions = [str(s) for s in sessions]
+        kinds = table["type"].to_pylist()
+        orders: list[Any] = []
+        revenues: list[Any] = []
+        if "purchase" in kinds or "refund" in kinds:  # only then are orders and revenue read
+            orders = pc.coalesce(table["order_id"], table["event_id"]).to_pylist()
+            revenues = table["revenue"].to_pylist()
+        return self._add(minutes, users, sessions, kinds, orders, revenues, now)
 
-    def _add(self, rows: Iterable[tuple[Any, ...]], now: datetime | None) -> int:
+    def _add(
+        self,
+        minutes: list[int | None],
+        users: list[str],
+        sessions: list[str],
+        kinds: list[Any],
+        orders: list[Any],
+        revenues: list[Any],
+        now: datetime | None,
+    ) -> int:
+        """Count events given column-wise; `orders` and `revenues` may be empty when no event
+        is a purchase or refund. Works per minute on whole lists (set updates, list counts):
+        a per-event loop cost the collector 0.46 ms per 100-event request."""
         current = _minute(now or datetime.now(UTC))
         oldest = current - self._horizon + 1
+        distinct = set(minutes)
+        groups: dict[int | None, list[int] | None] = {}
+        if len(distinct) == 1:
+            groups[distinct.pop()] = None  # the usual batch: every event in one minute
+        else:
+            rows_of: dict[int | None, list[int]] = {}
+            for i, minute in enumerate(minutes):
+                rows_of.setdefault(minute, []).append(i)
+            groups.update(rows_of)
         counted = 0
         with self._lock:
-            for minute, user, session_id, kind, order, revenue in rows:
+            for minute, rows in groups.items():
                 if minute is None or minute < oldest or minute > current + 1:
                     continue
+
+                def pick(values: list[Any], rows: list[int] | None = rows) -> list[Any]:
+                    return values if rows is None else [values[i] for i in rows]
+
                 bucket = self._buckets.get(minute)
                 if bucket is None:
                     bucket = self._buckets[minute] = _Bucket()
-                session = str(session_id or user)
-                bucket.events += 1
-                bucket.users.add(str(user))
-                bucket.sessions.add(session)
-                if kind == "view":
-                    bucket.views += 1
-                elif kind == "add_to_cart":
-                    bucket.add_to_carts += 1
-                elif kind == "purchase":
-                    bucket.orders.add(str(order))
-                    bucket.buying_sessions.add(session)
-                    bucket.revenue += float(revenue or 0.0)
-                elif kind == "refund":
-                    bucket.revenue += float(revenue or 0.0)
-                counted += 1
+                kind, session = pick(kinds), pick(sessions)
+                bucket.events += len(kind)
+                bucket.users.update(pick(users))
+                bucket.sessions.update(session)
+                bucket.views += kind.count("view")
+                bucket.add_to_carts += kind.count("add_to_cart")
+                if "purchase" in kind or "refund" in kind:
+                    order, revenue = pick(orders), pick(revenues)
+                    for j, name in enumerate(kind):
+                        if name == "purchase":
+                            bucket.orders.add(str(order[j]))
+                            bucket.buying_sessions.add(session[j])
+                        if name in ("purchase", "refund"):
+                            bucket.revenue += float(revenue[j] or 0.0)
+                counted += len(kind)
             if counted:
                 self.version += 1
             self._expire(current)
