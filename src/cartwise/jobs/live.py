@@ -43,6 +43,11 @@ class _Bucket:
     orders: set[str] = field(default_factory=set)
 
 
+def _rows(values: list[Any], rows: list[int] | None) -> list[Any]:
+    """`values` at positions `rows` (all of them for None)."""
+    return values if rows is None else [values[i] for i in rows]
+
+
 def _minute(ts: datetime) -> int:
     """Minutes since the epoch of a naive-UTC or aware timestamp."""
     if ts.tzinfo is not None:
@@ -133,21 +138,17 @@ class LiveKPIs:
             for minute, rows in groups.items():
                 if minute is None or minute < oldest or minute > current + 1:
                     continue
-
-                def pick(values: list[Any], rows: list[int] | None = rows) -> list[Any]:
-                    return values if rows is None else [values[i] for i in rows]
-
                 bucket = self._buckets.get(minute)
                 if bucket is None:
                     bucket = self._buckets[minute] = _Bucket()
-                kind, session = pick(kinds), pick(sessions)
+                kind, session = _rows(kinds, rows), _rows(sessions, rows)
                 bucket.events += len(kind)
-                bucket.users.update(pick(users))
+                bucket.users.update(_rows(users, rows))
                 bucket.sessions.update(session)
                 bucket.views += kind.count("view")
                 bucket.add_to_carts += kind.count("add_to_cart")
                 if "purchase" in kind or "refund" in kind:
-                    order, revenue = pick(orders), pick(revenues)
+                    order, revenue = _rows(orders, rows), _rows(revenues, rows)
                     for j, name in enumerate(kind):
                         if name == "purchase":
                             bucket.orders.add(str(order[j]))
