@@ -5,8 +5,9 @@ waiting at that moment), the log (write, one fsync for all, answer), the writer 
 
 Promises:
 - `submit` resolves only after the accepted events are in an fsync'd append-only log
-  (JSON lines, one segment file at a time). Concurrent submissions share one fsync (group
-  commit): the log thread writes every waiting request, fsyncs once, then answers them all.
+  (JSON lines, a request's events per line, one segment file at a time). Concurrent
+  submissions share one fsync (group commit): the log thread writes every waiting request,
+  fsyncs once, then answers them all.
 - One writer thread moves logged events into the store in batches with `store_events`,
   which skips event ids already stored; a segment is deleted only once every event in it is
   committed in DuckDB.
