@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +210,29 @@ def test_a_view_changes_session_recommendations_at_once(
     assert item not in ids and ids != [it["item_id"] for it in before.items]
     title = _rows(store, "SELECT title FROM items WHERE item_id = ?", [item])[0][0]
     assert f"Because you are looking at {title}" in {it["reason"] for it in after.items}
+
+
+def test_a_session_keeps_time_order_when_rows_are_stored_out_of_it(
+    shop: tuple[Store, StoreGate], server: RecsServer
+) -> None:
+    store, gate = shop
+    session = "bulk-" + uuid.uuid4().hex
+    first, second = (it["item_id"] for it in server.trending(2))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    table = pa.table(  # the later view is stored first, as a file load may store rows
+        {
+            "event_id": [uuid.uuid4().hex, uuid.uuid4().hex],
+            "ts": pa.array([now, now - timedelta(minutes=1)], pa.timestamp("us")),
+            "user_id": ["visitor-2", "visitor-2"],
+            "session_id": [session, session],
+            "type": ["view", "view"],
+            "item_id": [second, first],
+        }
+    )
+    with gate:
+        store.append("events", table)
+    assert server.poll() >= 2
+    assert list(server._sessions[session]) == [first, second]  # the session's items, oldest first
 
 
 def test_a_new_customer_is_folded_in_without_retraining(

@@ -541,8 +541,9 @@ def insert_new_events(
     `bulk` (file loads) lets DuckDB insert in any row order. In file order it leaves a partly
     filled row group at each boundary of the input's record batches, and the next checkpoint
     (at the latest when the store closes) rewrites them: 3.5-8 s after a 10M-event CSV load,
-    0.02 s without. Row order carries no meaning here: readers sort, and rowids still grow
-    from load to load.
+    0.02 s without. Rowids still grow from load to load (the rollup's watermark and the
+    recommendation poll page by them); readers that need time order sort by `ts`. The
+    setting is global to the DuckDB instance, so it is set for this statement alone.
     """
     con = store.con
     rows, distinct = con.execute(f"SELECT count(*), count(DISTINCT event_id) FROM {source}").fetchall()[0]

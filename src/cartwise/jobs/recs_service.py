@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -455,12 +456,15 @@ class RecsServer:
         """
         with self.gate as store:
             table = store.con.sql(
-                "SELECT rowid, user_id, session_id, type, item_id FROM events WHERE rowid > $seen "
+                "SELECT rowid, ts, user_id, session_id, type, item_id FROM events WHERE rowid > $seen "
                 "AND item_id IS NOT NULL ORDER BY rowid LIMIT 200000",
                 params={"seen": self._seen_rowid},
             ).to_arrow_table()
         if table.num_rows == 0:
             return 0
+        times = table.column("ts").to_numpy()
+        if (times[1:] < times[:-1]).any():  # a file load stores its rows in any order
+            table = table.take(pc.sort_indices(table, [("ts", "ascending"), ("rowid", "ascending")]))
         rowids = table.column("rowid").to_numpy().tolist()
         codes, values = {}, {}
         for name in ("user_id", "session_id", "type", "item_id"):
@@ -482,7 +486,7 @@ class RecsServer:
                         self._session_add(sessions[session], items[item])
                 if kinds[kind] == "purchase":
                     self._live_bought.setdefault(users[user], set()).add(items[item])
-            self._seen_rowid = max(self._seen_rowid, rowids[-1])
+            self._seen_rowid = max(self._seen_rowid, max(rowids))
             self.stats["events_applied"] += len(rowids)
         return len(rowids)
 
