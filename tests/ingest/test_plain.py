@@ -160,3 +160,23 @@ def test_refused_records_still_get_the_sql_messages() -> None:
     prepared = prepare_events(records)
     assert prepared.table.column("event_id").to_pylist() == ["e2"]
     assert prepared.rejected == [{"index": 0, "reason": "price: '-1.0' is negative; it must be zero or more"}]
+
+
+def test_times_whose_utc_leaves_years_1_to_9999_match_the_sql_rules() -> None:
+    # Python's datetime cannot hold these instants; the stored times can.
+    for ts in ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00"]:
+        records = [{"event_id": "e1", "ts": ts, "user_id": "u1", "type": "view"}]
+        plain = prepare_plain(records)
+        reference = prepare_events_sql(records)
+        assert plain is not None and reference.rejected == []
+        assert plain["ts"].cast("int64").to_pylist() == reference.table["ts"].cast("int64").to_pylist()
+
+
+def test_a_time_holding_a_line_break_is_refused_by_the_sql_rules() -> None:
+    two_times = "2025-03-01T10:00:00Z\n2025-03-01T11:00:00Z"
+    records = [{"event_id": "e1", "ts": two_times, "user_id": "u1", "type": "view"}]
+    assert prepare_plain(records) is None
+    prepared = prepare_events(records)
+    assert prepared.table.num_rows == 0
+    assert [r["index"] for r in prepared.rejected] == [0]
+    assert prepared.rejected[0]["reason"].startswith("ts:")

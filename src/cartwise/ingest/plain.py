@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -22,12 +21,11 @@ import pyarrow as pa
 from cartwise.schema import EVENTS
 from cartwise.schema.tables import NEGATIVE_ALLOWED_TYPES
 
-_ISO = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(Z|[+-](?:0\d|1[0-4])(?::?[0-5]\d)?)?"
-)
+_ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-4])(?::?[0-5]\d)?)?"
+_ISO_LINES = re.compile(f"{_ISO}(?:\n{_ISO})*", re.ASCII)  # ASCII: \d is 0-9 alone
+_UTC, _NAIVE = pa.timestamp("us", tz="UTC"), pa.timestamp("us")
 _TYPE = re.compile(r"[A-Za-z0-9_ -]+")
 _KINDS: dict[str, str] = {}  # type as sent -> as stored; a shop has a handful of types
-_OFFSETS: dict[str, timedelta] = {}  # zone suffix as sent -> offset from UTC; a shop sends a few
 _MAX_CHARS = 1 << 18  # 4 bytes per character at most: within the 1 MiB limit on a value
 _INT64 = (-(1 << 63), 1 << 63)
 _FIELDS = frozenset(EVENTS.column_names)
@@ -48,7 +46,7 @@ SCHEMA = pa.schema(
     ]
 )
 assert SCHEMA.names == list(EVENTS.column_names), "plain batches must follow the events table"
-_ROW = pa.struct(list(SCHEMA))
+_ROW = pa.struct([f for f in SCHEMA if f.name != "ts"])  # ts comes parsed by Arrow
 
 
 class _NotPlain(Exception):
@@ -89,26 +87,28 @@ def _numbers(values: list[Any], whole: bool) -> list[Any]:
     return values
 
 
-def _timestamp(value: Any) -> datetime:
-    match = _ISO.fullmatch(value) if type(value) is str else None
-    if match is None:
+def _times(values: list[Any]) -> pa.Array:
+    """ISO 8601 texts as UTC times; a time without a zone is UTC.
+
+    One regular expression over the joined texts checks the form, and Arrow parses them:
+    about half the cost of a match and a `datetime` per value for 100 values, but a fixed
+    ~40 us per call, which the collector pays once per group of requests.
+    """
+    if set(map(type, values)) != {str}:
         raise _NotPlain
-    zone = match.group(1)
-    try:  # the local part alone: converting aware datetimes costs ten times more
-        moment = datetime.fromisoformat(value[: match.start(1)] if zone else value)
-    except ValueError as exc:  # e.g. February 30th
+    joined = "\n".join(values)
+    if joined.count("\n") != len(values) - 1 or _ISO_LINES.fullmatch(joined) is None:
+        raise _NotPlain  # a value outside the form, or one holding a line break
+    try:  # every value with a zone: the usual case
+        return pa.array(values, pa.string()).cast(_UTC).view(_NAIVE)
+    except pa.ArrowInvalid:
+        pass
+    # Some values have no zone (their last six characters hold no sign and no Z): mark them UTC.
+    zoned = [v if v[-1] == "Z" or "+" in v[-6:] or "-" in v[-6:] else v + "Z" for v in values]
+    try:
+        return pa.array(zoned, pa.string()).cast(_UTC).view(_NAIVE)
+    except pa.ArrowInvalid as exc:  # e.g. February 30th
         raise _NotPlain from exc
-    if zone and zone != "Z":
-        offset = _OFFSETS.get(zone)
-        if offset is None:  # building it cost 1.2 us, 40% of parsing a time
-            digits = zone[1:].replace(":", "")
-            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-            offset = offset if zone[0] == "+" else -offset
-            if len(_OFFSETS) < 1000:
-                _OFFSETS[zone] = offset
-        if offset:  # "+00:00" is common, and timedelta arithmetic costs 0.3 us
-            moment -= offset
-    return moment
 
 
 def _kind(value: Any) -> str:
@@ -168,7 +168,7 @@ def prepare_plain(records: list[dict[str, Any]]) -> pa.Table | None:
                 properties = [None if p is None else orjson.dumps(p).decode() for p in properties]
             except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
                 raise _NotPlain from exc
-        ts = [_timestamp(value) for value in column["ts"]]
+        ts = _times(column["ts"])
     except _NotPlain:
         return None
     if "purchase" in kinds:  # the same fills as file loads: an order of its own, price x quantity
@@ -179,18 +179,7 @@ def prepare_plain(records: list[dict[str, Any]]) -> pa.Table | None:
                     order_id[i] = event_id[i]
                 if revenue[i] is None and price[i] is not None:
                     revenue[i] = price[i] * (quantity[i] if quantity[i] is not None else 1)
-    columns = (
-        event_id,
-        ts,
-        user_id,
-        session_id,
-        kinds,
-        item_id,
-        quantity,
-        price,
-        order_id,
-        revenue,
-        properties,
-    )
+    columns = (event_id, user_id, session_id, kinds, item_id, quantity, price, order_id, revenue, properties)
     # One conversion of the rows as structs: 40% cheaper than one array per column.
-    return pa.Table.from_struct_array(pa.array(list(zip(*columns, strict=True)), type=_ROW))
+    rows = pa.Table.from_struct_array(pa.array(list(zip(*columns, strict=True)), type=_ROW))
+    return rows.add_column(1, SCHEMA.field("ts"), ts)
