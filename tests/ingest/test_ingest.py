@@ -62,6 +62,21 @@ def test_csv_loads_with_synonyms_and_keeps_unmapped_columns(store: Store, tmp_pa
     assert str(row[3]) == "2024-03-01 10:02:00"
 
 
+def test_properties_that_are_not_json_are_refused_beside_unmapped_columns(
+    store: Store, tmp_path: Path
+) -> None:
+    # Unmapped columns merge into `properties`; a row whose own properties are not JSON is refused.
+    header = "event_id,ts,user_id,type,properties,device"
+    not_json = "e1,2024-03-01T10:00:00Z,u1,view,00,mobile"
+    good = 'e2,2024-03-01T10:00:00Z,u1,view,"{""page"": ""/""}",desktop'
+    summary = ingest_file(store, "events", write(tmp_path / "events.csv", [header, not_json, good]))
+    counts_add_up(summary)
+    refused = [(r["column"], r["rows"]) for r in summary.rejections]
+    assert (summary.loaded, refused) == (1, [("properties", [1])])
+    stored = store.con.execute("SELECT properties->>'page', properties->>'device' FROM events").fetchall()
+    assert stored == [("/", "desktop")]
+
+
 def test_columns_named_like_the_staging_query_own_columns_are_kept_apart(
     store: Store, tmp_path: Path
 ) -> None:
@@ -465,6 +480,15 @@ def test_prepare_and_store_events_share_the_file_rules(store: Store) -> None:
 def _batch(*ids: str) -> pa.Table:
     records = [{"event_id": i, "ts": "2024-03-01T10:00:00Z", "user_id": "u1", "type": "view"} for i in ids]
     return prepare_events(records).table
+
+
+def test_events_without_fields_are_each_refused() -> None:
+    assert [r["index"] for r in prepare_events([{}, {}]).rejected] == [0, 1]
+    prepared = prepare_events(
+        [{}, {"event_id": "e1", "ts": "2024-03-01T10:00:00Z", "user_id": "u1", "type": "view"}]
+    )
+    assert prepared.table.column("event_id").to_pylist() == ["e1"]
+    assert prepared.rejected == [{"index": 0, "reason": "ts: is required but empty"}]
 
 
 def test_a_writer_index_of_stored_ids_keeps_every_duplicate_and_follows_other_writes(

@@ -329,6 +329,8 @@ def records_to_table(records: list[dict[str, object]]) -> pa.Table:
     for record in records:
         for key in record:
             names.setdefault(key, None)
+    if not names:  # objects without fields: still one row each, for the row numbers
+        return pa.Table.from_struct_array(pa.array([{}] * len(records), pa.struct([])))
     return pa.table(
         {name: pa.array([_json_text(r.get(name)) for r in records], pa.string()) for name in names}
     )

@@ -260,8 +260,11 @@ def staging_sql(
             if failure:
                 checks.append(Check(column.name, "raw", failure, message, f"CAST({src} AS VARCHAR)"))
         pairs = ", ".join(f"{lit(c)}, s.{q(c)}" for c in extras)
+        # TRY_CAST: a row whose own value is not JSON is refused by its check, and must not
+        # stop the statement before that.
         merged = (
-            f"json_merge_patch(json_merge_patch('{{}}', json_object({pairs})), COALESCE({own_value}, '{{}}'))"
+            f"json_merge_patch(json_merge_patch('{{}}', json_object({pairs})), "
+            f"COALESCE(TRY_CAST({own_value} AS JSON), '{{}}'))"
         )
         selects.append(f"CAST(NULLIF(CAST({merged} AS VARCHAR), '{{}}') AS JSON) AS {q(column.name)}")
 
