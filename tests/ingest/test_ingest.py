@@ -205,6 +205,29 @@ def test_epoch_milliseconds_and_time_zones(store: Store, tmp_path: Path) -> None
     assert times == {"u1": "2024-03-01 10:00:00", "u2": "2024-07-01 10:00:00", "u3": "2024-07-01 12:00:00"}
 
 
+def test_epoch_times_outside_years_1_to_9999_are_refused_not_fatal(store: Store, tmp_path: Path) -> None:
+    text = write(
+        tmp_path / "epoch.csv",
+        ["ts,user_id,type", "1709287200,u1,view", "-9223372022401,u2,view", "1709287260,u1,view"],
+    )
+    typed = tmp_path / "epoch.parquet"
+    seconds = pa.array([1709287200.0, float("nan"), 1e300, -1e15])
+    pq.write_table(
+        pa.table({"ts": seconds, "user_id": ["u3", "u4", "u5", "u6"], "type": ["view"] * 4}), typed
+    )
+    for path, refused in ((text, [2]), (typed, [2, 3, 4])):
+        summary = ingest_file(store, "events", path)
+        counts_add_up(summary)
+        assert [(r["column"], r["rows"]) for r in summary.rejections] == [("ts", refused)]
+        assert "years 1 to 9999" in summary.rejections[0]["reason"]
+    stored = store.con.execute("SELECT user_id, CAST(ts AS VARCHAR) FROM events ORDER BY user_id").fetchall()
+    assert stored == [
+        ("u1", "2024-03-01 10:00:00"),
+        ("u1", "2024-03-01 10:01:00"),
+        ("u3", "2024-03-01 10:00:00"),
+    ]
+
+
 def test_explicit_map_and_ts_format(store: Store, tmp_path: Path) -> None:
     path = write(tmp_path / "odd.csv", ["when,who,what", "01/03/2024 10:00,u1,view"])
     summary = ingest_file(

@@ -156,23 +156,33 @@ def _timestamp(
     if pat.is_timestamp(arrow_type) or pat.is_date(arrow_type):
         return to_utc.format(src), None, ""
     if pat.is_integer(arrow_type) or pat.is_floating(arrow_type):
-        divisor = "1000.0" if ts_mode[0] == "epoch_ms" else "1.0"
-        value = f"timezone('UTC', to_timestamp(CAST({src} AS DOUBLE) / {divisor}))"
-        return value, None, ""
+        value = _from_epoch(f"CAST({src} AS DOUBLE)", ts_mode[0])
+        return value, f"{src} IS NOT NULL AND {value_ref} IS NULL", lit(_EPOCH_HINT)
     mode, fmt = ts_mode
     if mode == "format":
         value = to_utc.format(f"try_strptime({raw}, {lit(fmt or '')})")
         hint = f"does not match --ts-format {fmt}"
     elif mode in ("epoch_s", "epoch_ms"):
-        divisor = "1000.0" if mode == "epoch_ms" else "1.0"
-        value = f"timezone('UTC', to_timestamp(TRY_CAST({raw} AS DOUBLE) / {divisor}))"
-        hint = "is not an epoch time like the rest of the column"
+        value = _from_epoch(f"TRY_CAST({raw} AS DOUBLE)", mode)
+        hint = _EPOCH_HINT
     else:
         value = to_utc.format(f"TRY_CAST({raw} AS TIMESTAMPTZ)")
         hint = (
             "is not a timestamp (use ISO 8601 like 2024-03-01T12:30:00Z, epoch seconds, or pass --ts-format)"
         )
     return value, f"{raw} IS NOT NULL AND {value_ref} IS NULL", lit(hint)
+
+
+_EPOCH_HINT = "is not an epoch time like the rest of the column, in years 1 to 9999"
+_EPOCH_SECONDS = (-62_135_596_800, 253_402_300_800)  # 0001-01-01 and 10000-01-01
+
+
+def _from_epoch(number: str, mode: str) -> str:
+    """UTC time of an epoch number in seconds or (`epoch_ms`) milliseconds; NULL outside years
+    1 to 9999 (beyond DuckDB's range the conversion would stop the statement), NaN included."""
+    seconds = f"({number} / {'1000.0' if mode == 'epoch_ms' else '1.0'})"
+    low, high = _EPOCH_SECONDS
+    return f"CASE WHEN {seconds} >= {low} AND {seconds} < {high} THEN timezone('UTC', to_timestamp({seconds})) END"
 
 
 def _free_prefix(types: dict[str, pa.DataType]) -> str:
