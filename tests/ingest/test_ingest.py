@@ -506,7 +506,11 @@ def _batch(*ids: str) -> pa.Table:
 
 
 def test_events_without_fields_are_each_refused() -> None:
-    assert [r["index"] for r in prepare_events([{}, {}]).rejected] == [0, 1]
+    reason = "missing `ts`, `user_id`, `type`; every event needs `ts`, `user_id` and `type`"
+    assert prepare_events([{}, {}]).rejected == [
+        {"index": 0, "reason": reason},
+        {"index": 1, "reason": reason},
+    ]
     prepared = prepare_events(
         [{}, {"event_id": "e1", "ts": "2024-03-01T10:00:00Z", "user_id": "u1", "type": "view"}]
     )

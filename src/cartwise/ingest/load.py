@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
-from cartwise.ingest.mapping import resolve_mapping
+from cartwise.ingest.mapping import MissingColumns, resolve_mapping
 from cartwise.ingest.plain import prepare_plain
 from cartwise.ingest.readers import (
     ROW_COLUMN,
@@ -702,8 +702,8 @@ def _batch_plan(
     """
     try:
         mapping = resolve_mapping(EVENTS, list(columns), {}, "the batch")
-    except InputError as exc:
-        return str(exc)
+    except MissingColumns as exc:  # no event of the batch has the field: say it in the API's terms
+        return f"missing {', '.join(f'`{m}`' for m in exc.missing)}; every event needs `ts`, `user_id` and `type`"
     types = {name: pa.string() for name in columns}
     types[ROW_COLUMN] = pa.int64()
     staging = staging_sql(EVENTS, _SRC, mapping, types, {"ts": ts_mode}, derive_ids=True)

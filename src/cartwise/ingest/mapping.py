@@ -60,6 +60,14 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+class MissingColumns(InputError):
+    """A required column has no source; `missing` lists the canonical names."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
 def resolve_mapping(
     table: Table, columns: list[str], explicit: dict[str, str], source: str
 ) -> dict[str, str]:
@@ -107,8 +115,9 @@ def resolve_mapping(
                         f"separated by {delimiter!r}; pass --delimiter {delimiter!r} (or --format csv/tsv)."
                     )
                     break
-        raise InputError(
+        raise MissingColumns(
             f"{source} has no column for required {', '.join(lines)}. "
-            f"Columns found: {', '.join(columns) or '(none)'}.{wrong_delimiter}"
+            f"Columns found: {', '.join(columns) or '(none)'}.{wrong_delimiter}",
+            missing,
         )
     return mapping
