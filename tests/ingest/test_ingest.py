@@ -379,6 +379,17 @@ def test_empty_and_header_only_files(store: Store, tmp_path: Path) -> None:
             ingest_file(store, "events", tmp_path / name)
 
 
+def test_a_byte_order_mark_does_not_hide_the_first_column(store: Store, tmp_path: Path) -> None:
+    bom = "\ufeff"  # spreadsheets start their UTF-8 exports with it
+    write(tmp_path / "excel.csv", [bom + "event_id,ts,user_id,type", "e1,2024-03-01T10:00:00Z,u1,view"])
+    first = {"event_id": "e2", "ts": "2024-03-01T10:00:00Z", "user_id": "u1", "type": "view"}
+    (tmp_path / "lines.jsonl").write_text(bom + json.dumps(first) + "\n", encoding="utf-8")
+    for name in ("excel.csv", "lines.jsonl"):
+        summary = ingest_file(store, "events", tmp_path / name)
+        assert (summary.loaded, summary.mapping["event_id"]) == (1, "event_id")
+    assert sorted(r[0] for r in store.con.execute("SELECT event_id FROM events").fetchall()) == ["e1", "e2"]
+
+
 def test_non_utf8_rows_are_quarantined_and_encoding_option_loads_them(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "latin.csv"
     path.write_bytes(

@@ -7,6 +7,7 @@ columns, so that validation sees exactly what the file says; Parquet keeps its t
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -392,6 +393,10 @@ def read_input(
             raise InputError(f"{path} is not a readable Parquet file ({exc}).") from exc
         return ReadResult(_with_rows(table, []), "parquet")
     data = _open_bytes(path)
+    if data.startswith(codecs.BOM_UTF8) and encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig"):
+        # Spreadsheets write one; left in, it would hide the first column's name. (A copy, so
+        # only for files that have it.)
+        data = data[len(codecs.BOM_UTF8) :]
     if not data or data.isspace():  # not strip(): that copies the whole file
         raise InputError(f"{path} holds no data (only blank lines); there is nothing to load.")
     if format == "auto":
