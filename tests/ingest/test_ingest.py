@@ -220,7 +220,7 @@ def test_epoch_times_outside_years_1_to_9999_are_refused_not_fatal(store: Store,
         counts_add_up(summary)
         assert [(r["column"], r["rows"]) for r in summary.rejections] == [("ts", refused)]
         assert "years 1 to 9999" in summary.rejections[0]["reason"]
-    stored = store.con.execute("SELECT user_id, CAST(ts AS VARCHAR) FROM events ORDER BY user_id").fetchall()
+    stored = store.con.execute("SELECT user_id, CAST(ts AS VARCHAR) FROM events ORDER BY ALL").fetchall()
     assert stored == [
         ("u1", "2024-03-01 10:00:00"),
         ("u1", "2024-03-01 10:01:00"),

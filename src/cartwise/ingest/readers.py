@@ -86,6 +86,10 @@ def _open_bytes(path: Path) -> bytes:
     return data
 
 
+def _names_utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig")
+
+
 def _first_line(data: bytes) -> str:
     end = data.find(b"\n")
     line = data[: end if end >= 0 else min(len(data), 65536)]
@@ -199,7 +203,7 @@ def _read_delimited(
     data: bytes, path: Path, delimiter: str, header: bool, encoding: str, names: list[str] | None
 ) -> ReadResult:
     hint = "Pass --encoding latin-1 (or the file's real encoding), or re-save the file as UTF-8."
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+    if _names_utf8(encoding):
         malformed_utf8: list[Malformed] = []
         if not _is_utf8(data):
             data, malformed_utf8 = _drop_bad_utf8_lines(data, path, header, hint)
@@ -393,7 +397,7 @@ def read_input(
             raise InputError(f"{path} is not a readable Parquet file ({exc}).") from exc
         return ReadResult(_with_rows(table, []), "parquet")
     data = _open_bytes(path)
-    if data.startswith(codecs.BOM_UTF8) and encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig"):
+    if data.startswith(codecs.BOM_UTF8) and _names_utf8(encoding):
         # Spreadsheets write one; left in, it would hide the first column's name. (A copy, so
         # only for files that have it.)
         data = data[len(codecs.BOM_UTF8) :]
