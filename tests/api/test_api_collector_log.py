@@ -11,6 +11,7 @@ import pytest
 
 import cartwise.jobs.collector as collector_module
 from cartwise.analytics import rollup_lag
+from cartwise.core.errors import ConfigError
 from cartwise.core.settings import get_settings
 from cartwise.ingest import ingest_file
 from cartwise.jobs.service import Service, event_log_dir, open_ready_store
@@ -127,3 +128,13 @@ def test_the_writer_folds_collected_events_into_the_analytics_rollup(
         assert collector.stats["stored"] == 30 and lag() < 20
     finally:
         service.stop()
+
+
+def test_an_unknown_time_zone_setting_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
+    # Otherwise every collected batch would fail its validation.
+    service = Service(get_settings(db=tmp_path / "tz.duckdb", timezone="Mars/Olympus", threads=1))
+    with pytest.raises(ConfigError, match="`timezone` setting 'Mars/Olympus' is not a time zone name"):
+        service.start()
+    # The store was closed: another process (or this one) can open it.
+    with open_ready_store(service.settings) as store:
+        assert store.knows_time_zone("Europe/Paris") and store.knows_time_zone("utc")

@@ -228,6 +228,19 @@ def test_epoch_times_outside_years_1_to_9999_are_refused_not_fatal(store: Store,
     ]
 
 
+def test_an_unknown_time_zone_is_a_clear_error_and_the_store_stays_usable(
+    store: Store, tmp_path: Path
+) -> None:
+    text = write(tmp_path / "local.csv", ["ts,user_id,type", "2024-07-01 12:00:00,u1,view"])
+    typed = tmp_path / "local.parquet"
+    pq.write_table(pacsv.read_csv(text), typed)
+    for path in (text, typed):
+        with pytest.raises(ConfigError, match="--timezone 'Mars/Olympus' is not a time zone name"):
+            ingest_file(store, "events", path, LoadOptions(timezone="Mars/Olympus"))
+    assert ingest_file(store, "events", typed, LoadOptions(timezone="europe/paris")).loaded == 1
+    assert str(store.con.execute("SELECT ts FROM events").fetchone()[0]) == "2024-07-01 10:00:00"
+
+
 def test_explicit_map_and_ts_format(store: Store, tmp_path: Path) -> None:
     path = write(tmp_path / "odd.csv", ["when,who,what", "01/03/2024 10:00,u1,view"])
     summary = ingest_file(

@@ -224,14 +224,11 @@ class _Loader:
     def run(self) -> LoadSummary:
         con, table = self.con, self.table
         started = datetime.now(UTC).replace(tzinfo=None)
-        self.data.show(con)
-        try:
-            con.execute(f"SET TimeZone = '{self.options.timezone}'")
-        except duckdb.Error as exc:
-            self.data.hide(con)
+        if not self.store.knows_time_zone(self.options.timezone):
             raise ConfigError(
                 f"--timezone {self.options.timezone!r} is not a time zone name (e.g. UTC, Europe/Paris)."
-            ) from exc
+            )
+        self.data.show(con)
         try:
             types = self.data.types
             modes = _ts_modes(con, table, self.mapping, types, self.options.ts_format)

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cartwise.core.errors import InputError
+from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
 from cartwise.jobs import keys as keys_job
 from cartwise.jobs.collector import Collector, StoreGate
@@ -85,6 +85,12 @@ class Service:
 
     def start(self) -> None:
         store = open_ready_store(self.settings)
+        if not store.knows_time_zone(self.settings.timezone):  # else every collected batch would fail
+            store.close()
+            raise ConfigError(
+                f"The `timezone` setting {self.settings.timezone!r} is not a time zone name (e.g. UTC, "
+                "Europe/Paris); fix it in cartwise.toml or CARTWISE_TIMEZONE."
+            )
         self._store = store
         self.gate = StoreGate(store)
         self.collector = Collector(

@@ -137,6 +137,14 @@ class Store:
             raise
         self.con.execute("COMMIT")
 
+    def knows_time_zone(self, name: str) -> bool:
+        """Whether DuckDB knows the time zone `name` (any case), checked without a failing SET,
+        which would abort an open transaction."""
+        found = self.con.execute(
+            "SELECT count(*) FROM pg_timezone_names() WHERE lower(name) = lower(?)", [name]
+        ).fetchall()[0][0]
+        return bool(found)
+
     def table_names(self) -> list[str]:
         rows = self.con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
