@@ -145,7 +145,7 @@ def test_commands_run_on_a_store(events_file: Path, tmp_path: Path) -> None:
     rules = invoke(
         basket, ["rules", "--db", str(db), "--min-support", "0.5", "--min-confidence", "0.5", "--json"]
     )
-    assert json.loads(rules.output) == {"baskets": 2, "itemsets": 3, "rules": 2}
+    assert json.loads(rules.output) == {"baskets": 2, "itemsets": 3, "rules": 2, "skipped_rows": 0}
 
 
 def test_basket_rules_on_a_file_writes_csv(tmp_path: Path) -> None:
@@ -172,7 +172,13 @@ def test_basket_rules_on_a_file_writes_csv(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"baskets": 4, "itemsets": 4, "rules": 2, "out": str(out_csv)}
+    assert json.loads(result.output) == {
+        "baskets": 4,
+        "itemsets": 4,
+        "rules": 2,
+        "skipped_rows": 0,
+        "out": str(out_csv),
+    }
     with out_csv.open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["antecedents"], r["consequents"], float(r["confidence"]), float(r["lift"])) for r in rows] == [
@@ -188,7 +194,7 @@ def test_one_item_baskets_give_zero_rules(tmp_path: Path) -> None:
         basket,
         ["rules", "--baskets", str(baskets), "--item-col", "product_id", "--min-support", "0.1", "--json"],
     )
-    assert json.loads(result.output) == {"baskets": 3, "itemsets": 2, "rules": 0}
+    assert json.loads(result.output) == {"baskets": 3, "itemsets": 2, "rules": 0, "skipped_rows": 0}
 
 
 @pytest.mark.parametrize(

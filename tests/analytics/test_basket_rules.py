@@ -102,6 +102,23 @@ def test_one_item_per_basket_gives_no_rules() -> None:
     assert list(result.rules.columns) == ["antecedents", "consequents", "support", "confidence", "lift"]
 
 
+def test_lines_without_a_basket_or_an_item_are_left_out_and_counted() -> None:
+    lines = pd.DataFrame(
+        {
+            "order_id": ["1", "1", "2", "2", "3", None, "", " ", "4"],
+            "item_id": ["a", "b", "a", "b", "a", "c", "c", "c", ""],
+        }
+    )
+    result = basket_rules(lines, min_support=0.5, min_confidence=0.5)
+    # Baskets 1, 2, 3 remain (4 has no item): a 3/3, b 2/3, {a, b} 2/3.
+    assert (result.baskets, result.skipped_rows) == (3, 4)
+    assert dict(zip(result.itemsets.itemset, result.itemsets.support, strict=True)) == {
+        ("a",): 1.0,
+        ("b",): pytest.approx(2 / 3),
+        ("a", "b"): pytest.approx(2 / 3),
+    }
+
+
 def test_max_len_limits_itemsets() -> None:
     lines = orders()
     result = basket_rules(lines, item_col="product_id", min_support=0.01, min_confidence=0.1, max_len=2)

@@ -36,6 +36,8 @@ class BasketRules:
     """Columns `itemset` (tuple of item ids, sorted), `support` (share of baskets holding it)."""
     rules: pd.DataFrame
     """Columns `antecedents`, `consequents` (tuples of item ids), `support`, `confidence`, `lift`."""
+    skipped_rows: int = 0
+    """Lines left out because their basket or item is missing (null, empty or blank)."""
 
 
 def _check_fraction(value: float, name: str) -> float:
@@ -77,6 +79,17 @@ def _to_arrow(data: Any, basket_col: str, item_col: str) -> pa.Table:
     return table.select([basket_col, item_col])
 
 
+def _lines(data: Any, basket_col: str, item_col: str) -> tuple[pa.Table, int]:
+    """The basket lines as text with a basket and an item each, and how many lines lacked one.
+
+    Empty or blank text counts as missing: it is how a CSV file leaves a cell out."""
+    table = _to_arrow(data, basket_col, item_col)
+    text = [pc.cast(table[col], pa.string()) for col in (basket_col, item_col)]
+    present = [pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(t), ""), False) for t in text]
+    kept = pa.table({basket_col: text[0], item_col: text[1]}).filter(pc.and_(*present))
+    return kept, table.num_rows - kept.num_rows
+
+
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and the sorted distinct values (as strings) of a column."""
     encoded = pc.cast(column, pa.string()).combine_chunks().dictionary_encode()
@@ -98,11 +111,11 @@ def frequent_itemsets(
     """Itemsets held by at least `min_support` of the baskets: `(n_baskets, itemsets)`.
 
     support(S) = |{baskets containing every item of S}| / n_baskets, kept when >= min_support.
-    An item repeated in one basket counts once; rows with a null basket or item are ignored.
+    An item repeated in one basket counts once; rows with a missing (null, empty or blank)
+    basket or item are left out.
     """
     min_support = _check_fraction(min_support, "min-support")
-    table = _to_arrow(data, basket_col, item_col)
-    table = table.filter(pc.and_(pc.is_valid(table[basket_col]), pc.is_valid(table[item_col])))
+    table, _ = _lines(data, basket_col, item_col)
     empty = pd.DataFrame({"itemset": pd.Series([], dtype=object), "support": pd.Series([], dtype=float)})
     if table.num_rows == 0:
         return 0, empty
@@ -203,8 +216,9 @@ def basket_rules(
     item give no rules (an empty table, not an error).
     """
     min_confidence = _check_fraction(min_confidence, "min-confidence")
+    lines, skipped = _lines(data, basket_col, item_col)
     n, itemsets = frequent_itemsets(
-        data, basket_col=basket_col, item_col=item_col, min_support=min_support, max_len=max_len
+        lines, basket_col=basket_col, item_col=item_col, min_support=min_support, max_len=max_len
     )
     rules = association_rules(itemsets, n, min_confidence=min_confidence)
-    return BasketRules(baskets=n, itemsets=itemsets, rules=rules)
+    return BasketRules(baskets=n, itemsets=itemsets, rules=rules, skipped_rows=skipped)

@@ -100,12 +100,15 @@ def rules(
         "baskets": result.baskets,
         "itemsets": len(result.itemsets),
         "rules": len(result.rules),
+        "skipped_rows": result.skipped_rows,
     }
     if out is not None:
         summary["out"] = str(out)
 
     def human(s: dict[str, Any]) -> str:
         lines = [f"{s['baskets']:,} baskets, {s['itemsets']:,} frequent itemsets, {s['rules']:,} rules"]
+        if s["skipped_rows"]:
+            lines.append(f"  {s['skipped_rows']:,} lines left out: no basket id or no item id")
         for row in table.slice(0, 10).to_pylist():
             lines.append(
                 f"  {row['antecedents']} -> {row['consequents']}  support {row['support']:.4f}  "
