@@ -131,3 +131,12 @@ def test_bad_values_name_the_column_and_rows() -> None:
     no_id = log((None, "2026-01-01", 1.0))  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"Column `customer` has 1 rows .* no customer id"):
         rfm_summary(no_id, customer_col="customer", date_col="when", amount_col="amount")
+
+
+def test_a_blank_customer_id_is_a_missing_one() -> None:
+    # A CSV file's empty cell reads as "": it must not become a customer of its own.
+    blank = log(("a", "2026-01-01", 1.0), ("", "2026-01-02", 2.0), ("  ", "2026-01-03", 3.0))
+    with pytest.raises(
+        InputError, match=r"Column `customer` has 2 rows \(rows 1, 2, e\.g\. ''\).* no customer id"
+    ):
+        rfm_summary(blank, customer_col="customer", date_col="when", amount_col="amount")

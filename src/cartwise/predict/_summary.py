@@ -176,7 +176,8 @@ def rfm_summary(
         raise InputError(f"`time_unit` must be one of {', '.join(DAYS_PER_UNIT)}; received {time_unit!r}.")
     unit = DAYS_PER_UNIT[time_unit]
     customers = _column(transactions, customer_col, "--customer-col")
-    missing = customers.isna().to_numpy()
+    # Blank text too: a CSV file's missing cell reads as "", which would become one customer.
+    missing = (customers.isna() | (customers.astype(str).str.strip() == "")).to_numpy()
     if missing.any():
         raise InputError(
             f"Column `{customer_col}` has {_where(missing, customers)} with no customer id; drop them first."
