@@ -264,6 +264,9 @@ def test_interactions_keep_ids_as_text_and_parse_times() -> None:
     np.testing.assert_allclose(np.diff(inter.times), [DAY, -DAY / 2])
     with pytest.raises(InputError, match=r"rows 1"):
         Interactions.from_arrays(["a", None], ["x", "y"])
+    # A CSV file's empty cell is text: "" and blanks are missing ids too.
+    with pytest.raises(InputError, match=r"`item ids` has 2 missing ids \(rows 0, 2\)"):
+        Interactions.from_arrays(["a", "b", "c"], ["", "y", "  "])
     with pytest.raises(InputError, match="not times"):
         Interactions.from_arrays(["a", "b"], ["x", "y"], times=["2026-01-01", "yesterday"])
     with pytest.raises(InputError, match="`shopper`"):

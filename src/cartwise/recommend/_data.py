@@ -23,22 +23,27 @@ SECONDS_PER_DAY = 86_400.0
 def ids_as_strings(values: Any, *, name: str) -> np.ndarray:
     """`values` as a 1-D array of `str` ids; numbers become their text (`7.0` becomes `"7"`).
 
-    Raises InputError naming `name` when an id is missing.
+    Raises InputError naming `name` when an id is missing: null, or empty or blank text (a
+    CSV file's empty cell).
     """
     series = pd.Series(np.asarray(values, dtype=object) if not isinstance(values, pd.Series) else values)
     series = series.reset_index(drop=True)
-    missing = series.isna()
-    if missing.any():
-        rows = np.flatnonzero(missing.to_numpy())
+    _refuse_missing(np.flatnonzero(series.isna().to_numpy()), name)
+    if pd.api.types.is_float_dtype(series) and np.all(np.mod(series.to_numpy(), 1) == 0):
+        series = series.astype("int64")
+    text = np.asarray(
+        [v if isinstance(v, str) else _id_text(v) for v in series.tolist()], dtype=object
+    ).astype(str)
+    _refuse_missing(np.flatnonzero(np.char.strip(text) == ""), name)
+    return text
+
+
+def _refuse_missing(rows: np.ndarray, name: str) -> None:
+    if len(rows):
         raise InputError(
             f"`{name}` has {len(rows)} missing ids (rows {', '.join(map(str, rows[:5]))}"
             f"{', ...' if len(rows) > 5 else ''}); drop those rows or fill the ids."
         )
-    if pd.api.types.is_float_dtype(series) and np.all(np.mod(series.to_numpy(), 1) == 0):
-        series = series.astype("int64")
-    return np.asarray(
-        [v if isinstance(v, str) else _id_text(v) for v in series.tolist()], dtype=object
-    ).astype(str)
 
 
 def _id_text(value: Any) -> str:
