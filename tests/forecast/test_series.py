@@ -61,6 +61,19 @@ def test_non_numeric_values_name_column_rows_and_examples() -> None:
         build_panel(weekly(rows), "sku", "week", "units")
 
 
+def test_empty_series_ids_and_periods_name_their_rows() -> None:
+    # A CSV file's empty cell reads as "": it must not name a series, nor stand for a period.
+    rows = [("a", "2025-01-06", 5), ("", "2025-01-13", 1), ("  ", "2025-01-20", 1)]
+    with pytest.raises(
+        InputError, match=r"Column `sku` has 2 empty values \(rows 2, 3\); every row needs a series id"
+    ):
+        build_panel(weekly(rows), "sku", "week", "units")
+    with pytest.raises(
+        InputError, match=r"Column `week` has 1 empty values \(rows 1\); every row needs a period"
+    ):
+        build_panel(weekly([("a", " ", 1)]), "sku", "week", "units")
+
+
 def test_bad_dates_and_missing_columns() -> None:
     with pytest.raises(InputError, match=r"neither dates .* e.g. 'next week'"):
         build_panel(weekly([("a", "next week", 1)]), "sku", "week", "units")

@@ -40,6 +40,18 @@ def _require_columns(frame: pd.DataFrame, columns: dict[str, str], what: str) ->
             )
 
 
+def _stripped_text(values: pd.Series, column: str, option: str, need: str) -> pd.Series:
+    """The column as stripped text; InputError naming the rows when any is empty or blank."""
+    text = values.astype("string").str.strip()
+    missing = (text.isna() | (text == "")).to_numpy()
+    if missing.any():
+        raise InputError(
+            f"Column `{column}` has {int(missing.sum())} empty values (rows {_rows(missing)}); "
+            f"every row needs {need}. Fill or drop them, or map another column with {option}."
+        )
+    return text
+
+
 def parse_numbers(values: pd.Series, column: str, option: str) -> np.ndarray:
     """Numbers from a column; empty cells become NaN (missing); any other text is an error."""
     if pd.api.types.is_bool_dtype(values):
@@ -67,13 +79,7 @@ def parse_periods(values: pd.Series, column: str, option: str) -> tuple[np.ndarr
         return values.to_numpy().astype("datetime64[D]"), "date"
     if values.dtype == object and values.map(lambda v: isinstance(v, dt.date)).all():
         return pd.to_datetime(values).to_numpy().astype("datetime64[D]"), "date"
-    text = values.astype("string").str.strip()
-    missing = (text.isna() | (text == "")).to_numpy()
-    if missing.any():
-        raise InputError(
-            f"Column `{column}` has {int(missing.sum())} empty values (rows {_rows(missing)}); "
-            f"every row needs a period. Fill or drop them, or map another column with {option}."
-        )
+    text = _stripped_text(values, column, option, "a period")
     if text.str.fullmatch(r"-?\d+").all():
         return text.astype("int64").to_numpy(), "int"
     parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
@@ -196,7 +202,9 @@ def build_panel(
     )
     if len(history) == 0:
         raise InputError("The history has no rows; give a file with at least one row per series.")
-    ids = history[id_col].astype("string").fillna("").to_numpy(dtype=object)
+    # A CSV file's empty cell reads as "": it would become a series of its own.
+    _stripped_text(history[id_col], id_col, "--id-col", "a series id")
+    ids = history[id_col].astype("string").to_numpy(dtype=object)
     periods, kind = parse_periods(history[date_col], date_col, "--date-col")
     values = parse_numbers(history[value_col], value_col, "--value-col")
     key = pd.DataFrame({"id": ids, "p": periods})
