@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import warnings
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner, Result
 
+from cartwise.cli import main
 from cartwise.cli.analytics import analytics
 from cartwise.cli.basket import basket
 from cartwise.core.errors import CartwiseError, ConfigError
@@ -79,6 +81,27 @@ def test_funnel_on_a_file_prints_the_contract(events_file: Path) -> None:
         ("purchase", 1),
     ]
     assert out["steps"][1]["median_seconds_from_previous"] == 17.5 * 60  # u1: 5 min, u3: 30 min
+
+
+def test_rows_a_file_loses_to_validation_are_announced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.csv"
+    rows = [
+        "user_id,ts,type",
+        "u1,2025-01-01T10:00:00Z,view",
+        "u2,yesterday,view",
+        "u1,2025-01-01T11:00:00Z,buy",
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main() replaces it
+    with pytest.raises(SystemExit) as done:
+        main(["analytics", "funnel", "--events", str(path), "--steps", "view,buy", "--json"])
+    assert done.value.code == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["steps"][0]["users"] == 1
+    assert err.startswith("Warning: 1 of 3 rows of ") and "ts is not a timestamp" in err and "(rows 2)" in err
+    assert f"listed in {path}.quarantine.csv" in err and (tmp_path / "events.csv.quarantine.csv").exists()
 
 
 def test_funnel_dropped_users_and_text_output(events_file: Path) -> None:

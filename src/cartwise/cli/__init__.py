@@ -2,19 +2,21 @@
 
 Each area has its own module in this package defining one click group or command; this
 module registers them. Every command takes `--json`; `main()` turns a `CartwiseError`
-into a message on stderr and exit code 2.
+into a message on stderr and exit code 2, and prints Cartwise warnings as `Warning: ...` lines.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import warnings
+from typing import Any
 
 import click
 
 from cartwise import __version__
 from cartwise.cli.common import is_interrupt
-from cartwise.core.errors import CartwiseError, Interrupted
+from cartwise.core.errors import CartwiseError, CartwiseWarning, Interrupted
 
 # (module, attribute) of each registered command, in the order `--help` lists them.
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -51,8 +53,19 @@ for _module, _attr in COMMANDS:
     cli.add_command(getattr(importlib.import_module(_module), _attr))
 
 
+def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    if issubclass(category, CartwiseWarning):  # for the user, without a source line
+        click.echo(f"Warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, *args, **kwargs)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, printing CartwiseErrors as one clear message."""
+    warnings.showwarning = _show_warning
     try:
         cli.main(args=argv, prog_name="cartwise", standalone_mode=False)
     except Interrupted as exc:

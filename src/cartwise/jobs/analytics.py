@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from cartwise.analytics import (
     retention,
     stored_facts,
 )
-from cartwise.core.errors import ConfigError, InputError
+from cartwise.core.errors import ConfigError, DataWarning, InputError
 from cartwise.core.settings import Settings, get_settings
 from cartwise.ingest import LoadOptions, ingest_file, read_file
 from cartwise.store import Store, open_store
@@ -115,7 +116,19 @@ def _check_engine(engine: str) -> None:
 def _store_for(source: Source, settings: Settings | None) -> Iterator[Store]:
     if source.events_file is not None:
         with Store(":memory:", settings=settings) as store:
-            ingest_file(store, "events", source.events_file, source.options)
+            loaded = ingest_file(store, "events", source.events_file, source.options)
+            if loaded.rejected:  # counted, not silent: the answers leave these rows out
+                reasons = "; ".join(
+                    f"{r['column']} {r['reason']} (rows {', '.join(map(str, r['rows'][:3]))})"
+                    for r in loaded.rejections[:2]
+                )
+                warnings.warn(
+                    DataWarning(
+                        f"{loaded.rejected:,} of {loaded.read:,} rows of {source.events_file} are left out: "
+                        f"{reasons}. All are listed in {loaded.quarantine_file}."
+                    ),
+                    stacklevel=2,
+                )
             yield store
         return
     settings = settings or get_settings(db=source.db)
