@@ -46,8 +46,8 @@ _SRC, _STAGED, _VALID, _SEEN = "_cw_src", "_cw_staged", "_cw_valid", "_cw_seen"
 CHUNK_ROWS = 5_000_000
 """Event files load in slices of this many rows (still one transaction for the file). Each slice
 after the first checks its ids against every event stored before it, so fewer slices cost
-less: a 10M-event CSV took 28-30 s with 5M-row slices against 30-32 s with 2M, and peaked at
-3.5 GiB against 3.6 (bench/ingest.py's loader, store closed)."""
+less: a 10M-event CSV took 27.8-29.8 s with 5M-row slices against 30.0-31.6 s with 2M, and
+peaked at 3.45-3.48 GiB against 3.55-3.63 (bench/ingest.py's loader, store closed)."""
 
 
 @dataclass
