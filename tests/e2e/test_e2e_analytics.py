@@ -4,6 +4,7 @@ heatmap, LTV curves and the rules search show exactly the API's numbers."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -137,6 +138,30 @@ def test_building_a_funnel_redraws_the_chart_with_the_api_numbers(
         *(f"{s['users']:,}" for s in first["steps"]),
     ]
 
+    # A date range (the "To" day included) gives the API's funnel over that range.
+    days = [p["period_start"] for p in shop.ok("/api/v1/analytics/kpis", grain="day")["periods"]]
+    first_day, last_day = days[len(days) // 3], days[2 * len(days) // 3]
+    after_last = date.fromisoformat(last_day) + timedelta(days=1)
+    page.fill("#funnel-start", first_day)
+    page.fill("#funnel-end", last_day)
+    page.click("#funnel-form button[type=submit]")
+    page.wait_for_function(f"document.getElementById('funnel-card').dataset.range.startsWith('{first_day}')")
+    ranged = shop.ok(
+        "/api/v1/analytics/funnel",
+        steps=steps,
+        window="2h",
+        breakdown="device",
+        start=first_day,
+        end=after_last.isoformat(),
+    )
+    assert 0 < ranged["steps"][0]["users"] < built["steps"][0]["users"]
+    assert page.locator("#funnel-table tbody tr [data-users]").evaluate_all(
+        "els => els.map(e => Number(e.dataset.users))"
+    ) == [s["users"] for s in ranged["steps"]]
+    assert page.locator("#funnel-range").inner_text() == (
+        f"Over events on or after {first_day} and before {after_last} (UTC), window 2h."
+    )
+
     # A bad step shows the API's message and keeps the last funnel.
     page.fill("#funnel-steps", "view,checkout_started")
     page.click("#funnel-form button[type=submit]")
@@ -180,6 +205,25 @@ def test_retention_heatmap_and_ltv_curves_render(page: Any, sign_in: Any, shop: 
     assert len(heat["y"]) == len(monthly["cohorts"])
     assert heat["z"][0] == pytest.approx(monthly["cohorts"][0]["revenue_retention"])
     assert "monthly cohorts" in page.locator("#retention-note").inner_text()
+    assert "over all events" in page.locator("#retention-note").inner_text()
+
+    # A date range keeps only the events in it: fewer cohorts, as the API counts them.
+    months = [c["cohort_start"] for c in monthly["cohorts"]]
+    page.fill("#retention-start", months[1])
+    page.fill("#retention-end", months[-2])
+    ranged = shop.ok(
+        "/api/v1/analytics/retention",
+        grain="month",
+        start=months[1],
+        end=(date.fromisoformat(months[-2]) + timedelta(days=1)).isoformat(),
+    )
+    page.wait_for_function(
+        f"document.getElementById('ltv-chart').data.length === {len(ranged['cohorts'])}"
+        " && document.getElementById('retention-note').textContent.includes('before')"
+    )
+    assert 0 < len(ranged["cohorts"]) < len(monthly["cohorts"])
+    heat = page.evaluate("document.getElementById('retention-heatmap').data[0]")
+    assert heat["z"][0] == pytest.approx(ranged["cohorts"][0]["revenue_retention"])
     assert errors == []
 
 

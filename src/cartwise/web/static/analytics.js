@@ -135,6 +135,15 @@
     return next.toISOString().slice(0, 10);
   }
 
+  // What a view's `start` and `end` (ISO instants from the API) cover, in words.
+  function rangeText(view) {
+    const day = (iso) => iso.slice(0, 10) + (iso.slice(11, 19) === "00:00:00" ? "" : " " + iso.slice(11, 16));
+    if (view.start && view.end) return "events on or after " + day(view.start) + " and before " + day(view.end) + " (UTC)";
+    if (view.start) return "events on or after " + day(view.start) + " (UTC)";
+    if (view.end) return "events before " + day(view.end) + " (UTC)";
+    return "all events";
+  }
+
   async function loadKpis() {
     showError("kpi-error", "");
     try {
@@ -168,9 +177,11 @@
     });
     drawFunnel(f);
     renderSegments(f);
+    $("funnel-range").textContent = "Over " + rangeText(f) + ", window " + f.window + ".";
     $("funnel-card").dataset.state = "ready";
     $("funnel-card").dataset.steps = f.steps_param;
     $("funnel-card").dataset.breakdown = f.breakdown || "";
+    $("funnel-card").dataset.range = (f.start || "") + "/" + (f.end || "");
   }
 
   function drawFunnel(f) {
@@ -234,6 +245,7 @@
     try {
       const f = await api("funnel", "/api/v1/analytics/funnel", {
         steps: $("funnel-steps").value.trim(), window: $("funnel-window").value.trim(), breakdown: $("funnel-breakdown").value,
+        start: $("funnel-start").value, end: dayAfter($("funnel-end").value),
       });
       if (f) renderFunnel(f);
     } catch (e) { showError("funnel-error", e.message); }
@@ -246,14 +258,15 @@
     retentionData = r;
     const note = $("retention-note");
     if (!r.cohorts.length) {
-      note.textContent = r.cohort === "first_purchase" ? "No purchases yet, so no cohorts." : "No events yet, so no cohorts.";
+      if (r.start || r.end) note.textContent = "No cohorts over " + rangeText(r) + ".";
+      else note.textContent = r.cohort === "first_purchase" ? "No purchases yet, so no cohorts." : "No events yet, so no cohorts.";
       emptyChart("retention-heatmap", "No cohorts to show.");
       emptyChart("ltv-chart", "No cohorts to show.");
       $("retention-card").dataset.state = "ready";
       return;
     }
     const users = r.cohorts.reduce((n, c) => n + c.cohort_users, 0);
-    note.textContent = r.cohorts.length + " " + r.grain + "ly cohorts, " + formats.number(users) + " users; cohort by " +
+    note.textContent = r.cohorts.length + " " + r.grain + "ly cohorts, " + formats.number(users) + " users over " + rangeText(r) + "; cohort by " +
       (r.cohort === "first_purchase" ? "first purchase" : "first event") + ", active = " + (r.activity === "any" ? "any event" : "a purchase") +
       ". Period 0 is the cohort's own " + r.grain + "; the latest periods may be partial.";
     drawHeatmap();
@@ -305,6 +318,7 @@
     try {
       const r = await api("retention", "/api/v1/analytics/retention", {
         cohort: $("retention-cohort").value, grain: $("retention-grain").value, activity: $("retention-activity").value,
+        start: $("retention-start").value, end: dayAfter($("retention-end").value),
       });
       if (r) renderRetention(r);
     } catch (e) { showError("retention-error", e.message); }
@@ -387,7 +401,7 @@
     input.value = current ? current + "," + b.dataset.addStep : b.dataset.addStep;
     input.focus();
   }));
-  ["retention-cohort", "retention-grain", "retention-activity"].forEach((id) => $(id).addEventListener("change", loadRetention));
+  ["retention-cohort", "retention-grain", "retention-activity", "retention-start", "retention-end"].forEach((id) => $(id).addEventListener("change", loadRetention));
   $("retention-metric").addEventListener("change", drawHeatmap);
   $("rules-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadRules(1); });
   $("rules-search").addEventListener("input", debounce(() => loadRules(1), 250));
