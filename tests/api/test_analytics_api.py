@@ -278,7 +278,15 @@ def test_page_json_is_the_default_of_each_route(shop: DemoShop) -> None:
     assert page["status"] == "ready" and page["title"] == "Analytics"
     data = page["data"]
     assert data["kpis"] == shop.ok("/api/v1/analytics/kpis")
-    assert data["funnel"] == shop.ok("/api/v1/analytics/funnel")
+    # The funnel: the last 30 days with data, the day of the last event included.
+    last_day = date.fromisoformat(data["kpis"]["last_event"][:10])
+    assert data["defaults"]["funnel_to"] == last_day.isoformat()
+    assert data["defaults"]["funnel_from"] == (last_day - timedelta(days=29)).isoformat()
+    assert data["funnel"] == shop.ok(
+        "/api/v1/analytics/funnel",
+        start=data["defaults"]["funnel_from"],
+        end=(last_day + timedelta(days=1)).isoformat(),
+    )
     assert data["retention"] == shop.ok("/api/v1/analytics/retention")
     assert data["rules"] == shop.ok("/api/v1/analytics/rules")
     assert data["options"]["event_types"][0] == "view"

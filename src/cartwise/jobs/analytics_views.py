@@ -40,6 +40,9 @@ MAX_STEPS = 8
 DEFAULT_MIN_SUPPORT = 0.005
 DEFAULT_MIN_CONFIDENCE = 0.1
 DEFAULT_PAGE_SIZE = 25
+FUNNEL_PAGE_DAYS = 30
+"""The page opens on the funnel of the last 30 days with data, the To day included: recent
+behaviour is what the page is for, and on a large store all history is slow to chain."""
 MAX_PAGE_SIZE = 200
 MAX_SEGMENTS_SHOWN = 12
 """Segments drawn in the page's breakdown chart (the largest by first-step users); the JSON has all."""
@@ -564,15 +567,24 @@ def options(store: Store) -> dict[str, Any]:
 
 
 def analytics_page(service: Service) -> dict[str, Any]:
-    """The page's default view: weekly KPIs and tiles, the view-to-purchase funnel in a day,
-    weekly first-purchase retention, the top rules, and the forms' options."""
+    """The page's default view: weekly KPIs and tiles, the view-to-purchase funnel in a day
+    over the last `FUNNEL_PAGE_DAYS` days with data, weekly first-purchase retention, the top
+    rules, and the forms' options."""
     gate = service.gate
     assert gate is not None
     # One turn of the gate per view, so the collector's writer is never held up for long.
     with gate as store:
         types = set(event_types(store))
-    with gate as store:
-        funnel_data = funnel_view(store) if {"view", "add_to_cart", "purchase"} <= types else None
+        last = _last_event_before(store, None)
+    funnel_from = funnel_to = None
+    funnel_data = None
+    if last is not None and {"view", "add_to_cart", "purchase"} <= types:
+        funnel_to = last.date()
+        funnel_from = funnel_to - timedelta(days=FUNNEL_PAGE_DAYS - 1)
+        with gate as store:
+            funnel_data = funnel_view(
+                store, start=funnel_from.isoformat(), end=(funnel_to + timedelta(days=1)).isoformat()
+            )
     with gate as store:
         kpis_data = kpis_view(store)
     with gate as store:
@@ -591,6 +603,8 @@ def analytics_page(service: Service) -> dict[str, Any]:
             "grain": DEFAULT_GRAIN,
             "steps": DEFAULT_STEPS,
             "window": DEFAULT_WINDOW,
+            "funnel_from": funnel_from.isoformat() if funnel_from else None,
+            "funnel_to": funnel_to.isoformat() if funnel_to else None,
             "min_support": DEFAULT_MIN_SUPPORT,
             "min_confidence": DEFAULT_MIN_CONFIDENCE,
             "page_size": DEFAULT_PAGE_SIZE,
