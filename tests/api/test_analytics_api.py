@@ -272,6 +272,46 @@ def test_rules_thresholds_pages_and_search(shop: DemoShop) -> None:
     assert nothing["matching"] == 0 and nothing["rules"] == [] and nothing["total_rules"] > 0
 
 
+def test_dropped_users_are_the_library_s_a_page_at_a_time_or_as_csv(shop: DemoShop) -> None:
+    params = {
+        "steps": "view[device=mobile],add_to_cart,purchase",
+        "window": "2h",
+        "start": "2025-02-01",
+        "end": "2025-04-01",
+    }
+    expected = funnel(
+        shop.events(), params["steps"], "2h", start=datetime(2025, 2, 1), end=datetime(2025, 4, 1)
+    )
+    counts = {s["step"]: s["dropped"] for s in shop.ok("/api/v1/analytics/funnel", **params)["steps"]}
+    for step in ("add_to_cart", "purchase"):
+        everyone = expected.dropped[step]
+        assert counts[step] == len(everyone) > 60
+        first = shop.ok("/api/v1/analytics/funnel/dropped", step=step, page_size=50, **params)
+        assert first["step"] == step and first["total"] == len(everyone)
+        assert first["pages"] == -(-len(everyone) // 50)
+        assert first["users"] == everyone[:50]
+        second = shop.ok("/api/v1/analytics/funnel/dropped", step=step, page_size=50, page=2, **params)
+        assert second["users"] == everyone[50:100]
+        response = shop.get("/api/v1/analytics/funnel/dropped", step=step, format="csv", **params)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+        assert response.headers["content-disposition"] == f'attachment; filename="dropped-at-{step}.csv"'
+        assert response.text.splitlines() == ["user_id", *everyone]
+    # A step with filters may be written with spaces; the first step has nobody dropped at it.
+    spaced = shop.ok(
+        "/api/v1/analytics/funnel/dropped",
+        steps="view,add_to_cart[device=mobile]",
+        step="add_to_cart[ device = mobile ]",
+    )
+    assert spaced["step"] == "add_to_cart[device=mobile]"
+    assert spaced["total"] == len(
+        funnel(shop.events(), "view,add_to_cart[device=mobile]").dropped[spaced["step"]]
+    )
+    for step in ("view[device=mobile]", "search", ""):
+        body = error_body(shop.get("/api/v1/analytics/funnel/dropped", step=step, **params), 400)
+        assert body["fields"][0]["field"] == "step"
+        assert "add_to_cart, purchase" in body["message"], body["message"]
+
+
 # -- the page's JSON twin -------------------------------------------------------------------------
 def test_page_json_is_the_default_of_each_route(shop: DemoShop) -> None:
     page = shop.ok("/api/v1/pages/analytics")
@@ -372,6 +412,7 @@ def test_generated_requests_never_fail_on_the_server(shop: DemoShop) -> None:
     checked = [c.split(" ", 1)[1] for c in checked]
     assert sorted(checked) == [
         "/api/v1/analytics/funnel",
+        "/api/v1/analytics/funnel/dropped",
         "/api/v1/analytics/kpis",
         "/api/v1/analytics/retention",
         "/api/v1/analytics/rules",

@@ -114,6 +114,18 @@ def test_building_a_funnel_redraws_the_chart_with_the_api_numbers(
     page.wait_for_selector("#funnel-chart .main-svg")
     chart = page.evaluate("document.getElementById('funnel-chart').data")
     assert chart[0]["type"] == "funnel" and chart[0]["x"] == [s["users"] for s in default["steps"]]
+    # Each later step's "Dropped" count downloads those users as CSV, from the signed-in session.
+    assert rows.nth(0).locator("td").nth(5).inner_text() == "—"
+    link = rows.nth(2).locator("td").nth(5).locator("a")
+    assert link.inner_text() == f"{default['steps'][2]['dropped']:,}"
+    with page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    assert download.suggested_filename == "dropped-at-purchase.csv"
+    with open(download.path(), encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    audience = shop.ok("/api/v1/analytics/funnel/dropped", step="purchase", page_size=100_000, **recent)
+    assert lines == ["user_id", *audience["users"]] and audience["total"] == default["steps"][2]["dropped"]
 
     steps = "view,begin_checkout,purchase"
     page.fill("#funnel-steps", "view,begin_checkout")

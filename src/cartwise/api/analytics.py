@@ -7,11 +7,14 @@ names it and whose message lists the valid values.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from cartwise.api.auth import Principal, require_read, service_of
@@ -86,6 +89,19 @@ class FunnelView(BaseModel):
     end: str | None
     steps: list[FunnelStep]
     segments: list[FunnelSegment] = Field(description="With a breakdown: largest first step first.")
+
+
+class DroppedView(BaseModel):
+    steps_param: str
+    window: str
+    start: str | None
+    end: str | None
+    step: str = Field(description="The step the users did not reach, after reaching the one before.")
+    total: int = Field(description="All such users; the funnel's `dropped` at this step.")
+    page: int
+    page_size: int
+    pages: int
+    users: list[str] = Field(description="User ids of this page, sorted.")
 
 
 class RetentionCohort(BaseModel):
@@ -197,6 +213,56 @@ def analytics_funnel(
     median seconds between steps; per segment with a breakdown."""
     return _run(
         request, views.funnel_view, steps=steps, window=window, breakdown=breakdown, start=start, end=end
+    )
+
+
+@router.get(
+    "/funnel/dropped",
+    response_model=DroppedView,
+    responses={200: {"content": {"text/csv": {}}, "description": "With `format=csv`: every such user."}},
+)
+def analytics_funnel_dropped(
+    request: Request,
+    who: Read,
+    step: Annotated[str, Query(max_length=200, description="A step after the first, as written in `steps`.")],
+    steps: Annotated[
+        str, Query(max_length=500, description="The funnel's steps, as for `/analytics/funnel`.")
+    ] = views.DEFAULT_STEPS,
+    window: Annotated[str, Query(max_length=20, description="The funnel's window.")] = views.DEFAULT_WINDOW,
+    start: Start = None,
+    end: End = None,
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=views.MAX_DROPPED_PAGE_SIZE, description="User ids per page.")
+    ] = views.DEFAULT_DROPPED_PAGE_SIZE,
+    format: Annotated[
+        Literal["json", "csv"], Query(description="`csv`: every such user, one `user_id` per line.")
+    ] = "json",
+) -> Any:
+    """The users who reached the step before `step` but not `step`: an audience to follow up."""
+    as_csv = format == "csv"
+    body = _run(
+        request,
+        views.dropped_view,
+        steps=steps,
+        window=window,
+        step=step,
+        start=start,
+        end=end,
+        page=1 if as_csv else page,
+        page_size=None if as_csv else page_size,
+    )
+    if not as_csv or isinstance(body, JSONResponse):
+        return body
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["user_id"])
+    writer.writerows([u] for u in body["users"])
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", body["step"]).strip("_") or "step"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="dropped-at-{name}.csv"'},
     )
 
 

@@ -44,6 +44,8 @@ FUNNEL_PAGE_DAYS = 30
 """The page opens on the funnel of the last 30 days with data, the To day included: recent
 behaviour is what the page is for, and on a large store all history is slow to chain."""
 MAX_PAGE_SIZE = 200
+DEFAULT_DROPPED_PAGE_SIZE = 1000
+MAX_DROPPED_PAGE_SIZE = 100_000
 MAX_SEGMENTS_SHOWN = 12
 """Segments drawn in the page's breakdown chart (the largest by first-step users); the JSON has all."""
 
@@ -396,6 +398,52 @@ def funnel_view(
         "end": _iso(end_ts),
         "steps": _steps_records(result.steps),
         "segments": segments,
+    }
+
+
+def dropped_view(
+    store: Store,
+    steps: str = DEFAULT_STEPS,
+    window: str = DEFAULT_WINDOW,
+    step: str = "",
+    start: Any = None,
+    end: Any = None,
+    page: int = 1,
+    page_size: int | None = DEFAULT_DROPPED_PAGE_SIZE,
+) -> dict[str, Any]:
+    """The users who reached the step before `step` but not `step` (the funnel's `dropped`
+    count at that step), ids sorted, a page at a time (`page_size=None`: all of them on one
+    page): an audience for a follow-up."""
+    labels = check_steps(store, steps)
+    parsed = _library_call(parse_steps, step)  # `view[device = mobile]` names `view[device=mobile]`
+    wanted = parsed[0].label if len(parsed) == 1 else None
+    if wanted not in labels[1:]:
+        raise BadParameter(
+            "step",
+            f"`step` {step[:60]!r} is not a step after the first of this funnel; "
+            f"choose one of {', '.join(labels[1:])}.",
+        )
+    window_delta = parse_window(window)
+    if page_size is not None and not 1 <= page_size <= MAX_DROPPED_PAGE_SIZE:
+        raise BadParameter(
+            "page_size", f"`page_size` {page_size} must be between 1 and {MAX_DROPPED_PAGE_SIZE}."
+        )
+    start_ts, end_ts = _range(start, end)
+    result = _library_call(funnel, _events(store), labels, window_delta, start=start_ts, end=end_ts)
+    users = result.dropped[wanted]
+    page_size = page_size or max(1, len(users))
+    first = (page - 1) * page_size
+    return {
+        "steps_param": ",".join(labels),
+        "window": window.strip(),
+        "start": _iso(start_ts),
+        "end": _iso(end_ts),
+        "step": wanted,
+        "total": len(users),
+        "page": page,
+        "page_size": page_size,
+        "pages": max(1, math.ceil(len(users) / page_size)),
+        "users": users[first : first + page_size],
     }
 
 

@@ -157,7 +157,7 @@
     const body = document.querySelector("#funnel-table tbody");
     const segWrap = $("funnel-segments-wrap");
     if (!f) {
-      emptyRow(body, "Build a funnel: enter two or more event types in order.", 5);
+      emptyRow(body, "Build a funnel: enter two or more event types in order.", 6);
       emptyChart("funnel-chart", "No funnel yet.");
       segWrap.classList.add("hidden");
       $("funnel-card").dataset.state = "ready";
@@ -172,7 +172,7 @@
       tr.append(cell(s.step), users,
         cell(i ? formats.percent(s.conversion_from_previous) : "—", "num"),
         cell(i ? formats.percent(s.conversion_from_first) : "—", "num"),
-        cell(duration(s.median_seconds_from_previous), "num"));
+        cell(duration(s.median_seconds_from_previous), "num"), droppedCell(f, s, i));
       body.appendChild(tr);
     });
     drawFunnel(f);
@@ -182,6 +182,22 @@
     $("funnel-card").dataset.steps = f.steps_param;
     $("funnel-card").dataset.breakdown = f.breakdown || "";
     $("funnel-card").dataset.range = (f.start || "") + "/" + (f.end || "");
+  }
+
+  // The users who dropped at a step, as a CSV download of the same funnel (an audience).
+  function droppedCell(f, s, i) {
+    if (!i) return cell("—", "num");
+    const td = cell("", "num");
+    const query = new URLSearchParams({ format: "csv", steps: f.steps_param, window: f.window, step: s.step });
+    if (f.start) query.set("start", f.start);
+    if (f.end) query.set("end", f.end);
+    const link = document.createElement("a");
+    link.href = "/api/v1/analytics/funnel/dropped?" + query.toString();
+    link.download = "";
+    link.title = "Download the " + formats.number(s.dropped) + " users who reached " + f.steps[i - 1].step + " but not " + s.step + " (CSV)";
+    link.textContent = formats.number(s.dropped);
+    td.appendChild(link);
+    return td;
   }
 
   function drawFunnel(f) {
