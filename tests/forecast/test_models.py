@@ -100,6 +100,25 @@ def test_auto_considers_intermittent_methods_only_for_sparse_demand() -> None:
     assert "croston" not in AutoForecaster(horizon=8).fit(dense).scores_
 
 
+def test_auto_intervals_come_from_the_errors_of_the_choice_not_of_the_chosen_model() -> None:
+    # The model with the smallest backtest errors has optimistic errors, since it was chosen
+    # for them: each window is calibrated with the errors of the model the other window picks.
+    rng = np.random.default_rng(10)
+    y = 20 + rng.normal(0, 3, 60)
+    auto = AutoForecaster(horizon=6, models=("naive", "moving_average", "ses")).fit(y)
+    last, before = slice(0, 6), slice(6, 12)  # `errors_` hold the last window first
+    mae = {name: (np.abs(e[last]).mean(), np.abs(e[before]).mean()) for name, e in auto.errors_.items()}
+    assert auto.chosen_ == "moving_average"
+    assert min(mae, key=lambda name: mae[name][1]) == "ses"  # picked by the window before
+    assert min(mae, key=lambda name: mae[name][0]) == "naive"  # picked by the last window
+    expected = np.concatenate([auto.errors_["ses"][last], auto.errors_["naive"][before]])
+    np.testing.assert_array_equal(auto.model_.calibration_errors(6), expected)
+    frame = auto.predict(6)
+    half = conformal_halfwidth(np.abs(expected), 0.8)
+    assert frame["hi-80"].iloc[0] - frame["mean"].iloc[0] == pytest.approx(half)
+    assert half > conformal_halfwidth(np.abs(auto.errors_["moving_average"]), 0.8)
+
+
 def test_auto_falls_back_and_says_so_when_too_short_for_a_backtest() -> None:
     auto = AutoForecaster(horizon=12, season_length=52).fit(np.array([4.0, 5.0, 6.0]))
     assert auto.chosen_ == "naive"

@@ -118,7 +118,8 @@ class AutoForecaster(Forecaster):
     The full ETS search is left out by default: it costs ten times SES per fit and Theta
     already covers trends.
 
-    The backtest errors of the chosen model calibrate its conformal intervals for horizon h.
+    The backtest errors of the choice calibrate the conformal intervals for horizon h: each
+    window's errors are those of the candidate the other windows pick (`_selection_errors`).
     A history too short for one backtest window gets a fallback (seasonal naive, moving
     average or naive) and `note_` says so.
 
@@ -209,7 +210,7 @@ class AutoForecaster(Forecaster):
                 make_forecaster(self.chosen_, self.season_length, self.horizon), self.raw_y_
             )
             if fallback is None:
-                self.model_.set_calibration_errors(self.horizon, self.errors_[self.chosen_])
+                self.model_.set_calibration_errors(self.horizon, self._selection_errors())
             else:  # pragma: no cover - the chosen model was backtested on less data
                 self.note_ = fallback
         else:
@@ -223,11 +224,35 @@ class AutoForecaster(Forecaster):
                 f"used {type(self.model_).__name__}" + (f" ({fallback})" if fallback else "")
             )
 
+    def _selection_errors(self) -> np.ndarray:
+        """Backtest errors of the choice itself, for the intervals: each window's errors are
+        those of the candidate that the other windows would have chosen.
+
+        The chosen model's own errors are optimistic, since it was chosen for having the
+        smallest: its 80% intervals covered 0.76 of later demand. With one window there is
+        nothing to cross over, and the chosen model's errors are used.
+        """
+        h, errors = self.horizon, self.errors_
+        if self.n_windows < 2:
+            return errors[self.chosen_]
+        pooled = []
+        for w in range(self.n_windows):
+            held = slice(w * h, (w + 1) * h)
+
+            def others_score(name: str, held: slice = held) -> float:
+                rest = np.delete(errors[name], np.arange(held.start, held.stop))
+                score = np.nanmean(np.abs(rest)) if not np.isnan(rest).all() else np.inf
+                return float(score)
+
+            pick = min(errors, key=others_score)
+            pooled.append(errors[pick][held])
+        return np.concatenate(pooled)
+
     def _predict(self, h: int, X: np.ndarray | None) -> np.ndarray:
         return self.model_.predict(h)["mean"].to_numpy()
 
     def predict(self, h: int, X: Any = None) -> pd.DataFrame:
-        """The chosen model's forecast, with intervals calibrated on its backtest errors."""
+        """The chosen model's forecast, with intervals calibrated on the backtest errors of the choice."""
         if not hasattr(self, "model_"):
             raise ModelError("AutoForecaster is not fitted; call fit(y) first.")
         return self.model_.predict(h)
