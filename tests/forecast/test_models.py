@@ -16,6 +16,7 @@ from cartwise.forecast import (
     Theta,
     conformal_halfwidth,
     fit_with_fallback,
+    floor_at_zero,
     make_forecaster,
 )
 
@@ -82,6 +83,38 @@ def test_conformal_halfwidth_uses_the_finite_sample_rank() -> None:
     errors = np.arange(1.0, 10.0)  # 9 errors: rank ceil(10 * 0.8) = 8 -> 8.0
     assert conformal_halfwidth(errors, 0.8) == 8.0
     assert conformal_halfwidth(errors, 0.95) == 9.0  # rank 10 > 9 -> the largest
+
+
+def test_lower_bounds_are_zero_for_intermittent_histories_only() -> None:
+    mean = np.full(3, 2.0)
+    frame = {"mean": mean, "lo-80": mean - 1.0, "hi-80": mean + 1.0, "lo-95": mean - 2.5, "hi-95": mean + 2.5}
+    steady = floor_at_zero(frame, np.array([1.0, 2.0, 3.0, 4.0] * 5))
+    assert steady["lo-80"].tolist() == [1.0] * 3 and steady["lo-95"].tolist() == [0.0] * 3  # clipped
+    # 5 weeks in 20 without a sale (25%): maybe a pattern the model knows, bounds left as they are.
+    some = floor_at_zero(frame, np.array([0.0, 2.0, 2.0, 2.0] * 5))
+    assert some["lo-80"].tolist() == [1.0] * 3
+    # 6 in 20 (30%): intermittent, every lower bound is zero; the mean and upper bounds stay.
+    sparse = floor_at_zero(frame, np.array([0.0] * 6 + [2.0] * 14))
+    assert sparse["lo-80"].tolist() == [0.0] * 3 and sparse["lo-95"].tolist() == [0.0] * 3
+    assert sparse["hi-80"].tolist() == [3.0] * 3 and sparse["mean"].tolist() == [2.0] * 3
+    # Missing periods are not zeros: 6 zeros among 25 observed weeks is under 30%.
+    gaps = floor_at_zero(frame, np.array([0.0] * 6 + [np.nan] * 5 + [2.0] * 19))
+    assert gaps["lo-80"].tolist() == [1.0] * 3
+
+
+def test_intervals_of_intermittent_demand_cover_its_weeks_without_sales() -> None:
+    # Demand in 15% of weeks, 1-3 units: the central 80% interval is [0, 1], which holds 90%
+    # of weeks. A symmetric interval around the rate (0.3 a week) would miss every zero.
+    rng = np.random.default_rng(8)
+    hits80, lows = [], []
+    for _ in range(200):
+        y = (rng.random(132) < 0.15) * rng.integers(1, 4, 132).astype(float)
+        frame = AutoForecaster(horizon=12).fit(y[:120]).predict(12)
+        actual = y[120:]
+        hits80.append((frame["lo-80"] <= actual) & (actual <= frame["hi-80"]))
+        lows.append(frame["lo-80"].max())
+    assert max(lows) == 0.0
+    assert 0.85 <= np.mean(hits80) <= 0.95
 
 
 def test_auto_picks_seasonal_naive_on_a_pure_seasonal_series() -> None:

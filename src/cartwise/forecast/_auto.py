@@ -9,12 +9,9 @@ import numpy as np
 import pandas as pd
 
 from cartwise.core.errors import ConfigError, ModelError
-from cartwise.forecast._base import Forecaster, fill_gaps
+from cartwise.forecast._base import INTERMITTENT_ZERO_SHARE, Forecaster, fill_gaps
 from cartwise.forecast._gbm import GradientBoosting
 from cartwise.forecast._models import ADIDA, ETS, TSB, Croston, MovingAverage, Naive, SeasonalNaive, Theta
-
-INTERMITTENT_ZERO_SHARE = 0.3
-"""Share of zero periods from which the intermittent-demand methods join the candidates."""
 
 FORECASTERS: dict[str, Callable[[int, int], Forecaster]] = {
     "naive": lambda season, horizon: Naive(),

@@ -79,6 +79,28 @@ def conformal_halfwidth(abs_errors: np.ndarray, level: float) -> float:
     return float(e[min(rank, e.size) - 1])
 
 
+INTERMITTENT_ZERO_SHARE = 0.3
+"""A history with no demand in at least this share of its periods is intermittent."""
+
+
+def floor_at_zero(frame: dict[str, np.ndarray], history: np.ndarray) -> dict[str, np.ndarray]:
+    """Clip a nonnegative series' forecast at zero; for an intermittent history (no demand in
+    at least `INTERMITTENT_ZERO_SHARE` of its observed periods) also set every lower bound to zero.
+
+    The lower bound of a central L% interval is the (1 − L)/2 quantile of demand, and zero
+    when weeks without a sale are that common and come at random. A symmetric interval around
+    an intermittent item's rate (0.25 a week, say) otherwise starts above zero and misses
+    every week without a sale. Below that share the zeros may be a pattern the model
+    forecasts (a shop closed on Sundays), so the bounds are left to it.
+    """
+    out = {c: np.maximum(v, 0.0) for c, v in frame.items()}
+    observed = history[~np.isnan(history)]
+    if observed.size and np.mean(observed == 0) >= INTERMITTENT_ZERO_SHARE:
+        for level in LEVELS:
+            out[f"lo-{level}"] = np.zeros_like(out[f"lo-{level}"])
+    return out
+
+
 class Forecaster:
     """Base class of demand forecasters.
 
@@ -192,7 +214,7 @@ class Forecaster:
                 out[f"hi-{level}"] = mean + width
         cols = {c: np.asarray(out[c], dtype=float) for c in COLUMNS}
         if self.nonnegative_:
-            cols = {c: np.maximum(v, 0.0) for c, v in cols.items()}
+            cols = floor_at_zero(cols, self.raw_y_)
         return pd.DataFrame(cols)
 
     def point_forecast(self, h: int, X: Any = None) -> np.ndarray:
