@@ -16,8 +16,8 @@ from cartwise.forecast import (
     Theta,
     conformal_halfwidth,
     fit_with_fallback,
-    floor_at_zero,
     make_forecaster,
+    zero_lower_bounds,
 )
 
 
@@ -88,17 +88,17 @@ def test_conformal_halfwidth_uses_the_finite_sample_rank() -> None:
 def test_lower_bounds_are_zero_for_intermittent_histories_only() -> None:
     mean = np.full(3, 2.0)
     frame = {"mean": mean, "lo-80": mean - 1.0, "hi-80": mean + 1.0, "lo-95": mean - 2.5, "hi-95": mean + 2.5}
-    steady = floor_at_zero(frame, np.array([1.0, 2.0, 3.0, 4.0] * 5))
-    assert steady["lo-80"].tolist() == [1.0] * 3 and steady["lo-95"].tolist() == [0.0] * 3  # clipped
+    steady = zero_lower_bounds(frame, np.array([1.0, 2.0, 3.0, 4.0] * 5))
+    assert steady["lo-80"].tolist() == [1.0] * 3 and steady["lo-95"].tolist() == [-0.5] * 3
     # 5 weeks in 20 without a sale (25%): maybe a pattern the model knows, bounds left as they are.
-    some = floor_at_zero(frame, np.array([0.0, 2.0, 2.0, 2.0] * 5))
+    some = zero_lower_bounds(frame, np.array([0.0, 2.0, 2.0, 2.0] * 5))
     assert some["lo-80"].tolist() == [1.0] * 3
     # 6 in 20 (30%): intermittent, every lower bound is zero; the mean and upper bounds stay.
-    sparse = floor_at_zero(frame, np.array([0.0] * 6 + [2.0] * 14))
+    sparse = zero_lower_bounds(frame, np.array([0.0] * 6 + [2.0] * 14))
     assert sparse["lo-80"].tolist() == [0.0] * 3 and sparse["lo-95"].tolist() == [0.0] * 3
     assert sparse["hi-80"].tolist() == [3.0] * 3 and sparse["mean"].tolist() == [2.0] * 3
     # Missing periods are not zeros: 6 zeros among 25 observed weeks is under 30%.
-    gaps = floor_at_zero(frame, np.array([0.0] * 6 + [np.nan] * 5 + [2.0] * 19))
+    gaps = zero_lower_bounds(frame, np.array([0.0] * 6 + [np.nan] * 5 + [2.0] * 19))
     assert gaps["lo-80"].tolist() == [1.0] * 3
 
 

@@ -15,7 +15,7 @@ from cartwise.forecast._auto import (
     make_forecaster,
     register_forecaster,
 )
-from cartwise.forecast._base import COLUMNS, LEVELS, Forecaster, conformal_halfwidth, floor_at_zero
+from cartwise.forecast._base import COLUMNS, LEVELS, Forecaster, conformal_halfwidth, zero_lower_bounds
 from cartwise.forecast._elasticity import ElasticityModel
 from cartwise.forecast._gbm import GradientBoosting
 from cartwise.forecast._inventory import reorder_plan
@@ -68,11 +68,11 @@ __all__ = [
     "cross_validate",
     "demand_series",
     "fit_with_fallback",
-    "floor_at_zero",
     "forecast_panel",
     "make_forecaster",
     "parse_numbers",
     "parse_periods",
     "register_forecaster",
     "reorder_plan",
+    "zero_lower_bounds",
 ]

@@ -83,9 +83,9 @@ INTERMITTENT_ZERO_SHARE = 0.3
 """A history with no demand in at least this share of its periods is intermittent."""
 
 
-def floor_at_zero(frame: dict[str, np.ndarray], history: np.ndarray) -> dict[str, np.ndarray]:
-    """Clip a nonnegative series' forecast at zero; for an intermittent history (no demand in
-    at least `INTERMITTENT_ZERO_SHARE` of its observed periods) also set every lower bound to zero.
+def zero_lower_bounds(frame: dict[str, np.ndarray], history: np.ndarray) -> dict[str, np.ndarray]:
+    """`frame` with every lower bound set to zero when `history` is intermittent (no demand in at
+    least `INTERMITTENT_ZERO_SHARE` of its observed periods); otherwise `frame` unchanged.
 
     The lower bound of a central L% interval is the (1 − L)/2 quantile of demand, and zero
     when weeks without a sale are that common and come at random. A symmetric interval around
@@ -93,12 +93,10 @@ def floor_at_zero(frame: dict[str, np.ndarray], history: np.ndarray) -> dict[str
     every week without a sale. Below that share the zeros may be a pattern the model
     forecasts (a shop closed on Sundays), so the bounds are left to it.
     """
-    out = {c: np.maximum(v, 0.0) for c, v in frame.items()}
     observed = history[~np.isnan(history)]
-    if observed.size and np.mean(observed == 0) >= INTERMITTENT_ZERO_SHARE:
-        for level in LEVELS:
-            out[f"lo-{level}"] = np.zeros_like(out[f"lo-{level}"])
-    return out
+    if not observed.size or np.mean(observed == 0) < INTERMITTENT_ZERO_SHARE:
+        return frame
+    return {c: np.zeros_like(v) if c.startswith("lo-") else v for c, v in frame.items()}
 
 
 class Forecaster:
@@ -108,7 +106,9 @@ class Forecaster:
     `_fit(y, X)` and `_predict(h, X) -> mean`. Intervals come from `_own_intervals` when the
     model has its own, otherwise from split-conformal calibration: the model is refitted at
     `calibration_windows(h)` rolling origins h periods apart, and the absolute errors of those
-    h-step forecasts, pooled over steps, give a constant half-width per level.
+    h-step forecasts, pooled over steps, give a constant half-width per level. A nonnegative
+    history keeps forecasts and bounds at zero or above, and an intermittent one gets
+    conformal lower bounds of zero (`zero_lower_bounds`).
 
     Learned attributes after `fit`: `y_` (history with gaps filled), `n_obs_`, `nonnegative_`
     (history never below zero, so forecasts and bounds are clipped at zero).
@@ -214,7 +214,9 @@ class Forecaster:
                 out[f"hi-{level}"] = mean + width
         cols = {c: np.asarray(out[c], dtype=float) for c in COLUMNS}
         if self.nonnegative_:
-            cols = floor_at_zero(cols, self.raw_y_)
+            cols = {c: np.maximum(v, 0.0) for c, v in cols.items()}
+            if own is None:  # a model's own intervals are calibrated with their own bounds
+                cols = zero_lower_bounds(cols, self.raw_y_)
         return pd.DataFrame(cols)
 
     def point_forecast(self, h: int, X: Any = None) -> np.ndarray:
