@@ -12,6 +12,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +161,32 @@ def _library_call(func: Any, *args: Any, **kwargs: Any) -> Any:
         parameter = found.group(1).replace("-", "_") if found else "request"
         message = re.sub(r"--([a-z][a-z_-]*)", lambda m: "`" + m.group(1).replace("-", "_") + "`", message)
         raise BadParameter(parameter, message) from None
+
+
+class _LastResults:
+    """The last few results of a costly view, keyed by its inputs and the store's state, so
+    that paging and searching reuse one computation. Thread-safe; computes outside the lock."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._results: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+        result = compute()
+        with self._lock:
+            self._results[key] = result
+            while len(self._results) > self.size:
+                self._results.popitem(last=False)
+        return result
+
+
+_RULES = _LastResults()
+_DROPPED = _LastResults()
 
 
 # -- JSON helpers ---------------------------------------------------------------------------------
@@ -429,8 +456,15 @@ def dropped_view(
             "page_size", f"`page_size` {page_size} must be between 1 and {MAX_DROPPED_PAGE_SIZE}."
         )
     start_ts, end_ts = _range(start, end)
-    result = _library_call(funnel, _events(store), labels, window_delta, start=start_ts, end=end_ts)
-    users = result.dropped[wanted]
+    # Each page would run the funnel again: keep its drop-outs while the events are unchanged.
+    stamp = store.con.execute("SELECT count(*), max(ts) FROM events").fetchall()[0]
+    dropped = _DROPPED.get(
+        (str(store.path), stamp, tuple(labels), window_delta, start_ts, end_ts),
+        lambda: (
+            _library_call(funnel, _events(store), labels, window_delta, start=start_ts, end=end_ts).dropped
+        ),
+    )
+    users = dropped[wanted]
     page_size = page_size or max(1, len(users))
     first = (page - 1) * page_size
     return {
@@ -499,27 +533,19 @@ def retention_view(
 
 
 # -- basket rules ---------------------------------------------------------------------------------
-_RULES_CACHE: OrderedDict[tuple[Any, ...], BasketRules] = OrderedDict()
-_RULES_LOCK = threading.Lock()
-
-
 def _rules(store: Store, min_support: float, min_confidence: float) -> BasketRules:
     """Rules over the store's `order_lines`, cached while the lines are unchanged (searching and
     paging reuse one mining run)."""
     stamp = store.con.execute("SELECT count(*), max(order_id) FROM order_lines").fetchall()[0]
-    key = (str(store.path), stamp, min_support, min_confidence)
-    with _RULES_LOCK:
-        if key in _RULES_CACHE:
-            _RULES_CACHE.move_to_end(key)
-            return _RULES_CACHE[key]
-    lines = store.arrow("SELECT order_id, item_id FROM order_lines")
-    result: BasketRules = _library_call(
-        basket_rules, lines, min_support=min_support, min_confidence=min_confidence
-    )
-    with _RULES_LOCK:
-        _RULES_CACHE[key] = result
-        while len(_RULES_CACHE) > 8:
-            _RULES_CACHE.popitem(last=False)
+
+    def mine() -> BasketRules:
+        lines = store.arrow("SELECT order_id, item_id FROM order_lines")
+        rules: BasketRules = _library_call(
+            basket_rules, lines, min_support=min_support, min_confidence=min_confidence
+        )
+        return rules
+
+    result: BasketRules = _RULES.get((str(store.path), stamp, min_support, min_confidence), mine)
     return result
 
 
