@@ -242,6 +242,25 @@ def test_rules_equal_the_library_sorted_by_lift(shop: DemoShop) -> None:
     assert all(i["title"] == titles[i["item_id"]] for r in body["rules"] for i in r["antecedents"])
 
 
+def test_rules_over_the_orders_of_a_date_range(shop: DemoShop) -> None:
+    body = shop.ok(
+        "/api/v1/analytics/rules", min_support=0.01, start="2025-03-01", end="2025-04-01", page_size=200
+    )
+    lines = shop.reference.arrow(
+        "SELECT l.order_id, l.item_id FROM order_lines l JOIN orders o USING (order_id) "
+        "WHERE o.ts >= '2025-03-01' AND o.ts < '2025-04-01'"
+    )
+    expected = basket_rules(lines, min_support=0.01, min_confidence=0.1)
+    everything = shop.ok("/api/v1/analytics/rules", min_support=0.01, page_size=200)
+    assert (body["start"], body["end"]) == ("2025-03-01T00:00:00", "2025-04-01T00:00:00")
+    assert body["baskets"] == expected.baskets < everything["baskets"]
+    assert body["total_rules"] == len(expected.rules) > 0
+    assert [r["lift"] for r in body["rules"]] == pytest.approx(list(expected.rules.lift))
+    assert [[i["item_id"] for i in r["antecedents"]] for r in body["rules"]] == [
+        list(a) for a in expected.rules.antecedents
+    ]
+
+
 def test_rules_thresholds_pages_and_search(shop: DemoShop) -> None:
     expected = _library_rules(shop, 0.003, 0.2)
     everything = shop.ok("/api/v1/analytics/rules", min_support=0.003, min_confidence=0.2, page_size=200)

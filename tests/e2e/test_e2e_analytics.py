@@ -277,4 +277,21 @@ def test_searching_the_rules_table_filters_rows(page: Any, sign_in: Any, shop: D
     page.wait_for_function("document.getElementById('rules-card').dataset.q === 'no such item anywhere'")
     assert rows.count() == 0
     assert "No rule mentions" in page.locator("#rules-table tbody tr.empty").inner_text()
+
+    # Orders of one month only (the To day included): the API's rules over those orders.
+    page.fill("#rules-search", "")
+    page.fill("#rules-start", "2025-03-01")
+    page.fill("#rules-end", "2025-03-31")
+    page.wait_for_function(
+        "document.getElementById('rules-card').dataset.range === '2025-03-01T00:00:00/2025-04-01T00:00:00'"
+        " && document.getElementById('rules-card').dataset.state === 'ready'"
+    )
+    march = shop.ok("/api/v1/analytics/rules", start="2025-03-01", end="2025-04-01")
+    assert march["baskets"] < everything["baskets"]
+    assert rows.count() == len(march["rules"]) > 0
+    summary = page.locator("#rules-summary").inner_text()
+    assert (
+        f"over {march['baskets']:,} orders placed on or after 2025-03-01 and before 2025-04-01 UTC (support"
+        in summary
+    )
     assert errors == []

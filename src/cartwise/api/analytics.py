@@ -144,6 +144,8 @@ class RulesView(BaseModel):
     min_support: float
     min_confidence: float
     q: str
+    start: str | None
+    end: str | None
     total_rules: int
     matching: int
     page: int
@@ -306,6 +308,14 @@ def analytics_rules(
     page_size: Annotated[
         int, Query(ge=1, le=views.MAX_PAGE_SIZE, description="Rules per page.")
     ] = views.DEFAULT_PAGE_SIZE,
+    start: Annotated[
+        str | None,
+        Query(max_length=40, description="Only orders placed at or after this ISO date or date-time (UTC)."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(max_length=40, description="Only orders placed before this ISO date or date-time (UTC)."),
+    ] = None,
 ) -> Any:
     """Association rules over orders, highest lift first, filtered by `q` and paginated."""
     return _run(
@@ -316,4 +326,6 @@ def analytics_rules(
         q=q,
         page=page,
         page_size=page_size,
+        start=start,
+        end=end,
     )

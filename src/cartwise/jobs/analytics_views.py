@@ -533,19 +533,28 @@ def retention_view(
 
 
 # -- basket rules ---------------------------------------------------------------------------------
-def _rules(store: Store, min_support: float, min_confidence: float) -> BasketRules:
-    """Rules over the store's `order_lines`, cached while the lines are unchanged (searching and
-    paging reuse one mining run)."""
+def _rules(
+    store: Store, min_support: float, min_confidence: float, start: datetime | None, end: datetime | None
+) -> BasketRules:
+    """Rules over the store's `order_lines` of orders placed in [start, end), cached while the
+    lines are unchanged (searching and paging reuse one mining run)."""
     stamp = store.con.execute("SELECT count(*), max(order_id) FROM order_lines").fetchall()[0]
 
     def mine() -> BasketRules:
-        lines = store.arrow("SELECT order_id, item_id FROM order_lines")
+        sql = "SELECT order_id, item_id FROM order_lines"
+        if start is not None or end is not None:
+            sql += (
+                " l SEMI JOIN orders o ON o.order_id = l.order_id AND o.ts >= coalesce(?, '-infinity'::TIMESTAMP)"
+                " AND o.ts < coalesce(?, 'infinity'::TIMESTAMP)"
+            )
+        lines = store.arrow(sql, [start, end] if "?" in sql else None)
         rules: BasketRules = _library_call(
             basket_rules, lines, min_support=min_support, min_confidence=min_confidence
         )
         return rules
 
-    result: BasketRules = _RULES.get((str(store.path), stamp, min_support, min_confidence), mine)
+    key = (str(store.path), stamp, min_support, min_confidence, start, end)
+    result: BasketRules = _RULES.get(key, mine)
     return result
 
 
@@ -561,12 +570,15 @@ def rules_view(
     q: str = "",
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
+    start: Any = None,
+    end: Any = None,
 ) -> dict[str, Any]:
     """Association rules over orders (`cartwise.analytics.basket_rules`), highest lift first.
 
-    `q` keeps the rules with an item (either side) whose id or title contains it, ignoring
-    case. `page` (from 1) of `page_size` rules; `matching` counts the rules after `q`,
-    `total_rules` before. Each item comes with its title; `orders` = support x baskets.
+    Only orders placed in [`start`, `end`) count. `q` keeps the rules with an item (either
+    side) whose id or title contains it, ignoring case. `page` (from 1) of `page_size` rules;
+    `matching` counts the rules after `q`, `total_rules` before. Each item comes with its
+    title; `orders` = support x baskets.
     """
     for name, value in (("min_support", min_support), ("min_confidence", min_confidence)):
         if not isinstance(value, int | float) or math.isnan(value) or not 0.0 < value <= 1.0:
@@ -575,7 +587,8 @@ def rules_view(
         raise BadParameter("page", f"`page` {page} must be 1 or more.")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise BadParameter("page_size", f"`page_size` {page_size} must be between 1 and {MAX_PAGE_SIZE}.")
-    result = _rules(store, float(min_support), float(min_confidence))
+    start_ts, end_ts = _range(start, end)
+    result = _rules(store, float(min_support), float(min_confidence), start_ts, end_ts)
     titles = _titles(store)
     needle = (q or "").strip().casefold()
     rows = list(
@@ -605,6 +618,8 @@ def rules_view(
         "min_support": float(min_support),
         "min_confidence": float(min_confidence),
         "q": q or "",
+        "start": _iso(start_ts),
+        "end": _iso(end_ts),
         "total_rules": len(result.rules),
         "matching": len(rows),
         "page": page,

@@ -136,12 +136,12 @@
   }
 
   // What a view's `start` and `end` (ISO instants from the API) cover, in words.
-  function rangeText(view) {
+  function rangeText(view, what = "events") {
     const day = (iso) => iso.slice(0, 10) + (iso.slice(11, 19) === "00:00:00" ? "" : " " + iso.slice(11, 16));
-    if (view.start && view.end) return "events on or after " + day(view.start) + " and before " + day(view.end) + " (UTC)";
-    if (view.start) return "events on or after " + day(view.start) + " (UTC)";
-    if (view.end) return "events before " + day(view.end) + " (UTC)";
-    return "all events";
+    if (view.start && view.end) return what + " on or after " + day(view.start) + " and before " + day(view.end) + " (UTC)";
+    if (view.start) return what + " on or after " + day(view.start) + " (UTC)";
+    if (view.end) return what + " before " + day(view.end) + " (UTC)";
+    return "all " + what;
   }
 
   async function loadKpis() {
@@ -381,13 +381,14 @@
     const first = r.rules.length ? (r.page - 1) * r.page_size + 1 : 0;
     const last = first ? first + r.rules.length - 1 : 0;
     summary.textContent = (r.q ? formats.number(r.matching) + " of " + formats.number(r.total_rules) + " rules match \u201c" + r.q + "\u201d" : formats.number(r.total_rules) + " rules") +
-      " over " + formats.number(r.baskets) + " orders (support \u2265 " + r.min_support + ", confidence \u2265 " + r.min_confidence + ")" +
+      " over " + formats.number(r.baskets) + " orders" + (r.start || r.end ? " placed" + rangeText(r, "").replace(" (UTC)", " UTC") : "") + " (support \u2265 " + r.min_support + ", confidence \u2265 " + r.min_confidence + ")" +
       (first ? "; showing " + first + "\u2013" + last + ", highest lift first." : ".");
     $("rules-page").textContent = "Page " + r.page + " of " + r.pages;
     $("rules-prev").disabled = r.page <= 1;
     $("rules-next").disabled = r.page >= r.pages;
     $("rules-card").dataset.state = "ready";
     $("rules-card").dataset.q = r.q;
+    $("rules-card").dataset.range = (r.start || "") + "/" + (r.end || "");
   }
 
   async function loadRules(page) {
@@ -396,6 +397,7 @@
       const r = await api("rules", "/api/v1/analytics/rules", {
         q: $("rules-search").value.trim(), min_support: $("rules-support").value, min_confidence: $("rules-confidence").value,
         page: page || 1, page_size: data.defaults.page_size,
+        start: $("rules-start").value, end: dayAfter($("rules-end").value),
       });
       if (r) renderRules(r);
     } catch (e) { showError("rules-error", e.message); }
@@ -423,6 +425,7 @@
   $("rules-search").addEventListener("input", debounce(() => loadRules(1), 250));
   $("rules-support").addEventListener("change", () => loadRules(1));
   $("rules-confidence").addEventListener("change", () => loadRules(1));
+  ["rules-start", "rules-end"].forEach((id) => $(id).addEventListener("change", () => loadRules(1)));
   $("rules-prev").addEventListener("click", () => loadRules(rulesPage - 1));
   $("rules-next").addEventListener("click", () => loadRules(rulesPage + 1));
 
