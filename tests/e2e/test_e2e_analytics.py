@@ -294,4 +294,8 @@ def test_searching_the_rules_table_filters_rows(page: Any, sign_in: Any, shop: D
         f"over {march['baskets']:,} orders placed on or after 2025-03-01 and before 2025-04-01 UTC (support"
         in summary
     )
+    page.fill("#rules-start", "2030-01-01")
+    page.fill("#rules-end", "2030-01-31")
+    page.wait_for_function("document.getElementById('rules-card').dataset.range.startsWith('2030-01-01')")
+    assert page.locator("#rules-table tbody tr.empty").inner_text() == "No orders were placed in this range."
     assert errors == []

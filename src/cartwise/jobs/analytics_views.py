@@ -541,13 +541,14 @@ def _rules(
     stamp = store.con.execute("SELECT count(*), max(order_id) FROM order_lines").fetchall()[0]
 
     def mine() -> BasketRules:
-        sql = "SELECT order_id, item_id FROM order_lines"
+        sql, params = "SELECT order_id, item_id FROM order_lines", None
         if start is not None or end is not None:
             sql += (
                 " l SEMI JOIN orders o ON o.order_id = l.order_id AND o.ts >= coalesce(?, '-infinity'::TIMESTAMP)"
                 " AND o.ts < coalesce(?, 'infinity'::TIMESTAMP)"
             )
-        lines = store.arrow(sql, [start, end] if "?" in sql else None)
+            params = [start, end]
+        lines = store.arrow(sql, params)
         rules: BasketRules = _library_call(
             basket_rules, lines, min_support=min_support, min_confidence=min_confidence
         )

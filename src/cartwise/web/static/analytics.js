@@ -363,7 +363,7 @@
     const summary = $("rules-summary");
     if (!r.rules.length) {
       let text = "No rules at these thresholds: lower the minimum support or confidence.";
-      if (!r.baskets) text = "No orders yet, so nothing is bought together.";
+      if (!r.baskets) text = r.start || r.end ? "No orders were placed in this range." : "No orders yet, so nothing is bought together.";
       else if (r.q && r.total_rules) text = "No rule mentions \u201c" + r.q + "\u201d.";
       emptyRow(body, text, 7);
     } else {
