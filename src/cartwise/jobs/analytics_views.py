@@ -665,18 +665,17 @@ def analytics_page(service: Service) -> dict[str, Any]:
     # One turn of the gate per view, so the collector's writer is never held up for long.
     with gate as store:
         types = set(event_types(store))
-        last = _last_event_before(store, None)
+    with gate as store:
+        kpis_data = kpis_view(store)
     funnel_from = funnel_to = None
     funnel_data = None
-    if last is not None and {"view", "add_to_cart", "purchase"} <= types:
-        funnel_to = last.date()
+    if kpis_data["last_event"] is not None and {"view", "add_to_cart", "purchase"} <= types:
+        funnel_to = date.fromisoformat(kpis_data["last_event"][:10])
         funnel_from = funnel_to - timedelta(days=FUNNEL_PAGE_DAYS - 1)
         with gate as store:
             funnel_data = funnel_view(
                 store, start=funnel_from.isoformat(), end=(funnel_to + timedelta(days=1)).isoformat()
             )
-    with gate as store:
-        kpis_data = kpis_view(store)
     with gate as store:
         retention_data = retention_view(store)
     with gate as store:
