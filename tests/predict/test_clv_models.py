@@ -12,7 +12,14 @@ from scipy import integrate
 from scipy.special import gammaln
 
 from cartwise.core.errors import InputError, ModelError
-from cartwise.predict import BGNBD, GammaGamma, ParetoNBD, customer_lifetime_value
+from cartwise.predict import (
+    BGNBD,
+    RUNAWAY_PENALIZER,
+    GammaGamma,
+    ParetoNBD,
+    customer_lifetime_value,
+    fit_bgnbd,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -241,6 +248,20 @@ def test_runaway_parameter_is_named() -> None:
         BGNBD().fit(np.zeros(200), np.zeros(200), T)
     with pytest.raises(ModelError, match=r"Pareto/NBD did not converge: parameter `\w+`"):
         ParetoNBD().fit(np.zeros(200), np.zeros(200), T)
+
+
+def test_fit_bgnbd_adds_the_small_penalty_only_when_the_plain_fit_runs_away(cdnow: pd.DataFrame) -> None:
+    x, t_x, T = cdnow["frequency"], cdnow["recency"], cdnow["T"]
+    model, penalizer = fit_bgnbd(x, t_x, T, lambda m: m.conditional_expected_purchases(52, x, t_x, T))
+    assert penalizer == 0.0 and model.params_ == BGNBD().fit(x, t_x, T).params_
+    # Two months of history at most and rare drop-outs (b = 30): the likelihood keeps rising
+    # as b grows, and the plain fit either stops with a ModelError or overflows predictions.
+    rng = np.random.default_rng(0)
+    x, t_x, T = simulate_bgnbd(300, 0.5, 4.0, 0.3, 30.0, rng.uniform(2, 8, 300), rng)
+    model, penalizer = fit_bgnbd(x, t_x, T, lambda m: m.conditional_expected_purchases(52, x, t_x, T))
+    assert penalizer == RUNAWAY_PENALIZER
+    assert model.params_ == BGNBD(penalizer=RUNAWAY_PENALIZER).fit(x, t_x, T).params_
+    assert np.all(np.isfinite(model.conditional_expected_purchases(52, x, t_x, T)))
 
 
 @pytest.mark.parametrize(

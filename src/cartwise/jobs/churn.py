@@ -38,10 +38,10 @@ import pyarrow as pa
 from cartwise.core.errors import CartwiseError, InputError, ModelError
 from cartwise.evaluation.classification import classification_report
 from cartwise.predict import (
-    BGNBD,
     MIN_CLASS_COUNT,
     PropensityModel,
     bgnbd_p_no_purchase,
+    fit_bgnbd,
     rfm_quintile_score,
     rfm_summary,
 )
@@ -50,7 +50,6 @@ from cartwise.store import Store
 Target = Literal["churn", "purchase"]
 TARGETS: tuple[str, ...] = ("churn", "purchase")
 MODEL_VERSION = "lightgbm-isotonic/1"
-RUNAWAY_PENALIZER = 0.01
 CATEGORICAL = ("acquisition_channel",)
 
 FEATURES: tuple[str, ...] = (
@@ -299,12 +298,8 @@ def _bgnbd_scores(
         time_unit="day",
     ).customers
     x, t_x, big_t = summary["frequency"], summary["recency"], summary["T"]
-    model = BGNBD().fit(x, t_x, big_t)
+    model, _ = fit_bgnbd(x, t_x, big_t, lambda fitted: bgnbd_p_no_purchase(fitted, horizon, x, t_x, big_t))
     quiet = bgnbd_p_no_purchase(model, horizon, x, t_x, big_t)
-    if not np.all(np.isfinite(quiet)):
-        # With little history a and b can run off to infinity; a small penalty keeps them finite.
-        model = BGNBD(penalizer=RUNAWAY_PENALIZER).fit(x, t_x, big_t)
-        quiet = bgnbd_p_no_purchase(model, horizon, x, t_x, big_t)
     alive = pd.Series(model.p_alive(x, t_x, big_t), index=summary["customer_id"].astype(str))
     quiet_s = pd.Series(quiet, index=alive.index)
     return (

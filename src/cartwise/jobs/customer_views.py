@@ -23,7 +23,7 @@ from ibis.common.exceptions import IbisError
 from cartwise.core.errors import CartwiseError, InputError, ModelError, NotFoundError
 from cartwise.jobs import dashboard
 from cartwise.jobs import profiles as profiles_job
-from cartwise.predict import BGNBD, rfm_summary
+from cartwise.predict import fit_bgnbd, rfm_summary
 from cartwise.profiles import RFM_SEGMENTS
 from cartwise.store import Store
 
@@ -68,7 +68,6 @@ MAX_RULE_CHARS = 1000
 HORIZON_WEEKS = profiles_job.HORIZON_WEEKS
 MIN_CALIBRATION_DAYS = 28
 MAX_FREQUENCY_GROUP = 7
-RUNAWAY_PENALIZER = profiles_job.RUNAWAY_PENALIZER
 RFM_NAMES = frozenset(name for name, _, _ in RFM_SEGMENTS)
 
 
@@ -527,14 +526,11 @@ def calibration_holdout(orders: pd.DataFrame, holdout_days: int | None = None) -
     c = summary.customers
     x, t_x, big_t = c["frequency"], c["recency"], c["T"]
     horizon = summary.holdout_duration
-    penalizer = 0.0
     try:
-        model = BGNBD().fit(x, t_x, big_t)
+        model, penalizer = fit_bgnbd(
+            x, t_x, big_t, lambda fitted: fitted.conditional_expected_purchases(horizon, x, t_x, big_t)
+        )
         predicted = model.conditional_expected_purchases(horizon, x, t_x, big_t)
-        if not np.all(np.isfinite(predicted)):
-            penalizer = RUNAWAY_PENALIZER
-            model = BGNBD(penalizer=penalizer).fit(x, t_x, big_t)
-            predicted = model.conditional_expected_purchases(horizon, x, t_x, big_t)
     except ValueError as exc:
         raise ModelError(f"BG/NBD could not be fitted on the calibration period ({exc}).") from None
     frame = pd.DataFrame(

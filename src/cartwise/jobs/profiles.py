@@ -21,14 +21,13 @@ import pandas as pd
 import pyarrow as pa
 
 from cartwise.core.errors import CartwiseError, ConfigError, NotFoundError
-from cartwise.predict import BGNBD, GammaGamma, customer_lifetime_value, rfm_summary
+from cartwise.predict import GammaGamma, customer_lifetime_value, fit_bgnbd, rfm_summary
 from cartwise.profiles import build_profiles, cluster_customers, rule_filter
 from cartwise.store import Store
 
 HORIZON_WEEKS = 52
 ANNUAL_DISCOUNT = 0.10
 MODEL_VERSION = "bgnbd+gammagamma/1"
-RUNAWAY_PENALIZER = 0.01
 
 
 def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -44,15 +43,9 @@ def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, d
     )
     customers = summary.customers
     x, t_x, big_t = customers["frequency"], customers["recency"], customers["T"]
-    purchases = BGNBD().fit(x, t_x, big_t)
-    penalizer = 0.0
-    with np.errstate(invalid="ignore", over="ignore"):  # a run-away fit overflows here; checked next
-        expected = purchases.conditional_expected_purchases(HORIZON_WEEKS, x, t_x, big_t)
-    if not np.all(np.isfinite(expected)):
-        # With little history (no drop-out seen yet) a and b run off to infinity and the
-        # expectation overflows; a small L2 penalty on the parameters keeps them finite.
-        penalizer = RUNAWAY_PENALIZER
-        purchases = BGNBD(penalizer=penalizer).fit(x, t_x, big_t)
+    purchases, penalizer = fit_bgnbd(
+        x, t_x, big_t, lambda model: model.conditional_expected_purchases(HORIZON_WEEKS, x, t_x, big_t)
+    )
     repeaters = (customers["frequency"] > 0) & (customers["monetary_value"] > 0)
     spend = GammaGamma().fit(
         customers.loc[repeaters, "monetary_count"], customers.loc[repeaters, "monetary_value"]

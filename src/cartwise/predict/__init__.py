@@ -3,7 +3,7 @@
 Models take arrays or data frames and return arrays; they never open the store.
 """
 
-from cartwise.predict._bgnbd import BGNBD
+from cartwise.predict._bgnbd import BGNBD, RUNAWAY_PENALIZER, fit_bgnbd
 from cartwise.predict._churn import (
     MIN_CLASS_COUNT,
     PropensityModel,
@@ -18,6 +18,7 @@ from cartwise.predict._summary import SUMMARY_COLUMNS, RFMSummary, TimeUnit, rfm
 __all__ = [
     "BGNBD",
     "MIN_CLASS_COUNT",
+    "RUNAWAY_PENALIZER",
     "SUMMARY_COLUMNS",
     "GammaGamma",
     "ParetoNBD",
@@ -27,6 +28,7 @@ __all__ = [
     "TimeUnit",
     "bgnbd_p_no_purchase",
     "customer_lifetime_value",
+    "fit_bgnbd",
     "rfm_quintile_score",
     "rfm_summary",
 ]

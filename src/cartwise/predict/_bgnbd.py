@@ -8,12 +8,14 @@ p ~ Beta(a, b).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
+from cartwise.core.errors import ModelError
 from cartwise.predict._mle import (
     FloatArray,
     check_rfm,
@@ -235,3 +237,31 @@ class BGNBD:
 
 
 __all__ = ["BGNBD"]
+
+
+RUNAWAY_PENALIZER = 0.01
+"""The L2 penalty `fit_bgnbd` falls back to when an unpenalised fit runs away."""
+
+
+def fit_bgnbd(
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    needed: Callable[[BGNBD], ArrayLike],
+) -> tuple[BGNBD, float]:
+    """BG/NBD fitted without a penalty, else with `RUNAWAY_PENALIZER`; returns (model, penalizer).
+
+    With little history (no drop-out seen yet) `a` and `b` run off to infinity: the fit
+    stops with a ModelError that says so, or ends on parameters so large that the predictions
+    the caller needs, `needed(model)`, overflow. Which of the two happens depends on the
+    optimiser's last steps (it changed with SciPy's L-BFGS-B). A small L2 penalty on the
+    parameters keeps them finite.
+    """
+    try:
+        model = BGNBD().fit(frequency, recency, T)
+        with np.errstate(invalid="ignore", over="ignore"):  # a run-away fit overflows here
+            if np.all(np.isfinite(needed(model))):
+                return model, 0.0
+    except ModelError:
+        pass
+    return BGNBD(penalizer=RUNAWAY_PENALIZER).fit(frequency, recency, T), RUNAWAY_PENALIZER
