@@ -3,13 +3,15 @@
 The store is either a simulated shop (`--data shop`, the default: `cartwise demo`'s
 simulator with 100,000 customers over a year, ~10.2M events in sessions of ~5 events) or
 uniform synthetic events (`--data uniform`: ~20 events per user scattered over weeks, about
-one event per user and day, the worst case for a rollup). The store's analytics rollup is
-built as `cartwise ingest` and `cartwise demo` build it, and timed.
+one event per user and day, the worst case for a rollup). The store's analytics rollup and
+its timeline (the events sorted for funnels) are built as `cartwise ingest` and `cartwise
+demo` build them, and timed.
 
-Each Cartwise call (an Ibis expression on DuckDB, reading the rollup where it can, including
-the transfer to pandas) is timed against a hand-written DuckDB SQL query over the events
-answering the same question on the same connection in the same run; answers are checked
-to agree. Prints a table.
+Each Cartwise call (an Ibis expression on DuckDB, reading the rollup or the timeline where it
+can, as the CLI and the dashboard do, including the transfer to pandas) is timed against a
+hand-written DuckDB SQL query over the events answering the same question on the same
+connection in the same run; answers are checked to agree. Two more funnel rows time both
+sides on the timeline, and both on the events. Prints a table.
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/analytics.py [--data shop|uniform] [--events 10000000]
 """
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from cartwise.analytics import funnel, kpis, refresh_rollup, retention, stored_facts
+from cartwise.analytics import funnel, kpis, refresh_rollup, retention, stored_facts, stored_timeline
 from cartwise.core.settings import get_settings
 from cartwise.jobs.demo import build_demo
 from cartwise.simulate import ShopConfig
@@ -156,8 +158,11 @@ def main() -> None:
             t0 = time.perf_counter()
             load(store, args.data, args.events)
             loaded = time.perf_counter() - t0
-            # Time the rollup of every event from scratch (the demo build has made one already).
+            # Time the rollup and the timeline of every event from scratch (the demo build has
+            # made them already).
             store.con.execute("DELETE FROM event_rollup")
+            store.con.execute("DELETE FROM event_timeline")
+            store.con.execute("DELETE FROM event_timeline_months")
             store.con.execute("UPDATE event_rollup_state SET watermark = -1, folded = 0, compacted_rows = 0")
             t0 = time.perf_counter()
             folded = refresh_rollup(store)
@@ -165,7 +170,7 @@ def main() -> None:
             store.con.execute("CHECKPOINT")  # as a store reads after `cartwise ingest` has closed it
             print(
                 f"{args.data}: {folded['folded']:,} events loaded in {loaded:.1f} s, "
-                f"rolled up into {folded['rows']:,} rows in {rolled:.1f} s"
+                f"rolled up into {folded['rows']:,} rows, and sorted into the timeline, in {rolled:.1f} s"
             )
             run_cases(store, args.repeat)
 
@@ -174,6 +179,8 @@ def run_cases(store: Store, repeat: int) -> None:
     con = store.con
     events = store.ibis().table("events")
     facts = stored_facts(store)
+    timeline = stored_timeline(store)
+    steps = "view,add_to_cart,purchase"
 
     def sql(q: str) -> Callable[[], Any]:
         return lambda: con.execute(q).fetchdf()
@@ -182,7 +189,17 @@ def run_cases(store: Store, repeat: int) -> None:
         ("KPIs by day", lambda: kpis(events, "day", facts=facts), sql(KPI_SQL)),
         (
             "funnel view>cart>purchase, 1d",
-            lambda: funnel(events, "view,add_to_cart,purchase", "1d", dropped=False),
+            lambda: funnel(events, steps, "1d", dropped=False, timeline=timeline),
+            sql(FUNNEL_SQL),
+        ),
+        (
+            "  same, both reading the timeline",
+            lambda: funnel(events, steps, "1d", dropped=False, timeline=timeline),
+            sql(FUNNEL_SQL.replace("FROM events", "FROM event_timeline")),
+        ),
+        (
+            "  same, both reading the events",
+            lambda: funnel(events, steps, "1d", dropped=False),
             sql(FUNNEL_SQL),
         ),
         (
@@ -198,7 +215,7 @@ def run_cases(store: Store, repeat: int) -> None:
             assert np.allclose(r_ours.revenue.sum(), r_sql.revenue.fillna(0).sum())
             assert int(r_ours.visitors.sum()) == int(r_sql.visitors.sum())
             assert int(r_ours.sessions.sum()) == int(r_sql.sessions.sum())
-        elif name.startswith("funnel"):
+        elif "funnel" in name or "same" in name:
             assert list(r_ours.steps.users) == [int(r_sql[c][0]) for c in ("u1", "u2", "u3")]
             assert list(r_ours.steps.median_seconds_from_previous[1:]) == [r_sql.m2[0], r_sql.m3[0]]
         else:

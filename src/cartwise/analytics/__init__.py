@@ -6,7 +6,14 @@ data frames or plain results. Definitions of every figure are in each function's
 """
 
 from cartwise.analytics._basket import BasketRules, association_rules, basket_rules, frequent_itemsets
-from cartwise.analytics._facts import event_facts, refresh_rollup, rollup_facts, rollup_lag, stored_facts
+from cartwise.analytics._facts import (
+    event_facts,
+    refresh_rollup,
+    rollup_facts,
+    rollup_lag,
+    stored_facts,
+    stored_timeline,
+)
 from cartwise.analytics._funnel import FunnelResult, Step, funnel, parse_steps
 from cartwise.analytics._kpis import KPIS, kpis
 from cartwise.analytics._retention import retention
@@ -28,4 +35,5 @@ __all__ = [
     "rollup_facts",
     "rollup_lag",
     "stored_facts",
+    "stored_timeline",
 ]

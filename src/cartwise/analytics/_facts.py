@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cartwise.analytics._common import require_columns
+from cartwise.analytics._timeline import COLUMNS, TIMELINE, clear_timeline, fold_timeline
 from cartwise.store import Store
 
 ROLLUP = "event_rollup"
@@ -30,6 +31,8 @@ ROLLUP_STATE = "event_rollup_state"
 TAIL = "events_after_rollup"
 CURRENT = "_cw_event_facts"
 """Temporary view: the rollup plus the facts of the events after it."""
+CURRENT_TIMELINE = "_cw_event_timeline"
+"""Temporary view: the timeline plus the events after it."""
 KEYS = ("ts", "user_id", "session", "order_key")
 FACT_SCHEMA = ibis.schema(
     {
@@ -127,17 +130,40 @@ def stored_facts(store: Store) -> ir.Table | None:
     return backend.table(CURRENT)
 
 
+def stored_timeline(store: Store) -> ir.Table | None:
+    """The store's events as `(ts, user_id, type)`, sorted for funnels: the timeline plus the
+    events stored after the rollup's watermark, which it shares (see `analytics._timeline`).
+    None before the timeline's migration or when events were deleted or replaced since."""
+    if not store.has_table(TIMELINE):
+        return None
+    mismatch, lag = _status(store.con)
+    if mismatch:
+        return None
+    backend = store.ibis()
+    timeline = backend.table(TIMELINE)
+    if not lag:
+        return timeline
+    # A view, for the reason given in `stored_facts`: a funnel reads it once per step.
+    union = timeline.union(backend.table(TAIL).select(*COLUMNS).cast(timeline.schema()))
+    store.con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {CURRENT_TIMELINE} AS {ibis.to_sql(union, dialect='duckdb')}"
+    )
+    return backend.table(CURRENT_TIMELINE)
+
+
 def rollup_lag(store: Store) -> int:
     """Events stored since the rollup's last refresh (all of them before the first)."""
     return _status(store.con)[1]
 
 
 def refresh_rollup(store: Store) -> dict[str, Any]:
-    """Fold the events stored since the last refresh into `event_rollup`, in one transaction.
+    """Fold the events stored since the last refresh into `event_rollup` and `event_timeline`
+    (`analytics._timeline`), in one transaction.
 
-    Rebuilds from scratch when `events` no longer holds the rows folded before (the table
+    Rebuilds both from scratch when `events` no longer holds the rows folded before (the table
     was replaced), and regroups the rollup when appends have grown it by `COMPACT_RATIO`.
-    Returns `{"folded": events added, "rows": rollup rows, "rebuilt": bool, "compacted": bool}`.
+    Returns `{"folded": events added, "rows": rollup rows, "rebuilt": bool, "compacted": bool,
+    "months_sorted": timeline months sorted again}`.
     """
     con = store.con
     backend = store.ibis()
@@ -148,15 +174,17 @@ def refresh_rollup(store: Store) -> dict[str, Any]:
         rebuilt, _ = _status(con)
         if rebuilt:
             con.execute(f"DELETE FROM {ROLLUP}")
+            clear_timeline(con)
             con.execute(f"UPDATE {ROLLUP_STATE} SET watermark = -1, folded = 0, compacted_rows = 0")
             watermark, folded, compacted_rows = -1, 0, 0
         top, added = _one(
             con, f"SELECT coalesce(max(rowid), -1), count(*) FROM events WHERE rowid > {watermark}"
         )
-        compacted = False
+        compacted, months_sorted = False, 0
         if added:
             tail = rollup_facts(event_facts(backend.table(TAIL)))
             con.execute(f"INSERT INTO {ROLLUP} BY NAME {ibis.to_sql(tail)}")
+            months_sorted = fold_timeline(con, TAIL)
             rows = store.count(ROLLUP)
             if not compacted_rows:  # the first fold is grouped already
                 compacted_rows = rows
@@ -173,7 +201,13 @@ def refresh_rollup(store: Store) -> dict[str, Any]:
                 [top, folded + added, compacted_rows],
             )
         rows = store.count(ROLLUP)
-    return {"folded": int(added), "rows": rows, "rebuilt": rebuilt, "compacted": compacted}
+    return {
+        "folded": int(added),
+        "rows": rows,
+        "rebuilt": rebuilt,
+        "compacted": compacted,
+        "months_sorted": months_sorted,
+    }
 
 
 def _status(con: Any) -> tuple[bool, int]:

@@ -33,7 +33,8 @@ def info(db: Path | None, as_json: bool) -> None:
 def export_(directory: Path, db: Path | None, as_json: bool) -> None:
     """Write every table to DIRECTORY as Parquet, with a manifest.
 
-    The analytics rollup is left out: the importing store builds its own from its events.
+    The analytics rollup and timeline are left out: the importing store builds its own from
+    its events.
     """
     settings = settings_for(db)
     with open_store(settings.db, settings=settings, read_only=True) as store:
@@ -47,7 +48,7 @@ def export_(directory: Path, db: Path | None, as_json: bool) -> None:
 @json_option
 def import_(directory: Path, db: Path | None, as_json: bool) -> None:
     """Load an export made by `db export` (rows already present are skipped), then fold the
-    new events into the analytics rollup."""
+    new events into the analytics rollup and timeline."""
     settings = settings_for(db)
     with open_store(settings.db, settings=settings) as store:
         added = store.import_(directory)

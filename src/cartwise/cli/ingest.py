@@ -141,7 +141,7 @@ def ingest(
             update(str(path))
             summaries.append(ingest_file(store, kind, path, options).to_dict())
         if kind == "events":
-            update("analytics rollup")
+            update("analytics rollup and timeline")
             refresh_rollup(store)
     if save_mapping and summaries:
         save_mapping_file(
@@ -200,8 +200,8 @@ def _what_was_kept(settings: Settings, kind: str, files: tuple[Path, ...], since
             "already loaded add nothing."
         )
     rollup = (
-        " Only the refresh of the analytics rollup was cut short: analytics stay correct, and the "
-        "next `cartwise ingest events` refreshes it."
+        " Only the refresh of the analytics rollup and timeline was cut short: analytics stay "
+        "correct, and the next `cartwise ingest events` refreshes them."
         if kind == "events"
         else ""
     )

@@ -30,6 +30,7 @@ from cartwise.analytics import (
     kpis,
     retention,
     stored_facts,
+    stored_timeline,
 )
 from cartwise.core.errors import ConfigError, DataWarning, InputError
 from cartwise.core.settings import Settings, get_settings
@@ -146,11 +147,13 @@ def canonical_tables(
     settings: Settings | None = None,
     *,
     facts: bool = False,
+    timeline: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Ibis tables of the canonical tables `names` on the chosen engine (missing ones omitted).
 
     With `facts`, from a store on DuckDB, `"facts"` is added: the events' rollup
     (`stored_facts`), which KPIs and retention read instead of every event when they can.
+    With `timeline`, likewise `"timeline"`: the events sorted for funnels (`stored_timeline`).
     """
     _check_engine(source.engine)
     with _store_for(source, settings) as store:
@@ -158,10 +161,13 @@ def canonical_tables(
         if source.engine == "duckdb":
             backend = store.ibis()
             tables = {n: backend.table(n) for n in present}
-            rollup = None
-            if facts and source.events_file is None and "events" in present:
-                rollup = stored_facts(store)
-            yield tables | ({"facts": rollup} if rollup is not None else {})
+            extra = {}
+            if source.events_file is None and "events" in present:
+                if facts:
+                    extra["facts"] = stored_facts(store)
+                if timeline:
+                    extra["timeline"] = stored_timeline(store)
+            yield tables | {name: table for name, table in extra.items() if table is not None}
         else:
             yield spark_tables({n: _arrow(store, _text_json_select(store, n)) for n in present})
 
@@ -190,7 +196,7 @@ def run_funnel(
     with_dropped: bool = False,
 ) -> dict[str, Any]:
     """`{"steps": [{"step", "users", "conversion_from_previous", ...}], ...}` (see `analytics.funnel`)."""
-    with canonical_tables(source, ("events", "users")) as tables:
+    with canonical_tables(source, ("events", "users"), timeline=True) as tables:
         result: FunnelResult = funnel(
             tables["events"],
             steps,
@@ -200,6 +206,7 @@ def run_funnel(
             breakdown=breakdown,
             users=tables.get("users"),
             dropped=with_dropped,
+            timeline=tables.get("timeline"),
         )
     return result.to_dict(with_dropped=with_dropped)
 

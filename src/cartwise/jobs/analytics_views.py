@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from cartwise.analytics import BasketRules, basket_rules, funnel, kpis, parse_steps, retention, stored_facts
+from cartwise.analytics import (
+    BasketRules,
+    FunnelResult,
+    basket_rules,
+    funnel,
+    kpis,
+    parse_steps,
+    retention,
+    stored_facts,
+    stored_timeline,
+)
 from cartwise.core.durations import parse_duration
 from cartwise.core.errors import CartwiseError, ConfigError
 from cartwise.jobs.dashboard import Page, register_page
@@ -228,6 +238,16 @@ def _events(store: Store) -> Any:
     return store.ibis().table("events")
 
 
+def _store_funnel(
+    store: Store, labels: list[str], window: timedelta, start: Any, end: Any, **options: Any
+) -> FunnelResult:
+    """The library's funnel of the store's events, its steps read from the store's timeline."""
+    timeline = stored_timeline(store)
+    return _library_call(
+        funnel, _events(store), labels, window, start=start, end=end, timeline=timeline, **options
+    )
+
+
 def event_types(store: Store) -> list[str]:
     """Event types in the store, most frequent first."""
     rows = store.con.execute(
@@ -394,16 +414,8 @@ def funnel_view(
             )
     start_ts, end_ts = _range(start, end)
     users = store.ibis().table("users") if store.has_table("users") else None
-    result = _library_call(
-        funnel,
-        _events(store),
-        labels,
-        window_delta,
-        start=start_ts,
-        end=end_ts,
-        breakdown=breakdown,
-        users=users,
-        dropped=False,
+    result = _store_funnel(
+        store, labels, window_delta, start_ts, end_ts, breakdown=breakdown, users=users, dropped=False
     )
     segments: list[dict[str, Any]] = []
     if result.by_segment is not None:
@@ -460,9 +472,7 @@ def dropped_view(
     stamp = store.con.execute("SELECT count(*), max(ts) FROM events").fetchall()[0]
     dropped = _DROPPED.get(
         (str(store.path), stamp, tuple(labels), window_delta, start_ts, end_ts),
-        lambda: (
-            _library_call(funnel, _events(store), labels, window_delta, start=start_ts, end=end_ts).dropped
-        ),
+        lambda: _store_funnel(store, labels, window_delta, start_ts, end_ts).dropped,
     )
     users = dropped[wanted]
     page_size = page_size or max(1, len(users))

@@ -52,7 +52,7 @@ _SEGMENT_GLOB = "segment-*.jsonl"
 VALIDATORS = 1
 """Validation threads. One is enough here: each call already takes every waiting request."""
 ROLLUP_EVERY = 500_000
-"""The writer folds new events into the analytics rollup after this many (0.2-0.3 s per million)."""
+"""The writer folds new events into the analytics rollup and timeline after this many (~0.6 s per million)."""
 
 
 def _out_of_range(value: Any, path: str = "") -> str | None:

@@ -105,3 +105,23 @@ MIGRATIONS = (
         ),
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        6,
+        "events sorted for funnels",
+        (
+            # (ts, user_id, type) of every event, appended by `analytics.refresh_rollup` in blocks
+            # sorted by (month, type, user, time); a month is sorted again as one block when
+            # the rows appended after its last sort grow large (`analytics._timeline`).
+            "CREATE TABLE IF NOT EXISTS event_timeline (ts TIMESTAMP, user_id VARCHAR, type VARCHAR)",
+            # Per month: rows sorted together, rows appended in later blocks.
+            """CREATE TABLE IF NOT EXISTS event_timeline_months (
+                month TIMESTAMP, sorted_rows BIGINT, appended_rows BIGINT)""",
+            # The timeline shares the rollup's watermark: fold both again from the first event.
+            "DELETE FROM event_rollup",
+            "UPDATE event_rollup_state SET watermark = -1, folded = 0, compacted_rows = 0",
+        ),
+    ),
+)

@@ -25,8 +25,14 @@ from cartwise.schema import TABLES
 from cartwise.store.migrations import MIGRATIONS
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
-NOT_EXPORTED = ("schema_migrations", "event_rollup", "event_rollup_state")
-"""Bookkeeping and the events' rollup, which the importing store rebuilds from its own events."""
+NOT_EXPORTED = (
+    "schema_migrations",
+    "event_rollup",
+    "event_rollup_state",
+    "event_timeline",
+    "event_timeline_months",
+)
+"""Bookkeeping, the events' rollup and timeline, which the importing store rebuilds from its own events."""
 _MANIFEST = "cartwise-export.json"
 
 
