@@ -38,8 +38,9 @@ def events_in(month: str, n: int, seed: int, users: int = 40) -> pa.Table:
     )
 
 
-def rows(store: Store, table: str, order: str = "ts, user_id, type") -> pd.DataFrame:
-    return store.con.execute(f"SELECT ts, user_id, type FROM {table} ORDER BY {order}").fetch_df()
+def rows(store: Store, table: str) -> pd.DataFrame:
+    """Every `(ts, user_id, type)` of `table`, in one order whatever the storage order."""
+    return store.con.execute(f"SELECT ts, user_id, type FROM {table} ORDER BY ALL").fetch_df()
 
 
 def assert_funnels_agree(store: Store, **options: str) -> None:
