@@ -160,10 +160,10 @@ def _match(events: ir.Table, step: Step) -> ir.BooleanValue:
     return condition
 
 
-def _per_user(events: ir.Table, steps: list[Step], window: timedelta) -> ir.Table:
-    """One row per user who did step 1: `user_id`, `depth` (last step reached), `gap_k` (seconds)."""
+def _per_user(sources: list[ir.Table], steps: list[Step], window: timedelta) -> ir.Table:
+    """One row per user who did step 1: `user_id`, `depth` (last step reached), `gap_k` (seconds).
+    `sources[i]` holds the events step i is matched in (`user_id`, `ts`, `type`, its filter columns)."""
     limit = window.total_seconds()
-    sec = events.ts.epoch_seconds().cast("float64")
     # Band join: every event of a chain lies within `window` of its start, so a step-k event
     # only meets starts in its own time bucket or the one before. Joining on the bucket as
     # well as the user pairs events near each other instead of every pair in a user's
@@ -175,7 +175,10 @@ def _per_user(events: ir.Table, steps: list[Step], window: timedelta) -> ir.Tabl
         return (t / width).floor().cast("int64")
 
     # No dedup of identical (user, time) rows: the grouped minima and maxima absorb them.
-    levels = [events.filter(_match(events, step)).select("user_id", t=sec) for step in steps]
+    levels = [
+        table.filter(_match(table, step)).select("user_id", t=table.ts.epoch_seconds().cast("float64"))
+        for table, step in zip(sources, steps, strict=True)
+    ]
     first = levels[0]
     per_user = first.select("user_id").distinct().mutate(depth=ibis.literal(1, "int64"))
     # The frontier holds the chains that reached the last step: start `t1`, last event `prev`.
@@ -250,8 +253,8 @@ def funnel(
     (the user's value), else a key of the events' JSON properties or of the users' JSON
     attributes. `dropped=False` skips the query that lists dropped users. `timeline`: the
     same events as `(ts, user_id, type)` in an order that makes the steps' joins cheaper (a
-    store's `stored_timeline`), read instead of `events` for the steps when no step filters
-    on a column; the answers are the same.
+    store's `stored_timeline`), read instead of `events` for each step without a filter;
+    the answers are the same.
     """
     table = as_table(events, "events")
     step_list = _normalise_steps(steps)
@@ -261,10 +264,11 @@ def funnel(
     by_user, from_json = _breakdown_source(table, user_table, breakdown)
     start_ts, end_ts = as_timestamp(start, "start"), as_timestamp(end, "end")
     ranged = in_range(table, start_ts, end_ts)
-    stepped = ranged
-    if timeline is not None and not any(step.where for step in step_list):
-        stepped = in_range(as_table(timeline, "timeline"), start_ts, end_ts)
-    per_user = _per_user(stepped, step_list, window_delta)
+    sources = [ranged] * len(step_list)
+    if timeline is not None:
+        sorted_ranged = in_range(as_table(timeline, "timeline"), start_ts, end_ts)
+        sources = [ranged if step.where else sorted_ranged for step in step_list]
+    per_user = _per_user(sources, step_list, window_delta)
     with contextlib.ExitStack() as stack:
         if breakdown is not None or dropped:
             # Read by two or three queries below: computed once into a temporary table.
