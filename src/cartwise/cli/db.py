@@ -22,7 +22,8 @@ def db() -> None:
 def info(db: Path | None, as_json: bool) -> None:
     """Row counts per table, schema version, size and event time span."""
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, read_only=settings.db.exists()) as store:
+    # Read-only, so that a mistyped path is an error rather than a new empty store.
+    with open_store(settings.db, settings=settings, read_only=True) as store:
         emit(store.info(), as_json)
 
 
