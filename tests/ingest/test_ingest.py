@@ -649,19 +649,6 @@ def test_cli_ingest_and_db_info_json_contracts(tmp_path: Path) -> None:
         assert table in info["tables"]
 
 
-def test_db_info_on_a_missing_store_says_so_and_creates_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from cartwise.cli import main
-
-    missing = tmp_path / "typo.duckdb"
-    with pytest.raises(SystemExit) as stopped:
-        main(["db", "info", "--db", str(missing)])
-    assert stopped.value.code == 2
-    assert f"No store at {missing}" in capsys.readouterr().err
-    assert not missing.exists()
-
-
 def test_cli_reports_errors_with_exit_code_2(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cartwise.core.settings import get_settings
 from cartwise.store import open_store
 
@@ -16,3 +18,27 @@ def test_the_store_applies_the_memory_limit_and_checkpoint_size(tmp_path: Path) 
             "SELECT current_setting('memory_limit'), current_setting('checkpoint_threshold')"
         ).fetchall()
     assert rows == [("512.0 MiB", "64.0 MiB")]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "info"],
+        ["train"],
+        ["profiles", "build"],
+        ["segments", "list"],
+        ["churn", "score"],
+        ["demand", "build"],
+    ],
+)
+def test_commands_that_need_data_refuse_a_missing_store_and_create_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    from cartwise.cli import main
+
+    missing = tmp_path / "typo.duckdb"
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, "--db", str(missing)])
+    assert stopped.value.code == 2
+    assert f"No store at {missing}" in capsys.readouterr().err
+    assert not missing.exists()

@@ -118,7 +118,7 @@ def evaluate(horizon: int, cutoff: str | None, target: str, db: Path | None, as_
 def score(horizon: int, db: Path | None, as_json: bool) -> None:
     """Score every customer as of the latest data and save the `churn_scores` table."""
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store, progress("Scoring", not as_json):
+    with open_store(settings.db, settings=settings, create=False) as store, progress("Scoring", not as_json):
         result = score_churn(store, horizon=horizon)
     emit(result, as_json, _format_scores)
 

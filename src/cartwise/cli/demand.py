@@ -105,7 +105,7 @@ def build(
     from cartwise.jobs.demand import build_forecasts
 
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store, progress("Forecasting", not as_json):
+    with open_store(settings.db, settings=settings, create=False) as store, progress("Forecasting", not as_json):
         report = build_forecasts(
             store,
             horizon=horizon,
@@ -135,6 +135,6 @@ def elasticity(db: Path | None, min_price_changes: int, as_json: bool) -> None:
     from cartwise.jobs.demand import build_elasticities
 
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with open_store(settings.db, settings=settings, create=False) as store:
         report = build_elasticities(store, min_price_changes=min_price_changes)
     emit(report, as_json, _human_elasticity)

@@ -37,7 +37,7 @@ def profiles() -> None:
 def build(as_of: datetime | None, no_clusters: bool, db: Path | None, as_json: bool) -> None:
     """Rebuild every profile, its predictions and cluster, and the members of saved segments."""
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store, progress("Building profiles", not as_json):
+    with open_store(settings.db, settings=settings, create=False) as store, progress("Building profiles", not as_json):
         report = refresh_profiles(store, as_of, clusters=not no_clusters)
     emit(report, as_json)
 
@@ -69,7 +69,7 @@ def segments() -> None:
 def list_(db: Path | None, as_json: bool) -> None:
     """Saved segments with their size and size history."""
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with open_store(settings.db, settings=settings, create=False) as store:
         result = list_segments(store)
     emit(
         {"segments": result},
@@ -88,7 +88,7 @@ def list_(db: Path | None, as_json: bool) -> None:
 def count(rule: str, db: Path | None, as_json: bool) -> None:
     """How many customers match RULE now."""
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with open_store(settings.db, settings=settings, create=False) as store:
         emit({"rule": rule, "size": segment_count(store, rule)}, as_json)
 
 
@@ -105,7 +105,7 @@ def count(rule: str, db: Path | None, as_json: bool) -> None:
 def save(name: str, rule: str, description: str, db: Path | None, as_json: bool) -> None:
     """Save segment NAME (replacing one of that name)."""
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with open_store(settings.db, settings=settings, create=False) as store:
         emit(save_segment(store, name, rule, description), as_json)
 
 
@@ -116,7 +116,7 @@ def save(name: str, rule: str, description: str, db: Path | None, as_json: bool)
 def delete(name: str, db: Path | None, as_json: bool) -> None:
     """Delete segment NAME."""
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with open_store(settings.db, settings=settings, create=False) as store:
         delete_segment(store, name)
     emit({"deleted": name}, as_json)
 
@@ -128,7 +128,7 @@ def delete(name: str, db: Path | None, as_json: bool) -> None:
 def members(name: str, db: Path | None, as_json: bool) -> None:
     """The user ids in segment NAME."""
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with open_store(settings.db, settings=settings, create=False) as store:
         ids = [
             r[0]
             for r in store.con.execute(

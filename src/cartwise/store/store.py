@@ -43,11 +43,19 @@ def _quote(name: str) -> str:
 class Store:
     """An open Cartwise store. Use `open_store()` or `Store(path)`; close with `close()` or `with`."""
 
-    def __init__(self, path: str | Path, *, settings: Settings | None = None, read_only: bool = False):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        settings: Settings | None = None,
+        read_only: bool = False,
+        create: bool = True,
+    ):
+        """`create=False`: a missing file is an error (for commands that need the store's data)."""
         self.settings = settings or get_settings()
         self.path = Path(path)
         self.read_only = read_only
-        if read_only and not self.path.exists():
+        if (read_only or not create) and not self.path.exists():
             raise StoreError(
                 f"No store at {self.path}; create one with `cartwise ingest` or `cartwise demo`."
             )
@@ -263,11 +271,16 @@ class Store:
 
 
 def open_store(
-    path: str | Path | None = None, *, read_only: bool = False, settings: Settings | None = None
+    path: str | Path | None = None,
+    *,
+    read_only: bool = False,
+    settings: Settings | None = None,
+    create: bool = True,
 ) -> Store:
-    """Open (and migrate) the store at `path`, or at the `db` setting."""
+    """Open (and migrate) the store at `path`, or at the `db` setting; with `create=False` or
+    `read_only`, a missing file is an error instead of a new empty store."""
     settings = settings or get_settings()
-    return Store(path or settings.db, settings=settings, read_only=read_only)
+    return Store(path or settings.db, settings=settings, read_only=read_only, create=create)
 
 
 def remove_store(path: str | Path) -> None:
