@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -85,6 +87,35 @@ def test_cli_rejects_a_bad_size_without_touching_the_store(
     err = capsys.readouterr().err
     assert "`users` got -5" in err and "--help" in err
     assert db.read_bytes() == b"not a store"
+
+
+def test_cli_refuses_to_replace_a_store_it_did_not_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop = tmp_path / "shop.duckdb"
+    with Store(shop, settings=get_settings()) as store:
+        store.append(
+            "events",
+            pa.table({"event_id": ["e1"], "ts": [datetime(2025, 3, 1)], "user_id": ["u1"], "type": ["view"]}),
+        )
+    not_a_store = tmp_path / "orders.csv"
+    not_a_store.write_text("order_id,amount\n1,9.5\n")
+    for path, says in (
+        (shop, "holds 1 events that `cartwise demo` did not make"),
+        (not_a_store, "Cannot open the store"),
+    ):
+        before = path.read_bytes()
+        with pytest.raises(SystemExit) as stopped:
+            main(["demo", *ARGS, "--db", str(path), "--json"])
+        assert stopped.value.code == 2
+        message = capsys.readouterr().err
+        assert str(path) in message and says in message
+        assert path.read_bytes() == before
+    # A store without data is replaced like a demo store.
+    empty = tmp_path / "empty.duckdb"
+    Store(empty, settings=get_settings()).close()
+    done = CliRunner().invoke(cli, ["demo", *ARGS, "--db", str(empty), "--json"])
+    assert done.exit_code == 0, done.output
 
 
 def test_ctrl_c_during_the_build_says_the_store_is_incomplete(

@@ -105,7 +105,10 @@ def build(
     from cartwise.jobs.demand import build_forecasts
 
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store, progress("Forecasting", not as_json):
+    with (
+        open_store(settings.db, settings=settings, create=False) as store,
+        progress("Forecasting", not as_json),
+    ):
         report = build_forecasts(
             store,
             horizon=horizon,

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
-from cartwise.core.errors import Interrupted
+from cartwise.core.errors import Interrupted, StoreError
 from cartwise.jobs.demo import build_demo
 from cartwise.jobs.train import train_all
 from cartwise.simulate import ShopConfig, make_config
@@ -83,7 +83,8 @@ def demo(
 ) -> None:
     """Build a demo shop (catalogue, customers, ~2 million events) with its ground truth, then serve it.
 
-    The store at --db is deleted and rebuilt. Ground truth lands in `truth_*` tables and
+    The store at --db is deleted and rebuilt; only a store an earlier `cartwise demo` made, or
+    one without events, users or items, is deleted. Ground truth lands in `truth_*` tables and
     `promotions`, so models can be checked against known answers.
     """
     config = make_config(
@@ -91,6 +92,8 @@ def demo(
     )
     settings = settings_for(db, host=host, port=port)
     existed = settings.db.exists()
+    if existed:
+        _check_replaceable(settings.db)
     remove_store(settings.db)
     if existed and not as_json:
         click.echo(f"Removed the existing store {settings.db}.", err=True)
@@ -117,3 +120,20 @@ def demo(
         from cartwise.jobs.live_demo import serve_demo
 
         serve_demo(settings)
+
+
+def _check_replaceable(path: Path) -> None:
+    """Raise unless the store at `path` may be deleted: a demo store (it has the simulator's
+    `truth_params`) or one without data. A shop's store set as the default `db`, a file that
+    is not a store, or a store a server has open is refused, never deleted."""
+    with open_store(path, read_only=True) as store:
+        if store.has_table("truth_params"):
+            return
+        held = {name: store.count(name) for name in ("events", "users", "items") if store.has_table(name)}
+    if any(held.values()):
+        found = ", ".join(f"{n:,} {name}" for name, n in held.items() if n)
+        raise StoreError(
+            f"The store {path} holds {found} that `cartwise demo` did not make, and the demo "
+            "replaces the store at --db: choose another path (e.g. --db demo.duckdb), or delete "
+            "this file yourself if it is not needed."
+        )

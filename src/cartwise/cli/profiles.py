@@ -37,7 +37,10 @@ def profiles() -> None:
 def build(as_of: datetime | None, no_clusters: bool, db: Path | None, as_json: bool) -> None:
     """Rebuild every profile, its predictions and cluster, and the members of saved segments."""
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store, progress("Building profiles", not as_json):
+    with (
+        open_store(settings.db, settings=settings, create=False) as store,
+        progress("Building profiles", not as_json),
+    ):
         report = refresh_profiles(store, as_of, clusters=not no_clusters)
     emit(report, as_json)
 

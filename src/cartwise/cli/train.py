@@ -17,6 +17,9 @@ from cartwise.store import open_store
 def train(db: Path | None, as_json: bool) -> None:
     """Rebuild profiles (RFM, CLV, P(alive), clusters, segments) and retrain the recommender."""
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store, progress("Training", not as_json) as update:
+    with (
+        open_store(settings.db, settings=settings, create=False) as store,
+        progress("Training", not as_json) as update,
+    ):
         report = train_all(store, progress=update)
     emit(report, as_json)

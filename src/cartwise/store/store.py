@@ -69,8 +69,8 @@ class Store:
             config["threads"] = self.settings.threads
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
+        except duckdb.Error as exc:  # not a store (a CSV file, say) raises other kinds than IOException
+            if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
                 raise StoreError(
                     f"The store {self.path} is in use by another process (one writer at a time). "
                     "Stop `cartwise serve` or the other command, or send data through the API."
