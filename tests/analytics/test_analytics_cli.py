@@ -249,6 +249,13 @@ def test_one_item_baskets_give_zero_rules(tmp_path: Path) -> None:
             "--min-confidence 2.0 is outside (0, 1]",
         ),
         (basket, ["rules", "--item-col", "sku"], "no column 'sku'"),
+        (
+            analytics,
+            ["funnel", "--steps", "product_view,purchase", "--start", "2024-03-02", "--end", "2024-03-01"],
+            "--end 2024-03-01T00:00:00 must be after --start 2024-03-02T00:00:00",
+        ),
+        (analytics, ["kpis", "--start", "2024-03-02", "--end", "2024-03-02"], "must be after --start"),
+        (analytics, ["retention", "--start", "2024-03-05", "--end", "2024-03-02"], "must be after --start"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(

@@ -65,6 +65,19 @@ def as_timestamp(value: str | date | datetime | None, name: str) -> datetime | N
     return stamp.to_pydatetime()
 
 
+def as_range(
+    start: str | date | datetime | None, end: str | date | datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """`as_timestamp` of both bounds; an end at or before the start is an error, not an empty answer."""
+    start_ts, end_ts = as_timestamp(start, "start"), as_timestamp(end, "end")
+    if start_ts is not None and end_ts is not None and end_ts <= start_ts:
+        raise ConfigError(
+            f"--end {end_ts.isoformat()} must be after --start {start_ts.isoformat()} "
+            "(the range is start <= time < end)."
+        )
+    return start_ts, end_ts
+
+
 def check_grain(grain: str, name: str = "by") -> str:
     if grain not in GRAINS:
         raise ConfigError(f"--{name} {grain!r} is not a period; choose one of {', '.join(GRAINS)}.")

@@ -39,9 +39,9 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cartwise.analytics._common import (
+    as_range,
     as_table,
     as_timedelta,
-    as_timestamp,
     column_or_property,
     in_range,
     require_columns,
@@ -262,7 +262,7 @@ def funnel(
     require_columns(table, ["user_id", "ts", "type"])
     user_table = as_table(users, "users") if users is not None else None
     by_user, from_json = _breakdown_source(table, user_table, breakdown)
-    start_ts, end_ts = as_timestamp(start, "start"), as_timestamp(end, "end")
+    start_ts, end_ts = as_range(start, end)
     ranged = in_range(table, start_ts, end_ts)
     sources = [ranged] * len(step_list)
     if timeline is not None:

@@ -33,7 +33,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cartwise.analytics._common import as_table, as_timestamp, check_grain, period_index, period_start
+from cartwise.analytics._common import as_range, as_table, check_grain, period_index, period_start
 from cartwise.analytics._facts import event_facts, whole_days
 
 KPIS: tuple[str, ...] = (
@@ -121,7 +121,7 @@ def kpis(
     events already rolled up (`stored_facts`), read instead when `end` is a midnight.
     """
     grain = check_grain(by)
-    start_ts, end_ts = as_timestamp(start, "start"), as_timestamp(end, "end")
+    start_ts, end_ts = as_range(start, end)
     if facts is None or not whole_days(end_ts):
         facts = event_facts(as_table(events, "events"))
     raw = kpi_query(facts, grain, end_ts).to_pandas()

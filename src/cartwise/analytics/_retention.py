@@ -25,7 +25,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cartwise.analytics._common import as_table, as_timestamp, in_range, period_index, period_start
+from cartwise.analytics._common import as_range, as_table, in_range, period_index, period_start
 from cartwise.analytics._facts import event_facts, whole_days
 from cartwise.core.errors import ConfigError
 
@@ -82,7 +82,7 @@ def retention(
         raise ConfigError(f"--cohort {cohort!r} is unknown; choose first_purchase or first_seen.")
     if activity not in ("any", "purchase"):
         raise ConfigError(f"--activity {activity!r} is unknown; choose any or purchase.")
-    start_ts, end_ts = as_timestamp(start, "start"), as_timestamp(end, "end")
+    start_ts, end_ts = as_range(start, end)
     if facts is None or not whole_days(start_ts, end_ts):
         facts = event_facts(as_table(events, "events"))
     # One query: the cohort sizes are the members of period 0.
