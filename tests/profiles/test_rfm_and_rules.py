@@ -99,7 +99,9 @@ def test_rules_select_the_right_customers(table: ibis.Table, rule: str, expected
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ("p_alive <", "does not parse"),
+        ("p_alive <", r"does not parse \(invalid syntax at the end\)"),
+        ("(orders > 3", "does not parse .* at column 1"),
+        ("orders = 3", "at column 8\\). Compare with `==`, not `=`."),
         ("palive < 0.3", "Did you mean `p_alive`"),
         ("__import__('os').system('true')", "not a condition"),
         ("clv_12m > p_alive", "expected a number"),

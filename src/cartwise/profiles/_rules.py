@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 from typing import Any
 
 import ibis.expr.types as ir
@@ -131,8 +132,12 @@ def rule_filter(table: ir.Table, rule: str) -> ir.BooleanValue:
         raise ConfigError(
             "A segment rule is empty; write one such as `orders >= 3 and days_since_last_order > 90`."
         )
+    text = rule.strip()
     try:
-        tree = ast.parse(rule.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        raise ConfigError(f"Rule {rule!r} does not parse ({exc.msg} at column {exc.offset}).") from exc
+        # Python reports a rule cut short ("orders >") at offset 0: say "at the end" instead.
+        where = f"at column {exc.offset}" if exc.offset and exc.offset <= len(text) else "at the end"
+        hint = " Compare with `==`, not `=`." if re.search(r"(?<![=!<>])=(?!=)", text) else ""
+        raise ConfigError(f"Rule {rule!r} does not parse ({exc.msg} {where}).{hint}") from exc
     return _translate(tree.body, table, rule)
