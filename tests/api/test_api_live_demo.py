@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -14,6 +18,7 @@ from service_support import SERVER_ENV, now_naive, seed_store
 from cartwise.core.settings import get_settings
 from cartwise.jobs import live_demo
 from cartwise.jobs.server_process import free_port
+from cartwise.store import Store
 
 
 def test_retime_moves_events_to_now_and_renames_ids() -> None:
@@ -73,3 +78,42 @@ def test_serve_demo_replays_traffic_into_the_live_kpis(
         stop.set()
         thread.join(timeout=60)
     assert not thread.is_alive()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_demo_and_its_server(tmp_path: Path) -> None:
+    db = tmp_path / "demo.duckdb"
+    port = free_port()
+    env = {**os.environ, **SERVER_ENV}
+    args = [
+        "--users",
+        "300",
+        "--items",
+        "40",
+        "--days",
+        "30",
+        "--no-train",
+        "--db",
+        str(db),
+        "--port",
+        str(port),
+    ]
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "cartwise", "demo", *args], stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert demo.stderr is not None
+        for line in demo.stderr:  # wait until it serves
+            if line.startswith("Replaying"):
+                break
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=60) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    # The server child is gone too: nothing answers, and the store is free to open.
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/api/v1/health")
+    with Store(db, settings=get_settings(db=db), read_only=True) as store:
+        assert store.count("events") > 0

@@ -10,11 +10,13 @@ traffic; the day loops until Ctrl-C.
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -147,32 +149,50 @@ def replay(
     return sent
 
 
+@contextmanager
+def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """Inside, SIGTERM sets `stop` instead of ending the process at once (main thread only,
+    where Python handles signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def serve_demo(settings: Settings, *, speed: float = 24.0, stop: threading.Event | None = None) -> None:
-    """Start the server on `settings.host:port`, print the URL and admin key, replay traffic until Ctrl-C or `stop`."""
+    """Start the server on `settings.host:port`, print the URL and admin key, replay traffic
+    until Ctrl-C, SIGTERM or `stop`; the server stops with it."""
     table = last_day(settings)
     keys = create_demo_keys(settings)
-    server = ServerProcess(settings.db, host=settings.host, port=settings.port).start()
     stop = stop or threading.Event()
-    click.echo(
-        f"\nCartwise dashboard: {server.url}/\n"
-        f"Sign in with this admin key (shown once): {keys.admin}\n"
-        f"Replaying the last simulated day ({table.num_rows:,} events) {speed:g}x faster through the collector. "
-        "Ctrl-C stops.\n",
-        err=True,
-    )
-    worker = threading.Thread(
-        target=replay,
-        args=(server.url, keys.collect, table),
-        kwargs={"speed": speed, "stop": stop},
-        daemon=True,
-    )
-    worker.start()
-    try:
-        while worker.is_alive() and not stop.is_set():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop.set()
-        worker.join(timeout=10)
-        server.stop()
+    # A process manager or `timeout` ends the demo with SIGTERM, whose default action would
+    # leave the server child running and holding the store.
+    with _stop_on_sigterm(stop):
+        server = ServerProcess(settings.db, host=settings.host, port=settings.port).start()
+        click.echo(
+            f"\nCartwise dashboard: {server.url}/\n"
+            f"Sign in with this admin key (shown once): {keys.admin}\n"
+            f"Replaying the last simulated day ({table.num_rows:,} events) {speed:g}x faster through the collector. "
+            "Ctrl-C stops.\n",
+            err=True,
+        )
+        worker = threading.Thread(
+            target=replay,
+            args=(server.url, keys.collect, table),
+            kwargs={"speed": speed, "stop": stop},
+            daemon=True,
+        )
+        worker.start()
+        try:
+            while worker.is_alive() and not stop.is_set():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop.set()
+            worker.join(timeout=10)
+            server.stop()
