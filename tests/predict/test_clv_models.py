@@ -252,16 +252,23 @@ def test_runaway_parameter_is_named() -> None:
 
 def test_fit_bgnbd_adds_the_small_penalty_only_when_the_plain_fit_runs_away(cdnow: pd.DataFrame) -> None:
     x, t_x, T = cdnow["frequency"], cdnow["recency"], cdnow["T"]
-    model, penalizer = fit_bgnbd(x, t_x, T, lambda m: m.conditional_expected_purchases(52, x, t_x, T))
+    model, penalizer, expected = fit_bgnbd(
+        x, t_x, T, lambda m: m.conditional_expected_purchases(52, x, t_x, T)
+    )
     assert penalizer == 0.0 and model.params_ == BGNBD().fit(x, t_x, T).params_
+    np.testing.assert_array_equal(expected, model.conditional_expected_purchases(52, x, t_x, T))
     # Two months of history at most and rare drop-outs (b = 30): the likelihood keeps rising
     # as b grows, and the plain fit either stops with a ModelError or overflows predictions.
     rng = np.random.default_rng(0)
     x, t_x, T = simulate_bgnbd(300, 0.5, 4.0, 0.3, 30.0, rng.uniform(2, 8, 300), rng)
-    model, penalizer = fit_bgnbd(x, t_x, T, lambda m: m.conditional_expected_purchases(52, x, t_x, T))
+    model, penalizer, expected = fit_bgnbd(
+        x, t_x, T, lambda m: m.conditional_expected_purchases(52, x, t_x, T)
+    )
     assert penalizer == RUNAWAY_PENALIZER
     assert model.params_ == BGNBD(penalizer=RUNAWAY_PENALIZER).fit(x, t_x, T).params_
-    assert np.all(np.isfinite(model.conditional_expected_purchases(52, x, t_x, T)))
+    # The predictions handed back are the penalised model's, and finite.
+    np.testing.assert_array_equal(expected, model.conditional_expected_purchases(52, x, t_x, T))
+    assert np.all(np.isfinite(expected))
 
 
 @pytest.mark.parametrize(

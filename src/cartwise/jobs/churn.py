@@ -298,8 +298,9 @@ def _bgnbd_scores(
         time_unit="day",
     ).customers
     x, t_x, big_t = summary["frequency"], summary["recency"], summary["T"]
-    model, _ = fit_bgnbd(x, t_x, big_t, lambda fitted: bgnbd_p_no_purchase(fitted, horizon, x, t_x, big_t))
-    quiet = bgnbd_p_no_purchase(model, horizon, x, t_x, big_t)
+    model, _, quiet = fit_bgnbd(
+        x, t_x, big_t, lambda fitted: bgnbd_p_no_purchase(fitted, horizon, x, t_x, big_t)
+    )
     alive = pd.Series(model.p_alive(x, t_x, big_t), index=summary["customer_id"].astype(str))
     quiet_s = pd.Series(quiet, index=alive.index)
     return (

@@ -527,10 +527,9 @@ def calibration_holdout(orders: pd.DataFrame, holdout_days: int | None = None) -
     x, t_x, big_t = c["frequency"], c["recency"], c["T"]
     horizon = summary.holdout_duration
     try:
-        model, penalizer = fit_bgnbd(
+        model, penalizer, predicted = fit_bgnbd(
             x, t_x, big_t, lambda fitted: fitted.conditional_expected_purchases(horizon, x, t_x, big_t)
         )
-        predicted = model.conditional_expected_purchases(horizon, x, t_x, big_t)
     except ValueError as exc:
         raise ModelError(f"BG/NBD could not be fitted on the calibration period ({exc}).") from None
     frame = pd.DataFrame(

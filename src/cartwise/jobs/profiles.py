@@ -43,7 +43,7 @@ def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, d
     )
     customers = summary.customers
     x, t_x, big_t = customers["frequency"], customers["recency"], customers["T"]
-    purchases, penalizer = fit_bgnbd(
+    purchases, penalizer, expected = fit_bgnbd(
         x, t_x, big_t, lambda model: model.conditional_expected_purchases(HORIZON_WEEKS, x, t_x, big_t)
     )
     repeaters = (customers["frequency"] > 0) & (customers["monetary_value"] > 0)
@@ -55,7 +55,7 @@ def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, d
         {
             "user_id": customers["customer_id"].astype(str).to_numpy(),
             "p_alive": purchases.p_alive(x, t_x, big_t),
-            "expected_purchases_12m": purchases.conditional_expected_purchases(HORIZON_WEEKS, x, t_x, big_t),
+            "expected_purchases_12m": expected,
             "clv_12m": customer_lifetime_value(
                 purchases,
                 spend,

@@ -248,8 +248,9 @@ def fit_bgnbd(
     recency: ArrayLike,
     T: ArrayLike,
     needed: Callable[[BGNBD], ArrayLike],
-) -> tuple[BGNBD, float]:
-    """BG/NBD fitted without a penalty, else with `RUNAWAY_PENALIZER`; returns (model, penalizer).
+) -> tuple[BGNBD, float, np.ndarray]:
+    """BG/NBD fitted without a penalty, else with `RUNAWAY_PENALIZER`; returns (model,
+    penalizer, `needed(model)`), so callers do not compute their predictions again.
 
     With little history (no drop-out seen yet) `a` and `b` run off to infinity: the fit
     stops with a ModelError that says so, or ends on parameters so large that the predictions
@@ -260,8 +261,10 @@ def fit_bgnbd(
     try:
         model = BGNBD().fit(frequency, recency, T)
         with np.errstate(invalid="ignore", over="ignore"):  # a run-away fit overflows here
-            if np.all(np.isfinite(needed(model))):
-                return model, 0.0
+            predictions = np.asarray(needed(model))
+        if np.all(np.isfinite(predictions)):
+            return model, 0.0, predictions
     except ModelError:
         pass
-    return BGNBD(penalizer=RUNAWAY_PENALIZER).fit(frequency, recency, T), RUNAWAY_PENALIZER
+    model = BGNBD(penalizer=RUNAWAY_PENALIZER).fit(frequency, recency, T)
+    return model, RUNAWAY_PENALIZER, np.asarray(needed(model))
