@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 export OPENBLAS_NUM_THREADS ?= 1
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: install install-test chromium demo test test-fast lint bench clean
+.PHONY: install install-test system-packages demo test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -21,13 +21,17 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,spark]'
 	touch $@
 
-install-test: $(TEST_STAMP) chromium
+install-test: $(TEST_STAMP) system-packages
 
-# Browser tests drive Debian's Chromium; install it when absent (never `playwright install`).
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+# Browser tests drive Debian's Chromium (never `playwright install`) and the Spark tests need a
+# Java runtime: install Debian's packages for whichever is absent.
+system-packages:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 demo: install

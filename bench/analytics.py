@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from cartwise.analytics import funnel, kpis, refresh_rollup, retention, stored_facts, stored_timeline
 from cartwise.core.settings import get_settings
-from cartwise.jobs.demo import build_demo
+from cartwise.pipelines.demo import build_demo
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs.churn import evaluate_churn, score_churn
-from cartwise.jobs.demo import build_demo
+from cartwise.pipelines.churn import evaluate_churn, score_churn
+from cartwise.pipelines.demo import build_demo
 from cartwise.simulate import ShopConfig
 from cartwise.store import open_store
 

@@ -41,9 +41,9 @@ import pyarrow.parquet as pq
 
 from cartwise.core.settings import get_settings
 from cartwise.ingest import ingest_file
-from cartwise.jobs import keys as keys_job
-from cartwise.jobs.server_process import ServerProcess
-from cartwise.jobs.service import open_ready_store
+from cartwise.service import keys as keys_job
+from cartwise.service.server_process import ServerProcess
+from cartwise.service.service import open_ready_store
 from cartwise.store import Store
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from cartwise.core.settings import get_settings
 from cartwise.ingest import StoredIds, prepare_events, store_events
-from cartwise.jobs.service import open_ready_store
+from cartwise.service.service import open_ready_store
 from collector import _events, store_history  # bench/collector.py
 
 

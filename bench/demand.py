@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs.demand import build_forecasts
-from cartwise.jobs.demo import build_demo
+from cartwise.pipelines.demand import build_forecasts
+from cartwise.pipelines.demo import build_demo
 from cartwise.simulate import ShopConfig
 from cartwise.store import open_store
 

@@ -28,7 +28,7 @@ from cartwise.forecast import (
     build_panel,
     forecast_panel,
 )
-from cartwise.jobs.forecast import PEER_AUTOETS, backtest_panel
+from cartwise.pipelines.forecast import PEER_AUTOETS, backtest_panel
 
 UPLIFT = 0.8
 KINDS = ("seasonal", "trending", "intermittent", "promotion")

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs.profiles import refresh_profiles
+from cartwise.pipelines.profiles import refresh_profiles
 from cartwise.store import open_store
 
 DAYS = 730

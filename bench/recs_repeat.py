@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs.demo import build_demo
-from cartwise.jobs.recs import evaluate_from_file
+from cartwise.pipelines.demo import build_demo
+from cartwise.pipelines.recs import evaluate_from_file
 from cartwise.simulate import ShopConfig
 from cartwise.store import open_store
 

@@ -23,10 +23,10 @@ import urllib.request
 from pathlib import Path
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs import keys as keys_job
-from cartwise.jobs.demo import build_demo
-from cartwise.jobs.server_process import ServerProcess
-from cartwise.jobs.train import train_recommender
+from cartwise.pipelines.demo import build_demo
+from cartwise.pipelines.train import train_recommender
+from cartwise.service import keys as keys_job
+from cartwise.service.server_process import ServerProcess
 from cartwise.simulate import ShopConfig
 from cartwise.store import open_store
 

@@ -57,7 +57,7 @@ def shop_events(seed: int = 11) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def engines() -> dict[str, ibis.Table]:
-    from cartwise.jobs.analytics import spark_tables
+    from cartwise.pipelines.analytics import spark_tables
 
     data = shop_events()
     con = duckdb.connect()
@@ -100,7 +100,7 @@ def test_retention_agrees(engines: dict[str, ibis.Table]) -> None:
 def test_jobs_give_the_same_answer_with_engine_spark(tmp_path: Path) -> None:
     """The `--engine spark` path: a file loaded like `cartwise ingest`, then queried on Spark."""
     from cartwise.ingest import LoadOptions
-    from cartwise.jobs.analytics import Source, run_funnel
+    from cartwise.pipelines.analytics import Source, run_funnel
 
     path = tmp_path / "events.parquet"
     pq.write_table(shop_events().drop_columns(["device"]), path)

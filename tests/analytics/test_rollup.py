@@ -16,7 +16,7 @@ from cartwise.cli.analytics import analytics
 from cartwise.cli.db import db
 from cartwise.cli.ingest import ingest
 from cartwise.ingest import ingest_file
-from cartwise.jobs.demo import build_demo
+from cartwise.pipelines.demo import build_demo
 from cartwise.schema import EVENTS
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from cartwise.analytics import funnel, refresh_rollup, stored_timeline
 from cartwise.analytics._timeline import MONTHS, TIMELINE
 from cartwise.cli.analytics import analytics
-from cartwise.jobs.analytics_views import funnel_view
-from cartwise.jobs.demo import build_demo
+from cartwise.pages.analytics import funnel_view
+from cartwise.pipelines.demo import build_demo
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store
 

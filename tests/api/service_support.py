@@ -14,8 +14,8 @@ import httpx
 import pyarrow as pa
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs import keys as keys_job
-from cartwise.jobs.server_process import ServerProcess
+from cartwise.service import keys as keys_job
+from cartwise.service.server_process import ServerProcess
 from cartwise.store import Store, open_store
 
 PASSWORD = "correct horse battery staple"

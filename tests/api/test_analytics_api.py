@@ -16,8 +16,8 @@ from service_support import Running, error_body, fuzz_operations, serve_shop
 
 from cartwise.analytics import basket_rules, funnel, kpis, retention
 from cartwise.core.settings import get_settings
-from cartwise.jobs import keys as keys_job
-from cartwise.jobs.demo import build_demo
+from cartwise.pipelines.demo import build_demo
+from cartwise.service import keys as keys_job
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store, open_store
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-import cartwise.jobs.collector as collector_module
+import cartwise.service.collector as collector_module
 from cartwise.analytics import rollup_lag
 from cartwise.core.errors import ConfigError
 from cartwise.core.settings import get_settings
 from cartwise.ingest import ingest_file
-from cartwise.jobs.service import Service, event_log_dir, open_ready_store
+from cartwise.service.service import Service, event_log_dir, open_ready_store
 
 
 def _event(**overrides: object) -> dict[str, object]:

@@ -13,7 +13,7 @@ import pytest
 from service_support import SERVER_ENV, now_naive, seed_store
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs.server_process import ServerProcess
+from cartwise.service.server_process import ServerProcess
 from cartwise.store import open_store
 
 

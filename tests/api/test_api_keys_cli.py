@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from cartwise.cli.keys import keys
 from cartwise.cli.users_admin import users_admin
 from cartwise.core.settings import get_settings
-from cartwise.jobs.keys import KeyRing, check_password, hash_password
-from cartwise.jobs.service import open_ready_store
+from cartwise.service.keys import KeyRing, check_password, hash_password
+from cartwise.service.service import open_ready_store
 
 
 def _run(command: object, args: list[str], stdin: str | None = None) -> dict[str, object]:

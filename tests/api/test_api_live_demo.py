@@ -16,8 +16,8 @@ import pytest
 from service_support import SERVER_ENV, now_naive, seed_store
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs import live_demo
-from cartwise.jobs.server_process import free_port
+from cartwise.service import live_demo
+from cartwise.service.server_process import free_port
 from cartwise.store import Store
 
 

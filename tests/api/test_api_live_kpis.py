@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from cartwise.jobs.live import LiveKPIs
+from cartwise.service.live import LiveKPIs
 
 NOW = datetime(2026, 11, 23, 12, 30, 30)
 

@@ -13,7 +13,7 @@ import pytest
 from service_support import Running, error_body, now_naive
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs import keys as keys_job
+from cartwise.service import keys as keys_job
 from cartwise.store import open_store
 
 

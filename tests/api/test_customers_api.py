@@ -14,9 +14,9 @@ import duckdb
 import pytest
 from service_support import Running, Shop, error_body, fuzz_operations, serve_shop
 
-from cartwise.jobs import churn
-from cartwise.jobs.demo import build_demo
-from cartwise.jobs.profiles import refresh_profiles
+from cartwise.pipelines import churn
+from cartwise.pipelines.demo import build_demo
+from cartwise.pipelines.profiles import refresh_profiles
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store
 

@@ -15,8 +15,8 @@ import duckdb
 import pytest
 from service_support import Running, Shop, error_body, fuzz_operations, serve_shop
 
-from cartwise.jobs.demand import build_forecasts
-from cartwise.jobs.demo import build_demo
+from cartwise.pipelines.demand import build_forecasts
+from cartwise.pipelines.demo import build_demo
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from service_support import Running, serve_shop
 
-from cartwise.jobs.demo import build_demo
-from cartwise.jobs.train import train_recommender
+from cartwise.pipelines.demo import build_demo
+from cartwise.pipelines.train import train_recommender
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store
 

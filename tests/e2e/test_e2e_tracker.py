@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from service_support import SERVER_ENV, Running, seed_store
 
-from cartwise.jobs.server_process import ServerProcess, free_port
+from cartwise.service.server_process import ServerProcess, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from cartwise.cli import cli
 from cartwise.core.settings import get_settings
-from cartwise.jobs.demo import build_demo
-from cartwise.jobs.profiles import list_segments, refresh_profiles, save_segment
+from cartwise.pipelines.demo import build_demo
+from cartwise.pipelines.profiles import list_segments, refresh_profiles, save_segment
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store, open_store
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from cartwise.cli import cli, main
 from cartwise.core.errors import StoreError
 from cartwise.core.settings import get_settings
-from cartwise.jobs.demo import build_demo
+from cartwise.pipelines.demo import build_demo
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store
 

@@ -1,4 +1,4 @@
-"""FastAPI routers and request/response models; the logic lives in `cartwise.jobs`."""
+"""FastAPI routers and request/response models; the logic lives in `cartwise.pipelines`, `cartwise.service` and `cartwise.pages`."""
 
 from cartwise.api.app import create_app
 

@@ -1,7 +1,7 @@
 """Analytics routes: KPIs, funnels, cohort retention and basket rules, the Analytics page's JSON twins.
 
 Read scope (or a signed-in dashboard session). Every figure is defined in `cartwise.analytics`;
-the views live in `cartwise.jobs.analytics_views`. A bad parameter gets a 400 whose `fields`
+the views live in `cartwise.pages.analytics`. A bad parameter gets a 400 whose `fields`
 names it and whose message lists the valid values.
 """
 
@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from cartwise.api.auth import Principal, require_read, service_of
 from cartwise.api.errors import error_response
 from cartwise.api.models import AUTH_ERRORS, error_responses
-from cartwise.jobs import analytics_views as views
+from cartwise.pages import analytics as views
 
 router = APIRouter(
     prefix="/api/v1/analytics",

@@ -19,7 +19,7 @@ from cartwise import __version__
 from cartwise.api import errors, html, v1
 from cartwise.api.collect import CollectorLane
 from cartwise.core.settings import Settings
-from cartwise.jobs.service import Service, ServiceOptions
+from cartwise.service.service import Service, ServiceOptions
 from cartwise.web import STATIC_DIR, plotly_js_path
 
 _SECURITY_HEADERS = [
@@ -151,7 +151,7 @@ def create_app(
     errors.install(app)
     app.include_router(v1.router)
     for module in FEATURE_ROUTERS:
-        # Importing a feature's router also registers its dashboard page (jobs.dashboard).
+        # Importing a feature's router also registers its dashboard page (pages.dashboard).
         app.include_router(importlib.import_module(module).router)
 
     plotly_path = plotly_js_path()

@@ -1,6 +1,6 @@
 """Who is calling: a `Bearer` API key, or the dashboard's signed session cookie.
 
-- A key's scope decides what it may do (`cartwise.jobs.keys.GRANTS`).
+- A key's scope decides what it may do (`cartwise.service.keys.GRANTS`).
 - A dashboard session (admin key or user and password) acts as `admin`; it is an
   itsdangerous-signed, HttpOnly, SameSite=Lax cookie holding the subject and a CSRF token.
   State-changing requests authenticated by the cookie must echo that token (form field
@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from cartwise.jobs.keys import GRANTS
-from cartwise.jobs.service import Service
+from cartwise.service.keys import GRANTS
+from cartwise.service.service import Service
 
 SESSION_COOKIE = "cartwise_session"
 LOGIN_CSRF_COOKIE = "cartwise_login_csrf"

@@ -23,7 +23,7 @@ from cartwise.api.auth import check_scope, key_principal
 from cartwise.api.errors import cartwise_error, error_body, unexpected_error, validation_error
 from cartwise.api.models import EventBatch
 from cartwise.core.errors import CartwiseError
-from cartwise.jobs.service import Service
+from cartwise.service.service import Service
 
 EVENTS_PATH = "/api/v1/events"
 

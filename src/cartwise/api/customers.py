@@ -1,6 +1,6 @@
 """Customers API: search, Customer 360, RFM grid, clusters, saved segments and lifetime value.
 
-The JSON twins of the Customers dashboard page (`cartwise.jobs.customer_views`). Reading
+The JSON twins of the Customers dashboard page (`cartwise.pages.customers`). Reading
 needs the `read` scope; saving and deleting segments needs `admin` (or a signed-in
 dashboard session sending its `X-CSRF-Token`).
 """
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
-from cartwise.jobs import customer_views as views
+from cartwise.pages import customers as views
 
 _ERRORS = error_responses(
     {

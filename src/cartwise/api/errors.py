@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cartwise.core.errors import CartwiseError, NotFoundError, StoreError
-from cartwise.jobs.collector import CollectorBusy
+from cartwise.service.collector import CollectorBusy
 
 log = logging.getLogger("cartwise.api")
 

@@ -1,6 +1,6 @@
 """Forecasts and Inventory API: series and their forecasts, the reorder list, price elasticities.
 
-The JSON twins of the Forecasts and Inventory dashboard pages (`cartwise.jobs.forecast_views`).
+The JSON twins of the Forecasts and Inventory dashboard pages (`cartwise.pages.forecasts`).
 Reading needs the `read` scope or a signed-in dashboard session.
 """
 
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from cartwise.api.auth import Principal, require_read, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
-from cartwise.jobs import forecast_views as views
+from cartwise.pages import forecasts as views
 
 _ERRORS = error_responses(
     {

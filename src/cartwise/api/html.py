@@ -1,6 +1,6 @@
 """Dashboard HTML routes: sign-in, sign-out and the registered pages.
 
-Each page renders from `cartwise.jobs.dashboard.page_payload`, the same dictionary its JSON
+Each page renders from `cartwise.pages.dashboard.page_payload`, the same dictionary its JSON
 twin `/api/v1/pages/<slug>` returns; the page's script then keeps it fresh from the API.
 """
 
@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from cartwise import __version__
 from cartwise.api.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, make_session, service_of, session_principal
-from cartwise.jobs import dashboard
+from cartwise.pages import dashboard
 from cartwise.web import TEMPLATES_DIR
 
 router = APIRouter(include_in_schema=False)

@@ -29,7 +29,7 @@ from cartwise.api.models import (
     PagePayload,
     error_responses,
 )
-from cartwise.jobs import dashboard
+from cartwise.pages import dashboard
 from cartwise.store import SCHEMA_VERSION
 
 _ERRORS = error_responses(

@@ -1,4 +1,4 @@
-"""The `cartwise` command: a thin group over jobs and the service packages.
+"""The `cartwise` command: a thin group over the pipelines, the service and the pages.
 
 Each area has its own module in this package defining one click group or command; this
 module registers them. Every command takes `--json`; `main()` turns a `CartwiseError`

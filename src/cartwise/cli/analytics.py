@@ -10,7 +10,7 @@ import click
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
 from cartwise.ingest import FORMATS, LoadOptions, parse_map_options
-from cartwise.jobs.analytics import ENGINES, Source, run_funnel, run_kpis, run_retention
+from cartwise.pipelines.analytics import ENGINES, Source, run_funnel, run_kpis, run_retention
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -10,7 +10,7 @@ import pyarrow.csv as pcsv
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
 from cartwise.ingest import FORMATS, LoadOptions
-from cartwise.jobs.analytics import rules_table, run_basket_rules
+from cartwise.pipelines.analytics import rules_table, run_basket_rules
 
 
 @click.group()

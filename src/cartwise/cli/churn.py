@@ -8,7 +8,7 @@ from typing import Any, cast
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
-from cartwise.jobs.churn import TARGETS, Target, evaluate_churn, score_churn
+from cartwise.pipelines.churn import TARGETS, Target, evaluate_churn, score_churn
 from cartwise.store import open_store
 
 SCORER_LABELS = {

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from cartwise.cli.common import emit, json_option
-from cartwise.jobs.clv import MODEL_CHOICES, ClvFit, fit_clv, predict_clv, read_transactions
+from cartwise.pipelines.clv import MODEL_CHOICES, ClvFit, fit_clv, predict_clv, read_transactions
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -102,7 +102,7 @@ def build(
 
     Writes the tables demand, forecasts, forecast_models, reorder_plan and elasticities.
     """
-    from cartwise.jobs.demand import build_forecasts
+    from cartwise.pipelines.demand import build_forecasts
 
     settings = settings_for(db)
     with (
@@ -135,7 +135,7 @@ def elasticity(db: Path | None, min_price_changes: int, as_json: bool) -> None:
 
     Writes the table elasticities.
     """
-    from cartwise.jobs.demand import build_elasticities
+    from cartwise.pipelines.demand import build_elasticities
 
     settings = settings_for(db)
     with open_store(settings.db, settings=settings, create=False) as store:

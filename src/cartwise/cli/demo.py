@@ -10,8 +10,8 @@ import click
 
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
 from cartwise.core.errors import Interrupted, StoreError
-from cartwise.jobs.demo import build_demo
-from cartwise.jobs.train import train_all
+from cartwise.pipelines.demo import build_demo
+from cartwise.pipelines.train import train_all
 from cartwise.simulate import ShopConfig, make_config
 from cartwise.store.store import open_store, remove_store
 
@@ -117,7 +117,7 @@ def demo(
         ),
     )
     if not no_serve:
-        from cartwise.jobs.live_demo import serve_demo
+        from cartwise.service.live_demo import serve_demo
 
         serve_demo(settings)
 

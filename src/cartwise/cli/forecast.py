@@ -88,7 +88,7 @@ def forecast(ctx: click.Context, history: Path | None, id_col: str | None, date_
     _require(
         ctx, history=history, id_col=id_col, date_col=date_col, value_col=value_col, horizon=horizon, out=out
     )
-    from cartwise.jobs.forecast import run_forecast
+    from cartwise.pipelines.forecast import run_forecast
 
     result = run_forecast(
         history, id_col, date_col, value_col, horizon, out,  # type: ignore[arg-type]
@@ -123,7 +123,7 @@ def backtest(history: Path | None, id_col: str | None, date_col: str | None, val
         value_col=value_col,
         horizon=horizon,
     )
-    from cartwise.jobs.forecast import run_backtest
+    from cartwise.pipelines.forecast import run_backtest
 
     result = run_backtest(
         history, id_col, date_col, value_col, horizon,  # type: ignore[arg-type]
@@ -159,7 +159,7 @@ def backtest(history: Path | None, id_col: str | None, date_col: str | None, val
 def reorder(forecast_file: Path, stock: Path, id_col: str, stock_col: str, lead_time: int, service_level: float,
             review_period: int, out: Path, as_json: bool) -> None:  # fmt: skip
     """Reorder point, order quantity, periods of cover and stock-out risk per item, from a forecast."""
-    from cartwise.jobs.forecast import run_reorder
+    from cartwise.pipelines.forecast import run_reorder
 
     result = run_reorder(
         forecast_file, stock, lead_time, out, id_col, stock_col, service_level, review_period

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
-from cartwise.jobs import keys as keys_job
+from cartwise.service import keys as keys_job
 from cartwise.store import open_store
 
 

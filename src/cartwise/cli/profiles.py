@@ -9,7 +9,7 @@ import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
 from cartwise.core.errors import NotFoundError
-from cartwise.jobs.profiles import (
+from cartwise.pipelines.profiles import (
     delete_segment,
     list_segments,
     refresh_profiles,

@@ -50,7 +50,7 @@ def recs() -> None:
 def fit(interactions: Path, user_col: str, item_col: str, time_col: str | None, basket_col: str | None,
         items: Path | None, model: str, out: Path, as_json: bool) -> None:  # fmt: skip
     """Train a recommender from an interactions file (no store needed) and save it to --out."""
-    from cartwise.jobs.recs import fit_from_file
+    from cartwise.pipelines.recs import fit_from_file
 
     result = fit_from_file(
         interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
@@ -77,7 +77,7 @@ def _human_fit(result: dict[str, Any]) -> str:
 @json_option
 def recommend(model_dir: Path, users: Path, n: int, include_seen: bool, out: Path, as_json: bool) -> None:
     """Write the top --n items for every user in --users (unknown users get the most popular items)."""
-    from cartwise.jobs.recs import recommend_to_file
+    from cartwise.pipelines.recs import recommend_to_file
 
     result = recommend_to_file(model_dir, users=users, out=out, n=n, include_seen=include_seen)
     emit(
@@ -123,7 +123,7 @@ def recommend(model_dir: Path, users: Path, n: int, include_seen: bool, out: Pat
 def evaluate(interactions: Path, user_col: str, item_col: str, time_col: str | None, basket_col: str | None,
              items: Path | None, split: str, k: int, models: tuple[str, ...], seen: str, as_json: bool) -> None:  # fmt: skip
     """Score models on held-out interactions beside popularity, own-most-frequent and implicit ALS baselines."""
-    from cartwise.jobs.recs import evaluate_from_file
+    from cartwise.pipelines.recs import evaluate_from_file
 
     result = evaluate_from_file(
         interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
-from cartwise.jobs.train import train_all
+from cartwise.pipelines.train import train_all
 from cartwise.store import open_store
 
 

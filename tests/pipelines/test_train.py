@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs.demo import build_demo
-from cartwise.jobs.train import store_interactions, train_all
+from cartwise.pipelines.demo import build_demo
+from cartwise.pipelines.train import store_interactions, train_all
 from cartwise.recommend import load_model
 from cartwise.simulate import ShopConfig
 from cartwise.store import open_store

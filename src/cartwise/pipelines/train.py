@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from cartwise.core.errors import CartwiseError
-from cartwise.jobs.churn import score_churn
-from cartwise.jobs.demand import build_forecasts
-from cartwise.jobs.profiles import refresh_profiles
+from cartwise.pipelines.churn import score_churn
+from cartwise.pipelines.demand import build_forecasts
+from cartwise.pipelines.profiles import refresh_profiles
 from cartwise.recommend import Interactions, create
 from cartwise.store import Store
 

@@ -17,10 +17,10 @@ import pytest
 
 from cartwise.core.errors import InputError, NotFoundError
 from cartwise.core.settings import get_settings
-from cartwise.jobs.collector import StoreGate
-from cartwise.jobs.demo import build_demo
-from cartwise.jobs.recs_service import RecsOptions, RecsServer
-from cartwise.jobs.train import train_recommender
+from cartwise.pipelines.demo import build_demo
+from cartwise.pipelines.train import train_recommender
+from cartwise.service.collector import StoreGate
+from cartwise.service.recs_service import RecsOptions, RecsServer
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store, open_store
 

@@ -40,8 +40,8 @@ import pyarrow as pa
 from cartwise.analytics import refresh_rollup, rollup_lag
 from cartwise.core.errors import CartwiseError, InputError, StoreError
 from cartwise.ingest import StoredIds, prepare_events, store_events
-from cartwise.jobs.live import LiveKPIs
 from cartwise.schema import EVENTS
+from cartwise.service.live import LiveKPIs
 from cartwise.store import Store
 
 log = logging.getLogger("cartwise.collector")

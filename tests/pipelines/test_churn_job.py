@@ -20,7 +20,7 @@ from cartwise.cli.churn import churn, format_evaluation
 from cartwise.core.errors import InputError, ModelError
 from cartwise.core.settings import get_settings
 from cartwise.evaluation.classification import roc_auc
-from cartwise.jobs.churn import (
+from cartwise.pipelines.churn import (
     FEATURES,
     Target,
     build_features,
@@ -28,7 +28,7 @@ from cartwise.jobs.churn import (
     evaluate_churn,
     last_data_day,
 )
-from cartwise.jobs.demo import build_demo
+from cartwise.pipelines.demo import build_demo
 from cartwise.predict import PropensityModel
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store, open_store

@@ -26,9 +26,9 @@ import orjson
 import pyarrow as pa
 
 from cartwise.core.settings import Settings
-from cartwise.jobs import keys as keys_job
-from cartwise.jobs.server_process import ServerProcess
-from cartwise.jobs.service import open_ready_store
+from cartwise.service import keys as keys_job
+from cartwise.service.server_process import ServerProcess
+from cartwise.service.service import open_ready_store
 
 _COLUMNS = (
     "event_id",

@@ -31,11 +31,11 @@ from cartwise.analytics import (
 )
 from cartwise.core.durations import parse_duration
 from cartwise.core.errors import CartwiseError, ConfigError
-from cartwise.jobs.dashboard import Page, register_page
+from cartwise.pages.dashboard import Page, register_page
 from cartwise.store import Store
 
 if TYPE_CHECKING:
-    from cartwise.jobs.service import Service
+    from cartwise.service.service import Service
 
 GRAINS: tuple[str, ...] = ("day", "week", "month")
 COHORT_GRAINS: tuple[str, ...] = ("week", "month")

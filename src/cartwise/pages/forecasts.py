@@ -1,6 +1,6 @@
 """What the Forecasts and Inventory pages and their API twins show.
 
-Every function reads the tables written by `cartwise.jobs.demand.build_forecasts`
+Every function reads the tables written by `cartwise.pipelines.demand.build_forecasts`
 (`demand`, `forecasts`, `forecast_models`, `reorder_plan`, `elasticities`) joined to `items`
 for titles and categories, through the service's gate, and returns JSON-ready dictionaries:
 NaN and infinities become None (a `days_of_cover` of None means the stock outlasts the
@@ -22,11 +22,11 @@ import duckdb
 import numpy as np
 
 from cartwise.core.errors import InputError, NotFoundError
-from cartwise.jobs import dashboard
+from cartwise.pages import dashboard
 from cartwise.store import Store
 
 if TYPE_CHECKING:
-    from cartwise.jobs.service import Service
+    from cartwise.service.service import Service
 
 NO_FORECASTS = "No forecasts yet: run `cartwise demand build` (or `cartwise train`) to forecast demand."
 NO_ELASTICITIES = "No price elasticities yet: run `cartwise demand build` (or `cartwise demand elasticity`) to estimate them."

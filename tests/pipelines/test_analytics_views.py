@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from cartwise.core.settings import get_settings
 from cartwise.ingest import prepare_events, store_events
-from cartwise.jobs.analytics_views import dropped_view
+from cartwise.pages.analytics import dropped_view
 from cartwise.store import open_store
 
 

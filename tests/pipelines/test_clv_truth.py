@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cartwise.core.settings import get_settings
-from cartwise.jobs.demo import build_demo
+from cartwise.pipelines.demo import build_demo
 from cartwise.predict import BGNBD, rfm_summary
 from cartwise.simulate import ShopConfig
 from cartwise.store import open_store

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
-from cartwise.jobs import keys as keys_job
-from cartwise.jobs.collector import Collector, StoreGate
-from cartwise.jobs.keys import KeyInfo, KeyRing
-from cartwise.jobs.live import LiveKPIs
+from cartwise.service import keys as keys_job
+from cartwise.service.collector import Collector, StoreGate
+from cartwise.service.keys import KeyInfo, KeyRing
+from cartwise.service.live import LiveKPIs
 from cartwise.store import Store, open_store
 
 log = logging.getLogger("cartwise.service")

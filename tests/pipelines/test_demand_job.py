@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from cartwise.cli.demand import demand
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import get_settings
-from cartwise.jobs.demand import build_forecasts, demand_table
-from cartwise.jobs.demo import build_demo
+from cartwise.pipelines.demand import build_forecasts, demand_table
+from cartwise.pipelines.demo import build_demo
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store, open_store
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from cartwise.core.errors import InputError
 
 if TYPE_CHECKING:
-    from cartwise.jobs.service import Service
+    from cartwise.service.service import Service
 
 PageData = Callable[["Service"], dict[str, Any]]
 
@@ -90,7 +90,7 @@ def _today_start() -> datetime:
 
 
 def overview(service: Service) -> dict[str, Any]:
-    """Live KPIs (see `cartwise.jobs.live`), top items and categories since midnight UTC, recent orders."""
+    """Live KPIs (see `cartwise.service.live`), top items and categories since midnight UTC, recent orders."""
     since = _today_start()
     assert service.gate is not None
     with service.gate as store:

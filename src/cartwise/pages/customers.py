@@ -1,7 +1,7 @@
 """What the Customers pages and their API twins show: search, Customer 360, segments and lifetime value.
 
 Every function reads the `profiles`, `clusters`, `churn_scores` and saved-segment tables
-written by `cartwise.jobs.profiles.refresh_profiles` and `cartwise.jobs.churn.score_churn`,
+written by `cartwise.pipelines.profiles.refresh_profiles` and `cartwise.pipelines.churn.score_churn`,
 through the service's gate, and returns JSON-ready dictionaries (no NaN: missing values are
 None; times are ISO 8601 UTC with a trailing `Z`; money is rounded to cents).
 
@@ -21,14 +21,14 @@ import pandas as pd
 from ibis.common.exceptions import IbisError
 
 from cartwise.core.errors import CartwiseError, InputError, ModelError, NotFoundError
-from cartwise.jobs import dashboard
-from cartwise.jobs import profiles as profiles_job
+from cartwise.pages import dashboard
+from cartwise.pipelines import profiles as profiles_job
 from cartwise.predict import fit_bgnbd, rfm_summary
 from cartwise.profiles import RFM_SEGMENTS
 from cartwise.store import Store
 
 if TYPE_CHECKING:
-    from cartwise.jobs.service import Service
+    from cartwise.service.service import Service
 
 NO_PROFILES = "No profiles yet: run `cartwise profiles build` (or `cartwise train`) to score customers."
 SORTABLE: tuple[str, ...] = (

@@ -55,13 +55,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.core.errors import CartwiseError, InputError, NotFoundError
 from cartwise.core.settings import Settings
-from cartwise.jobs.dashboard import Page, register_page
-from cartwise.jobs.train import EVENT_WEIGHTS, store_interactions
+from cartwise.pages.dashboard import Page, register_page
+from cartwise.pipelines.train import EVENT_WEIGHTS, store_interactions
 from cartwise.recommend import Recommender, create, load_model
 
 if TYPE_CHECKING:
-    from cartwise.jobs.collector import StoreGate
-    from cartwise.jobs.service import Service
+    from cartwise.service.collector import StoreGate
+    from cartwise.service.service import Service
 
 log = logging.getLogger("cartwise.recs")
 
@@ -621,7 +621,7 @@ class RecsServer:
 
     def _evaluate_offline(self) -> None:
         """Score each model of `offline_models` and the baselines on a held-out split; saved for the page."""
-        from cartwise.jobs.recs import evaluate_from_file
+        from cartwise.pipelines.recs import evaluate_from_file
 
         if not self.options.offline_models:
             self.offline = {"status": "disabled", "models": []}

@@ -1,0 +1,1 @@
+"""What each dashboard page and its JSON twin show: read models over the store and the service."""
