@@ -666,13 +666,14 @@ def test_cli_reports_errors_with_exit_code_2(tmp_path: Path) -> None:
 def test_ctrl_c_after_a_committed_file_says_what_was_loaded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], when: str
 ) -> None:
-    import cartwise.cli.ingest as ingest_command
+    import cartwise.analytics
+    import cartwise.pipelines.ingest as ingest_pipeline
     from cartwise.cli import main
 
     first = write(tmp_path / "first.csv", [HEADER, *GOOD_ROWS])
     second = write(tmp_path / "second.csv", [HEADER, "e9,2024-03-03T10:00:00Z,u3,s3,view,i1,,,,mobile"])
     db = tmp_path / "shop.duckdb"
-    real_ingest = ingest_command.ingest_file
+    real_ingest = ingest_pipeline.ingest_file
 
     def interrupted_at_second(store, kind, path, options):  # Ctrl-C as the second file starts
         if Path(path) == second:
@@ -683,9 +684,9 @@ def test_ctrl_c_after_a_committed_file_says_what_was_loaded(
         raise RuntimeError("Query interrupted")  # DuckDB's form of Ctrl-C during a query
 
     if when == "second file":
-        monkeypatch.setattr(ingest_command, "ingest_file", interrupted_at_second)
+        monkeypatch.setattr(ingest_pipeline, "ingest_file", interrupted_at_second)
     else:
-        monkeypatch.setattr(ingest_command, "refresh_rollup", interrupted_rollup)
+        monkeypatch.setattr(cartwise.analytics, "refresh_rollup", interrupted_rollup)
     with pytest.raises(SystemExit) as stopped:
         main(["ingest", "events", str(first), str(second), "--db", str(db)])
     stderr = capsys.readouterr().err
@@ -703,13 +704,13 @@ def test_ctrl_c_after_a_committed_file_says_what_was_loaded(
 def test_ctrl_c_before_any_commit_says_nothing_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import cartwise.cli.ingest as ingest_command
+    import cartwise.pipelines.ingest as ingest_pipeline
     from cartwise.cli import main
 
     def interrupted(store, kind, path, options):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ingest_command, "ingest_file", interrupted)
+    monkeypatch.setattr(ingest_pipeline, "ingest_file", interrupted)
     with pytest.raises(SystemExit) as stopped:
         main(
             [

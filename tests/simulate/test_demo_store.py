@@ -121,12 +121,12 @@ def test_cli_refuses_to_replace_a_store_it_did_not_make(
 def test_ctrl_c_during_the_build_says_the_store_is_incomplete(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import cartwise.cli.demo as demo_command
+    import cartwise.pipelines.demo as demo_pipeline
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(demo_command, "build_demo", interrupted)
+    monkeypatch.setattr(demo_pipeline, "build_demo", interrupted)
     db = tmp_path / "shop.duckdb"
     with pytest.raises(SystemExit) as stopped:
         main(["demo", *ARGS, "--db", str(db), "--json"])

@@ -110,15 +110,6 @@ class Guard:
         await self.app(scope, replay, send_with_headers)
 
 
-# Feature routers under /api/v1, each in its own module with a `router`; add one line per feature.
-FEATURE_ROUTERS: tuple[str, ...] = (
-    "cartwise.api.recommendations",
-    "cartwise.api.analytics",
-    "cartwise.api.customers",
-    "cartwise.api.forecasts",
-)
-
-
 def create_app(
     settings: Settings, *, options: ServiceOptions | None = None, service: Service | None = None
 ) -> FastAPI:
@@ -150,9 +141,15 @@ def create_app(
     app.state.stopping = asyncio.Event()
     errors.install(app)
     app.include_router(v1.router)
-    for module in FEATURE_ROUTERS:
-        # Importing a feature's router also registers its dashboard page (pages.dashboard).
-        app.include_router(importlib.import_module(module).router)
+    # Feature routers under /api/v1, each in its own module with a `router`; add one line per
+    # feature. Importing one also registers its dashboard page (pages.dashboard), in this order.
+    for module in (
+        importlib.import_module("cartwise.api.recommendations"),
+        importlib.import_module("cartwise.api.analytics"),
+        importlib.import_module("cartwise.api.customers"),
+        importlib.import_module("cartwise.api.forecasts"),
+    ):
+        app.include_router(module.router)
 
     plotly_path = plotly_js_path()
 

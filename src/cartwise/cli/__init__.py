@@ -7,7 +7,6 @@ into a message on stderr and exit code 2, and prints Cartwise warnings as `Warni
 
 from __future__ import annotations
 
-import importlib
 import sys
 import warnings
 from typing import Any
@@ -15,28 +14,46 @@ from typing import Any
 import click
 
 from cartwise import __version__
+from cartwise.cli.analytics import analytics
+from cartwise.cli.basket import basket
+from cartwise.cli.churn import churn
+from cartwise.cli.clv import clv
 from cartwise.cli.common import is_interrupt
+from cartwise.cli.db import db
+from cartwise.cli.demand import demand
+from cartwise.cli.demo import demo
+from cartwise.cli.forecast import forecast
+from cartwise.cli.ingest import ingest
+from cartwise.cli.keys import keys
+from cartwise.cli.profiles import profiles, segments
+from cartwise.cli.recs import recs
+from cartwise.cli.schema import schema
+from cartwise.cli.serve import serve
+from cartwise.cli.train import train
+from cartwise.cli.users_admin import users_admin
 from cartwise.core.errors import CartwiseError, CartwiseWarning, Interrupted
 
-# (module, attribute) of each registered command, in the order `--help` lists them.
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("cartwise.cli.demo", "demo"),
-    ("cartwise.cli.ingest", "ingest"),
-    ("cartwise.cli.db", "db"),
-    ("cartwise.cli.schema", "schema"),
-    ("cartwise.cli.recs", "recs"),
-    ("cartwise.cli.clv", "clv"),
-    ("cartwise.cli.profiles", "profiles"),
-    ("cartwise.cli.profiles", "segments"),
-    ("cartwise.cli.train", "train"),
-    ("cartwise.cli.forecast", "forecast"),
-    ("cartwise.cli.serve", "serve"),
-    ("cartwise.cli.keys", "keys"),
-    ("cartwise.cli.users_admin", "users_admin"),
-    ("cartwise.cli.churn", "churn"),
-    ("cartwise.cli.analytics", "analytics"),
-    ("cartwise.cli.basket", "basket"),
-    ("cartwise.cli.demand", "demand"),
+# Every command module imports only click and light modules; the pipelines (scikit-learn,
+# LightGBM, statsforecast, Ibis, PySpark) are imported inside the commands that run them, so
+# `cartwise --help` and a command's own --help stay quick (bench/cli_startup.py).
+COMMANDS: tuple[click.Command, ...] = (
+    demo,
+    ingest,
+    db,
+    schema,
+    recs,
+    clv,
+    profiles,
+    segments,
+    train,
+    forecast,
+    serve,
+    keys,
+    users_admin,
+    churn,
+    analytics,
+    basket,
+    demand,
 )
 
 
@@ -49,8 +66,8 @@ def cli() -> None:
     """
 
 
-for _module, _attr in COMMANDS:
-    cli.add_command(getattr(importlib.import_module(_module), _attr))
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
-from cartwise.ingest import FORMATS, LoadOptions, parse_map_options
-from cartwise.pipelines.analytics import ENGINES, Source, run_funnel, run_kpis, run_retention
+from cartwise.pipelines.choices import ENGINES, FORMATS
+
+if TYPE_CHECKING:
+    from cartwise.pipelines.analytics import Source
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,15 +67,19 @@ def source_options(func: F) -> F:
 
 def make_source(params: dict[str, Any]) -> Source:
     """A Source from the shared options (removed from `params`)."""
+    from cartwise.pipelines.analytics import Source  # Ibis, and PySpark for --engine spark, on use
+    from cartwise.pipelines.ingest import load_options
+
     settings = settings_for(params.pop("db"))
-    options = LoadOptions(
-        format=params.pop("fmt"),
+    options = load_options(
+        settings,
+        maps=params.pop("maps"),
+        fmt=params.pop("fmt"),
         delimiter=params.pop("delimiter"),
         header=not params.pop("no_header"),
         encoding=params.pop("encoding"),
-        mapping=parse_map_options(params.pop("maps")),
         ts_format=params.pop("ts_format"),
-        timezone=params.pop("timezone") or settings.timezone,
+        timezone=params.pop("timezone"),
     )
     return Source(
         db=settings.db, events_file=params.pop("events_file"), options=options, engine=params.pop("engine")
@@ -134,6 +140,8 @@ def kpis(**params: Any) -> None:
     repeat purchase rate and refunds per period, each with the previous period's value."""
     as_json = params.pop("as_json")
     source = make_source(params)
+    from cartwise.pipelines.analytics import run_kpis
+
     result = run_kpis(source, params["by"], start=params["start"], end=params["end"])
     emit(result, as_json, _kpis_text)
 
@@ -161,6 +169,8 @@ def funnel(**params: Any) -> None:
     """
     as_json = params.pop("as_json")
     source = make_source(params)
+    from cartwise.pipelines.analytics import run_funnel
+
     result = run_funnel(
         source,
         params["steps"],
@@ -196,6 +206,8 @@ def retention(**params: Any) -> None:
     """Cohort retention, revenue retention and cumulative revenue per customer (LTV curves)."""
     as_json = params.pop("as_json")
     source = make_source(params)
+    from cartwise.pipelines.analytics import run_retention
+
     result = run_retention(
         source,
         params["by"],

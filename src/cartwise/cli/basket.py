@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pyarrow.csv as pcsv
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
-from cartwise.ingest import FORMATS, LoadOptions
-from cartwise.pipelines.analytics import rules_table, run_basket_rules
+from cartwise.pipelines.choices import FORMATS
 
 
 @click.group()
@@ -83,6 +81,11 @@ def rules(
     support = share of baskets holding A and C; confidence = support(A and C) / support(A);
     lift = confidence / support(C). The CSV lists antecedents and consequents as item ids joined by `|`.
     """
+    import pyarrow.csv as pcsv
+
+    from cartwise.pipelines.analytics import rules_table, run_basket_rules
+    from cartwise.pipelines.ingest import LoadOptions
+
     result = run_basket_rules(
         baskets_file=baskets_file,
         db=settings_for(db).db if baskets_file is None else None,

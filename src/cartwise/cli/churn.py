@@ -8,8 +8,8 @@ from typing import Any, cast
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
-from cartwise.pipelines.churn import TARGETS, Target, evaluate_churn, score_churn
-from cartwise.store import open_store
+from cartwise.pipelines.choices import TARGETS, Target
+from cartwise.pipelines.stores import opened
 
 SCORER_LABELS = {
     "model": "model (LightGBM, calibrated)",
@@ -102,11 +102,9 @@ def churn() -> None:
 @json_option
 def evaluate(horizon: int, cutoff: str | None, target: str, db: Path | None, as_json: bool) -> None:
     """Train on one cutoff, evaluate on a later one: ROC-AUC, PR-AUC, Brier, calibration, lift, importance."""
-    settings = settings_for(db)
-    with (
-        open_store(settings.db, settings=settings, read_only=True) as store,
-        progress("Evaluating", not as_json),
-    ):
+    with opened(settings_for(db), read_only=True) as store, progress("Evaluating", not as_json):
+        from cartwise.pipelines.churn import evaluate_churn
+
         report = evaluate_churn(store, horizon=horizon, cutoff=cutoff, target=cast(Target, target))
     emit(report, as_json, format_evaluation)
 
@@ -117,8 +115,9 @@ def evaluate(horizon: int, cutoff: str | None, target: str, db: Path | None, as_
 @json_option
 def score(horizon: int, db: Path | None, as_json: bool) -> None:
     """Score every customer as of the latest data and save the `churn_scores` table."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store, progress("Scoring", not as_json):
+    with opened(settings_for(db), create=False) as store, progress("Scoring", not as_json):
+        from cartwise.pipelines.churn import score_churn
+
         result = score_churn(store, horizon=horizon)
     emit(result, as_json, _format_scores)
 

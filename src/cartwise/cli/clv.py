@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from cartwise.cli.common import emit, json_option
-from cartwise.pipelines.clv import MODEL_CHOICES, ClvFit, fit_clv, predict_clv, read_transactions
+from cartwise.pipelines.choices import CLV_MODEL_CHOICES
+
+if TYPE_CHECKING:
+    from cartwise.pipelines.clv import ClvFit
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,7 +53,7 @@ _OPTIONS: list[Callable[[Any], Any]] = [
     ),
     click.option(
         "--model",
-        type=click.Choice(list(MODEL_CHOICES)),
+        type=click.Choice(list(CLV_MODEL_CHOICES)),
         default="bgnbd",
         show_default=True,
         help="Purchase model; auto keeps the better of the two on the holdout.",
@@ -72,6 +75,8 @@ def _common(func: F) -> F:
 
 
 def _fit(options: dict[str, Any]) -> ClvFit:
+    from cartwise.pipelines.clv import fit_clv, read_transactions  # SciPy, pandas: on use
+
     frame = read_transactions(
         options["transactions"], options["customer_col"], options["date_col"], options["amount_col"]
     )
@@ -144,6 +149,8 @@ def predict_command(
     as_json: bool, horizon: float, annual_discount_rate: float, out: Path, **options: Any
 ) -> None:
     """Score every customer over --horizon and write one CSV row per customer."""
+    from cartwise.pipelines.clv import predict_clv
+
     fitted = _fit(options)
     predictions = predict_clv(fitted, horizon=horizon, annual_discount_rate=annual_discount_rate)
     predictions.to_csv(out, index=False)

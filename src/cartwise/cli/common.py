@@ -7,12 +7,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from cartwise.core.errors import Interrupted
-from cartwise.core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from cartwise.core.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +55,8 @@ def json_option(func: F) -> F:
 
 
 def settings_for(db: Path | None, **overrides: Any) -> Settings:
+    from cartwise.core.settings import get_settings  # pydantic: when a command runs, not for --help
+
     return get_settings(db=db, **overrides)
 
 

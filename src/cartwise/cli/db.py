@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from cartwise.analytics import refresh_rollup
 from cartwise.cli.common import db_option, emit, json_option, settings_for
-from cartwise.store import open_store
+from cartwise.pipelines.stores import export_store, import_store, store_info
 
 
 @click.group()
@@ -21,10 +20,8 @@ def db() -> None:
 @json_option
 def info(db: Path | None, as_json: bool) -> None:
     """Row counts per table, schema version, size and event time span."""
-    settings = settings_for(db)
     # Read-only, so that a mistyped path is an error rather than a new empty store.
-    with open_store(settings.db, settings=settings, read_only=True) as store:
-        emit(store.info(), as_json)
+    emit(store_info(settings_for(db)), as_json)
 
 
 @db.command("export")
@@ -37,9 +34,7 @@ def export_(directory: Path, db: Path | None, as_json: bool) -> None:
     The analytics rollup and timeline are left out: the importing store builds its own from
     its events.
     """
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings, read_only=True) as store:
-        counts = store.export(directory)
+    counts = export_store(settings_for(db), directory)
     emit({"directory": str(directory), "tables": counts}, as_json)
 
 
@@ -50,8 +45,5 @@ def export_(directory: Path, db: Path | None, as_json: bool) -> None:
 def import_(directory: Path, db: Path | None, as_json: bool) -> None:
     """Load an export made by `db export` (rows already present are skipped), then fold the
     new events into the analytics rollup and timeline."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
-        added = store.import_(directory)
-        refresh_rollup(store)
+    added = import_store(settings_for(db), directory)
     emit({"directory": str(directory), "added": added}, as_json)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
-from cartwise.store import open_store
+from cartwise.pipelines.stores import opened
 
 
 def _number(value: Any, digits: int = 2) -> str:
@@ -102,13 +102,9 @@ def build(
 
     Writes the tables demand, forecasts, forecast_models, reorder_plan and elasticities.
     """
-    from cartwise.pipelines.demand import build_forecasts
+    with opened(settings_for(db), create=False) as store, progress("Forecasting", not as_json):
+        from cartwise.pipelines.demand import build_forecasts  # statsforecast: only when forecasting
 
-    settings = settings_for(db)
-    with (
-        open_store(settings.db, settings=settings, create=False) as store,
-        progress("Forecasting", not as_json),
-    ):
         report = build_forecasts(
             store,
             horizon=horizon,
@@ -135,9 +131,8 @@ def elasticity(db: Path | None, min_price_changes: int, as_json: bool) -> None:
 
     Writes the table elasticities.
     """
-    from cartwise.pipelines.demand import build_elasticities
+    with opened(settings_for(db), create=False) as store:
+        from cartwise.pipelines.demand import build_elasticities
 
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
         report = build_elasticities(store, min_price_changes=min_price_changes)
     emit(report, as_json, _human_elasticity)

@@ -9,13 +9,9 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
-from cartwise.core.errors import Interrupted, StoreError
-from cartwise.pipelines.demo import build_demo
-from cartwise.pipelines.train import train_all
-from cartwise.simulate import ShopConfig, make_config
-from cartwise.store.store import open_store, remove_store
-
-_DEFAULTS = ShopConfig()
+from cartwise.core.errors import Interrupted
+from cartwise.pipelines.choices import shop_config, shop_defaults
+from cartwise.pipelines.stores import opened
 
 
 def _first_day(start: datetime | None, days: int | None, *, serving: bool) -> date | None:
@@ -24,7 +20,7 @@ def _first_day(start: datetime | None, days: int | None, *, serving: bool) -> da
         return start.date()
     if not serving:
         return None
-    return datetime.now(UTC).date() - timedelta(days=days or _DEFAULTS.days)
+    return datetime.now(UTC).date() - timedelta(days=days or shop_defaults.DAYS)
 
 
 @click.command()
@@ -32,23 +28,25 @@ def _first_day(start: datetime | None, days: int | None, *, serving: bool) -> da
     "--seed",
     type=int,
     default=None,
-    help=f"Random seed; the same seed gives the same shop [default: {_DEFAULTS.seed}].",
+    help=f"Random seed; the same seed gives the same shop [default: {shop_defaults.SEED}].",
 )
-@click.option("--users", type=int, default=None, help=f"Number of customers [default: {_DEFAULTS.users:,}].")
 @click.option(
-    "--items", type=int, default=None, help=f"Number of catalogue items [default: {_DEFAULTS.items:,}]."
+    "--users", type=int, default=None, help=f"Number of customers [default: {shop_defaults.USERS:,}]."
+)
+@click.option(
+    "--items", type=int, default=None, help=f"Number of catalogue items [default: {shop_defaults.ITEMS:,}]."
 )
 @click.option(
     "--days",
     type=int,
     default=None,
-    help=f"Length of the simulated period in days [default: {_DEFAULTS.days}].",
+    help=f"Length of the simulated period in days [default: {shop_defaults.DAYS}].",
 )
 @click.option(
     "--start",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help=f"First simulated day, YYYY-MM-DD [default: {_DEFAULTS.start.isoformat()}; when serving, "
+    help=f"First simulated day, YYYY-MM-DD [default: {shop_defaults.START.isoformat()}; when serving, "
     "so that the shop's history ends yesterday and the live replay follows on].",
 )
 @click.option("--no-serve", is_flag=True, help="Build the store and exit instead of serving the dashboard.")
@@ -87,14 +85,13 @@ def demo(
     one without events, users or items, is deleted. Ground truth lands in `truth_*` tables and
     `promotions`, so models can be checked against known answers.
     """
-    config = make_config(
+    config = shop_config(
         seed=seed, users=users, items=items, days=days, start=_first_day(start, days, serving=not no_serve)
     )
     settings = settings_for(db, host=host, port=port)
-    existed = settings.db.exists()
-    if existed:
-        _check_replaceable(settings.db)
-    remove_store(settings.db)
+    from cartwise.pipelines.demo import build_demo, clear_for_demo
+
+    existed = clear_for_demo(settings.db)
     if existed and not as_json:
         click.echo(f"Removed the existing store {settings.db}.", err=True)
     incomplete = Interrupted(
@@ -103,10 +100,12 @@ def demo(
     with (
         explain_interrupt(lambda: incomplete),
         progress("Building the demo shop", enabled=not as_json) as report,
-        open_store(settings.db, settings=settings) as store,
+        opened(settings) as store,
     ):
         counts: dict[str, Any] = dict(build_demo(store, config, progress=report))
         if train if train is not None else not no_serve:
+            from cartwise.pipelines.train import train_all
+
             counts["trained"] = train_all(store, progress=report)
     emit(
         counts,
@@ -120,20 +119,3 @@ def demo(
         from cartwise.service.live_demo import serve_demo
 
         serve_demo(settings)
-
-
-def _check_replaceable(path: Path) -> None:
-    """Raise unless the store at `path` may be deleted: a demo store (it has the simulator's
-    `truth_params`) or one without data. A shop's store set as the default `db`, a file that
-    is not a store, or a store a server has open is refused, never deleted."""
-    with open_store(path, read_only=True) as store:
-        if store.has_table("truth_params"):
-            return
-        held = {name: store.count(name) for name in ("events", "users", "items") if store.has_table(name)}
-    if any(held.values()):
-        found = ", ".join(f"{n:,} {name}" for name, n in held.items() if n)
-        raise StoreError(
-            f"The store {path} holds {found} that `cartwise demo` did not make, and the demo "
-            "replaces the store at --db: choose another path (e.g. --db demo.duckdb), or delete "
-            "this file yourself if it is not needed."
-        )

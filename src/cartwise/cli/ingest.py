@@ -8,20 +8,8 @@ from typing import Any
 
 import click
 
-from cartwise.analytics import refresh_rollup
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
-from cartwise.core.errors import Interrupted
-from cartwise.core.settings import Settings
-from cartwise.ingest import (
-    FORMATS,
-    KINDS,
-    LoadOptions,
-    ingest_file,
-    load_mapping_file,
-    parse_map_options,
-    save_mapping_file,
-)
-from cartwise.store import open_store
+from cartwise.pipelines.choices import FORMATS, KINDS
 
 
 def _human(result: dict[str, Any]) -> str:
@@ -118,91 +106,29 @@ def ingest(
     CDNOW logs, gzipped or not. Each file loads in one transaction; rejected rows go to the
     quarantine table and to FILE.quarantine.csv. Re-loading a file adds nothing.
     """
+    from cartwise.pipelines.ingest import ingest_files, load_options, what_was_kept
+
     settings = settings_for(db)
-    saved: dict[str, Any] = load_mapping_file(mapping_file) if mapping_file else {}
-    mapping = {**saved.get("map", {}), **parse_map_options(maps)}
-    options = LoadOptions(
-        format=fmt or saved.get("format", "auto"),
-        delimiter=delimiter or saved.get("delimiter"),
-        header=not no_header if no_header is not None else saved.get("header", True),
-        encoding=encoding or saved.get("encoding", "utf-8"),
-        mapping=mapping,
-        ts_format=ts_format or saved.get("ts_format"),
-        timezone=timezone or saved.get("timezone", settings.timezone),
+    options = load_options(
+        settings,
+        maps=maps,
+        mapping_file=mapping_file,
+        fmt=fmt,
+        delimiter=delimiter,
+        header=None if no_header is None else not no_header,
+        encoding=encoding,
+        ts_format=ts_format,
+        timezone=timezone,
     )
-    summaries = []
     started = datetime.now(UTC).replace(tzinfo=None)
     with (
-        explain_interrupt(lambda: _what_was_kept(settings, kind, files, started)),
-        open_store(settings.db, settings=settings) as store,
+        explain_interrupt(lambda: what_was_kept(settings, kind, files, started)),
         progress(f"Loading {kind}", not as_json) as update,
     ):
-        for path in files:
-            update(str(path))
-            summaries.append(ingest_file(store, kind, path, options).to_dict())
-        if kind == "events":
-            update("analytics rollup and timeline")
-            refresh_rollup(store)
-    if save_mapping and summaries:
-        save_mapping_file(
-            save_mapping,
-            summaries[0]["mapping"],
-            format=options.format,
-            delimiter=options.delimiter,
-            header=options.header,
-            encoding=options.encoding,
-            ts_format=options.ts_format,
-            timezone=options.timezone,
-        )
-    totals = {
-        k: sum(s[k] for s in summaries) for k in ("read", "loaded", "duplicates", "rejected", "updated")
-    }
-    if len(summaries) == 1:
-        result = {**summaries[0], "files": summaries}
-    else:
-        quarantine = [s["quarantine_file"] for s in summaries if s["quarantine_file"]]
-        result = {
-            **totals,
-            "quarantine_file": quarantine[0] if len(quarantine) == 1 else (quarantine or None),
-            "files": summaries,
-        }
+        result = ingest_files(settings, kind, files, options, save_mapping=save_mapping, progress=update)
     if as_json:
-        if len(summaries) == 1:
+        if len(result["files"]) == 1:
             result = {k: v for k, v in result.items() if k != "files"}
         emit(result, True)
     else:
         emit(result, False, _human)
-
-
-def _what_was_kept(settings: Settings, kind: str, files: tuple[Path, ...], since: datetime) -> Interrupted:
-    """After Ctrl-C: the files loaded before it, or that there were none.
-
-    Each file loads in its own transaction, so the files committed before the interrupt stay
-    loaded; the store's `loads` table says which (a file committed just before Ctrl-C may not
-    have reached this command's own list).
-    """
-    nothing = Interrupted("Interrupted before any file was loaded; nothing was changed.")
-    if not settings.db.exists():  # stopped before the store was created
-        return nothing
-    with open_store(settings.db, settings=settings) as store:
-        rows = store.con.execute(
-            "SELECT source, loaded FROM loads WHERE started_at >= ? AND source IN (SELECT unnest(?)) "
-            "ORDER BY started_at",
-            [since, [str(p) for p in files]],
-        ).fetchall()
-    if not rows:
-        return nothing
-    kept = ", ".join(f"{Path(source).name} ({loaded:,} rows loaded)" for source, loaded in rows)
-    if len(rows) < len(files):
-        return Interrupted(
-            f"Interrupted after {kept}: that stays in the store; the other {len(files) - len(rows)} "
-            "file(s) were not loaded at all. Run the same command again to load them: files "
-            "already loaded add nothing."
-        )
-    rollup = (
-        " Only the refresh of the analytics rollup and timeline was cut short: analytics stay "
-        "correct, and the next `cartwise ingest events` refreshes them."
-        if kind == "events"
-        else ""
-    )
-    return Interrupted(f"Interrupted after every file was loaded: {kept}.{rollup}")

@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
+from cartwise.pipelines.stores import opened
 from cartwise.service import keys as keys_job
-from cartwise.store import open_store
 
 
 @click.group()
@@ -24,8 +24,7 @@ def keys() -> None:
 @json_option
 def create(scope: str, name: str, db: Path | None, as_json: bool) -> None:
     """Create a key and print it once; only its sha256 is stored."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with opened(settings_for(db)) as store:
         info, key = keys_job.create_key(store, scope=scope, name=name)
     result = {"key": key, **info.to_dict()}
     emit(
@@ -40,8 +39,7 @@ def create(scope: str, name: str, db: Path | None, as_json: bool) -> None:
 @json_option
 def list_(db: Path | None, as_json: bool) -> None:
     """Keys with their id, name, scope and state (never the keys themselves)."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with opened(settings_for(db)) as store:
         found = [k.to_dict() for k in keys_job.list_keys(store)]
 
     def human(r: dict[str, Any]) -> str:
@@ -62,7 +60,6 @@ def list_(db: Path | None, as_json: bool) -> None:
 @json_option
 def revoke(key_id: str, db: Path | None, as_json: bool) -> None:
     """Revoke the key KEY_ID (from `keys list`); it stops working at once."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with opened(settings_for(db)) as store:
         info = keys_job.revoke_key(store, key_id)
     emit(info.to_dict(), as_json, lambda r: f"Revoked {r['key_id']} ({r['name']}).")

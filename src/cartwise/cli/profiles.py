@@ -8,15 +8,7 @@ from pathlib import Path
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
-from cartwise.core.errors import NotFoundError
-from cartwise.pipelines.profiles import (
-    delete_segment,
-    list_segments,
-    refresh_profiles,
-    save_segment,
-    segment_count,
-)
-from cartwise.store import open_store
+from cartwise.pipelines.stores import opened
 
 
 @click.group()
@@ -36,11 +28,9 @@ def profiles() -> None:
 @json_option
 def build(as_of: datetime | None, no_clusters: bool, db: Path | None, as_json: bool) -> None:
     """Rebuild every profile, its predictions and cluster, and the members of saved segments."""
-    settings = settings_for(db)
-    with (
-        open_store(settings.db, settings=settings, create=False) as store,
-        progress("Building profiles", not as_json),
-    ):
+    with opened(settings_for(db), create=False) as store, progress("Building profiles", not as_json):
+        from cartwise.pipelines.profiles import refresh_profiles  # scikit-learn: only when building
+
         report = refresh_profiles(store, as_of, clusters=not no_clusters)
     emit(report, as_json)
 
@@ -51,14 +41,11 @@ def build(as_of: datetime | None, no_clusters: bool, db: Path | None, as_json: b
 @json_option
 def show(user_id: str, db: Path | None, as_json: bool) -> None:
     """One customer's profile."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings, read_only=True) as store:
-        if not store.has_table("profiles"):
-            raise NotFoundError("No profiles yet; run `cartwise profiles build` first.")
-        rows = store.arrow("SELECT * FROM profiles WHERE user_id = ?", [user_id]).to_pylist()
-    if not rows:
-        raise NotFoundError(f"No customer {user_id!r} in the profiles; check the id or rebuild them.")
-    emit(rows[0], as_json)
+    with opened(settings_for(db), read_only=True) as store:
+        from cartwise.pipelines.profiles import profile_of
+
+        profile = profile_of(store, user_id)
+    emit(profile, as_json)
 
 
 @click.group()
@@ -71,8 +58,9 @@ def segments() -> None:
 @json_option
 def list_(db: Path | None, as_json: bool) -> None:
     """Saved segments with their size and size history."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
+    with opened(settings_for(db), create=False) as store:
+        from cartwise.pipelines.profiles import list_segments
+
         result = list_segments(store)
     emit(
         {"segments": result},
@@ -90,8 +78,9 @@ def list_(db: Path | None, as_json: bool) -> None:
 @json_option
 def count(rule: str, db: Path | None, as_json: bool) -> None:
     """How many customers match RULE now."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
+    with opened(settings_for(db), create=False) as store:
+        from cartwise.pipelines.profiles import segment_count
+
         emit({"rule": rule, "size": segment_count(store, rule)}, as_json)
 
 
@@ -107,8 +96,9 @@ def count(rule: str, db: Path | None, as_json: bool) -> None:
 @json_option
 def save(name: str, rule: str, description: str, db: Path | None, as_json: bool) -> None:
     """Save segment NAME (replacing one of that name)."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
+    with opened(settings_for(db), create=False) as store:
+        from cartwise.pipelines.profiles import save_segment
+
         emit(save_segment(store, name, rule, description), as_json)
 
 
@@ -118,8 +108,9 @@ def save(name: str, rule: str, description: str, db: Path | None, as_json: bool)
 @json_option
 def delete(name: str, db: Path | None, as_json: bool) -> None:
     """Delete segment NAME."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
+    with opened(settings_for(db), create=False) as store:
+        from cartwise.pipelines.profiles import delete_segment
+
         delete_segment(store, name)
     emit({"deleted": name}, as_json)
 
@@ -130,12 +121,8 @@ def delete(name: str, db: Path | None, as_json: bool) -> None:
 @json_option
 def members(name: str, db: Path | None, as_json: bool) -> None:
     """The user ids in segment NAME."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
-        ids = [
-            r[0]
-            for r in store.con.execute(
-                "SELECT user_id FROM segment_members WHERE segment = ? ORDER BY user_id", [name]
-            ).fetchall()
-        ]
+    with opened(settings_for(db), create=False) as store:
+        from cartwise.pipelines.profiles import segment_members
+
+        ids = segment_members(store, name)
     emit({"segment": name, "users": ids}, as_json, lambda r: "\n".join(r["users"]))

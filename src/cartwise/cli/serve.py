@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cartwise.cli.common import db_option, settings_for
-from cartwise.core.settings import Settings
+
+if TYPE_CHECKING:
+    from cartwise.core.settings import Settings
 
 
 def run_server(settings: Settings, *, access_log: bool = False) -> None:

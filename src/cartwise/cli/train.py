@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
-from cartwise.pipelines.train import train_all
-from cartwise.store import open_store
+from cartwise.pipelines.stores import opened
 
 
 @click.command()
@@ -16,10 +15,8 @@ from cartwise.store import open_store
 @json_option
 def train(db: Path | None, as_json: bool) -> None:
     """Rebuild profiles (RFM, CLV, P(alive), clusters, segments) and retrain the recommender."""
-    settings = settings_for(db)
-    with (
-        open_store(settings.db, settings=settings, create=False) as store,
-        progress("Training", not as_json) as update,
-    ):
+    with opened(settings_for(db), create=False) as store, progress("Training", not as_json) as update:
+        from cartwise.pipelines.train import train_all  # scikit-learn, LightGBM: only when training
+
         report = train_all(store, progress=update)
     emit(report, as_json)

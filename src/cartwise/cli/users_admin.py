@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
+from cartwise.pipelines.stores import opened
 from cartwise.service import keys as keys_job
-from cartwise.store import open_store
 
 
 @click.group("users-admin")
@@ -29,8 +29,7 @@ def add(username: str, password_stdin: bool, db: Path | None, as_json: bool) -> 
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with opened(settings_for(db)) as store:
         result = keys_job.add_user(store, username, password)
     emit(result, as_json, lambda r: f"User {r['username']} can now sign in to the dashboard.")
 
@@ -40,8 +39,7 @@ def add(username: str, password_stdin: bool, db: Path | None, as_json: bool) -> 
 @json_option
 def list_(db: Path | None, as_json: bool) -> None:
     """Dashboard users."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with opened(settings_for(db)) as store:
         found = keys_job.list_users(store)
 
     def human(r: dict[str, Any]) -> str:
@@ -58,7 +56,6 @@ def list_(db: Path | None, as_json: bool) -> None:
 @json_option
 def remove(username: str, db: Path | None, as_json: bool) -> None:
     """Remove USERNAME."""
-    settings = settings_for(db)
-    with open_store(settings.db, settings=settings) as store:
+    with opened(settings_for(db)) as store:
         result = keys_job.remove_user(store, username)
     emit(result, as_json, lambda r: f"Removed {r['username']}.")

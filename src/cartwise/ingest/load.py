@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
+from cartwise.ingest.kinds import KINDS
 from cartwise.ingest.mapping import MissingColumns, resolve_mapping
 from cartwise.ingest.plain import prepare_plain
 from cartwise.ingest.readers import (
@@ -41,7 +42,6 @@ from cartwise.schema import EVENTS, Table
 from cartwise.schema import table as canonical_table
 from cartwise.store import Store
 
-KINDS = ("events", "items", "users", "transactions")
 _SRC, _STAGED, _VALID, _SEEN = "_cw_src", "_cw_staged", "_cw_valid", "_cw_seen"
 CHUNK_ROWS = 5_000_000
 """Event files load in slices of this many rows (still one transaction for the file). Each slice

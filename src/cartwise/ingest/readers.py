@@ -15,7 +15,6 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import orjson
@@ -24,9 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from cartwise.core.errors import InputError
-
-Format = Literal["auto", "csv", "tsv", "whitespace", "parquet", "jsonl", "recbole", "cdnow"]
-FORMATS: tuple[str, ...] = ("auto", "csv", "tsv", "whitespace", "parquet", "jsonl", "recbole", "cdnow")
+from cartwise.ingest.kinds import FORMATS
 
 ROW_COLUMN = "_row"
 """Name of the column holding each record's row number in tables returned by `read_input`."""

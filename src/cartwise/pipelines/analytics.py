@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
@@ -35,10 +35,8 @@ from cartwise.analytics import (
 from cartwise.core.errors import ConfigError, DataWarning, InputError
 from cartwise.core.settings import Settings, get_settings
 from cartwise.ingest import LoadOptions, ingest_file, read_file
+from cartwise.pipelines.choices import ENGINES, Engine
 from cartwise.store import Store, open_store
-
-Engine = Literal["duckdb", "spark"]
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
 
 
 @dataclass

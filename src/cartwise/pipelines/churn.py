@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from cartwise.core.errors import CartwiseError, InputError, ModelError
 from cartwise.evaluation.classification import classification_report
+from cartwise.pipelines.choices import TARGETS, Target
 from cartwise.predict import (
     MIN_CLASS_COUNT,
     PropensityModel,
@@ -47,8 +48,6 @@ from cartwise.predict import (
 )
 from cartwise.store import Store
 
-Target = Literal["churn", "purchase"]
-TARGETS: tuple[str, ...] = ("churn", "purchase")
 MODEL_VERSION = "lightgbm-isotonic/1"
 CATEGORICAL = ("acquisition_channel",)
 

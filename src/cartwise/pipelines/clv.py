@@ -20,6 +20,7 @@ import pandas as pd
 from cartwise.core.errors import CartwiseError, InputError, ModelError
 from cartwise.evaluation.clv import holdout_errors
 from cartwise.ingest import read_file
+from cartwise.pipelines.choices import CLV_MODEL_CHOICES, ClvModelChoice
 from cartwise.predict import (
     BGNBD,
     GammaGamma,
@@ -32,8 +33,8 @@ from cartwise.predict import (
 )
 from cartwise.predict._summary import DAYS_PER_UNIT
 
-ModelChoice = Literal["bgnbd", "pareto", "auto"]
-MODEL_CHOICES: tuple[str, ...] = ("bgnbd", "pareto", "auto")
+ModelChoice = ClvModelChoice
+MODEL_CHOICES = CLV_MODEL_CHOICES
 PREDICTION_COLUMNS = ("customer_id", "expected_purchases", "p_alive", "expected_avg_value", "clv")
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from cartwise.analytics import refresh_rollup
 from cartwise.core.errors import StoreError
 from cartwise.ingest import derive_orders
 from cartwise.simulate import ShopConfig, simulate_shop
-from cartwise.store import Store
+from cartwise.store import Store, open_store
+from cartwise.store.store import remove_store
 
 
 def _no_progress(_message: str) -> None:
@@ -55,3 +57,31 @@ def build_demo(
     progress("rolling up events for analytics")
     refresh_rollup(store)
     return counts
+
+
+def clear_for_demo(path: Path) -> bool:
+    """Delete the store at `path` so that a demo can be built there; returns whether one existed.
+
+    Only a demo store (it has the simulator's `truth_params`) or one without events, users or
+    items is deleted. A shop's store set as the default `db`, a file that is not a store, or a
+    store a server has open raises a `StoreError` and is left as it is.
+    """
+    existed = path.exists()
+    if existed:
+        _check_replaceable(path)
+    remove_store(path)
+    return existed
+
+
+def _check_replaceable(path: Path) -> None:
+    with open_store(path, read_only=True) as store:
+        if store.has_table("truth_params"):
+            return
+        held = {name: store.count(name) for name in ("events", "users", "items") if store.has_table(name)}
+    if any(held.values()):
+        found = ", ".join(f"{n:,} {name}" for name, n in held.items() if n)
+        raise StoreError(
+            f"The store {path} holds {found} that `cartwise demo` did not make, and the demo "
+            "replaces the store at --db: choose another path (e.g. --db demo.duckdb), or delete "
+            "this file yourself if it is not needed."
+        )

@@ -177,6 +177,24 @@ def list_segments(store: Store) -> list[dict[str, Any]]:
     ]
 
 
+def profile_of(store: Store, user_id: str) -> dict[str, Any]:
+    """One customer's stored profile row; NotFoundError when there are no profiles or no such customer."""
+    if not store.has_table("profiles"):
+        raise NotFoundError("No profiles yet; run `cartwise profiles build` first.")
+    rows = store.arrow("SELECT * FROM profiles WHERE user_id = ?", [user_id]).to_pylist()
+    if not rows:
+        raise NotFoundError(f"No customer {user_id!r} in the profiles; check the id or rebuild them.")
+    return dict(rows[0])
+
+
+def segment_members(store: Store, name: str) -> list[str]:
+    """The user ids in saved segment `name`, sorted (none for an unknown segment)."""
+    rows = store.con.execute(
+        "SELECT user_id FROM segment_members WHERE segment = ? ORDER BY user_id", [name]
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def delete_segment(store: Store, name: str) -> None:
     """Remove a saved segment, its members and its history."""
     if not store.con.execute("SELECT count(*) FROM segments WHERE name = ?", [name]).fetchall()[0][0]:

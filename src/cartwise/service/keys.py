@@ -16,10 +16,12 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from cartwise.core.errors import InputError, NotFoundError
-from cartwise.store import Store
+
+if TYPE_CHECKING:
+    from cartwise.store import Store
 
 Scope = Literal["collect", "read", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cartwise.core.errors import ConfigError
+from cartwise.simulate import defaults
 
 
 class ShopConfig(BaseModel):
@@ -22,15 +23,22 @@ class ShopConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int = Field(
-        default=42, ge=0, description="Random seed; the same seed and config give identical tables."
+        default=defaults.SEED,
+        ge=0,
+        description="Random seed; the same seed and config give identical tables.",
     )
     users: int = Field(
-        default=20_000, ge=10, le=2_000_000, description="Number of customers (each buys at least once)."
+        default=defaults.USERS,
+        ge=10,
+        le=2_000_000,
+        description="Number of customers (each buys at least once).",
     )
-    items: int = Field(default=2_000, ge=20, le=200_000, description="Number of catalogue items.")
-    days: int = Field(default=365, ge=7, le=3_650, description="Length of the simulated period in days.")
+    items: int = Field(default=defaults.ITEMS, ge=20, le=200_000, description="Number of catalogue items.")
+    days: int = Field(
+        default=defaults.DAYS, ge=7, le=3_650, description="Length of the simulated period in days."
+    )
     start: date = Field(
-        default=date(2025, 1, 1), description="First day of the simulated period (events are UTC)."
+        default=defaults.START, description="First day of the simulated period (events are UTC)."
     )
 
     r: float = Field(
