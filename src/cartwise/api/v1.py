@@ -30,7 +30,6 @@ from cartwise.api.models import (
     error_responses,
 )
 from cartwise.pages import dashboard
-from cartwise.store import SCHEMA_VERSION
 
 _ERRORS = error_responses(
     {
@@ -53,7 +52,10 @@ def health(request: Request) -> Health:
     """Liveness without credentials: `degraded` when the writer reports an error."""
     info = service_of(request).health()
     return Health(
-        status=info["status"], version=__version__, schema_version=SCHEMA_VERSION, backlog=info["backlog"]
+        status=info["status"],
+        version=__version__,
+        schema_version=info["schema_version"],
+        backlog=info["backlog"],
     )
 
 

@@ -20,7 +20,7 @@ from cartwise.service import keys as keys_job
 from cartwise.service.collector import Collector, StoreGate
 from cartwise.service.keys import KeyInfo, KeyRing
 from cartwise.service.live import LiveKPIs
-from cartwise.store import Store, open_store
+from cartwise.store import SCHEMA_VERSION, Store, open_store
 
 log = logging.getLogger("cartwise.service")
 
@@ -153,6 +153,7 @@ class Service:
         return {
             "status": "ok" if collector is not None and collector.last_error is None else "degraded",
             "store": str(self.settings.db),
+            "schema_version": SCHEMA_VERSION,
             "backlog": collector.backlog if collector else 0,
             "collector": dict(collector.stats) if collector else {},
             "last_error": collector.last_error if collector else "not started",
