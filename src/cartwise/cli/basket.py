@@ -81,6 +81,11 @@ def rules(
     support = share of baskets holding A and C; confidence = support(A and C) / support(A);
     lift = confidence / support(C). The CSV lists antecedents and consequents as item ids joined by `|`.
     """
+    from cartwise.pipelines.stores import require_store
+
+    settings = settings_for(db)
+    if baskets_file is None:
+        require_store(settings)  # before importing Ibis: a mistyped --db fails at once
     import pyarrow.csv as pcsv
 
     from cartwise.pipelines.analytics import rules_table, run_basket_rules
@@ -88,7 +93,7 @@ def rules(
 
     result = run_basket_rules(
         baskets_file=baskets_file,
-        db=settings_for(db).db if baskets_file is None else None,
+        db=settings.db if baskets_file is None else None,
         basket_col=basket_col,
         item_col=item_col,
         min_support=min_support,

@@ -11,9 +11,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cartwise.core.errors import StoreError
+
 if TYPE_CHECKING:
     from cartwise.core.settings import Settings
     from cartwise.store import Store
+
+
+def require_store(settings: Settings) -> None:
+    """Raise the `StoreError` opening a missing store raises, before DuckDB is even imported
+    (a command that needs the store's data then fails in a fraction of the time)."""
+    if not settings.db.exists():
+        raise StoreError(f"No store at {settings.db}; create one with `cartwise ingest` or `cartwise demo`.")
 
 
 @contextmanager
@@ -23,6 +32,8 @@ def opened(settings: Settings, *, read_only: bool = False, create: bool = True) 
     `read_only=True` opens it for reading (a mistyped path is then an error, not a new empty
     store); `create=False` refuses to create a missing store.
     """
+    if read_only or not create:
+        require_store(settings)
     from cartwise.store import open_store
 
     with open_store(settings.db, settings=settings, read_only=read_only, create=create) as store:
@@ -60,4 +71,4 @@ def remove_store(path: Path) -> None:
     remove(path)
 
 
-__all__ = ["export_store", "import_store", "opened", "remove_store", "store_info"]
+__all__ = ["export_store", "import_store", "opened", "remove_store", "require_store", "store_info"]
