@@ -67,13 +67,14 @@ def source_options(func: F) -> F:
 
 def make_source(params: dict[str, Any]) -> Source:
     """A Source from the shared options (removed from `params`)."""
-    from cartwise.pipelines.analytics import Source  # Ibis, and PySpark for --engine spark, on use
-    from cartwise.pipelines.ingest import load_options
     from cartwise.pipelines.stores import require_store
 
     settings = settings_for(params.pop("db"))
     if params["events_file"] is None:
         require_store(settings)  # before importing Ibis: a mistyped --db fails at once
+    from cartwise.pipelines.analytics import Source  # Ibis, and PySpark for --engine spark, on use
+    from cartwise.pipelines.ingest import load_options
+
     options = load_options(
         settings,
         maps=params.pop("maps"),
