@@ -10,9 +10,9 @@ import click
 
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
 from cartwise.core.errors import Interrupted, StoreError
-from cartwise.pipelines.demo import build_demo
+from cartwise.pipelines.demo import build_demo, demo_config
 from cartwise.pipelines.train import train_all
-from cartwise.simulate import ShopConfig, make_config
+from cartwise.simulate import ShopConfig
 from cartwise.store.store import open_store, remove_store
 
 _DEFAULTS = ShopConfig()
@@ -87,7 +87,7 @@ def demo(
     one without events, users or items, is deleted. Ground truth lands in `truth_*` tables and
     `promotions`, so models can be checked against known answers.
     """
-    config = make_config(
+    config = demo_config(
         seed=seed, users=users, items=items, days=days, start=_first_day(start, days, serving=not no_serve)
     )
     settings = settings_for(db, host=host, port=port)

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from cartwise.analytics import refresh_rollup
 from cartwise.core.errors import StoreError
 from cartwise.ingest import derive_orders
-from cartwise.simulate import ShopConfig, simulate_shop
+from cartwise.simulate import ShopConfig, make_config, simulate_shop
 from cartwise.store import Store
+
+# The demo shop's past randomised e-mail campaign went out five weeks before its last day, so
+# its 5-day window and the weeks after it are in the history the Campaigns page measures.
+PAST_CAMPAIGN_DAYS_BEFORE_END = 35
+
+
+def demo_config(**values: Any) -> ShopConfig:
+    """The demo's `ShopConfig`: the given values (None takes the default) plus a past campaign
+    when the period is long enough to hold one (see `cartwise.simulate`'s `truth_campaign`)."""
+    config = make_config(**values)
+    if config.campaign_days_before_end is None and config.days > PAST_CAMPAIGN_DAYS_BEFORE_END:
+        config = config.model_copy(update={"campaign_days_before_end": PAST_CAMPAIGN_DAYS_BEFORE_END})
+    return config
 
 
 def _no_progress(_message: str) -> None:

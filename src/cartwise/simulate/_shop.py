@@ -41,7 +41,8 @@ How the shop works (every random quantity is recorded in a `truth_*` table):
 
 The stages run in that order, one module each: `_items` (catalogue, promotions, choice),
 `_people` (occasions, visits, tastes), `_baskets` (with `_stock`), `_sessions`, `_events`, and
-`_truth` (items, users and the ground truth). Each stage draws from its own random streams, so
+`_truth` (items, users and the ground truth); `_campaign`, when configured, adds a past
+randomised e-mail campaign with a known effect per customer between people and baskets. Each stage draws from its own random streams, so
 a stage's draws do not shift when another stage changes.
 """
 
@@ -53,6 +54,7 @@ import numpy as np
 import pyarrow as pa
 
 from cartwise.simulate._baskets import _baskets
+from cartwise.simulate._campaign import _campaign
 from cartwise.simulate._common import _Calendar, arrow_schema, item_ids, person_ids
 from cartwise.simulate._config import ShopConfig
 from cartwise.simulate._events import _events
@@ -69,7 +71,8 @@ class SimulatedShop:
     """A simulated shop: canonical `events`, `items` and `users`, and its ground truth.
 
     `truth` maps table names to Arrow tables: `truth_users`, `truth_items`,
-    `truth_item_relations`, `truth_params`, `truth_days`, `truth_stockouts` and `promotions`.
+    `truth_item_relations`, `truth_params`, `truth_days`, `truth_stockouts` and `promotions`, plus
+    `truth_campaign` when the config has a past campaign (`campaign_days_before_end`).
     """
 
     events: pa.Table
@@ -89,8 +92,9 @@ def simulate_shop(config: ShopConfig | None = None) -> SimulatedShop:
     `cartwise.schema`) and the ground truth; see the module docstring for the generative model.
     """
     config = config or ShopConfig()
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(8)]
-    r_cat, r_people, r_buy, r_promo, r_basket, r_stock, r_sess, r_events = streams
+    # A stream per stage; the campaign's is the ninth child, so adding it left the others unchanged.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(9)]
+    r_cat, r_people, r_buy, r_promo, r_basket, r_stock, r_sess, r_events, r_campaign = streams
     cal = _Calendar(config)
 
     cat = _catalogue(r_cat, config.items)
@@ -99,6 +103,9 @@ def simulate_shop(config: ShopConfig | None = None) -> SimulatedShop:
     )
     promos = _promotions(r_promo, config, cat)
     people = _people(config, cal, cat, r_people, r_buy, r_sess)
+    campaign = None
+    if config.campaign_days_before_end is not None:
+        campaign = _campaign(config, cal, people, r_campaign)
     chooser = _Chooser(r_basket, cat, promos)
     baskets = _baskets(config, cat, promos, chooser, people, r_basket, r_stock)
     sessions = _sessions(config, cal, cat, chooser, people, baskets, r_sess, r_events)
@@ -106,6 +113,6 @@ def simulate_shop(config: ShopConfig | None = None) -> SimulatedShop:
     people_ids = person_ids(people.n_users, people.n_visitors)
     events = _events(config, cal, cat, promos, chooser, people, sessions, items_ids, people_ids, r_events)
     items, users, truth = _tables(
-        config, cal, cat, promos, people, baskets, sessions, events, items_ids, people_ids, r_people
+        config, cal, cat, promos, people, baskets, sessions, events, items_ids, people_ids, r_people, campaign
     )
     return SimulatedShop(events=events.table, items=items, users=users, truth=truth)

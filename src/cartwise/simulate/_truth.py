@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from cartwise.schema import ITEMS, USERS
 from cartwise.simulate._baskets import _Baskets
+from cartwise.simulate._campaign import _Campaign
 from cartwise.simulate._catalogue import FIRST_NAMES, LAST_NAMES, LEAVES, TOPS
 from cartwise.simulate._common import (
     _AGE_BANDS,
@@ -43,6 +44,7 @@ def _tables(
     item_ids: pa.Array,
     person_ids: pa.Array,
     r_people: np.random.Generator,
+    campaign: _Campaign | None = None,
 ) -> tuple[pa.Table, pa.Table, dict[str, pa.Table]]:
     """`items`, `users` and the truth tables, by name."""
     days, n_items, n_users = config.days, cat.price.size, people.n_users
@@ -77,6 +79,8 @@ def _tables(
     last = r_people.integers(len(LAST_NAMES), size=n_users)
     age = r_people.choice(len(_AGE_BANDS), size=n_users, p=[0.12, 0.28, 0.25, 0.17, 0.11, 0.07])
     email_consent = r_people.random(n_users) < 0.6
+    if campaign is not None:
+        email_consent = campaign.email_consent  # recipients of the past campaign had consented
     sms_consent = r_people.random(n_users) < 0.25
     signup_ts = pa.array(signup, type=pa.timestamp("us"))
     users = pa.table(
@@ -216,4 +220,25 @@ def _tables(
         "truth_stockouts": truth_stockouts,
         "promotions": promotions,
     }
+    if campaign is not None:
+        truth["truth_campaign"] = _campaign_truth(campaign, person_ids.slice(0, n_users))
     return items, users, truth
+
+
+def _campaign_truth(campaign: _Campaign, user_ids: pa.Array) -> pa.Table:
+    """One row per customer the past campaign targeted (recipients and holdout)."""
+    rows = np.flatnonzero(campaign.eligible)
+    sent_at = np.full(rows.size, campaign.sent_us)
+    return pa.table(
+        {
+            "user_id": pc.take(user_ids, pa.array(rows)),
+            "treated": pa.array(campaign.treated[rows]),
+            "sent_at": pa.array(sent_at, type=pa.timestamp("us"), mask=~campaign.treated[rows]),
+            "window_days": pa.array(np.full(rows.size, campaign.window_days), type=pa.int64()),
+            "response": pa.array(campaign.response[rows].astype(str)),
+            "uplift": pa.array(campaign.uplift[rows]),
+            "incremental_purchases": pa.array(
+                np.where(campaign.treated[rows], campaign.incremental[rows], 0)
+            ),
+        }
+    )
