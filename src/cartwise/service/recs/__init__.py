@@ -32,10 +32,11 @@ router's lifespan) and stopped before the store closes. Its parts, one module ea
   on the item within `attribution_hours` after it was shown.
 - `offline`: each model of `offline_models` and the baselines scored on a held-out split, for
   the Recommendations page (`cartwise.pages.recommendations`).
-- `server`: `RecsServer`, which ties them together, and `recs_for` / `stop_recs`.
+- `server`: `RecsServer`, which ties them together; `registry`: `recs_for` / `stop_recs`.
 """
 
 from cartwise.service.recs.options import RecsOptions
-from cartwise.service.recs.server import RecsServer, Served, recs_for, stop_recs
+from cartwise.service.recs.registry import recs_for, stop_recs
+from cartwise.service.recs.server import RecsServer, Served
 
 __all__ = ["RecsOptions", "RecsServer", "Served", "recs_for", "stop_recs"]

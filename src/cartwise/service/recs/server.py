@@ -1,4 +1,4 @@
-"""`RecsServer`: the serving layer of one running service, and `recs_for(service)` to reach it."""
+"""`RecsServer`: the serving layer of one running service (see the `cartwise.service.recs` docstring)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import logging
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ from cartwise.service.recs.state import State, build_state, fill_cache, now
 
 if TYPE_CHECKING:
     from cartwise.service.collector import StoreGate
-    from cartwise.service.service import Service
 
 log = logging.getLogger("cartwise.recs")
 
@@ -384,34 +382,3 @@ class RecsServer:
     def example_users(self, limit: int = 8) -> list[str]:
         """Customers with the most purchases, to try recommendations on."""
         return impressions.top_buyers(self.gate, limit)
-
-
-# -- one server per service ----------------------------------------------------------------------
-_SERVERS: weakref.WeakKeyDictionary[Service, RecsServer] = weakref.WeakKeyDictionary()
-_SERVERS_LOCK = threading.Lock()
-
-
-def recs_for(service: Service, options: RecsOptions | None = None) -> RecsServer:
-    """The service's recommendation server, started on first use (its tables are created then)."""
-    server = _SERVERS.get(service)
-    if server is not None:
-        return server
-    with _SERVERS_LOCK:
-        server = _SERVERS.get(service)
-        if server is None:
-            if service.gate is None:
-                raise InputError("The service is not started.")
-            artefacts = service.gate.store.artefacts_path()
-            server = RecsServer(
-                service.gate, artefacts, options or RecsOptions.from_settings(service.settings)
-            ).start()
-            _SERVERS[service] = server
-    return server
-
-
-def stop_recs(service: Service, timeout: float = 10.0) -> None:
-    """Stop the service's recommendation server (writes buffered impressions); before the store closes."""
-    with _SERVERS_LOCK:
-        server = _SERVERS.pop(service, None)
-    if server is not None:
-        server.stop(timeout=timeout)
