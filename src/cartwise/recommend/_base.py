@@ -425,9 +425,11 @@ def _mask(scores: np.ndarray, seen_rows: sp.csr_matrix) -> None:
 
 
 def keep_top_k(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the `k` largest entries of each row of a CSR matrix."""
+    """Keep the `k` largest entries of each row of a CSR matrix (the matrix itself when no row has more)."""
     matrix = matrix.tocsr()
     matrix.sort_indices()
+    if np.diff(matrix.indptr).max(initial=0) <= k:
+        return matrix
     indptr, indices, data = [0], [], []
     for r in range(matrix.shape[0]):
         lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
