@@ -42,7 +42,8 @@ class Recommender:
     # Whether `fit` needs item metadata (`items=`).
     needs_items: ClassVar[bool] = False
     # Whether the model learns its own item-to-item similarity (and overrides `_similar` and
-    # `_item_similarity`); models without one answer with the cosine of co-occurrence.
+    # `_item_similarity`); models without one answer with the cosine of co-occurrence. Ask
+    # `has_item_similarity()`: the hybrid answers it from its fitted generators.
     has_own_similarity: ClassVar[bool] = False
 
     # ----- parameters -------------------------------------------------------------------------
@@ -203,7 +204,9 @@ class Recommender:
         item i whose similarity is positive; the diagonal is empty (an item is not its own
         neighbour). This is the matrix to fold histories and sessions through:
         `scores = weights @ S` with `weights` a users x items matrix. Models without their own
-        similarity (`has_item_similarity()` false) give the cosine of co-occurrence.
+        similarity (`has_item_similarity()` false) give the cosine of co-occurrence. Sparse
+        models (item-kNN, session) hand out what they learned; dense ones (EASE, ALS, content)
+        compute it in blocks, in time growing with the square of the number of items.
         """
         self._check_fitted()
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
