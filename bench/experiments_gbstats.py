@@ -151,7 +151,13 @@ def ours(case: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for name in ("a", "b"):
         arm = case[name]
-        row = {"variant": name, "metric": "m", "users": arm["n"], "sum": arm["sum"], "sum_squares": arm["sum_squares"]}
+        row = {
+            "variant": name,
+            "metric": "m",
+            "users": arm["n"],
+            "sum": arm["sum"],
+            "sum_squares": arm["sum_squares"],
+        }
         if kind == "cuped":
             row |= {k: arm[k] for k in ("pre_sum", "pre_sum_squares", "sum_product")}
         if kind == "ratio":
@@ -212,7 +218,9 @@ def main() -> None:
     # the random splits are uneven on purpose; their SRM warnings are not the point here
     warnings.simplefilter("ignore", DataWarning)
     if not args.gbstats_python:
-        print("No gbstats interpreter: pass --gbstats-python or set CARTWISE_GBSTATS_PYTHON (see the docstring).")
+        print(
+            "No gbstats interpreter: pass --gbstats-python or set CARTWISE_GBSTATS_PYTHON (see the docstring)."
+        )
         return
     cases = make_cases(args.cases, args.seed)
     env = dict(os.environ)
@@ -220,15 +228,27 @@ def main() -> None:
         env["PYTHONPATH"] = args.gbstats_path
     started = time.perf_counter()
     done = subprocess.run(
-        [args.gbstats_python, "-c", WORKER], input=json.dumps(cases), capture_output=True, text=True, env=env, check=False
+        [args.gbstats_python, "-c", WORKER],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     if done.returncode:
         sys.exit(f"gbstats failed:\n{done.stderr}")
     theirs = json.loads(done.stdout)
     gb_seconds = time.perf_counter() - started
     version = subprocess.run(
-        [args.gbstats_python, "-c", "import gbstats, importlib.metadata as m; print(m.version('gbstats'), gbstats.__file__)"],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            args.gbstats_python,
+            "-c",
+            "import gbstats, importlib.metadata as m; print(m.version('gbstats'), gbstats.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     ).stdout.strip()
     started = time.perf_counter()
     mine = [ours(case) for case in cases]
@@ -244,7 +264,9 @@ def main() -> None:
             diff = abs(ours_flat[key] - value) / max(abs(value), 1e-9)
             worst[(key, case["kind"])] = max(worst.get((key, case["kind"]), 0.0), diff)
     keys = list(flatten(theirs[0]))
-    print(f"{'quantity':<22}" + "".join(f"{k + ' max rel diff':>24}" for k in kinds) + f"{'digits (worst)':>16}")
+    print(
+        f"{'quantity':<22}" + "".join(f"{k + ' max rel diff':>24}" for k in kinds) + f"{'digits (worst)':>16}"
+    )
     for key in keys:
         values = [worst[(key, k)] for k in kinds]
         digits = -math.log10(max(max(values), 1e-16))

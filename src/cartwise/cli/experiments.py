@@ -58,7 +58,7 @@ def format_analysis(report: dict[str, Any]) -> str:
         lines.append(
             f"{r['metric']:<16} {r['variant']:<10} {r['users']:>8,} {_num(r['mean']):>10} "
             f"{_num(r['control_mean']):>10} {_pct(r['lift']):>8} {interval:>20} {_num(r['p_value'], '.3g'):>8} "
-            f"{win:>7} {_pct(r['risk']) if r['risk'] is not None else '-':>8}"
+            f"{win:>7} {'-' if r['risk'] is None else format(r['risk'], '.2%'):>8}"
         )
         if r["note"]:
             lines.append(f"  note: {r['note']}")

@@ -132,7 +132,8 @@ def _numeric(frame: pd.DataFrame, column: str, rows: np.ndarray | None = None) -
         listed = ", ".join(str(i + 1) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
         example = raw.iloc[bad[0]]
         raise InputError(
-            f"Column `{column}` has {len(bad)} missing or non-numeric values (rows {listed}, e.g. {example!r}); "
+            f"Column `{column}` has {len(bad)} missing or non-numeric values "
+            f"({'rows' if len(bad) > 1 else 'row'} {listed}, e.g. {example!r}); "
             "give a number in every row."
         )
     return values

@@ -25,7 +25,13 @@ from cartwise.experiments import (
 def read_summary(path: Path) -> pd.DataFrame:
     """The summary file as a frame; `variant` and `metric` stay text (a variant named `1` is a name)."""
     try:
-        return pd.read_csv(path, dtype={"variant": str, "metric": str}, skipinitialspace=True)
+        return pd.read_csv(
+            path,
+            dtype={"variant": str, "metric": str},
+            skipinitialspace=True,
+            keep_default_na=False,  # show "N/A" as written in messages; only empty cells are missing
+            na_values=[""],
+        )
     except pd.errors.EmptyDataError as exc:
         raise InputError(
             f"The summary file {path.name} is empty; give a header line and one row per variant and metric."
