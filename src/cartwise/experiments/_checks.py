@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from cartwise.core.errors import ConfigError, InputError
 
@@ -59,7 +59,8 @@ def srm_p_value(users: Sequence[int], weights: Sequence[float] | None = None) ->
     if total == 0 or len(users) < 2:
         return 1.0
     expected = np.asarray(shares) * total
-    return float(sps.chisquare(observed, expected).pvalue)
+    statistic = float(((observed - expected) ** 2 / expected).sum())
+    return float(special.chdtrc(len(users) - 1, statistic))
 
 
 def adjust_p_values(p_values: Sequence[float], method: Correction) -> list[float]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats as sps
+from scipy import special
 
 from cartwise.experiments._summary import CupedStat, Stat
 
@@ -85,13 +85,13 @@ def welch_dof(a: Stat, b: Stat) -> float:
 
 def t_interval(eff: Effect, dof: float, alpha: float = 0.05) -> tuple[float, float]:
     """Two-sided `1 - alpha` interval `estimate ± t_{1-α/2, dof} · se`."""
-    half = float(sps.t.ppf(1 - alpha / 2, dof)) * eff.standard_error
+    half = float(special.stdtrit(dof, 1 - alpha / 2)) * eff.standard_error
     return (eff.estimate - half, eff.estimate + half)
 
 
 def t_p_value(eff: Effect, dof: float) -> float:
     """Two-sided p-value of `estimate = 0`: `2 (1 - T_dof(|estimate| / se))` (computed by the survival function)."""
-    return float(2 * sps.t.sf(abs(eff.estimate) / eff.standard_error, dof))
+    return float(2 * special.stdtr(dof, -abs(eff.estimate) / eff.standard_error))
 
 
 def sequential_rho(alpha: float = 0.05, tuning: float = DEFAULT_SEQUENTIAL_TUNING) -> float:
@@ -155,8 +155,10 @@ def bayesian(
         precision = post
     sd = math.sqrt(1 / precision)
     z = mean / sd
-    ctw = float(sps.norm.sf(-z))
-    risk = sd * float(sps.norm.pdf(z)) - mean * float(sps.norm.cdf(-z))
-    risk_control = sd * float(sps.norm.pdf(z)) + mean * float(sps.norm.cdf(z))
-    lo, hi = sps.norm.ppf([alpha / 2, 1 - alpha / 2], mean, sd)
-    return BayesianSummary(mean, sd, ctw, max(risk, 0.0), max(risk_control, 0.0), (float(lo), float(hi)))
+    pdf = math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    ctw = float(special.ndtr(z))
+    risk = sd * pdf - mean * float(special.ndtr(-z))
+    risk_control = sd * pdf + mean * ctw
+    q = float(special.ndtri(1 - alpha / 2))
+    interval = (mean - q * sd, mean + q * sd)
+    return BayesianSummary(mean, sd, ctw, max(risk, 0.0), max(risk_control, 0.0), interval)
