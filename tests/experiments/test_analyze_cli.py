@@ -193,3 +193,31 @@ def test_power_command(capsys: pytest.CaptureFixture[str]) -> None:
         capsys, "experiments", "power", "--mde", "0.05", "--rate", "0.05", "--mean", "3", "--sd", "1"
     )
     assert code == 2 and "give either `rate`" in err
+
+
+def test_ratio_metric_beside_a_plain_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    header = HEADER + ",den_sum,den_sum_squares,den_sum_product"
+    lines = [
+        "A,revenue_per_order,600,30000,2500000,1500,4800,95000",
+        "B,revenue_per_order,610,32500,2800000,1550,5000,101000",
+        "A,revenue,600,30000,2500000,,,",
+        "B,revenue,610,32500,2800000,,,",
+    ]
+    code, out, err = run(
+        capsys, "experiments", "analyze", "--summary", write(tmp_path, lines, header), "--json"
+    )
+    assert code == 0, err
+    ratio, plain = json.loads(out)["results"]
+    assert ratio["mean"] == pytest.approx(32500 / 1550)
+    assert ratio["lift_ci"] == pytest.approx([-0.028940053684709525, 0.1257142472330967])  # gbstats
+    assert plain["mean"] == pytest.approx(32500 / 610)
+
+
+def test_user_counts_that_differ_between_metrics_are_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = ["A,m,1000,5000,40000", "B,m,1000,5100,41000", "A,n,990,100,100", "B,n,1000,120,120"]
+    code, out, err = run(capsys, "experiments", "analyze", "--summary", write(tmp_path, lines), "--json")
+    assert code == 0
+    assert "Metric `n` counts users [990, 1000] per variant, metric `m` [1000, 1000]" in err
+    assert json.loads(out)["srm_p"] == pytest.approx(1.0)

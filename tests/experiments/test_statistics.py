@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from cartwise.core.errors import DataWarning
@@ -319,3 +321,33 @@ def test_p_value_and_interval_agree_on_significance() -> None:
         rows = [("A", "m", *summarize(xa)), ("B", "m", *summarize(xb))]
         r = analyze_summary(frame(rows)).results[0]
         assert (r.p_value < 0.05) == (r.lift_ci[0] > 0 or r.lift_ci[1] < 0)
+
+
+@pytest.mark.filterwarnings("ignore::cartwise.core.errors.DataWarning")  # uneven random splits
+@settings(max_examples=60, deadline=None)
+@given(
+    n_a=st.integers(30, 100_000),
+    n_b=st.integers(30, 100_000),
+    mean_a=st.floats(0.01, 1000),
+    lift=st.floats(-0.9, 2),
+    cv_a=st.floats(0.05, 10),
+    cv_b=st.floats(0.05, 10),
+)
+def test_invariants_of_a_comparison(
+    n_a: int, n_b: int, mean_a: float, lift: float, cv_a: float, cv_b: float
+) -> None:
+    mean_b = mean_a * (1 + lift)
+    sd_a, sd_b = cv_a * mean_a, cv_b * mean_b
+    rows = [
+        ("A", "m", n_a, n_a * mean_a, (n_a - 1) * sd_a**2 + n_a * mean_a**2),
+        ("B", "m", n_b, n_b * mean_b, (n_b - 1) * sd_b**2 + n_b * mean_b**2),
+    ]
+    fixed = analyze_summary(frame(rows)).results[0]
+    seq = analyze_summary(frame(rows), sequential=True).results[0]
+    assert fixed.lift == pytest.approx(lift, rel=1e-6, abs=1e-9)
+    lo, hi = fixed.lift_ci
+    assert lo <= fixed.lift <= hi
+    assert seq.lift_ci[0] <= lo and seq.lift_ci[1] >= hi  # always-valid is never narrower
+    assert 0 <= fixed.p_value <= 1 and 0 <= seq.p_value <= 1
+    assert 0 <= fixed.chance_to_win <= 1 and fixed.risk >= 0
+    assert (fixed.chance_to_win > 0.5) == (fixed.lift > 0) or fixed.lift == 0
