@@ -161,6 +161,11 @@ def test_too_few_users_says_so_instead_of_an_interval(
         (["A,m,100,0,0", "B,m,100,0,0"], [], "Metric `m` has no events in any variant"),
         (["A,m,100,10,30", "A,m,100,10,30", "B,m,100,10,30"], [], "(row 2) repeats row 1"),
         (["A,m,100,10,30"], [], "The summary has one variant ('A')"),
+        (
+            ["A,m,100,10,30", ",m,100,10,30"],
+            [],
+            "Column `variant` is empty (row 2); name the variant in every row",
+        ),
         (GOOD, ["--cuped"], "--cuped needs the columns pre_sum, pre_sum_squares, sum_product"),
     ],
 )

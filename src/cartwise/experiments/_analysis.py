@@ -122,6 +122,12 @@ class ExperimentAnalysis:
         return asdict(self) | {"srm_warning": self.srm_warning}
 
 
+def _rows(indices: np.ndarray) -> str:
+    """`row 3` or `rows 3, 7, ...` (1-based, at most five listed)."""
+    listed = ", ".join(str(i + 1) for i in indices[:5]) + (", ..." if len(indices) > 5 else "")
+    return f"{'rows' if len(indices) > 1 else 'row'} {listed}"
+
+
 def _numeric(frame: pd.DataFrame, column: str, rows: np.ndarray | None = None) -> np.ndarray:
     """The column as floats; refuses missing or non-numeric values in `rows` (default all)."""
     raw = frame[column]
@@ -129,11 +135,9 @@ def _numeric(frame: pd.DataFrame, column: str, rows: np.ndarray | None = None) -
     wanted = np.ones(len(frame), dtype=bool) if rows is None else rows
     bad = np.flatnonzero(np.isnan(values) & wanted)
     if len(bad):
-        listed = ", ".join(str(i + 1) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
         example = raw.iloc[bad[0]]
         raise InputError(
-            f"Column `{column}` has {len(bad)} missing or non-numeric values "
-            f"({'rows' if len(bad) > 1 else 'row'} {listed}, e.g. {example!r}); "
+            f"Column `{column}` has {len(bad)} missing or non-numeric values ({_rows(bad)}, e.g. {example!r}); "
             "give a number in every row."
         )
     return values
@@ -167,6 +171,12 @@ def _build_stats(frame: pd.DataFrame, cuped: bool) -> dict[tuple[str, str], tupl
                 f"A ratio metric needs the columns {', '.join(RATIO_COLUMNS)}; the summary lacks "
                 f"{', '.join(f'`{c}`' for c in missing)}."
             )
+    for column in ("variant", "metric"):
+        empty = np.flatnonzero(
+            frame[column].isna().to_numpy() | (frame[column].astype(str).str.strip() == "")
+        )
+        if len(empty):
+            raise InputError(f"Column `{column}` is empty ({_rows(empty)}); name the {column} in every row.")
     cols = {c: _numeric(frame, c) for c in ("users", "sum", "sum_squares")}
     if cuped:
         cols |= {c: _numeric(frame, c) for c in CUPED_COLUMNS}

@@ -5,7 +5,9 @@ works from these sums only, so the store (or a spreadsheet) computes them and th
 functions compute the answer.
 
 - `MeanStat(n, sum, sum_squares)`: mean `x̄ = sum / n`, sample variance
-  `s² = (sum_squares - sum² / n) / (n - 1)`.
+  `s² = (sum_squares - sum² / n) / (n - 1)`. A conversion (0/1 per user, so `sum_squares =
+  sum`) is a mean too, as gbstats' `SampleMeanStatistic`; gbstats' `ProportionStatistic` would
+  use `p(1 - p)`, smaller by the factor `(n - 1) / n`.
 - `CupedStat(post, pre, sum_product)`: the metric `y` and its pre-period covariate `x` for the
   same users; `cov(y, x) = (sum_product - sum_y * sum_x / n) / (n - 1)`. With `theta` set, the
   adjusted mean is `ȳ - theta * x̄` and its variance `s²_y + theta² s²_x - 2 theta cov(y, x)`.
