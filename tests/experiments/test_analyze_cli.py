@@ -226,3 +226,38 @@ def test_user_counts_that_differ_between_metrics_are_flagged(
     assert code == 0
     assert "Metric `n` counts users [990, 1000] per variant, metric `m` [1000, 1000]" in err
     assert json.loads(out)["srm_p"] == pytest.approx(1.0)
+
+
+def test_prior_and_sequential_tuning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, GOOD[:2])
+    code, out, err = run(
+        capsys, "experiments", "analyze", "--summary", path, "--prior", "0.01", "0.03", "--json"
+    )
+    assert code == 0, err
+    row = json.loads(out)["results"][0]
+    # gbstats 0.8.0: EffectBayesianABTest with GaussianPrior(mean=0.01, variance=0.03**2, proper=True)
+    assert row["chance_to_win"] == pytest.approx(0.8761679322135207, rel=1e-9)
+    assert row["risk"] == pytest.approx(0.0014052036464567675, rel=1e-9)
+    assert row["lift"] == pytest.approx(
+        0.04950495049504955
+    )  # the prior moves the posterior, not the estimate
+    tight = json.loads(
+        run(
+            capsys,
+            "experiments",
+            "analyze",
+            "--summary",
+            path,
+            "--sequential",
+            "--sequential-tuning",
+            "2000",
+            "--json",
+        )[1]
+    )["results"][0]
+    default = json.loads(
+        run(capsys, "experiments", "analyze", "--summary", path, "--sequential", "--json")[1]
+    )["results"][0]
+    # tuned for the ~2,000 users at hand, the sequence is tighter there than tuned for 5,000
+    assert tight["lift_ci"][1] - tight["lift_ci"][0] < default["lift_ci"][1] - default["lift_ci"][0]
+    code, _, err = run(capsys, "experiments", "analyze", "--summary", path, "--prior", "0", "-1", "--json")
+    assert code == 2 and "give a finite mean and a positive sd" in err

@@ -46,7 +46,12 @@ def format_analysis(report: dict[str, Any]) -> str:
         + ("  << SAMPLE RATIO MISMATCH: do not trust these results" if report["srm_warning"] else ""),
         f"intervals: {level} {kind} on the relative lift"
         + (", CUPED" if method["cuped"] else "")
-        + (f"; p-values adjusted ({method['correction']})" if method["correction"] else ""),
+        + (f"; p-values adjusted ({method['correction']})" if method["correction"] else "")
+        + (
+            f"; prior N({method['prior'][0]:g}, {method['prior'][1]:g}²) on the lift"
+            if method["prior"]
+            else ""
+        ),
         "",
         f"{'metric':<16} {'variant':<10} {'users':>8} {'mean':>10} {'control':>10} {'lift':>8} "
         f"{level + ' interval':>20} {'p':>8} {'P(win)':>7} {'risk':>8}",
@@ -91,6 +96,21 @@ def format_analysis(report: dict[str, Any]) -> str:
 @click.option(
     "--alpha", type=float, default=0.05, show_default=True, help="1 - confidence level of the intervals."
 )
+@click.option(
+    "--sequential-tuning",
+    type=float,
+    default=5000.0,
+    show_default=True,
+    help="Users (both arms) at which the --sequential interval is tightest.",
+)
+@click.option(
+    "--prior",
+    nargs=2,
+    type=float,
+    default=None,
+    metavar="MEAN SD",
+    help="A Gaussian prior on the relative lift for chance to win and risk, e.g. 0 0.3 [default: flat].",
+)
 @json_option
 def analyze(
     summary: Path,
@@ -99,6 +119,8 @@ def analyze(
     correction: str | None,
     weights: str | None,
     alpha: float,
+    sequential_tuning: float,
+    prior: tuple[float, float] | None,
     as_json: bool,
 ) -> None:
     """Compare each variant with the control on each metric, from summary statistics.
@@ -117,6 +139,8 @@ def analyze(
         correction=correction,  # type: ignore[arg-type]
         weights=_weights(weights),
         alpha=alpha,
+        sequential_tuning=sequential_tuning,
+        prior=prior,
     )
     if as_json:
         emit(analysis.contract(), True)

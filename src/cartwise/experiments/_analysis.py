@@ -9,6 +9,7 @@ compared with it on every metric. Rows are numbered from 1 after the header in m
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -217,7 +218,9 @@ def _build_stats(frame: pd.DataFrame, cuped: bool) -> dict[tuple[str, str], tupl
     return stats
 
 
-def _compare(a: Stat, b: Stat, *, sequential: bool, alpha: float, tuning: float) -> dict[str, Any]:
+def _compare(
+    a: Stat, b: Stat, *, sequential: bool, alpha: float, tuning: float, prior: tuple[float, float] | None
+) -> dict[str, Any]:
     """The frequentist and Bayesian comparison of `b` with control `a` (relative and absolute)."""
     theta = None
     if isinstance(a, CupedStat) and isinstance(b, CupedStat):
@@ -253,7 +256,10 @@ def _compare(a: Stat, b: Stat, *, sequential: bool, alpha: float, tuning: float)
     else:
         out["lift_ci"] = t_interval(rel, dof, alpha)
         out["p_value"] = t_p_value(rel, dof)
-    post = bayesian(rel, alpha)
+    if prior is None:
+        post = bayesian(rel, alpha)
+    else:
+        post = bayesian(rel, alpha, prior_mean=prior[0], prior_variance=prior[1] ** 2)
     out["chance_to_win"] = post.chance_to_win
     out["risk"] = post.risk
     return out
@@ -269,6 +275,7 @@ def analyze_summary(
     alpha: float = 0.05,
     min_users: int = MIN_USERS,
     sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    prior: tuple[float, float] | None = None,
 ) -> ExperimentAnalysis:
     """Compare every variant with the control (the table's first variant) on every metric.
 
@@ -279,12 +286,23 @@ def analyze_summary(
     `correction` (`holm` or `bh`) adjusts the p-values across all metrics and variants. The SRM
     p-value compares each variant's users (from its first metric) with `weights` (default
     equal) and warns (`DataWarning`) below 0.001. A variant with fewer than `min_users` users
-    gets no interval, p-value or Bayesian summary, and a warning saying so.
+    gets no interval, p-value or Bayesian summary, and a warning saying so. `prior` is a
+    proper Gaussian prior `(mean, sd)` on the relative lift for the Bayesian summary (gbstats'
+    `GaussianPrior(proper=True)`); `sequential_tuning` is the confidence sequence's τ.
     """
     if not 0 < alpha < 1:
         raise ConfigError(f"`alpha` is {alpha:g}; give a level in (0, 1), e.g. 0.05.")
     if min_users < 2:
         raise ConfigError(f"`min_users` is {min_users}; it must be at least 2 (a variance needs two users).")
+    if not (sequential_tuning > 0 and math.isfinite(sequential_tuning)):
+        raise ConfigError(
+            f"`sequential_tuning` is {sequential_tuning:g}; give a positive number of users, e.g. 5000."
+        )
+    if prior is not None and not (math.isfinite(prior[0]) and math.isfinite(prior[1]) and prior[1] > 0):
+        raise ConfigError(
+            f"`prior` is (mean {prior[0]:g}, sd {prior[1]:g}); give a finite mean and a positive sd of the "
+            "relative lift, e.g. (0, 0.3)."
+        )
     stats = _build_stats(frame, cuped)
     variants = list(dict.fromkeys(k[1] for k in stats))
     metrics = list(dict.fromkeys(k[0] for k in stats))
@@ -337,7 +355,9 @@ def analyze_summary(
                     f"{min_users} per variant are needed for an interval)"
                 }
             else:
-                found = _compare(a, b, sequential=sequential, alpha=alpha, tuning=sequential_tuning)
+                found = _compare(
+                    a, b, sequential=sequential, alpha=alpha, tuning=sequential_tuning, prior=prior
+                )
             if found.get("note"):
                 warnings.warn(
                     DataWarning(f"Metric `{metric}`, variant `{variant}`: {found['note']}."), stacklevel=2
@@ -372,6 +392,7 @@ def analyze_summary(
         "sequential_tuning": sequential_tuning if sequential else None,
         "correction": correction,
         "min_users": min_users,
+        "prior": list(prior) if prior else None,
     }
     return ExperimentAnalysis(control, variants, users, shares, srm_p, results, method)
 

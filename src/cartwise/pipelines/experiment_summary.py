@@ -13,6 +13,7 @@ import pandas as pd
 
 from cartwise.core.errors import InputError
 from cartwise.experiments import (
+    DEFAULT_SEQUENTIAL_TUNING,
     Correction,
     ExperimentAnalysis,
     PowerResult,
@@ -48,6 +49,8 @@ def analyze_summary_file(
     correction: Correction | None = None,
     weights: Sequence[float] | None = None,
     alpha: float = 0.05,
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    prior: tuple[float, float] | None = None,
 ) -> ExperimentAnalysis:
     """Analyse the experiment summarised in `path` (see `cartwise.experiments.analyze_summary`)."""
     return analyze_summary(
@@ -57,6 +60,8 @@ def analyze_summary_file(
         correction=correction,
         weights=weights,
         alpha=alpha,
+        sequential_tuning=sequential_tuning,
+        prior=prior,
     )
 
 
