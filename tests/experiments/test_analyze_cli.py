@@ -216,6 +216,17 @@ def test_ratio_metric_beside_a_plain_one(tmp_path: Path, capsys: pytest.CaptureF
     assert ratio["mean"] == pytest.approx(32500 / 1550)
     assert ratio["lift_ci"] == pytest.approx([-0.028940053684709525, 0.1257142472330967])  # gbstats
     assert plain["mean"] == pytest.approx(32500 / 610)
+    lines[1] = "B,revenue_per_order,610,32500,2800000,,,"
+    code, _, err = run(
+        capsys, "experiments", "analyze", "--summary", write(tmp_path, lines, header), "--json"
+    )
+    assert code == 2
+    assert "Metric `revenue_per_order` is a ratio in row 1 (den_* columns filled) but not in row 2" in err
+    lines[1] = "B,revenue_per_order,610,32500,2800000,1550,,101000"
+    code, _, err = run(
+        capsys, "experiments", "analyze", "--summary", write(tmp_path, lines, header), "--json"
+    )
+    assert code == 2 and "Column `den_sum_squares` has 1 missing or non-numeric values (row 2" in err
 
 
 def test_user_counts_that_differ_between_metrics_are_flagged(

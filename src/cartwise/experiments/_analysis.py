@@ -183,7 +183,7 @@ def _build_stats(frame: pd.DataFrame, cuped: bool) -> dict[tuple[str, str], tupl
         cols |= {c: _numeric(frame, c) for c in CUPED_COLUMNS}
     ratio_rows = np.zeros(len(frame), dtype=bool)
     if ratio:
-        ratio_rows = frame["den_sum"].notna().to_numpy()
+        ratio_rows = frame[list(RATIO_COLUMNS)].notna().any(axis=1).to_numpy()
         cols |= {c: _numeric(frame, c, ratio_rows) for c in RATIO_COLUMNS}
     stats: dict[tuple[str, str], tuple[int, Stat]] = {}
     variants = frame["variant"].astype(str).to_numpy()
@@ -215,6 +215,14 @@ def _build_stats(frame: pd.DataFrame, cuped: bool) -> dict[tuple[str, str], tupl
                 post, pre, check_product(post, pre, cols["sum_product"][i], where, "sum_product")
             )
         stats[key] = (row, stat)
+    for (metric, _), (row, stat) in stats.items():
+        first_row, first = next(v for k, v in stats.items() if k[0] == metric)
+        if isinstance(stat, RatioStat) != isinstance(first, RatioStat):
+            ratio_row, plain_row = (row, first_row) if isinstance(stat, RatioStat) else (first_row, row)
+            raise InputError(
+                f"Metric `{metric}` is a ratio in row {ratio_row} (den_* columns filled) but not in row "
+                f"{plain_row}; fill the den_* columns in every row of a ratio metric, or in none."
+            )
     return stats
 
 
