@@ -94,6 +94,9 @@ for case in json.load(sys.stdin):
     res = run(SequentialTwoSidedTTest, a, b, SequentialConfig()).compute_result()
     row["sequential"] = {"ci": list(res.ci), "p": get(res, "pValue", "p_value")}
     a, b = fresh(case)
+    res = run(SequentialTwoSidedTTest, a, b, SequentialConfig(difference_type="absolute")).compute_result()
+    row["sequential absolute p"] = get(res, "pValue", "p_value")
+    a, b = fresh(case)
     res = run(EffectBayesianABTest, a, b, EffectBayesianConfig()).compute_result()
     row["bayes"] = {"ctw": get(res, "chanceToWin", "chance_to_win"), "risk": list(res.risk)}
     row["srm"] = float(check_srm([case["a"]["n"], case["b"]["n"]], [0.5, 0.5]))
@@ -168,9 +171,9 @@ def ours(case: dict[str, Any]) -> dict[str, Any]:
     plain = analyze_summary(frame, cuped=kind == "cuped").results[0]
     seq = analyze_summary(frame, cuped=kind == "cuped", sequential=True).results[0]
     out = {
-        "relative": {"estimate": plain.lift, "ci": list(plain.lift_ci or ()), "p": plain.p_value},
-        "absolute": {"estimate": plain.abs_lift, "ci": list(plain.abs_lift_ci or ()), "p": plain.abs_p_value},
-        "sequential": {"ci": list(seq.lift_ci or ()), "p": seq.p_value},
+        "relative": {"estimate": plain.lift, "ci": list(plain.lift_ci or ()), "p": plain.rel_p_value},
+        "absolute": {"estimate": plain.abs_lift, "ci": list(plain.abs_lift_ci or ()), "p": plain.p_value},
+        "sequential": {"ci": list(seq.lift_ci or ()), "p": seq.rel_p_value},
         "srm": srm_p_value([case["a"]["n"], case["b"]["n"]]),
     }
     rel = effect(_theta(case, "a"), _theta(case, "b"), relative=True)
@@ -182,6 +185,7 @@ def ours(case: dict[str, Any]) -> dict[str, Any]:
     dof = welch_dof(a, b)
     assert np.allclose(t_interval(rel, dof), out["relative"]["ci"], rtol=1e-12)
     assert math.isclose(t_p_value(rel, dof), out["relative"]["p"], rel_tol=1e-9)
+    out["sequential absolute p"] = seq.p_value
     return out
 
 
@@ -203,6 +207,7 @@ def flatten(row: dict[str, Any]) -> dict[str, float]:
         flat[f"{diff} p-value"] = row[diff]["p"]
     flat["sequential CI low"], flat["sequential CI high"] = row["sequential"]["ci"]
     flat["sequential p-value"] = row["sequential"]["p"]
+    flat["seq. absolute p-value"] = row["sequential absolute p"]
     flat["chance to win"] = row["bayes"]["ctw"]
     flat["risk (control)"], flat["risk (treatment)"] = row["bayes"]["risk"]
     flat["SRM p-value"] = row["srm"]

@@ -145,12 +145,14 @@ def test_sequential_interval_is_wider_than_the_fixed_one_and_shrinks_with_users(
 
 GBSTATS = {
     "mean": {
+        "sequential_absolute_p": 0.9387779774465528,
         "relative": (0.04950495049504955, (-0.020044777879895073, 0.11905467886999417), 0.16289036822449732),
         "absolute": (0.24752475247524774, (-0.09169472024133796, 0.5867442251918334), 0.15257809445703163),
         "sequential": ((-0.06123845158516167, 0.16024835257526077), 0.9749153281710649),
         "bayes": (0.9186319793455638, 0.050817047536947026, 0.001312097041897479),
     },
     "binary": {
+        "sequential_absolute_p": 0.6877279823317298,
         "relative": (0.11999999999999997, (-0.007757795858831712, 0.24775779585883165), 0.06562586848014318),
         "absolute": (
             0.011999999999999997,
@@ -161,12 +163,14 @@ GBSTATS = {
         "bayes": (0.9672019067857455, 0.1208382594175508, 0.000838259417550837),
     },
     "cuped": {
+        "sequential_absolute_p": 0.24771825661303312,
         "relative": (0.05436680552286015, (0.008386400816123775, 0.10034721022959653), 0.02050939087788839),
         "absolute": (0.27183402761430076, (0.04740904151988057, 0.49625901370872094), 0.017627923247834687),
         "sequential": ((-0.020095391843598487, 0.12882900288931878), 0.2725858450807257),
         "bayes": (0.9898073302856214, 0.0544479401901016, 8.113466724145158e-05),
     },
     "ratio": {
+        "sequential_absolute_p": 1.0,
         "relative": (0.048387096774193596, (-0.028940053684709525, 0.1257142472330967), 0.2198098495891183),
         "absolute": (0.9677419354838719, (-0.5443728520286724, 2.4798567229964164), 0.20949573191435822),
         "sequential": ((-0.08078486885968544, 0.17755906240807262), 1.0),
@@ -203,12 +207,13 @@ def test_agrees_with_gbstats(kind: str) -> None:
     close = {"rel": 1e-9, "abs": 1e-15}
     assert fixed.lift == pytest.approx(want["relative"][0], **close)
     assert fixed.lift_ci == pytest.approx(want["relative"][1], **close)
-    assert fixed.p_value == pytest.approx(want["relative"][2], **close)
+    assert fixed.rel_p_value == pytest.approx(want["relative"][2], **close)
     assert fixed.abs_lift == pytest.approx(want["absolute"][0], **close)
     assert fixed.abs_lift_ci == pytest.approx(want["absolute"][1], **close)
-    assert fixed.abs_p_value == pytest.approx(want["absolute"][2], **close)
+    assert fixed.p_value == pytest.approx(want["absolute"][2], **close)
     assert seq.lift_ci == pytest.approx(want["sequential"][0], **close)
-    assert seq.p_value == pytest.approx(want["sequential"][1], **close)
+    assert seq.rel_p_value == pytest.approx(want["sequential"][1], **close)
+    assert seq.p_value == pytest.approx(want["sequential_absolute_p"], **close)
     ctw, _risk_control, risk_treatment = want["bayes"]
     assert fixed.chance_to_win == pytest.approx(ctw, **close)
     assert fixed.risk == pytest.approx(risk_treatment, rel=1e-9)
@@ -320,7 +325,8 @@ def test_p_value_and_interval_agree_on_significance() -> None:
         xa, xb = rng.normal(10, 3, n), rng.normal(10 + rng.uniform(-0.5, 0.5), 3, n)
         rows = [("A", "m", *summarize(xa)), ("B", "m", *summarize(xb))]
         r = analyze_summary(frame(rows)).results[0]
-        assert (r.p_value < 0.05) == (r.lift_ci[0] > 0 or r.lift_ci[1] < 0)
+        assert (r.p_value < 0.05) == (r.abs_lift_ci[0] > 0 or r.abs_lift_ci[1] < 0)
+        assert (r.rel_p_value < 0.05) == (r.lift_ci[0] > 0 or r.lift_ci[1] < 0)
 
 
 @pytest.mark.filterwarnings("ignore::cartwise.core.errors.DataWarning")  # uneven random splits

@@ -125,8 +125,8 @@ def analyze(
 ) -> None:
     """Compare each variant with the control on each metric, from summary statistics.
 
-    Prints the relative lift with its interval and p-value, the Bayesian chance to win and risk,
-    and the SRM p-value (a warning below 0.001). With --json:
+    Prints the relative lift with its interval, Welch's p-value of no difference, the Bayesian
+    chance to win and risk, and the SRM p-value (a warning below 0.001). With --json:
     {"srm_p", "results": [{"metric", "variant", "users", "mean", "lift", "lift_ci", "p_value",
     "chance_to_win", "risk"}]}. Variants with fewer than 30 users get no interval.
     """

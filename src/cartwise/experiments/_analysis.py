@@ -58,11 +58,14 @@ interval here (t, delta method, confidence sequence) is not trusted, and the res
 class VariantResult:
     """One metric of one variant against the control. Lifts are fractions (0.05 = +5%).
 
-    `lift`, `lift_ci`, `p_value`, `chance_to_win` and `risk` are about the relative lift (the
-    contract of `cartwise experiments analyze`); `abs_*` about the difference of means, whose
-    `abs_p_value` is Welch's t test (scipy's `ttest_ind_from_stats(equal_var=False)`).
-    `p_value` is adjusted when a correction is asked for (`p_value_raw` keeps the unadjusted
-    one). Fields are None, with `note` saying why, when a result cannot be computed.
+    `lift`, `lift_ci`, `chance_to_win` and `risk` are about the relative lift; `abs_lift` and
+    `abs_lift_ci` about the difference of means. `p_value` tests "no difference" with Welch's t
+    test on the difference of means (scipy's `ttest_ind_from_stats(equal_var=False)`, gbstats'
+    absolute-difference p-value; CUPED-adjusted with CUPED, the e-value's with `sequential`);
+    `rel_p_value` is gbstats' default, the t test of the delta-method relative lift, which tests
+    the same null and differs slightly. `p_value` is adjusted when a correction is asked for
+    (`p_value_raw` keeps the unadjusted one). Fields are None, with `note` saying why, when a
+    result cannot be computed.
     """
 
     metric: str
@@ -78,7 +81,7 @@ class VariantResult:
     risk: float | None
     abs_lift: float | None
     abs_lift_ci: tuple[float, float] | None
-    abs_p_value: float | None
+    rel_p_value: float | None
     p_value_raw: float | None = None
     cuped_theta: float | None = None
     note: str | None = None
@@ -246,10 +249,10 @@ def _compare(
     out: dict[str, Any] = {"abs_lift": absolute.estimate, "cuped_theta": theta}
     if sequential:
         out["abs_lift_ci"] = sequential_interval(absolute, n_total, alpha, tuning)
-        out["abs_p_value"] = sequential_p_value(absolute, n_total, alpha, tuning)
+        out["p_value"] = sequential_p_value(absolute, n_total, alpha, tuning)
     else:
         out["abs_lift_ci"] = t_interval(absolute, dof, alpha)
-        out["abs_p_value"] = t_p_value(absolute, dof)
+        out["p_value"] = t_p_value(absolute, dof)
     if a.unadjusted_mean == 0 or a.mean == 0:
         out["note"] = "the control's mean is 0, so a relative lift is undefined"
         return out
@@ -260,10 +263,10 @@ def _compare(
     out["lift"] = rel.estimate
     if sequential:
         out["lift_ci"] = sequential_interval(rel, n_total, alpha, tuning)
-        out["p_value"] = sequential_p_value(rel, n_total, alpha, tuning)
+        out["rel_p_value"] = sequential_p_value(rel, n_total, alpha, tuning)
     else:
         out["lift_ci"] = t_interval(rel, dof, alpha)
-        out["p_value"] = t_p_value(rel, dof)
+        out["rel_p_value"] = t_p_value(rel, dof)
     if prior is None:
         post = bayesian(rel, alpha)
     else:
@@ -287,10 +290,10 @@ def analyze_summary(
 ) -> ExperimentAnalysis:
     """Compare every variant with the control (the table's first variant) on every metric.
 
-    Per metric and variant: the means, the relative lift with its 95% interval (delta method;
-    an always-valid confidence sequence with `sequential`) and p-value (Welch t, or the
-    sequential e-value's), the absolute lift likewise, and the Bayesian chance to win and risk
-    with a flat prior. `cuped` adjusts each metric by its pre-period covariate (pooled theta).
+    Per metric and variant: the means, the relative and absolute lifts with their 95% intervals
+    (delta method for the relative one; always-valid confidence sequences with `sequential`),
+    the p-value of no difference (Welch's t, or the sequential e-value's), and the Bayesian
+    chance to win and risk with a flat prior. `cuped` adjusts each metric by its pre-period covariate (pooled theta).
     `correction` (`holm` or `bh`) adjusts the p-values across all metrics and variants. The SRM
     p-value compares each variant's users (from its first metric) with `weights` (default
     equal) and warns (`DataWarning`) below 0.001. A variant with fewer than `min_users` users
@@ -385,7 +388,7 @@ def analyze_summary(
                     risk=found.get("risk"),
                     abs_lift=found.get("abs_lift"),
                     abs_lift_ci=found.get("abs_lift_ci"),
-                    abs_p_value=found.get("abs_p_value"),
+                    rel_p_value=found.get("rel_p_value"),
                     p_value_raw=found.get("p_value"),
                     cuped_theta=found.get("cuped_theta"),
                     note=found.get("note"),
