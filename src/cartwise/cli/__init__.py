@@ -37,6 +37,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("cartwise.cli.analytics", "analytics"),
     ("cartwise.cli.basket", "basket"),
     ("cartwise.cli.demand", "demand"),
+    ("cartwise.cli.experiments", "experiments"),
 )
 
 
