@@ -171,9 +171,9 @@ def ours(case: dict[str, Any]) -> dict[str, Any]:
     plain = analyze_summary(frame, cuped=kind == "cuped").results[0]
     seq = analyze_summary(frame, cuped=kind == "cuped", sequential=True).results[0]
     out = {
-        "relative": {"estimate": plain.lift, "ci": list(plain.lift_ci or ()), "p": plain.rel_p_value},
-        "absolute": {"estimate": plain.abs_lift, "ci": list(plain.abs_lift_ci or ()), "p": plain.p_value},
-        "sequential": {"ci": list(seq.lift_ci or ()), "p": seq.rel_p_value},
+        "relative": {"estimate": plain.lift, "ci": list(plain.lift_ci or ()), "p": plain.p_value},
+        "absolute": {"estimate": plain.abs_lift, "ci": list(plain.abs_lift_ci or ()), "p": plain.abs_p_value},
+        "sequential": {"ci": list(seq.lift_ci or ()), "p": seq.p_value},
         "srm": srm_p_value([case["a"]["n"], case["b"]["n"]]),
     }
     rel = effect(_theta(case, "a"), _theta(case, "b"), relative=True)
@@ -185,7 +185,7 @@ def ours(case: dict[str, Any]) -> dict[str, Any]:
     dof = welch_dof(a, b)
     assert np.allclose(t_interval(rel, dof), out["relative"]["ci"], rtol=1e-12)
     assert math.isclose(t_p_value(rel, dof), out["relative"]["p"], rel_tol=1e-9)
-    out["sequential absolute p"] = seq.p_value
+    out["sequential absolute p"] = seq.abs_p_value
     return out
 
 

@@ -56,13 +56,10 @@ def test_analyze_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert revenue["users"] == 1010
     assert revenue["lift"] == pytest.approx(5300 / 1010 / 5 - 1)
     assert revenue["lift_ci"] == pytest.approx([-0.020044777879895073, 0.11905467886999417])
-    # Welch's test of no difference, as scipy computes it from the same summaries
-    from scipy.stats import ttest_ind_from_stats
-
-    sd_a, sd_b = ((40000 - 5000**2 / 1000) / 999) ** 0.5, ((43000 - 5300**2 / 1010) / 1009) ** 0.5
-    welch = ttest_ind_from_stats(5300 / 1010, sd_b, 1010, 5.0, sd_a, 1000, equal_var=False)
-    assert revenue["p_value"] == pytest.approx(welch.pvalue, rel=1e-9)
-    assert revenue["p_value"] == pytest.approx(0.15257809445703163)  # gbstats, absolute difference
+    # gbstats' default test: Welch's t on the delta-method relative lift (gbstats agrees to 7
+    # digits, BENCHMARKS.md); it agrees with the interval on significance.
+    assert revenue["p_value"] == pytest.approx(0.16289036822449726)
+    assert (revenue["p_value"] < 0.05) == (revenue["lift_ci"][0] > 0)
     assert revenue["chance_to_win"] == pytest.approx(0.9186319793455638)
     assert revenue["risk"] == pytest.approx(0.001312097041897479)
 

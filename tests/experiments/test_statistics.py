@@ -207,13 +207,13 @@ def test_agrees_with_gbstats(kind: str) -> None:
     close = {"rel": 1e-9, "abs": 1e-15}
     assert fixed.lift == pytest.approx(want["relative"][0], **close)
     assert fixed.lift_ci == pytest.approx(want["relative"][1], **close)
-    assert fixed.rel_p_value == pytest.approx(want["relative"][2], **close)
+    assert fixed.p_value == pytest.approx(want["relative"][2], **close)
     assert fixed.abs_lift == pytest.approx(want["absolute"][0], **close)
     assert fixed.abs_lift_ci == pytest.approx(want["absolute"][1], **close)
-    assert fixed.p_value == pytest.approx(want["absolute"][2], **close)
+    assert fixed.abs_p_value == pytest.approx(want["absolute"][2], **close)
     assert seq.lift_ci == pytest.approx(want["sequential"][0], **close)
-    assert seq.rel_p_value == pytest.approx(want["sequential"][1], **close)
-    assert seq.p_value == pytest.approx(want["sequential_absolute_p"], **close)
+    assert seq.p_value == pytest.approx(want["sequential"][1], **close)
+    assert seq.abs_p_value == pytest.approx(want["sequential_absolute_p"], **close)
     ctw, _risk_control, risk_treatment = want["bayes"]
     assert fixed.chance_to_win == pytest.approx(ctw, **close)
     assert fixed.risk == pytest.approx(risk_treatment, rel=1e-9)
@@ -325,8 +325,8 @@ def test_p_value_and_interval_agree_on_significance() -> None:
         xa, xb = rng.normal(10, 3, n), rng.normal(10 + rng.uniform(-0.5, 0.5), 3, n)
         rows = [("A", "m", *summarize(xa)), ("B", "m", *summarize(xb))]
         r = analyze_summary(frame(rows)).results[0]
-        assert (r.p_value < 0.05) == (r.abs_lift_ci[0] > 0 or r.abs_lift_ci[1] < 0)
-        assert (r.rel_p_value < 0.05) == (r.lift_ci[0] > 0 or r.lift_ci[1] < 0)
+        assert (r.abs_p_value < 0.05) == (r.abs_lift_ci[0] > 0 or r.abs_lift_ci[1] < 0)
+        assert (r.p_value < 0.05) == (r.lift_ci[0] > 0 or r.lift_ci[1] < 0)
 
 
 @pytest.mark.filterwarnings("ignore::cartwise.core.errors.DataWarning")  # uneven random splits

@@ -59,10 +59,11 @@ class VariantResult:
     """One metric of one variant against the control. Lifts are fractions (0.05 = +5%).
 
     `lift`, `lift_ci`, `chance_to_win` and `risk` are about the relative lift; `abs_lift` and
-    `abs_lift_ci` about the difference of means. `p_value` tests "no difference" with Welch's t
-    test on the difference of means (scipy's `ttest_ind_from_stats(equal_var=False)`, gbstats'
-    absolute-difference p-value; CUPED-adjusted with CUPED, the e-value's with `sequential`);
-    `rel_p_value` is gbstats' default, the t test of the delta-method relative lift, which tests
+    `abs_lift_ci` about the difference of means. `p_value` is gbstats' default: the t test (Welch
+    degrees of freedom) of the delta-method relative lift, so it agrees with `lift_ci` on
+    significance (the sequential e-value's with `sequential`; None when the relative lift is
+    undefined). `abs_p_value` is Welch's test of the difference of means (scipy's
+    `ttest_ind_from_stats(equal_var=False)`, gbstats' absolute-difference p-value), which tests
     the same null and differs slightly. `p_value` is adjusted when a correction is asked for
     (`p_value_raw` keeps the unadjusted one). Fields are None, with `note` saying why, when a
     result cannot be computed.
@@ -81,7 +82,7 @@ class VariantResult:
     risk: float | None
     abs_lift: float | None
     abs_lift_ci: tuple[float, float] | None
-    rel_p_value: float | None
+    abs_p_value: float | None
     p_value_raw: float | None = None
     cuped_theta: float | None = None
     note: str | None = None
@@ -249,10 +250,10 @@ def _compare(
     out: dict[str, Any] = {"abs_lift": absolute.estimate, "cuped_theta": theta}
     if sequential:
         out["abs_lift_ci"] = sequential_interval(absolute, n_total, alpha, tuning)
-        out["p_value"] = sequential_p_value(absolute, n_total, alpha, tuning)
+        out["abs_p_value"] = sequential_p_value(absolute, n_total, alpha, tuning)
     else:
         out["abs_lift_ci"] = t_interval(absolute, dof, alpha)
-        out["p_value"] = t_p_value(absolute, dof)
+        out["abs_p_value"] = t_p_value(absolute, dof)
     if a.unadjusted_mean == 0 or a.mean == 0:
         out["note"] = "the control's mean is 0, so a relative lift is undefined"
         return out
@@ -263,10 +264,10 @@ def _compare(
     out["lift"] = rel.estimate
     if sequential:
         out["lift_ci"] = sequential_interval(rel, n_total, alpha, tuning)
-        out["rel_p_value"] = sequential_p_value(rel, n_total, alpha, tuning)
+        out["p_value"] = sequential_p_value(rel, n_total, alpha, tuning)
     else:
         out["lift_ci"] = t_interval(rel, dof, alpha)
-        out["rel_p_value"] = t_p_value(rel, dof)
+        out["p_value"] = t_p_value(rel, dof)
     if prior is None:
         post = bayesian(rel, alpha)
     else:
@@ -388,7 +389,7 @@ def analyze_summary(
                     risk=found.get("risk"),
                     abs_lift=found.get("abs_lift"),
                     abs_lift_ci=found.get("abs_lift_ci"),
-                    rel_p_value=found.get("rel_p_value"),
+                    abs_p_value=found.get("abs_p_value"),
                     p_value_raw=found.get("p_value"),
                     cuped_theta=found.get("cuped_theta"),
                     note=found.get("note"),
