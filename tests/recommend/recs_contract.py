@@ -15,11 +15,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from recs_data import two_tastes
 
-from cartwise.core.errors import DataWarning, ModelError
+from cartwise.core.errors import DataWarning, InputError, ModelError
 from cartwise.recommend import RECOMMENDERS, Recommender, create, load_model
 
 DATA = two_tastes()
@@ -39,6 +40,11 @@ class RecommenderContract:
     personalised: ClassVar[bool] = True
     # Whether users never seen get the most popular items (trending models answer with what is hot).
     cold_start_is_popularity: ClassVar[bool] = True
+    # Whether the model learns its own item-to-item similarity (else: cosine of co-occurrence).
+    own_similarity: ClassVar[bool] = True
+    # Whether `item_similarity` is the similarity `similar_items` ranks by (the hybrid hands out
+    # its session generator's instead).
+    similarity_matches_similar_items: ClassVar[bool] = True
 
     def model(self) -> Recommender:
         return _fitted(self.name, tuple(sorted(self.params.items())))
@@ -113,6 +119,51 @@ class RecommenderContract:
             assert np.mean([i.startswith("a") for i in items[0]]) >= 0.8
             assert np.mean([i.startswith("b") for i in items[1]]) >= 0.8
 
+    def test_says_whether_it_has_its_own_item_similarity(self) -> None:
+        assert self.model().has_item_similarity() is self.own_similarity
+
+    def test_item_similarity_is_a_sparse_top_k_neighbourhood(self) -> None:
+        model = self.model()
+        n_items = len(model.item_ids_)
+        sim = model.item_similarity(k=3)
+        assert sp.isspmatrix_csr(sim) and sim.dtype == np.float32
+        assert sim.shape == (n_items, n_items)
+        assert (np.diff(sim.indptr) <= 3).all()
+        assert (sim.data > 0).all() and np.isfinite(sim.data).all()
+        assert not sim.diagonal().any()  # an item is not its own neighbour
+        # A larger k keeps the same best similarities, and more of them.
+        wide = model.item_similarity(k=10)
+        for r in range(n_items):
+            top = np.sort(sim.getrow(r).data)[::-1]
+            more = np.sort(wide.getrow(r).data)[::-1]
+            assert len(more) >= len(top)
+            np.testing.assert_allclose(more[: len(top)], top, rtol=1e-6)
+
+    def test_item_similarity_agrees_with_similar_items(self) -> None:
+        model = self.model()
+        sim = model.item_similarity(k=5)
+        items, scores = model.similar_items(["a0", "b0"], n=1)
+        for row, (best, score) in enumerate(zip(items[:, 0], scores[:, 0], strict=True)):
+            neighbours = sim[int(model.item_index([("a0", "b0")[row]])[0])]
+            if not self.similarity_matches_similar_items:
+                assert neighbours.nnz > 0
+                continue
+            # The best neighbour has the top similarity (ties may pick another item of that score).
+            assert neighbours.max() == pytest.approx(score, rel=1e-4, abs=1e-6)
+            if neighbours.nnz and self.personalised:
+                assert best.startswith(("a0", "b0")[row][0])
+        if self.personalised:
+            # Neighbours of a0 are mostly items of the same planted taste.
+            row = sim[int(model.item_index(["a0"])[0])]
+            names = model.item_ids_[row.indices]
+            assert np.mean([i.startswith("a") for i in names]) >= 0.8
+
+    def test_item_similarity_refuses_a_bad_k_and_needs_a_fit(self) -> None:
+        with pytest.raises(InputError, match="k must be"):
+            self.model().item_similarity(k=0)
+        with pytest.raises(ModelError, match="not fitted"):
+            self.fresh().item_similarity()
+
     def test_n_beyond_the_catalogue_pads(self) -> None:
         n_items = DATA.items["item_id"].nunique()
         items, scores = self.model().recommend(["u0"], n=n_items + 5, exclude_seen=False)
@@ -132,6 +183,7 @@ class RecommenderContract:
         after, after_scores = loaded.recommend(users, n=7)
         assert (before == after).all()
         np.testing.assert_allclose(before_scores, after_scores, rtol=1e-5)
+        assert (model.item_similarity(k=5) != loaded.item_similarity(k=5)).nnz == 0
 
     def test_one_user(self) -> None:
         frame = DATA.frame[DATA.frame["user_id"] == "u0"]

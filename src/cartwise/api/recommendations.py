@@ -1,6 +1,7 @@
 """Recommendation routes: per user, similar items, bought together, trending, the model and retraining.
 
-The logic lives in `cartwise.service.recs_service`; these routes validate parameters and shape answers.
+The logic lives in `cartwise.service.recs` (the page in `cartwise.pages.recommendations`); these routes
+validate parameters and shape answers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pydantic import BaseModel, Field
 
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
-from cartwise.service.recs_service import recs_for, stop_recs
+from cartwise.pages import recommendations as _page  # noqa: F401  (registers the Recommendations page)
+from cartwise.service.recs import recs_for, stop_recs
 
 
 @asynccontextmanager

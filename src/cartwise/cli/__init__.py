@@ -22,6 +22,7 @@ from cartwise.cli.common import is_interrupt
 from cartwise.cli.db import db
 from cartwise.cli.demand import demand
 from cartwise.cli.demo import demo
+from cartwise.cli.experiments import experiments
 from cartwise.cli.forecast import forecast
 from cartwise.cli.ingest import ingest
 from cartwise.cli.keys import keys
@@ -54,6 +55,7 @@ COMMANDS: tuple[click.Command, ...] = (
     analytics,
     basket,
     demand,
+    experiments,
 )
 
 

@@ -10,7 +10,7 @@ import click
 
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
 from cartwise.core.errors import Interrupted
-from cartwise.pipelines.choices import shop_config, shop_defaults
+from cartwise.pipelines.choices import demo_config, shop_defaults
 from cartwise.pipelines.stores import opened
 
 
@@ -85,7 +85,7 @@ def demo(
     one without events, users or items, is deleted. Ground truth lands in `truth_*` tables and
     `promotions`, so models can be checked against known answers.
     """
-    config = shop_config(
+    config = demo_config(
         seed=seed, users=users, items=items, days=days, start=_first_day(start, days, serving=not no_serve)
     )
     settings = settings_for(db, host=host, port=port)

@@ -68,7 +68,7 @@ class Settings(BaseModel):
         default_factory=dict,
         description="How recommendations are served (a JSON object in the environment): category_cap, "
         "consumable_categories, cache_k, retrain_hours, offline_models, ...; see `RecsOptions` in "
-        "`cartwise.service.recs_service` for every field.",
+        "`cartwise.service.recs` for every field.",
     )
     flush_seconds: float = Field(
         0.25, gt=0, description="Longest wait before acknowledged events are written to DuckDB, in seconds."

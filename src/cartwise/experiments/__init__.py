@@ -1,1 +1,90 @@
-"""experiments"""
+"""Experiment statistics as pure functions over sufficient statistics (n, sum, sum of squares).
+
+Formulas follow GrowthBook's gbstats so results agree with it on the same sums: Welch t tests
+and delta-method relative lifts, always-valid confidence sequences, Gaussian Bayesian chance to
+win and risk, CUPED by regression adjustment, ratio metrics, SRM by chi-square; plus Holm and
+Benjamini-Hochberg corrections, percentile capping, and sample size and power (statsmodels).
+"""
+
+from cartwise.experiments._analysis import (
+    CUPED_COLUMNS,
+    MIN_USERS,
+    RATIO_COLUMNS,
+    REQUIRED_COLUMNS,
+    ExperimentAnalysis,
+    VariantResult,
+    analyze_summary,
+)
+from cartwise.experiments._checks import (
+    CORRECTIONS,
+    SRM_THRESHOLD,
+    Correction,
+    adjust_p_values,
+    cap_values,
+    check_weights,
+    srm_p_value,
+    summarize,
+)
+from cartwise.experiments._effects import (
+    DEFAULT_SEQUENTIAL_TUNING,
+    BayesianSummary,
+    Effect,
+    bayesian,
+    effect,
+    sequential_interval,
+    sequential_p_value,
+    sequential_rho,
+    t_interval,
+    t_p_value,
+    welch_dof,
+)
+from cartwise.experiments._power import PowerResult, effect_size, power_for, sample_size
+from cartwise.experiments._summary import (
+    CupedStat,
+    MeanStat,
+    RatioStat,
+    Stat,
+    covariance,
+    pooled_theta,
+    variance_of_ratio,
+)
+
+__all__ = [
+    "CORRECTIONS",
+    "CUPED_COLUMNS",
+    "DEFAULT_SEQUENTIAL_TUNING",
+    "MIN_USERS",
+    "RATIO_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "SRM_THRESHOLD",
+    "BayesianSummary",
+    "Correction",
+    "CupedStat",
+    "Effect",
+    "ExperimentAnalysis",
+    "MeanStat",
+    "PowerResult",
+    "RatioStat",
+    "Stat",
+    "VariantResult",
+    "adjust_p_values",
+    "analyze_summary",
+    "bayesian",
+    "cap_values",
+    "check_weights",
+    "covariance",
+    "effect",
+    "effect_size",
+    "pooled_theta",
+    "power_for",
+    "sample_size",
+    "sequential_interval",
+    "sequential_p_value",
+    "sequential_rho",
+    "srm_p_value",
+    "summarize",
+    "t_interval",
+    "t_p_value",
+    "variance_of_ratio",
+    "welch_dof",
+]

@@ -6,7 +6,6 @@ LightGBM, statsforecast, Ibis) is left to the command that runs it.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from cartwise.ingest.kinds import FORMATS, KINDS
@@ -28,20 +27,23 @@ CLV_MODEL_CHOICES: tuple[str, ...] = ("bgnbd", "pareto", "auto")
 """Purchase models of the lifetime-value pipeline; `auto` picks one on a holdout."""
 
 
-def shop_config(
-    *,
-    seed: int | None = None,
-    users: int | None = None,
-    items: int | None = None,
-    days: int | None = None,
-    start: date | None = None,
-    **more: Any,
-) -> ShopConfig:
-    """The demo shop's configuration, with the defaults for the values left None; a
-    `ConfigError` names any value out of range. Imports the config model, not the simulator."""
+# The demo shop's past randomised e-mail campaign went out five weeks before its last day, so
+# its 5-day window and the weeks after it are in the history the Campaigns page measures.
+PAST_CAMPAIGN_DAYS_BEFORE_END = 35
+
+
+def demo_config(**values: Any) -> ShopConfig:
+    """The demo's `ShopConfig`: the given values (None takes the default) plus a past campaign
+    when the period is long enough to hold one (see `cartwise.simulate`'s `truth_campaign`).
+
+    A `ConfigError` names any value out of range. Imports the config model, not the simulator.
+    """
     from cartwise.simulate import make_config
 
-    return make_config(seed=seed, users=users, items=items, days=days, start=start, **more)
+    config = make_config(**values)
+    if config.campaign_days_before_end is None and config.days > PAST_CAMPAIGN_DAYS_BEFORE_END:
+        config = config.model_copy(update={"campaign_days_before_end": PAST_CAMPAIGN_DAYS_BEFORE_END})
+    return config
 
 
 __all__ = [
@@ -49,10 +51,11 @@ __all__ = [
     "ENGINES",
     "FORMATS",
     "KINDS",
+    "PAST_CAMPAIGN_DAYS_BEFORE_END",
     "TARGETS",
     "ClvModelChoice",
     "Engine",
     "Target",
-    "shop_config",
+    "demo_config",
     "shop_defaults",
 ]

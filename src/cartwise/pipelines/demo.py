@@ -8,6 +8,7 @@ from pathlib import Path
 from cartwise.analytics import refresh_rollup
 from cartwise.core.errors import StoreError
 from cartwise.ingest import derive_orders
+from cartwise.pipelines.choices import PAST_CAMPAIGN_DAYS_BEFORE_END, demo_config
 from cartwise.simulate import ShopConfig, simulate_shop
 from cartwise.store import Store, open_store
 from cartwise.store.store import remove_store
@@ -85,3 +86,6 @@ def _check_replaceable(path: Path) -> None:
             "replaces the store at --db: choose another path (e.g. --db demo.duckdb), or delete "
             "this file yourself if it is not needed."
         )
+
+
+__all__ = ["PAST_CAMPAIGN_DAYS_BEFORE_END", "build_demo", "clear_for_demo", "demo_config"]

@@ -2,7 +2,9 @@
 
 Every recommender follows one contract (see `Recommender`): `fit(interactions, items=None)`
 returns self; `recommend(user_ids, n=10, exclude_seen=True) -> (item_ids, scores)`, arrays of
-shape `(len(user_ids), n)`; `similar_items(item_ids, n)`. Unknown users get the cold-start
+shape `(len(user_ids), n)`; `similar_items(item_ids, n)`; `item_similarity(k)`, the sparse
+items x items similarity (`has_item_similarity()` says whether the model learns its own; if not,
+it is the cosine of co-occurrence). Unknown users get the cold-start
 (most popular) list. Recommenders are found by name in a registry (`create("itemknn")`), which
 the built-ins use too, and saved to directories of numpy arrays and JSON (`save`, `load_model`).
 """

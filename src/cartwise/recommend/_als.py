@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from cartwise.core.errors import InputError
 from cartwise.recommend._base import Recommender, register
@@ -23,6 +24,7 @@ class ALS(Recommender):
     """
 
     _learned = ("user_factors_", "item_factors_")
+    has_own_similarity = True
 
     def __init__(
         self,
@@ -69,3 +71,6 @@ class ALS(Recommender):
         norms = np.linalg.norm(self.item_factors_, axis=1)
         norms[norms == 0] = 1.0
         return (self.item_factors_[items] @ self.item_factors_.T) / norms[items, None] / norms[None, :]
+
+    def _item_similarity(self, k: int) -> sp.csr_matrix:
+        return self._dense_item_similarity(self._similar, k)

@@ -2,8 +2,9 @@
 
 Every recommender is batch-first: `recommend(user_ids, n)` answers for many users at once and
 returns two arrays of shape `(len(user_ids), n)`. Subclasses only say how to score items for
-known users (`_score`) and, optionally, how similar items are (`_similar`); the base class does
-id mapping, cold start, exclusion of seen items, top-n selection and saving.
+known users (`_score`) and, optionally, how similar items are (`_similar` for `similar_items`,
+`_item_similarity` for the sparse `item_similarity` matrix, with `has_own_similarity = True`);
+the base class does id mapping, cold start, exclusion of seen items, top-n selection and saving.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ _SCORE_CELLS_PER_BATCH = 1 << 22
 
 
 class Recommender:
-    """Base class: `fit(interactions, items=None)`, `recommend(user_ids, n)`, `similar_items(item_ids, n)`.
+    """Base class: `fit(interactions, items=None)`, `recommend(user_ids, n)`, `similar_items(item_ids, n)`,
+    `item_similarity(k)` and `has_item_similarity()`.
 
     Learned state common to all recommenders, set by `fit`:
     `user_ids_`, `item_ids_` (string ids in index order), `seen_` (users x items CSR, 1 where the
@@ -39,6 +41,10 @@ class Recommender:
     _learned: ClassVar[tuple[str, ...]] = ()
     # Whether `fit` needs item metadata (`items=`).
     needs_items: ClassVar[bool] = False
+    # Whether the model learns its own item-to-item similarity (and overrides `_similar` and
+    # `_item_similarity`); models without one answer with the cosine of co-occurrence. Ask
+    # `has_item_similarity()`: the hybrid answers it from its fitted generators.
+    has_own_similarity: ClassVar[bool] = False
 
     # ----- parameters -------------------------------------------------------------------------
     @classmethod
@@ -104,6 +110,30 @@ class Recommender:
         # Ties (no co-occurrence) are broken by popularity, so the list is never arbitrary.
         return sims + 1e-9 * self.popularity_ / max(self.popularity_.max(), 1.0)
 
+    def _item_similarity(self, k: int) -> sp.csr_matrix:
+        """Sparse `item_similarity` (default: cosine of co-occurrence, the `k` largest per item)."""
+        x = sp.csc_matrix(self.seen_, dtype=np.float32)
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
+        norms[norms == 0] = 1.0
+        sim = sp.csr_matrix(sp.diags(1.0 / norms) @ (x.T @ x) @ sp.diags(1.0 / norms))
+        sim.setdiag(0.0)
+        sim.eliminate_zeros()
+        return keep_top_k(sim, k)
+
+    def _dense_item_similarity(self, rows: Callable[[np.ndarray], Any], k: int) -> sp.csr_matrix:
+        """`_item_similarity` from a function giving dense (or sparse) similarity rows of item rows,
+        in blocks of bounded size: the self-similarity is dropped, the `k` largest positive kept."""
+        n_items = len(self.item_ids_)
+
+        def blocks() -> Iterator[tuple[int, np.ndarray]]:
+            for batch in _batches(np.arange(n_items), self._batch_size()):
+                block = rows(batch)
+                block = block.toarray() if sp.issparse(block) else np.array(block, dtype=np.float64)
+                block[np.arange(len(batch)), batch] = 0.0
+                yield int(batch[0]), block
+
+        return top_k_sparse(blocks(), n_items, n_items, k)
+
     # ----- public answers ---------------------------------------------------------------------
     def recommend(
         self, user_ids: Any, n: int = 10, exclude_seen: bool = True
@@ -158,6 +188,32 @@ class Recommender:
             cold_items, cold_scores = self._top_n(self.popularity_[None, :].astype(np.float64), n)
             out_items[unknown], out_scores[unknown] = cold_items, cold_scores
         return out_items, out_scores
+
+    def has_item_similarity(self) -> bool:
+        """Whether the model learns its own item-to-item similarity.
+
+        When it does not, `similar_items` and `item_similarity` answer with the cosine of
+        co-occurrence (how often two items share a user), which every fitted model can compute.
+        """
+        return self.has_own_similarity
+
+    def item_similarity(self, k: int = 100) -> sp.csr_matrix:
+        """The model's item-to-item similarity as a sparse items x items matrix (float32, CSR).
+
+        Rows and columns follow `item_ids_`. Row i keeps the (at most) `k` items most similar to
+        item i whose similarity is positive; the diagonal is empty (an item is not its own
+        neighbour). This is the matrix to fold histories and sessions through:
+        `scores = weights @ S` with `weights` a users x items matrix. Models without their own
+        similarity (`has_item_similarity()` false) give the cosine of co-occurrence. Sparse
+        models (item-kNN, session) hand out what they learned; dense ones (EASE, ALS, content)
+        compute it in blocks, in time growing with the square of the number of items.
+        """
+        self._check_fitted()
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise InputError(f"k must be a positive whole number of neighbours per item; got {k!r}.")
+        sim = sp.csr_matrix(self._item_similarity(int(k)), dtype=np.float32)
+        sim.sort_indices()
+        return sim
 
     def user_index(self, user_ids: Any) -> np.ndarray:
         """Row of each user id in the fitted index, -1 for unknown users."""
@@ -369,6 +425,28 @@ def _batches(rows: np.ndarray, size: int) -> Iterator[np.ndarray]:
 def _mask(scores: np.ndarray, seen_rows: sp.csr_matrix) -> None:
     coo = seen_rows.tocoo()
     scores[coo.row, coo.col] = -np.inf
+
+
+def keep_top_k(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep the `k` largest entries of each row of a CSR matrix (the matrix itself when no row has more)."""
+    matrix = matrix.tocsr()
+    matrix.sort_indices()
+    if np.diff(matrix.indptr).max(initial=0) <= k:
+        return matrix
+    indptr, indices, data = [0], [], []
+    for r in range(matrix.shape[0]):
+        lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
+        vals, cols = matrix.data[lo:hi], matrix.indices[lo:hi]
+        if hi - lo > k:
+            top = np.argpartition(-vals, k - 1)[:k]
+            vals, cols = vals[top], cols[top]
+        indices.append(cols)
+        data.append(vals)
+        indptr.append(indptr[-1] + len(cols))
+    return sp.csr_matrix(
+        (np.concatenate(data) if data else [], np.concatenate(indices) if indices else [], indptr),
+        shape=matrix.shape,
+    )
 
 
 def top_k_sparse(

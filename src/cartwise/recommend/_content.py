@@ -56,6 +56,7 @@ class ContentBased(Recommender):
 
     needs_items = True
     _learned = ("vectors_",)
+    has_own_similarity = True
 
     def __init__(
         self,
@@ -98,6 +99,10 @@ class ContentBased(Recommender):
         sims = self.vectors_[items] @ self.vectors_.T
         sims = sims.toarray() if sp.issparse(sims) else np.asarray(sims)
         return sims + 1e-9 * self.popularity_ / max(self.popularity_.max(), 1.0)
+
+    def _item_similarity(self, k: int) -> sp.csr_matrix:
+        # Without the popularity tie-break of `_similar`: only shared words or meaning count.
+        return self._dense_item_similarity(lambda items: self.vectors_[items] @ self.vectors_.T, k)
 
 
 def _tfidf(texts: list[str], max_features: int) -> sp.csr_matrix:

@@ -189,6 +189,10 @@ class Hybrid(Recommender):
     consumables, with the `repeat` generator); the default `None` decides from the data: on
     when at least `REPEAT_SHARE` of the interactions are with an item the user had before. With too little data to learn a ranking it warns
     and ranks by the first generator.
+
+    Similar items: `similar_items` ranks by the first generator's similarity; `item_similarity`
+    (the sparse matrix for folding sessions and fresh events) is the `session` generator's
+    transitions when there is one, else the first generator's own similarity.
     """
 
     _learned = (
@@ -482,6 +486,24 @@ class Hybrid(Recommender):
 
     def _similar(self, items: np.ndarray) -> np.ndarray:
         return next(iter(self.generators_.values()))._similar(items)
+
+    def _similarity_source(self) -> Recommender | None:
+        """The generator whose item similarity the hybrid hands out: the session model's
+        transitions when it has one (what comes next suits live sessions and fresh events), else
+        the first generator with a similarity of its own."""
+        session = self.generators_.get("session")
+        if session is not None:
+            return session
+        return next((g for g in self.generators_.values() if g.has_item_similarity()), None)
+
+    def has_item_similarity(self) -> bool:
+        """Whether one of the fitted generators has its own item similarity (see `item_similarity`)."""
+        self._check_fitted()
+        return self._similarity_source() is not None
+
+    def _item_similarity(self, k: int) -> sp.csr_matrix:
+        source = self._similarity_source()
+        return source.item_similarity(k) if source is not None else super()._item_similarity(k)
 
     # ----- persistence ------------------------------------------------------------------------
     def _save_extra(self, path: Path) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cartwise.core.errors import InputError, ModelError
-from cartwise.recommend._base import Recommender, register, top_k_sparse
+from cartwise.recommend._base import Recommender, keep_top_k, register, top_k_sparse
 from cartwise.recommend._data import Interactions
 
 # Dense cells per similarity block (about 64 MB of float64).
@@ -56,6 +56,7 @@ class ItemKNN(Recommender):
     """
 
     _learned = ("similarity_",)
+    has_own_similarity = True
 
     def __init__(
         self,
@@ -101,6 +102,9 @@ class ItemKNN(Recommender):
     def _similar(self, items: np.ndarray) -> np.ndarray:
         return self.similarity_[items].toarray() + 1e-9 * self.popularity_ / max(self.popularity_.max(), 1.0)
 
+    def _item_similarity(self, k: int) -> sp.csr_matrix:
+        return keep_top_k(self.similarity_, k)
+
 
 def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite matrix via Cholesky (about twice as fast as LU)."""
@@ -132,6 +136,7 @@ class EASE(Recommender):
     """
 
     _learned = ("weights_",)
+    has_own_similarity = True
 
     def __init__(self, l2: float = 500.0, max_items: int = 20_000) -> None:
         self.l2 = l2
@@ -158,3 +163,7 @@ class EASE(Recommender):
 
     def _similar(self, items: np.ndarray) -> np.ndarray:
         return self.weights_[items].astype(np.float64)
+
+    def _item_similarity(self, k: int) -> sp.csr_matrix:
+        # Rows of B: how much each item predicts the others; negative weights are not similarity.
+        return self._dense_item_similarity(self._similar, k)

@@ -10,28 +10,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cartwise.core.errors import InputError
-from cartwise.recommend._base import Recommender, _check_n, register
+from cartwise.recommend._base import Recommender, _check_n, keep_top_k, register
 from cartwise.recommend._data import Interactions, ids_as_strings
-
-
-def keep_top_k(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the `k` largest entries of each row of a CSR matrix."""
-    matrix = matrix.tocsr()
-    matrix.sort_indices()
-    indptr, indices, data = [0], [], []
-    for r in range(matrix.shape[0]):
-        lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
-        vals, cols = matrix.data[lo:hi], matrix.indices[lo:hi]
-        if hi - lo > k:
-            top = np.argpartition(-vals, k - 1)[:k]
-            vals, cols = vals[top], cols[top]
-        indices.append(cols)
-        data.append(vals)
-        indptr.append(indptr[-1] + len(cols))
-    return sp.csr_matrix(
-        (np.concatenate(data) if data else [], np.concatenate(indices) if indices else [], indptr),
-        shape=matrix.shape,
-    )
 
 
 @register("session")
@@ -48,6 +28,7 @@ class SessionKNN(Recommender):
     """
 
     _learned = ("similarity_", "last_items_")
+    has_own_similarity = True
 
     def __init__(
         self,
@@ -121,6 +102,9 @@ class SessionKNN(Recommender):
 
     def _similar(self, items: np.ndarray) -> np.ndarray:
         return self.similarity_[items].toarray() + 1e-9 * self.popularity_ / max(self.popularity_.max(), 1.0)
+
+    def _item_similarity(self, k: int) -> sp.csr_matrix:
+        return keep_top_k(self.similarity_, k)
 
     def recommend_sessions(
         self, sessions: Sequence[Sequence[Any]], n: int = 10, exclude_seen: bool = True

@@ -112,6 +112,21 @@ class ShopConfig(BaseModel):
     stock_cover_days: float = Field(
         default=30.0, gt=0, description="Days of (estimated) demand that one replenishment order covers."
     )
+    campaign_days_before_end: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days before the end when a past randomised e-mail campaign was sent (none when unset); "
+        "its known effect per customer is in `truth_campaign`.",
+    )
+    campaign_holdout: float = Field(
+        default=0.2, gt=0, lt=1, description="Share of the past campaign's audience held out (sent nothing)."
+    )
+    campaign_window_days: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="Days after the past campaign's send in which it can change purchases.",
+    )
 
     @field_validator("weekly_profile")
     @classmethod
@@ -124,6 +139,11 @@ class ShopConfig(BaseModel):
     def _shares_fit(self) -> ShopConfig:
         if self.cart_abandon_share + self.checkout_abandon_share > 1:
             raise ValueError("cart_abandon_share + checkout_abandon_share must be at most 1")
+        before_end = self.campaign_days_before_end
+        if before_end is not None and not self.campaign_window_days <= before_end < self.days:
+            raise ValueError(
+                "campaign_days_before_end must be at least campaign_window_days and less than days"
+            )
         return self
 
 

@@ -20,7 +20,7 @@ from cartwise.core.settings import get_settings
 from cartwise.pipelines.demo import build_demo
 from cartwise.pipelines.train import train_recommender
 from cartwise.service.collector import StoreGate
-from cartwise.service.recs_service import RecsOptions, RecsServer
+from cartwise.service.recs import RecsOptions, RecsServer
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store, open_store
 
@@ -232,7 +232,7 @@ def test_a_session_keeps_time_order_when_rows_are_stored_out_of_it(
     with gate:
         store.append("events", table)
     assert server.poll() >= 2
-    assert list(server._sessions[session]) == [first, second]  # the session's items, oldest first
+    assert list(server.live.sessions[session]) == [first, second]  # the session's items, oldest first
 
 
 def test_a_new_customer_is_folded_in_without_retraining(
@@ -317,3 +317,31 @@ def test_stock_changes_apply_without_a_retrain(shop: tuple[Store, StoreGate], se
     assert gone in {
         it["item_id"] for it in server.recommend("u000009", 10, seed=1, log_impression=False).items
     }
+
+
+def test_sessions_and_fresh_events_fold_through_the_models_public_similarity(server: RecsServer) -> None:
+    state = server.state
+    assert state.model is not None and state.model.has_item_similarity()
+    assert (state.sim != state.model.item_similarity(k=100)).nnz == 0
+    assert state.sim.nnz > 0
+
+
+def test_serving_reads_models_only_through_the_recommender_contract() -> None:
+    """No private generator or learned matrix of a particular model: only the common learned
+    state every recommender has (`Recommender`'s docstring) and public methods."""
+    import ast
+
+    import cartwise.service.recs
+
+    common = {"user_ids_", "item_ids_", "seen_", "popularity_"}
+    problems = []
+    for path in sorted(Path(cartwise.service.recs.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            private = isinstance(node, ast.Attribute) and node.attr.endswith("_") and node.attr[:2] != "__"
+            if private and node.attr not in common:
+                problems.append(f"{path.name}:{node.lineno}: .{node.attr}")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cartwise.recommend._"):
+                problems.append(f"{path.name}:{node.lineno}: from {node.module}")
+            if isinstance(node, ast.Constant) and node.value in ("generators_", "similarity_"):
+                problems.append(f"{path.name}:{node.lineno}: {node.value!r}")
+    assert problems == []

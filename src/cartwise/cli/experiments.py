@@ -1,0 +1,198 @@
+"""`cartwise experiments`: analyse an experiment from summary statistics, and size one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cartwise.cli.common import emit, json_option
+from cartwise.core.errors import ConfigError
+
+
+@click.group()
+def experiments() -> None:
+    """A/B test statistics: lifts, intervals, chance to win, SRM, CUPED, sequential, power."""
+
+
+def _weights(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError as exc:
+        raise ConfigError(
+            f"--weights is {text!r}; give one share per variant separated by commas, e.g. 0.5,0.5."
+        ) from exc
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2%}"
+
+
+def _num(value: float | None, fmt: str = ".4g") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def format_analysis(report: dict[str, Any]) -> str:
+    """The analysis as a readable table, one row per metric and variant against the control."""
+    method = report["method"]
+    kind = "always-valid (sequential)" if method["sequential"] else "Welch t"
+    level = f"{1 - method['alpha']:.0%}"
+    lines = [
+        f"control: {report['control']}; users {dict(zip(report['variants'], report['users'], strict=True))}",
+        f"SRM p-value {report['srm_p']:.4g}"
+        + ("  << SAMPLE RATIO MISMATCH: do not trust these results" if report["srm_warning"] else ""),
+        f"intervals: {level} {kind} on the relative lift"
+        + (", CUPED" if method["cuped"] else "")
+        + (f"; p-values adjusted ({method['correction']})" if method["correction"] else "")
+        + (
+            f"; prior N({method['prior'][0]:g}, {method['prior'][1]:g}²) on the lift"
+            if method["prior"]
+            else ""
+        ),
+        "",
+        f"{'metric':<16} {'variant':<10} {'users':>8} {'mean':>10} {'control':>10} {'lift':>8} "
+        f"{level + ' interval':>20} {'p':>8} {'P(win)':>7} {'risk':>8}",
+    ]
+    for r in report["results"]:
+        ci = r["lift_ci"]
+        interval = "-" if ci is None else f"[{ci[0]:+.2%}, {ci[1]:+.2%}]"
+        win = "-" if r["chance_to_win"] is None else f"{r['chance_to_win']:.1%}"
+        lines.append(
+            f"{r['metric']:<16} {r['variant']:<10} {r['users']:>8,} {_num(r['mean']):>10} "
+            f"{_num(r['control_mean']):>10} {_pct(r['lift']):>8} {interval:>20} {_num(r['p_value'], '.3g'):>8} "
+            f"{win:>7} {'-' if r['risk'] is None else format(r['risk'], '.2%'):>8}"
+        )
+        if r["note"]:
+            lines.append(f"  note: {r['note']}")
+    return "\n".join(lines)
+
+
+@experiments.command()
+@click.option(
+    "--summary",
+    "summary",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="CSV with variant, metric, users, sum, sum_squares (first variant = control).",
+)
+@click.option(
+    "--cuped", is_flag=True, help="Adjust by the pre-period columns pre_sum, pre_sum_squares, sum_product."
+)
+@click.option("--sequential", is_flag=True, help="Always-valid intervals and p-values (safe to look daily).")
+@click.option(
+    "--correction",
+    type=click.Choice(["holm", "bh"]),
+    default=None,
+    help="Adjust p-values across metrics and variants: holm (family-wise) or bh (false discovery rate).",
+)
+@click.option(
+    "--weights",
+    default=None,
+    help="Expected traffic shares for the SRM check, e.g. 0.5,0.5 [default: equal].",
+)
+@click.option(
+    "--alpha", type=float, default=0.05, show_default=True, help="1 - confidence level of the intervals."
+)
+@click.option(
+    "--sequential-tuning",
+    type=float,
+    default=5000.0,
+    show_default=True,
+    help="Users (both arms) at which the --sequential interval is tightest.",
+)
+@click.option(
+    "--prior",
+    nargs=2,
+    type=float,
+    default=None,
+    metavar="MEAN SD",
+    help="A Gaussian prior on the relative lift for chance to win and risk, e.g. 0 0.3 [default: flat].",
+)
+@json_option
+def analyze(
+    summary: Path,
+    cuped: bool,
+    sequential: bool,
+    correction: str | None,
+    weights: str | None,
+    alpha: float,
+    sequential_tuning: float,
+    prior: tuple[float, float] | None,
+    as_json: bool,
+) -> None:
+    """Compare each variant with the control on each metric, from summary statistics.
+
+    Prints the relative lift with its interval, Welch's p-value of no difference, the Bayesian
+    chance to win and risk, and the SRM p-value (a warning below 0.001). With --json:
+    {"srm_p", "results": [{"metric", "variant", "users", "mean", "lift", "lift_ci", "p_value",
+    "chance_to_win", "risk"}]}. Variants with fewer than 30 users get no interval.
+    """
+    from cartwise.pipelines.experiment_summary import analyze_summary_file
+
+    analysis = analyze_summary_file(
+        summary,
+        cuped=cuped,
+        sequential=sequential,
+        correction=correction,  # type: ignore[arg-type]
+        weights=_weights(weights),
+        alpha=alpha,
+        sequential_tuning=sequential_tuning,
+        prior=prior,
+    )
+    if as_json:
+        emit(analysis.contract(), True)
+    else:
+        emit(analysis.to_dict(), False, format_analysis)
+
+
+@experiments.command()
+@click.option("--mde", type=float, required=True, help="Relative lift to detect, e.g. 0.05 for +5%.")
+@click.option("--rate", type=float, default=None, help="The control's conversion rate (a binary metric).")
+@click.option("--mean", type=float, default=None, help="The control's mean per user (with --sd).")
+@click.option("--sd", type=float, default=None, help="The per-user standard deviation (with --mean).")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="Two-sided significance level.")
+@click.option("--power", "power_", type=float, default=0.8, show_default=True, help="Wanted power.")
+@click.option(
+    "--users",
+    type=int,
+    default=None,
+    help="Users per variant you have: report the power they reach instead of a sample size.",
+)
+@json_option
+def power(
+    mde: float,
+    rate: float | None,
+    mean: float | None,
+    sd: float | None,
+    alpha: float,
+    power_: float,
+    users: int | None,
+    as_json: bool,
+) -> None:
+    """Sample size per variant to detect a relative lift (or the power of a given size).
+
+    Two-sided two-sample test: t test on Cohen's d = mde*mean/sd for a mean, normal test on
+    Cohen's h for a conversion rate (statsmodels). With --json: {"users_per_variant", "power",
+    "effect_size", "alpha", "mde"}.
+    """
+    from dataclasses import asdict
+
+    from cartwise.pipelines.experiment_summary import plan_power
+
+    result = asdict(plan_power(mde, mean=mean, sd=sd, rate=rate, alpha=alpha, power=power_, users=users))
+    if as_json:
+        emit(result, True)
+        return
+    emit(
+        result,
+        False,
+        lambda r: (
+            f"{r['users_per_variant']:,} users per variant "
+            + ("give" if users is not None else "are needed for")
+            + f" {r['power']:.1%} power to detect a {r['mde']:+.2%} lift at alpha {r['alpha']:g} "
+            f"(two-sided; effect size {r['effect_size']:.4g})."
+        ),
+    )

@@ -1,0 +1,43 @@
+"""One recommendation server per running service: `recs_for(service)` starts it, `stop_recs` stops it."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import TYPE_CHECKING
+
+from cartwise.core.errors import InputError
+from cartwise.service.recs.options import RecsOptions
+from cartwise.service.recs.server import RecsServer
+
+if TYPE_CHECKING:
+    from cartwise.service.service import Service
+
+_SERVERS: weakref.WeakKeyDictionary[Service, RecsServer] = weakref.WeakKeyDictionary()
+_SERVERS_LOCK = threading.Lock()
+
+
+def recs_for(service: Service, options: RecsOptions | None = None) -> RecsServer:
+    """The service's recommendation server, started on first use (its tables are created then)."""
+    server = _SERVERS.get(service)
+    if server is not None:
+        return server
+    with _SERVERS_LOCK:
+        server = _SERVERS.get(service)
+        if server is None:
+            if service.gate is None:
+                raise InputError("The service is not started.")
+            artefacts = service.gate.store.artefacts_path()
+            server = RecsServer(
+                service.gate, artefacts, options or RecsOptions.from_settings(service.settings)
+            ).start()
+            _SERVERS[service] = server
+    return server
+
+
+def stop_recs(service: Service, timeout: float = 10.0) -> None:
+    """Stop the service's recommendation server (writes buffered impressions); before the store closes."""
+    with _SERVERS_LOCK:
+        server = _SERVERS.pop(service, None)
+    if server is not None:
+        server.stop(timeout=timeout)
