@@ -116,6 +116,7 @@ FEATURE_ROUTERS: tuple[str, ...] = (
     "cartwise.api.analytics",
     "cartwise.api.customers",
     "cartwise.api.forecasts",
+    "cartwise.api.sessions",
 )
 
 
