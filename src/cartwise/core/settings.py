@@ -75,7 +75,7 @@ class Settings(BaseModel):
         20,
         ge=1,
         description="Sign-in attempts allowed per client address within `login_window_minutes`; more get "
-        "429 with Retry-After. Behind a proxy, every client shares the proxy's address.",
+        "429 with Retry-After. The address is the connection's, or `X-Forwarded-For` when the connection comes from 127.0.0.1 (a proxy on the same host).",
     )
     login_window_minutes: float = Field(
         15,
