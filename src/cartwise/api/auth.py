@@ -1,4 +1,4 @@
-"""Who is calling: a `Bearer` API key, or the dashboard's signed session cookie.
+"""Who is calling: a `Bearer` API key, or a dashboard session cookie (sessions live on the server).
 
 - A key's scope decides what it may do (`cartwise.service.keys.GRANTS`).
 - A dashboard session (admin key or user and password) acts as `admin`. It lives on the server
