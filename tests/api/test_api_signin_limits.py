@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -82,3 +85,33 @@ def test_successful_sign_ins_are_not_counted(served: tuple[str, str]) -> None:
         assert _login(url, "10.4.0.2", username="carol", password="typo").status_code == 401
         assert _login(url, "10.4.0.2", username="carol", password="typo again").status_code == 401
         assert _login(url, "10.4.0.2", username="carol", password=CAROL).status_code == 303
+
+
+def test_a_refused_attempt_hashes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In process, to count the scrypt calls the sign-in route makes: the limit is checked first.
+    from fastapi.testclient import TestClient
+
+    from cartwise.api import create_app
+    from cartwise.service.service import ServiceOptions
+
+    settings = get_settings(db=tmp_path / "shop.duckdb", memory_limit="512MB", threads=1)
+    with open_store(settings.db, settings=settings) as store:
+        keys_job.add_user(store, "alice", CAROL)
+    options = ServiceOptions.from_settings(settings, login_attempts_per_user=2)
+    calls = []
+    real = hashlib.scrypt
+
+    def counting(password: bytes, **kw: Any) -> bytes:
+        calls.append(1)
+        return real(password, **kw)
+
+    with TestClient(create_app(settings, options=options)) as c:
+        monkeypatch.setattr(keys_job.hashlib, "scrypt", counting)
+        statuses = []
+        for _ in range(5):
+            token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text)
+            assert token
+            form = {"csrf_token": token.group(1), "username": "alice", "password": "wrong password"}
+            statuses.append(c.post("/login", data=form, follow_redirects=False).status_code)
+    assert statuses == [401, 401, 429, 429, 429]
+    assert len(calls) == 2
