@@ -83,3 +83,15 @@ def test_removing_a_user_or_a_new_password_ends_only_their_sessions(store: Store
     ended = {s.name: s.ended_reason for s in sessions_job.list_sessions(store, include_ended=True)}
     assert ended == {"alice": "password changed", "bob": "user removed"}
     assert alice.session_id != bob.session_id
+
+
+def test_sessions_expired_a_month_ago_are_forgotten(store: Store) -> None:
+    keys_job.add_user(store, "alice", "a long password")
+    old, _ = sessions_job.open_session(store, kind="user", name="alice", key_id=None, hours=1)
+    recent, _ = sessions_job.open_session(store, kind="user", name="alice", key_id=None, hours=1)
+    store.con.execute(
+        "UPDATE sessions SET expires_at = expires_at - INTERVAL 31 DAY WHERE session_id = ?", [old.session_id]
+    )
+    assert sessions_job.forget_old_sessions(store) == 1
+    kept = sessions_job.list_sessions(store, include_ended=True)
+    assert [s.session_id for s in kept] == [recent.session_id]

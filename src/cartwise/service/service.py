@@ -116,6 +116,7 @@ class Service:
         self.collector.replay()
         with self.gate as s:
             self.keyring.load(s)
+            sessions_job.forget_old_sessions(s)
             self.sessions.load(s)
             seeded = self.live.seed(s)
         self.collector.start()

@@ -139,6 +139,19 @@ def end_sessions_of(
     return ids
 
 
+def forget_old_sessions(store: Store, *, days: float = 30) -> int:
+    """Delete sessions that expired more than `days` ago (ended or not); returns how many.
+
+    Keeps the table, and `GET /api/v1/sessions?all=true`, bounded; a recent ended session stays
+    listed with its reason.
+    """
+    cutoff = _now() - timedelta(days=days)
+    rows = store.con.execute("SELECT count(*) FROM sessions WHERE expires_at < ?", [cutoff]).fetchall()
+    if rows[0][0]:
+        store.con.execute("DELETE FROM sessions WHERE expires_at < ?", [cutoff])
+    return int(rows[0][0])
+
+
 class SessionRing:
     """In-memory view of the live sessions: a request's cookie is checked without touching DuckDB.
 
