@@ -192,3 +192,17 @@ def test_nothing_secret_in_the_log_or_the_store(running: Running) -> None:
     for key in running.keys.values():
         assert _secret(key).encode() not in raw
     assert PASSWORD.encode() not in raw
+
+
+def test_pages_carry_a_content_security_policy(running: Running) -> None:
+    with httpx.Client(base_url=running.url) as c:
+        login = c.get("/login")
+        assert _login(c, username="alice", password=PASSWORD).status_code == 303
+        overview = c.get("/overview")
+    for response in (login, overview):
+        policy = dict(
+            part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";")
+        )
+        assert policy["script-src"] == "'self'"  # no inline script, no eval
+        assert policy["object-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    assert "<script>" not in overview.text and "onsubmit=" not in overview.text

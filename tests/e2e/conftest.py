@@ -57,11 +57,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 print(f"screenshot failed: {exc}")
 
 
+def _as_function(expression: str) -> str:
+    """A `wait_for_function` predicate as a function: Playwright evaluates a bare expression with
+    `eval` inside the page, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses."""
+    text = expression.strip()
+    if "=>" in text.split("\n", 1)[0] or text.startswith(("function", "async")):
+        return expression
+    return f"() => ({text})"
+
+
 @pytest.fixture
 def page(browser: object) -> Iterator[object]:
     context = browser.new_context()  # type: ignore[attr-defined]
     pg = context.new_page()
     pg.set_default_timeout(15_000)
+    wait_for_function = pg.wait_for_function
+    pg.wait_for_function = lambda expression, *args, **kw: wait_for_function(
+        _as_function(expression), *args, **kw
+    )
     try:
         yield pg
     finally:

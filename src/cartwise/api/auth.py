@@ -1,24 +1,22 @@
-"""Who is calling: a `Bearer` API key, or the dashboard's signed session cookie.
+"""Who is calling: a `Bearer` API key, or a dashboard session cookie (sessions live on the server).
 
 - A key's scope decides what it may do (`cartwise.service.keys.GRANTS`).
-- A dashboard session (admin key or user and password) acts as `admin`; it is an
-  itsdangerous-signed, HttpOnly, SameSite=Lax cookie holding the subject and a CSRF token.
-  State-changing requests authenticated by the cookie must echo that token (form field
-  `csrf_token` or header `X-CSRF-Token`); Bearer requests need none (browsers never add them).
+- A dashboard session (admin key or user and password) acts as `admin`. It lives on the server
+  (`cartwise.service.sessions`); its HttpOnly, SameSite=Lax cookie holds only a random token.
+  State-changing requests authenticated by the cookie must echo the session's CSRF token (form
+  field `csrf_token` or header `X-CSRF-Token`); Bearer requests need none (browsers never add them).
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import HTTPException, Request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from cartwise.service.keys import GRANTS
 from cartwise.service.service import Service
+from cartwise.service.sessions import csrf_token
 
 SESSION_COOKIE = "cartwise_session"
 LOGIN_CSRF_COOKIE = "cartwise_login_csrf"
@@ -32,6 +30,7 @@ class Principal:
     scope: str
     key_id: str | None = None
     csrf: str | None = None  # set for cookie sessions only
+    session_id: str | None = None  # set for cookie sessions only
 
     def may(self, scope: str) -> bool:
         return scope in GRANTS.get(self.scope, frozenset())
@@ -41,34 +40,15 @@ def service_of(request: Request) -> Service:
     return request.app.state.service
 
 
-def _serializer(service: Service) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(service.session_secret, salt="cartwise-session")
-
-
-def make_session(service: Service, *, kind: str, name: str, key_id: str | None = None) -> tuple[str, str]:
-    """A signed session cookie value and its CSRF token."""
-    csrf = secrets.token_urlsafe(24)
-    value = _serializer(service).dumps({"kind": kind, "name": name, "key_id": key_id, "csrf": csrf})
-    return value, csrf
-
-
 def session_principal(request: Request) -> Principal | None:
-    """The signed-in dashboard user, if the session cookie is valid and unexpired."""
-    raw = request.cookies.get(SESSION_COOKIE)
-    if not raw:
+    """The signed-in dashboard user, if the session cookie names a live session."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
         return None
-    service = service_of(request)
-    try:
-        data: dict[str, Any] = _serializer(service).loads(
-            raw, max_age=int(service.options.session_hours * 3600)
-        )
-    except BadSignature:
+    info = service_of(request).session(token)
+    if info is None:
         return None
-    key_id = data.get("key_id")
-    # A session opened with a key ends when the key is revoked.
-    if data.get("kind") == "key" and (not key_id or not service.keyring.is_active(key_id)):
-        return None
-    return Principal(str(data.get("kind")), str(data.get("name")), "admin", key_id, str(data.get("csrf")))
+    return Principal(info.kind, info.name, "admin", info.key_id, csrf_token(token), info.session_id)
 
 
 def _unauthorized(message: str) -> HTTPException:

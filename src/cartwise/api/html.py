@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from cartwise import __version__
-from cartwise.api.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, make_session, service_of, session_principal
+from cartwise.api.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, service_of, session_principal
+from cartwise.core.errors import SignInBusy
 from cartwise.pages import dashboard
 from cartwise.web import TEMPLATES_DIR
 
@@ -46,7 +47,12 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(
-    request: Request, *, error: str | None = None, status: int = 200, next_url: str = "/overview"
+    request: Request,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    next_url: str = "/overview",
+    retry_after: int | None = None,
 ) -> Response:
     token = secrets.token_urlsafe(24)
     response = templates.TemplateResponse(
@@ -56,6 +62,8 @@ def _login_page(
         status_code=status,
     )
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -75,28 +83,49 @@ def login(
     key: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/overview",
 ) -> Response:
-    """Sign in with a user and password, or with an admin key; sets the session cookie."""
+    """Sign in with a user and password, or with an admin key; sets the session cookie.
+
+    Attempts are limited per user name and per client address (429 with Retry-After), checked
+    before any password is hashed; see `cartwise.service.signin`.
+    """
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf_token):
         return _login_page(
             request, error="The form expired; please sign in again.", status=403, next_url=_safe_next(next)
         )
     service = service_of(request)
+    address = request.client.host if request.client else "unknown"
+    user = None if key.strip() else username.strip()
+    refusal = service.signin.admit(user, address)
+    if refusal is not None:
+        return _login_page(
+            request,
+            error=refusal.message,
+            status=429,
+            next_url=_safe_next(next),
+            retry_after=refusal.retry_after,
+        )
     kind = name = key_id = None
     if key.strip():
         info = service.verify_key(key.strip())
         if info is not None and info.scope == "admin":
             kind, name, key_id = "key", info.name, info.key_id
-    elif username.strip() and password and service.verify_user(username.strip(), password):
-        kind, name = "user", username.strip()
+    elif user and password:
+        try:
+            if service.verify_user(user, password):
+                kind, name = "user", user
+        except SignInBusy as exc:
+            service.signin.withdraw(user, address)
+            return _login_page(request, error=str(exc), status=503, next_url=_safe_next(next), retry_after=2)
     if kind is None or name is None:
         message = "That key is not an active admin key." if key.strip() else "Wrong user name or password."
         return _login_page(request, error=message, status=401, next_url=_safe_next(next))
-    value, _csrf = make_session(service, kind=kind, name=name, key_id=key_id)
+    service.signin.succeeded(user, address)
+    _info, token = service.open_session(kind=kind, name=name, key_id=key_id)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        value,
+        token,
         httponly=True,
         samesite="lax",
         max_age=int(service.options.session_hours * 3600),
@@ -111,6 +140,8 @@ def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Respons
     who = session_principal(request)
     if who is not None and (not who.csrf or not hmac.compare_digest(who.csrf, csrf_token)):
         raise HTTPException(403, "Missing or wrong csrf_token; reload the page and sign out again.")
+    if who is not None and who.session_id is not None:
+        service_of(request).end_session(who.session_id, reason="logout")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -34,6 +34,10 @@ class ModelError(CartwiseError):
     """A model cannot be fitted or used (too little data, no convergence, not fitted)."""
 
 
+class SignInBusy(CartwiseError):
+    """Too many password checks are running at once; the sign-in may be retried in a moment."""
+
+
 class Interrupted(CartwiseError):
     """Ctrl-C stopped a command part way through; the message says what it kept."""
 

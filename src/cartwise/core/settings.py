@@ -59,11 +59,35 @@ class Settings(BaseModel):
         None,
         description="Directory of the collector's append-only event log; default `<db stem>_eventlog/` beside the store.",
     )
-    session_secret: str | None = Field(
-        None,
-        description="Secret signing dashboard session cookies; default random at each start (sign-ins end on restart).",
+    session_hours: float = Field(
+        12,
+        gt=0,
+        description="How long a dashboard sign-in lasts, in hours; sessions are kept in the store and "
+        "survive a restart.",
     )
-    session_hours: float = Field(12, gt=0, description="How long a dashboard sign-in lasts, in hours.")
+    login_attempts_per_user: int = Field(
+        5,
+        ge=1,
+        description="Sign-in attempts allowed per user name within `login_window_minutes` (existing or "
+        "not); more get 429 with Retry-After. A successful sign-in clears the name's failures.",
+    )
+    login_attempts_per_address: int = Field(
+        20,
+        ge=1,
+        description="Sign-in attempts allowed per client address within `login_window_minutes`; more get "
+        "429 with Retry-After. The address is the connection's, or `X-Forwarded-For` when the connection comes from 127.0.0.1 (a proxy on the same host).",
+    )
+    login_window_minutes: float = Field(
+        15,
+        gt=0,
+        description="Length of the sliding window over which sign-in attempts are counted, in minutes.",
+    )
+    login_hash_concurrency: int = Field(
+        2,
+        ge=1,
+        description="Password checks (each one scrypt: 16 MiB, ~50 ms) allowed to run at once; further "
+        "sign-ins wait up to 10 s, then get 503 with Retry-After.",
+    )
     recs_options: dict[str, Any] = Field(
         default_factory=dict,
         description="How recommendations are served (a JSON object in the environment): category_cap, "

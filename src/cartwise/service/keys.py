@@ -5,6 +5,9 @@ Promises:
   stored, and verification compares digests with `hmac.compare_digest` (constant time).
 - A password is stored as `scrypt$n$r$p$salt_hex$hash_hex` (hashlib.scrypt, 16-byte salt)
   and checked in constant time.
+- A failed sign-in costs the same for an unknown user name as for a known one: the unknown
+  name's password is checked against `_DUMMY_HASH`, one scrypt with the same parameters.
+- Removing a user or changing their password ends their sessions (`cartwise.service.sessions`).
 - Nothing here logs or returns a key or password except `create_key`, once.
 """
 
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from cartwise.core.errors import InputError, NotFoundError
+from cartwise.service.sessions import end_sessions_of
 
 if TYPE_CHECKING:
     from cartwise.store import Store
@@ -34,6 +38,12 @@ GRANTS: dict[str, frozenset[str]] = {
 _PREFIX = "cw_"
 # scrypt cost: n=2**14, r=8 takes ~50 ms and 16 MiB, the usual interactive-login setting.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+# The hash of a random password nobody kept, with the parameters above: an unknown user name's
+# password is checked against it, so that path costs the same one scrypt as a known name's.
+_DUMMY_HASH = (
+    "scrypt$16384$8$1$59f2571f42c542565dce756a1a507544$81195221dc94b0d40e1ce1bdf982be300152163ec1f31d"
+    "77a8371ac75f5ced7ca43772feaf421058abd508b0c66b6fe6b77ee6b3d6e6f4b2465de1cf886cce24"
+)
 
 
 def _now() -> datetime:
@@ -190,7 +200,7 @@ def check_password(password: str, stored: str) -> bool:
 
 
 def add_user(store: Store, username: str, password: str) -> dict[str, Any]:
-    """Add a dashboard user (or replace the password of an existing one)."""
+    """Add a dashboard user, or replace the password of an existing one (which ends their sessions)."""
     username = username.strip()
     if not username:
         raise InputError("The user name is empty; give a name such as 'alice'.")
@@ -200,7 +210,8 @@ def add_user(store: Store, username: str, password: str) -> dict[str, Any]:
     with store.transaction() as con:
         con.execute("DELETE FROM dashboard_users WHERE username = ?", [username])
         con.execute("INSERT INTO dashboard_users VALUES (?, ?, ?)", [username, hash_password(password), now])
-    return {"username": username, "created_at": now.isoformat()}
+        ended = end_sessions_of(store, reason="password changed", username=username)
+    return {"username": username, "created_at": now.isoformat(), "sessions_ended": len(ended)}
 
 
 def list_users(store: Store) -> list[dict[str, Any]]:
@@ -210,21 +221,34 @@ def list_users(store: Store) -> list[dict[str, Any]]:
 
 
 def remove_user(store: Store, username: str) -> dict[str, Any]:
-    """Remove a dashboard user; raises NotFoundError when absent."""
+    """Remove a dashboard user and end their sessions; raises NotFoundError when absent."""
     rows = store.con.execute("SELECT count(*) FROM dashboard_users WHERE username = ?", [username]).fetchall()
     if not rows[0][0]:
         raise NotFoundError(f"No dashboard user {username!r}; `cartwise users-admin list` shows them.")
-    store.con.execute("DELETE FROM dashboard_users WHERE username = ?", [username])
-    return {"username": username, "removed": True}
+    with store.transaction() as con:
+        con.execute("DELETE FROM dashboard_users WHERE username = ?", [username])
+        ended = end_sessions_of(store, reason="user removed", username=username)
+    return {"username": username, "removed": True, "sessions_ended": len(ended)}
 
 
-def verify_user(store: Store, username: str, password: str) -> bool:
-    """Whether `username` exists and `password` is theirs."""
+def password_hash_of(store: Store, username: str) -> str | None:
+    """The stored password hash of `username`, or None when there is no such user."""
     rows = store.con.execute(
         "SELECT password_hash FROM dashboard_users WHERE username = ?", [username]
     ).fetchall()
-    if not rows:
-        # Spend the same time as a real check so user names cannot be probed by timing.
-        check_password(password, hash_password("not-a-user-password"))
-        return False
-    return check_password(password, rows[0][0])
+    return str(rows[0][0]) if rows else None
+
+
+def check_user_password(stored: str | None, password: str) -> bool:
+    """Whether `password` matches `stored` (a `password_hash_of` result); one scrypt either way.
+
+    For an unknown user (`stored` None) the password is checked against `_DUMMY_HASH` and the
+    answer is False, so the two paths do the same work and user names cannot be told by timing.
+    """
+    matches = check_password(password, stored if stored is not None else _DUMMY_HASH)
+    return matches and stored is not None
+
+
+def verify_user(store: Store, username: str, password: str) -> bool:
+    """Whether `username` exists and `password` is theirs (one scrypt whether or not it exists)."""
+    return check_user_password(password_hash_of(store, username), password)

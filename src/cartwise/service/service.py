@@ -8,7 +8,6 @@ access in the process goes through `service.gate`, so the writer and readers tak
 from __future__ import annotations
 
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
 from cartwise.service import keys as keys_job
+from cartwise.service import sessions as sessions_job
 from cartwise.service.collector import Collector, StoreGate
 from cartwise.service.keys import KeyInfo, KeyRing
 from cartwise.service.live import LiveKPIs
+from cartwise.service.sessions import SessionInfo, SessionRing
+from cartwise.service.signin import SignInLimiter
 from cartwise.store import SCHEMA_VERSION, Store, open_store
 
 log = logging.getLogger("cartwise.service")
@@ -37,11 +39,15 @@ class ServiceOptions(BaseModel):
         None,
         description="Directory of the collector's append-only log; default `<db stem>_eventlog/` beside the store.",
     )
-    session_secret: str | None = Field(
-        None,
-        description="Secret signing dashboard session cookies; default: random per start (sessions end on restart).",
-    )
     session_hours: float = Field(12.0, gt=0, description="How long a dashboard sign-in lasts, in hours.")
+    login_attempts_per_user: int = Field(
+        5, ge=1, description="Sign-in attempts per user name within `login_window_minutes`."
+    )
+    login_attempts_per_address: int = Field(
+        20, ge=1, description="Sign-in attempts per client address within `login_window_minutes`."
+    )
+    login_window_minutes: float = Field(15.0, gt=0, description="Sliding window of the sign-in limits.")
+    login_hash_concurrency: int = Field(2, ge=1, description="Password checks (scrypt) run at once.")
     flush_seconds: float = Field(
         0.25, gt=0, description="Longest wait before logged events are written to DuckDB."
     )
@@ -76,8 +82,14 @@ class Service:
     def __init__(self, settings: Settings, options: ServiceOptions | None = None) -> None:
         self.settings = settings
         self.options = options or ServiceOptions.from_settings(settings)
-        self.session_secret = self.options.session_secret or secrets.token_urlsafe(32)
         self.keyring = KeyRing()
+        self.sessions = SessionRing()
+        self.signin = SignInLimiter(
+            per_user=self.options.login_attempts_per_user,
+            per_address=self.options.login_attempts_per_address,
+            window_seconds=self.options.login_window_minutes * 60,
+            concurrency=self.options.login_hash_concurrency,
+        )
         self.live = LiveKPIs()
         self._store: Store | None = None
         self.gate: StoreGate | None = None
@@ -104,6 +116,8 @@ class Service:
         self.collector.replay()
         with self.gate as s:
             self.keyring.load(s)
+            sessions_job.forget_old_sessions(s)
+            self.sessions.load(s)
             seeded = self.live.seed(s)
         self.collector.start()
         log.info("service started on store %s (%d recent events seeded)", self.settings.db, seeded)
@@ -128,8 +142,12 @@ class Service:
         return self.keyring.verify(key)
 
     def verify_user(self, username: str, password: str) -> bool:
+        """Whether the password is `username`'s: one scrypt, known name or not, outside the store's
+        lock and within the sign-in hashing cap (`SignInBusy` when the cap stays full)."""
         with self.require_gate() as store:
-            return keys_job.verify_user(store, username, password)
+            stored = keys_job.password_hash_of(store, username)
+        with self.signin.hashing():
+            return keys_job.check_user_password(stored, password)
 
     def create_key(self, *, scope: str, name: str) -> tuple[KeyInfo, str]:
         with self.require_gate() as store:
@@ -144,7 +162,41 @@ class Service:
     def revoke_key(self, key_id: str) -> KeyInfo:
         with self.require_gate() as store:
             info = keys_job.revoke_key(store, key_id)
+            ended = sessions_job.end_sessions_of(store, reason="key revoked", key_id=key_id)
         self.keyring.remove(key_id)
+        self.sessions.remove(ended)
+        return info
+
+    # -- dashboard sessions ------------------------------------------------------------------
+    def open_session(self, *, kind: str, name: str, key_id: str | None = None) -> tuple[SessionInfo, str]:
+        """A new session lasting `session_hours`, and the token for its cookie."""
+        with self.require_gate() as store:
+            info, token = sessions_job.open_session(
+                store, kind=kind, name=name, key_id=key_id, hours=self.options.session_hours
+            )
+        self.sessions.add(info, token)
+        return info, token
+
+    def session(self, token: str) -> SessionInfo | None:
+        """The live session whose cookie holds `token`, or None."""
+        info = self.sessions.lookup(token)
+        if (
+            info is not None
+            and info.kind == "key"
+            and (not info.key_id or not self.keyring.is_active(info.key_id))
+        ):
+            return None
+        return info
+
+    def list_sessions(self, *, include_ended: bool = False) -> list[SessionInfo]:
+        with self.require_gate() as store:
+            return sessions_job.list_sessions(store, include_ended=include_ended)
+
+    def end_session(self, session_id: str, *, reason: str) -> SessionInfo:
+        """End a session at once: its cookie's next request gets 401."""
+        with self.require_gate() as store:
+            info = sessions_job.end_session(store, session_id, reason=reason)
+        self.sessions.remove([session_id])
         return info
 
     # -- health ---------------------------------------------------------------------------------

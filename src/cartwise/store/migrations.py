@@ -125,3 +125,20 @@ MIGRATIONS = (
         ),
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        7,
+        "dashboard sessions kept on the server",
+        (
+            # The cookie carries a random token; only its sha256 is kept (`token_hash`).
+            # `session_id` is a public handle for listing and ending a session.
+            # `kind` is `user` (name and password) or `key` (an admin key, `key_id`).
+            """CREATE TABLE IF NOT EXISTS sessions (
+                session_id VARCHAR PRIMARY KEY, token_hash VARCHAR, kind VARCHAR, name VARCHAR,
+                key_id VARCHAR, created_at TIMESTAMP, expires_at TIMESTAMP, ended_at TIMESTAMP,
+                ended_reason VARCHAR)""",
+        ),
+    ),
+)

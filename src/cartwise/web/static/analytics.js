@@ -7,7 +7,7 @@
   const data = payload.data;
   const $ = (id) => document.getElementById(id);
 
-  const { formats, cell, fillRows, chartLayout, chartConfig: config } = window.Dashboard;
+  const { formats, cell, fillRows, chartLayout, chartConfig: config, plotText } = window.Dashboard;
   const changeText = (c) => (c === null || c === undefined ? "—" : (c >= 0 ? "+" : "-") + Math.abs(c * 100).toFixed(1) + "%");
 
   function duration(seconds) {
@@ -115,14 +115,14 @@
     const hover = fmt === "percent" ? "%{y:.1%}" : fmt === "money" ? "%{y:,.2f}" : "%{y:,}";
     const x = periods.map((p) => p.period_start);
     Plotly.react(el, [{
-      x, y: periods.map((p) => p[metric]), type: "scatter", mode: "lines+markers", name: tileLabels[metric],
+      x, y: periods.map((p) => p[metric]), type: "scatter", mode: "lines+markers", name: plotText(tileLabels[metric]),
       line: { color: "#4c6ef5", width: 2 },
       marker: { size: 6, color: periods.map((p) => (p.partial ? "#ffffff" : "#4c6ef5")), line: { color: "#4c6ef5", width: 1.5 } },
       text: periods.map((p) => (p.partial ? " (partial)" : "")),
       hovertemplate: "%{x}: " + hover + "%{text}<extra></extra>",
     }], layout({
       xaxis: { title: { text: kpiData.grain === "day" ? "Day" : kpiData.grain === "week" ? "Week starting" : "Month" }, gridcolor: "#eef0f3" },
-      yaxis: { title: { text: tileLabels[metric] }, tickformat: tick, rangemode: "tozero", gridcolor: "#eef0f3" },
+      yaxis: { title: { text: plotText(tileLabels[metric]) }, tickformat: tick, rangemode: "tozero", gridcolor: "#eef0f3" },
       showlegend: false,
     }), config);
   }
@@ -204,17 +204,17 @@
     if (!window.Plotly) return;
     if (!f.steps[0].users) { emptyChart("funnel-chart", "Nobody did the first step (" + f.steps[0].step + ") in this range."); return; }
     const el = prepareChart("funnel-chart");
-    const labels = f.steps.map((s) => s.step);
+    const labels = f.steps.map((s) => plotText(s.step));
     let traces;
     if (f.breakdown && f.segments.length) {
       // Segments side by side per step; the table below lists every segment.
       traces = f.segments.slice(0, 12).map((seg) => ({
-        type: "bar", name: seg.segment === null ? "(none)" : seg.segment, x: labels, y: seg.steps.map((s) => s.users),
+        type: "bar", name: seg.segment === null ? "(none)" : plotText(seg.segment), x: labels, y: seg.steps.map((s) => s.users),
         customdata: seg.steps.map((s) => s.conversion_from_first),
         hovertemplate: "%{fullData.name} · %{x}: %{y:,} users (%{customdata:.1%} of the first step)<extra></extra>",
       }));
       Plotly.react(el, traces, layout({
-        barmode: "group", showlegend: true, legend: { title: { text: f.breakdown } },
+        barmode: "group", showlegend: true, legend: { title: { text: plotText(f.breakdown) } },
         xaxis: { title: { text: "Step" } }, yaxis: { title: { text: "Users" }, tickformat: ",d", rangemode: "tozero", gridcolor: "#eef0f3" },
       }), config);
       return;
@@ -227,7 +227,7 @@
     }
     Plotly.react(el, traces, layout({
       margin: { l: 120, r: 16, t: 10, b: 30 }, funnelmode: "group", showlegend: traces.length > 1,
-      legend: { title: { text: f.breakdown || "" } }, yaxis: { automargin: true },
+      legend: { title: { text: plotText(f.breakdown) } }, yaxis: { automargin: true },
     }), config);
   }
 
@@ -296,7 +296,7 @@
     const metric = $("retention-metric").value;
     const el = prepareChart("retention-heatmap");
     const x = Array.from({ length: r.periods }, (_, i) => i);
-    const y = r.cohorts.map((c) => c.cohort_start + " (" + formats.number(c.cohort_users) + ")");
+    const y = r.cohorts.map((c) => plotText(c.cohort_start) + " (" + formats.number(c.cohort_users) + ")");
     const z = r.cohorts.map((c) => x.map((i) => (i < c[metric].length ? c[metric][i] : null)));
     const later = z.flatMap((row) => row.slice(1)).filter((v) => v !== null);
     const zmax = Math.max(0.05, ...later);
@@ -304,7 +304,7 @@
       type: "heatmap", x, y, z, zmin: 0, zmax, colorscale: "Blues", reversescale: true, xgap: 1, ygap: 1,
       text: z.map((row) => row.map((v) => (v === null ? "" : (v * 100).toFixed(0) + "%"))), texttemplate: "%{text}",
       textfont: { size: 10 }, colorbar: { tickformat: ".0%", title: { text: metric === "retention" ? "Active" : "Revenue vs period 0" } },
-      hovertemplate: "Cohort %{y}<br>" + r.grain + " %{x}: %{z:.1%}<extra></extra>",
+      hovertemplate: "Cohort %{y}<br>" + plotText(r.grain) + " %{x}: %{z:.1%}<extra></extra>",
     }], layout({
       margin: { l: 130, r: 10, t: 10, b: 44 },
       xaxis: { title: { text: r.grain[0].toUpperCase() + r.grain.slice(1) + "s since the cohort's first" }, dtick: 1, side: "bottom" },
@@ -318,9 +318,9 @@
     const el = prepareChart("ltv-chart");
     const n = r.cohorts.length;
     const traces = r.cohorts.map((c, i) => ({
-      type: "scatter", mode: "lines", name: c.cohort_start, x: c.ltv.map((_, k) => k), y: c.ltv,
+      type: "scatter", mode: "lines", name: plotText(c.cohort_start), x: c.ltv.map((_, k) => k), y: c.ltv,
       line: { width: 1.6, color: "hsl(" + Math.round(225 - (i / Math.max(1, n - 1)) * 190) + ", 65%, 48%)" },
-      hovertemplate: "Cohort " + c.cohort_start + "<br>" + r.grain + " %{x}: %{y:,.2f} per customer<extra></extra>",
+      hovertemplate: "Cohort %{fullData.name}<br>" + plotText(r.grain) + " %{x}: %{y:,.2f} per customer<extra></extra>",
     }));
     Plotly.react(el, traces, layout({
       xaxis: { title: { text: r.grain[0].toUpperCase() + r.grain.slice(1) + "s since the cohort's first" }, dtick: n > 0 && r.periods > 20 ? 2 : 1, gridcolor: "#eef0f3" },

@@ -67,6 +67,13 @@
   }, base, extra || {});
   const chartConfig = { displayModeBar: false, responsive: true };
 
+  // Text for plotly. Plotly reads tags in labels, legends, ticks and hover text (<a href> becomes
+  // a live link, <br> a line break), so every string that comes from the shop's data (names,
+  // categories, steps, property values) goes through here before it reaches a chart: `&`, `<`
+  // and `>` become entities, which plotly shows as the characters themselves.
+  const PLOT_ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
+  const plotText = (v) => (v === null || v === undefined ? "" : String(v)).replace(/[&<>]/g, (c) => PLOT_ENTITIES[c]);
+
   // Clickable rows: a click or Enter on a focused row (rows carry tabindex="0").
   function onRowActivate(table, handler) {
     table.addEventListener("click", handler);
@@ -89,5 +96,9 @@
     next.disabled = result.offset + shown >= result.total;
   }
 
-  window.Dashboard = { formats, el, cell, fillRows, api, chartLayout, chartConfig, onRowActivate, afterTyping, showPage };
+  // Forms that act in place (search bars) never submit: Enter must not reload the page. A listener,
+  // not an inline `onsubmit`, because the pages' Content-Security-Policy allows no inline script.
+  document.querySelectorAll("form[data-no-submit]").forEach((form) => form.addEventListener("submit", (e) => e.preventDefault()));
+
+  window.Dashboard = { formats, el, cell, fillRows, api, chartLayout, chartConfig, plotText, onRowActivate, afterTyping, showPage };
 })();

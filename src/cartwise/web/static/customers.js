@@ -5,7 +5,7 @@
   "use strict";
   const payload = JSON.parse(document.getElementById("page-data").textContent);
   const data = payload.data;
-  const { el, fillRows, api, chartLayout, chartConfig: config, onRowActivate, afterTyping, showPage } = window.Dashboard;
+  const { el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
   const PAGE_SIZE = 25;
 
   const fmt = {
@@ -38,7 +38,7 @@
     const z = scores.map((r) => scores.map((f) => cell(r, f).customers));
     const text = scores.map((r) => scores.map((f) => {
       const c = cell(r, f);
-      return `${c.segment}<br>${fmt.number(c.customers)} customers<br>revenue ${fmt.money(c.revenue)}`;
+      return `${plotText(c.segment)}<br>${fmt.number(c.customers)} customers<br>revenue ${fmt.money(c.revenue)}`;
     }));
     const annotations = [];
     scores.forEach((r) => scores.forEach((f) => {
@@ -79,7 +79,7 @@
     const c = data.value.calibration;
     const box = document.getElementById("calibration-chart");
     if (!window.Plotly || !c) return;
-    const x = c.groups.map((g) => g.label);
+    const x = c.groups.map((g) => plotText(g.label));
     Plotly.react(box, [
       { type: "bar", name: "Actual", x, y: c.groups.map((g) => g.actual), marker: { color: "#12b886" },
         customdata: c.groups.map((g) => g.customers), hovertemplate: "%{x} repeat purchases: actual %{y:.2f} (n=%{customdata})<extra></extra>" },

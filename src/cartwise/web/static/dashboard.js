@@ -5,7 +5,7 @@
   const initial = JSON.parse(document.getElementById("page-data").textContent);
   const status = document.getElementById("live-status");
   let windowName = "1h";
-  const { formats, cell, fillRows, chartLayout, chartConfig: config } = window.Dashboard;
+  const { formats, cell, fillRows, chartLayout, chartConfig: config, plotText } = window.Dashboard;
 
   function setTiles(live) {
     document.querySelectorAll("[data-kpi]").forEach((el) => {
@@ -52,7 +52,7 @@
       return;
     }
     Plotly.react("categories-chart", [{
-      y: rows.map((r) => r.category), x: rows.map((r) => r.revenue), type: "bar", orientation: "h",
+      y: rows.map((r) => plotText(r.category)), x: rows.map((r) => r.revenue), type: "bar", orientation: "h",
       marker: { color: "#12b886" }, hovertemplate: "%{y}: %{x:,.2f}<extra></extra>",
     }], layout({ margin: { l: 150, r: 12, t: 8, b: 36 }, yaxis: { automargin: true } }), config);
   }

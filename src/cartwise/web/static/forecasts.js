@@ -7,7 +7,7 @@
   "use strict";
   const payload = JSON.parse(document.getElementById("page-data").textContent);
   const data = payload.data;
-  const { el, fillRows, api, chartLayout, chartConfig: config, onRowActivate, afterTyping, showPage } = window.Dashboard;
+  const { el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
 
   const decimals = (digits) => (v) => (v === null || v === undefined ? "—"
     : Number(v).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
@@ -64,7 +64,7 @@
         y: fc.map((f) => f[hi]).concat(fc.map((f) => f[lo]).reverse()),
         fill: "toself", fillcolor: color, line: { width: 0 }, hoverinfo: "skip",
       });
-      const model = detail.model ? detail.model.name : "no model";
+      const model = detail.model ? plotText(detail.model.name) : "no model";
       const traces = [
         band("lo_95", "hi_95", "95% interval", "rgba(76, 110, 245, 0.14)"),
         band("lo_80", "hi_80", "80% interval", "rgba(76, 110, 245, 0.30)"),
@@ -250,7 +250,7 @@
       const rows = e.elasticities.filter((c) => c.elasticity !== null);
       if (!rows.length) { box.replaceChildren(el("p", "No category elasticities.", "muted")); return; }
       Plotly.react(box, [{
-        type: "bar", orientation: "h", y: rows.map((c) => c.id), x: rows.map((c) => c.elasticity),
+        type: "bar", orientation: "h", y: rows.map((c) => plotText(c.id)), x: rows.map((c) => c.elasticity),
         error_x: { type: "data", array: rows.map((c) => 1.96 * (c.std_error || 0)), visible: true, color: "#495057" },
         marker: { color: rows.map((c) => (c.elasticity < -1 ? "#e8590c" : "#4c6ef5")) },
         hovertemplate: "%{y}: %{x:.2f}<extra></extra>",

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   const initial = JSON.parse(document.getElementById("page-data").textContent);
-  const { formats, el, fillRows, chartLayout, chartConfig } = window.Dashboard;
+  const { formats, el, fillRows, chartLayout, chartConfig, plotText } = window.Dashboard;
 
   // Unlike the shared cell, a missing value shows as a dash.
   const cell = (text, cls) => el("td", text == null ? "—" : String(text), cls);
@@ -29,7 +29,7 @@
     const key = "ndcg@" + (offline.k || 10);
     const rows = offline.models.slice().sort((a, b) => (a[key] || 0) - (b[key] || 0));
     Plotly.react("offline-chart", [{
-      y: rows.map((r) => r.model), x: rows.map((r) => r[key] || 0), type: "bar", orientation: "h",
+      y: rows.map((r) => plotText(r.model)), x: rows.map((r) => r[key] || 0), type: "bar", orientation: "h",
       marker: { color: rows.map((r) => (r.kind === "baseline" ? "#adb5bd" : "#4c6ef5")) },
       hovertemplate: "%{y}: %{x:.4f}<extra></extra>",
     }], chartLayout({
