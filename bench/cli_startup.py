@@ -42,6 +42,7 @@ COMMANDS = (
     "analytics",
     "basket",
     "demand",
+    "experiments",
 )
 
 
@@ -83,6 +84,7 @@ def noop_runs(tmp: Path) -> list[tuple[str, list[str], bool]]:
         ("analytics kpis (no store)", ["analytics", "kpis", *missing_db], True),
         ("basket rules (no store)", ["basket", "rules", *missing_db], True),
         ("demand build (no store)", ["demand", "build", *missing_db], True),
+        ("experiments analyze (no file)", ["experiments", "analyze", "--summary", missing], True),
     ]
 
 

@@ -77,7 +77,8 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ),
     ("pages/customers.py", "cartwise.pipelines"): (
         "the Customers page's JSON twin saves, counts and deletes segments through "
-        "pipelines.profiles; to move to the API calling the pipeline (issue 20, point 2)."
+        "pipelines.profiles, and its calibration view fits the purchase model at read time; "
+        "both to move behind the service or a pipeline that saves its result (issue 20, point 2)."
     ),
 }
 
