@@ -204,10 +204,14 @@ def _violations() -> list[str]:
             continue
         imports, other = _imports(path)
         problems += other
-        for line, name in imports:
+        flagged: set[tuple[int, str]] = set()
+        for line, name in sorted(imports):
             if name in {"cartwise", "cartwise.__version__"} and source_pkg:
                 continue  # the version string, from the package root
+            if (line, name.rsplit(".", 1)[0]) in flagged:
+                continue  # `from forbidden import a, b`: one message for the module
             if not _allowed(source_pkg, rel, name):
+                flagged.add((line, name))
                 problems.append(f"{rel}:{line}: `{source_pkg or 'cartwise'}` may not import `{name}`")
     return problems
 
