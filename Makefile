@@ -49,7 +49,7 @@ lint: install-test
 	$(BIN)/mypy
 
 # Benchmarks print tables; BENCHMARKS.md records them. They read ../shared/data where given.
-BENCHES ?= ingest demo clv recs_quality forecast analytics basket churn collector collector_writer demand profiles recs_repeat recs_serving
+BENCHES ?= ingest demo clv recs_quality forecast analytics basket churn collector collector_writer demand profiles recs_repeat recs_serving cli_startup
 
 bench: install-test
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
