@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from cartwise.core.settings import get_settings
@@ -40,3 +41,19 @@ def test_train_all_builds_profiles_and_a_recommender(tmp_path: Path) -> None:
         chosen = [i for i in row if i is not None]
         assert chosen, user
         assert not set(chosen) & set(already) and set(chosen) <= catalogue
+
+
+def test_train_command_exits_non_zero_and_names_the_parts_that_failed(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cartwise.cli import cli
+
+    db = tmp_path / "tiny.duckdb"
+    with open_store(db, settings=get_settings(db=db, memory_limit="1GB")) as store:
+        build_demo(store, ShopConfig(seed=1, users=30, items=20, days=10))  # too short for forecasts
+    result = CliRunner().invoke(cli, ["train", "--db", str(db), "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert "error" in report["forecasts"] and "error" not in report["recommender"]
+    assert "parts failed (" in result.stderr and "forecasts" in result.stderr
+    assert "trained: " in result.stderr and "recommender" in result.stderr.split("trained: ")[1]

@@ -14,9 +14,22 @@ from cartwise.pipelines.stores import opened
 @db_option
 @json_option
 def train(db: Path | None, as_json: bool) -> None:
-    """Rebuild profiles (RFM, CLV, P(alive), clusters, segments) and retrain the recommender."""
+    """Rebuild profiles (RFM, CLV, P(alive), clusters, segments) and retrain the recommender.
+
+    Exits 1 when a part failed (the report says which and why; the other parts are saved).
+    """
     with opened(settings_for(db), create=False) as store, progress("Training", not as_json) as update:
         from cartwise.pipelines.train import train_all  # scikit-learn, LightGBM: only when training
 
         report = train_all(store, progress=update)
     emit(report, as_json)
+    failed = [name for name, part in report.items() if isinstance(part, dict) and "error" in part]
+    if failed:
+        # The report above holds every part's figures or error; the exit code tells scripts.
+        trained = [name for name in report if name not in failed]
+        click.echo(
+            f"Error: {len(failed)} of {len(report)} parts failed ({', '.join(failed)}); "
+            f"trained: {', '.join(trained) or 'none'}.",
+            err=True,
+        )
+        raise SystemExit(1)
