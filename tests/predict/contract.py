@@ -158,7 +158,9 @@ class SpendModelContract:
         assert model.n_customers_ == len(data)
         assert np.isfinite(model.log_likelihood_)
 
-    def test_expected_value_lies_between_the_own_mean_and_the_population_mean(self, fitted: SpendModel) -> None:
+    def test_expected_value_lies_between_the_own_mean_and_the_population_mean(
+        self, fitted: SpendModel
+    ) -> None:
         data = self.repeaters()
         m = data["monetary_value"].to_numpy()
         value = fitted.expected_average_value(data["monetary_count"], m)

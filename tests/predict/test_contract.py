@@ -43,7 +43,8 @@ def test_every_registered_model_has_a_contract_test() -> None:
     tested = {
         type(obj().make())
         for obj in vars(module).values()
-        if isinstance(obj, type) and issubclass(obj, PurchaseModelContract | SpendModelContract)
+        if isinstance(obj, type)
+        and issubclass(obj, PurchaseModelContract | SpendModelContract)
         and obj not in (PurchaseModelContract, SpendModelContract)
     }
     registered = set(PURCHASE_MODELS.values()) | set(SPEND_MODELS.values())

@@ -14,7 +14,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from cartwise.core.errors import ModelError
 from cartwise.predict._base import PurchaseModel
 from cartwise.predict._mle import (
     FloatArray,

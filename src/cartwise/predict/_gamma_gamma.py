@@ -179,4 +179,5 @@ class GammaGamma(SpendModel):
         p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
         return float(p * v / (q - 1)) if q > 1 else float("inf")
 
+
 __all__ = ["GammaGamma"]

@@ -172,4 +172,5 @@ class ParetoNBD(PurchaseModel):
         x, t_x, big_t = check_rfm(frequency, recency, T)
         return _loglik_parts(self._theta(), x, t_x, big_t)[0]
 
+
 __all__ = ["ParetoNBD"]
