@@ -53,7 +53,8 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         type=click.Choice(list(MODEL_CHOICES)),
         default="bgnbd",
         show_default=True,
-        help="Purchase model; auto keeps the better of the two on the holdout.",
+        help="Purchase model: BG/NBD, MBG/NBD (one-time buyers can drop out too), Pareto/NBD; "
+        "auto keeps the best of the three on the holdout.",
     ),
     click.option(
         "--penalizer",
