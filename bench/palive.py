@@ -59,8 +59,9 @@ def _cartwise(*args: str) -> tuple[dict[str, Any], float]:
     return json.loads(out.stdout), time.perf_counter() - began
 
 
-def _lifetimes_aucs(db: Path, test_cutoff: str, horizon: int) -> dict[str, float]:
-    """ROC-AUC of lifetimes' P(alive) for an order in the horizon, on the churn report's test split."""
+def _lifetimes_aucs(db: Path, test_cutoff: str, horizon: int) -> dict[str, tuple[float, int]]:
+    """ROC-AUC of lifetimes' P(alive) for an order in the horizon, on the churn report's test split,
+    and the number of customers whose P(alive) lifetimes left NaN (left out of that ROC-AUC)."""
     import pandas as pd
     from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
     from lifetimes.utils import summary_data_from_transaction_data
@@ -84,10 +85,12 @@ def _lifetimes_aucs(db: Path, test_cutoff: str, horizon: int) -> dict[str, float
             ("Pareto/NBD", ParetoNBDFitter()),
         ):
             fitter.fit(summary["frequency"], summary["recency"], summary["T"])
-            alive = fitter.conditional_probability_alive(
-                summary["frequency"], summary["recency"], summary["T"]
+            alive = np.asarray(
+                fitter.conditional_probability_alive(summary["frequency"], summary["recency"], summary["T"]),
+                dtype=float,
             )
-            out[name] = float(roc_auc_score(label, alive))
+            ok = np.isfinite(alive)
+            out[name] = (float(roc_auc_score(label[ok], alive[ok])), int((~ok).sum()))
     return out
 
 
@@ -123,6 +126,8 @@ def main() -> None:
                 "SELECT rfm_segment, count(*), avg(p_alive) FROM profiles GROUP BY 1 ORDER BY 3"
             ).fetchall()
         lifetimes = _lifetimes_aucs(db, report["test"]["cutoff"], opts.horizon) if opts.lifetimes else {}
+        with duckdb.connect(str(db), read_only=True) as con:
+            customers = con.execute("SELECT count(DISTINCT user_id) FROM orders").fetchall()[0][0]
 
     clv = trained["profiles"]["clv"]
     print(
@@ -146,8 +151,9 @@ def main() -> None:
             print(f"| {name} | {scores['error']} | |")
         else:
             print(f"| {name} | {scores['roc_auc']:.3f} | {scores['average_precision']:.3f} |")
-    for name, auc in lifetimes.items():
-        print(f"| lifetimes 0.11.3 {name} P(alive) | {auc:.3f} | |")
+    for name, (auc, missing) in lifetimes.items():
+        note = f" ({missing:,} of {customers:,} NaN, left out)" if missing else ""
+        print(f"| lifetimes 0.11.3 {name} P(alive){note} | {auc:.3f} | |")
     print()
     n, low, mean, high, certain = one_time
     print(

@@ -249,6 +249,27 @@ def test_pareto_likelihood_and_p_alive_match_numerical_integration(params: tuple
         assert alive[i] == pytest.approx(alive_part / (alive_part + dead_part), rel=1e-8)
 
 
+@pytest.mark.parametrize("params", [(0.55, 10.6, 0.61, 11.7), (2.0, 5.0, 1.5, 8.0)], ids=["cdnow", "other"])
+def test_pareto_probability_of_purchase_matches_numerical_integration(params: tuple[float, ...]) -> None:
+    """Alive at T, she buys first at u < t before dying: integrate lambda e^-lambda u e^-mu u over the
+    posteriors Gamma(r+x, alpha+T) and Gamma(s, beta+T) with adaptive quadrature."""
+    r, alpha, s, beta = params
+    model = ParetoNBD()
+    model.params_ = dict(zip(("r", "alpha", "s", "beta"), params, strict=True))
+    rows = [(0.0, 0.0, 20.0, 13.0), (3.0, 12.5, 30.0, 52.0), (7.0, 29.0, 30.0, 4.0), (40.0, 37.0, 38.0, 52.0)]
+    x, t_x, T, t = (np.array(col) for col in zip(*rows, strict=True))
+    got = model.conditional_probability_of_purchase(t, x, t_x, T)
+    alive = model.p_alive(x, t_x, T)
+    for i, (xi, _, ti, hi) in enumerate(rows):
+
+        def density(u: float, xi: float = xi, ti: float = ti) -> float:
+            rx, at, bt = r + xi, alpha + ti, beta + ti
+            return rx / at * (at / (at + u)) ** (rx + 1) * (bt / (bt + u)) ** s
+
+        expected = alive[i] * integrate.quad(density, 0, hi, epsabs=0, epsrel=1e-12, limit=200)[0]
+        assert got[i] == pytest.approx(expected, rel=1e-7)
+
+
 # --- predictions ------------------------------------------------------------------------
 
 

@@ -110,7 +110,7 @@ def _human_fit(result: dict[str, Any]) -> str:
 
 @click.group()
 def clv() -> None:
-    """Customer lifetime value: BG/NBD or Pareto/NBD purchase counts with Gamma-Gamma spend."""
+    """Customer lifetime value: BG/NBD, MBG/NBD or Pareto/NBD purchase counts with Gamma-Gamma spend."""
 
 
 @clv.command("fit")

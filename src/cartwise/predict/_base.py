@@ -83,6 +83,24 @@ class PurchaseModel(ABC):
     ) -> FloatArray:
         """`conditional_expected_purchases` on validated arrays; `alive` may be precomputed."""
 
+    def conditional_probability_of_purchase(
+        self, t: float | ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """P(at least one repeat purchase in (T, T + t] | x, t_x, T), at most P(alive).
+
+        `t` is a number or one value per customer, in the time unit of T.
+        """
+        x, t_x, big_t = check_rfm(frequency, recency, T)
+        t_arr = horizon_array(t, x.size)
+        (ux, ut_x, uT, ut), _, inverse = unique_rows(x, t_x, big_t, t_arr)
+        return self._probability_of_purchase(ut, ux, ut_x, uT)[inverse]
+
+    @abstractmethod
+    def _probability_of_purchase(
+        self, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+    ) -> FloatArray:
+        """`conditional_probability_of_purchase` on validated arrays."""
+
     @abstractmethod
     def expected_purchases(self, t: float | ArrayLike) -> FloatArray:
         """Expected repeat purchases in (0, t] for a randomly chosen new customer."""

@@ -201,6 +201,15 @@ class BGNBD(PurchaseModel):
             alive = self.p_alive(x, t_x, T)
         return np.asarray(bracket * alive, dtype=np.float64)
 
+    def _probability_of_purchase(
+        self, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+    ) -> FloatArray:
+        """``P(alive) * [1 - ((alpha+T)/(alpha+T+t))^(r+x)]``: alive at T, she buys at a rate whose
+        posterior is Gamma(r+x, alpha+T) and cannot drop out before her next purchase."""
+        r, alpha, _, _ = self._params()
+        quiet = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
+        return np.asarray(self.p_alive(x, t_x, T) * (1.0 - quiet), dtype=np.float64)
+
     def expected_purchases(self, t: float | ArrayLike) -> FloatArray:
         """Expected purchases in (0, t] for a randomly chosen new customer (FHL 2005, eq. 7).
 

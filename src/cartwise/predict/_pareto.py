@@ -159,6 +159,27 @@ class ParetoNBD(PurchaseModel):
             alive = self._p_alive(x, t_x, T)
         return np.asarray((r + x) * (beta + T) / (alpha + T) * factor * alive, dtype=np.float64)
 
+    def _probability_of_purchase(
+        self, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+    ) -> FloatArray:
+        """``P(alive) * integral_0^t E[lambda e^(-lambda u)] E[e^(-mu u)] du`` with the posteriors of the
+        alive: lambda ~ Gamma(r+x, alpha+T), mu ~ Gamma(s, beta+T), i.e.
+        ``P(alive) * integral_0^t (r'/alpha') (alpha'/(alpha'+u))^(r'+1) (beta'/(beta'+u))^s du``
+        (the first purchase comes at u before she dies). With ``y = r' log((alpha'+u)/alpha')`` the
+        integral is ``integral_0^Y e^(-y) (beta'/(beta'+u(y)))^s dy``, ``u(y) = alpha' (e^(y/r') - 1)``,
+        a smooth integrand; it is cut at y = 40 (the rest is below e^-40) and taken by 48-point
+        Gauss-Legendre quadrature.
+        """
+        r, alpha, s, beta = self._theta()
+        rx, at, bt = r + x, alpha + T, beta + T
+        y_end = np.minimum(rx * (np.log(at + t) - np.log(at)), 40.0)
+        nodes, weights = np.polynomial.legendre.leggauss(48)
+        y = 0.5 * y_end[:, None] * (nodes[None, :] + 1.0)
+        u = at[:, None] * np.expm1(y / rx[:, None])
+        integrand = np.exp(-y + s * (np.log(bt[:, None]) - np.log(bt[:, None] + u)))
+        integral = 0.5 * y_end * (integrand @ weights)
+        return np.asarray(self._p_alive(x, t_x, T) * integral, dtype=np.float64)
+
     def expected_purchases(self, t: float | ArrayLike) -> FloatArray:
         """Expected purchases in (0, t] for a new customer: ``r beta/(alpha (s-1)) [1 - (beta/(beta+t))^(s-1)]``."""
         r, alpha, s, beta = self._theta()

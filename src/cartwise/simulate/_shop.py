@@ -13,7 +13,8 @@ How the shop works (every random quantity is recorded in a `truth_*` table):
   whose density falls linearly from 2x at the start to 1x at the end. Afterwards repeat
   purchases arrive as a Poisson process with rate `lambda_i ~ Gamma(shape=r, rate=alpha)` per
   day; after each repeat purchase the customer drops out for good with probability
-  `p_i ~ Beta(a, b)`. Hence the number of repeat purchases in `[0, t]` has
+  `p_i ~ Beta(a, b)` (with `dropout_at_first_purchase`, after the first purchase too: the
+  MBG/NBD story). Hence, for BG/NBD, the number of repeat purchases in `[0, t]` has
   `E[X(t)] = (a+b-1)/(a-1) * (1 - (alpha/(alpha+t))^r * 2F1(r, b; a+b-1; t/(alpha+t)))`.
   While alive a customer also has non-buying sessions at rate `sessions_per_purchase * lambda_i`.
 * Tastes. Each shopper has Dirichlet(0.6) affinities over the top-level categories and a price
@@ -573,6 +574,8 @@ def simulate_shop(config: ShopConfig | None = None) -> SimulatedShop:
     exposure = days - birth_tau
     arrivals = r_buy.poisson(lam * exposure)
     budget = r_buy.geometric(p_drop)  # repeat purchases until (and including) the one after which i drops out
+    if config.dropout_at_first_purchase:
+        budget -= 1  # MBG/NBD: the first purchase is a drop-out chance too (budget 0: gone after it)
     repeats = np.minimum(arrivals, budget)
     dropped = budget <= arrivals
     owner = np.repeat(np.arange(n_users), arrivals)
@@ -584,6 +587,8 @@ def simulate_shop(config: ShopConfig | None = None) -> SimulatedShop:
     alive_until = np.full(n_users, float(days))
     last_idx = np.flatnonzero(np.r_[owner[1:] != owner[:-1], True]) if owner.size else np.zeros(0, np.int64)
     alive_until[owner[last_idx]] = np.where(dropped[owner[last_idx]], tau[last_idx], days)
+    gone_at_first = dropped & (repeats == 0)
+    alive_until[gone_at_first] = birth_tau[gone_at_first]
 
     occ_person = np.r_[np.arange(n_users), owner]
     occ_day = cal.day_of(np.r_[birth_tau, tau])
