@@ -115,6 +115,8 @@ def fit_alive_model(orders: pd.DataFrame, as_of: date, *, time_unit: TimeUnit = 
     Raises ModelError when no candidate can be fitted (e.g. nobody bought twice), with each
     candidate's reason.
     """
+    if orders.empty:
+        raise ModelError("No orders yet: a P(alive) model learns from order history.")
     days = pd.to_datetime(orders["date"]).dt.normalize()
     first = days.min().date()
     span = (as_of - first).days
