@@ -27,6 +27,7 @@ from cartwise.store import open_store
 LABELS = {
     "model": "LightGBM, isotonic-calibrated",
     "rfm": "RFM quintiles (R+F)",
+    "p_alive": "P(alive) (MBG/NBD or Pareto/NBD)",
     "bgnbd_p_alive": "BG/NBD P(alive)",
     "bgnbd_horizon": "BG/NBD P(outcome in horizon)",
 }

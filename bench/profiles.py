@@ -2,8 +2,9 @@
 
 Generates customers with BG/NBD-like purchase histories (gamma-distributed rates, geometric
 drop-out) and log-normal order values straight into a store, then times
-`refresh_profiles` (the profile table with RFM, BG/NBD + Gamma-Gamma predictions, clusters
-and segments) in one run:
+`refresh_profiles` (the profile table with RFM, the P(alive) model - MBG/NBD or Pareto/NBD
+chosen on a holdout, then refitted - + Gamma-Gamma predictions, clusters and segments) in one
+run:
 
     python bench/profiles.py [--customers 1000000 --orders 10000000]
 
@@ -74,12 +75,12 @@ def main() -> None:
     print(
         f"generated and stored {orders.num_rows:,} orders for {args.customers:,} customers in {generated:.1f} s"
     )
-    print("| customers | orders | refresh_profiles s | BG/NBD r, alpha, a, b | clusters |")
+    print("| customers | orders | refresh_profiles s | P(alive) model: parameters | clusters |")
     print("|---:|---:|---:|---|---:|")
-    bgnbd = report.get("clv", {}).get("bgnbd", {})
+    clv = report.get("clv", {})
     params = (
-        ", ".join(f"{bgnbd[k]:.3f}" for k in ("r", "alpha", "a", "b"))
-        if bgnbd
+        f"{clv['model']}: " + ", ".join(f"{v:.3f}" for v in clv["params"].values())
+        if "params" in clv
         else report.get("clv_error", "")
     )
     print(

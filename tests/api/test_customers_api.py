@@ -297,6 +297,20 @@ def test_calibration_holdout_actuals_equal_sql_and_predictions_track_them(shop: 
     assert calibration["groups"][-1]["label"] == "7+"
     # The simulator draws purchases from a BG/NBD process, so the fitted model should track it.
     assert calibration["total_predicted"] == pytest.approx(calibration["total_actual"], rel=0.2)
+    # P(alive) bins: every calibration customer once, repeat rates as SQL counts them.
+    assert calibration["model"] in ("mbgnbd", "pareto")
+    bins = calibration["alive_bins"]
+    assert sum(b["customers"] for b in bins) == calibration["customers"]
+    assert all(b["lower"] <= b["mean_p_alive"] <= b["upper"] for b in bins)
+    bought = shop.sql(
+        """WITH days AS (SELECT DISTINCT user_id, ts::DATE AS day FROM orders),
+           per AS (SELECT user_id, count_if(day > ?::DATE) > 0 AS again FROM days
+                   GROUP BY user_id HAVING count_if(day <= ?::DATE) > 0)
+           SELECT avg(again::INT) FROM per""",
+        [end, end],
+    )[0][0]
+    overall = sum(b["repeat_rate"] * b["customers"] for b in bins) / calibration["customers"]
+    assert overall == pytest.approx(bought)
 
 
 def test_page_json_twin_serves_the_same_numbers(shop: Shop) -> None:

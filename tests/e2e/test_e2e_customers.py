@@ -143,6 +143,17 @@ def test_lifetime_value_charts_render_with_the_apis_numbers(
     # Two bar series (actual, predicted), one bar per calibration frequency group.
     assert page.locator("#calibration-chart .bars .point").count() == 2 * len(value["calibration"]["groups"])
     assert "Actual" in (page.locator("#calibration-chart .legend").text_content() or "")
+    # P(alive) against the repeat rate: one marker per non-empty bin, at the API's coordinates.
+    page.wait_for_selector("#alive-chart .main-svg")
+    bins = value["calibration"]["alive_bins"]
+    assert page.locator("#alive-chart .scatterlayer .trace").nth(1).locator(".point").count() == len(bins)
+    assert "Bought again in the holdout" in (page.locator("#alive-chart .legend").text_content() or "")
+    shown = page.evaluate(
+        "() => { const t = document.getElementById('alive-chart').data[1]; return [t.x, t.y]; }"
+    )
+    assert shown == [[b["mean_p_alive"] for b in bins], [b["repeat_rate"] for b in bins]]
+    caption = page.locator("#alive-caption").inner_text()
+    assert caption.startswith({"mbgnbd": "MBG/NBD", "pareto": "Pareto/NBD"}[value["calibration"]["model"]])
     top = page.locator("#top-customers tbody tr").first.locator("td")
     leader = value["top_customers"][0]
     assert top.nth(1).inner_text() == leader["user_id"]

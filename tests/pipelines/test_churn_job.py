@@ -85,6 +85,9 @@ def test_model_beats_rfm_and_matches_bgnbd_out_of_time(churn_report: dict[str, A
     assert model["roc_auc"] > scores["rfm"]["roc_auc"] + 0.05
     assert model["roc_auc"] >= scores["bgnbd_p_alive"]["roc_auc"]
     assert model["roc_auc"] >= scores["bgnbd_horizon"]["roc_auc"]
+    # The P(alive) baseline comes from a model that lets one-time buyers drop out.
+    assert churn_report["p_alive_model"] in ("mbgnbd", "pareto")
+    assert 0.5 < scores["p_alive"]["roc_auc"] <= model["roc_auc"]
     assert model["average_precision"] > scores["rfm"]["average_precision"]
     # Calibrated: small expected calibration error, and better than predicting the base rate.
     assert model["expected_calibration_error"] < 0.1

@@ -52,13 +52,26 @@ def test_fit_json_matches_the_library_on_the_same_customers(summary_250: pd.Data
     assert holdout["mae"] > 0
 
 
-def test_fit_auto_and_pareto(summary_250: pd.DataFrame) -> None:
+def test_fit_auto_mbgnbd_and_pareto(summary_250: pd.DataFrame) -> None:
     pareto = run("fit", *NUMBERED, "--model", "pareto", "--json")
     assert pareto["model"] == "pareto" and set(pareto["params"]) == {"r", "alpha", "s", "beta"}
+    mbgnbd = run("fit", *NUMBERED, "--model", "mbgnbd", "--json")
+    assert mbgnbd["model"] == "mbgnbd" and set(mbgnbd["params"]) == {"r", "alpha", "a", "b"}
     auto = run("fit", *NUMBERED, "--model", "auto", "--json")
     maes = {name: h["mae"] for name, h in auto["holdout_by_model"].items()}
-    assert set(maes) == {"bgnbd", "pareto"}
+    assert set(maes) == {"bgnbd", "mbgnbd", "pareto"}
     assert auto["model"] == min(maes, key=lambda k: maes[k])
+    assert auto["holdout_by_model"]["mbgnbd"] == mbgnbd["holdout"]
+
+
+def test_predict_with_mbgnbd_leaves_no_one_time_buyer_certainly_alive(
+    tmp_path: Path, summary_250: pd.DataFrame
+) -> None:
+    out_file = tmp_path / "preds.csv"
+    run("predict", *NUMBERED, "--model", "mbgnbd", "--horizon", "39", "--out", str(out_file), "--json")
+    preds = pd.read_csv(out_file, dtype={"customer_id": str}).merge(summary_250, on="customer_id")
+    one_time = preds[preds["frequency"] == 0]
+    assert len(one_time) > 100 and one_time["p_alive"].max() < 0.6
 
 
 def test_predict_writes_one_row_per_customer(tmp_path: Path) -> None:
@@ -149,5 +162,6 @@ def test_without_a_holdout_auto_picks_the_higher_likelihood() -> None:
     assert out["summary"]["holdout_duration"] == 0
     assert out["holdout"] is None and out["holdout_by_model"] == {}
     assert "log-likelihood" in out["selection"]
-    other = run("fit", *args, "--model", "pareto" if out["model"] == "bgnbd" else "bgnbd", "--json")
-    assert out["log_likelihood"] >= other["log_likelihood"]
+    for name in {"bgnbd", "mbgnbd", "pareto"} - {out["model"]}:
+        other = run("fit", *args, "--model", name, "--json")
+        assert out["log_likelihood"] >= other["log_likelihood"]

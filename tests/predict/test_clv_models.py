@@ -14,6 +14,7 @@ from scipy.special import gammaln
 from cartwise.core.errors import InputError, ModelError
 from cartwise.predict import (
     BGNBD,
+    MBGNBD,
     RUNAWAY_PENALIZER,
     GammaGamma,
     ParetoNBD,
@@ -124,6 +125,64 @@ def test_standard_errors_match_a_function_value_hessian(
     np.testing.assert_allclose(list(fitted.standard_errors_.values()), expected, rtol=1e-3)
 
 
+def test_mbgnbd_reproduces_published_cdnow_parameters_and_lifetimes_predictions() -> None:
+    # Batislam, Denizel and Filiztekin (2007) on CDNOW, as in lifetimes' test of its
+    # ModifiedBetaGeoFitter; predictions are lifetimes 0.11.3's at its fitted parameters.
+    frame = pd.read_csv(FIXTURES / "cdnow_sample_summary.csv", dtype={"customer_id": str})
+    model = MBGNBD().fit(frame["frequency"], frame["recency"], frame["T"])
+    published = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
+    assert {k: round(v, 3) for k, v in model.params_.items()} == published
+    assert model.log_likelihood_ == pytest.approx(-9582.14, abs=0.05)
+    x, t_x, T = np.array(
+        [[0, 0, 38.86], [2, 30.43, 38.86], [7, 35.0, 38.86], [1, 1.71, 38.86], [0, 0, 32.0]]
+    ).T
+    np.testing.assert_allclose(
+        model.p_alive(x, t_x, T), [0.38971519, 0.7061257, 0.83121066, 0.1708201, 0.41052599], rtol=2e-6
+    )
+    np.testing.assert_allclose(
+        model.conditional_expected_purchases(39, x, t_x, T),
+        [0.15395428, 1.26266922, 4.22761616, 0.18878993, 0.18736305],
+        rtol=2e-6,
+    )
+    np.testing.assert_allclose(model.expected_purchases([39, 78]), [1.18227985, 1.80363052], rtol=2e-6)
+    # BG/NBD keeps every one of the 1,411 one-time buyers alive; MBG/NBD puts them at 0.39-0.43.
+    alive = model.p_alive(frame["frequency"], frame["recency"], frame["T"])[frame["frequency"] == 0]
+    assert len(alive) == 1411 and alive.min() > 0.38 and alive.max() < 0.43
+
+
+def test_mbgnbd_recovers_simulated_parameters_and_its_p_alive_is_calibrated() -> None:
+    rng = np.random.default_rng(20261207)
+    truth = {"r": 0.5, "alpha": 4.0, "a": 0.8, "b": 2.5}
+    n = 20_000
+    T = rng.uniform(20, 60, n)
+    lam = rng.gamma(0.5, 1 / 4.0, n)
+    p = rng.beta(0.8, 2.5, n)
+    # The MBG/NBD story, tracking who is alive at T.
+    alive = rng.random(n) >= p
+    t, x, t_x = np.zeros(n), np.zeros(n), np.zeros(n)
+    active = alive.copy()
+    while active.any():
+        i = np.flatnonzero(active)
+        t[i] += rng.exponential(1 / lam[i])
+        past = t[i] > T[i]
+        active[i[past]] = False
+        j = i[~past]
+        x[j] += 1
+        t_x[j] = t[j]
+        drop = j[rng.random(j.size) < p[j]]
+        active[drop] = False
+        alive[drop] = False
+    model = MBGNBD().fit(x, t_x, T)
+    for name, true in truth.items():
+        estimate, se = model.params_[name], model.standard_errors_[name]
+        assert abs(estimate - true) < 3 * se, (name, estimate, se)
+    # Within each decile of P(alive), the share truly alive matches the mean P(alive).
+    predicted = model.p_alive(x, t_x, T)
+    deciles = pd.qcut(predicted, 10, labels=False, duplicates="drop")
+    table = pd.DataFrame({"p": predicted, "alive": alive, "d": deciles}).groupby("d").mean()
+    assert np.all(np.abs(table["p"] - table["alive"]) < 0.05), table
+
+
 # --- simulated ground truth ---------------------------------------------------------------
 
 
@@ -188,6 +247,27 @@ def test_pareto_likelihood_and_p_alive_match_numerical_integration(params: tuple
         dead_part = integrate.quad(dead_density, txi, ti, epsabs=0, epsrel=1e-12)[0]
         assert ll[i] == pytest.approx(log_head + np.log(alive_part + dead_part), abs=1e-8)
         assert alive[i] == pytest.approx(alive_part / (alive_part + dead_part), rel=1e-8)
+
+
+@pytest.mark.parametrize("params", [(0.55, 10.6, 0.61, 11.7), (2.0, 5.0, 1.5, 8.0)], ids=["cdnow", "other"])
+def test_pareto_probability_of_purchase_matches_numerical_integration(params: tuple[float, ...]) -> None:
+    """Alive at T, she buys first at u < t before dying: integrate lambda e^-lambda u e^-mu u over the
+    posteriors Gamma(r+x, alpha+T) and Gamma(s, beta+T) with adaptive quadrature."""
+    r, alpha, s, beta = params
+    model = ParetoNBD()
+    model.params_ = dict(zip(("r", "alpha", "s", "beta"), params, strict=True))
+    rows = [(0.0, 0.0, 20.0, 13.0), (3.0, 12.5, 30.0, 52.0), (7.0, 29.0, 30.0, 4.0), (40.0, 37.0, 38.0, 52.0)]
+    x, t_x, T, t = (np.array(col) for col in zip(*rows, strict=True))
+    got = model.conditional_probability_of_purchase(t, x, t_x, T)
+    alive = model.p_alive(x, t_x, T)
+    for i, (xi, _, ti, hi) in enumerate(rows):
+
+        def density(u: float, xi: float = xi, ti: float = ti) -> float:
+            rx, at, bt = r + xi, alpha + ti, beta + ti
+            return rx / at * (at / (at + u)) ** (rx + 1) * (bt / (bt + u)) ** s
+
+        expected = alive[i] * integrate.quad(density, 0, hi, epsabs=0, epsrel=1e-12, limit=200)[0]
+        assert got[i] == pytest.approx(expected, rel=1e-7)
 
 
 # --- predictions ------------------------------------------------------------------------

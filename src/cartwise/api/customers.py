@@ -111,7 +111,7 @@ def customer_value(
         Query(ge=1, le=3650, description="Days at the end of the order history kept out of the fit."),
     ] = None,
 ) -> dict[str, Any]:
-    """Lifetime value: 52-week CLV histogram, top customers, and BG/NBD calibration against a holdout."""
+    """Lifetime value: 52-week CLV histogram, top customers, and the P(alive) model (MBG/NBD or Pareto/NBD) checked against a holdout."""
     return views.lifetime_value(service_of(request), bins=bins, top=top, holdout_days=holdout_days)
 
 

@@ -14,6 +14,7 @@ from cartwise.pipelines.stores import opened
 SCORER_LABELS = {
     "model": "model (LightGBM, calibrated)",
     "rfm": "RFM quintiles (R+F)",
+    "p_alive": "P(alive) (the profiles' model: MBG/NBD or Pareto/NBD)",
     "bgnbd_p_alive": "BG/NBD P(alive)",
     "bgnbd_horizon": "BG/NBD P(outcome in horizon)",
 }

@@ -56,7 +56,8 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         type=click.Choice(list(CLV_MODEL_CHOICES)),
         default="bgnbd",
         show_default=True,
-        help="Purchase model; auto keeps the better of the two on the holdout.",
+        help="Purchase model: BG/NBD, MBG/NBD (one-time buyers can drop out too), Pareto/NBD; "
+        "auto keeps the best of the three on the holdout.",
     ),
     click.option(
         "--penalizer",
@@ -114,7 +115,7 @@ def _human_fit(result: dict[str, Any]) -> str:
 
 @click.group()
 def clv() -> None:
-    """Customer lifetime value: BG/NBD or Pareto/NBD purchase counts with Gamma-Gamma spend."""
+    """Customer lifetime value: BG/NBD, MBG/NBD or Pareto/NBD purchase counts with Gamma-Gamma spend."""
 
 
 @clv.command("fit")

@@ -23,7 +23,8 @@ from ibis.common.exceptions import IbisError
 from cartwise.core.errors import CartwiseError, InputError, ModelError, NotFoundError
 from cartwise.pages import dashboard
 from cartwise.pipelines import profiles as profiles_job
-from cartwise.predict import fit_bgnbd, rfm_summary
+from cartwise.pipelines.alive import fit_alive_model
+from cartwise.predict import rfm_summary
 from cartwise.profiles import RFM_SEGMENTS
 from cartwise.store import Store
 
@@ -68,6 +69,7 @@ MAX_RULE_CHARS = 1000
 HORIZON_WEEKS = profiles_job.HORIZON_WEEKS
 MIN_CALIBRATION_DAYS = 28
 MAX_FREQUENCY_GROUP = 7
+ALIVE_BINS = 10
 RFM_NAMES = frozenset(name for name, _, _ in RFM_SEGMENTS)
 
 
@@ -487,15 +489,45 @@ def _histogram(values: np.ndarray, bins: int) -> list[dict[str, Any]]:
 _CALIBRATION_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
+def alive_bins(p_alive: np.ndarray, bought: np.ndarray, bins: int = ALIVE_BINS) -> list[dict[str, Any]]:
+    """Customers in `bins` equal-width bins of P(alive) (0-0.1, ..., 0.9-1; 1 falls in the last):
+    per bin the customers, their mean P(alive) and the share who bought again in the holdout.
+
+    The repeat rate is a floor for the share alive (an active customer may not buy within a
+    short holdout), so a bin whose repeat rate stays far below its P(alive), such as one-time
+    buyers from long ago held certainly alive, shows a P(alive) that is too high.
+    """
+    index = np.minimum((p_alive * bins).astype(int), bins - 1)
+    rows = []
+    for i in range(bins):
+        members = index == i
+        n = int(members.sum())
+        if n == 0:
+            continue
+        rows.append(
+            {
+                "lower": i / bins,
+                "upper": (i + 1) / bins,
+                "customers": n,
+                "mean_p_alive": float(p_alive[members].mean()),
+                "repeat_rate": float(bought[members].mean()),
+            }
+        )
+    return rows
+
+
 def calibration_holdout(orders: pd.DataFrame, holdout_days: int | None = None) -> dict[str, Any]:
-    """BG/NBD fitted on the orders up to a calibration end, checked on the holdout after it.
+    """The P(alive) model fitted on the orders up to a calibration end, checked on the holdout after it.
 
     The holdout is the last `holdout_days` days of orders (default a third of the span, at
     least 7 days); the calibration period must keep at least 28 days. Purchases are counted
-    in calendar days, time in weeks (`rfm_summary`). Customers are grouped by their number of
-    repeat purchases in calibration (0, 1, ..., 6, 7+); for each group the mean actual
-    purchases in the holdout is compared with the model's mean conditional expectation
-    E[Y(t) | x, t_x, T] over the holdout length t (Fader, Hardie and Lee 2005, figure 4).
+    in calendar days, time in weeks (`rfm_summary`). The model is the one profiles use
+    (`cartwise.pipelines.alive.fit_alive_model`: MBG/NBD or Pareto/NBD), chosen and fitted on
+    the calibration period alone. Customers are grouped by their number of repeat purchases in
+    calibration (0, 1, ..., 6, 7+); for each group the mean actual purchases in the holdout is
+    compared with the model's mean conditional expectation E[Y(t) | x, t_x, T] over the
+    holdout length t (Fader, Hardie and Lee 2005, figure 4). `alive_bins` sets P(alive) at the
+    calibration end beside the share of each bin who bought again in the holdout.
     """
     if orders.empty:
         raise ModelError("No orders yet: the calibration and holdout check needs order history.")
@@ -514,8 +546,20 @@ def calibration_holdout(orders: pd.DataFrame, holdout_days: int | None = None) -
             f"orders; keep at least {MIN_CALIBRATION_DAYS} (use a holdout between 1 and {span - MIN_CALIBRATION_DAYS})."
         )
     calibration_end = last - timedelta(days=holdout)
+    renamed = orders.rename(columns={"user_id": "customer_id", "ts": "date"})
+    try:
+        fit = fit_alive_model(
+            renamed[pd.to_datetime(renamed["date"]).dt.normalize().dt.date <= calibration_end],
+            calibration_end,
+        )
+    except ValueError as exc:
+        raise ModelError(
+            f"The P(alive) model could not be fitted on the calibration period ({exc})."
+        ) from None
+    model, penalizer = fit.model, fit.penalizer
+    # The same calibration-period histories as the fit's, with the holdout counted after them.
     summary = rfm_summary(
-        orders.rename(columns={"user_id": "customer_id", "ts": "date"}),
+        renamed,
         customer_col="customer_id",
         date_col="date",
         amount_col="amount",
@@ -524,17 +568,13 @@ def calibration_holdout(orders: pd.DataFrame, holdout_days: int | None = None) -
         time_unit="week",
     )
     c = summary.customers
-    x, t_x, big_t = c["frequency"], c["recency"], c["T"]
+    x, t_x, big_t = (c[k].to_numpy(np.float64) for k in ("frequency", "recency", "T"))
     horizon = summary.holdout_duration
-    try:
-        model, penalizer, predicted = fit_bgnbd(
-            x, t_x, big_t, lambda fitted: fitted.conditional_expected_purchases(horizon, x, t_x, big_t)
-        )
-    except ValueError as exc:
-        raise ModelError(f"BG/NBD could not be fitted on the calibration period ({exc}).") from None
+    predicted = model.conditional_expected_purchases(horizon, x, t_x, big_t)
+    alive = model.p_alive(x, t_x, big_t)
     frame = pd.DataFrame(
         {
-            "group": np.minimum(x.to_numpy(), MAX_FREQUENCY_GROUP),
+            "group": np.minimum(x, MAX_FREQUENCY_GROUP),
             "actual": c["frequency_holdout"].to_numpy(),
             "predicted": predicted,
         }
@@ -559,9 +599,11 @@ def calibration_holdout(orders: pd.DataFrame, holdout_days: int | None = None) -
         "holdout_days": holdout,
         "holdout_weeks": horizon,
         "customers": len(c),
+        "model": fit.name,
         "params": model.params_,
         "penalizer": penalizer,
         "groups": rows,
+        "alive_bins": alive_bins(alive, c["frequency_holdout"].to_numpy() > 0),
         "total_actual": int(frame["actual"].sum()),
         "total_predicted": float(frame["predicted"].sum()),
         "mean_absolute_error": float(np.mean(np.abs(frame["actual"] - frame["predicted"]))),
@@ -607,7 +649,7 @@ def lifetime_value(
     service: Service, *, bins: int = 30, top: int = 20, holdout_days: int | None = None
 ) -> dict[str, Any]:
     """CLV over the next 52 weeks: distribution (`bins` bars), the `top` customers, and the
-    calibration/holdout check of BG/NBD (`calibration_holdout`), or its reason for absence."""
+    calibration/holdout check of the P(alive) model (`calibration_holdout`), or its reason for absence."""
     if not 2 <= bins <= 200:
         raise InputError(f"`bins` must be between 2 and 200; received {bins}.")
     if not 1 <= top <= MAX_LIMIT:

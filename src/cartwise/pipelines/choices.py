@@ -22,8 +22,8 @@ Target = Literal["churn", "purchase"]
 TARGETS: tuple[str, ...] = ("churn", "purchase")
 """Outcomes the churn pipeline models: no order in the horizon, or at least one."""
 
-ClvModelChoice = Literal["bgnbd", "pareto", "auto"]
-CLV_MODEL_CHOICES: tuple[str, ...] = ("bgnbd", "pareto", "auto")
+ClvModelChoice = Literal["bgnbd", "mbgnbd", "pareto", "auto"]
+CLV_MODEL_CHOICES: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto", "auto")
 """Purchase models of the lifetime-value pipeline; `auto` picks one on a holdout."""
 
 

@@ -10,9 +10,11 @@ D (midnight after D, called the boundary); the outcome looks at the `horizon` da
   under an id that `users` holds; anonymous visitors cannot be contacted and are left out).
 
 `evaluate_churn` trains on a cutoff T1 and evaluates on T2 = T1 + horizon, so the model is
-judged on a later period than the one it learned from; beside it, the same report scores two
-baselines that need no training: the R + F quintile score and BG/NBD (fitted on the orders up
-to T2) as 1 - P(alive) and as P(no order within the horizon). `score_churn` trains on the
+judged on a later period than the one it learned from; beside it, the same report scores
+baselines that need no training: the R + F quintile score, 1 - P(alive) of the P(alive) model
+(`cartwise.pipelines.alive`: MBG/NBD or Pareto/NBD by holdout fit, on the orders up to T2),
+and BG/NBD (also fitted on the orders up to T2) as 1 - P(alive) and as P(no order within the
+horizon). `score_churn` trains on the
 latest complete window and writes `churn_scores` for every customer as of the last data day.
 
 Features (`FEATURES`; times in days from the boundary, money in the shop's currency):
@@ -37,6 +39,7 @@ import pyarrow as pa
 
 from cartwise.core.errors import CartwiseError, InputError, ModelError
 from cartwise.evaluation.classification import classification_report
+from cartwise.pipelines.alive import fit_alive_model
 from cartwise.pipelines.choices import TARGETS, Target
 from cartwise.predict import (
     MIN_CLASS_COUNT,
@@ -277,6 +280,22 @@ def _training_set(
     return features, labels
 
 
+def _orders_to(store: Store, cutoff: date) -> pd.DataFrame:
+    return store.arrow(
+        "SELECT user_id, ts, amount FROM orders WHERE ts < $1", [_boundary(cutoff)]
+    ).to_pandas()
+
+
+def _alive_scores(store: Store, cutoff: date, user_ids: pd.Index) -> tuple[np.ndarray, str]:
+    """(P(alive), model name) per customer from the P(alive) model fitted on orders up to `cutoff`.
+
+    Customers without an order get P(alive) = 0 (treated as lapsed).
+    """
+    orders = _orders_to(store, cutoff).rename(columns={"user_id": "customer_id", "ts": "date"})
+    fit = fit_alive_model(orders, cutoff, time_unit="day")
+    return fit.p_alive().reindex(user_ids).fillna(0.0).to_numpy(), fit.name
+
+
 def _bgnbd_scores(
     store: Store, cutoff: date, horizon: int, user_ids: pd.Index
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -284,9 +303,7 @@ def _bgnbd_scores(
 
     Customers without an order get P(alive) = 0 and P(no order) = 1 (treated as lapsed).
     """
-    orders = store.arrow(
-        "SELECT user_id, ts, amount FROM orders WHERE ts < $1", [_boundary(cutoff)]
-    ).to_pandas()
+    orders = _orders_to(store, cutoff)
     summary = rfm_summary(
         orders,
         customer_col="user_id",
@@ -321,10 +338,12 @@ def evaluate_churn(
     `cutoff` is the evaluation day (default: the last data day minus `horizon`, the latest day
     whose window is complete). Returns a JSON-ready dict: target, horizon_days, train and test
     (cutoff, customers, positives, base_rate), scores (one `classification_report` per scorer:
-    `model`; `rfm` = R + F quintile score, a ranking only; `bgnbd_p_alive` = 1 - P(alive) for
-    churn, P(alive) for purchase; `bgnbd_horizon` = BG/NBD's probability of the outcome within
-    the horizon), feature_importance (gain and share per feature, largest first), model_version
-    and seconds (features, fit, score, baselines).
+    `model`; `rfm` = R + F quintile score, a ranking only; `p_alive` = 1 - P(alive) for churn,
+    P(alive) for purchase, from the P(alive) model named in `p_alive_model` (mbgnbd or pareto);
+    `bgnbd_p_alive` = the same from BG/NBD, which keeps every one-time buyer alive;
+    `bgnbd_horizon` = BG/NBD's probability of the outcome within the horizon), p_alive_model,
+    feature_importance (gain and share per feature, largest first), model_version and seconds
+    (features, fit, score, baselines).
 
     Raises InputError for a bad horizon, target or cutoff (outcomes incomplete, no history before
     the training cutoff) and ModelError when either outcome has too few customers.
@@ -352,6 +371,12 @@ def evaluate_churn(
         "model": classification_report(y_test, p_model, probability=True),
         "rfm": classification_report(y_test, -rfm if churn else rfm, probability=False),
     }
+    alive_model: str | None = None
+    try:
+        alive, alive_model = _alive_scores(store, test_day, X_test.index)
+        scores["p_alive"] = classification_report(y_test, 1 - alive if churn else alive, probability=True)
+    except CartwiseError as exc:
+        scores["p_alive"] = {"error": str(exc)}
     try:
         alive, quiet = _bgnbd_scores(store, test_day, days, X_test.index)
         scores["bgnbd_p_alive"] = classification_report(
@@ -372,6 +397,7 @@ def evaluate_churn(
         "train": _set_summary(train_day, y_train),
         "test": _set_summary(test_day, y_test),
         "scores": scores,
+        "p_alive_model": alive_model,
         "feature_importance": [
             {"feature": name, "gain": float(gain), "share": float(gain) / total}
             for name, gain in gains.items()

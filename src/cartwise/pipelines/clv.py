@@ -1,7 +1,7 @@
 """Lifetime-value pipeline: transactions -> per-customer summary -> fitted models -> predictions.
 
-`fit_clv` summarises a transaction log, fits a purchase-count model (BG/NBD, Pareto/NBD, or
-the better of the two on the holdout) and the Gamma-Gamma spend model; `predict_clv` scores
+`fit_clv` summarises a transaction log, fits a purchase-count model (BG/NBD, MBG/NBD,
+Pareto/NBD, or the best of the three on the holdout) and the Gamma-Gamma spend model; `predict_clv` scores
 every customer over a horizon after the calibration end. `read_transactions` loads a file with
 `cartwise.ingest.read_file`, reading it without a header when the columns are given by number.
 """
@@ -22,9 +22,8 @@ from cartwise.evaluation.clv import holdout_errors
 from cartwise.ingest import read_file
 from cartwise.pipelines.choices import CLV_MODEL_CHOICES, ClvModelChoice
 from cartwise.predict import (
-    BGNBD,
+    PURCHASE_MODELS,
     GammaGamma,
-    ParetoNBD,
     PurchaseModel,
     RFMSummary,
     TimeUnit,
@@ -42,7 +41,7 @@ PREDICTION_COLUMNS = ("customer_id", "expected_purchases", "p_alive", "expected_
 class ClvFit:
     """A fitted lifetime-value pipeline and what a user needs to judge it."""
 
-    model: Literal["bgnbd", "pareto"]
+    model: Literal["bgnbd", "mbgnbd", "pareto"]
     purchase_model: PurchaseModel
     spend_model: GammaGamma
     summary: RFMSummary
@@ -111,7 +110,7 @@ def _spend_data(summary: RFMSummary) -> tuple[pd.DataFrame, int]:
 
 
 def _purchase_model(name: str, penalizer: float) -> PurchaseModel:
-    return BGNBD(penalizer=penalizer) if name == "bgnbd" else ParetoNBD(penalizer=penalizer)
+    return PURCHASE_MODELS[name](penalizer=penalizer)
 
 
 def fit_clv(
@@ -129,10 +128,10 @@ def fit_clv(
 ) -> ClvFit:
     """Summarise `transactions` and fit the purchase and spend models on the calibration period.
 
-    `model="auto"` fits BG/NBD and Pareto/NBD and keeps the one with the lower holdout mean
-    absolute error when the holdout has purchases, else the higher log-likelihood (both have
-    four parameters). A model that does not converge is skipped in "auto" mode; if both fail,
-    the BG/NBD error is raised. Holdout errors are reported for every model fitted.
+    `model="auto"` fits BG/NBD, MBG/NBD and Pareto/NBD and keeps the one with the lowest holdout
+    mean absolute error when the holdout has purchases, else the highest log-likelihood (all
+    have four parameters). A model that does not converge is skipped in "auto" mode; if all
+    fail, the BG/NBD error is raised. Holdout errors are reported for every model fitted.
     """
     if model not in MODEL_CHOICES:
         raise InputError(f"`model` must be one of {', '.join(MODEL_CHOICES)}; received {model!r}.")
@@ -156,7 +155,7 @@ def fit_clv(
         )
     x, t_x, big_t = (cust[c].to_numpy(np.float64) for c in ("frequency", "recency", "T"))
     has_holdout = summary.holdout_duration > 0
-    names = ["bgnbd", "pareto"] if model == "auto" else [model]
+    names = ["bgnbd", "mbgnbd", "pareto"] if model == "auto" else [model]
     fitted: dict[str, PurchaseModel] = {}
     holdout: dict[str, dict[str, float | None]] = {}
     errors: dict[str, CartwiseError] = {}

@@ -2,8 +2,9 @@
 
 `refresh_profiles` materialises three tables, replaced on each run:
 - `profiles`: one row per customer (see cartwise.profiles) plus `p_alive`,
-  `expected_purchases_12m`, `clv_12m` (BG/NBD + Gamma-Gamma fitted on all orders up to
-  `as_of`, weekly time, 52-week horizon, 10% a year discount), `p_churn` and
+  `expected_purchases_12m`, `clv_12m` (the P(alive) model of `cartwise.pipelines.alive`,
+  MBG/NBD or Pareto/NBD by holdout fit, + Gamma-Gamma, fitted on all orders up to `as_of`,
+  weekly time, 52-week horizon, 10% a year discount), `p_churn` and
   `p_purchase` (from the latest `churn_scores`, when scored), `cluster`, `model_version`
   and `scored_at`;
 - `clusters`: one row per behavioural cluster with its size, revenue and description;
@@ -21,31 +22,26 @@ import pandas as pd
 import pyarrow as pa
 
 from cartwise.core.errors import CartwiseError, ConfigError, NotFoundError
-from cartwise.predict import GammaGamma, customer_lifetime_value, fit_bgnbd, rfm_summary
+from cartwise.pipelines.alive import fit_alive_model
+from cartwise.predict import GammaGamma, customer_lifetime_value
 from cartwise.profiles import build_profiles, cluster_customers, rule_filter
 from cartwise.store import Store
 
 HORIZON_WEEKS = 52
 ANNUAL_DISCOUNT = 0.10
-MODEL_VERSION = "bgnbd+gammagamma/1"
+MODEL_VERSION = "{model}+gammagamma/2"
+"""`model_version` of scored profiles; `{model}` is the P(alive) model chosen (mbgnbd or pareto)."""
 
 
 def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, dict[str, Any]]:
     """p_alive, expected purchases and discounted CLV over 52 weeks for every customer with an order."""
-    summary = rfm_summary(
-        orders.rename(columns={"user_id": "customer_id", "ts": "date"}),
-        customer_col="customer_id",
-        date_col="date",
-        amount_col="amount",
-        calibration_end=as_of.date(),
-        observation_end=as_of.date(),
-        time_unit="week",
+    fit = fit_alive_model(
+        orders.rename(columns={"user_id": "customer_id", "ts": "date"}), as_of.date(), time_unit="week"
     )
-    customers = summary.customers
-    x, t_x, big_t = customers["frequency"], customers["recency"], customers["T"]
-    purchases, penalizer, expected = fit_bgnbd(
-        x, t_x, big_t, lambda model: model.conditional_expected_purchases(HORIZON_WEEKS, x, t_x, big_t)
-    )
+    customers = fit.summary.customers
+    purchases = fit.model
+    x, t_x, big_t = fit.arrays()
+    expected = purchases.conditional_expected_purchases(HORIZON_WEEKS, x, t_x, big_t)
     repeaters = (customers["frequency"] > 0) & (customers["monetary_value"] > 0)
     spend = GammaGamma().fit(
         customers.loc[repeaters, "monetary_count"], customers.loc[repeaters, "monetary_value"]
@@ -70,8 +66,7 @@ def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, d
         }
     )
     report = {
-        "bgnbd": purchases.params_,
-        "penalizer": penalizer,
+        **fit.report(),
         "gamma_gamma": spend.params_,
         "customers": len(frame),
     }
@@ -90,7 +85,7 @@ def refresh_profiles(store: Store, as_of: datetime | None = None, *, clusters: b
     try:
         predictions, report["clv"] = _predictions(orders, as_of_value)
         profiles = profiles.merge(predictions, on="user_id", how="left")
-        profiles["model_version"] = MODEL_VERSION
+        profiles["model_version"] = MODEL_VERSION.format(model=report["clv"]["model"])
     except (CartwiseError, ValueError) as exc:
         # Too few repeat buyers, or no convergence: profiles still refresh, without predictions.
         for column in ("p_alive", "expected_purchases_12m", "clv_12m"):

@@ -8,19 +8,17 @@ p ~ Beta(a, b).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-from cartwise.core.errors import ModelError
+from cartwise.predict._base import PurchaseModel
 from cartwise.predict._mle import (
     FloatArray,
     check_rfm,
     fit_log_params,
-    horizon_array,
     require_fitted,
     standard_errors,
     time_scale,
@@ -97,7 +95,7 @@ def _objective(
     return value, grad
 
 
-class BGNBD:
+class BGNBD(PurchaseModel):
     """BG/NBD model of repeat purchase counts, fitted by maximum likelihood.
 
     Parameters
@@ -117,11 +115,8 @@ class BGNBD:
     """
 
     model_name = "BG/NBD"
-
-    def __init__(self, penalizer: float = 0.0, maxiter: int = 500, tol: float = 1e-12) -> None:
-        self.penalizer = penalizer
-        self.maxiter = maxiter
-        self.tol = tol
+    param_names = _NAMES
+    zero_repeat_alive_is_certain = True
 
     def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> BGNBD:
         """Fit on per-customer repeat frequency x, recency t_x and age T (same time unit)."""
@@ -180,8 +175,8 @@ class BGNBD:
             )
         return np.where(x > 0, expit(-log_odds), 1.0)
 
-    def conditional_expected_purchases(
-        self, t: float | ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    def _conditional_expected_purchases(
+        self, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, alive: FloatArray | None = None
     ) -> FloatArray:
         """Expected repeat purchases in (T, T + t] for a customer with history (x, t_x, T).
 
@@ -191,16 +186,6 @@ class BGNBD:
         The bracket is evaluated after Euler's transformation,
         ``(1-z)^(r+x) 2F1(r+x, b+x; c; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; c; z)``, which stays
         bounded for large x where the original form overflows. `t` is in the time unit of T.
-        """
-        x, t_x, big_t = check_rfm(frequency, recency, T)
-        t_arr = horizon_array(t, x.size)
-        (ux, ut_x, uT, ut), _, inverse = unique_rows(x, t_x, big_t, t_arr)
-        return self._conditional_expected_purchases(ut, ux, ut_x, uT)[inverse]
-
-    def _conditional_expected_purchases(
-        self, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, alive: FloatArray | None = None
-    ) -> FloatArray:
-        """`conditional_expected_purchases` on validated arrays; `alive` may be precomputed.
 
         The 2F1 depends on (x, T, t) only, so it is evaluated once per distinct triple.
         """
@@ -215,6 +200,15 @@ class BGNBD:
         if alive is None:
             alive = self.p_alive(x, t_x, T)
         return np.asarray(bracket * alive, dtype=np.float64)
+
+    def _probability_of_purchase(
+        self, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+    ) -> FloatArray:
+        """``P(alive) * [1 - ((alpha+T)/(alpha+T+t))^(r+x)]``: alive at T, she buys at a rate whose
+        posterior is Gamma(r+x, alpha+T) and cannot drop out before her next purchase."""
+        r, alpha, _, _ = self._params()
+        quiet = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
+        return np.asarray(self.p_alive(x, t_x, T) * (1.0 - quiet), dtype=np.float64)
 
     def expected_purchases(self, t: float | ArrayLike) -> FloatArray:
         """Expected purchases in (0, t] for a randomly chosen new customer (FHL 2005, eq. 7).
@@ -232,39 +226,5 @@ class BGNBD:
         r, alpha, a, b = self._params()
         return _loglik_terms(np.array([r, alpha, a, b]), x, t_x, big_t)[0]
 
-    def __repr__(self) -> str:
-        return f"BGNBD(penalizer={self.penalizer!r})"
-
 
 __all__ = ["BGNBD"]
-
-
-RUNAWAY_PENALIZER = 0.01
-"""The L2 penalty `fit_bgnbd` falls back to when an unpenalised fit runs away."""
-
-
-def fit_bgnbd(
-    frequency: ArrayLike,
-    recency: ArrayLike,
-    T: ArrayLike,
-    needed: Callable[[BGNBD], ArrayLike],
-) -> tuple[BGNBD, float, np.ndarray]:
-    """BG/NBD fitted without a penalty, else with `RUNAWAY_PENALIZER`; returns (model,
-    penalizer, `needed(model)`), so callers do not compute their predictions again.
-
-    With little history (no drop-out seen yet) `a` and `b` run off to infinity: the fit
-    stops with a ModelError that says so, or ends on parameters so large that the predictions
-    the caller needs, `needed(model)`, overflow. Which of the two happens depends on the
-    optimiser's last steps (it changed with SciPy's L-BFGS-B). A small L2 penalty on the
-    parameters keeps them finite.
-    """
-    try:
-        model = BGNBD().fit(frequency, recency, T)
-        with np.errstate(invalid="ignore", over="ignore"):  # a run-away fit overflows here
-            predictions = np.asarray(needed(model))
-        if np.all(np.isfinite(predictions)):
-            return model, 0.0, predictions
-    except ModelError:
-        pass
-    model = BGNBD(penalizer=RUNAWAY_PENALIZER).fit(frequency, recency, T)
-    return model, RUNAWAY_PENALIZER, np.asarray(needed(model))

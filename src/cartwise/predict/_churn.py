@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 
 from cartwise.core.errors import InputError, ModelError
 from cartwise.predict._bgnbd import BGNBD
+from cartwise.predict._mbgnbd import MBGNBD
 from cartwise.predict._mle import FloatArray, check_rfm, horizon_array
 
 Calibration = Literal["isotonic", "sigmoid"]
@@ -227,17 +228,18 @@ def rfm_quintile_score(recency: ArrayLike, frequency: ArrayLike) -> np.ndarray:
 
 
 def bgnbd_p_no_purchase(
-    model: BGNBD, t: float | ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    model: BGNBD | MBGNBD, t: float | ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
 ) -> FloatArray:
-    """BG/NBD probability of no purchase in (T, T + t] for a customer with history (x, t_x, T).
+    """BG/NBD (or MBG/NBD) probability of no purchase in (T, T + t] given history (x, t_x, T).
 
     A customer dead at T never buys again; one alive buys at rate lambda, whose posterior given
     her history is Gamma(r + x, alpha + T), and cannot drop out before her next purchase, so
     ``P(none) = 1 - P(alive) + P(alive) ((alpha + T) / (alpha + T + t))^(r + x)``.
-    `t` is in the time unit the model was fitted in.
+    Both models let a customer drop out only right after a purchase, so the formula is the
+    same for each; `t` is in the time unit the model was fitted in.
     """
     if not hasattr(model, "params_"):
-        raise ModelError("The BG/NBD model is not fitted yet; call fit first.")
+        raise ModelError(f"The {model.model_name} model is not fitted yet; call fit first.")
     x, _, big_t = check_rfm(frequency, recency, T)
     t_arr = horizon_array(t, x.size)
     r, alpha = model.params_["r"], model.params_["alpha"]

@@ -8,17 +8,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from cartwise.core.errors import InputError
-from cartwise.predict._bgnbd import BGNBD
-from cartwise.predict._gamma_gamma import GammaGamma
+from cartwise.predict._base import PurchaseModel, SpendModel
 from cartwise.predict._mle import FloatArray, as_float_array, check_rfm, unique_rows
-from cartwise.predict._pareto import ParetoNBD
-
-PurchaseModel = BGNBD | ParetoNBD
 
 
 def customer_lifetime_value(
     purchase_model: PurchaseModel,
-    spend_model: GammaGamma,
+    spend_model: SpendModel,
     frequency: ArrayLike,
     recency: ArrayLike,
     T: ArrayLike,
@@ -68,4 +64,4 @@ def customer_lifetime_value(
     return np.asarray(discounted[inverse] * value, dtype=np.float64)
 
 
-__all__ = ["PurchaseModel", "customer_lifetime_value"]
+__all__ = ["customer_lifetime_value"]

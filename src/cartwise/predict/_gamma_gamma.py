@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
 
 from cartwise.core.errors import InputError, ModelError
+from cartwise.predict._base import SpendModel
 from cartwise.predict._mle import (
     FloatArray,
     as_float_array,
@@ -78,7 +79,7 @@ def _objective(
     return value, grad
 
 
-class GammaGamma:
+class GammaGamma(SpendModel):
     """Gamma-Gamma spend model, fitted by maximum likelihood on repeat customers.
 
     Parameters
@@ -95,11 +96,7 @@ class GammaGamma:
     """
 
     model_name = "Gamma-Gamma"
-
-    def __init__(self, penalizer: float = 0.0, maxiter: int = 500, tol: float = 1e-12) -> None:
-        self.penalizer = penalizer
-        self.maxiter = maxiter
-        self.tol = tol
+    param_names = _NAMES
 
     def fit(self, frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGamma:
         """Fit on customers' repeat-transaction counts x >= 1 and mean repeat value m > 0.
@@ -181,9 +178,6 @@ class GammaGamma:
         require_fitted(self)
         p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
         return float(p * v / (q - 1)) if q > 1 else float("inf")
-
-    def __repr__(self) -> str:
-        return f"GammaGamma(penalizer={self.penalizer!r})"
 
 
 __all__ = ["GammaGamma"]

@@ -12,11 +12,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, hyp2f1
 
+from cartwise.predict._base import PurchaseModel
 from cartwise.predict._mle import (
     FloatArray,
     check_rfm,
     fit_log_params,
-    horizon_array,
     numerical_gradient,
     require_fitted,
     standard_errors,
@@ -77,7 +77,7 @@ def _loglik_parts(
     return head + np.logaddexp(alive_term, dead_term), alive_term, dead_term
 
 
-class ParetoNBD:
+class ParetoNBD(PurchaseModel):
     """Pareto/NBD model of repeat purchase counts, fitted by maximum likelihood.
 
     Same contract as `BGNBD`; `params_` holds r, alpha, s, beta (alpha and beta in the time
@@ -85,11 +85,10 @@ class ParetoNBD:
     """
 
     model_name = "Pareto/NBD"
+    param_names = _NAMES
 
     def __init__(self, penalizer: float = 0.0, maxiter: int = 1000, tol: float = 1e-12) -> None:
-        self.penalizer = penalizer
-        self.maxiter = maxiter
-        self.tol = tol
+        super().__init__(penalizer, maxiter, tol)
 
     def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> ParetoNBD:
         """Fit on per-customer repeat frequency x, recency t_x and age T (same time unit)."""
@@ -145,29 +144,41 @@ class ParetoNBD:
         _, alive_term, dead_term = _loglik_parts(self._theta(), x, t_x, T)
         return np.asarray(np.exp(alive_term - np.logaddexp(alive_term, dead_term)), dtype=np.float64)
 
-    def conditional_expected_purchases(
-        self, t: float | ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    def _conditional_expected_purchases(
+        self, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, alive: FloatArray | None = None
     ) -> FloatArray:
         """Expected repeat purchases in (T, T + t] given (x, t_x, T) (Fader and Hardie 2005, eq. 21).
 
         ``E[Y(t)] = (r+x)(beta+T) / ((alpha+T)(s-1)) * [1 - ((beta+T)/(beta+T+t))^(s-1)] * P(alive)``,
         evaluated as ``-expm1((s-1) log rho)/(s-1)`` so that s -> 1 takes its limit ``-log rho``.
         """
-        x, t_x, big_t = check_rfm(frequency, recency, T)
-        t_arr = horizon_array(t, x.size)
-        (ux, ut_x, uT, ut), _, inverse = unique_rows(x, t_x, big_t, t_arr)
-        return self._conditional_expected_purchases(ut, ux, ut_x, uT)[inverse]
-
-    def _conditional_expected_purchases(
-        self, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, alive: FloatArray | None = None
-    ) -> FloatArray:
-        """`conditional_expected_purchases` on validated arrays; `alive` may be precomputed."""
         r, alpha, s, beta = self._theta()
         log_rho = np.log(beta + T) - np.log(beta + T + t)
         factor = -log_rho if abs(s - 1) < 1e-9 else -np.expm1((s - 1) * log_rho) / (s - 1)
         if alive is None:
             alive = self._p_alive(x, t_x, T)
         return np.asarray((r + x) * (beta + T) / (alpha + T) * factor * alive, dtype=np.float64)
+
+    def _probability_of_purchase(
+        self, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+    ) -> FloatArray:
+        """``P(alive) * integral_0^t E[lambda e^(-lambda u)] E[e^(-mu u)] du`` with the posteriors of the
+        alive: lambda ~ Gamma(r+x, alpha+T), mu ~ Gamma(s, beta+T), i.e.
+        ``P(alive) * integral_0^t (r'/alpha') (alpha'/(alpha'+u))^(r'+1) (beta'/(beta'+u))^s du``
+        (the first purchase comes at u before she dies). With ``y = r' log((alpha'+u)/alpha')`` the
+        integral is ``integral_0^Y e^(-y) (beta'/(beta'+u(y)))^s dy``, ``u(y) = alpha' (e^(y/r') - 1)``,
+        a smooth integrand; it is cut at y = 40 (the rest is below e^-40) and taken by 48-point
+        Gauss-Legendre quadrature.
+        """
+        r, alpha, s, beta = self._theta()
+        rx, at, bt = r + x, alpha + T, beta + T
+        y_end = np.minimum(rx * (np.log(at + t) - np.log(at)), 40.0)
+        nodes, weights = np.polynomial.legendre.leggauss(48)
+        y = 0.5 * y_end[:, None] * (nodes[None, :] + 1.0)
+        u = at[:, None] * np.expm1(y / rx[:, None])
+        integrand = np.exp(-y + s * (np.log(bt[:, None]) - np.log(bt[:, None] + u)))
+        integral = 0.5 * y_end * (integrand @ weights)
+        return np.asarray(self._p_alive(x, t_x, T) * integral, dtype=np.float64)
 
     def expected_purchases(self, t: float | ArrayLike) -> FloatArray:
         """Expected purchases in (0, t] for a new customer: ``r beta/(alpha (s-1)) [1 - (beta/(beta+t))^(s-1)]``."""
@@ -181,9 +192,6 @@ class ParetoNBD:
         """Per-customer log-likelihood of (x, t_x, T) under the fitted parameters."""
         x, t_x, big_t = check_rfm(frequency, recency, T)
         return _loglik_parts(self._theta(), x, t_x, big_t)[0]
-
-    def __repr__(self) -> str:
-        return f"ParetoNBD(penalizer={self.penalizer!r})"
 
 
 __all__ = ["ParetoNBD"]

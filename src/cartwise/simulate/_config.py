@@ -51,6 +51,11 @@ class ShopConfig(BaseModel):
     )
     a: float = Field(default=1.6, gt=0, description="BG/NBD Beta parameter a of the drop-out probability.")
     b: float = Field(default=5.0, gt=0, description="BG/NBD Beta parameter b of the drop-out probability.")
+    dropout_at_first_purchase: bool = Field(
+        default=False,
+        description="Let a customer drop out right after her first purchase too (the MBG/NBD story of "
+        "Batislam et al. 2007), not only after repeat purchases (BG/NBD).",
+    )
 
     sessions_per_purchase: float = Field(
         default=7.0,

@@ -74,6 +74,8 @@ def _people(
     exposure = days - birth_tau
     arrivals = r_buy.poisson(lam * exposure)
     budget = r_buy.geometric(p_drop)  # repeat purchases until (and including) the one after which i drops out
+    if config.dropout_at_first_purchase:
+        budget -= 1  # MBG/NBD: the first purchase is a drop-out chance too (budget 0: gone after it)
     repeats = np.minimum(arrivals, budget)
     dropped = budget <= arrivals
     owner = np.repeat(np.arange(n_users), arrivals)
@@ -85,6 +87,8 @@ def _people(
     alive_until = np.full(n_users, float(days))
     last_idx = np.flatnonzero(np.r_[owner[1:] != owner[:-1], True]) if owner.size else np.zeros(0, np.int64)
     alive_until[owner[last_idx]] = np.where(dropped[owner[last_idx]], tau[last_idx], days)
+    gone_at_first = dropped & (repeats == 0)
+    alive_until[gone_at_first] = birth_tau[gone_at_first]
 
     occ_person = np.r_[np.arange(n_users), owner]
     occ_day = cal.day_of(np.r_[birth_tau, tau])

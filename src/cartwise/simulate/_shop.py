@@ -13,7 +13,8 @@ How the shop works (every random quantity is recorded in a `truth_*` table):
   whose density falls linearly from 2x at the start to 1x at the end. Afterwards repeat
   purchases arrive as a Poisson process with rate `lambda_i ~ Gamma(shape=r, rate=alpha)` per
   day; after each repeat purchase the customer drops out for good with probability
-  `p_i ~ Beta(a, b)`. Hence the number of repeat purchases in `[0, t]` has
+  `p_i ~ Beta(a, b)` (with `dropout_at_first_purchase`, after the first purchase too: the
+  MBG/NBD story). Hence, for BG/NBD, the number of repeat purchases in `[0, t]` has
   `E[X(t)] = (a+b-1)/(a-1) * (1 - (alpha/(alpha+t))^r * 2F1(r, b; a+b-1; t/(alpha+t)))`.
   While alive a customer also has non-buying sessions at rate `sessions_per_purchase * lambda_i`.
 * Tastes. Each shopper has Dirichlet(0.6) affinities over the top-level categories and a price

@@ -7,6 +7,7 @@
   const data = payload.data;
   const { el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
   const PAGE_SIZE = 25;
+  const MODEL_NAMES = { mbgnbd: "MBG/NBD", pareto: "Pareto/NBD", bgnbd: "BG/NBD" };
 
   const fmt = {
     number: (v) => (v === null || v === undefined ? "—" : Math.round(Number(v)).toLocaleString("en-US")),
@@ -83,12 +84,32 @@
     Plotly.react(box, [
       { type: "bar", name: "Actual", x, y: c.groups.map((g) => g.actual), marker: { color: "#12b886" },
         customdata: c.groups.map((g) => g.customers), hovertemplate: "%{x} repeat purchases: actual %{y:.2f} (n=%{customdata})<extra></extra>" },
-      { type: "bar", name: "BG/NBD predicted", x, y: c.groups.map((g) => g.predicted), marker: { color: "#4c6ef5" },
+      { type: "bar", name: (MODEL_NAMES[c.model] || c.model) + " predicted", x, y: c.groups.map((g) => g.predicted), marker: { color: "#4c6ef5" },
         hovertemplate: "%{x} repeat purchases: predicted %{y:.2f}<extra></extra>" },
     ], layout({
       barmode: "group", legend: { orientation: "h", y: 1.12 },
       xaxis: { title: { text: "Repeat purchases in the calibration period" }, type: "category" },
       yaxis: { title: { text: "Mean holdout purchases" }, gridcolor: "#eef0f3", rangemode: "tozero" },
+    }), config);
+  }
+
+  function drawAlive() {
+    const c = data.value.calibration;
+    const box = document.getElementById("alive-chart");
+    if (!window.Plotly || !c) return;
+    const bins = c.alive_bins;
+    const label = (b) => b.lower.toFixed(1) + " to " + b.upper.toFixed(1);
+    Plotly.react(box, [
+      { type: "scatter", mode: "lines", name: "P(alive) = repeat rate", x: [0, 1], y: [0, 1],
+        line: { color: "#adb5bd", dash: "dot" }, hoverinfo: "skip" },
+      { type: "scatter", mode: "markers+lines", name: "Bought again in the holdout", x: bins.map((b) => b.mean_p_alive),
+        y: bins.map((b) => b.repeat_rate), marker: { color: "#12b886", size: bins.map((b) => 6 + 14 * Math.sqrt(b.customers / c.customers)) },
+        customdata: bins.map((b) => [label(b), b.customers]),
+        hovertemplate: "P(alive) %{customdata[0]} (mean %{x:.2f}): %{y:.1%} bought again (n=%{customdata[1]})<extra></extra>" },
+    ], layout({
+      legend: { orientation: "h", y: 1.12 },
+      xaxis: { title: { text: "Mean P(alive) in the bin, at the calibration end" }, range: [0, 1], gridcolor: "#eef0f3" },
+      yaxis: { title: { text: "Share who bought again in the holdout" }, range: [0, 1], tickformat: ".0%", gridcolor: "#eef0f3" },
     }), config);
   }
 
@@ -102,7 +123,7 @@
     document.querySelectorAll(".tab-panel").forEach((p) => p.classList.toggle("hidden", p.id !== "tab-" + name));
     // Plotly measures its box when drawing, so charts are drawn once their tab is visible.
     if (name === "segments" && !drawn.segments) { drawHeatmap(); drawn.segments = true; }
-    if (name === "value" && !drawn.value) { drawHistogram(); drawCalibration(); drawn.value = true; }
+    if (name === "value" && !drawn.value) { drawHistogram(); drawCalibration(); drawAlive(); drawn.value = true; }
   }
   document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => {
     history.replaceState(null, "", "#" + b.dataset.tab);
