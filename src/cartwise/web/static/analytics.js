@@ -295,9 +295,11 @@
     const r = retentionData;
     const metric = $("retention-metric").value;
     const el = prepareChart("retention-heatmap");
-    const x = Array.from({ length: r.periods }, (_, i) => i);
+    // Period numbers skip an empty stretch of more than a year (one stray far-future event).
+    const numbers = r.period_numbers || Array.from({ length: r.periods }, (_, i) => i);
+    const x = numbers.map(String);
     const y = r.cohorts.map((c) => c.cohort_start + " (" + formats.number(c.cohort_users) + ")");
-    const z = r.cohorts.map((c) => x.map((i) => (i < c[metric].length ? c[metric][i] : null)));
+    const z = r.cohorts.map((c) => x.map((_, i) => (i < c[metric].length ? c[metric][i] : null)));
     const later = z.flatMap((row) => row.slice(1)).filter((v) => v !== null);
     const zmax = Math.max(0.05, ...later);
     Plotly.react(el, [{
@@ -307,7 +309,7 @@
       hovertemplate: "Cohort %{y}<br>" + r.grain + " %{x}: %{z:.1%}<extra></extra>",
     }], layout({
       margin: { l: 130, r: 10, t: 10, b: 44 },
-      xaxis: { title: { text: r.grain[0].toUpperCase() + r.grain.slice(1) + "s since the cohort's first" }, dtick: 1, side: "bottom" },
+      xaxis: { title: { text: r.grain[0].toUpperCase() + r.grain.slice(1) + "s since the cohort's first" }, type: "category", side: "bottom" },
       yaxis: { title: { text: "Cohort (users)" }, autorange: "reversed", type: "category", automargin: true },
     }), config);
   }
@@ -317,8 +319,9 @@
     const r = retentionData;
     const el = prepareChart("ltv-chart");
     const n = r.cohorts.length;
+    const numbers = r.period_numbers || Array.from({ length: r.periods }, (_, i) => i);
     const traces = r.cohorts.map((c, i) => ({
-      type: "scatter", mode: "lines", name: c.cohort_start, x: c.ltv.map((_, k) => k), y: c.ltv,
+      type: "scatter", mode: "lines", name: c.cohort_start, x: c.ltv.map((_, k) => numbers[k]), y: c.ltv, connectgaps: false,
       line: { width: 1.6, color: "hsl(" + Math.round(225 - (i / Math.max(1, n - 1)) * 190) + ", 65%, 48%)" },
       hovertemplate: "Cohort " + c.cohort_start + "<br>" + r.grain + " %{x}: %{y:,.2f} per customer<extra></extra>",
     }));
