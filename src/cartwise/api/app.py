@@ -114,6 +114,7 @@ class Guard:
 FEATURE_ROUTERS: tuple[str, ...] = (
     "cartwise.api.recommendations",
     "cartwise.api.analytics",
+    "cartwise.api.privacy",
     "cartwise.api.customers",
     "cartwise.api.forecasts",
 )
