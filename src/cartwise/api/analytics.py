@@ -61,6 +61,10 @@ class KpiView(BaseModel):
     periods: list[dict[str, Any]] = Field(
         description="Oldest first: `period_start`, `period_end`, `partial`, every KPI and its `<kpi>_prev`."
     )
+    partial_periods: list[str] = Field(
+        default_factory=list,
+        description="`period_start` of each period the data stop before the end of (charts draw them dashed).",
+    )
     tiles: KpiTiles | None = Field(
         description="The last complete period against the one before; null without data."
     )

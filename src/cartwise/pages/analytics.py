@@ -305,7 +305,8 @@ def kpis_view(store: Store, grain: str = DEFAULT_GRAIN, start: Any = None, end: 
     """KPIs per period with the previous period beside each, and the page's tiles.
 
     `periods`: every period of `cartwise.analytics.kpis` (oldest first) with `period_end`
-    (exclusive) and `partial` (the data stop before the period ends). `tiles`: the last
+    (exclusive) and `partial` (the data stop before the period ends); `partial_periods` lists
+    the `period_start` of those (a chart draws them apart, not as a fall). `tiles`: the last
     complete period (the last one when none is complete) with, per tile KPI, `value`,
     `previous` and `change` ((value - previous) / previous, null when previous is 0).
     A period is complete when it ends on or before `end` and on or before the day after
@@ -357,6 +358,7 @@ def kpis_view(store: Store, grain: str = DEFAULT_GRAIN, start: Any = None, end: 
         "end": _iso(end_ts),
         "last_event": _iso(last),
         "periods": periods,
+        "partial_periods": [p["period_start"] for p in periods if p["partial"]],
         "tiles": tiles,
     }
 

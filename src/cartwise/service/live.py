@@ -177,7 +177,8 @@ class LiveKPIs:
         return self.add_table(table, now=moment)
 
     def snapshot(self, *, now: datetime | None = None) -> dict[str, Any]:
-        """KPIs per window plus events per minute over the last hour (oldest first)."""
+        """KPIs per window plus events per minute over the last hour (oldest first); the
+        last minute, still in progress, has `partial` true."""
         moment = now or datetime.now(UTC)
         current = _minute(moment)
         with self._lock:
@@ -187,6 +188,8 @@ class LiveKPIs:
                 {
                     "minute": (datetime(1970, 1, 1) + timedelta(minutes=m)).isoformat() + "Z",
                     "events": self._buckets[m].events if m in self._buckets else 0,
+                    # The current minute is still filling: a chart must not read it as a drop.
+                    "partial": m == current,
                 }
                 for m in range(current - 59, current + 1)
             ]
