@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 from service_support import Running, serve_shop
 
+from cartwise.pipelines.profiles import refresh_profiles
 from cartwise.store import Store
 
 FIRST = datetime(2025, 3, 3, 9, 0)
@@ -52,6 +53,7 @@ def _fill(store: Store) -> None:
             f"INSERT INTO orders (order_id, user_id, ts, amount, lines, units, source) VALUES (?, ?, {stamp}, 5.0, 0, 1, 'events')",
             [f"late-{n}", f"u{n}"],
         )
+    refresh_profiles(store, clusters=False)
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +112,11 @@ def test_the_analytics_page_json_and_the_pages_answer(running: Running) -> None:
             assert client.get(path, timeout=60).status_code in (200, 302, 303), path
     funnel, _ = _get(running, "/api/v1/analytics/funnel")
     assert funnel["steps"][0]["users"] >= 30
+
+
+def test_the_customer_pages_of_the_far_future_buyers_answer(running: Running) -> None:
+    for user in ("u0", "u1", "u2"):
+        body, _ = _get(running, f"/api/v1/customers/{user}")
+        assert body["user_id"] == user if "user_id" in body else json.dumps(body)
+    page, _ = _get(running, "/api/v1/pages/customers")
+    assert json.dumps(page)
