@@ -64,7 +64,9 @@ def main() -> None:
                     try:
                         body = call(store)
                     except Exception as exc:  # the point: which views fail, and how
-                        print(f"{name:<12} {view:<16} {'error':>8} {type(exc).__name__ + ': ' + str(exc)[:40]}")
+                        print(
+                            f"{name:<12} {view:<16} {'error':>8} {type(exc).__name__ + ': ' + str(exc)[:40]}"
+                        )
                         continue
                     seconds = time.perf_counter() - began
                     periods = len(body.get("periods", [])) if "kpis" in view else body["periods"]

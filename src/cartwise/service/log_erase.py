@@ -78,14 +78,17 @@ def forget_in_log(directory: Path, user_id: str) -> int:
 def delete_events_offline(settings: Settings, flt: EventFilter, *, dry_run: bool = False) -> dict[str, Any]:
     """`delete_events` on the store with the server stopped. Refused while the collector's log
     holds events a crash left unstored: the next start would replay them, undoing the deletion."""
-    waiting = pending_events(log_dir(settings))
-    if waiting and not dry_run:
-        raise StoreError(
-            f"The collector's log holds {waiting} events not yet stored (the server stopped uncleanly); "
-            "start `cartwise serve` once and stop it (the log is replayed), then delete."
-        )
     with open_store(settings.db, settings=settings, create=False) as store:
-        return delete_events(store, flt, dry_run=dry_run)
+        counted = delete_events(store, flt, dry_run=True)  # checks the filter first
+        if dry_run:
+            return counted
+        waiting = pending_events(log_dir(settings))
+        if waiting:
+            raise StoreError(
+                f"The collector's log holds {waiting} events not yet stored (the server stopped uncleanly); "
+                "start `cartwise serve` once and stop it (the log is replayed), then delete."
+            )
+        return delete_events(store, flt)
 
 
 def forget_offline(settings: Settings, user_id: str) -> dict[str, Any]:
