@@ -49,6 +49,8 @@ def test_forget_erases_a_customer_the_collector_just_acknowledged(running: Runni
     ]
     with running.client("collect") as client:
         assert client.post("/api/v1/events", json={"events": events}).status_code == 202
+    with running.client("read") as client:
+        users_before = client.get("/api/v1/live").json()["windows"]["1h"]["active_users"]
     path = f"/api/v1/customers/{quote(WHO, safe='')}"
     with running.client("read") as client:
         assert client.delete(path).status_code == 403
@@ -63,5 +65,8 @@ def test_forget_erases_a_customer_the_collector_just_acknowledged(running: Runni
     assert forgotten["removed"]["events"] == 5 and forgotten["total"] == 5
     assert again["total"] == 0 and again["subject_sha256"] == forgotten["subject_sha256"]
     assert after["tables"] == {}
+    with running.client("read") as client:
+        # The live windows forgot her too (the seeded events of this store are older than a day).
+        assert client.get("/api/v1/live").json()["windows"]["1h"]["active_users"] == users_before - 1
     log = running.db.with_name(running.db.stem + "_eventlog")
     assert not any(WHO.encode() in p.read_bytes() for p in log.glob("segment-*.jsonl"))

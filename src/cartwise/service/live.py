@@ -176,6 +176,14 @@ class LiveKPIs:
         ).to_arrow_table()
         return self.add_table(table, now=moment)
 
+    def reseed(self, store: Store, *, now: datetime | None = None) -> int:
+        """Forget every count and `seed` again: after events were deleted or a customer erased,
+        the windows hold no trace of them."""
+        with self._lock:
+            self._buckets.clear()
+            self.version += 1
+        return self.seed(store, now=now)
+
     def snapshot(self, *, now: datetime | None = None) -> dict[str, Any]:
         """KPIs per window plus events per minute over the last hour (oldest first); the
         last minute, still in progress, has `partial` true."""

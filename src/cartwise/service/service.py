@@ -160,7 +160,10 @@ class Service:
         if not dry_run:
             self._settle()
         with self.require_gate() as store:
-            return delete_events(store, flt, dry_run=dry_run)
+            result = delete_events(store, flt, dry_run=dry_run)
+            if result["deleted"]["events"]:
+                self.live.reseed(store)
+        return result
 
     def forget_customer(self, user_id: str) -> dict[str, Any]:
         """`pipelines.privacy.forget_customer` through the gate; the collector's log is settled
@@ -168,6 +171,7 @@ class Service:
         self._settle()
         with self.require_gate() as store:
             result = forget_customer(store, user_id, via="api")
+            self.live.reseed(store)  # the live windows count users by id
         return {**result, "log": "settled: every logged event was stored, then the segments were deleted"}
 
     def export_customer(self, user_id: str) -> dict[str, Any]:
