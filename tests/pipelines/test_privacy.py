@@ -144,3 +144,25 @@ def test_the_cli_version_also_rewrites_the_collectors_log(tmp_path: Path) -> Non
     left = {p.name: [r["event_id"] for r in read_segment(p)] for p in sorted(folder.iterdir())}
     assert left == {"segment-0000000001.jsonl": ["x2"], "segment-0000000003.jsonl": ["x4"]}
     assert forget_in_log(folder, WHO) == 0
+
+
+def test_a_table_registers_once_with_one_placeholder_for_the_id() -> None:
+    import pytest
+
+    from cartwise.core.errors import ConfigError
+    from cartwise.pipelines.privacy import REGISTRY, register_personal_data
+
+    assert {
+        "events",
+        "orders",
+        "users",
+        "profiles",
+        "segment_members",
+        "rec_impressions",
+        "quarantine",
+    } <= set(REGISTRY)
+    with pytest.raises(ConfigError, match="already registered"):
+        register_personal_data("users")
+    with pytest.raises(ConfigError, match="exactly one `\\?`"):
+        register_personal_data("send_log", "user_id = ? OR email = ?")
+    assert "send_log" not in REGISTRY
