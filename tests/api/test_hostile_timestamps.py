@@ -105,6 +105,9 @@ def test_the_analytics_page_json_and_the_pages_answer(running: Running) -> None:
     assert size < 200_000
     data = body.get("data", body)
     assert data["kpis"]["periods"] and data["retention"]["cohorts"]
+    # The funnel opens on the shop's last 30 days, not on the days before the stray events.
+    last_day = (FIRST + timedelta(days=DAYS - 1)).date().isoformat()
+    assert data["defaults"]["funnel_to"] == last_day and data["funnel"]["steps"][0]["users"] > 0
     overview, _ = _get(running, "/api/v1/pages/overview")
     assert json.dumps(overview)
     for path in ("/analytics", "/", "/customers"):

@@ -13,7 +13,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -694,7 +694,7 @@ def options(store: Store) -> dict[str, Any]:
 
 def analytics_page(service: Service) -> dict[str, Any]:
     """The page's default view: weekly KPIs and tiles, the view-to-purchase funnel in a day
-    over the last `FUNNEL_PAGE_DAYS` days with data, weekly first-purchase retention, the top
+    over the last `FUNNEL_PAGE_DAYS` days with data (up to tomorrow), weekly first-purchase retention, the top
     rules, and the forms' options."""
     gate = service.gate
     assert gate is not None
@@ -706,7 +706,12 @@ def analytics_page(service: Service) -> dict[str, Any]:
     funnel_from = funnel_to = None
     funnel_data = None
     if kpis_data["last_event"] is not None and {"view", "add_to_cart", "purchase"} <= types:
-        funnel_to = date.fromisoformat(kpis_data["last_event"][:10])
+        # The last day with data up to tomorrow: a stray event dated 2100 must not make the
+        # page open on an empty funnel (it still counts in every view that covers it).
+        tomorrow = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
+        with gate as store:
+            recent = _last_event_before(store, tomorrow)
+        funnel_to = recent.date() if recent is not None else date.fromisoformat(kpis_data["last_event"][:10])
         funnel_from = funnel_to - timedelta(days=FUNNEL_PAGE_DAYS - 1)
         # No end after 9999-12-31 (no date holds it): to the end of the data is the same range.
         funnel_end = None if funnel_to == date.max else (funnel_to + timedelta(days=1)).isoformat()
