@@ -99,3 +99,26 @@ def test_bad_input() -> None:
         kpis(shop(), "year")
     with pytest.raises(InputError, match="no column 'type'"):
         kpis(shop().drop(columns=["type"]), "day")
+
+
+def test_a_stray_far_event_adds_its_own_period_not_the_years_before_it() -> None:
+    events = shop()
+    stray = events.iloc[[7]].assign(event_id="late", order_id="o-late", ts=pd.Timestamp("2100-03-10 12:00"))
+    out = kpis(pd.concat([events, stray], ignore_index=True), "day").set_index("period_start")
+    # The 17 days of the shop, then 2100-03-10 alone: the 74 empty years are left out.
+    assert len(out) == 18 and out.index[-1] == date(2100, 3, 10)
+    assert out.loc[date(2100, 3, 10), "revenue"] == 100.0
+    assert out.loc[date(2100, 3, 10), "revenue_prev"] == 0.0  # the calendar-previous day was empty
+    # A gap of up to a year is still listed with zeros.
+    near = stray.assign(ts=pd.Timestamp("2027-01-20 12:00"))
+    out = kpis(pd.concat([events, near], ignore_index=True), "day")
+    assert len(out) == 17 + 364
+
+
+def test_filled_periods_fill_gaps_of_up_to_a_year() -> None:
+    from cartwise.analytics._common import filled_periods
+
+    assert filled_periods([5, 1, 3], "day") == [1, 2, 3, 4, 5]
+    assert filled_periods([0, 13], "month") == list(range(14))
+    assert filled_periods([0, 14], "month") == [0, 14]
+    assert filled_periods([], "week") == []

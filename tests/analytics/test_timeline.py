@@ -153,7 +153,7 @@ def test_a_store_from_before_the_timeline_folds_every_event_into_it_at_the_next_
     shop.con.execute(f"DROP TABLE {MONTHS}")
     shop.con.execute("DELETE FROM schema_migrations WHERE version >= 6")
     assert stored_timeline(shop) is None
-    assert shop.migrate() == [6]
+    assert shop.migrate()[:1] == [6]  # and the later ones, again
     assert shop.con.execute("SELECT watermark, folded FROM event_rollup_state").fetchall() == [(-1, 0)]
     assert_funnels_agree(shop)  # everything read through the view of events after the watermark
     assert refresh_rollup(shop)["folded"] == shop.count("events")

@@ -119,8 +119,10 @@ def test_events_per_minute_covers_the_last_hour() -> None:
     live.add([_event(0, "a", "view"), _event(0.2, "b", "view"), _event(59, "c", "view")], now=NOW)
     series = live.snapshot(now=NOW)["events_per_minute"]
     assert len(series) == 60
-    assert series[-1] == {"minute": "2026-11-23T12:30:00Z", "events": 2}
-    assert series[0] == {"minute": "2026-11-23T11:31:00Z", "events": 1}
+    # The current minute is still filling: marked, so a chart does not read it as a drop.
+    assert series[-1] == {"minute": "2026-11-23T12:30:00Z", "events": 2, "partial": True}
+    assert series[0] == {"minute": "2026-11-23T11:31:00Z", "events": 1, "partial": False}
+    assert [p["partial"] for p in series].count(True) == 1
     assert sum(p["events"] for p in series) == 3
 
 

@@ -66,7 +66,7 @@ def test_kpi_tiles_and_trend_show_the_api_numbers(page: Any, sign_in: Any, shop:
     page.wait_for_selector("#trend-chart .main-svg")
     trend = page.evaluate("document.getElementById('trend-chart').data[0]")
     assert trend["x"] == [p["period_start"] for p in weekly["periods"]]
-    assert trend["y"] == pytest.approx([p["revenue"] for p in weekly["periods"]])
+    assert trend["y"] == pytest.approx([None if p["partial"] else p["revenue"] for p in weekly["periods"]])
     # Another grain and metric: tiles and the chart follow the API.
     page.select_option("#kpi-grain", "month")
     page.wait_for_function("document.getElementById('kpi-period').textContent.startsWith('Month of')")
@@ -74,7 +74,7 @@ def test_kpi_tiles_and_trend_show_the_api_numbers(page: Any, sign_in: Any, shop:
     _check_tiles(page, monthly)
     page.select_option("#trend-metric", "orders")
     trend = page.evaluate("document.getElementById('trend-chart').data[0]")
-    assert trend["y"] == [p["orders"] for p in monthly["periods"]]
+    assert trend["y"] == [None if p["partial"] else p["orders"] for p in monthly["periods"]]
     title = page.evaluate("document.getElementById('trend-chart').layout.yaxis.title.text")
     assert title == "Orders"
     # A date range: the "To" day is included, so the API's `end` is the day after.
@@ -87,6 +87,34 @@ def test_kpi_tiles_and_trend_show_the_api_numbers(page: Any, sign_in: Any, shop:
     _check_tiles(page, daily)
     trend = page.evaluate("document.getElementById('trend-chart').data[0]")
     assert len(trend["x"]) == 28 and trend["y"] == [p["orders"] for p in daily["periods"]]
+    assert daily["partial_periods"] == [] and page.locator("#trend-note").is_hidden()
+    assert errors == []
+
+
+def test_the_partial_last_period_is_dashed_with_a_note_not_a_fall(
+    page: Any, sign_in: Any, shop: DemoShop
+) -> None:
+    errors = _open_analytics(page, sign_in, shop)
+    page.wait_for_selector("#trend-chart .main-svg")
+    # The shop's data stop mid-week: the JSON names that week, the chart dashes it.
+    page.fill("#kpi-end", "2025-03-05")  # a Wednesday, included: the data stop on Thursday
+    page.select_option("#kpi-grain", "week")
+    page.click("#kpi-form button[type=submit]")
+    page.wait_for_function(
+        "(() => { const d = document.getElementById('trend-chart').data;"
+        " return d.length === 2 && d[0].x[d[0].x.length - 1] === '2025-03-03'; })()"
+    )
+    weekly = shop.ok("/api/v1/analytics/kpis", grain="week", end="2025-03-06")
+    assert weekly["partial_periods"] == ["2025-03-03"] and weekly["periods"][-1]["partial"]
+    solid, dashed = page.evaluate("document.getElementById('trend-chart').data")
+    assert solid["y"][-1] is None and solid["line"].get("dash") in (None, "solid")
+    assert dashed["line"]["dash"] == "dash"
+    revenue = [p["revenue"] for p in weekly["periods"]]
+    # The dashed segment runs from the last complete week to the partial one, nothing else.
+    assert dashed["y"][:-2] == [None] * (len(revenue) - 2)
+    assert dashed["y"][-2:] == pytest.approx(revenue[-2:])
+    note = page.locator("#trend-note")
+    assert note.is_visible() and "2025-03-03 is partial" in note.inner_text()
     assert errors == []
 
 

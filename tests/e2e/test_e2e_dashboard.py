@@ -59,8 +59,12 @@ def test_overview_numbers_equal_the_api(page: Any, dashboard_server: Running) ->
     first_item = page.locator("#top-items tbody tr").first.locator("td")
     assert first_item.nth(0).inner_text() == data["top_items"][0]["title"] == "Chef knife"
     assert page.locator("#recent-orders tbody tr").first.locator("td").nth(0).inner_text() == "order-1"
-    # The chart is drawn by the locally served plotly.js.
+    # The chart is drawn by the locally served plotly.js; the minute in progress is hatched.
     page.wait_for_selector("#events-chart .main-svg")
+    bars = page.evaluate("document.getElementById('events-chart').data[0]")
+    assert bars["marker"]["pattern"]["shape"][-1] == "/" and set(bars["marker"]["pattern"]["shape"][:-1]) == {
+        ""
+    }
 
 
 def test_live_counter_changes_after_events_are_posted(page: Any, dashboard_server: Running) -> None:

@@ -9,6 +9,7 @@ from cartwise.analytics._basket import BasketRules, association_rules, basket_ru
 from cartwise.analytics._facts import (
     event_facts,
     refresh_rollup,
+    reset_rollup,
     rollup_facts,
     rollup_lag,
     stored_facts,
@@ -31,6 +32,7 @@ __all__ = [
     "kpis",
     "parse_steps",
     "refresh_rollup",
+    "reset_rollup",
     "retention",
     "rollup_facts",
     "rollup_lag",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,10 @@ from cartwise.core.errors import ConfigError, InputError
 
 SECONDS_PER_DAY = 86_400
 GRAINS = ("day", "week", "month")
+MAX_GAP: dict[str, int] = {"day": 366, "week": 53, "month": 12}
+"""Longest empty stretch (in periods, about a year) listed with zeros between two periods with
+data; a longer one (a shop's history and one event dated 2100) is left out, so a period series
+grows with the data, not with the distance between its first and last event."""
 
 
 def as_table(data: Any, name: str = "events") -> ir.Table:
@@ -91,6 +96,25 @@ def in_range(table: ir.Table, start: datetime | None, end: datetime | None) -> i
     if end is not None:
         table = table.filter(table.ts < end)
     return table
+
+
+def in_calendar(table: ir.Table) -> ir.Table:
+    """Rows whose `ts` a calendar date can hold (years 1 to 9999). The store accepts later
+    stamps (DuckDB reaches year 294247), but no period of them can be named, so period views
+    leave them out; `cartwise events delete` removes them."""
+    return table.filter((table.ts >= datetime.min) & (table.ts <= datetime.max))
+
+
+def filled_periods(indexes: Iterable[int], grain: str) -> list[int]:
+    """The distinct period `indexes`, sorted, plus the empty periods between two of them when
+    that gap is at most `MAX_GAP[grain]` periods long (see `MAX_GAP`)."""
+    found = sorted({int(i) for i in indexes})
+    filled: list[int] = []
+    for index in found:
+        if filled and 1 < index - filled[-1] <= MAX_GAP[grain] + 1:
+            filled.extend(range(filled[-1] + 1, index))
+        filled.append(index)
+    return filled
 
 
 def epoch_days(ts: ir.TimestampValue) -> ir.IntegerValue:

@@ -210,6 +210,20 @@ def refresh_rollup(store: Store) -> dict[str, Any]:
     }
 
 
+def reset_rollup(store: Store) -> None:
+    """Empty the rollup and the timeline and move the watermark before the first event, inside
+    the caller's transaction: call it with any deletion from `events`. Reads then fold every
+    event on the fly (exact, slower) until `refresh_rollup` rebuilds both. A deletion must not
+    rely on the row-count check of `_status`: DuckDB may hand a deleted row's id to a later
+    insert, which would then sit below the watermark and never be folded."""
+    if not store.has_table(ROLLUP):
+        return
+    store.con.execute(f"DELETE FROM {ROLLUP}")
+    if store.has_table(TIMELINE):
+        clear_timeline(store.con)
+    store.con.execute(f"UPDATE {ROLLUP_STATE} SET watermark = -1, folded = 0, compacted_rows = 0")
+
+
 def _status(con: Any) -> tuple[bool, int]:
     """(whether `events` no longer holds exactly the rows folded into the rollup, events
     stored after its watermark), in one query."""

@@ -20,8 +20,11 @@ Definitions (period = the day, ISO week from Monday, or calendar month of `ts`, 
 - `refunds`: number of `refund` events; `refund_amount`: minus the sum of their revenue
   (a positive amount).
 
-Ratios with a zero denominator are 0. Periods between the first and last with no events
-are listed with zeros, so `<kpi>_prev` is always the calendar-previous period.
+Ratios with a zero denominator are 0. Periods with no events between two with events are
+listed with zeros when the empty stretch is at most about a year long (`MAX_GAP`); a longer
+one is left out, so a stray event dated 2100 adds one period, not 75 years of them.
+`<kpi>_prev` is always the calendar-previous period's value. Events dated after year 9999
+(which no calendar date can hold) are not counted.
 """
 
 from __future__ import annotations
@@ -33,7 +36,15 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cartwise.analytics._common import as_range, as_table, check_grain, period_index, period_start
+from cartwise.analytics._common import (
+    as_range,
+    as_table,
+    check_grain,
+    filled_periods,
+    in_calendar,
+    period_index,
+    period_start,
+)
 from cartwise.analytics._facts import event_facts, whole_days
 
 KPIS: tuple[str, ...] = (
@@ -59,6 +70,7 @@ KPIS: tuple[str, ...] = (
 def kpi_query(facts: ir.Table, grain: str, end: datetime | None = None) -> ir.Table:
     """The Ibis expression behind `kpis`, over event facts (`event_facts` or their rollup):
     one row per period with events, raw counts and sums."""
+    facts = in_calendar(facts)
     if end is not None:
         facts = facts.filter(facts.ts < end)
     t = facts.mutate(p=period_index(facts.ts, grain), bought=facts.purchases > 0)
@@ -131,8 +143,9 @@ def kpis(
     # Engines differ in sum types (DuckDB sums integers to HUGEINT): compute in floats.
     raw = raw.astype("float64").set_index("p").sort_index()
     raw.index = raw.index.astype("int64")
-    spine = range(int(raw.index.min()) - 1, int(raw.index.max()) + 1)
-    frame = raw.reindex(spine).fillna(0)
+    listed = filled_periods(raw.index, grain)
+    # Each listed period and its calendar-previous one (which feeds `_prev`).
+    frame = raw.reindex(sorted(set(listed) | {p - 1 for p in listed})).fillna(0)
     frame["orders"] = frame.pop("orders_known") + frame.pop("orders_anon")
     frame["aov"] = _ratio(frame.revenue, frame.orders)
     frame["conversion_rate"] = _ratio(frame.converting_sessions, frame.sessions)
@@ -152,9 +165,10 @@ def kpis(
     ]
     frame[counts] = frame[counts].astype("int64")
     frame["refund_amount"] = frame.refund_amount + 0.0  # no "-0.0" when there are none
+    previous = frame.reindex([p - 1 for p in listed])
+    frame = frame.reindex(listed)
     for k in KPIS:
-        frame[f"{k}_prev"] = frame[k].shift(1, fill_value=0)
-    frame = frame.iloc[1:]  # the padding period before the first only fed `_prev`
+        frame[f"{k}_prev"] = previous[k].to_numpy()
     if start_ts is not None:
         frame = frame[frame.index >= int(_index_of(start_ts, grain))]
     frame = frame.rename_axis("period").reset_index()

@@ -13,7 +13,10 @@ cohort and period:
   price x quantity); `revenue_retention` = revenue / revenue of period 0 (0 when that is 0).
 - `ltv`: cumulative revenue per cohort user from period 0 through period n.
 
-Each cohort lists every period from 0 to the last period of the data, zeros included.
+Each cohort lists every period from 0 to the last period of the data, zeros included,
+except the periods of an empty stretch longer than about a year (`MAX_GAP`): one purchase
+dated 9999 adds its own period to each cohort, not the 416,000 weeks before it. Events dated
+after year 9999 (which no calendar date can hold) are not counted.
 """
 
 from __future__ import annotations
@@ -25,7 +28,15 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cartwise.analytics._common import as_range, as_table, in_range, period_index, period_start
+from cartwise.analytics._common import (
+    as_range,
+    as_table,
+    filled_periods,
+    in_calendar,
+    in_range,
+    period_index,
+    period_start,
+)
 from cartwise.analytics._facts import event_facts, whole_days
 from cartwise.core.errors import ConfigError
 
@@ -46,6 +57,7 @@ def retention_query(facts: ir.Table, by: str, cohort: str, activity: str) -> ir.
     """The Ibis expression behind `retention`, over event facts (`event_facts` or their
     rollup): per (cohort, period) `members` (cohort users with any event in the period; in
     period 0 that is the whole cohort), `active_users` and `revenue`."""
+    facts = in_calendar(facts)
     t = facts.mutate(p=period_index(facts.ts, by))
     g = t.group_by(["user_id", "p"]).aggregate(purchases=t.purchases.sum(), revenue=t.revenue.sum())
     whole = ibis.window(group_by=g.user_id)
@@ -91,9 +103,9 @@ def retention(
     cells = cells.drop(columns=["members"])
     if sizes.empty:
         return pd.DataFrame(columns=list(COLUMNS))
-    last = int((cells.cohort + cells.period).max())
+    listed = filled_periods((cells.cohort + cells.period).astype("int64"), by)
     grid = pd.DataFrame(
-        [(int(c), n) for c in sorted(sizes.cohort) for n in range(last - int(c) + 1)],
+        [(int(c), p - int(c)) for c in sorted(sizes.cohort) for p in listed if p >= int(c)],
         columns=["cohort", "period"],
     )
     frame = grid.merge(

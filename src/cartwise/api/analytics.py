@@ -61,6 +61,10 @@ class KpiView(BaseModel):
     periods: list[dict[str, Any]] = Field(
         description="Oldest first: `period_start`, `period_end`, `partial`, every KPI and its `<kpi>_prev`."
     )
+    partial_periods: list[str] = Field(
+        default_factory=list,
+        description="`period_start` of each period the data stop before the end of (charts draw them dashed).",
+    )
     tiles: KpiTiles | None = Field(
         description="The last complete period against the one before; null without data."
     )
@@ -107,7 +111,9 @@ class DroppedView(BaseModel):
 class RetentionCohort(BaseModel):
     cohort_start: str
     cohort_users: int
-    active_users: list[int]
+    active_users: list[int | None] = Field(
+        description="Per entry of the view's `period_numbers`; null where the period is left out for this cohort."
+    )
     retention: list[float | None]
     revenue: list[float | None]
     revenue_retention: list[float | None]
@@ -121,6 +127,10 @@ class RetentionView(BaseModel):
     start: str | None
     end: str | None
     periods: int = Field(description="Length of the longest cohort row.")
+    period_numbers: list[int] = Field(
+        description="Period number (0 = the cohort's own) of each entry of the cohorts' rows: 0, 1, 2, ... "
+        "except across an empty stretch of more than about a year, which is left out."
+    )
     cohorts: list[RetentionCohort]
 
 

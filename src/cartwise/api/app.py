@@ -154,6 +154,7 @@ def create_app(
     for module in (
         importlib.import_module("cartwise.api.recommendations"),
         importlib.import_module("cartwise.api.analytics"),
+        importlib.import_module("cartwise.api.privacy"),
         importlib.import_module("cartwise.api.customers"),
         importlib.import_module("cartwise.api.forecasts"),
         importlib.import_module("cartwise.api.sessions"),

@@ -127,6 +127,7 @@ class WindowKPIs(BaseModel):
 class MinuteCount(BaseModel):
     minute: str
     events: int
+    partial: bool = Field(False, description="True for the current minute, still in progress.")
 
 
 class LiveSnapshot(BaseModel):

@@ -19,9 +19,11 @@ from cartwise.cli.basket import basket
 from cartwise.cli.churn import churn
 from cartwise.cli.clv import clv
 from cartwise.cli.common import is_interrupt
+from cartwise.cli.customers import customers
 from cartwise.cli.db import db
 from cartwise.cli.demand import demand
 from cartwise.cli.demo import demo
+from cartwise.cli.events import events
 from cartwise.cli.experiments import experiments
 from cartwise.cli.forecast import forecast
 from cartwise.cli.ingest import ingest
@@ -41,11 +43,13 @@ COMMANDS: tuple[click.Command, ...] = (
     demo,
     ingest,
     db,
+    events,
     schema,
     recs,
     clv,
     profiles,
     segments,
+    customers,
     train,
     forecast,
     serve,

@@ -473,8 +473,10 @@ class StoredIds:
     maybe (hashes can collide), so such a batch still gets the exact check and nothing new is
     ever dropped. The index compares the table's row count with its own on every use and
     rebuilds itself when they differ: another writer (a file load) or a rolled-back commit.
-    Nothing in Cartwise deletes events, so a count that matches means the same rows. (Not the
-    last row id: rows get their final ids only at commit.) Memory: 8 bytes per stored event.
+    Deletions (`cartwise events delete`, erasure) lower the count, so the next use rebuilds;
+    events are deleted only through the same writer (the service's gate) or with the service
+    stopped, so a count that matches means the same rows. (Not the last row id: rows get
+    their final ids only at commit.) Memory: 8 bytes per stored event.
     """
 
     MERGE_AT = 262_144

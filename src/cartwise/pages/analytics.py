@@ -13,9 +13,10 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from cartwise.analytics import (
@@ -212,20 +213,26 @@ def _int(value: Any) -> int:
 
 
 def _day(value: Any) -> str:
-    return value.isoformat() if isinstance(value, date) else str(value)
+    return value.isoformat() if isinstance(value, date) else str(np.datetime64(value, "D"))
 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def period_end(start: date, grain: str) -> date:
-    """First day after the period that begins on `start`."""
+def period_end(start: date, grain: str) -> np.datetime64:
+    """First day after the period that begins on `start`, as a numpy day: the period of
+    9999-12-31 ends on 10000-01-01, which no `date` can hold."""
+    day = np.datetime64(start, "D")
     if grain == "day":
-        return start + timedelta(days=1)
+        return day + 1
     if grain == "week":
-        return start + timedelta(days=7)
-    return date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+        return day + 7
+    return (np.datetime64(start, "M") + 1).astype("datetime64[D]")
+
+
+def _day_after(moment: datetime) -> np.datetime64:
+    return np.datetime64(moment.date(), "D") + 1
 
 
 def change(value: float, previous: float) -> float | None:
@@ -285,10 +292,11 @@ def breakdowns(store: Store) -> list[str]:
 
 
 def _last_event_before(store: Store, end: datetime | None) -> datetime | None:
-    if end is None:
-        row = store.con.execute("SELECT max(ts) FROM events").fetchall()[0]
-    else:
-        row = store.con.execute("SELECT max(ts) FROM events WHERE ts < ?", [end]).fetchall()[0]
+    """The last event time before `end` that a calendar date can hold (see `in_calendar`)."""
+    row = store.con.execute(
+        "SELECT max(ts) FROM events WHERE ts < coalesce(?, 'infinity'::TIMESTAMP) AND ts <= ?",
+        [end, datetime.max],
+    ).fetchall()[0]
     return row[0] if row else None
 
 
@@ -297,7 +305,8 @@ def kpis_view(store: Store, grain: str = DEFAULT_GRAIN, start: Any = None, end: 
     """KPIs per period with the previous period beside each, and the page's tiles.
 
     `periods`: every period of `cartwise.analytics.kpis` (oldest first) with `period_end`
-    (exclusive) and `partial` (the data stop before the period ends). `tiles`: the last
+    (exclusive) and `partial` (the data stop before the period ends); `partial_periods` lists
+    the `period_start` of those (a chart draws them apart, not as a fall). `tiles`: the last
     complete period (the last one when none is complete) with, per tile KPI, `value`,
     `previous` and `change` ((value - previous) / previous, null when previous is 0).
     A period is complete when it ends on or before `end` and on or before the day after
@@ -307,17 +316,17 @@ def kpis_view(store: Store, grain: str = DEFAULT_GRAIN, start: Any = None, end: 
     start_ts, end_ts = _range(start, end)
     frame = _library_call(kpis, _events(store), grain, start=start_ts, end=end_ts, facts=stored_facts(store))
     last = _last_event_before(store, end_ts)
-    cutoff: datetime | None = None
+    cutoff: np.datetime64 | None = None
     if last is not None:
-        cutoff = datetime.combine(last.date() + timedelta(days=1), datetime.min.time())
+        cutoff = _day_after(last)
         if end_ts is not None:
-            cutoff = min(cutoff, end_ts)
+            cutoff = min(cutoff, np.datetime64(end_ts, "us"))
     periods: list[dict[str, Any]] = []
     for row in frame.to_dict("records"):
         first = row["period_start"]
         stop = period_end(first, grain)
         record: dict[str, Any] = {"period_start": _day(first), "period_end": _day(stop)}
-        record["partial"] = cutoff is None or datetime.combine(stop, datetime.min.time()) > cutoff
+        record["partial"] = bool(cutoff is None or stop > cutoff)
         for key, value in row.items():
             if key in ("period", "period_start"):
                 continue
@@ -349,6 +358,7 @@ def kpis_view(store: Store, grain: str = DEFAULT_GRAIN, start: Any = None, end: 
         "end": _iso(end_ts),
         "last_event": _iso(last),
         "periods": periods,
+        "partial_periods": [p["period_start"] for p in periods if p["partial"]],
         "tiles": tiles,
     }
 
@@ -501,8 +511,9 @@ def retention_view(
     end: Any = None,
 ) -> dict[str, Any]:
     """Cohort matrix of `cartwise.analytics.retention`: per cohort (oldest first) its start,
-    size, and per period 0, 1, ... `active_users`, `retention`, `revenue`,
-    `revenue_retention` and `ltv` (cumulative revenue per cohort user)."""
+    size, and per period of `period_numbers` (0, 1, ... except across an empty stretch of
+    more than about a year) `active_users`, `retention`, `revenue`, `revenue_retention` and
+    `ltv` (cumulative revenue per cohort user); a period a cohort skips is null."""
     grain = _choice(grain, COHORT_GRAINS, "grain")
     cohort = _choice(cohort, COHORTS, "cohort")
     activity = _choice(activity, ACTIVITIES, "activity")
@@ -517,18 +528,32 @@ def retention_view(
         end=end_ts,
         facts=stored_facts(store),
     )
+    numbers = sorted({int(p) for p in frame["period"]})
+    position = {n: i for i, n in enumerate(numbers)}
     cohorts: list[dict[str, Any]] = []
     for _, rows in frame.groupby("cohort", sort=True):
         rows = rows.sort_values("period")
+        # Rows aligned to `numbers`: a period this cohort skips (an empty stretch) is null.
+        slots = [position[int(p)] for p in rows["period"]]
+        width = slots[-1] + 1
+
+        def aligned(
+            values: Any, cast: Callable[[Any], Any], slots: list[int] = slots, width: int = width
+        ) -> list[Any]:
+            row: list[Any] = [None] * width
+            for slot, value in zip(slots, values, strict=True):
+                row[slot] = cast(value)
+            return row
+
         cohorts.append(
             {
                 "cohort_start": _day(rows["cohort_start"].iloc[0]),
                 "cohort_users": _int(rows["cohort_users"].iloc[0]),
-                "active_users": [_int(v) for v in rows["active_users"]],
-                "retention": [_num(v) for v in rows["retention"]],
-                "revenue": [_num(v) for v in rows["revenue"]],
-                "revenue_retention": [_num(v) for v in rows["revenue_retention"]],
-                "ltv": [_num(v) for v in rows["ltv"]],
+                "active_users": aligned(rows["active_users"], _int),
+                "retention": aligned(rows["retention"], _num),
+                "revenue": aligned(rows["revenue"], _num),
+                "revenue_retention": aligned(rows["revenue_retention"], _num),
+                "ltv": aligned(rows["ltv"], _num),
             }
         )
     return {
@@ -538,6 +563,7 @@ def retention_view(
         "start": _iso(start_ts),
         "end": _iso(end_ts),
         "periods": max((len(c["retention"]) for c in cohorts), default=0),
+        "period_numbers": numbers,
         "cohorts": cohorts,
     }
 
@@ -668,7 +694,7 @@ def options(store: Store) -> dict[str, Any]:
 
 def analytics_page(service: Service) -> dict[str, Any]:
     """The page's default view: weekly KPIs and tiles, the view-to-purchase funnel in a day
-    over the last `FUNNEL_PAGE_DAYS` days with data, weekly first-purchase retention, the top
+    over the last `FUNNEL_PAGE_DAYS` days with data (up to tomorrow), weekly first-purchase retention, the top
     rules, and the forms' options."""
     gate = service.gate
     assert gate is not None
@@ -680,12 +706,17 @@ def analytics_page(service: Service) -> dict[str, Any]:
     funnel_from = funnel_to = None
     funnel_data = None
     if kpis_data["last_event"] is not None and {"view", "add_to_cart", "purchase"} <= types:
-        funnel_to = date.fromisoformat(kpis_data["last_event"][:10])
-        funnel_from = funnel_to - timedelta(days=FUNNEL_PAGE_DAYS - 1)
+        # The last day with data up to tomorrow: a stray event dated 2100 must not make the
+        # page open on an empty funnel (it still counts in every view that covers it).
+        tomorrow = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
         with gate as store:
-            funnel_data = funnel_view(
-                store, start=funnel_from.isoformat(), end=(funnel_to + timedelta(days=1)).isoformat()
-            )
+            recent = _last_event_before(store, tomorrow)
+        funnel_to = recent.date() if recent is not None else date.fromisoformat(kpis_data["last_event"][:10])
+        funnel_from = funnel_to - timedelta(days=FUNNEL_PAGE_DAYS - 1)
+        # No end after 9999-12-31 (no date holds it): to the end of the data is the same range.
+        funnel_end = None if funnel_to == date.max else (funnel_to + timedelta(days=1)).isoformat()
+        with gate as store:
+            funnel_data = funnel_view(store, start=funnel_from.isoformat(), end=funnel_end)
     with gate as store:
         retention_data = retention_view(store)
     with gate as store:

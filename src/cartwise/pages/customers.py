@@ -673,7 +673,10 @@ def lifetime_value(
         orders = (
             None
             if calibration is not None
-            else store.arrow("SELECT user_id, ts, amount FROM orders").to_pandas()
+            # Orders after year 9999 (no calendar date holds them) cannot be placed in a holdout.
+            else store.arrow(
+                "SELECT user_id, ts, amount FROM orders WHERE ts <= ?", [datetime.max]
+            ).to_pandas()
         )
     if orders is not None:
         # Fitted outside the gate so collection and other readers are not held up.

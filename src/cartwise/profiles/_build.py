@@ -1,6 +1,6 @@
 """Customer profiles: one row per customer, built with Ibis over the canonical tables.
 
-Fields (all as of `as_of`, default the latest event or order):
+Fields (all as of `as_of`, default the latest event or order up to year 9999):
 - `first_seen`, `last_seen`: first and last event; `sessions`, `events`: counts.
 - `orders`, `revenue`, `avg_order_value` (revenue / orders), `first_order_at`,
   `last_order_at`, `days_since_last_order` ((as_of - last_order_at) in days, fractional).
@@ -45,7 +45,8 @@ def profile_expression(con: Any, as_of: datetime | None = None) -> ir.Table:
         con.table(n) for n in ("events", "orders", "order_lines", "items", "users")
     )
     if as_of is None:
-        latest = [events.ts.max().execute(), orders.ts.max().execute()]
+        # Times after year 9999 (no calendar date holds them) cannot be an `as_of`: the latest before.
+        latest = [t.filter(t.ts <= datetime.max).ts.max().execute() for t in (events, orders)]
         as_of = max((t for t in latest if t is not None and not pd.isna(t)), default=datetime(1970, 1, 1))
     as_of_lit = ibis.literal(pd.Timestamp(as_of).to_pydatetime(), type="timestamp")
     events = events.filter(events.ts <= as_of_lit)

@@ -134,6 +134,8 @@ class EventLog:
         self.current = (existing[-1][0] + 1) if existing else 1
         self._file: Any = None
         self._size = 0
+        # Appends and `seal` take turns: a deletion drops the segments between two appends.
+        self.lock = threading.Lock()
 
     def segments(self) -> list[tuple[int, Path]]:
         found = []
@@ -157,18 +159,27 @@ class EventLog:
 
     def append(self, data: bytes) -> int:
         """Write and fsync `data`; returns the segment number it went to."""
-        if self._file is None:
-            self._open()
-        self._file.write(data)
-        os.fsync(self._file.fileno())
-        self._size += len(data)
-        return self.current
+        with self.lock:
+            if self._file is None:
+                self._open()
+            self._file.write(data)
+            os.fsync(self._file.fileno())
+            self._size += len(data)
+            return self.current
 
     def rotate_if_full(self) -> None:
-        if self._file is not None and self._size >= self.segment_bytes:
+        with self.lock:
+            if self._file is not None and self._size >= self.segment_bytes:
+                self._file.close()
+                self._file = None
+                self.current += 1
+
+    def seal(self) -> None:
+        """Close the current segment (the next append starts a new one); call holding `lock`."""
+        if self._file is not None:
             self._file.close()
             self._file = None
-            self.current += 1
+        self.current += 1
 
     def drop_below(self, segment: int) -> None:
         """Delete segments numbered below `segment`."""
@@ -295,6 +306,28 @@ class Collector:
             log.info("replayed %d logged events from %d segment(s)", total, len(segments))
         self.stats["replayed"] = total
         return total
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until every acknowledged event is in the store, then delete the log's segments
+        (they hold only stored events), so that a deletion from the store cannot be undone by
+        replaying the log after a crash. Events acknowledged after this call are new data."""
+        if self._keep_from is not None:
+            raise StoreError(
+                "A write to the store failed earlier and its events wait in the collector's log; "
+                "restart the service (the log is replayed), then retry."
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.log.lock:
+                if self._backlog == 0:
+                    self.log.seal()
+                    self.log.drop_below(self.log.current)
+                    return
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"The collector still has {self._backlog} events to store after {timeout:.0f} s; retry later."
+                )
+            time.sleep(0.02)
 
     def _seed_recent(self) -> None:
         since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)

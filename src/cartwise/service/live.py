@@ -176,8 +176,17 @@ class LiveKPIs:
         ).to_arrow_table()
         return self.add_table(table, now=moment)
 
+    def reseed(self, store: Store, *, now: datetime | None = None) -> int:
+        """Forget every count and `seed` again: after events were deleted or a customer erased,
+        the windows hold no trace of them."""
+        with self._lock:
+            self._buckets.clear()
+            self.version += 1
+        return self.seed(store, now=now)
+
     def snapshot(self, *, now: datetime | None = None) -> dict[str, Any]:
-        """KPIs per window plus events per minute over the last hour (oldest first)."""
+        """KPIs per window plus events per minute over the last hour (oldest first); the
+        last minute, still in progress, has `partial` true."""
         moment = now or datetime.now(UTC)
         current = _minute(moment)
         with self._lock:
@@ -187,6 +196,8 @@ class LiveKPIs:
                 {
                     "minute": (datetime(1970, 1, 1) + timedelta(minutes=m)).isoformat() + "Z",
                     "events": self._buckets[m].events if m in self._buckets else 0,
+                    # The current minute is still filling: a chart must not read it as a drop.
+                    "partial": m == current,
                 }
                 for m in range(current - 59, current + 1)
             ]

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
+from cartwise.pipelines.event_delete import EventFilter, delete_events
+from cartwise.pipelines.privacy import export_customer, forget_customer
 from cartwise.service import keys as keys_job
 from cartwise.service import sessions as sessions_job
 from cartwise.service.collector import Collector, StoreGate
@@ -198,6 +200,35 @@ class Service:
             info = sessions_job.end_session(store, session_id, reason=reason)
         self.sessions.remove([session_id])
         return info
+
+    # -- deletion and privacy (admin) ------------------------------------------------------------
+    def _settle(self) -> None:
+        """Every acknowledged event stored and the log emptied, so a deletion sticks."""
+        if self.collector is not None:
+            self.collector.settle()
+
+    def delete_events(self, flt: EventFilter, *, dry_run: bool = False) -> dict[str, Any]:
+        """`pipelines.event_delete.delete_events` through the gate, after the log is settled."""
+        if not dry_run:
+            self._settle()
+        with self.require_gate() as store:
+            result = delete_events(store, flt, dry_run=dry_run)
+            if result["deleted"]["events"]:
+                self.live.reseed(store)
+        return result
+
+    def forget_customer(self, user_id: str) -> dict[str, Any]:
+        """`pipelines.privacy.forget_customer` through the gate; the collector's log is settled
+        first, so no logged event of the customer can come back at a replay."""
+        self._settle()
+        with self.require_gate() as store:
+            result = forget_customer(store, user_id, via="api")
+            self.live.reseed(store)  # the live windows count users by id
+        return {**result, "log": "settled: every logged event was stored, then the segments were deleted"}
+
+    def export_customer(self, user_id: str) -> dict[str, Any]:
+        with self.require_gate() as store:
+            return export_customer(store, user_id)
 
     # -- health ---------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

@@ -142,3 +142,17 @@ MIGRATIONS = (
         ),
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        8,
+        "erasure log",
+        (
+            # One row per erasure request (`cartwise customers forget`): no personal data, only a
+            # sha256 of the customer id (to answer "was this id erased?") and rows removed per table.
+            """CREATE TABLE IF NOT EXISTS erasures (
+                erased_at TIMESTAMP, subject_sha256 VARCHAR, removed JSON, total BIGINT, via VARCHAR)""",
+        ),
+    ),
+)

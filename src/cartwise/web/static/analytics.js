@@ -114,14 +114,40 @@
     const tick = fmt === "percent" ? ".0%" : fmt === "money" ? ",.0f" : ",d";
     const hover = fmt === "percent" ? "%{y:.1%}" : fmt === "money" ? "%{y:,.2f}" : "%{y:,}";
     const x = periods.map((p) => p.period_start);
-    Plotly.react(el, [{
-      x, y: periods.map((p) => p[metric]), type: "scatter", mode: "lines+markers", name: plotText(tileLabels[metric]),
-      line: { color: "#4c6ef5", width: 2 },
-      marker: { size: 6, color: periods.map((p) => (p.partial ? "#ffffff" : "#4c6ef5")), line: { color: "#4c6ef5", width: 1.5 } },
-      text: periods.map((p) => (p.partial ? " (partial)" : "")),
-      hovertemplate: "%{x}: " + hover + "%{text}<extra></extra>",
-    }], layout({
-      xaxis: { title: { text: kpiData.grain === "day" ? "Day" : kpiData.grain === "week" ? "Week starting" : "Month" }, gridcolor: "#eef0f3" },
+    const y = periods.map((p) => p[metric]);
+    // A partial period (the data stop before it ends) is drawn dashed and hollow from the last
+    // complete one, never as a fall of the solid line.
+    const solid = periods.map((p, i) => (p.partial ? null : y[i]));
+    const lastComplete = periods.map((p) => p.partial).lastIndexOf(false);
+    const dashed = periods.map((p, i) => (p.partial || i === lastComplete ? y[i] : null));
+    const partial = periods.filter((p) => p.partial);
+    // Periods skip empty stretches of more than a year: then a date axis would squash the data.
+    const contiguous = periods.every((p, i) => i === 0 || periods[i - 1].period_end === p.period_start);
+    const traces = [{
+      x, y: solid, type: "scatter", mode: "lines+markers", name: plotText(tileLabels[metric]), connectgaps: false,
+      line: { color: "#4c6ef5", width: 2 }, marker: { size: 6, color: "#4c6ef5" },
+      hovertemplate: "%{x}: " + hover + "<extra></extra>",
+    }];
+    if (partial.length) {
+      traces.push({
+        x, y: dashed, type: "scatter", mode: "lines+markers", name: "Partial", connectgaps: false,
+        line: { color: "#4c6ef5", width: 2, dash: "dash" },
+        marker: { size: 7, color: periods.map((p) => (p.partial ? "#ffffff" : "#4c6ef5")), line: { color: "#4c6ef5", width: 1.5 } },
+        text: periods.map((p) => (p.partial ? " (partial: the data stop before it ends)" : "")),
+        hovertemplate: "%{x}: " + hover + "%{text}<extra></extra>",
+      });
+    }
+    const note = $("trend-note");
+    note.textContent = partial.length
+      ? "Dashed: " + partial.map((p) => p.period_start).join(", ") + " " + (partial.length > 1 ? "are" : "is") +
+        " partial (the data stop before " + (partial.length > 1 ? "they end" : "it ends") + "), not a fall."
+      : "";
+    note.classList.toggle("hidden", !partial.length);
+    Plotly.react(el, traces, layout({
+      xaxis: {
+        title: { text: kpiData.grain === "day" ? "Day" : kpiData.grain === "week" ? "Week starting" : "Month" },
+        gridcolor: "#eef0f3", type: contiguous ? "date" : "category",
+      },
       yaxis: { title: { text: plotText(tileLabels[metric]) }, tickformat: tick, rangemode: "tozero", gridcolor: "#eef0f3" },
       showlegend: false,
     }), config);
@@ -295,9 +321,11 @@
     const r = retentionData;
     const metric = $("retention-metric").value;
     const el = prepareChart("retention-heatmap");
-    const x = Array.from({ length: r.periods }, (_, i) => i);
+    // Period numbers skip an empty stretch of more than a year (one stray far-future event).
+    const numbers = r.period_numbers || Array.from({ length: r.periods }, (_, i) => i);
+    const x = numbers.map(String);
     const y = r.cohorts.map((c) => plotText(c.cohort_start) + " (" + formats.number(c.cohort_users) + ")");
-    const z = r.cohorts.map((c) => x.map((i) => (i < c[metric].length ? c[metric][i] : null)));
+    const z = r.cohorts.map((c) => x.map((_, i) => (i < c[metric].length ? c[metric][i] : null)));
     const later = z.flatMap((row) => row.slice(1)).filter((v) => v !== null);
     const zmax = Math.max(0.05, ...later);
     Plotly.react(el, [{
@@ -307,7 +335,7 @@
       hovertemplate: "Cohort %{y}<br>" + plotText(r.grain) + " %{x}: %{z:.1%}<extra></extra>",
     }], layout({
       margin: { l: 130, r: 10, t: 10, b: 44 },
-      xaxis: { title: { text: r.grain[0].toUpperCase() + r.grain.slice(1) + "s since the cohort's first" }, dtick: 1, side: "bottom" },
+      xaxis: { title: { text: r.grain[0].toUpperCase() + r.grain.slice(1) + "s since the cohort's first" }, type: "category", side: "bottom" },
       yaxis: { title: { text: "Cohort (users)" }, autorange: "reversed", type: "category", automargin: true },
     }), config);
   }
@@ -317,8 +345,9 @@
     const r = retentionData;
     const el = prepareChart("ltv-chart");
     const n = r.cohorts.length;
+    const numbers = r.period_numbers || Array.from({ length: r.periods }, (_, i) => i);
     const traces = r.cohorts.map((c, i) => ({
-      type: "scatter", mode: "lines", name: plotText(c.cohort_start), x: c.ltv.map((_, k) => k), y: c.ltv,
+      type: "scatter", mode: "lines", name: plotText(c.cohort_start), x: c.ltv.map((_, k) => numbers[k]), y: c.ltv, connectgaps: false,
       line: { width: 1.6, color: "hsl(" + Math.round(225 - (i / Math.max(1, n - 1)) * 190) + ", 65%, 48%)" },
       hovertemplate: "Cohort %{fullData.name}<br>" + plotText(r.grain) + " %{x}: %{y:,.2f} per customer<extra></extra>",
     }));

@@ -40,7 +40,17 @@
     if (!window.Plotly) return;
     const x = live.events_per_minute.map((p) => p.minute);
     const y = live.events_per_minute.map((p) => p.events);
-    Plotly.react("events-chart", [{ x, y, type: "bar", marker: { color: "#4c6ef5" }, hovertemplate: "%{x|%H:%M}: %{y} events<extra></extra>" }],
+    // The current minute is still filling: drawn pale and hatched, not as a drop.
+    const partial = live.events_per_minute.map((p) => !!p.partial);
+    Plotly.react("events-chart", [{
+      x, y, type: "bar",
+      marker: {
+        color: partial.map((p) => (p ? "rgba(76, 110, 245, 0.35)" : "#4c6ef5")),
+        pattern: { shape: partial.map((p) => (p ? "/" : "")), fgcolor: "#4c6ef5" },
+      },
+      text: partial.map((p) => (p ? " (minute in progress)" : "")), textposition: "none",
+      hovertemplate: "%{x|%H:%M}: %{y} events%{text}<extra></extra>",
+    }],
       layout({ bargap: 0.15 }), config);
   }
 

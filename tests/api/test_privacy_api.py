@@ -1,0 +1,72 @@
+"""Deleting events and erasing a customer through a real server: admin only, through the
+service's writer, and what the collector just acknowledged is included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+import pytest
+from service_support import Running, serve_shop
+from test_hostile_timestamps import _fill
+
+WHO = "carol/1"
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    run = serve_shop(tmp_path_factory.mktemp("privacy"), _fill)
+    try:
+        yield run
+    finally:
+        run.server.stop()
+
+
+def test_deleting_the_far_future_events_mends_the_kpis(running: Running) -> None:
+    with running.client("read") as client:
+        assert client.post("/api/v1/events/delete", json={"start": "2099-01-01"}).status_code == 403
+    with running.client("admin") as client:
+        assert client.post("/api/v1/events/delete", json={}).status_code == 400
+        response = client.post("/api/v1/events/delete", json={"start": "2099-01-01"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["deleted"] == {"events": 9, "orders": 3, "order_lines": 0} and body["rollup_rebuilt"]
+        periods = client.get("/api/v1/analytics/kpis", params={"grain": "day"}).json()["periods"]
+    assert periods[-1]["period_start"].startswith("2025-")
+
+
+def test_forget_erases_a_customer_the_collector_just_acknowledged(running: Running) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=5)
+    events = [
+        {
+            "event_id": f"carol-{n}",
+            "user_id": WHO,
+            "type": "view",
+            "ts": (now + timedelta(seconds=n)).isoformat() + "Z",
+        }
+        for n in range(5)
+    ]
+    with running.client("collect") as client:
+        assert client.post("/api/v1/events", json={"events": events}).status_code == 202
+    with running.client("read") as client:
+        users_before = client.get("/api/v1/live").json()["windows"]["1h"]["active_users"]
+    path = f"/api/v1/customers/{quote(WHO, safe='')}"
+    with running.client("read") as client:
+        assert client.delete(path).status_code == 403
+        assert client.get(path + "/export").status_code == 403
+    with running.client("admin") as client:
+        held = client.get(path + "/export").json()
+        forgotten = client.delete(path).json()
+        again = client.delete(path).json()
+        after = client.get(path + "/export").json()
+    # The export may run before the writer stored the events; the erasure settles the log first.
+    assert held["user_id"] == WHO
+    assert forgotten["removed"]["events"] == 5 and forgotten["total"] == 5
+    assert again["total"] == 0 and again["subject_sha256"] == forgotten["subject_sha256"]
+    assert after["tables"] == {}
+    with running.client("read") as client:
+        # The live windows forgot her too (the seeded events of this store are older than a day).
+        assert client.get("/api/v1/live").json()["windows"]["1h"]["active_users"] == users_before - 1
+    log = running.db.with_name(running.db.stem + "_eventlog")
+    assert not any(WHO.encode() in p.read_bytes() for p in log.glob("segment-*.jsonl"))
