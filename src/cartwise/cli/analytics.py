@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
-from cartwise.ingest import FORMATS, LoadOptions, parse_map_options
+from cartwise.ingest import FORMATS, LoadOptions, TimeWindow, parse_map_options
 from cartwise.pipelines.analytics import ENGINES, Source, run_funnel, run_kpis, run_retention
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,6 +74,7 @@ def make_source(params: dict[str, Any]) -> Source:
         mapping=parse_map_options(params.pop("maps")),
         ts_format=params.pop("ts_format"),
         timezone=params.pop("timezone") or settings.timezone,
+        window=TimeWindow.for_loads(settings),
     )
     return Source(
         db=settings.db, events_file=params.pop("events_file"), options=options, engine=params.pop("engine")

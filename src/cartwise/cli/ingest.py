@@ -16,6 +16,7 @@ from cartwise.ingest import (
     FORMATS,
     KINDS,
     LoadOptions,
+    TimeWindow,
     ingest_file,
     load_mapping_file,
     parse_map_options,
@@ -129,6 +130,7 @@ def ingest(
         mapping=mapping,
         ts_format=ts_format or saved.get("ts_format"),
         timezone=timezone or saved.get("timezone", settings.timezone),
+        window=TimeWindow.for_loads(settings),
     )
     summaries = []
     started = datetime.now(UTC).replace(tzinfo=None)

@@ -13,6 +13,7 @@ from cartwise.ingest.load import (
 )
 from cartwise.ingest.mapping import load_mapping_file, parse_map_options, save_mapping_file
 from cartwise.ingest.readers import FORMATS, ReadResult, read_file, read_input
+from cartwise.ingest.validate import TimeWindow
 
 __all__ = [
     "FORMATS",
@@ -22,6 +23,7 @@ __all__ = [
     "PreparedEvents",
     "ReadResult",
     "StoredIds",
+    "TimeWindow",
     "derive_orders",
     "ingest_file",
     "load_mapping_file",

@@ -13,8 +13,9 @@ Promises:
   committed in DuckDB.
 - On start-up every remaining segment is replayed into the store before new events are
   taken, so after a crash each acknowledged event ends up stored exactly once.
-- `duplicates` counts repeats within a request and ids seen recently (a bounded set seeded
-  from the store); older repeats are still dropped by `store_events`, just not counted.
+- `duplicates` counts repeats within a request group, ids acknowledged recently (a bounded
+  set) and ids already stored, whatever their time: a `StoredIdIndex` of every stored id's
+  hash, built at start, says which may be stored, and only those are looked up in the store.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,11 @@ import pyarrow as pa
 
 from cartwise.analytics import refresh_rollup, rollup_lag
 from cartwise.core.errors import CartwiseError, InputError, StoreError
-from cartwise.ingest import StoredIds, prepare_events, store_events
+from cartwise.ingest import StoredIds, TimeWindow, prepare_events, store_events
+from cartwise.ingest.load import COLLECTOR_WINDOW
 from cartwise.schema import EVENTS
 from cartwise.service.live import LiveKPIs
+from cartwise.service.seen_ids import StoredIdIndex, stored_among
 from cartwise.store import Store
 
 log = logging.getLogger("cartwise.collector")
@@ -211,6 +213,7 @@ class Collector:
         *,
         live: LiveKPIs | None = None,
         timezone: str = "UTC",
+        window: TimeWindow = COLLECTOR_WINDOW,
         flush_seconds: float = 0.25,
         batch_events: int = 50_000,
         max_backlog: int = 1_000_000,
@@ -220,12 +223,14 @@ class Collector:
         self.gate = gate
         self.live = live
         self.timezone = timezone
+        self.window = window
         self.flush_seconds = flush_seconds
         self.batch_events = batch_events
         self.max_backlog = max_backlog
         self._recent_max = recent_ids
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._stored_index = StoredIdIndex()  # the log thread's, once started
         self._prepare = prepare_events
         self._stored_ids = StoredIds()  # the writer's: its commits skip the anti-join over stored ids
         self._not_rolled_up = 0  # events committed since the writer last refreshed the analytics rollup
@@ -243,9 +248,12 @@ class Collector:
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> None:
-        """Replay leftover log segments into the store, seed recent ids, start the threads."""
+        """Replay leftover log segments into the store, index the stored ids, start the threads."""
         self.replay()
-        self._seed_recent()
+        began = time.perf_counter()
+        with self.gate as store:
+            indexed = self._stored_index.build(store)
+        log.info("indexed %d stored event ids in %.1f s", indexed, time.perf_counter() - began)
         self._validators = [
             threading.Thread(target=self._validate_loop, name=f"cartwise-validate-{i}", daemon=True)
             for i in range(VALIDATORS)
@@ -284,7 +292,15 @@ class Collector:
             records = list(read_segment(path))
             for start in range(0, len(records), self.batch_events):
                 chunk = records[start : start + self.batch_events]
-                prepared = self._prepare(chunk, timezone=self.timezone)
+                # Acknowledged events are kept whatever the window is now.
+                prepared = self._prepare(chunk, timezone=self.timezone, window=TimeWindow.for_replay())
+                if prepared.rejected:
+                    log.warning(
+                        "%d logged event(s) in %s no longer pass validation and were not stored: %s",
+                        len(prepared.rejected),
+                        path.name,
+                        prepared.rejected[0]["reason"],
+                    )
                 if prepared.table.num_rows:
                     with self.gate as store:
                         result = store_events(store, prepared.table, self._stored_ids)
@@ -295,17 +311,6 @@ class Collector:
             log.info("replayed %d logged events from %d segment(s)", total, len(segments))
         self.stats["replayed"] = total
         return total
-
-    def _seed_recent(self) -> None:
-        since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
-        with self.gate as store:
-            rows = store.con.execute(
-                "SELECT event_id FROM events WHERE ts >= ? ORDER BY ts DESC LIMIT ?",
-                [since, self._recent_max],
-            ).fetchall()
-        with self._recent_lock:
-            for (event_id,) in reversed(rows):
-                self._recent[event_id] = None
 
     # -- the request path --------------------------------------------------------------------
     def submit(self, records: list[dict[str, Any]]) -> Future[Ack]:
@@ -403,7 +408,7 @@ class Collector:
             for position in request.positions:
                 records.append(request.records[position])
                 owner.append((request, position))
-        prepared = self._prepare(records, timezone=self.timezone)
+        prepared = self._prepare(records, timezone=self.timezone, window=self.window)
         bad = set()
         for item in prepared.rejected:
             request, position = owner[item["index"]]
@@ -431,26 +436,46 @@ class Collector:
             if request.sources:
                 request.table = prepared.table.slice(first_row[id(request)], len(request.sources))
 
+    def _stored(self, ids_by_request: list[list[str]]) -> set[str]:
+        """The ids of the group already stored: the index's maybes not acknowledged recently,
+        looked up in the store (rare: a late repeat, or a hash collision)."""
+        maybe = self._stored_index.maybe_stored(list(chain.from_iterable(ids_by_request)))
+        if maybe:
+            with self._recent_lock:
+                maybe = [event_id for event_id in maybe if event_id not in self._recent]
+        if not maybe:
+            return set()
+        with self.gate as store:
+            return stored_among(store, maybe)
+
     def _finish(self, requests: list[_Request]) -> None:
-        """Drop repeats (within the group and recently seen), build log lines and acks."""
+        """Drop repeats (within the group, recently acknowledged, stored), build log lines and acks."""
         seen_in_group: set[str] = set()
+        ids_by_request = [
+            request.table.column("event_id").to_pylist()
+            if request.table is not None and request.table.num_rows
+            else []
+            for request in requests
+        ]
+        stored = self._stored(ids_by_request)
         with self._recent_lock:
-            for request in requests:
+            for request, ids in zip(requests, ids_by_request, strict=True):
                 duplicates = 0
-                if request.table is not None and request.table.num_rows:
-                    ids = request.table.column("event_id").to_pylist()
+                if ids:
+                    assert request.table is not None
                     fresh = set(ids)
                     if (
                         len(fresh) == len(ids)
                         and fresh.isdisjoint(seen_in_group)
                         and self._recent.keys().isdisjoint(fresh)
+                        and fresh.isdisjoint(stored)
                     ):
                         keep = list(range(len(ids)))  # the usual request: set operations, no loop
                         seen_in_group |= fresh
                     else:
                         keep = []
                         for row, event_id in enumerate(ids):
-                            if event_id in seen_in_group or event_id in self._recent:
+                            if event_id in seen_in_group or event_id in self._recent or event_id in stored:
                                 duplicates += 1
                                 continue
                             seen_in_group.add(event_id)
@@ -552,6 +577,8 @@ class Collector:
             for request in durable:
                 for event_id in request.ids:
                     self._recent[event_id] = None
+        for request in durable:
+            self._stored_index.add(request.ids)
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
         with self._backlog_lock:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
+from cartwise.ingest import TimeWindow
 from cartwise.service import keys as keys_job
 from cartwise.service.collector import Collector, StoreGate
 from cartwise.service.keys import KeyInfo, KeyRing
@@ -98,6 +99,7 @@ class Service:
             event_log_dir(self.settings, self.options),
             live=self.live,
             timezone=self.settings.timezone,
+            window=TimeWindow.for_collector(self.settings),
             flush_seconds=self.options.flush_seconds,
         )
         # Replay before seeding, so replayed events are counted once, from the store.
