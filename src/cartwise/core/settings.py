@@ -76,7 +76,6 @@ class Settings(BaseModel):
     )
     ts_earliest: date = Field(
         date(1990, 1, 1),
-        ge=date(1, 1, 2),
         description="Earliest time (a UTC date) the collector and file loads accept; an earlier time is "
         "rejected with the reason (usually epoch milliseconds read as seconds, or a missing value written as 0).",
     )
