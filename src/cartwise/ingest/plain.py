@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import date
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute
 
 from cartwise.ingest.readers import holds_non_finite
 from cartwise.ingest.validate import TimeWindow
@@ -128,21 +129,22 @@ def _kind(value: Any) -> str:
     return kind
 
 
-_EPOCH = datetime(1970, 1, 1)
 _YEAR_10000_US = 253_402_300_800 * 1_000_000  # 10000-01-01 in microseconds since 1970
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_DAY_US = 86_400 * 1_000_000
 
 
 def _inside(ts: pa.Array, window: TimeWindow) -> None:
-    """Refuse times outside the window, as the SQL rules would (they then say which and why)."""
-    lowest, highest = (s.as_py() for s in pa.compute.min_max(ts.view(pa.int64())).values())
-    if lowest is None:
+    """Refuse times outside the window, as the SQL rules would (they then say which and why).
+
+    On the microseconds themselves: min/max through Arrow scalars and datetimes cost ~45 us
+    per call, a tenth of validating 100 plain events."""
+    micros = np.asarray(ts.view(pa.int64()).to_numpy(zero_copy_only=False))
+    if not len(micros):
         return
-    now_us = (datetime.now(UTC).replace(tzinfo=None) - _EPOCH) // timedelta(microseconds=1)
-    latest = min(_YEAR_10000_US - 1, now_us + window.max_ahead_seconds * 1e6)
-    earliest = datetime(window.earliest.year, window.earliest.month, window.earliest.day)
-    if highest > latest or (
-        earliest > datetime(1, 1, 1) and lowest < (earliest - _EPOCH) // timedelta(microseconds=1)
-    ):
+    latest = min(_YEAR_10000_US - 1, time.time_ns() // 1000 + window.max_ahead_seconds * 1e6)
+    earliest = (window.earliest.toordinal() - _EPOCH_DAY) * _DAY_US
+    if micros.max() > latest or (window.earliest > date(1, 1, 1) and micros.min() < earliest):
         raise _NotPlain
 
 
