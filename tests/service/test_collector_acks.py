@@ -15,6 +15,7 @@ from typing import Any
 from cartwise.core.settings import get_settings
 from cartwise.ingest import TimeWindow
 from cartwise.service.collector import Ack, Collector, StoreGate
+from cartwise.service.live import LiveKPIs
 from cartwise.store import Store, open_store
 
 
@@ -131,3 +132,15 @@ def test_the_look_ahead_follows_the_setting(tmp_path: Path) -> None:
         assert _send(collector, soon).accepted == 1
         refused = _send(collector, later)
     assert refused.accepted == 0 and "0.5 hours ahead" in refused.rejected[0]["reason"]
+
+
+def test_repeats_of_stored_events_stay_out_of_the_live_kpis(tmp_path: Path) -> None:
+    db = tmp_path / "shop.duckdb"
+    recent = _batch("recent", 40, timedelta(minutes=2))
+    with _running(db) as (collector, _):
+        assert _send(collector, recent).accepted == 40
+    live = LiveKPIs()
+    with _running(db, live=live) as (collector, _):
+        ack = _send(collector, recent[:30] + _batch("fresh", 5, timedelta(minutes=1)))
+    assert (ack.accepted, ack.duplicates) == (5, 30)
+    assert live.snapshot()["windows"]["1h"]["events"] == 5
