@@ -287,3 +287,35 @@ def test_events_from_a_configured_storefront_origin_get_cors_and_security_header
             headers={"Origin": "https://evil.example", "Authorization": f"Bearer {key}"},
         )
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_hostile_times_and_values_are_rejected_by_index(running: Running) -> None:
+    """Issue 21, points 1 and 6: nothing outside the data model is stored, rounded or rewritten."""
+    batch = [
+        _event(),
+        _event(ts="9999-12-31T23:59:59Z"),
+        _event(ts="10000-01-01T00:00:00Z"),
+        _event(quantity=1.5),
+        _event(user_id={"id": 7}),
+        _event(event_id={"id": 1}),
+        _event(properties={"score": float("inf")}),
+        _event(session_id="s\x00"),
+    ]
+    with running.client("collect") as c:
+        # json.dumps writes Infinity as the bare literal a careless client sends.
+        response = c.post(
+            "/api/v1/events",
+            content=json.dumps({"events": batch}),
+            headers={"Content-Type": "application/json"},
+        )
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["accepted"] == 1 and body["duplicates"] == 0
+    reasons = {r["index"]: r["reason"] for r in body["rejected"]}
+    assert sorted(reasons) == [1, 2, 3, 4, 5, 6, 7]
+    assert "collect_max_ahead_hours" in reasons[1] and "year 10000" in reasons[2]
+    assert "whole number" in reasons[3] and "user_id" in reasons[4] and "event_id" in reasons[5]
+    assert "Infinity" in reasons[6] and "NUL" in reasons[7]
+    with running.client("read") as c:
+        for grain in ("day", "week"):
+            assert c.get("/api/v1/analytics/kpis", params={"grain": grain}).status_code == 200

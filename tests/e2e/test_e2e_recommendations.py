@@ -80,3 +80,17 @@ def test_try_it_for_an_unknown_customer_shows_trending(page: Any, sign_in: Any, 
     )
     reasons = page.locator("#try-recs td.reason").all_inner_texts()
     assert reasons and set(reasons) == {"Trending now"}
+
+
+def test_try_it_reaches_ids_holding_slashes_and_url_characters(
+    page: Any, sign_in: Any, shop: Running
+) -> None:
+    # Issue 21, point 7: before, "new/one" answered "No such endpoint" in the panel.
+    sign_in(shop.url, "recommendations")
+    for user in ["new/one", "50% off?x=1#top", "Zoë/東京"]:
+        page.fill("#try-user", user)
+        page.click("#try-go")
+        page.wait_for_function("document.querySelector('#try-request').textContent.startsWith('cold start')")
+        assert page.locator("#try-status").inner_text() == ""
+        assert set(page.locator("#try-recs td.reason").all_inner_texts()) == {"Trending now"}
+        page.evaluate("document.querySelector('#try-request').textContent = ''")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -370,12 +371,22 @@ def test_refunds_may_be_negative(store: Store, tmp_path: Path) -> None:
 
 
 def test_future_timestamps_load_with_a_warning(store: Store, tmp_path: Path) -> None:
+    # Within the default allowance (366 days ahead): loaded, with a warning. Beyond it: rejected.
+    soon = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = write(
-        tmp_path / "events.csv", [HEADER, GOOD_ROWS[0], "e8,2099-01-01T00:00:00Z,u1,s1,view,i1,,,,web"]
+        tmp_path / "events.csv",
+        [
+            HEADER,
+            GOOD_ROWS[0],
+            f"e8,{soon},u1,s1,view,i1,,,,web",
+            "e9,2099-01-01T00:00:00Z,u1,s1,view,i1,,,,web",
+        ],
     )
     summary = ingest_file(store, "events", path)
     assert summary.loaded == 2 and summary.warnings[0]["rows"] == [2]
     assert "future" in summary.warnings[0]["message"]
+    assert summary.rejected == 1 and summary.rejections[0]["rows"] == [3]
+    assert "`load_max_ahead_days`" in summary.rejections[0]["reason"]
 
 
 def test_empty_and_header_only_files(store: Store, tmp_path: Path) -> None:
@@ -746,7 +757,7 @@ def test_large_files_load_in_slices_with_the_same_ids_and_counts(
         + [
             "2024-01-01T00:05:00Z,u2,view,i2",
             "bad,u3,view,i3",
-            "2099-01-01T00:00:00Z,u4,view,i4",
+            f"{(datetime.now(UTC) + timedelta(days=30)):%Y-%m-%dT%H:%M:%SZ},u4,view,i4",
         ]
     )
     path = write(tmp_path / "slices.csv", lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -39,6 +40,10 @@ VALUES = st.one_of(
     JSON.map(lambda v: orjson.dumps(v).decode()),
 )
 TIME_COLUMNS = {"ts", "created_at", "email_consent_at", "sms_consent_at"}
+RAW_JSON = st.one_of(
+    JSON, st.floats(), st.integers(-(2**63), 2**63 - 1)
+)  # JSON lines may hold any JSON value
+STORED_IN = {"events": "events", "items": "items", "users": "users", "transactions": "orders"}
 
 
 @st.composite
@@ -46,8 +51,10 @@ def files(draw: st.DrawFn) -> tuple[str, str, list[str], list[dict[str, str]]]:
     kind = draw(st.sampled_from(["events", "items", "users", "transactions"]))
     names = [c.name for c in table(kind).columns] + ["device"]  # plus a column to keep in properties
     names = [n for n in names if draw(st.integers(0, 4)) > 0]  # some columns left out
-    row = st.fixed_dictionaries({n: TIMES if n in TIME_COLUMNS else VALUES for n in names})
-    return kind, draw(st.sampled_from(["csv", "jsonl"])), names, draw(st.lists(row, min_size=1, max_size=5))
+    fmt = draw(st.sampled_from(["csv", "jsonl"]))
+    other = st.one_of(VALUES, RAW_JSON) if fmt == "jsonl" else VALUES
+    row = st.fixed_dictionaries({n: TIMES if n in TIME_COLUMNS else other for n in names})
+    return kind, fmt, names, draw(st.lists(row, min_size=1, max_size=5))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
@@ -73,3 +80,14 @@ def test_every_record_of_any_file_is_stored_or_reported(spec: tuple[str, str, li
             assert summary.read == summary.loaded + summary.duplicates + summary.rejected
             if kind == "events":  # a fresh store: what was loaded is what is there
                 assert store.count("events") == summary.loaded
+            # Stored times lie in the accepted window (from 1990, before year 10000): they read
+            # back as datetimes, never as text.
+            stored = STORED_IN[kind]
+            for name in TIME_COLUMNS & set(store.con.table(stored).columns):
+                for (value,) in store.con.execute(f'SELECT "{name}" FROM {stored}').fetchall():
+                    assert value is None or (isinstance(value, datetime) and value >= datetime(1990, 1, 1))
+            if kind == "events":  # ids are text as sent: never an object's JSON text
+                for (user_id,) in store.con.execute("SELECT user_id FROM events").fetchall():
+                    assert not user_id.startswith(("{", "[")) or any(
+                        r.get("user_id") == user_id for r in rows
+                    )

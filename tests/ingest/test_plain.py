@@ -6,7 +6,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cartwise.ingest import prepare_events
+from cartwise.ingest import TimeWindow, prepare_events
 from cartwise.ingest.load import prepare_events_sql
 from cartwise.ingest.plain import prepare_plain
 
@@ -169,13 +169,19 @@ def test_refused_records_still_get_the_sql_messages() -> None:
 
 
 def test_times_whose_utc_leaves_years_1_to_9999_match_the_sql_rules() -> None:
-    # Python's datetime cannot hold these instants; the stored times can.
-    for ts in ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00"]:
-        records = [{"event_id": "e1", "ts": ts, "user_id": "u1", "type": "view"}]
-        plain = prepare_plain(records)
-        reference = prepare_events_sql(records)
-        assert plain is not None and reference.rejected == []
-        assert plain["ts"].cast("int64").to_pylist() == reference.table["ts"].cast("int64").to_pylist()
+    # Python's datetime cannot hold these instants. Year 10000 is refused whatever the window;
+    # year 0 only by a window that starts later (the default starts in 1990).
+    wide = TimeWindow.for_replay()
+    late = [{"event_id": "e1", "ts": "9999-12-31T23:59:59-14:00", "user_id": "u1", "type": "view"}]
+    assert prepare_plain(late, wide) is None
+    assert "year 10000" in prepare_events_sql(late, window=wide).rejected[0]["reason"]
+    early = [{"event_id": "e1", "ts": "0001-01-01T00:00:00+01:00", "user_id": "u1", "type": "view"}]
+    plain = prepare_plain(early, wide)
+    reference = prepare_events_sql(early, window=wide)
+    assert plain is not None and reference.rejected == []
+    assert plain["ts"].cast("int64").to_pylist() == reference.table["ts"].cast("int64").to_pylist()
+    assert prepare_plain(early) is None
+    assert "`ts_earliest`" in prepare_events_sql(early).rejected[0]["reason"]
 
 
 def test_a_time_holding_a_line_break_is_refused_by_the_sql_rules() -> None:

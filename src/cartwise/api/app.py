@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cartwise import __version__
 from cartwise.api import errors, html, v1
 from cartwise.api.collect import CollectorLane
+from cartwise.api.path_ids import EncodedIds
 from cartwise.core.settings import Settings
 from cartwise.service.service import Service, ServiceOptions
 from cartwise.web import STATIC_DIR, plotly_js_path
@@ -181,6 +182,7 @@ def create_app(
     }
     # Innermost first: the collector's lane still gets CORS headers and the body limit.
     app.add_middleware(CollectorLane, service=service)
+    app.add_middleware(EncodedIds)
     app.add_middleware(CORSMiddleware, **cors)
     app.add_middleware(Guard, max_body_bytes=service.options.max_body_bytes)
     return app

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
+from cartwise.api.path_ids import path_id
 from cartwise.pages import customers as views
 
 _ERRORS = error_responses(
@@ -123,7 +124,7 @@ def customer(
     events: Annotated[int, Query(ge=1, le=1000, description="Latest events in the timeline.")] = 50,
 ) -> dict[str, Any]:
     """Customer 360: profile, RFM, predictions, churn scores, cluster, saved segments, orders and events."""
-    return views.customer_detail(service_of(request), user_id, events=events)
+    return views.customer_detail(service_of(request), path_id(user_id), events=events)
 
 
 @router.get("/segments/rfm", response_model=dict[str, Any])

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.api.auth import Principal, require_admin, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
+from cartwise.api.path_ids import path_id
 from cartwise.pipelines.event_delete import MAX_IDS, EventFilter
 
 _ERRORS = error_responses(
@@ -28,7 +29,7 @@ _ERRORS = error_responses(
 router = APIRouter(prefix="/api/v1", tags=["privacy"], responses=_ERRORS)
 
 Admin = Annotated[Principal, Depends(require_admin)]
-CustomerId = Annotated[str, Path(description="The customer's id (may contain `/`).")]
+CustomerId = Annotated[str, Path(description="The customer's id; a `/` in it is sent as `%2F`.")]
 
 
 class EventDelete(BaseModel):
@@ -94,13 +95,13 @@ def delete_events(body: EventDelete, request: Request, who: Admin) -> dict[str, 
     return service_of(request).delete_events(flt, dry_run=body.dry_run)
 
 
-@router.get("/customers/{user_id:path}/export", response_model=CustomerExport)
+@router.get("/customers/{user_id}/export", response_model=CustomerExport)
 def export_customer(user_id: CustomerId, request: Request, who: Admin) -> dict[str, Any]:
     """Everything held about a customer, as JSON (right of access)."""
-    return service_of(request).export_customer(user_id)
+    return service_of(request).export_customer(path_id(user_id))
 
 
-@router.delete("/customers/{user_id:path}", response_model=CustomerForgotten)
+@router.delete("/customers/{user_id}", response_model=CustomerForgotten)
 def forget_customer(user_id: CustomerId, request: Request, who: Admin) -> dict[str, Any]:
     """Erase a customer from every table and the collector's log; logged by hash only. Idempotent."""
-    return service_of(request).forget_customer(user_id)
+    return service_of(request).forget_customer(path_id(user_id))

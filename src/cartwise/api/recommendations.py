@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
+from cartwise.api.path_ids import path_id
 from cartwise.pages import recommendations as _page  # noqa: F401  (registers the Recommendations page)
 from cartwise.service.recs import recs_for, stop_recs
 
@@ -98,7 +99,7 @@ async def recommendations(
     logged as an impression under `request_id`.
     """
     served = recs_for(service_of(request)).recommend(
-        user_id,
+        path_id(user_id),
         n,
         session_id=session_id,
         context_item=context_item,
@@ -123,18 +124,20 @@ def history(
     request: Request, who: Read, user_id: Id, n: Annotated[int, Query(ge=1, le=200)] = 20
 ) -> dict[str, Any]:
     """The user's latest views, add-to-carts and purchases, newest first."""
-    return {"items": recs_for(service_of(request)).history(user_id, n)}
+    return {"items": recs_for(service_of(request)).history(path_id(user_id), n)}
 
 
 @router.get("/api/v1/items/{item_id}/similar", response_model=ItemList)
 async def similar(request: Request, who: Read, item_id: Id, n: N = 10) -> Response:
     """Items most like `item_id` (active and in stock)."""
+    item_id = path_id(item_id)
     return _json({"item_id": item_id, "items": recs_for(service_of(request)).similar(item_id, n)})
 
 
 @router.get("/api/v1/items/{item_id}/bought-together", response_model=ItemList)
 async def bought_together(request: Request, who: Read, item_id: Id, n: N = 10) -> Response:
     """Items often in the same order as `item_id`, by lift of pair basket rules."""
+    item_id = path_id(item_id)
     return _json({"item_id": item_id, "items": recs_for(service_of(request)).bought_together(item_id, n)})
 
 

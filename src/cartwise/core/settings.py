@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,24 @@ class Settings(BaseModel):
     )
     flush_seconds: float = Field(
         0.25, gt=0, description="Longest wait before acknowledged events are written to DuckDB, in seconds."
+    )
+    ts_earliest: date = Field(
+        date(1990, 1, 1),
+        description="Earliest time (a UTC date) the collector and file loads accept; an earlier time is "
+        "rejected with the reason (usually epoch milliseconds read as seconds, or a missing value written as 0).",
+    )
+    collect_max_ahead_hours: float = Field(
+        24,
+        ge=0,
+        description="How far ahead of the server's clock the collector accepts an event's time, in hours; "
+        "a later time is rejected with the reason.",
+    )
+    load_max_ahead_days: float = Field(
+        366,
+        ge=0,
+        le=2_900_000,
+        description="How far ahead of the server's clock a file load accepts a time, in days. Times more "
+        "than 5 minutes ahead are loaded with a warning; beyond this, and from year 10000 on, they are rejected.",
     )
 
 

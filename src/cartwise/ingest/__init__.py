@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     )
     from cartwise.ingest.mapping import load_mapping_file, parse_map_options, save_mapping_file
     from cartwise.ingest.readers import ReadResult, read_file, read_input
+    from cartwise.ingest.validate import TimeWindow
 
 _LOAD = {
     "LoadOptions",
@@ -36,6 +37,7 @@ _LOAD = {
 }
 _MAPPING = {"load_mapping_file", "parse_map_options", "save_mapping_file"}
 _READERS = {"ReadResult", "read_file", "read_input"}
+_VALIDATE = {"TimeWindow"}
 
 
 def __getattr__(name: str) -> Any:
@@ -51,6 +53,10 @@ def __getattr__(name: str) -> Any:
         from cartwise.ingest import readers
 
         return getattr(readers, name)
+    if name in _VALIDATE:
+        from cartwise.ingest import validate
+
+        return getattr(validate, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -62,6 +68,7 @@ __all__ = [
     "PreparedEvents",
     "ReadResult",
     "StoredIds",
+    "TimeWindow",
     "derive_orders",
     "ingest_file",
     "load_mapping_file",

@@ -30,6 +30,8 @@ from cartwise.ingest.kinds import KINDS
 from cartwise.ingest.mapping import MissingColumns, resolve_mapping
 from cartwise.ingest.plain import prepare_plain
 from cartwise.ingest.readers import (
+    HIDDEN_COLUMNS,
+    NESTED_COLUMN,
     ROW_COLUMN,
     Malformed,
     is_plain_parquet,
@@ -37,7 +39,15 @@ from cartwise.ingest.readers import (
     read_input,
     records_to_table,
 )
-from cartwise.ingest.validate import Staging, lit, q, quarantine_sql, staging_sql, timestamp_mode
+from cartwise.ingest.validate import (
+    Staging,
+    TimeWindow,
+    lit,
+    q,
+    quarantine_sql,
+    staging_sql,
+    timestamp_mode,
+)
 from cartwise.schema import EVENTS, Table
 from cartwise.schema import table as canonical_table
 from cartwise.store import Store
@@ -61,6 +71,8 @@ class LoadOptions:
     mapping: dict[str, str] = field(default_factory=dict)
     ts_format: str | None = None
     timezone: str = "UTC"
+    window: TimeWindow = field(default_factory=TimeWindow)
+    """Times accepted; `TimeWindow.for_loads(settings)` follows the settings."""
 
 
 @dataclass
@@ -177,7 +189,7 @@ class _Rows:
 
     @property
     def column_names(self) -> list[str]:
-        return [c for c in self.types if c != ROW_COLUMN]
+        return [c for c in self.types if c not in HIDDEN_COLUMNS]
 
     def show(self, con: duckdb.DuckDBPyConnection, offset: int = 0, size: int | None = None) -> None:
         """Make rows [offset, offset + size) (all by default) the relation `_SRC` on `con`."""
@@ -233,7 +245,15 @@ class _Loader:
             types = self.data.types
             modes = _ts_modes(con, table, self.mapping, types, self.options.ts_format)
             derive = table.name == "events" and "event_id" not in self.mapping
-            staging = staging_sql(table, _SRC, self.mapping, types, modes, derive_ids=table.name == "events")
+            staging = staging_sql(
+                table,
+                _SRC,
+                self.mapping,
+                types,
+                modes,
+                derive_ids=table.name == "events",
+                window=self.options.window,
+            )
             self._quarantine_malformed()
             con.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEN} (hash VARCHAR PRIMARY KEY, n BIGINT)")
             # Event files go through in slices, inside the same transaction, to bound memory. The
@@ -692,7 +712,7 @@ def _scratch() -> duckdb.DuckDBPyConnection:
 
 @functools.lru_cache(maxsize=64)
 def _batch_plan(
-    columns: tuple[str, ...], ts_mode: tuple[str, str | None], has_ids: bool
+    columns: tuple[str, ...], ts_mode: tuple[str, str | None], has_ids: bool, window: TimeWindow, nested: bool
 ) -> tuple[str, Staging] | str:
     """The one SELECT that validates a batch with these columns, or the mapping error for them.
 
@@ -704,8 +724,10 @@ def _batch_plan(
     except MissingColumns as exc:  # no event of the batch has the field: say it in the API's terms
         return f"missing {', '.join(f'`{m}`' for m in exc.missing)}; every event needs `ts`, `user_id` and `type`"
     types = {name: pa.string() for name in columns}
+    if nested:
+        types[NESTED_COLUMN] = pa.list_(pa.string())
     types[ROW_COLUMN] = pa.int64()
-    staging = staging_sql(EVENTS, _SRC, mapping, types, {"ts": ts_mode}, derive_ids=True)
+    staging = staging_sql(EVENTS, _SRC, mapping, types, {"ts": ts_mode}, derive_ids=True, window=window)
     key_hash = _content_hash(EVENTS, "s")
     select = ", ".join(f"{_EVENT_FILLS.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
     if has_ids:  # every record brings its id: no content hashing needed
@@ -718,30 +740,40 @@ def _batch_plan(
     return sql, staging
 
 
-def prepare_events(records: list[dict[str, Any]], *, timezone: str = "UTC") -> PreparedEvents:
+COLLECTOR_WINDOW = TimeWindow(max_ahead_seconds=86_400.0, ahead_setting="collect_max_ahead_hours")
+"""The collector's default window (the settings' defaults): from 1990 to a day ahead."""
+
+
+def prepare_events(
+    records: list[dict[str, Any]], *, timezone: str = "UTC", window: TimeWindow = COLLECTOR_WINDOW
+) -> PreparedEvents:
     """Validate event records (dicts with canonical keys) with the same rules as file ingestion.
 
     Valid records come back, in input order, as a canonical Arrow table with `event_id`
     filled in (derived from content when absent, so retrying a batch is idempotent); each
     refused record is reported with its 0-based index and the reason. Plain batches (see
-    `plain.prepare_plain`) skip the SQL, whose fixed cost dominates a small batch.
+    `plain.prepare_plain`) skip the SQL, whose fixed cost dominates a small batch. Times
+    must lie inside `window`.
     """
     if timezone == "UTC":
-        plain = prepare_plain(records)
+        plain = prepare_plain(records, window)
         if plain is not None:
             return PreparedEvents(plain, [])
-    return prepare_events_sql(records, timezone=timezone)
+    return prepare_events_sql(records, timezone=timezone, window=window)
 
 
-def prepare_events_sql(records: list[dict[str, Any]], *, timezone: str = "UTC") -> PreparedEvents:
+def prepare_events_sql(
+    records: list[dict[str, Any]], *, timezone: str = "UTC", window: TimeWindow = COLLECTOR_WINDOW
+) -> PreparedEvents:
     """`prepare_events` through the SQL rules alone: the reference the plain path is tested against."""
     raw = records_to_table(records)
     raw = raw.append_column(ROW_COLUMN, pa.array(range(1, len(records) + 1), pa.int64()))
-    columns = tuple(c for c in raw.column_names if c != ROW_COLUMN)
+    columns = tuple(c for c in raw.column_names if c not in HIDDEN_COLUMNS)
     ts_column = next((c for c in columns if c.lower() in ("ts", *EVENTS.synonyms["ts"])), None)
     sample = [str(r[ts_column]) for r in records[:200] if ts_column and r.get(ts_column) is not None]
     has_ids = all(r.get("event_id") not in (None, "") for r in records)
-    plan = _batch_plan(columns, timestamp_mode(sample, None), has_ids)
+    nested = NESTED_COLUMN in raw.column_names
+    plan = _batch_plan(columns, timestamp_mode(sample, None), has_ids, window, nested)
     if isinstance(plan, str):
         empty = pa.table({c: pa.array([], pa.string()) for c in EVENTS.column_names})
         return PreparedEvents(empty, [{"index": i, "reason": plan} for i in range(len(records))])

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import math
 import re
+import time
+from datetime import date
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
+from cartwise.ingest.readers import holds_non_finite
+from cartwise.ingest.validate import TimeWindow
 from cartwise.schema import EVENTS
 from cartwise.schema.tables import NEGATIVE_ALLOWED_TYPES
 
@@ -68,6 +73,8 @@ def _texts(values: list[Any], required: bool) -> list[Any]:
         present = [v for v in values if v is not None]
     if present and (max(map(len, present)) > _MAX_CHARS or list(map(str.strip, present)) != present):
         raise _NotPlain
+    if present and "\x00" in "".join(present):
+        raise _NotPlain  # the rules refuse a NUL character in ids and text
     return values
 
 
@@ -122,7 +129,26 @@ def _kind(value: Any) -> str:
     return kind
 
 
-def prepare_plain(records: list[dict[str, Any]]) -> pa.Table | None:
+_YEAR_10000_US = 253_402_300_800 * 1_000_000  # 10000-01-01 in microseconds since 1970
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_DAY_US = 86_400 * 1_000_000
+
+
+def _inside(ts: pa.Array, window: TimeWindow) -> None:
+    """Refuse times outside the window, as the SQL rules would (they then say which and why).
+
+    On the microseconds themselves: min/max through Arrow scalars and datetimes cost ~45 us
+    per call, a tenth of validating 100 plain events."""
+    micros = np.asarray(ts.view(pa.int64()).to_numpy(zero_copy_only=False))
+    if not len(micros):
+        return
+    latest = min(_YEAR_10000_US - 1, time.time_ns() // 1000 + window.max_ahead_seconds * 1e6)
+    earliest = (window.earliest.toordinal() - _EPOCH_DAY) * _DAY_US
+    if micros.max() > latest or (window.earliest > date(1, 1, 1) and micros.min() < earliest):
+        raise _NotPlain
+
+
+def prepare_plain(records: list[dict[str, Any]], window: TimeWindow | None = None) -> pa.Table | None:
     """The canonical events of a plain batch (times as UTC), or None when any record is not plain.
 
     Plain: only canonical field names; `event_id`, `user_id`, `type` and `ts` present;
@@ -168,7 +194,12 @@ def prepare_plain(records: list[dict[str, Any]]) -> pa.Table | None:
                 properties = [None if p is None else orjson.dumps(p).decode() for p in properties]
             except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
                 raise _NotPlain from exc
+            if any(p is not None and "null" in p for p in properties) and any(
+                map(holds_non_finite, column["properties"])
+            ):
+                raise _NotPlain  # orjson wrote NaN or Infinity as null; the rules refuse them
         ts = _times(column["ts"])
+        _inside(ts, window or TimeWindow())
     except _NotPlain:
         return None
     if "purchase" in kinds:  # the same fills as file loads: an order of its own, price x quantity

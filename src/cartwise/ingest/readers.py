@@ -11,6 +11,8 @@ import codecs
 import csv
 import gzip
 import io
+import json
+import math
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -26,6 +28,10 @@ from cartwise.core.errors import InputError
 from cartwise.ingest.kinds import FORMATS
 
 ROW_COLUMN = "_row"
+NESTED_COLUMN = "_cw_nested"
+"""Added by `records_to_table`: per record, the fields that held a JSON object or array (as JSON
+text in the table), so validation can refuse them where a single value is due."""
+HIDDEN_COLUMNS = (ROW_COLUMN, NESTED_COLUMN)
 """Name of the column holding each record's row number in tables returned by `read_input`."""
 
 CDNOW_COLUMNS = ("customer_id", "customer_index", "date", "quantity", "amount")
@@ -313,13 +319,28 @@ def _read_lines(data: bytes, path: Path, header: bool, encoding: str, names: lis
     return ReadResult(_with_rows(table, malformed), "whitespace", malformed)
 
 
+def holds_non_finite(value: object) -> bool:
+    """Whether a parsed JSON value holds NaN or an infinity anywhere (orjson would write null)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(map(holds_non_finite, value.values()))
+    if isinstance(value, list):
+        return any(map(holds_non_finite, value))
+    return False
+
+
 def _json_text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
         return value
     if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
+        text = orjson.dumps(value).decode()
+        if "null" in text and holds_non_finite(value):
+            # Keep NaN and Infinity visible (as non-JSON literals) so validation refuses them.
+            return json.dumps(value, allow_nan=True)
+        return text
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -333,9 +354,13 @@ def records_to_table(records: list[dict[str, object]]) -> pa.Table:
             names.setdefault(key, None)
     if not names:  # objects without fields: still one row each, for the row numbers
         return pa.Table.from_struct_array(pa.array([{}] * len(records), pa.struct([])))
-    return pa.table(
+    table = pa.table(
         {name: pa.array([_json_text(r.get(name)) for r in records], pa.string()) for name in names}
     )
+    nested = [[k for k, v in r.items() if isinstance(v, dict | list)] or None for r in records]
+    if any(nested):
+        table = table.append_column(NESTED_COLUMN, pa.array(nested, pa.list_(pa.string())))
+    return table
 
 
 def _read_jsonl(data: bytes, path: Path, encoding: str) -> ReadResult:
@@ -467,4 +492,4 @@ def read_file(
     if result.malformed:
         shown = "; ".join(f"row {m.row} {m.reason}" for m in result.malformed[:3])
         raise InputError(f"{path}: {len(result.malformed)} malformed record(s): {shown}.")
-    return result.table.drop_columns([ROW_COLUMN])
+    return result.table.drop_columns([c for c in HIDDEN_COLUMNS if c in result.table.column_names])

@@ -9,18 +9,26 @@ the first rule it breaks in `Check` order). Rules, in order, for each mapped col
 - a required column may not be empty;
 - money and price columns marked non-negative may not be negative; event quantity and revenue
   may be negative only for `refund` and `remove_from_cart`;
-- a user's e-mail must contain one `@` with text on both sides.
+- a user's e-mail must contain one `@` with text on both sides;
+- ids and text may not hold a NUL character; JSON objects may not hold NaN or Infinity;
+- a timestamp must lie inside the `TimeWindow`: not before its earliest date, not more than
+  its allowance ahead of the clock, and before year 10000 whatever the allowance.
 Timestamps in the future (more than 5 minutes ahead) are loaded but flagged in `_future`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.types as pat
 
+from cartwise.core.settings import Settings
+from cartwise.ingest.readers import HIDDEN_COLUMNS, NESTED_COLUMN
 from cartwise.schema import Column, Table
 from cartwise.schema.tables import NEGATIVE_ALLOWED_TYPES
 
@@ -28,6 +36,51 @@ MAX_VALUE_BYTES = 1 << 20
 FUTURE_TOLERANCE = "INTERVAL 5 MINUTES"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
+_YEAR_10000 = "TIMESTAMP '10000-01-01'"
+# NaN or Infinity (DuckDB's JSON reader also takes nan, inf) outside every string of a JSON text.
+_NON_FINITE_JSON = r'^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?i:nan|inf)'
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The times a load accepts: from `earliest` (UTC) to `max_ahead_seconds` past the clock.
+
+    `ahead_setting` names the setting that allows the look-ahead, for the rejection message.
+    Times from year 10000 on are refused whatever the window (Python and the analytics
+    views cannot hold them).
+    """
+
+    earliest: date = date(1990, 1, 1)
+    max_ahead_seconds: float = 366 * 86_400.0
+    ahead_setting: str = "load_max_ahead_days"
+
+    @classmethod
+    def for_loads(cls, settings: Settings) -> TimeWindow:
+        return cls(settings.ts_earliest, settings.load_max_ahead_days * 86_400.0, "load_max_ahead_days")
+
+    @classmethod
+    def for_collector(cls, settings: Settings) -> TimeWindow:
+        return cls(
+            settings.ts_earliest, settings.collect_max_ahead_hours * 3_600.0, "collect_max_ahead_hours"
+        )
+
+    def latest(self, now: datetime) -> datetime:
+        """The latest time accepted at `now` (naive UTC), capped just before year 10000."""
+        try:
+            return now + timedelta(seconds=self.max_ahead_seconds)
+        except OverflowError:
+            return datetime.max
+
+    @classmethod
+    def for_replay(cls) -> TimeWindow:
+        """Anything before year 10000: events the collector already acknowledged are kept."""
+        return cls(date(1, 1, 1), float("inf"), "collect_max_ahead_hours")
+
+    def ahead_text(self) -> str:
+        seconds = self.max_ahead_seconds
+        if seconds % 86_400 == 0 and seconds >= 2 * 86_400:
+            return f"{seconds / 86_400:g} days"
+        return f"{seconds / 3_600:g} hours"
 
 
 def q(name: str) -> str:
@@ -104,12 +157,13 @@ def _typed(
     if kind in ("id", "string"):
         if pat.is_floating(arrow_type):  # ids stored as floats in Parquet: 42.0 -> "42"
             return f"CAST(CAST({src} AS BIGINT) AS VARCHAR)", None, ""
-        return raw, None, ""
+        return raw, f"contains({raw}, chr(0))", "'contains a NUL character (\\u0000); remove it'"
     if kind == "integer":
         if pat.is_integer(arrow_type):
             return f"CAST({src} AS BIGINT)", None, ""
         as_double = f"TRY_CAST({raw} AS DOUBLE)"
-        value = f"COALESCE(TRY_CAST({raw} AS BIGINT), CASE WHEN {as_double} = round({as_double}) THEN TRY_CAST({as_double} AS BIGINT) END)"
+        # DuckDB's text-to-BIGINT cast rounds ('1.5' gives 2): only whole values may pass.
+        value = f"CASE WHEN {as_double} = round({as_double}) THEN COALESCE(TRY_CAST({raw} AS BIGINT), TRY_CAST({as_double} AS BIGINT)) END"
         return value, f"{raw} IS NOT NULL AND {value_ref} IS NULL", "'is not a whole number'"
     if kind == "float":
         if pat.is_integer(arrow_type) or pat.is_floating(arrow_type) or pat.is_decimal(arrow_type):
@@ -140,9 +194,14 @@ def _typed(
         if pat.is_struct(arrow_type) or pat.is_map(arrow_type):
             return f"CAST(to_json({src}) AS VARCHAR)", None, ""
         condition = (
-            f"{raw} IS NOT NULL AND (NOT json_valid({raw}) OR json_type(CAST({raw} AS JSON)) <> 'OBJECT')"
+            f"{raw} IS NOT NULL AND (NOT json_valid({raw}) OR json_type(CAST({raw} AS JSON)) <> 'OBJECT' "
+            f"OR (regexp_matches({raw}, '(?i)nan|inf') AND regexp_matches({raw}, {lit(_NON_FINITE_JSON)})))"
         )
-        return raw, condition, '\'is not a JSON object such as {"key": "value"}\''
+        return (
+            raw,
+            condition,
+            '\'is not a JSON object such as {"key": "value"} (NaN and Infinity are not JSON)\'',
+        )
     if kind == "timestamp":
         return _timestamp(src, raw, value_ref, arrow_type, ts_mode)
     raise AssertionError(kind)
@@ -211,6 +270,7 @@ def staging_sql(
     types: dict[str, pa.DataType],
     ts_modes: dict[str, tuple[str, str | None]],
     derive_ids: bool,
+    window: TimeWindow | None = None,
 ) -> Staging:
     """SQL selecting `_row`, canonical typed columns, `_problem` and `_future` from `relation`.
 
@@ -239,7 +299,7 @@ def staging_sql(
         values.append(f"{value} AS {value_name}")
         return "s." + value_name, failure, message
 
-    extras = [c for c in types if c not in mapping.values() and c != "_row"]
+    extras = [c for c in types if c not in mapping.values() and c not in HIDDEN_COLUMNS]
     for column in table.columns:
         source = mapping.get(column.name)
         if column.name == table.extras_column and extras:
@@ -248,6 +308,16 @@ def staging_sql(
             selects.append(f"CAST(NULL AS {column.duckdb_type}) AS {q(column.name)}")
             continue
         src = "s." + q(source)
+        if NESTED_COLUMN in types and column.kind != "json":
+            checks.append(
+                Check(
+                    column.name,
+                    "raw",
+                    f"list_contains(s.{q(NESTED_COLUMN)}, {lit(source)})",
+                    "'is a JSON object or array; send a single value (text or a number)'",
+                    f"CAST({src} AS VARCHAR)",
+                )
+            )
         value, failure, message = parse(column, source, ts_modes.get(column.name, ("iso", None)))
         if pat.is_string(types[source]) or pat.is_large_string(types[source]):
             checks.append(_length_check(column.name, src))
@@ -281,10 +351,13 @@ def staging_sql(
     def typed_check(name: str, condition: str, message: str, raw: str) -> None:
         checks.append(Check(name, "typed", condition, message, raw))
 
+    window = window or TimeWindow()
     for column in table.columns:
         t = "t." + q(column.name)
         if column.required and not (column.name == "event_id" and derive_ids):
             typed_check(column.name, f"{t} IS NULL", "'is required but empty'", "''")
+        if column.kind == "timestamp" and column.name in mapping:
+            _window_checks(column.name, t, window, typed_check)
         if column.non_negative and column.name in mapping:
             typed_check(
                 column.name, f"{t} < 0", "'is negative; it must be zero or more'", f"CAST({t} AS VARCHAR)"
@@ -335,6 +408,41 @@ def staging_sql(
     return Staging(sql, checks)
 
 
+def _window_checks(name: str, t: str, window: TimeWindow, typed_check: Any) -> None:
+    """Refuse times outside `window`: in year 10000 or later, before its start, too far ahead."""
+    shown = f"CAST({t} AS VARCHAR)"
+    typed_check(
+        name,
+        f"{t} >= {_YEAR_10000}",
+        "'is in year 10000 or later; times must lie before year 10000 (check the unit of epoch times)'",
+        shown,
+    )
+    earliest = window.earliest.isoformat()
+    if window.earliest > date(1, 1, 1):
+        typed_check(
+            name,
+            f"{t} < TIMESTAMP {lit(earliest)}",
+            lit(
+                f"is before {earliest}, the earliest time accepted (setting `ts_earliest`); check the unit "
+                "of epoch times, or a missing time written as 0"
+            ),
+            shown,
+        )
+    if math.isfinite(window.max_ahead_seconds):  # infinite: year 10000 is the bound
+        ahead = (
+            f"timezone('UTC', now()) + to_microseconds(CAST({int(window.max_ahead_seconds * 1e6)} AS BIGINT))"
+        )
+        typed_check(
+            name,
+            f"{t} > {ahead}",
+            lit(
+                f"is more than {window.ahead_text()} ahead of the server's clock (setting "
+                f"`{window.ahead_setting}`); check the sender's clock and time zone"
+            ),
+            shown,
+        )
+
+
 def quarantine_sql(staging: Staging, relation: str, staged: str) -> str:
     """SQL giving `_row, column, value, reason, record` for each rejected row of `staged`.
 
@@ -348,7 +456,7 @@ def quarantine_sql(staging: Staging, relation: str, staged: str) -> str:
 
     columns = " ".join(f"WHEN {i} THEN {lit(c.column)}" for i, c in enumerate(staging.checks, start=1))
     column_case = f"CASE t._problem {columns} END" if columns else "NULL"
-    drop_row = "'{\"_row\": null}'"
+    drop_row = '\'{"_row": null, "' + NESTED_COLUMN + "\": null}'"
     return (
         f'SELECT t._row AS _row, {column_case} AS "column", CAST({case("raw")} AS VARCHAR) AS "value", '
         f"{case('message')} AS reason, CAST(json_merge_patch(to_json(s), {drop_row}) AS VARCHAR) AS record "

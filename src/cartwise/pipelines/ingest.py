@@ -15,6 +15,7 @@ from cartwise.core.errors import Interrupted
 from cartwise.core.settings import Settings
 from cartwise.ingest import (
     LoadOptions,
+    TimeWindow,
     ingest_file,
     load_mapping_file,
     parse_map_options,
@@ -40,7 +41,8 @@ def load_options(
     """Reading options from flags, falling back to a saved mapping file, then to the defaults.
 
     `maps` are `CANONICAL=SOURCE` pairs; they extend (and override) the file's `[map]` table.
-    Time stamps without an offset default to the `timezone` setting.
+    Time stamps without an offset default to the `timezone` setting; times outside the
+    settings' window for file loads (`ts_earliest`, `load_max_ahead_days`) are rejected per row.
     """
     saved: dict[str, Any] = load_mapping_file(mapping_file) if mapping_file else {}
     return LoadOptions(
@@ -51,6 +53,7 @@ def load_options(
         mapping={**saved.get("map", {}), **parse_map_options(maps)},
         ts_format=ts_format or saved.get("ts_format"),
         timezone=timezone or saved.get("timezone", settings.timezone),
+        window=TimeWindow.for_loads(settings),
     )
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
+from cartwise.ingest import TimeWindow
 from cartwise.pipelines.event_delete import EventFilter, delete_events
 from cartwise.pipelines.privacy import export_customer, forget_customer
 from cartwise.service import keys as keys_job
@@ -112,6 +113,7 @@ class Service:
             event_log_dir(self.settings, self.options),
             live=self.live,
             timezone=self.settings.timezone,
+            window=TimeWindow.for_collector(self.settings),
             flush_seconds=self.options.flush_seconds,
         )
         # Replay before seeding, so replayed events are counted once, from the store.
