@@ -40,7 +40,7 @@ class Guard:
         self.max_body_bytes = max_body_bytes
 
     async def _reject(self, send: Send, status: int, message: str, code: str) -> None:
-        body = orjson.dumps({"error": code, "message": message, "fields": []})
+        body = orjson.dumps({"error": code, "message": message, "fields": [], "parameter": None})
         await send(
             {
                 "type": "http.response.start",

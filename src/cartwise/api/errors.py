@@ -1,4 +1,7 @@
-"""JSON errors: every failure the API answers is `{"error", "message", "fields"}`, never HTML."""
+"""JSON errors: every failure the API answers is `{"error", "message", "fields", "parameter"}`, never HTML.
+
+`parameter` is the request parameter an error is about (e.g. `min_support`), or null; `fields`
+names it with the problem. The CLI's `--json` errors carry the same `parameter` key."""
 
 from __future__ import annotations
 
@@ -65,9 +68,19 @@ def _problem(err: dict[str, Any]) -> str:
 
 
 def error_body(
-    status: int, message: str, *, code: str | None = None, fields: list[dict[str, str]] | None = None
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    fields: list[dict[str, str]] | None = None,
+    parameter: str | None = None,
 ) -> dict[str, Any]:
-    return {"error": code or _CODES.get(status, "error"), "message": message, "fields": fields or []}
+    return {
+        "error": code or _CODES.get(status, "error"),
+        "message": message,
+        "fields": fields or [],
+        "parameter": parameter,
+    }
 
 
 def validation_error(errors: list[Any]) -> tuple[int, dict[str, Any]]:
@@ -79,18 +92,22 @@ def validation_error(errors: list[Any]) -> tuple[int, dict[str, Any]]:
         return 400, error_body(400, message, code="invalid_json")
     fields = [{"field": _field_name(tuple(e["loc"])), "problem": _problem(e)} for e in errors[:20]]
     summary = "; ".join(f"`{f['field']}` {f['problem']}" for f in fields[:3])
-    return 422, error_body(422, f"The request is invalid: {summary}.", fields=fields)
+    # One query or path parameter at fault: name it as the API does (`grain`, not `query.grain`).
+    places = {tuple(e["loc"][:2]) for e in errors}
+    parameter = None
+    if len(places) == 1 and errors[0]["loc"][0] in ("query", "path") and len(errors[0]["loc"]) > 1:
+        parameter = str(errors[0]["loc"][1])
+    return 422, error_body(422, f"The request is invalid: {summary}.", fields=fields, parameter=parameter)
 
 
 def cartwise_error(exc: CartwiseError) -> tuple[int, dict[str, Any], dict[str, str] | None]:
     """Status, body and headers for an error raised by Cartwise's own code."""
     if isinstance(exc, CollectorBusy):
         return 503, error_body(503, str(exc), code="busy"), {"Retry-After": "2"}
-    if isinstance(exc, NotFoundError):
-        return 404, error_body(404, str(exc)), None
-    if isinstance(exc, StoreError):
-        return 503, error_body(503, str(exc)), None
-    return 400, error_body(400, str(exc)), None
+    status = 404 if isinstance(exc, NotFoundError) else 503 if isinstance(exc, StoreError) else 400
+    message = str(exc)  # the parameter named as the API names it: `min_support`
+    fields = [] if exc.parameter is None else [{"field": exc.parameter, "problem": message}]
+    return status, error_body(status, message, fields=fields, parameter=exc.parameter), None
 
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -78,6 +78,9 @@ class ErrorBody(BaseModel):
     error: str = Field(..., description="Machine-readable code, e.g. `unauthorized`, `invalid_request`.")
     message: str = Field(..., description="What went wrong and how to fix it.")
     fields: list[ErrorField] = Field(default_factory=list)
+    parameter: str | None = Field(
+        None, description="The request parameter the error is about (e.g. `min_support`), when there is one."
+    )
 
 
 # Why a key is refused, the same on every authenticated route.

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cartwise.core.errors import ConfigError, InputError
+from cartwise.core.times import times_as_seconds
 
 
 class Split(NamedTuple):
@@ -41,22 +42,7 @@ def _time_order(frame: pd.DataFrame, user_col: str, time_col: str | None) -> np.
 
 
 def _sortable_times(values: pd.Series, name: str) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(values):
-        out = values.to_numpy(dtype=float)
-    else:
-        numeric = pd.to_numeric(values, errors="coerce")
-        if numeric.notna().all():
-            out = numeric.to_numpy(dtype=float)
-        else:
-            parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
-            out = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(out))
-    if len(bad):
-        raise InputError(
-            f"Time column `{name}` has {len(bad)} missing or unreadable values (rows {', '.join(map(str, bad[:5]))}); "
-            "fix them or drop those rows."
-        )
-    return out
+    return times_as_seconds(values, name=name, fix="fix them or drop those rows")
 
 
 def leave_last_n(

@@ -12,7 +12,7 @@ to build them, so pages can show a helpful empty state instead of an error.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -21,6 +21,7 @@ import pandas as pd
 from ibis.common.exceptions import IbisError
 
 from cartwise.core.errors import CartwiseError, InputError, ModelError, NotFoundError
+from cartwise.core.records import json_rows, json_value
 from cartwise.pages import dashboard
 from cartwise.pipelines import profiles as profiles_job
 from cartwise.predict import fit_bgnbd, rfm_summary
@@ -62,7 +63,7 @@ LIST_COLUMNS: tuple[str, ...] = (
     "clv_12m",
     "cluster",
 )
-_MONEY = {"revenue", "avg_order_value", "clv_12m", "amount", "price"}
+_MONEY = frozenset({"revenue", "avg_order_value", "clv_12m", "amount", "price"})
 MAX_LIMIT = 500
 MAX_RULE_CHARS = 1000
 HORIZON_WEEKS = profiles_job.HORIZON_WEEKS
@@ -73,25 +74,13 @@ RFM_NAMES = frozenset(name for name, _, _ in RFM_SEGMENTS)
 
 # -- helpers ---------------------------------------------------------------------------------------
 def _json_value(name: str, value: Any) -> Any:
-    """One value made JSON-ready: NaN and NA become None, times ISO 8601 UTC, money in cents."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return round(value, 2) if name in _MONEY else value
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat() + "Z"
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    """One value made JSON-ready; money columns (`_MONEY`) in cents."""
+    return json_value(value, money=name in _MONEY)
 
 
 def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description or []]
-    return [{n: _json_value(n, v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+    return json_rows(names, cursor.fetchall(), money=_MONEY)
 
 
 def _ready(store: Store) -> bool:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cartwise.core.errors import InputError
+from cartwise.core.times import utc_iso
 
 if TYPE_CHECKING:
     from cartwise.service.service import Service
@@ -128,7 +129,7 @@ def overview(service: Service) -> dict[str, Any]:
         totals = dict(zip(("events", "orders", "users", "items"), counts, strict=True))
     return {
         "live": service.live.snapshot(),
-        "today_since": since.isoformat() + "Z",
+        "today_since": utc_iso(since),
         "top_items": [
             {
                 "item_id": r[0],
@@ -149,7 +150,7 @@ def overview(service: Service) -> dict[str, Any]:
             {
                 "order_id": r[0],
                 "user_id": r[1],
-                "ts": r[2].isoformat() + "Z",
+                "ts": utc_iso(r[2]),
                 "amount": round(float(r[3]), 2),
                 "lines": r[4],
             }
