@@ -122,6 +122,27 @@ def test_bad_events_are_rejected_by_index_and_the_rest_kept(running: Running) ->
     assert "price" in reasons[4]
 
 
+def test_the_collector_takes_the_field_names_file_ingestion_takes(running: Running) -> None:
+    # `event_name` and `timestamp` are synonyms of `type` and `ts` for file ingestion (any case).
+    renamed = _event()
+    renamed["event_name"] = renamed.pop("type")
+    renamed["Timestamp"] = renamed.pop("ts")
+    both = _event(event_name="view")  # a synonym beside its canonical field is not merged
+    with running.client("collect") as c:
+        body = c.post("/api/v1/events", json={"events": [renamed, both]}).json()
+    # Accepted: validation found its required `type` and `ts` under the other names.
+    assert body["accepted"] == 1, body
+    assert [r["index"] for r in body["rejected"]] == [1] and "event_name" in body["rejected"][0]["reason"]
+
+
+def test_an_unreadable_timestamp_is_explained_in_the_api_s_terms(running: Running) -> None:
+    with running.client("collect") as c:
+        body = c.post("/api/v1/events", json={"events": [_event(ts="01/03/2024 12:00")]}).json()
+    reason = body["rejected"][0]["reason"]
+    assert reason.startswith("ts: '01/03/2024 12:00' is not a timestamp") and "ISO 8601" in reason
+    assert "--" not in reason  # no CLI flag in an API answer
+
+
 def test_integers_beyond_64_bits_are_rejected_by_index(running: Running) -> None:
     batch = [_event(), _event(properties={"n": 2**70}), _event(quantity=-(2**64))]
     with running.client("collect") as c:

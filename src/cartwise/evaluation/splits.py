@@ -79,7 +79,8 @@ def temporal_split(
         raise ConfigError(f"test_fraction must be between 0 and 1; got {test_fraction!r}.")
     if time_col is None:
         raise ConfigError(
-            "A temporal split needs a time column; pass --time-col or use --split leave-last-5."
+            "A temporal split needs a time column; name one or use the leave-last-5 split.",
+            parameter="time_col",
         )
     _check_columns(frame, user_col=user_col, time_col=time_col)
     times = _sortable_times(frame[time_col], time_col)
@@ -107,7 +108,8 @@ def last_basket(
     evaluation; users with a single basket stay whole in train."""
     if basket_col is None:
         raise ConfigError(
-            "A last-basket split needs a basket column; pass --basket-col (an order or session id)."
+            "A last-basket split needs a basket column (an order or session id); name one.",
+            parameter="basket_col",
         )
     _check_columns(frame, user_col=user_col, time_col=time_col, basket_col=basket_col)
     order = _time_order(frame, user_col, time_col)

@@ -59,7 +59,8 @@ def reorder_plan(
         if lead_time + review_period > d.size:
             raise ConfigError(
                 f"Series {sid!r} has a {d.size}-period forecast; lead time + review period needs "
-                f"{lead_time + review_period}. Forecast a longer --horizon."
+                f"{lead_time + review_period}. Forecast a longer horizon.",
+                parameter="horizon",
             )
         sigma = (group["hi_80"].to_numpy(dtype=float) - group["lo_80"].to_numpy(dtype=float)) / (2 * Z_80)
         on_hand = float(stock[sid])

@@ -465,12 +465,14 @@ def _histogram(values: np.ndarray, bins: int) -> list[dict[str, Any]]:
         high = low + 1.0
     width = (high - low) / (bins - 1)
     edges = [round(low + i * width, 2) for i in range(bins)]
-    out = []
-    for i, lower in enumerate(edges):
-        upper = edges[i + 1] if i + 1 < len(edges) else None
-        mask = values >= lower if upper is None else (values >= lower) & (values < upper)
-        out.append({"lower": lower, "upper": upper, "customers": int(mask.sum())})
-    return out
+    # np.histogram's bins are [a, b) but the last, closed one: with +inf as the last edge,
+    # that closed bar is the open-ended one.
+    counts, _ = np.histogram(values, bins=[*edges, math.inf])
+    uppers: list[float | None] = [*edges[1:], None]
+    return [
+        {"lower": lower, "upper": upper, "customers": int(n)}
+        for lower, upper, n in zip(edges, uppers, counts, strict=True)
+    ]
 
 
 _CALIBRATION_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
