@@ -105,6 +105,7 @@ def test_the_documented_formulas_hold_on_random_scores_with_ties() -> None:
     # And it is scikit-learn's answer.
     observed, predicted = sk_calibration.calibration_curve(y, p, n_bins=10, strategy="uniform")
     assert [b["observed_rate"] for b in curve] == pytest.approx(observed)
+    assert [b["mean_predicted"] for b in curve] == pytest.approx(predicted)
     assert roc_auc(y, p) == sk_metrics.roc_auc_score(y, p)
 
 
