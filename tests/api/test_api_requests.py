@@ -207,6 +207,23 @@ def test_seeded_store_shows_in_the_overview(running: Running) -> None:
     assert data["live"]["windows"]["1h"]["orders"] >= 1  # seeded from the store at start-up
 
 
+def test_unknown_query_parameters_are_400_naming_them_and_the_valid_ones(running: Running) -> None:
+    with running.client("read") as c:
+        # `by` is the CLI's word; the API's is `grain`: answering weeks silently would mislead.
+        body = error_body(c.get("/api/v1/analytics/kpis", params={"by": "month"}), 400)
+        assert body["parameter"] == "by" and body["fields"][0]["field"] == "by"
+        assert body["message"] == (
+            "`by`: unknown query parameter of /api/v1/analytics/kpis; it takes end, grain, start "
+            "(see /api/v1/openapi.json)."
+        )
+        body = error_body(c.get("/api/v1/health", params={"verbose": "1", "x": "2"}), 400)
+        assert body["message"].startswith("`verbose`: unknown query parameter of /api/v1/health (so are `x`)")
+        assert "takes no query parameters" in body["message"]
+        # Declared parameters, of the route and of its dependencies, still pass.
+        assert c.get("/api/v1/analytics/kpis", params={"grain": "month"}).status_code == 200
+        assert c.get("/api/v1/customers", params={"limit": "5", "sort": "clv_12m"}).status_code == 200
+
+
 def test_every_page_has_a_json_twin(running: Running) -> None:
     with running.client("read") as c:
         pages = c.get("/api/v1/pages").json()

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
@@ -145,6 +145,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Every route refuses query parameters it does not declare (400 naming them).
+        dependencies=[Depends(errors.known_query_parameters)],
     )
     app.state.service = service
     app.state.stopping = asyncio.Event()

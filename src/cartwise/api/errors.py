@@ -9,11 +9,13 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cartwise.core.errors import CartwiseError, NotFoundError, StoreError
+from cartwise.core.errors import CartwiseError, ConfigError, NotFoundError, StoreError
 from cartwise.service.collector import CollectorBusy
 
 log = logging.getLogger("cartwise.api")
@@ -147,3 +149,40 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(CartwiseError, _cartwise_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
+
+
+def known_query_parameters(request: Request) -> None:
+    """Refuse query parameters the matched route does not declare, naming them and the valid
+    ones: a misspelt or misremembered parameter (`?by=month` for `grain`) otherwise answers
+    silently with the default. An app-wide dependency, so it covers every route."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    given = list(dict.fromkeys(request.query_params.keys()))
+    valid = _declared_query(route)
+    unknown = [name for name in given if name not in valid]
+    if not unknown:
+        return
+    others = ", ".join(f"`{name[:40]}`" for name in unknown[1:5])
+    also = f" (so are {others})" if others else ""
+    takes = f"it takes {', '.join(sorted(valid))}" if valid else "it takes no query parameters"
+    raise ConfigError(
+        f"unknown query parameter of {request.url.path}{also}; {takes} (see /api/v1/openapi.json).",
+        parameter=unknown[0][:40],
+    )
+
+
+def _declared_query(route: APIRoute) -> frozenset[str]:
+    names = getattr(route, "_cartwise_query", None)
+    if names is None:
+        names = frozenset(_query_names(route.dependant))
+        route._cartwise_query = names  # type: ignore[attr-defined]
+    return names  # type: ignore[no-any-return]
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """Names of the query parameters of a route and of its dependencies (as sent: the alias)."""
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
