@@ -6,6 +6,7 @@ names it with the problem. The CLI's `--json` errors carry the same `parameter` 
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -172,12 +173,15 @@ def known_query_parameters(request: Request) -> None:
     )
 
 
+_DECLARED: weakref.WeakKeyDictionary[APIRoute, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
 def _declared_query(route: APIRoute) -> frozenset[str]:
-    names = getattr(route, "_cartwise_query", None)
+    """The route's query parameter names, computed once per route."""
+    names = _DECLARED.get(route)
     if names is None:
-        names = frozenset(_query_names(route.dependant))
-        route._cartwise_query = names  # type: ignore[attr-defined]
-    return names  # type: ignore[no-any-return]
+        names = _DECLARED[route] = frozenset(_query_names(route.dependant))
+    return names
 
 
 def _query_names(dependant: Dependant) -> set[str]:
