@@ -6,8 +6,7 @@ names it with the problem. The CLI's `--json` errors carry the same `parameter` 
 from __future__ import annotations
 
 import logging
-import weakref
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -173,15 +172,13 @@ def known_query_parameters(request: Request) -> None:
     )
 
 
-_DECLARED: weakref.WeakKeyDictionary[APIRoute, frozenset[str]] = weakref.WeakKeyDictionary()
-
-
 def _declared_query(route: APIRoute) -> frozenset[str]:
-    """The route's query parameter names, computed once per route."""
-    names = _DECLARED.get(route)
+    """The route's query parameter names, computed once and kept on the route."""
+    names = getattr(route, "_cartwise_query_names", None)
     if names is None:
-        names = _DECLARED[route] = frozenset(_query_names(route.dependant))
-    return names
+        names = frozenset(_query_names(route.dependant))
+        setattr(route, "_cartwise_query_names", names)  # noqa: B010 (not a declared attribute)
+    return cast(frozenset[str], names)
 
 
 def _query_names(dependant: Dependant) -> set[str]:
