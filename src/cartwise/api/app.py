@@ -19,7 +19,7 @@ from cartwise import __version__
 from cartwise.api import errors, html, v1
 from cartwise.api.collect import CollectorLane
 from cartwise.core.settings import Settings
-from cartwise.service.service import Service, ServiceOptions
+from cartwise.service.service import Service
 from cartwise.web import STATIC_DIR, plotly_js_path
 
 _SECURITY_HEADERS = [
@@ -119,11 +119,9 @@ FEATURE_ROUTERS: tuple[str, ...] = (
 )
 
 
-def create_app(
-    settings: Settings, *, options: ServiceOptions | None = None, service: Service | None = None
-) -> FastAPI:
+def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI:
     """The service application; starting it (lifespan) opens the store and starts the collector."""
-    service = service or Service(settings, options)
+    service = service or Service(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -177,5 +175,5 @@ def create_app(
     # Innermost first: the collector's lane still gets CORS headers and the body limit.
     app.add_middleware(CollectorLane, service=service)
     app.add_middleware(CORSMiddleware, **cors)
-    app.add_middleware(Guard, max_body_bytes=service.options.max_body_bytes)
+    app.add_middleware(Guard, max_body_bytes=service.settings.max_body_bytes)
     return app

@@ -60,7 +60,7 @@ def session_principal(request: Request) -> Principal | None:
     service = service_of(request)
     try:
         data: dict[str, Any] = _serializer(service).loads(
-            raw, max_age=int(service.options.session_hours * 3600)
+            raw, max_age=int(service.settings.session_hours * 3600)
         )
     except BadSignature:
         return None

@@ -12,8 +12,6 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
 from cartwise.service import keys as keys_job
@@ -23,34 +21,6 @@ from cartwise.service.live import LiveKPIs
 from cartwise.store import Store, open_store
 
 log = logging.getLogger("cartwise.service")
-
-
-class ServiceOptions(BaseModel):
-    """Service tuning; each field falls back to the setting of the same name when one exists."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_body_bytes: int = Field(
-        2 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
-    )
-    event_log_dir: Path | None = Field(
-        None,
-        description="Directory of the collector's append-only log; default `<db stem>_eventlog/` beside the store.",
-    )
-    session_secret: str | None = Field(
-        None,
-        description="Secret signing dashboard session cookies; default: random per start (sessions end on restart).",
-    )
-    session_hours: float = Field(12.0, gt=0, description="How long a dashboard sign-in lasts, in hours.")
-    flush_seconds: float = Field(
-        0.25, gt=0, description="Longest wait before logged events are written to DuckDB."
-    )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> ServiceOptions:
-        values = {name: getattr(settings, name) for name in cls.model_fields if hasattr(settings, name)}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
 
 
 def open_ready_store(settings: Settings, *, read_only: bool = False) -> Store:
@@ -64,19 +34,21 @@ def open_ready_store(settings: Settings, *, read_only: bool = False) -> Store:
     return store
 
 
-def event_log_dir(settings: Settings, options: ServiceOptions) -> Path:
-    if options.event_log_dir is not None:
-        return options.event_log_dir
+def event_log_dir(settings: Settings) -> Path:
+    """The collector's log directory: the `event_log_dir` setting, or `<db stem>_eventlog/` beside the store."""
+    if settings.event_log_dir is not None:
+        return settings.event_log_dir
     return settings.db.with_name(settings.db.stem + "_eventlog")
 
 
 class Service:
     """Everything the API needs, created once per process."""
 
-    def __init__(self, settings: Settings, options: ServiceOptions | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
+        # Tuning (body limit, sign-in length, flush interval, log directory) is read from the
+        # settings, the one typed source of every option.
         self.settings = settings
-        self.options = options or ServiceOptions.from_settings(settings)
-        self.session_secret = self.options.session_secret or secrets.token_urlsafe(32)
+        self.session_secret = settings.session_secret or secrets.token_urlsafe(32)
         self.keyring = KeyRing()
         self.live = LiveKPIs()
         self._store: Store | None = None
@@ -95,10 +67,10 @@ class Service:
         self.gate = StoreGate(store)
         self.collector = Collector(
             self.gate,
-            event_log_dir(self.settings, self.options),
+            event_log_dir(self.settings),
             live=self.live,
             timezone=self.settings.timezone,
-            flush_seconds=self.options.flush_seconds,
+            flush_seconds=self.settings.flush_seconds,
         )
         # Replay before seeding, so replayed events are counted once, from the store.
         self.collector.replay()
