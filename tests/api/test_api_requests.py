@@ -224,6 +224,35 @@ def test_unknown_query_parameters_are_400_naming_them_and_the_valid_ones(running
         assert c.get("/api/v1/customers", params={"limit": "5", "sort": "clv_12m"}).status_code == 200
 
 
+def test_the_openapi_document_describes_what_the_pages_read(running: Running) -> None:
+    with running.client("read") as c:
+        doc = c.get("/api/v1/openapi.json").json()
+    components = doc["components"]["schemas"]
+    untyped = []
+    for path, methods in doc["paths"].items():
+        for method, operation in methods.items():
+            ok = next(
+                (
+                    operation["responses"][code]
+                    for code in ("200", "201", "202")
+                    if code in operation["responses"]
+                ),
+                None,
+            )
+            schema = (ok or {}).get("content", {}).get("application/json", {}).get("schema", {})
+            ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
+            if ref is None or not components[ref.rsplit("/", 1)[-1]].get("properties"):
+                untyped.append(f"{method.upper()} {path}")
+    # Customers, forecasts and inventory routes are typed; the recommender's status routes are not yet.
+    assert not [
+        r for r in untyped if "/customers" in r or "/segments" in r or "/forecasts" in r or "/inventory" in r
+    ]
+    detail = components["CustomerDetail"]["properties"]
+    assert {"profile", "rfm", "predictions", "churn", "orders", "events"} <= set(detail)
+    assert "upper" in components["HistogramBar"]["properties"]
+    assert "parameter" in components["ErrorBody"]["properties"]
+
+
 def test_every_page_has_a_json_twin(running: Running) -> None:
     with running.client("read") as c:
         pages = c.get("/api/v1/pages").json()

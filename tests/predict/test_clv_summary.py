@@ -108,7 +108,7 @@ def test_summary_of_the_raw_fixture_matches_the_committed_cdnow_summary() -> Non
         ),
         ({"calibration_end": "2026-03-01", "observation_end": "2026-02-01"}, "after `observation_end`"),
         ({"calibration_end": "soon"}, r"`calibration_end` 'soon' is not a date; use YYYY-MM-DD"),
-        ({"time_unit": "fortnight"}, "`time_unit` must be one of day, week"),
+        ({"time_unit": "fortnight"}, "`time_unit`: must be one of day, week"),
     ],
 )
 def test_bad_arguments_are_named(shop: pd.DataFrame, kwargs: dict, message: str) -> None:

@@ -600,9 +600,9 @@ def lifetime_value(
     """CLV over the next 52 weeks: distribution (`bins` bars), the `top` customers, and the
     calibration/holdout check of BG/NBD (`calibration_holdout`), or its reason for absence."""
     if not 2 <= bins <= 200:
-        raise InputError(f"`bins` must be between 2 and 200; received {bins}.")
+        raise InputError(f"must be between 2 and 200; received {bins}.", parameter="bins")
     if not 1 <= top <= MAX_LIMIT:
-        raise InputError(f"`top` must be between 1 and {MAX_LIMIT}; received {top}.")
+        raise InputError(f"must be between 1 and {MAX_LIMIT}; received {top}.", parameter="top")
     with service.require_gate() as store:
         if not _ready(store):
             return {

@@ -80,9 +80,9 @@ def parse_sort(sort: str, sortable: tuple[str, ...] | list[str], example: str) -
 def check_page(limit: int, offset: int, most: int) -> None:
     """A list page of `limit` rows (1 to `most`) from `offset` (0 or more); InputError naming the bad one."""
     if not 1 <= limit <= most:
-        raise InputError(f"`limit` must be between 1 and {most}; received {limit}.")
+        raise InputError(f"must be between 1 and {most}; received {limit}.", parameter="limit")
     if offset < 0:
-        raise InputError(f"`offset` must be 0 or more; received {offset}.")
+        raise InputError(f"must be 0 or more; received {offset}.", parameter="offset")
 
 
 def _today_start() -> datetime:

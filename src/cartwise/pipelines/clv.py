@@ -134,7 +134,7 @@ def fit_clv(
     the BG/NBD error is raised. Holdout errors are reported for every model fitted.
     """
     if model not in MODEL_CHOICES:
-        raise InputError(f"`model` must be one of {', '.join(MODEL_CHOICES)}; received {model!r}.")
+        raise InputError(f"must be one of {', '.join(MODEL_CHOICES)}; received {model!r}.", parameter="model")
     summary = rfm_summary(
         transactions,
         customer_col=customer_col,

@@ -180,7 +180,9 @@ def rfm_summary(
     before the first transaction or after the observation end, and an unknown time unit.
     """
     if time_unit not in DAYS_PER_UNIT:
-        raise InputError(f"`time_unit` must be one of {', '.join(DAYS_PER_UNIT)}; received {time_unit!r}.")
+        raise InputError(
+            f"must be one of {', '.join(DAYS_PER_UNIT)}; received {time_unit!r}.", parameter="time_unit"
+        )
     unit = DAYS_PER_UNIT[time_unit]
     customers = _column(transactions, customer_col, "customer_col")
     # Blank text too: a CSV file's missing cell reads as "", which would become one customer.
