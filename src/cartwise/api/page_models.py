@@ -384,3 +384,50 @@ class Elasticities(_Readiness):
     limit: int
     total: int
     elasticities: list[ElasticityRow]
+
+
+# -- the recommender's status ------------------------------------------------------------------------
+class RetrainStatus(_Open):
+    state: str = Field(description="queued, running, done or failed (idle before the first retrain).")
+    since: str | None = None
+    finished: str | None = None
+    version: Number | str | None = None
+    seconds: Number | None = None
+    error: str | None = None
+
+
+class RecommenderInfo(_Open):
+    version: Number | str | None = None
+    model: str | None = None
+    loaded_at: str | None = None
+    users: int
+    items: int
+    blocked_items: int
+    batch_scored_users: int
+    retrain: dict[str, Any] = Field(description="The last retrain's status (see `RetrainStatus`).")
+    stats: dict[str, Any] = Field(description="Serving counters since start.")
+    options: dict[str, Any] = Field(description="The serving options (`RecsOptions`).")
+
+
+class DayCounts(_Open):
+    day: str
+    impressions: int
+    requests: int
+
+
+class OnlineMetrics(_Open):
+    """Impressions and what they led to within the attribution window."""
+
+    days: int
+    attribution_hours: Number | None = None
+    requests: int
+    impressions: int
+    clicks: int
+    add_to_carts: int
+    purchases: int
+    revenue: Number
+    ctr: Number | None = None
+    add_to_cart_rate: Number | None = None
+    conversion: Number | None = None
+    revenue_per_mille: Number | None = None
+    by_day: list[DayCounts]
