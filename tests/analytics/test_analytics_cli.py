@@ -291,7 +291,9 @@ def test_bad_input_exits_2_with_a_clear_message(
     body = json.loads(out)
     assert set(body) == {"error", "message", "parameter"}
     assert body["error"] in ("config_error", "input_error") and fragment in body["message"]
-    assert body["parameter"] is not None and fragment.startswith("--" + body["parameter"].replace("_", "-"))
+    # `parameter` is the Python name of the option the message starts with.
+    assert body["parameter"] is not None
+    assert body["message"].startswith("--" + body["parameter"].replace("_", "-") + ": ")
 
 
 def test_json_errors_without_a_parameter_and_from_click(
