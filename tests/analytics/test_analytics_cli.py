@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from cartwise.cli import main
 from cartwise.cli.analytics import analytics
 from cartwise.cli.basket import basket
-from cartwise.core.errors import CartwiseError, ConfigError
+from cartwise.core.errors import ConfigError
 from cartwise.ingest import LoadOptions, ingest_file
 from cartwise.store import Store
 
@@ -231,42 +231,99 @@ def test_one_item_baskets_give_zero_rules(tmp_path: Path) -> None:
         (
             analytics,
             ["funnel", "--steps", "product_view,purchase", "--window", "soon"],
-            "--window 'soon' is not a duration",
+            "--window: 'soon' is not a duration",
         ),
         (
             analytics,
             ["funnel", "--steps", "product_view,purchase", "--breakdown", "planet"],
-            "--breakdown 'planet'",
+            "--breakdown: 'planet'",
         ),
         (
             basket,
             ["rules", "--item-col", "product", "--min-support", "0"],
-            "--min-support 0.0 is outside (0, 1]",
+            "--min-support: 0.0 is outside (0, 1]",
         ),
         (
             basket,
             ["rules", "--item-col", "product", "--min-confidence", "2"],
-            "--min-confidence 2.0 is outside (0, 1]",
+            "--min-confidence: 2.0 is outside (0, 1]",
         ),
-        (basket, ["rules", "--item-col", "sku"], "no column 'sku'"),
+        (basket, ["rules", "--item-col", "sku"], "--item-col: The baskets have no column 'sku'"),
         (
             analytics,
             ["funnel", "--steps", "product_view,purchase", "--start", "2024-03-02", "--end", "2024-03-01"],
-            "--end 2024-03-01T00:00:00 must be after --start 2024-03-02T00:00:00",
+            "--end: 2024-03-01T00:00:00 must be after the start, 2024-03-02T00:00:00",
         ),
-        (analytics, ["kpis", "--start", "2024-03-02", "--end", "2024-03-02"], "must be after --start"),
-        (analytics, ["retention", "--start", "2024-03-05", "--end", "2024-03-02"], "must be after --start"),
+        (
+            analytics,
+            ["kpis", "--start", "2024-03-02", "--end", "2024-03-02"],
+            "--end: 2024-03-02T00:00:00 must be after the start",
+        ),
+        (
+            analytics,
+            ["retention", "--start", "2024-03-05", "--end", "2024-03-02"],
+            "--end: 2024-03-02T00:00:00 must be after the start",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(
-    events_file: Path, command: click.Command, args: list[str], fragment: str
+    events_file: Path,
+    command: click.Command,
+    args: list[str],
+    fragment: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     source = ["--baskets", str(events_file)] if command is basket else ["--events", str(events_file), *MAPS]
-    result = invoke(command, [*args, *source])
-    # `cartwise.cli.main` prints CartwiseErrors and exits with their code: 2.
-    assert isinstance(result.exception, CartwiseError), result.output
-    assert result.exception.exit_code == 2
-    assert fragment in str(result.exception)
+    argv = [str(command.name), *args, *source]
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main() replaces it
+    # `cartwise.cli.main` prints CartwiseErrors, naming the parameter as the option, and exits 2.
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert done.value.code == 2 and out == ""
+    assert err.startswith("Error: ") and fragment in err, err
+    # Under --json the same error is one JSON document on stdout, with the same exit code.
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--json"])
+    out, err = capsys.readouterr()
+    assert done.value.code == 2 and err == ""
+    body = json.loads(out)
+    assert set(body) == {"error", "message", "parameter"}
+    assert body["error"] in ("config_error", "input_error") and fragment in body["message"]
+    # `parameter` is the Python name of the option the message starts with.
+    assert body["parameter"] is not None
+    assert body["message"].startswith("--" + body["parameter"].replace("_", "-") + ": ")
+
+
+def test_json_errors_without_a_parameter_and_from_click(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    missing = tmp_path / "none.duckdb"
+    with pytest.raises(SystemExit) as done:
+        main(["analytics", "kpis", "--db", str(missing), "--json"])
+    out, err = capsys.readouterr()
+    assert done.value.code == 2 and err == ""
+    body = json.loads(out)
+    assert body["error"] == "input_error" and body["parameter"] is None
+    assert body["message"].startswith(f"No store at {missing}")
+    # click's usage errors too: a bad choice names its parameter.
+    with pytest.raises(SystemExit) as done:
+        main(["analytics", "kpis", "--by", "year", "--json"])
+    out, err = capsys.readouterr()
+    assert done.value.code == 2 and err == ""
+    body = json.loads(out)
+    assert body == {
+        "error": "usage_error",
+        "message": "Invalid value for '--by': 'year' is not one of 'day', 'week', 'month'.",
+        "parameter": "by",
+    }
+    # Without --json, click's own wording on stderr, as before.
+    with pytest.raises(SystemExit) as done:
+        main(["analytics", "kpis", "--by", "year"])
+    out, err = capsys.readouterr()
+    assert done.value.code == 2 and out == "" and "Invalid value for '--by'" in err
 
 
 def test_unknown_engine_is_refused_by_click(events_file: Path) -> None:

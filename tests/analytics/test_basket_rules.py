@@ -128,9 +128,9 @@ def test_max_len_limits_itemsets() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"min_support": 0.0}, "--min-support 0.0 is outside (0, 1]"),
-        ({"min_support": 1.5}, "--min-support 1.5 is outside (0, 1]"),
-        ({"min_confidence": -0.1}, "--min-confidence -0.1 is outside (0, 1]"),
+        ({"min_support": 0.0}, "`min_support`: 0.0 is outside (0, 1]"),
+        ({"min_support": 1.5}, "`min_support`: 1.5 is outside (0, 1]"),
+        ({"min_confidence": -0.1}, "`min_confidence`: -0.1 is outside (0, 1]"),
     ],
 )
 def test_thresholds_outside_0_1(kwargs: dict[str, float], fragment: str) -> None:
@@ -140,5 +140,6 @@ def test_thresholds_outside_0_1(kwargs: dict[str, float], fragment: str) -> None
 
 
 def test_missing_column_is_named() -> None:
-    with pytest.raises(InputError, match=r"no column 'sku'.*--item-col"):
+    with pytest.raises(InputError, match=r"^`item_col`: The baskets have no column 'sku'") as caught:
         basket_rules(orders(50), item_col="sku")
+    assert caught.value.parameter == "item_col"

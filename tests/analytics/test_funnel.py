@@ -213,11 +213,11 @@ def test_parse_steps_keeps_commas_inside_brackets() -> None:
         ({"steps": "view,cart"}, ConfigError, "types present: add_to_cart, view"),
         ({"steps": "view,add_to_cart,view"}, ConfigError, "repeats the event type 'view'"),
         ({"steps": "view"}, ConfigError, "at least two steps"),
-        ({"window": "1 day"}, ConfigError, "--window '1 day' is not a duration"),
+        ({"window": "1 day"}, ConfigError, "`window`: '1 day' is not a duration"),
         ({"window": "0m"}, ConfigError, "must be positive"),
-        ({"breakdown": "planet"}, ConfigError, "--breakdown 'planet' is not a column"),
+        ({"breakdown": "planet"}, ConfigError, "`breakdown`: 'planet' is not a column"),
         ({"steps": "view[device=x],add_to_cart"}, InputError, "no column 'device'"),
-        ({"start": "yesterday-ish"}, ConfigError, "--start 'yesterday-ish' is not a date"),
+        ({"start": "yesterday-ish"}, ConfigError, "`start`: 'yesterday-ish' is not a date"),
     ],
 )
 def test_bad_input_is_named(kwargs: dict[str, str], error: type[Exception], fragment: str) -> None:
@@ -226,6 +226,9 @@ def test_bad_input_is_named(kwargs: dict[str, str], error: type[Exception], frag
     with pytest.raises(error) as caught:
         funnel(data, args.pop("steps"), args.pop("window"), **args)
     assert fragment in str(caught.value)
+    # The error carries the parameter by its Python name; the message does not name a CLI flag.
+    assert caught.value.parameter == next(iter(kwargs))  # type: ignore[attr-defined]
+    assert "--" not in str(caught.value)
 
 
 def brute_force(data: pd.DataFrame, steps: list[str], window: float) -> list[int]:

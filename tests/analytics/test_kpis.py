@@ -95,7 +95,7 @@ def test_minimal_columns_each_purchase_is_an_order() -> None:
 
 
 def test_bad_input() -> None:
-    with pytest.raises(ConfigError, match="--by 'year' is not a period; choose one of day, week, month"):
+    with pytest.raises(ConfigError, match="`by`: 'year' is not a period; choose one of day, week, month"):
         kpis(shop(), "year")
     with pytest.raises(InputError, match="no column 'type'"):
         kpis(shop().drop(columns=["type"]), "day")

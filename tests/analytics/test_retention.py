@@ -86,7 +86,7 @@ def test_monthly_cohorts() -> None:
 
 
 def test_bad_options() -> None:
-    with pytest.raises(ConfigError, match="--by 'day' is not a cohort period"):
+    with pytest.raises(ConfigError, match="`by`: 'day' is not a cohort period"):
         retention(shop(), "day")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="--cohort 'signup'"):
+    with pytest.raises(ConfigError, match="`cohort`: 'signup'"):
         retention(shop(), cohort="signup")  # type: ignore[arg-type]

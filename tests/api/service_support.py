@@ -71,7 +71,9 @@ def error_body(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()
-    assert set(body) == {"error", "message", "fields"}
+    assert set(body) == {"error", "message", "fields", "parameter"}, body
+    # `parameter` is the request parameter at fault (`grain`), which `fields` names too (`query.grain`).
+    assert body["parameter"] is None or body["fields"][0]["field"].split(".")[-1] == body["parameter"]
     return body
 
 

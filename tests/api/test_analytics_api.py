@@ -366,7 +366,7 @@ def test_page_json_is_the_default_of_each_route(shop: DemoShop) -> None:
         ({"window": "400d"}, "window", ["366d"]),
         ({"breakdown": "email"}, "breakdown", ["'email'", "acquisition_channel", "device"]),
         ({"start": "yesterday"}, "start", ["'yesterday'", "ISO"]),
-        ({"start": "2025-03-01", "end": "2025-02-01"}, "end", ["after `start`"]),
+        ({"start": "2025-03-01", "end": "2025-02-01"}, "end", ["after the start, 2025-03-01"]),
     ],
 )
 def test_bad_funnel_input_is_400_naming_the_parameter(
@@ -374,7 +374,7 @@ def test_bad_funnel_input_is_400_naming_the_parameter(
 ) -> None:
     body = error_body(shop.get("/api/v1/analytics/funnel", **params), 400)
     assert body["fields"][0]["field"] == field
-    assert f"`{field}`" in body["message"]
+    assert f"`{field}`" in body["message"] and body["parameter"] == field
     assert "--" not in body["message"]  # speaks of parameters, not of the CLI's flags
     for text in mentions:
         assert text in body["message"], body["message"]
@@ -398,7 +398,7 @@ def test_bad_choices_are_422_naming_the_parameter(
     shop: DemoShop, path: str, params: dict[str, str], field: str
 ) -> None:
     body = error_body(shop.get(path, **params), 422)
-    assert body["fields"][0]["field"] == f"query.{field}"
+    assert body["fields"][0]["field"] == f"query.{field}" and body["parameter"] == field
 
 
 def test_bad_dates_are_400(shop: DemoShop) -> None:

@@ -41,7 +41,7 @@ def _event_ids(service: Service) -> list[str]:
 
 def test_start_up_replays_the_log_and_skips_a_torn_last_line(tmp_path: Path) -> None:
     service = _service(tmp_path)
-    log_dir = event_log_dir(service.settings, service.options)
+    log_dir = event_log_dir(service.settings)
     log_dir.mkdir(parents=True)
     request = [_event(event_id="a"), _event(event_id="b")]  # a line holds one request's events
     retry = _event(event_id="a")  # a repeat, as after a retry, in the one-event-per-line form of old logs

@@ -122,6 +122,27 @@ def test_bad_events_are_rejected_by_index_and_the_rest_kept(running: Running) ->
     assert "price" in reasons[4]
 
 
+def test_the_collector_takes_the_field_names_file_ingestion_takes(running: Running) -> None:
+    # `event_name` and `timestamp` are synonyms of `type` and `ts` for file ingestion (any case).
+    renamed = _event()
+    renamed["event_name"] = renamed.pop("type")
+    renamed["Timestamp"] = renamed.pop("ts")
+    both = _event(event_name="view")  # a synonym beside its canonical field is not merged
+    with running.client("collect") as c:
+        body = c.post("/api/v1/events", json={"events": [renamed, both]}).json()
+    # Accepted: validation found its required `type` and `ts` under the other names.
+    assert body["accepted"] == 1, body
+    assert [r["index"] for r in body["rejected"]] == [1] and "event_name" in body["rejected"][0]["reason"]
+
+
+def test_an_unreadable_timestamp_is_explained_in_the_api_s_terms(running: Running) -> None:
+    with running.client("collect") as c:
+        body = c.post("/api/v1/events", json={"events": [_event(ts="01/03/2024 12:00")]}).json()
+    reason = body["rejected"][0]["reason"]
+    assert reason.startswith("ts: '01/03/2024 12:00' is not a timestamp") and "ISO 8601" in reason
+    assert "--" not in reason  # no CLI flag in an API answer
+
+
 def test_integers_beyond_64_bits_are_rejected_by_index(running: Running) -> None:
     batch = [_event(), _event(properties={"n": 2**70}), _event(quantity=-(2**64))]
     with running.client("collect") as c:
@@ -184,6 +205,46 @@ def test_seeded_store_shows_in_the_overview(running: Running) -> None:
     assert any(o["order_id"] == "order-1" and o["amount"] == 98.0 for o in data["recent_orders"])
     assert {c["category"] for c in data["top_categories"]} >= {"Kitchen > Knives", "Kitchen > Boards"}
     assert data["live"]["windows"]["1h"]["orders"] >= 1  # seeded from the store at start-up
+
+
+def test_unknown_query_parameters_are_400_naming_them_and_the_valid_ones(running: Running) -> None:
+    with running.client("read") as c:
+        # `by` is the CLI's word; the API's is `grain`: answering weeks silently would mislead.
+        body = error_body(c.get("/api/v1/analytics/kpis", params={"by": "month"}), 400)
+        assert body["parameter"] == "by" and body["fields"][0]["field"] == "by"
+        assert body["message"] == (
+            "`by`: unknown query parameter of /api/v1/analytics/kpis; it takes end, grain, start "
+            "(see /api/v1/openapi.json)."
+        )
+        body = error_body(c.get("/api/v1/health", params={"verbose": "1", "x": "2"}), 400)
+        assert body["message"].startswith("`verbose`: unknown query parameter of /api/v1/health (so are `x`)")
+        assert "takes no query parameters" in body["message"]
+        # Declared parameters, of the route and of its dependencies, still pass.
+        assert c.get("/api/v1/analytics/kpis", params={"grain": "month"}).status_code == 200
+        assert c.get("/api/v1/customers", params={"limit": "5", "sort": "clv_12m"}).status_code == 200
+
+
+def test_the_openapi_document_describes_what_the_pages_read(running: Running) -> None:
+    with running.client("read") as c:
+        doc = c.get("/api/v1/openapi.json").json()
+    components = doc["components"]["schemas"]
+    untyped = []
+    for path, methods in doc["paths"].items():
+        for method, operation in methods.items():
+            responses = operation["responses"]
+            ok = next(responses[code] for code in ("200", "201", "202") if code in responses)
+            if "application/json" not in ok.get("content", {}):
+                continue  # the live stream: text/event-stream
+            schema = ok["content"]["application/json"]["schema"]
+            ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
+            if ref is None or not components[ref.rsplit("/", 1)[-1]].get("properties"):
+                untyped.append(f"{method.upper()} {path}")
+    # Every JSON answer is a named schema with properties (before: 13 routes said "object").
+    assert untyped == []
+    detail = components["CustomerDetail"]["properties"]
+    assert {"profile", "rfm", "predictions", "churn", "orders", "events"} <= set(detail)
+    assert "upper" in components["HistogramBar"]["properties"]
+    assert "parameter" in components["ErrorBody"]["properties"]
 
 
 def test_every_page_has_a_json_twin(running: Running) -> None:

@@ -92,12 +92,12 @@ def test_a_refused_attempt_hashes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     from fastapi.testclient import TestClient
 
     from cartwise.api import create_app
-    from cartwise.service.service import ServiceOptions
 
-    settings = get_settings(db=tmp_path / "shop.duckdb", memory_limit="512MB", threads=1)
+    settings = get_settings(
+        db=tmp_path / "shop.duckdb", memory_limit="512MB", threads=1, login_attempts_per_user=2
+    )
     with open_store(settings.db, settings=settings) as store:
         keys_job.add_user(store, "alice", CAROL)
-    options = ServiceOptions.from_settings(settings, login_attempts_per_user=2)
     calls = []
     real = hashlib.scrypt
 
@@ -105,7 +105,7 @@ def test_a_refused_attempt_hashes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         calls.append(1)
         return real(password, **kw)
 
-    with TestClient(create_app(settings, options=options)) as c:
+    with TestClient(create_app(settings)) as c:
         monkeypatch.setattr(keys_job.hashlib, "scrypt", counting)
         statuses = []
         for _ in range(5):

@@ -323,6 +323,10 @@ def test_page_json_twin_serves_the_same_numbers(shop: Shop) -> None:
     assert data["value"]["top_customers"] == value["top_customers"]
     assert data["value"]["calibration"]["groups"] == value["calibration"]["groups"]
     assert data["customers"]["customers"] == shop.json("/api/v1/customers")["customers"]
+    # Typed routes answer exactly what the page built: no key dropped, added or converted.
+    assert data["rfm"] == shop.json("/api/v1/segments/rfm")
+    assert data["customers"] == shop.json("/api/v1/customers")
+    assert data["segments"] == shop.json("/api/v1/segments")["segments"]
 
 
 # -- a store without profiles -------------------------------------------------------------------------

@@ -75,18 +75,38 @@ def test_lift_groups_differ_in_size_by_at_most_one() -> None:
     assert [row["positives"] for row in table] == [1, 1, 1]
 
 
-def test_metrics_agree_with_scikit_learn_on_random_scores_with_ties() -> None:
+def test_the_documented_formulas_hold_on_random_scores_with_ties() -> None:
+    # The metrics are scikit-learn's; the docstrings' formulas, computed here by brute force,
+    # check that the wrapper passes the right arguments (labels, pos_label, bins).
     rng = np.random.default_rng(7)
-    y = rng.integers(0, 2, 500)
+    y = rng.integers(0, 2, 300)
     # Rounded scores make many ties, where conventions differ most.
-    p = np.round(np.clip(0.3 * y + rng.random(500) * 0.7, 0, 1), 2)
-    assert roc_auc(y, p) == pytest.approx(sk_metrics.roc_auc_score(y, p))
-    assert average_precision(y, p) == pytest.approx(sk_metrics.average_precision_score(y, p))
-    assert brier_score(y, p) == pytest.approx(sk_metrics.brier_score_loss(y, p))
-    observed, predicted = sk_calibration.calibration_curve(y, p, n_bins=10, strategy="uniform")
+    p = np.round(np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1), 2)
+    pos, neg = p[y == 1], p[y == 0]
+    pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    assert roc_auc(y, p) == pytest.approx(pairs / (pos.size * neg.size), rel=1e-12)
+    steps, previous_recall = 0.0, 0.0
+    for t in np.unique(p)[::-1]:
+        flagged = p >= t
+        recall = (y[flagged] == 1).sum() / y.sum()
+        steps += (recall - previous_recall) * y[flagged].mean()
+        previous_recall = recall
+    assert average_precision(y, p) == pytest.approx(steps, rel=1e-12)
+    assert brier_score(y, p) == pytest.approx(np.mean((p - y) ** 2), rel=1e-12)
     curve = calibration_curve(y, p, n_bins=10)
+    assert sum(b["customers"] for b in curve) == y.size
+    for b in curve:
+        inside = (p > b["bin_lower"]) & (p <= b["bin_upper"])
+        if b["bin_lower"] == 0:
+            inside |= p == 0
+        assert b["customers"] == inside.sum()
+        assert b["mean_predicted"] == pytest.approx(p[inside].mean())
+        assert b["observed_rate"] == pytest.approx(y[inside].mean())
+    # And it is scikit-learn's answer.
+    observed, predicted = sk_calibration.calibration_curve(y, p, n_bins=10, strategy="uniform")
     assert [b["observed_rate"] for b in curve] == pytest.approx(observed)
     assert [b["mean_predicted"] for b in curve] == pytest.approx(predicted)
+    assert roc_auc(y, p) == sk_metrics.roc_auc_score(y, p)
 
 
 def test_report_gives_every_metric_and_leaves_probability_ones_out_for_rankings() -> None:

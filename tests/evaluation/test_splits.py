@@ -66,7 +66,11 @@ def test_bad_arguments_are_explained() -> None:
         leave_last_n(events(), 1, time_col="when")
     with pytest.raises(ConfigError, match="positive integer"):
         leave_last_n(events(), 0)
-    with pytest.raises(ConfigError, match="--time-col"):
+    with pytest.raises(ConfigError, match=r"^`time_col`: A temporal split needs a time column") as caught:
         temporal_split(events(), time_col=None)
-    with pytest.raises(ConfigError, match="--basket-col"):
+    assert caught.value.parameter == "time_col"
+    with pytest.raises(
+        ConfigError, match=r"^`basket_col`: A last-basket split needs a basket column"
+    ) as caught:
         last_basket(events(), basket_col=None)
+    assert caught.value.parameter == "basket_col"

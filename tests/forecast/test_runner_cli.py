@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from cartwise.cli import main
 from cartwise.cli.forecast import forecast
 from cartwise.core.errors import ConfigError, DataWarning, InputError
 from cartwise.forecast import (
@@ -163,7 +165,36 @@ def test_unknown_model_is_refused_before_reading(tmp_path: Path) -> None:
     hist, _ = make_files(tmp_path)
     result = run(["--history", hist, *BASE, "--model", "prophet", "--out", tmp_path / "x.csv"])
     assert isinstance(result.exception, ConfigError)
-    assert "--model 'prophet' is unknown; choose one of: auto, naive" in str(result.exception)
+    assert "`model`: 'prophet' is unknown; choose one of: auto, naive" in str(result.exception)
+
+
+def test_the_cli_names_the_option_and_json_errors_are_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hist, _ = make_files(tmp_path)
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main() replaces it
+    args = [
+        "forecast",
+        "--history",
+        str(hist),
+        *map(str, BASE),
+        "--model",
+        "prophet",
+        "--out",
+        str(tmp_path / "x.csv"),
+    ]
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    out, err = capsys.readouterr()
+    assert done.value.code == 2 and out == ""
+    assert err.startswith("Error: --model: 'prophet' is unknown; choose one of: auto, naive")
+    with pytest.raises(SystemExit) as done:
+        main([*args, "--json"])
+    out, err = capsys.readouterr()
+    assert done.value.code == 2 and err == ""
+    body = json.loads(out)
+    assert body["error"] == "config_error" and body["parameter"] == "model"
+    assert body["message"].startswith("--model: 'prophet' is unknown")
 
 
 def test_reorder_plan_from_a_forecast_file(tmp_path: Path) -> None:

@@ -56,7 +56,8 @@ def test_duplicate_rows_are_refused_with_their_rows() -> None:
 def test_non_numeric_values_name_column_rows_and_examples() -> None:
     rows = [("a", "2025-01-06", 5), ("a", "2025-01-13", "N/A"), ("a", "2025-01-20", 1)]
     with pytest.raises(
-        InputError, match=r"Column `units` has 1 non-numeric values \(rows 2, e.g. 'N/A'\).*--value-col"
+        InputError,
+        match=r"`value_col`: Column `units` has 1 non-numeric values \(rows 2, e.g. 'N/A'\).*map another column",
     ):
         build_panel(weekly(rows), "sku", "week", "units")
 
@@ -77,7 +78,7 @@ def test_empty_series_ids_and_periods_name_their_rows() -> None:
 def test_bad_dates_and_missing_columns() -> None:
     with pytest.raises(InputError, match=r"neither dates .* e.g. 'next week'"):
         build_panel(weekly([("a", "next week", 1)]), "sku", "week", "units")
-    with pytest.raises(InputError, match=r"Column `qty` \(given by --value-col\) is not in the history"):
+    with pytest.raises(InputError, match=r"`value_col`: Column `qty` is not in the history"):
         build_panel(weekly([("a", "2025-01-06", 1)]), "sku", "week", "qty")
 
 

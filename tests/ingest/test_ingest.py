@@ -236,7 +236,7 @@ def test_an_unknown_time_zone_is_a_clear_error_and_the_store_stays_usable(
     typed = tmp_path / "local.parquet"
     pq.write_table(pacsv.read_csv(text), typed)
     for path in (text, typed):
-        with pytest.raises(ConfigError, match="--timezone 'Mars/Olympus' is not a time zone name"):
+        with pytest.raises(ConfigError, match="`timezone`: 'Mars/Olympus' is not a time zone name"):
             ingest_file(store, "events", path, LoadOptions(timezone="Mars/Olympus"))
     assert ingest_file(store, "events", typed, LoadOptions(timezone="europe/paris")).loaded == 1
     assert str(store.con.execute("SELECT ts FROM events").fetchone()[0]) == "2024-07-01 10:00:00"

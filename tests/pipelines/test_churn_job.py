@@ -239,7 +239,7 @@ def test_score_writes_one_row_per_customer(shop: Path, tmp_path: Path) -> None:
         ({"horizon": 0}, ["`horizon`", "received 0", "> 0"]),
         ({"horizon": -5}, ["`horizon`", "-5"]),
         ({"target": "refund"}, ["`target`", "'refund'"]),
-        ({"cutoff": "2025-08-15"}, ["`cutoff` 2025-08-15", "last data day 2025-08-28", "2025-07-29"]),
+        ({"cutoff": "2025-08-15"}, ["`cutoff`: 2025-08-15", "last data day 2025-08-28", "2025-07-29"]),
         ({"cutoff": "2025-01-20"}, ["No customer has history", "2024-12-21", "first order is on 2025-01-01"]),
         ({"cutoff": "last tuesday"}, ["`cutoff`", "'last tuesday'", "YYYY-MM-DD"]),
     ],

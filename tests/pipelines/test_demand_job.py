@@ -203,21 +203,24 @@ def test_elasticity_command_rewrites_the_table(built: tuple[Path, dict[str, Any]
 
 
 def test_bad_settings_say_what_to_change(store: Store) -> None:
-    with pytest.raises(ConfigError, match=r"--lead-time must be a positive whole number.*received 0"):
+    # Each error names its parameter as the API does; the CLI names the option (tested below).
+    with pytest.raises(ConfigError, match=r"`lead_time`: must be a positive whole number.*received 0"):
         build_forecasts(store, lead_time=0)
     with pytest.raises(
-        ConfigError, match=r"--lead-time \(6\) plus --review-period \(1\) exceeds --horizon \(4\)"
+        ConfigError,
+        match=r"`horizon`: 4 periods is shorter than the lead time \(6\) plus the review period \(1\)",
     ):
         build_forecasts(store, horizon=4, lead_time=6)
-    with pytest.raises(ConfigError, match=r"--freq must be D \(daily\) or W \(weekly\); received 'M'"):
+    with pytest.raises(ConfigError, match=r"`freq`: must be D \(daily\) or W \(weekly\); received 'M'"):
         build_forecasts(store, freq="M")
-    with pytest.raises(ConfigError, match=r"--service-level must be in \[0.5, 1\).*received 1.5"):
+    with pytest.raises(ConfigError, match=r"`service_level`: must be in \[0.5, 1\).*received 1.5") as caught:
         build_forecasts(store, service_level=1.5)
+    assert caught.value.parameter == "service_level"
 
 
 def test_the_command_reports_bad_options_as_cartwise_errors(built: tuple[Path, dict[str, Any]]) -> None:
     result = CliRunner().invoke(demand, ["build", "--db", str(built[0]), "--horizon", "0"])
-    assert isinstance(result.exception, ConfigError) and "--horizon" in str(result.exception)
+    assert isinstance(result.exception, ConfigError) and result.exception.parameter == "horizon"
     result = CliRunner().invoke(demand, ["build", "--db", str(built[0]), "--freq", "M"])
     assert result.exit_code == 2 and "Invalid value for '--freq': 'M'" in result.output
 

@@ -101,14 +101,14 @@ def test_summary_of_the_raw_fixture_matches_the_committed_cdnow_summary() -> Non
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"customer_col": "client"}, r"Column `client` not found .*customer, when, amount.*--customer-col"),
+        ({"customer_col": "client"}, r"^`customer_col`: Column `client` not found .*customer, when, amount"),
         (
             {"calibration_end": "2025-12-01"},
             r"`calibration_end` 2025-12-01 is before the first transaction \(2026-01-01\)",
         ),
         ({"calibration_end": "2026-03-01", "observation_end": "2026-02-01"}, "after `observation_end`"),
         ({"calibration_end": "soon"}, r"`calibration_end` 'soon' is not a date; use YYYY-MM-DD"),
-        ({"time_unit": "fortnight"}, "`time_unit` must be one of day, week"),
+        ({"time_unit": "fortnight"}, "`time_unit`: must be one of day, week"),
     ],
 )
 def test_bad_arguments_are_named(shop: pd.DataFrame, kwargs: dict, message: str) -> None:
@@ -120,13 +120,16 @@ def test_bad_arguments_are_named(shop: pd.DataFrame, kwargs: dict, message: str)
 def test_bad_values_name_the_column_and_rows() -> None:
     bad_dates = log(("a", "2026-01-01", 1.0), ("a", "yesterday", 2.0))
     with pytest.raises(
-        InputError, match=r"Column `when` has 1 rows \(rows 1, e\.g\. 'yesterday'\).*--date-format"
+        InputError,
+        match=r"^`date_format`: Column `when` has 1 rows \(rows 1, e\.g\. 'yesterday'\).*the date format",
     ):
         rfm_summary(
             bad_dates, customer_col="customer", date_col="when", amount_col="amount", date_format="%Y-%m-%d"
         )
     bad_amounts = log(("a", "2026-01-01", 1.0), ("a", "2026-01-02", "N/A"))  # type: ignore[arg-type]
-    with pytest.raises(InputError, match=r"Column `amount` has 1 rows .*'N/A'.*--amount-col"):
+    with pytest.raises(
+        InputError, match=r"^`amount_col`: Column `amount` has 1 rows .*'N/A'.*map another column"
+    ):
         rfm_summary(bad_amounts, customer_col="customer", date_col="when", amount_col="amount")
     no_id = log((None, "2026-01-01", 1.0))  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"Column `customer` has 1 rows .* no customer id"):

@@ -267,7 +267,7 @@ def test_interactions_keep_ids_as_text_and_parse_times() -> None:
     # A CSV file's empty cell is text: "" and blanks are missing ids too.
     with pytest.raises(InputError, match=r"`item ids` has 2 missing ids \(rows 0, 2\)"):
         Interactions.from_arrays(["a", "b", "c"], ["", "y", "  "])
-    with pytest.raises(InputError, match="not times"):
+    with pytest.raises(InputError, match="unreadable values"):
         Interactions.from_arrays(["a", "b"], ["x", "y"], times=["2026-01-01", "yesterday"])
     with pytest.raises(InputError, match="`shopper`"):
         Interactions.from_frame(pd.DataFrame({"user_id": [1], "item_id": [2]}), user_col="shopper")

@@ -14,7 +14,7 @@ import pytest
 from cartwise.core.errors import SignInBusy
 from cartwise.core.settings import get_settings
 from cartwise.service import keys as keys_job
-from cartwise.service.service import Service, ServiceOptions
+from cartwise.service.service import Service
 from cartwise.service.signin import SignInLimiter
 from cartwise.store import Store
 
@@ -132,8 +132,10 @@ def test_unknown_and_known_user_names_cost_the_same_scrypt(store: Store, scrypt_
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    settings = get_settings(db=tmp_path / "shop.duckdb", memory_limit="512MB", threads=1)
-    svc = Service(settings, ServiceOptions.from_settings(settings, login_hash_concurrency=1))
+    settings = get_settings(
+        db=tmp_path / "shop.duckdb", memory_limit="512MB", threads=1, login_hash_concurrency=1
+    )
+    svc = Service(settings)
     svc.start()
     try:
         with svc.require_gate() as s:

@@ -45,11 +45,11 @@ def _check_fraction(value: float, name: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(
-            f"--{name} {value!r} is not a number; give a fraction in (0, 1], e.g. 0.01."
+            f"{value!r} is not a number; give a fraction in (0, 1], e.g. 0.01.", parameter=name
         ) from None
     if not 0.0 < number <= 1.0:
         raise ConfigError(
-            f"--{name} {value!r} is outside (0, 1]; give a fraction such as 0.01 (1% of baskets)."
+            f"{value!r} is outside (0, 1]; give a fraction such as 0.01 (1% of baskets).", parameter=name
         )
     return number
 
@@ -64,17 +64,19 @@ def _to_arrow(data: Any, basket_col: str, item_col: str) -> pa.Table:
         if missing:
             raise InputError(
                 f"The baskets have no column {missing[0]!r}; columns are {list(data.columns)}. "
-                "Name the right ones with --basket-col and --item-col."
+                "Name the right basket and item columns.",
+                parameter="basket_col" if missing[0] == basket_col else "item_col",
             )
         table = data.select(basket_col, item_col).to_pyarrow()
     else:
         raise InputError(
             f"baskets must be a pyarrow Table, pandas DataFrame or Ibis table, got {type(data).__name__}."
         )
-    for col, flag in ((basket_col, "--basket-col"), (item_col, "--item-col")):
+    for col, parameter in ((basket_col, "basket_col"), (item_col, "item_col")):
         if col not in table.column_names:
             raise InputError(
-                f"The baskets have no column {col!r}; columns are {table.column_names}. Name the right one with {flag}."
+                f"The baskets have no column {col!r}; columns are {table.column_names}. Name the right one.",
+                parameter=parameter,
             )
     return table.select([basket_col, item_col])
 
@@ -114,7 +116,7 @@ def frequent_itemsets(
     An item repeated in one basket counts once; rows with a missing (null, empty or blank)
     basket or item are left out.
     """
-    min_support = _check_fraction(min_support, "min-support")
+    min_support = _check_fraction(min_support, "min_support")
     table, _ = _lines(data, basket_col, item_col)
     empty = pd.DataFrame({"itemset": pd.Series([], dtype=object), "support": pd.Series([], dtype=float)})
     if table.num_rows == 0:
@@ -164,7 +166,7 @@ def association_rules(itemsets: pd.DataFrame, n_baskets: int, *, min_confidence:
     support = support(S); confidence = support(S) / support(A); lift = confidence / support(C).
     Kept when confidence >= min_confidence. Sorted by lift, confidence and support, descending.
     """
-    min_confidence = _check_fraction(min_confidence, "min-confidence")
+    min_confidence = _check_fraction(min_confidence, "min_confidence")
     support = dict(zip(itemsets["itemset"], itemsets["support"], strict=True))
     ante: list[tuple[str, ...]] = []
     cons: list[tuple[str, ...]] = []
@@ -215,7 +217,7 @@ def basket_rules(
     `item_col`. Thresholds are fractions in (0, 1]; ConfigError otherwise. Baskets of one
     item give no rules (an empty table, not an error).
     """
-    min_confidence = _check_fraction(min_confidence, "min-confidence")
+    min_confidence = _check_fraction(min_confidence, "min_confidence")
     lines, skipped = _lines(data, basket_col, item_col)
     n, itemsets = frequent_itemsets(
         lines, basket_col=basket_col, item_col=item_col, min_support=min_support, max_len=max_len

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from cartwise.core.durations import parse_duration
 from cartwise.core.errors import ConfigError, InputError
+from cartwise.core.times import parse_instant, parse_range
 
 SECONDS_PER_DAY = 86_400
 GRAINS = ("day", "week", "month")
@@ -43,7 +44,7 @@ def require_columns(table: ir.Table, columns: list[str], what: str = "events") -
         if col not in table.columns:
             raise InputError(
                 f"The {what} have no column {col!r} (columns: {', '.join(table.columns)}); "
-                f"map one with --map {col}=<source column>."
+                f"map a source column to `{col}` when loading."
             )
 
 
@@ -51,41 +52,26 @@ def as_timedelta(value: str | timedelta, name: str) -> timedelta:
     """A timedelta from a timedelta or a duration text such as `30m`, `1d`; positive."""
     delta = value if isinstance(value, timedelta) else parse_duration(value, name=name)
     if delta <= timedelta(0):
-        raise ConfigError(f"--{name} {value!r} must be positive, e.g. 30m, 1d or 7d.")
+        raise ConfigError(f"{value!r} must be positive, e.g. 30m, 1d or 7d.", parameter=name)
     return delta
 
 
 def as_timestamp(value: str | date | datetime | None, name: str) -> datetime | None:
-    """A naive UTC datetime from a date, a datetime or an ISO text; None stays None."""
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ConfigError(
-            f"--{name} {value!r} is not a date; use ISO form, e.g. 2026-01-31 or 2026-01-31T12:00."
-        ) from None
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.to_pydatetime()
+    """A naive UTC datetime from a date, a datetime or an ISO text; None stays None (the rules of
+    `cartwise.core.times.parse_instant`, shared with the API)."""
+    return parse_instant(value, name)
 
 
 def as_range(
     start: str | date | datetime | None, end: str | date | datetime | None
 ) -> tuple[datetime | None, datetime | None]:
     """`as_timestamp` of both bounds; an end at or before the start is an error, not an empty answer."""
-    start_ts, end_ts = as_timestamp(start, "start"), as_timestamp(end, "end")
-    if start_ts is not None and end_ts is not None and end_ts <= start_ts:
-        raise ConfigError(
-            f"--end {end_ts.isoformat()} must be after --start {start_ts.isoformat()} "
-            "(the range is start <= time < end)."
-        )
-    return start_ts, end_ts
+    return parse_range(start, end)
 
 
 def check_grain(grain: str, name: str = "by") -> str:
     if grain not in GRAINS:
-        raise ConfigError(f"--{name} {grain!r} is not a period; choose one of {', '.join(GRAINS)}.")
+        raise ConfigError(f"{grain!r} is not a period; choose one of {', '.join(GRAINS)}.", parameter=name)
     return grain
 
 

@@ -64,13 +64,15 @@ class Step:
         match = _STEP.match(text)
         if not match:
             raise ConfigError(
-                f"--steps item {text!r} is not a step; write `type` or `type[column=value,...]`."
+                f"item {text!r} is not a step; write `type` or `type[column=value,...]`.", parameter="steps"
             )
         where = []
         for part in filter(None, (p.strip() for p in (match.group(2) or "").split(","))):
             col, eq, value = part.partition("=")
             if not eq or not col.strip():
-                raise ConfigError(f"--steps filter {part!r} in {text!r} must look like column=value.")
+                raise ConfigError(
+                    f"filter {part!r} in {text!r} must look like column=value.", parameter="steps"
+                )
             where.append((col.strip(), value.strip()))
         return cls(match.group(1), tuple(where))
 
@@ -135,14 +137,16 @@ def _normalise_steps(steps: str | Sequence[str | Step]) -> list[Step]:
         out = [s if isinstance(s, Step) else Step.parse(s) for s in steps]
     if len(out) < 2:
         raise ConfigError(
-            f"--steps needs at least two steps, got {[s.label for s in out]}; e.g. view,add_to_cart,purchase."
+            f"needs at least two steps, got {[s.label for s in out]}; e.g. view,add_to_cart,purchase.",
+            parameter="steps",
         )
     types = [s.type for s in out]
     repeated = sorted({t for t in types if types.count(t) > 1})
     if repeated:
         raise ConfigError(
-            f"--steps repeats the event type {repeated[0]!r}; a funnel step may not repeat a type "
-            "(use a different type, or filters on one step)."
+            f"repeats the event type {repeated[0]!r}; a funnel step may not repeat a type "
+            "(use a different type, or filters on one step).",
+            parameter="steps",
         )
     return out
 
@@ -153,8 +157,9 @@ def _match(events: ir.Table, step: Step) -> ir.BooleanValue:
         column, _ = column_or_property(events, col)
         if column is None:
             raise InputError(
-                f"--steps filter {col}={value} in {step.label!r}: the events have no column {col!r} "
-                f"(columns: {', '.join(events.columns)}) and no JSON properties to look it up in."
+                f"filter {col}={value} in {step.label!r}: the events have no column {col!r} "
+                f"(columns: {', '.join(events.columns)}) and no JSON properties to look it up in.",
+                parameter="steps",
             )
         condition &= column.cast("string") == value
     return condition
@@ -319,8 +324,9 @@ def funnel(
                 ]
             if from_json and all(r["segment"] is None for r in records):
                 raise ConfigError(
-                    f"--breakdown {breakdown!r}: no event or user has this property; "
-                    f"choose a column ({', '.join(table.columns)}) or a property key that exists."
+                    f"{breakdown!r}: no event or user has this property; "
+                    f"choose a column ({', '.join(table.columns)}) or a property key that exists.",
+                    parameter="breakdown",
                 )
             result.breakdown = breakdown
             result.by_segment = pd.DataFrame(records)
@@ -351,7 +357,8 @@ def _breakdown_source(events: ir.Table, users: ir.Table | None, name: str | None
         return True, True
     known = list(events.columns) + (list(users.columns) if users is not None else [])
     raise ConfigError(
-        f"--breakdown {name!r} is not a column of the events or users; choose one of {', '.join(known)}."
+        f"{name!r} is not a column of the events or users; choose one of {', '.join(known)}.",
+        parameter="breakdown",
     )
 
 
@@ -360,6 +367,7 @@ def _check_types_exist(events: ir.Table, steps: list[Step]) -> None:
     for step in steps:
         if step.type not in present:
             raise ConfigError(
-                f"--steps names the event type {step.type!r}, which no event has; "
-                f"types present: {', '.join(present) or '(none)'}."
+                f"names the event type {step.type!r}, which no event has; "
+                f"types present: {', '.join(present) or '(none)'}.",
+                parameter="steps",
             )

@@ -89,11 +89,11 @@ def retention(
     up (`stored_facts`), read instead when `start` and `end` are midnights.
     """
     if by not in ("week", "month"):
-        raise ConfigError(f"--by {by!r} is not a cohort period; choose week or month.")
+        raise ConfigError(f"{by!r} is not a cohort period; choose week or month.", parameter="by")
     if cohort not in ("first_purchase", "first_seen"):
-        raise ConfigError(f"--cohort {cohort!r} is unknown; choose first_purchase or first_seen.")
+        raise ConfigError(f"{cohort!r} is unknown; choose first_purchase or first_seen.", parameter="cohort")
     if activity not in ("any", "purchase"):
-        raise ConfigError(f"--activity {activity!r} is unknown; choose any or purchase.")
+        raise ConfigError(f"{activity!r} is unknown; choose any or purchase.", parameter="activity")
     start_ts, end_ts = as_range(start, end)
     if facts is None or not whole_days(start_ts, end_ts):
         facts = event_facts(as_table(events, "events"))

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from cartwise.api.auth import Principal, require_read, service_of
-from cartwise.api.errors import error_response
+from cartwise.api.errors import cartwise_error, error_response
 from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.pages import analytics as views
 
@@ -183,7 +183,8 @@ def _run(
         with gate as store:
             return view(store, **params)
     except views.BadParameter as exc:
-        return error_response(400, str(exc), fields=[{"field": exc.parameter, "problem": str(exc)}])
+        status, body, headers = cartwise_error(exc)
+        return JSONResponse(body, status_code=status, headers=headers)
 
 
 @router.get("/kpis", response_model=KpiView)

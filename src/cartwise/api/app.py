@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
@@ -20,7 +20,7 @@ from cartwise.api import errors, html, v1
 from cartwise.api.collect import CollectorLane
 from cartwise.api.path_ids import EncodedIds
 from cartwise.core.settings import Settings
-from cartwise.service.service import Service, ServiceOptions
+from cartwise.service.service import Service
 from cartwise.web import STATIC_DIR, plotly_js_path
 
 # Pages run only the dashboard's own files: no inline or third-party script, no plugins, no
@@ -49,7 +49,7 @@ class Guard:
         self.max_body_bytes = max_body_bytes
 
     async def _reject(self, send: Send, status: int, message: str, code: str) -> None:
-        body = orjson.dumps({"error": code, "message": message, "fields": []})
+        body = orjson.dumps({"error": code, "message": message, "fields": [], "parameter": None})
         await send(
             {
                 "type": "http.response.start",
@@ -119,11 +119,9 @@ class Guard:
         await self.app(scope, replay, send_with_headers)
 
 
-def create_app(
-    settings: Settings, *, options: ServiceOptions | None = None, service: Service | None = None
-) -> FastAPI:
+def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI:
     """The service application; starting it (lifespan) opens the store and starts the collector."""
-    service = service or Service(settings, options)
+    service = service or Service(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -145,6 +143,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Every route refuses query parameters it does not declare (400 naming them).
+        dependencies=[Depends(errors.known_query_parameters)],
     )
     app.state.service = service
     app.state.stopping = asyncio.Event()
@@ -184,5 +184,5 @@ def create_app(
     app.add_middleware(CollectorLane, service=service)
     app.add_middleware(EncodedIds)
     app.add_middleware(CORSMiddleware, **cors)
-    app.add_middleware(Guard, max_body_bytes=service.options.max_body_bytes)
+    app.add_middleware(Guard, max_body_bytes=service.settings.max_body_bytes)
     return app

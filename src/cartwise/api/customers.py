@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from cartwise.api import page_models as pm
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.api.path_ids import path_id
@@ -76,7 +77,7 @@ class SegmentDeleted(BaseModel):
     deleted: bool
 
 
-@router.get("/customers", response_model=dict[str, Any])
+@router.get("/customers", response_model=pm.CustomerList, response_model_exclude_unset=True)
 def list_customers(
     request: Request,
     who: Read,
@@ -101,7 +102,7 @@ def list_customers(
 
 
 # Declared before /customers/{user_id}, which would otherwise take `value` as an id.
-@router.get("/customers/value", response_model=dict[str, Any])
+@router.get("/customers/value", response_model=pm.LifetimeValue, response_model_exclude_unset=True)
 def customer_value(
     request: Request,
     who: Read,
@@ -116,7 +117,12 @@ def customer_value(
     return views.lifetime_value(service_of(request), bins=bins, top=top, holdout_days=holdout_days)
 
 
-@router.get("/customers/{user_id}", response_model=dict[str, Any], responses=_NOT_FOUND)
+@router.get(
+    "/customers/{user_id}",
+    response_model=pm.CustomerDetail,
+    response_model_exclude_unset=True,
+    responses=_NOT_FOUND,
+)
 def customer(
     request: Request,
     who: Read,
@@ -127,19 +133,19 @@ def customer(
     return views.customer_detail(service_of(request), path_id(user_id), events=events)
 
 
-@router.get("/segments/rfm", response_model=dict[str, Any])
+@router.get("/segments/rfm", response_model=pm.RfmGrid, response_model_exclude_unset=True)
 def rfm(request: Request, who: Read) -> dict[str, Any]:
     """The 5 x 5 recency-by-frequency grid (customers, revenue, segment per cell) and segment totals."""
     return views.rfm_grid(service_of(request))
 
 
-@router.get("/segments/clusters", response_model=dict[str, Any])
+@router.get("/segments/clusters", response_model=pm.Clusters, response_model_exclude_unset=True)
 def clusters(request: Request, who: Read) -> dict[str, Any]:
     """Behavioural clusters with descriptions, sizes, revenue and mean member values."""
     return views.clusters(service_of(request))
 
 
-@router.get("/segments", response_model=dict[str, Any])
+@router.get("/segments", response_model=pm.SavedSegments, response_model_exclude_unset=True)
 def segments(request: Request, who: Read) -> dict[str, Any]:
     """Saved segments with current size, latest revenue and size history."""
     return views.saved_segments(service_of(request))

@@ -1,16 +1,21 @@
-"""JSON errors: every failure the API answers is `{"error", "message", "fields"}`, never HTML."""
+"""JSON errors: every failure the API answers is `{"error", "message", "fields", "parameter"}`, never HTML.
+
+`parameter` is the request parameter an error is about (e.g. `min_support`), or null; `fields`
+names it with the problem. The CLI's `--json` errors carry the same `parameter` key."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cartwise.core.errors import CartwiseError, NotFoundError, StoreError
+from cartwise.core.errors import CartwiseError, ConfigError, NotFoundError, StoreError
 from cartwise.service.collector import CollectorBusy
 
 log = logging.getLogger("cartwise.api")
@@ -65,9 +70,19 @@ def _problem(err: dict[str, Any]) -> str:
 
 
 def error_body(
-    status: int, message: str, *, code: str | None = None, fields: list[dict[str, str]] | None = None
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    fields: list[dict[str, str]] | None = None,
+    parameter: str | None = None,
 ) -> dict[str, Any]:
-    return {"error": code or _CODES.get(status, "error"), "message": message, "fields": fields or []}
+    return {
+        "error": code or _CODES.get(status, "error"),
+        "message": message,
+        "fields": fields or [],
+        "parameter": parameter,
+    }
 
 
 def validation_error(errors: list[Any]) -> tuple[int, dict[str, Any]]:
@@ -79,18 +94,22 @@ def validation_error(errors: list[Any]) -> tuple[int, dict[str, Any]]:
         return 400, error_body(400, message, code="invalid_json")
     fields = [{"field": _field_name(tuple(e["loc"])), "problem": _problem(e)} for e in errors[:20]]
     summary = "; ".join(f"`{f['field']}` {f['problem']}" for f in fields[:3])
-    return 422, error_body(422, f"The request is invalid: {summary}.", fields=fields)
+    # One query or path parameter at fault: name it as the API does (`grain`, not `query.grain`).
+    places = {tuple(e["loc"][:2]) for e in errors}
+    parameter = None
+    if len(places) == 1 and errors[0]["loc"][0] in ("query", "path") and len(errors[0]["loc"]) > 1:
+        parameter = str(errors[0]["loc"][1])
+    return 422, error_body(422, f"The request is invalid: {summary}.", fields=fields, parameter=parameter)
 
 
 def cartwise_error(exc: CartwiseError) -> tuple[int, dict[str, Any], dict[str, str] | None]:
     """Status, body and headers for an error raised by Cartwise's own code."""
     if isinstance(exc, CollectorBusy):
         return 503, error_body(503, str(exc), code="busy"), {"Retry-After": "2"}
-    if isinstance(exc, NotFoundError):
-        return 404, error_body(404, str(exc)), None
-    if isinstance(exc, StoreError):
-        return 503, error_body(503, str(exc)), None
-    return 400, error_body(400, str(exc)), None
+    status = 404 if isinstance(exc, NotFoundError) else 503 if isinstance(exc, StoreError) else 400
+    message = str(exc)  # the parameter named as the API names it: `min_support`
+    fields = [] if exc.parameter is None else [{"field": exc.parameter, "problem": message}]
+    return status, error_body(status, message, fields=fields, parameter=exc.parameter), None
 
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -130,3 +149,41 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(CartwiseError, _cartwise_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
+
+
+def known_query_parameters(request: Request) -> None:
+    """Refuse query parameters the matched route does not declare, naming them and the valid
+    ones: a misspelt or misremembered parameter (`?by=month` for `grain`) otherwise answers
+    silently with the default. An app-wide dependency, so it covers every route."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    given = list(dict.fromkeys(request.query_params.keys()))
+    valid = _declared_query(route)
+    unknown = [name for name in given if name not in valid]
+    if not unknown:
+        return
+    others = ", ".join(f"`{name[:40]}`" for name in unknown[1:5])
+    also = f" (so are {others})" if others else ""
+    takes = f"it takes {', '.join(sorted(valid))}" if valid else "it takes no query parameters"
+    raise ConfigError(
+        f"unknown query parameter of {request.url.path}{also}; {takes} (see /api/v1/openapi.json).",
+        parameter=unknown[0][:40],
+    )
+
+
+def _declared_query(route: APIRoute) -> frozenset[str]:
+    """The route's query parameter names, computed once and kept on the route."""
+    names = getattr(route, "_cartwise_query_names", None)
+    if names is None:
+        names = frozenset(_query_names(route.dependant))
+        setattr(route, "_cartwise_query_names", names)  # noqa: B010 (not a declared attribute)
+    return cast(frozenset[str], names)
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """Names of the query parameters of a route and of its dependencies (as sent: the alias)."""
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names

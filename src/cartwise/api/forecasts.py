@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from cartwise.api import page_models as pm
 from cartwise.api.auth import Principal, require_read, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.pages import forecasts as views
@@ -32,7 +33,7 @@ Measure = Annotated[
 ]
 
 
-@router.get("/forecasts", response_model=dict[str, Any])
+@router.get("/forecasts", response_model=pm.SeriesList, response_model_exclude_unset=True)
 def list_forecasts(
     request: Request,
     who: Read,
@@ -56,7 +57,12 @@ def list_forecasts(
     )
 
 
-@router.get("/forecasts/{level}/{series_id:path}", response_model=dict[str, Any], responses=_NOT_FOUND)
+@router.get(
+    "/forecasts/{level}/{series_id:path}",
+    response_model=pm.SeriesDetail,
+    response_model_exclude_unset=True,
+    responses=_NOT_FOUND,
+)
 def forecast(
     request: Request,
     who: Read,
@@ -69,7 +75,7 @@ def forecast(
     return views.series_detail(service_of(request), level, series_id, measure=measure)
 
 
-@router.get("/inventory/reorder", response_model=dict[str, Any])
+@router.get("/inventory/reorder", response_model=pm.ReorderList, response_model_exclude_unset=True)
 def reorder(
     request: Request,
     who: Read,
@@ -92,7 +98,7 @@ def reorder(
     )
 
 
-@router.get("/inventory/elasticities", response_model=dict[str, Any])
+@router.get("/inventory/elasticities", response_model=pm.Elasticities, response_model_exclude_unset=True)
 def elasticities(
     request: Request,
     who: Read,

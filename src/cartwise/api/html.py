@@ -128,7 +128,7 @@ def login(
         token,
         httponly=True,
         samesite="lax",
-        max_age=int(service.options.session_hours * 3600),
+        max_age=int(service.settings.session_hours * 3600),
         secure=request.url.scheme == "https",
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)

@@ -22,7 +22,10 @@ _EVENT_EXAMPLE: dict[str, Any] = {
 # and rejects bad ones by index instead of failing the whole batch.
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "One canonical event (see the data model). Required: ts, user_id, type.",
+    "description": (
+        "One canonical event (see the data model). Required: ts, user_id, type. Fields may also go "
+        "by the other names file ingestion accepts (e.g. event_name for type, timestamp for ts)."
+    ),
     "properties": {
         "event_id": {"type": "string", "description": "Unique id; derived from content when absent."},
         "ts": {"type": "string", "description": "ISO 8601 time (or epoch seconds/milliseconds)."},
@@ -78,6 +81,9 @@ class ErrorBody(BaseModel):
     error: str = Field(..., description="Machine-readable code, e.g. `unauthorized`, `invalid_request`.")
     message: str = Field(..., description="What went wrong and how to fix it.")
     fields: list[ErrorField] = Field(default_factory=list)
+    parameter: str | None = Field(
+        None, description="The request parameter the error is about (e.g. `min_support`), when there is one."
+    )
 
 
 # Why a key is refused, the same on every authenticated route.

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from cartwise.api import page_models as pm
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.api.path_ids import path_id
@@ -152,19 +153,29 @@ async def trending(
     return _json({"items": recs_for(service_of(request)).trending(n, category=category)})
 
 
-@router.get("/api/v1/recommender", tags=["recommendations"])
+@router.get(
+    "/api/v1/recommender",
+    tags=["recommendations"],
+    response_model=pm.RecommenderInfo,
+    response_model_exclude_unset=True,
+)
 def model_info(request: Request, who: Read) -> dict[str, Any]:
     """The model serving now, its last retrain and serving counters."""
     return recs_for(service_of(request)).model_info()
 
 
-@router.post("/api/v1/recommender/retrain", status_code=202)
+@router.post(
+    "/api/v1/recommender/retrain",
+    status_code=202,
+    response_model=pm.RetrainStatus,
+    response_model_exclude_unset=True,
+)
 def retrain(request: Request, who: Admin) -> dict[str, Any]:
     """Retrain on the store's events in the background; the new model replaces the old when ready."""
     return recs_for(service_of(request)).retrain(background=True)
 
 
-@router.get("/api/v1/recommender/online")
+@router.get("/api/v1/recommender/online", response_model=pm.OnlineMetrics, response_model_exclude_unset=True)
 def online(request: Request, who: Read, days: Annotated[int, Query(ge=1, le=365)] = 30) -> dict[str, Any]:
     """Impressions and attributed clicks, add-to-carts and purchases (CTR, conversion, revenue per mille)."""
     return recs_for(service_of(request)).online_metrics(days)

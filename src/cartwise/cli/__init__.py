@@ -2,7 +2,9 @@
 
 Each area has its own module in this package defining one click group or command; this
 module registers them. Every command takes `--json`; `main()` turns a `CartwiseError`
-into a message on stderr and exit code 2, and prints Cartwise warnings as `Warning: ...` lines.
+into a message on stderr (under `--json`, a JSON document on stdout) and exit code 2, naming
+the parameter it is about as the command's option (`cartwise.cli.errors`), and prints
+Cartwise warnings as `Warning: ...` lines.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cartwise.cli.customers import customers
 from cartwise.cli.db import db
 from cartwise.cli.demand import demand
 from cartwise.cli.demo import demo
+from cartwise.cli.errors import report_cartwise_error, report_click_error
 from cartwise.cli.events import events
 from cartwise.cli.experiments import experiments
 from cartwise.cli.forecast import forecast
@@ -34,7 +37,7 @@ from cartwise.cli.schema import schema
 from cartwise.cli.serve import serve
 from cartwise.cli.train import train
 from cartwise.cli.users_admin import users_admin
-from cartwise.core.errors import CartwiseError, CartwiseWarning, Interrupted
+from cartwise.core.errors import CartwiseError, CartwiseWarning
 
 # Every command module imports only click and light modules; the pipelines (scikit-learn,
 # LightGBM, statsforecast, Ibis, PySpark) are imported inside the commands that run them, so
@@ -89,20 +92,16 @@ _python_show_warning = warnings.showwarning
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, printing CartwiseErrors as one clear message."""
     warnings.showwarning = _show_warning
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name="cartwise", standalone_mode=False)
-    except Interrupted as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(exc.exit_code)
-    except CartwiseError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        cli.main(args=args, prog_name="cartwise", standalone_mode=False)
+    except CartwiseError as exc:  # `Interrupted` included: it says what the command kept
+        report_cartwise_error(exc, cli, args)
     except click.exceptions.Abort:  # click's form of Ctrl-C, e.g. at a prompt
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        report_click_error(exc, cli, args)
     except (KeyboardInterrupt, RuntimeError) as exc:
         # Commands that know what Ctrl-C left behind say it with `Interrupted`.
         if not is_interrupt(exc):

@@ -16,7 +16,8 @@ def parse_duration(text: str, *, name: str = "duration") -> timedelta:
     match = _PATTERN.match(str(text))
     if not match:
         raise ConfigError(
-            f"--{name} {text!r} is not a duration; use a number and a unit s, m, h, d or w, e.g. 30m, 2h, 1d, 7d."
+            f"{text!r} is not a duration; use a number and a unit s, m, h, d or w, e.g. 30m, 2h, 1d, 7d.",
+            parameter=name,
         )
     value, unit = float(match.group(1)), match.group(2)
     return timedelta(**{_UNITS[unit]: value})

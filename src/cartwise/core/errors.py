@@ -1,37 +1,77 @@
 """The one tree of Cartwise exceptions and warnings.
 
 Every error a user can cause is a `CartwiseError`; the CLI turns it into a message and
-exit code 2, the API into a 4xx JSON body. Messages name the argument or column, show what
-was received, and say the fix.
+exit code 2, the API into a 4xx JSON body. Messages show what was received and say the fix.
+
+An error about one parameter carries it in `parameter`, by its Python and API name
+(`min_support`), and its message does not name it: each surface words the name in its own
+terms (`render`): the CLI as the option that maps to it (`--min-support`), the API as
+`min_support` (also in the body's `parameter` key). `str(error)` is the API's wording.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+
+def python_name(parameter: str) -> str:
+    """How the library and the API name a parameter in a message: in backticks."""
+    return f"`{parameter}`"
+
 
 class CartwiseError(Exception):
-    """Base class of every error a user can act on."""
+    """Base class of every error a user can act on.
+
+    `message` says what is wrong and the fix without naming the parameter; `parameter`, when
+    given, is the Python/API name of the argument it is about (e.g. `min_support`)."""
 
     exit_code = 2
+    code = "error"
+    """A stable word for the kind of error (the `error` key of the CLI's and the API's JSON)."""
+
+    def __init__(self, message: str = "", *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parameter = parameter
+
+    def render(self, name: Callable[[str], str] = python_name) -> str:
+        """The message for a surface whose name for a parameter is `name(parameter)`."""
+        if self.parameter is None:
+            return self.message
+        return f"{name(self.parameter)}: {self.message}"
+
+    def __str__(self) -> str:
+        return self.render()
 
 
 class ConfigError(CartwiseError):
     """A setting, flag or option is invalid."""
 
+    code = "config_error"
+
 
 class InputError(CartwiseError):
     """An input file or value cannot be used as given (wrong format, missing column, ...)."""
+
+    code = "input_error"
 
 
 class StoreError(CartwiseError):
     """The store cannot be opened or written (locked, wrong version, corrupt)."""
 
+    code = "store_error"
+
 
 class NotFoundError(CartwiseError):
     """A named thing (user, item, model, key) does not exist."""
 
+    code = "not_found"
+
 
 class ModelError(CartwiseError):
     """A model cannot be fitted or used (too little data, no convergence, not fitted)."""
+
+    code = "model_error"
 
 
 class SignInBusy(CartwiseError):
@@ -42,6 +82,7 @@ class Interrupted(CartwiseError):
     """Ctrl-C stopped a command part way through; the message says what it kept."""
 
     exit_code = 130
+    code = "interrupted"
 
 
 class CartwiseWarning(UserWarning):

@@ -6,8 +6,12 @@ or True/False), and `y_score`, a score for the same customers where higher means
 Notation: n customers, y_i outcome, s_i score, P = sum_i y_i positives, N = n - P negatives,
 base rate pi = P / n.
 
-Ties: ranking metrics treat tied scores as one threshold (ROC-AUC and average precision as in
-scikit-learn); lift by decile orders tied customers by their position in the input.
+ROC-AUC, average precision, the Brier score and the calibration curve are scikit-learn's
+(`roc_auc_score`, `average_precision_score`, `brier_score_loss`, `calibration_curve`); this
+module checks the inputs with messages a user can act on and documents the formulas.
+
+Ties: ranking metrics treat tied scores as one threshold (as scikit-learn does); lift by
+decile orders tied customers by their position in the input.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from sklearn import calibration, metrics
 
 from cartwise.core.errors import InputError
 
@@ -85,17 +90,7 @@ def roc_auc(y_true: ArrayLike, y_score: ArrayLike) -> float:
     """
     y, s = _pair(y_true, y_score)
     _both_classes(y, "ROC-AUC")
-    order = np.argsort(s, kind="mergesort")
-    sorted_s = s[order]
-    # Average rank of each run of tied scores (ranks start at 1).
-    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
-    ends = np.r_[starts[1:], s.size]
-    run_rank = (starts + 1 + ends) / 2.0
-    ranks = np.empty(s.size)
-    ranks[order] = np.repeat(run_rank, ends - starts)
-    positives = float(y.sum())
-    negatives = float(y.size) - positives
-    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    return float(metrics.roc_auc_score(y, s))
 
 
 def average_precision(y_true: ArrayLike, y_score: ArrayLike) -> float:
@@ -108,15 +103,7 @@ def average_precision(y_true: ArrayLike, y_score: ArrayLike) -> float:
     """
     y, s = _pair(y_true, y_score)
     _both_classes(y, "Average precision")
-    order = np.argsort(-s, kind="mergesort")
-    sorted_s, sorted_y = s[order], y[order]
-    # Last position of each run of tied scores: the end of one threshold.
-    last = np.flatnonzero(np.r_[sorted_s[1:] != sorted_s[:-1], True])
-    tp = np.cumsum(sorted_y)[last].astype(np.float64)
-    flagged = (last + 1).astype(np.float64)
-    precision = tp / flagged
-    recall = tp / tp[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return float(metrics.average_precision_score(y, s))
 
 
 def brier_score(y_true: ArrayLike, y_prob: ArrayLike) -> float:
@@ -125,7 +112,7 @@ def brier_score(y_true: ArrayLike, y_prob: ArrayLike) -> float:
     Always predicting the base rate scores pi (1 - pi), the reference a useful model beats.
     """
     y, s = _pair(y_true, y_prob, probability=True)
-    return float(np.mean((s - y) ** 2))
+    return float(metrics.brier_score_loss(y, s, pos_label=1))
 
 
 def calibration_curve(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) -> list[dict[str, float | int]]:
@@ -139,21 +126,21 @@ def calibration_curve(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) ->
     """
     y, s = _pair(y_true, y_prob, probability=True)
     bins = _check_bins(n_bins)
+    observed, predicted = calibration.calibration_curve(y, s, n_bins=bins, strategy="uniform", pos_label=1)
+    # scikit-learn gives the non-empty bins' rates, not their sizes or edges: count the
+    # customers per bin with its binning (searchsorted over the inner edges).
     edges = np.linspace(0.0, 1.0, bins + 1)
-    ids = np.searchsorted(edges[1:-1], s, side="left")
-    counts = np.bincount(ids, minlength=bins)
-    predicted = np.bincount(ids, weights=s, minlength=bins)
-    observed = np.bincount(ids, weights=y, minlength=bins)
+    counts = np.bincount(np.searchsorted(edges[1:-1], s), minlength=bins)
+    filled = np.flatnonzero(counts)
     return [
         {
             "bin_lower": float(edges[b]),
             "bin_upper": float(edges[b + 1]),
             "customers": int(counts[b]),
-            "mean_predicted": float(predicted[b] / counts[b]),
-            "observed_rate": float(observed[b] / counts[b]),
+            "mean_predicted": float(mean_predicted),
+            "observed_rate": float(rate),
         }
-        for b in range(bins)
-        if counts[b]
+        for b, mean_predicted, rate in zip(filled, predicted, observed, strict=True)
     ]
 
 

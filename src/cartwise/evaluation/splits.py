@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cartwise.core.errors import ConfigError, InputError
+from cartwise.core.times import times_as_seconds
 
 
 class Split(NamedTuple):
@@ -41,22 +42,7 @@ def _time_order(frame: pd.DataFrame, user_col: str, time_col: str | None) -> np.
 
 
 def _sortable_times(values: pd.Series, name: str) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(values):
-        out = values.to_numpy(dtype=float)
-    else:
-        numeric = pd.to_numeric(values, errors="coerce")
-        if numeric.notna().all():
-            out = numeric.to_numpy(dtype=float)
-        else:
-            parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
-            out = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(out))
-    if len(bad):
-        raise InputError(
-            f"Time column `{name}` has {len(bad)} missing or unreadable values (rows {', '.join(map(str, bad[:5]))}); "
-            "fix them or drop those rows."
-        )
-    return out
+    return times_as_seconds(values, name=name, fix="fix them or drop those rows")
 
 
 def leave_last_n(
@@ -93,7 +79,8 @@ def temporal_split(
         raise ConfigError(f"test_fraction must be between 0 and 1; got {test_fraction!r}.")
     if time_col is None:
         raise ConfigError(
-            "A temporal split needs a time column; pass --time-col or use --split leave-last-5."
+            "A temporal split needs a time column; name one or use the leave-last-5 split.",
+            parameter="time_col",
         )
     _check_columns(frame, user_col=user_col, time_col=time_col)
     times = _sortable_times(frame[time_col], time_col)
@@ -121,7 +108,8 @@ def last_basket(
     evaluation; users with a single basket stay whole in train."""
     if basket_col is None:
         raise ConfigError(
-            "A last-basket split needs a basket column; pass --basket-col (an order or session id)."
+            "A last-basket split needs a basket column (an order or session id); name one.",
+            parameter="basket_col",
         )
     _check_columns(frame, user_col=user_col, time_col=time_col, basket_col=basket_col)
     order = _time_order(frame, user_col, time_col)

@@ -38,13 +38,17 @@ def reorder_plan(
     Returns one row per id, riskiest first. Items without a `stock` entry are left out.
     """
     if not isinstance(lead_time, int) or lead_time < 1:
-        raise ConfigError(f"`lead_time` must be a positive number of periods; received {lead_time!r}.")
+        raise ConfigError(
+            f"must be a positive number of periods; received {lead_time!r}.", parameter="lead_time"
+        )
     if not isinstance(review_period, int) or review_period < 0:
         raise ConfigError(
             f"`review_period` must be a non-negative number of periods; received {review_period!r}."
         )
     if not 0.5 <= service_level < 1:
-        raise ConfigError(f"`service_level` must be in [0.5, 1), e.g. 0.95; received {service_level!r}.")
+        raise ConfigError(
+            f"must be in [0.5, 1), e.g. 0.95; received {service_level!r}.", parameter="service_level"
+        )
     missing = [c for c in ("id", "forecast", "lo_80", "hi_80") if c not in forecast.columns]
     if missing:
         raise InputError(f"The forecast lacks columns {missing}; pass the output of `cartwise forecast`.")
@@ -59,7 +63,8 @@ def reorder_plan(
         if lead_time + review_period > d.size:
             raise ConfigError(
                 f"Series {sid!r} has a {d.size}-period forecast; lead time + review period needs "
-                f"{lead_time + review_period}. Forecast a longer --horizon."
+                f"{lead_time + review_period}. Forecast a longer horizon.",
+                parameter="horizon",
             )
         sigma = (group["hi_80"].to_numpy(dtype=float) - group["lo_80"].to_numpy(dtype=float)) / (2 * Z_80)
         on_hand = float(stock[sid])

@@ -50,7 +50,7 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
     says so and `notes` records why).
     """
     if not isinstance(horizon, int | np.integer) or horizon < 1:
-        raise InputError(f"--horizon must be a positive integer; received {horizon!r}.")
+        raise InputError(f"must be a positive integer; received {horizon!r}.", parameter="horizon")
     m = panel.season_length
     chosen: dict[int, tuple[Forecaster | None, pd.DataFrame, str]] = {}
     notes: dict[str, str] = {}

@@ -32,28 +32,32 @@ def _rows(mask: np.ndarray, limit: int = 5) -> str:
 
 
 def _require_columns(frame: pd.DataFrame, columns: dict[str, str], what: str) -> None:
-    for option, col in columns.items():
+    """`columns` maps each parameter (`id_col`) to the column it names."""
+    for parameter, col in columns.items():
         if col not in frame.columns:
             raise InputError(
-                f"Column `{col}` (given by {option}) is not in the {what}; its columns are "
-                f"{list(map(str, frame.columns))}. Name an existing column with {option}."
+                f"Column `{col}` is not in the {what}; its columns are "
+                f"{list(map(str, frame.columns))}. Name an existing column.",
+                parameter=parameter,
             )
 
 
-def _stripped_text(values: pd.Series, column: str, option: str, need: str) -> pd.Series:
+def _stripped_text(values: pd.Series, column: str, parameter: str | None, need: str) -> pd.Series:
     """The column as stripped text; InputError naming the rows when any is empty or blank."""
     text = values.astype("string").str.strip()
     missing = (text.isna() | (text == "")).to_numpy()
     if missing.any():
         raise InputError(
             f"Column `{column}` has {int(missing.sum())} empty values (rows {_rows(missing)}); "
-            f"every row needs {need}. Fill or drop them, or map another column with {option}."
+            f"every row needs {need}. Fill or drop them, or map another column.",
+            parameter=parameter,
         )
     return text
 
 
-def parse_numbers(values: pd.Series, column: str, option: str) -> np.ndarray:
-    """Numbers from a column; empty cells become NaN (missing); any other text is an error."""
+def parse_numbers(values: pd.Series, column: str, parameter: str | None = None) -> np.ndarray:
+    """Numbers from a column; empty cells become NaN (missing); any other text is an error about
+    `parameter`, the argument that named the column (None when the column's name is fixed)."""
     if pd.api.types.is_bool_dtype(values):
         return values.astype(float).to_numpy()
     if pd.api.types.is_numeric_dtype(values):
@@ -66,12 +70,15 @@ def parse_numbers(values: pd.Series, column: str, option: str) -> np.ndarray:
         examples = ", ".join(repr(v) for v in pd.unique(text[bad])[:3])
         raise InputError(
             f"Column `{column}` has {int(bad.sum())} non-numeric values (rows {_rows(bad)}, e.g. {examples}); "
-            f"clean them or map another column with {option}."
+            "clean them" + (" or map another column." if parameter else "."),
+            parameter=parameter,
         )
     return parsed.astype(float).to_numpy()
 
 
-def parse_periods(values: pd.Series, column: str, option: str) -> tuple[np.ndarray, Literal["date", "int"]]:
+def parse_periods(
+    values: pd.Series, column: str, parameter: str | None
+) -> tuple[np.ndarray, Literal["date", "int"]]:
     """Dates (as datetime64[D]) or integer periods, from a column of dates, integers or text."""
     if pd.api.types.is_integer_dtype(values):
         return values.to_numpy(dtype=np.int64), "int"
@@ -79,7 +86,7 @@ def parse_periods(values: pd.Series, column: str, option: str) -> tuple[np.ndarr
         return values.to_numpy().astype("datetime64[D]"), "date"
     if values.dtype == object and values.map(lambda v: isinstance(v, dt.date)).all():
         return pd.to_datetime(values).to_numpy().astype("datetime64[D]"), "date"
-    text = _stripped_text(values, column, option, "a period")
+    text = _stripped_text(values, column, parameter, "a period")
     if text.str.fullmatch(r"-?\d+").all():
         return text.astype("int64").to_numpy(), "int"
     parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
@@ -88,7 +95,8 @@ def parse_periods(values: pd.Series, column: str, option: str) -> tuple[np.ndarr
         examples = ", ".join(repr(v) for v in pd.unique(text[bad])[:3])
         raise InputError(
             f"Column `{column}` has {int(bad.sum())} values that are neither dates (YYYY-MM-DD) nor integer "
-            f"periods (rows {_rows(bad)}, e.g. {examples}); fix them or map another column with {option}."
+            f"periods (rows {_rows(bad)}, e.g. {examples}); fix them or map another column.",
+            parameter=parameter,
         )
     return parsed.to_numpy().astype("datetime64[D]"), "date"
 
@@ -146,14 +154,16 @@ def _infer_step(ids: np.ndarray, periods: np.ndarray, kind: str, freq: Freq | st
     if freq != "auto":
         if kind == "date":
             if freq not in SEASON_BY_FREQ:
-                raise InputError(f"--freq {freq!r} does not fit dates; use D (daily), W (weekly) or auto.")
+                raise InputError(
+                    f"{freq!r} does not fit dates; use D (daily), W (weekly) or auto.", parameter="freq"
+                )
             step = 1 if freq == "D" else 7
         else:
             try:
                 step = int(freq)
             except (TypeError, ValueError):
                 raise InputError(
-                    f"--freq {freq!r} does not fit integer periods; use an integer step or auto."
+                    f"{freq!r} does not fit integer periods; use an integer step or auto.", parameter="freq"
                 ) from None
     else:
         if diffs.size == 0:
@@ -171,7 +181,8 @@ def _infer_step(ids: np.ndarray, periods: np.ndarray, kind: str, freq: Freq | st
                 raise InputError(
                     f"The series have mixed frequencies: series {regular.index[0]!r} has a row every "
                     f"{int(regular['lo'].iloc[0])} {unit}, series {fine.index[0]!r} every {step} {unit}. "
-                    f"Aggregate them to one frequency, forecast them separately, or pass --freq."
+                    f"Aggregate them to one frequency, forecast them separately, or give the frequency.",
+                    parameter="freq",
                 )
     bad = diffs % step != 0
     if bad.any():
@@ -197,16 +208,14 @@ def build_panel(
     Raises `InputError` for missing columns, unparseable dates or values, duplicate
     (id, period) rows and mixed frequencies. Empty values are missing periods.
     """
-    _require_columns(
-        history, {"--id-col": id_col, "--date-col": date_col, "--value-col": value_col}, "history"
-    )
+    _require_columns(history, {"id_col": id_col, "date_col": date_col, "value_col": value_col}, "history")
     if len(history) == 0:
         raise InputError("The history has no rows; give a file with at least one row per series.")
     # A CSV file's empty cell reads as "": it would become a series of its own.
-    _stripped_text(history[id_col], id_col, "--id-col", "a series id")
+    _stripped_text(history[id_col], id_col, "id_col", "a series id")
     ids = history[id_col].astype("string").to_numpy(dtype=object)
-    periods, kind = parse_periods(history[date_col], date_col, "--date-col")
-    values = parse_numbers(history[value_col], value_col, "--value-col")
+    periods, kind = parse_periods(history[date_col], date_col, "date_col")
+    values = parse_numbers(history[value_col], value_col, "value_col")
     key = pd.DataFrame({"id": ids, "p": periods})
     dup = key.duplicated(keep=False).to_numpy()
     if dup.any():
@@ -293,9 +302,9 @@ def attach_covariates(
     names: list[str] = []
     table: pd.DataFrame | None = None
     if covariates is not None:
-        _require_columns(covariates, {"--id-col": id_col, "--date-col": date_col}, "covariates file")
+        _require_columns(covariates, {"id_col": id_col, "date_col": date_col}, "covariates file")
         ids = covariates[id_col].astype("string").fillna("").to_numpy(dtype=object)
-        periods, kind = parse_periods(covariates[date_col], date_col, "--date-col")
+        periods, kind = parse_periods(covariates[date_col], date_col, "date_col")
         if kind != panel.kind:
             raise InputError(
                 f"The covariates' `{date_col}` holds {'dates' if kind == 'date' else 'integer periods'} but the "
@@ -361,7 +370,7 @@ def demand_series(
     Returns columns `id, date, value`, sorted by id then date.
     """
     if freq not in SEASON_BY_FREQ:
-        raise InputError(f"`freq` must be 'D' or 'W' for transaction data; received {freq!r}.")
+        raise InputError(f"must be 'D' or 'W' for transaction data; received {freq!r}.", parameter="freq")
     _require_columns(
         transactions, {"key_col": key_col, "ts_col": ts_col, "value_col": value_col}, "transactions"
     )

@@ -238,7 +238,8 @@ class _Loader:
         started = datetime.now(UTC).replace(tzinfo=None)
         if not self.store.knows_time_zone(self.options.timezone):
             raise ConfigError(
-                f"--timezone {self.options.timezone!r} is not a time zone name (e.g. UTC, Europe/Paris)."
+                f"{self.options.timezone!r} is not a time zone name (e.g. UTC, Europe/Paris).",
+                parameter="timezone",
             )
         self.data.show(con)
         try:

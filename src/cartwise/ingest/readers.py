@@ -214,7 +214,9 @@ def _read_delimited(
         try:
             data = data.decode(encoding).encode("utf-8")
         except (LookupError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path} cannot be decoded as {encoding!r}: {exc}. Check --encoding.") from exc
+            raise InputError(
+                f"{path} cannot be decoded as {encoding!r}: {exc}. Check the encoding.", parameter="encoding"
+            ) from exc
         malformed_utf8 = []
 
     header_line = _first_line(data)
@@ -292,7 +294,8 @@ def _read_lines(data: bytes, path: Path, header: bool, encoding: str, names: lis
         text = data.decode(encoding)
     except (LookupError, UnicodeDecodeError) as exc:
         raise InputError(
-            f"{path} cannot be decoded as {encoding!r}: {exc}. Pass --encoding with the file's encoding."
+            f"{path} cannot be decoded as {encoding!r}: {exc}. Give the file's encoding.",
+            parameter="encoding",
         ) from exc
     lines = [line.split() for line in text.splitlines() if line.strip()]
     if not lines:
@@ -407,7 +410,7 @@ def read_input(
     """
     path = Path(path)
     if format not in FORMATS:
-        raise InputError(f"--format {format!r} is not known; use one of {', '.join(FORMATS)}.")
+        raise InputError(f"{format!r} is not known; use one of {', '.join(FORMATS)}.", parameter="format")
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file.")
     if path.stat().st_size == 0:

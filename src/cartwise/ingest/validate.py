@@ -220,14 +220,16 @@ def _timestamp(
     mode, fmt = ts_mode
     if mode == "format":
         value = to_utc.format(f"try_strptime({raw}, {lit(fmt or '')})")
-        hint = f"does not match --ts-format {fmt}"
+        hint = f"does not match the timestamp format (ts_format) {fmt}"
     elif mode in ("epoch_s", "epoch_ms"):
         value = _from_epoch(f"TRY_CAST({raw} AS DOUBLE)", mode)
         hint = _EPOCH_HINT
     else:
         value = to_utc.format(f"TRY_CAST({raw} AS TIMESTAMPTZ)")
         hint = (
-            "is not a timestamp (use ISO 8601 like 2024-03-01T12:30:00Z, epoch seconds, or pass --ts-format)"
+            # Said the same on every surface: the API has no format parameter, a file load does.
+            "is not a timestamp (use ISO 8601 like 2024-03-01T12:30:00Z or epoch seconds; "
+            "a file in another format loads with its strftime format, ts_format)"
         )
     return value, f"{raw} IS NOT NULL AND {value_ref} IS NULL", lit(hint)
 

@@ -9,7 +9,6 @@ here and a bad one raises `BadParameter`, naming the request parameter and its v
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from cartwise.analytics import (
 )
 from cartwise.core.durations import parse_duration
 from cartwise.core.errors import CartwiseError, ConfigError
+from cartwise.core.times import parse_instant, parse_range
 from cartwise.pages.dashboard import Page, register_page
 from cartwise.store import Store
 
@@ -96,51 +96,24 @@ _USER_COLUMNS_NOT_BREAKDOWNS = frozenset(
 class BadParameter(ConfigError):
     """A request parameter is invalid; `parameter` names it (the message lists valid values)."""
 
-    def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(message)
-        self.parameter = parameter
+    def __init__(self, parameter: str | None, message: str) -> None:
+        super().__init__(message, parameter=parameter)
 
 
 # -- parameters -----------------------------------------------------------------------------------
 def parse_when(value: str | date | datetime | None, parameter: str) -> datetime | None:
-    """A naive UTC datetime from an ISO date or date-time (an offset is converted to UTC)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        stamp = value
-    elif isinstance(value, date):
-        stamp = datetime(value.year, value.month, value.day)
-    else:
-        text = str(value).strip()
-        try:
-            stamp = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-        except ValueError:
-            raise BadParameter(
-                parameter,
-                f"`{parameter}` {str(value)[:60]!r} is not a date; use ISO form, e.g. 2025-03-01 or 2025-03-01T12:00.",
-            ) from None
-    if stamp.tzinfo is not None:
-        try:
-            stamp = (stamp - stamp.utcoffset()).replace(tzinfo=None)  # type: ignore[operator]
-        except OverflowError:
-            raise BadParameter(parameter, f"`{parameter}` {str(value)[:60]!r} is out of range.") from None
-    return stamp
+    """A naive UTC datetime from an ISO date or date-time (an offset is converted to UTC); the
+    CLI's rules (`cartwise.core.times.parse_instant`)."""
+    return _library_call(parse_instant, value, parameter)
 
 
 def _range(start: Any, end: Any) -> tuple[datetime | None, datetime | None]:
-    start_ts, end_ts = parse_when(start, "start"), parse_when(end, "end")
-    if start_ts is not None and end_ts is not None and start_ts >= end_ts:
-        raise BadParameter(
-            "end", f"`end` ({end_ts.isoformat()}) must be after `start` ({start_ts.isoformat()})."
-        )
-    return start_ts, end_ts
+    return _library_call(parse_range, start, end)
 
 
 def _choice(value: str, choices: tuple[str, ...], parameter: str) -> str:
     if value not in choices:
-        raise BadParameter(
-            parameter, f"`{parameter}` {value!r} is not valid; choose one of {', '.join(choices)}."
-        )
+        raise BadParameter(parameter, f"{value!r} is not valid; choose one of {', '.join(choices)}.")
     return value
 
 
@@ -152,26 +125,22 @@ def parse_window(value: str) -> timedelta:
     except (ConfigError, OverflowError):
         raise BadParameter(
             "window",
-            f"`window` {str(value)[:40]!r} is not a duration; use a number and a unit s, m, h, d or w, "
+            f"{str(value)[:40]!r} is not a duration; use a number and a unit s, m, h, d or w, "
             f"e.g. {examples}.",
         ) from None
     if window <= timedelta(0) or window > MAX_WINDOW:
-        raise BadParameter("window", f"`window` {value!r} must be above 0 and at most 366d; e.g. {examples}.")
+        raise BadParameter("window", f"{value!r} must be above 0 and at most 366d; e.g. {examples}.")
     return window
 
 
 def _library_call(func: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a library function; its errors name CLI flags (`--steps`), which become parameters."""
+    """Run a library function; an error without a parameter is about the request as a whole."""
     try:
         return func(*args, **kwargs)
     except BadParameter:
         raise
     except CartwiseError as exc:
-        message = str(exc)
-        found = re.search(r"--([a-z][a-z_-]*)", message)
-        parameter = found.group(1).replace("-", "_") if found else "request"
-        message = re.sub(r"--([a-z][a-z_-]*)", lambda m: "`" + m.group(1).replace("-", "_") + "`", message)
-        raise BadParameter(parameter, message) from None
+        raise BadParameter(exc.parameter, exc.message) from None
 
 
 class _LastResults:
@@ -386,14 +355,14 @@ def check_steps(store: Store, steps: str) -> list[str]:
     if len(parsed) < 2 or len(parsed) > MAX_STEPS:
         raise BadParameter(
             "steps",
-            f"`steps` needs 2 to {MAX_STEPS} comma-separated event types, got {len(parsed)}; "
+            f"needs 2 to {MAX_STEPS} comma-separated event types, got {len(parsed)}; "
             f"e.g. {DEFAULT_STEPS}. Event types: {valid}.",
         )
     for step in parsed:
         if step.type not in types:
             raise BadParameter(
                 "steps",
-                f"`steps` names {step.type[:60]!r}, which is not an event type in the store; choose from {valid} "
+                f"names {step.type[:60]!r}, which is not an event type in the store; choose from {valid} "
                 "(filters as type[column=value]).",
             )
     return [s.label for s in parsed]
@@ -419,7 +388,7 @@ def funnel_view(
         if breakdown not in options:
             raise BadParameter(
                 "breakdown",
-                f"`breakdown` {breakdown[:60]!r} is not available; choose one of {', '.join(options)} "
+                f"{breakdown[:60]!r} is not available; choose one of {', '.join(options)} "
                 "(or leave it empty).",
             )
     start_ts, end_ts = _range(start, end)
@@ -469,14 +438,12 @@ def dropped_view(
     if wanted not in labels[1:]:
         raise BadParameter(
             "step",
-            f"`step` {step[:60]!r} is not a step after the first of this funnel; "
+            f"{step[:60]!r} is not a step after the first of this funnel; "
             f"choose one of {', '.join(labels[1:])}.",
         )
     window_delta = parse_window(window)
     if page_size is not None and not 1 <= page_size <= MAX_DROPPED_PAGE_SIZE:
-        raise BadParameter(
-            "page_size", f"`page_size` {page_size} must be between 1 and {MAX_DROPPED_PAGE_SIZE}."
-        )
+        raise BadParameter("page_size", f"{page_size} must be between 1 and {MAX_DROPPED_PAGE_SIZE}.")
     start_ts, end_ts = _range(start, end)
     # Each page would run the funnel again: keep its drop-outs while the events are unchanged.
     stamp = store.con.execute("SELECT count(*), max(ts) FROM events").fetchall()[0]
@@ -619,11 +586,11 @@ def rules_view(
     """
     for name, value in (("min_support", min_support), ("min_confidence", min_confidence)):
         if not isinstance(value, int | float) or math.isnan(value) or not 0.0 < value <= 1.0:
-            raise BadParameter(name, f"`{name}` {value!r} must be a fraction in (0, 1], e.g. 0.01.")
+            raise BadParameter(name, f"{value!r} must be a fraction in (0, 1], e.g. 0.01.")
     if page < 1:
-        raise BadParameter("page", f"`page` {page} must be 1 or more.")
+        raise BadParameter("page", f"{page} must be 1 or more.")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise BadParameter("page_size", f"`page_size` {page_size} must be between 1 and {MAX_PAGE_SIZE}.")
+        raise BadParameter("page_size", f"{page_size} must be between 1 and {MAX_PAGE_SIZE}.")
     start_ts, end_ts = _range(start, end)
     result = _rules(store, float(min_support), float(min_confidence), start_ts, end_ts)
     titles = _titles(store)

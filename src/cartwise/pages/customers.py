@@ -12,7 +12,7 @@ to build them, so pages can show a helpful empty state instead of an error.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -21,6 +21,7 @@ import pandas as pd
 from ibis.common.exceptions import IbisError
 
 from cartwise.core.errors import CartwiseError, InputError, ModelError, NotFoundError
+from cartwise.core.records import json_rows, json_value
 from cartwise.pages import dashboard
 from cartwise.pipelines import profiles as profiles_job
 from cartwise.pipelines.alive import fit_alive_model
@@ -63,7 +64,7 @@ LIST_COLUMNS: tuple[str, ...] = (
     "clv_12m",
     "cluster",
 )
-_MONEY = {"revenue", "avg_order_value", "clv_12m", "amount", "price"}
+_MONEY = frozenset({"revenue", "avg_order_value", "clv_12m", "amount", "price"})
 MAX_LIMIT = 500
 MAX_RULE_CHARS = 1000
 HORIZON_WEEKS = profiles_job.HORIZON_WEEKS
@@ -75,25 +76,13 @@ RFM_NAMES = frozenset(name for name, _, _ in RFM_SEGMENTS)
 
 # -- helpers ---------------------------------------------------------------------------------------
 def _json_value(name: str, value: Any) -> Any:
-    """One value made JSON-ready: NaN and NA become None, times ISO 8601 UTC, money in cents."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        return round(value, 2) if name in _MONEY else value
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat() + "Z"
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    """One value made JSON-ready; money columns (`_MONEY`) in cents."""
+    return json_value(value, money=name in _MONEY)
 
 
 def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description or []]
-    return [{n: _json_value(n, v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+    return json_rows(names, cursor.fetchall(), money=_MONEY)
 
 
 def _ready(store: Store) -> bool:
@@ -478,12 +467,14 @@ def _histogram(values: np.ndarray, bins: int) -> list[dict[str, Any]]:
         high = low + 1.0
     width = (high - low) / (bins - 1)
     edges = [round(low + i * width, 2) for i in range(bins)]
-    out = []
-    for i, lower in enumerate(edges):
-        upper = edges[i + 1] if i + 1 < len(edges) else None
-        mask = values >= lower if upper is None else (values >= lower) & (values < upper)
-        out.append({"lower": lower, "upper": upper, "customers": int(mask.sum())})
-    return out
+    # np.histogram's bins are [a, b) but the last, closed one: with +inf as the last edge,
+    # that closed bar is the open-ended one.
+    counts, _ = np.histogram(values, bins=[*edges, math.inf])
+    uppers: list[float | None] = [*edges[1:], None]
+    return [
+        {"lower": lower, "upper": upper, "customers": int(n)}
+        for lower, upper, n in zip(edges, uppers, counts, strict=True)
+    ]
 
 
 _CALIBRATION_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -651,9 +642,9 @@ def lifetime_value(
     """CLV over the next 52 weeks: distribution (`bins` bars), the `top` customers, and the
     calibration/holdout check of the P(alive) model (`calibration_holdout`), or its reason for absence."""
     if not 2 <= bins <= 200:
-        raise InputError(f"`bins` must be between 2 and 200; received {bins}.")
+        raise InputError(f"must be between 2 and 200; received {bins}.", parameter="bins")
     if not 1 <= top <= MAX_LIMIT:
-        raise InputError(f"`top` must be between 1 and {MAX_LIMIT}; received {top}.")
+        raise InputError(f"must be between 1 and {MAX_LIMIT}; received {top}.", parameter="top")
     with service.require_gate() as store:
         if not _ready(store):
             return {

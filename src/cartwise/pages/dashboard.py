@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cartwise.core.errors import InputError
+from cartwise.core.times import utc_iso
 
 if TYPE_CHECKING:
     from cartwise.service.service import Service
@@ -79,9 +80,9 @@ def parse_sort(sort: str, sortable: tuple[str, ...] | list[str], example: str) -
 def check_page(limit: int, offset: int, most: int) -> None:
     """A list page of `limit` rows (1 to `most`) from `offset` (0 or more); InputError naming the bad one."""
     if not 1 <= limit <= most:
-        raise InputError(f"`limit` must be between 1 and {most}; received {limit}.")
+        raise InputError(f"must be between 1 and {most}; received {limit}.", parameter="limit")
     if offset < 0:
-        raise InputError(f"`offset` must be 0 or more; received {offset}.")
+        raise InputError(f"must be 0 or more; received {offset}.", parameter="offset")
 
 
 def _today_start() -> datetime:
@@ -134,7 +135,7 @@ def overview(service: Service) -> dict[str, Any]:
         totals = dict(zip(("events", "orders", "users", "items"), counts, strict=True))
     return {
         "live": service.live.snapshot(),
-        "today_since": since.isoformat() + "Z",
+        "today_since": utc_iso(since),
         "top_items": [
             {
                 "item_id": r[0],
@@ -155,7 +156,7 @@ def overview(service: Service) -> dict[str, Any]:
             {
                 "order_id": r[0],
                 "user_id": r[1],
-                "ts": _stamp(r[2]),
+                "ts": utc_iso(r[2]),
                 "amount": round(float(r[3]), 2),
                 "lines": r[4],
             }

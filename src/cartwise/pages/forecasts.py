@@ -14,14 +14,12 @@ raise `InputError` naming the parameter and its valid values; unknown series rai
 
 from __future__ import annotations
 
-import math
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
 
 from cartwise.core.errors import InputError, NotFoundError
+from cartwise.core.records import json_rows, json_value
 from cartwise.pages import dashboard
 from cartwise.store import Store
 
@@ -57,22 +55,9 @@ _ITEM_META = "SELECT item_id AS id, any_value(title) AS title, any_value(categor
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def _json_value(value: Any) -> Any:
-    """One value made JSON-ready: NaN and infinities become None, dates ISO 8601."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat() + "Z"
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 def _rows(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description or []]
-    return [{n: _json_value(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+    return json_rows(names, cursor.fetchall())
 
 
 def _ready(store: Store) -> bool:
@@ -117,11 +102,11 @@ def _period(store: Store) -> dict[str, Any]:
     ).fetchall()[0]
     return {
         "freq": "D" if step == 1 else "W",
-        "history_first": _json_value(history[0]),
-        "history_last": _json_value(history[1]),
+        "history_first": json_value(history[0]),
+        "history_last": json_value(history[1]),
         "history_periods": int(history[2] or 0),
-        "forecast_first": _json_value(span[0]),
-        "forecast_last": _json_value(span[1]),
+        "forecast_first": json_value(span[0]),
+        "forecast_last": json_value(span[1]),
         "horizon": int(span[2] or 0),
     }
 

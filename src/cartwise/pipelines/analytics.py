@@ -57,7 +57,8 @@ def spark_session() -> Any:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError(
-            "--engine spark needs PySpark: pip install 'cartwise[spark]' (Java 17 must be installed)."
+            "spark needs PySpark: pip install 'cartwise[spark]' (Java 17 must be installed).",
+            parameter="engine",
         ) from None
     return (
         SparkSession.builder.master("local[2]")
@@ -108,7 +109,7 @@ def _spark_schema(schema: pa.Schema) -> Any:
 
 def _check_engine(engine: str) -> None:
     if engine not in ENGINES:
-        raise ConfigError(f"--engine {engine!r} is unknown; choose one of {', '.join(ENGINES)}.")
+        raise ConfigError(f"{engine!r} is unknown; choose one of {', '.join(ENGINES)}.", parameter="engine")
 
 
 @contextmanager

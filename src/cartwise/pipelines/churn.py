@@ -163,12 +163,14 @@ def _boundary(cutoff: date) -> datetime:
 
 def _check_target(target: str) -> None:
     if target not in TARGETS:
-        raise InputError(f"`target` must be 'churn' or 'purchase'; received {target!r}.")
+        raise InputError(f"must be 'churn' or 'purchase'; received {target!r}.", parameter="target")
 
 
 def _check_horizon(horizon: int) -> int:
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon <= 0:
-        raise InputError(f"`horizon` must be a whole number of days > 0; received {horizon!r}. Use e.g. 30.")
+        raise InputError(
+            f"must be a whole number of days > 0; received {horizon!r}. Use e.g. 30.", parameter="horizon"
+        )
     return int(horizon)
 
 
@@ -181,7 +183,9 @@ def parse_cutoff(value: str | date | datetime) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise InputError(f"`cutoff` {value!r} is not a date; use YYYY-MM-DD, e.g. 2025-06-30.") from None
+        raise InputError(
+            f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2025-06-30.", parameter="cutoff"
+        ) from None
 
 
 def last_data_day(store: Store) -> date:
@@ -249,8 +253,9 @@ def _window(store: Store, horizon: int, cutoff: str | date | datetime | None) ->
     evaluation = last - timedelta(days=horizon) if cutoff is None else parse_cutoff(cutoff)
     if evaluation + timedelta(days=horizon) > last:
         raise InputError(
-            f"`cutoff` {evaluation} plus the {horizon}-day horizon runs past the last data day {last}, so "
-            f"outcomes are incomplete; choose a cutoff on or before {last - timedelta(days=horizon)} or a shorter horizon."
+            f"{evaluation} plus the {horizon}-day horizon runs past the last data day {last}, so "
+            f"outcomes are incomplete; choose a cutoff on or before {last - timedelta(days=horizon)} or a shorter horizon.",
+            parameter="cutoff",
         )
     return evaluation - timedelta(days=horizon), evaluation, last
 

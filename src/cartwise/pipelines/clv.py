@@ -95,7 +95,7 @@ def read_transactions(
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"--transactions {str(path)!r} does not exist or is not a file.")
+        raise InputError(f"{str(path)!r} does not exist or is not a file.", parameter="transactions")
     refs = [customer_col, date_col, amount_col]
     header = not all(_is_position(r) for r in refs)
     table = read_file(path, header=header)
@@ -134,7 +134,7 @@ def fit_clv(
     fail, the BG/NBD error is raised. Holdout errors are reported for every model fitted.
     """
     if model not in MODEL_CHOICES:
-        raise InputError(f"`model` must be one of {', '.join(MODEL_CHOICES)}; received {model!r}.")
+        raise InputError(f"must be one of {', '.join(MODEL_CHOICES)}; received {model!r}.", parameter="model")
     summary = rfm_summary(
         transactions,
         customer_col=customer_col,
@@ -150,8 +150,9 @@ def fit_clv(
     if repeaters == 0:
         raise ModelError(
             f"All {len(cust)} customers made a single purchase (one purchase day) before the calibration end "
-            f"{summary.calibration_end}; lifetime-value models learn from repeat purchases. Move --calibration-end "
-            "later or supply a longer transaction history."
+            f"{summary.calibration_end}; lifetime-value models learn from repeat purchases. Move the calibration end "
+            "later or supply a longer transaction history.",
+            parameter="calibration_end",
         )
     x, t_x, big_t = (cust[c].to_numpy(np.float64) for c in ("frequency", "recency", "T"))
     has_holdout = summary.holdout_duration > 0
@@ -186,7 +187,8 @@ def fit_clv(
     if len(spend) < 3:
         raise ModelError(
             f"Only {len(spend)} customers have repeat purchases with a positive value, too few for the "
-            "Gamma-Gamma spend model (at least 3). Move --calibration-end later or check --amount-col."
+            "Gamma-Gamma spend model (at least 3). Move the calibration end later or check the amount column.",
+            parameter="calibration_end",
         )
     spend_model = GammaGamma(penalizer=penalizer).fit(spend["monetary_count"], spend["monetary_value"])
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -211,7 +213,8 @@ def annual_to_unit_rate(annual_rate: float, time_unit: TimeUnit) -> float:
     """Discount rate per time unit equivalent to `annual_rate`: ``(1 + R)^(days/365.25) - 1``."""
     if not 0 <= annual_rate < 10:
         raise InputError(
-            f"--annual-discount-rate must be between 0 and 10 (e.g. 0.1 for 10%); received {annual_rate}."
+            f"must be between 0 and 10 (e.g. 0.1 for 10%); received {annual_rate}.",
+            parameter="annual_discount_rate",
         )
     return float((1.0 + annual_rate) ** (DAYS_PER_UNIT[time_unit] / 365.25) - 1.0)
 
@@ -223,7 +226,9 @@ def predict_clv(fit: ClvFit, *, horizon: float, annual_discount_rate: float = 0.
     `horizon` is in the summary's time unit; `annual_discount_rate` is converted per time unit.
     """
     if not (isinstance(horizon, int | float) and np.isfinite(horizon) and horizon > 0):
-        raise InputError(f"--horizon must be a positive number of time units; received {horizon!r}.")
+        raise InputError(
+            f"must be a positive number of time units; received {horizon!r}.", parameter="horizon"
+        )
     cust = fit.summary.customers
     x, t_x, big_t = (cust[c].to_numpy(np.float64) for c in ("frequency", "recency", "T"))
     m = cust["monetary_value"].to_numpy(np.float64)

@@ -60,14 +60,15 @@ STEP_DAYS = {"D": 1, "W": 7}
 def _check_freq(freq: str) -> Literal["D", "W"]:
     value = str(freq).upper()
     if value not in STEP_DAYS:
-        raise ConfigError(f"--freq must be D (daily) or W (weekly); received {freq!r}.")
+        raise ConfigError(f"must be D (daily) or W (weekly); received {freq!r}.", parameter="freq")
     return "D" if value == "D" else "W"
 
 
-def _positive_int(value: Any, option: str, example: str) -> int:
+def _positive_int(value: Any, parameter: str, example: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ConfigError(
-            f"{option} must be a positive whole number of periods, e.g. {example}; received {value!r}."
+            f"must be a positive whole number of periods, e.g. {example}; received {value!r}.",
+            parameter=parameter,
         )
     return int(value)
 
@@ -262,26 +263,30 @@ def build_forecasts(
     """
     started = time.perf_counter()
     freq = _check_freq(freq)
-    horizon = _positive_int(horizon, "--horizon", "12")
-    lead_time = _positive_int(lead_time, "--lead-time", "2")
+    horizon = _positive_int(horizon, "horizon", "12")
+    lead_time = _positive_int(lead_time, "lead_time", "2")
     if isinstance(review_period, bool) or not isinstance(review_period, int) or review_period < 0:
         raise ConfigError(
-            f"--review-period must be a whole number of periods ≥ 0; received {review_period!r}."
+            f"must be a whole number of periods ≥ 0; received {review_period!r}.", parameter="review_period"
         )
     if lead_time + review_period > horizon:
         raise ConfigError(
-            f"--lead-time ({lead_time}) plus --review-period ({review_period}) exceeds --horizon ({horizon}); "
-            f"forecast at least {lead_time + review_period} periods or shorten the lead time."
+            f"{horizon} periods is shorter than the lead time ({lead_time}) plus the review period "
+            f"({review_period}); forecast at least {lead_time + review_period} periods or shorten the lead time.",
+            parameter="horizon",
         )
     if not isinstance(service_level, float | int) or not 0.5 <= service_level < 1:
-        raise ConfigError(f"--service-level must be in [0.5, 1), e.g. 0.95; received {service_level!r}.")
+        raise ConfigError(
+            f"must be in [0.5, 1), e.g. 0.95; received {service_level!r}.", parameter="service_level"
+        )
     lines = load_order_lines(store)
     demand = demand_table(lines, freq)
     complete = demand.loc[demand["complete"], "date"]
     if complete.nunique() < 2:
         raise InputError(
             f"The orders cover {complete.nunique()} complete {'weeks' if freq == 'W' else 'days'}; "
-            "forecasts need at least two. Load a longer history or use --freq D."
+            "forecasts need at least two. Load a longer history or use daily periods (D).",
+            parameter="freq",
         )
     parts, models, levels = [], [], {}
     for level, measure in (("item", "units"), ("category", "units"), ("category", "revenue")):

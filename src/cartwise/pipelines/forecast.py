@@ -55,17 +55,17 @@ def parse_freq(freq: str | int) -> str | int:
             value = int(freq)
         except ValueError:
             raise ConfigError(
-                f"--freq must be auto, D, W or a positive integer; received {freq!r}."
+                f"must be auto, D, W or a positive integer; received {freq!r}.", parameter="freq"
             ) from None
     if value < 1:
-        raise ConfigError(f"--freq must be a positive integer step; received {value}.")
+        raise ConfigError(f"must be a positive integer step; received {value}.", parameter="freq")
     return value
 
 
 def check_model(model: str) -> str:
     if model != "auto" and model not in FORECASTERS:
         raise ConfigError(
-            f"--model {model!r} is unknown; choose one of: {', '.join(['auto', *FORECASTERS])}."
+            f"{model!r} is unknown; choose one of: {', '.join(['auto', *FORECASTERS])}.", parameter="model"
         )
     return model
 
@@ -83,7 +83,7 @@ def prepare_panel(
 ) -> Panel:
     """Series from the history table, with covariates (and calendar features) attached when given."""
     if not isinstance(horizon, int) or horizon < 1:
-        raise ConfigError(f"--horizon must be a positive integer; received {horizon!r}.")
+        raise ConfigError(f"must be a positive integer; received {horizon!r}.", parameter="horizon")
     panel = build_panel(history, id_col, date_col, value_col, parse_freq(freq), season_length)
     if covariates is not None or calendar:
         attach_covariates(panel, covariates, id_col, date_col, horizon)
@@ -219,7 +219,7 @@ def run_backtest(
     AutoETS are always included as references.
     """
     if not isinstance(windows, int) or windows < 1:
-        raise ConfigError(f"--windows must be a positive integer; received {windows!r}.")
+        raise ConfigError(f"must be a positive integer; received {windows!r}.", parameter="windows")
     panel = prepare_panel(
         load_table(history, "history"),
         id_col,
@@ -259,18 +259,19 @@ def run_reorder(
     fc = load_table(forecast, "forecast")
     for col in ("forecast", "lo_80", "hi_80"):
         if col in fc.columns:
-            fc[col] = parse_numbers(fc[col], col, "the forecast file")
+            fc[col] = parse_numbers(fc[col], col)
     levels = load_table(stock, "stock")
-    for option, col in (("--id-col", id_col), ("--stock-col", stock_col)):
+    for parameter, col in (("id_col", id_col), ("stock_col", stock_col)):
         if col not in levels.columns:
             raise InputError(
-                f"Column `{col}` (given by {option}) is not in the stock file; its columns are "
-                f"{list(levels.columns)}. Name an existing column with {option}."
+                f"Column `{col}` is not in the stock file; its columns are "
+                f"{list(levels.columns)}. Name an existing column.",
+                parameter=parameter,
             )
     on_hand = dict(
         zip(
             levels[id_col].astype(str),
-            parse_numbers(levels[stock_col], stock_col, "--stock-col"),
+            parse_numbers(levels[stock_col], stock_col, "stock_col"),
             strict=True,
         )
     )

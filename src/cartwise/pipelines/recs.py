@@ -94,7 +94,8 @@ def load_items(path: str | Path, item_col: str | None = None) -> pd.DataFrame:
     if id_col is None:
         raise InputError(
             f"The items file {path} has no item id column (columns: {', '.join(map(str, table.columns))}); "
-            "name it item_id (or the same as --item-col)."
+            "name it item_id (or the same as the interactions' item column).",
+            parameter="items",
         )
     renames = {id_col: "item_id"}
     for canonical in ("title", "description", "category", "brand", "price"):
@@ -184,7 +185,8 @@ def fit_from_file(
     recommender, notes = choose_model(model, data, catalogue)
     if recommender.needs_items and catalogue is None:
         raise ConfigError(
-            f"--model {recommender.name} needs item metadata; pass --items FILE (item_id, title, ...)."
+            f"{recommender.name} needs item metadata; pass an items file (item_id, title, ...).",
+            parameter="model",
         )
     started = time.perf_counter()
     recommender.fit(_interactions(data), items=catalogue)
@@ -216,7 +218,7 @@ def recommend_to_file(
     Unknown users get the cold-start list; short lists (tiny catalogues) have fewer rows.
     """
     if n < 1:
-        raise ConfigError(f"--n must be at least 1; got {n}.")
+        raise ConfigError(f"must be at least 1; got {n}.", parameter="n")
     model = load_model(model_dir)
     user_ids = read_user_list(users)
     item_ids, scores = model.recommend(user_ids, n=n, exclude_seen=not include_seen)
@@ -251,14 +253,20 @@ def split_frame(data: pd.DataFrame, split: str) -> Split:
         return leave_last_n(data, int(match.group(1)), time_col="ts" if has_time else None)
     if split == "last-basket":
         if "basket_id" not in data.columns:
-            raise ConfigError("--split last-basket needs --basket-col (an order or session id column).")
+            raise ConfigError(
+                "a last-basket split needs a basket column (an order or session id).", parameter="basket_col"
+            )
         return last_basket(data, basket_col="basket_id", time_col="ts" if has_time else None)
     if split == "temporal":
         if not has_time:
-            raise ConfigError("--split temporal needs --time-col; without times use --split leave-last-5.")
+            raise ConfigError(
+                "a temporal split needs a time column; without times use the leave-last-5 split.",
+                parameter="time_col",
+            )
         return temporal_split(data, time_col="ts")
     raise ConfigError(
-        f"Unknown --split {split!r}; use leave-last-N (e.g. leave-last-5), last-basket or temporal."
+        f"{split!r} is unknown; use leave-last-N (e.g. leave-last-5), last-basket or temporal.",
+        parameter="split",
     )
 
 
@@ -282,9 +290,9 @@ def evaluate_from_file(
     seen items are excluded (no model could score them).
     """
     if k < 1:
-        raise ConfigError(f"--k must be at least 1; got {k}.")
+        raise ConfigError(f"must be at least 1; got {k}.", parameter="k")
     if seen not in ("auto", "exclude", "include"):
-        raise ConfigError(f"--seen must be auto, exclude or include; got {seen!r}.")
+        raise ConfigError(f"must be auto, exclude or include; got {seen!r}.", parameter="seen")
     data = load_interactions(
         interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col
     )

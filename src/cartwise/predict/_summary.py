@@ -82,11 +82,12 @@ def _where(mask: np.ndarray, values: pd.Series) -> str:
     return f"{idx.size} rows (rows {shown}{', ...' if idx.size > 3 else ''}, e.g. {values.iloc[idx[0]]!r})"
 
 
-def _column(frame: pd.DataFrame, name: Hashable, option: str) -> pd.Series:
+def _column(frame: pd.DataFrame, name: Hashable, parameter: str) -> pd.Series:
     if name not in frame.columns:
         available = ", ".join(map(str, list(frame.columns)[:12]))
         raise InputError(
-            f"Column `{name}` not found (received columns: {available}); pass the right one as {option}."
+            f"Column `{name}` not found (received columns: {available}); name the right one.",
+            parameter=parameter,
         )
     return frame[name]
 
@@ -126,16 +127,22 @@ def parse_days(values: pd.Series, date_format: str | None, column: Hashable) -> 
                 parsed = pd.to_datetime(text, format=attempt, errors="coerce", utc=True)
             except (ValueError, TypeError) as exc:
                 raise InputError(
-                    f"Column `{column}` could not be read as dates ({exc}); pass --date-format, e.g. %Y-%m-%d."
+                    f"Column `{column}` could not be read as dates ({exc}); give the date format, e.g. %Y-%m-%d.",
+                    parameter="date_format",
                 ) from None
             bad = (parsed.isna() & text.notna()).to_numpy()
             if not bad.any():
                 break
         if bad.any():
-            hint = f"it does not match --date-format {date_format!r}" if date_format else "pass --date-format"
+            hint = (
+                f"it does not match the date format {date_format!r}"
+                if date_format
+                else "give the date format"
+            )
             raise InputError(
                 f"Column `{column}` has {_where(bad, values)} that are not dates; {hint} "
-                "(strftime codes, e.g. %Y%m%d or %Y-%m-%d %H:%M:%S)."
+                "(strftime codes, e.g. %Y%m%d or %Y-%m-%d %H:%M:%S).",
+                parameter="date_format",
             )
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -173,24 +180,27 @@ def rfm_summary(
     before the first transaction or after the observation end, and an unknown time unit.
     """
     if time_unit not in DAYS_PER_UNIT:
-        raise InputError(f"`time_unit` must be one of {', '.join(DAYS_PER_UNIT)}; received {time_unit!r}.")
+        raise InputError(
+            f"must be one of {', '.join(DAYS_PER_UNIT)}; received {time_unit!r}.", parameter="time_unit"
+        )
     unit = DAYS_PER_UNIT[time_unit]
-    customers = _column(transactions, customer_col, "--customer-col")
+    customers = _column(transactions, customer_col, "customer_col")
     # Blank text too: a CSV file's missing cell reads as "", which would become one customer.
     missing = (customers.isna() | (customers.astype(str).str.strip() == "")).to_numpy()
     if missing.any():
         raise InputError(
             f"Column `{customer_col}` has {_where(missing, customers)} with no customer id; drop them first."
         )
-    days = parse_days(_column(transactions, date_col, "--date-col"), date_format, date_col)
+    days = parse_days(_column(transactions, date_col, "date_col"), date_format, date_col)
     if amount_col is not None:
-        raw = _column(transactions, amount_col, "--amount-col")
+        raw = _column(transactions, amount_col, "amount_col")
         amounts_series = pd.to_numeric(raw, errors="coerce")
         bad = (amounts_series.isna() | ~np.isfinite(amounts_series.fillna(0))).to_numpy()
         if bad.any():
             raise InputError(
                 f"Column `{amount_col}` has {_where(bad, raw)} that are not numbers; clean them or map "
-                "another column with --amount-col."
+                "another column.",
+                parameter="amount_col",
             )
         amounts = amounts_series.to_numpy(dtype=np.float64)
     else:

@@ -79,8 +79,9 @@ class Recommender:
             catalogue = align_items(items, data.item_ids)
         elif self.needs_items:
             raise ModelError(
-                f"The `{self.name}` recommender needs item metadata: pass items= (a frame with item_id and "
-                "title, description, category or brand), or --items FILE on the command line."
+                f"The `{self.name}` recommender needs item metadata: pass a table with item_id and "
+                "title, description, category or brand.",
+                parameter="items",
             )
         self.user_ids_ = data.user_ids
         self.item_ids_ = data.item_ids

@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cartwise.core.errors import InputError
+from cartwise.core.times import times_as_seconds
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -52,35 +53,6 @@ def _id_text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8")
     return str(value)
-
-
-def times_as_seconds(values: Any, *, name: str) -> np.ndarray:
-    """`values` (numbers, numeric text, datetimes or date strings) as float seconds since the epoch."""
-    series = pd.Series(values).reset_index(drop=True)
-    if pd.api.types.is_datetime64_any_dtype(series):
-        parsed = pd.to_datetime(series, utc=True)
-    elif pd.api.types.is_numeric_dtype(series):
-        out = series.to_numpy(dtype=float)
-        bad = np.flatnonzero(~np.isfinite(out))
-        if len(bad):
-            raise InputError(
-                f"Time column `{name}` has {len(bad)} missing values (rows {', '.join(map(str, bad[:5]))}); "
-                "fill them or leave out the time column."
-            )
-        return out
-    else:
-        numeric = pd.to_numeric(series, errors="coerce")
-        if numeric.notna().all():
-            return numeric.to_numpy(dtype=float)
-        parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if len(bad):
-        examples = ", ".join(repr(series.iloc[i]) for i in bad[:3])
-        raise InputError(
-            f"Time column `{name}` has {len(bad)} values that are not times (rows "
-            f"{', '.join(map(str, bad[:5]))}, e.g. {examples}); use ISO 8601 or epoch seconds."
-        )
-    return (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
 
 
 @dataclass(frozen=True)
@@ -125,7 +97,11 @@ class Interactions:
         item_ids, item_idx = np.unique(item_text, return_inverse=True)
         n = len(user_text)
         has_time = times is not None
-        t = times_as_seconds(times, name="time") if times is not None else np.arange(n, dtype=float)
+        t = (
+            times_as_seconds(times, name="time", fix="fill or fix them, or leave out the time column")
+            if times is not None
+            else np.arange(n, dtype=float)
+        )
         if weights is None:
             w = np.ones(n, dtype=np.float32)
         else:

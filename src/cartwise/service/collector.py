@@ -54,6 +54,26 @@ from cartwise.store import Store
 log = logging.getLogger("cartwise.collector")
 
 EVENT_FIELDS: frozenset[str] = frozenset(EVENTS.column_names)
+_SYNONYMS: dict[str, str] = {
+    synonym.lower(): canonical for canonical, names in EVENTS.synonyms.items() for synonym in names
+}
+"""Other names of event fields (`event_name` for `type`, ...), the ones file ingestion accepts."""
+
+
+def _canonical_names(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` with synonyms of event fields (matched ignoring case, as file ingestion does)
+    renamed to the canonical name; a synonym of a field the record already has stays, and is
+    then refused as unknown."""
+    renamed: dict[str, Any] = {}
+    for key, value in record.items():
+        canonical = key if key in EVENT_FIELDS else _SYNONYMS.get(key.lower(), key)
+        if canonical in renamed or (canonical != key and canonical in record):
+            renamed[key] = value
+        else:
+            renamed[canonical] = value
+    return renamed
+
+
 _FLAT = frozenset({str, float, int, bool, type(None)})
 _SEGMENT_GLOB = "segment-*.jsonl"
 VALIDATORS = 1
@@ -412,6 +432,9 @@ class Collector:
                     }
                 )
                 continue
+            if not EVENT_FIELDS.issuperset(record):
+                record = _canonical_names(record)
+                request.records[index] = record
             if not EVENT_FIELDS.issuperset(record):
                 unknown = sorted(set(record) - EVENT_FIELDS)
                 request.rejected.append(

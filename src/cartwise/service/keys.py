@@ -85,7 +85,7 @@ def create_key(store: Store, *, scope: str, name: str) -> tuple[KeyInfo, str]:
     name = name.strip()
     if not name:
         raise InputError(
-            "--name is empty; give the key a name that says where it is used, e.g. 'storefront'."
+            "is empty; give the key a name that says where it is used, e.g. 'storefront'.", parameter="name"
         )
     key_id = secrets.token_hex(6)
     key = f"{_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cartwise.core.times import utc_iso
 from cartwise.store import Store
 
 WINDOWS: dict[str, int] = {"5m": 5, "1h": 60, "1d": 1440}
@@ -194,7 +195,7 @@ class LiveKPIs:
             windows = {name: self._window(current, length) for name, length in WINDOWS.items()}
             per_minute = [
                 {
-                    "minute": (datetime(1970, 1, 1) + timedelta(minutes=m)).isoformat() + "Z",
+                    "minute": utc_iso(datetime(1970, 1, 1) + timedelta(minutes=m)),
                     "events": self._buckets[m].events if m in self._buckets else 0,
                     # The current minute is still filling: a chart must not read it as a drop.
                     "partial": m == current,

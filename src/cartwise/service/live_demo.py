@@ -26,6 +26,7 @@ import orjson
 import pyarrow as pa
 
 from cartwise.core.settings import Settings
+from cartwise.core.times import utc_iso, utc_now
 from cartwise.service import keys as keys_job
 from cartwise.service.server_process import ServerProcess
 from cartwise.service.service import open_ready_store
@@ -77,7 +78,7 @@ def retime(
     out = []
     for row in rows:
         event = {k: v for k, v in row.items() if v is not None}
-        event["ts"] = (start + (row["ts"] - origin) / speed).isoformat() + "Z"
+        event["ts"] = utc_iso(start + (row["ts"] - origin) / speed)
         event["event_id"] = f"live{loop}-{row['event_id']}"
         for key in ("session_id", "order_id"):
             if key in event:
@@ -126,7 +127,7 @@ def replay(
         due = retime(rows, start=start, origin=origin, speed=speed, loop=loop)
         position = 0
         while position < len(due) and not stop.is_set():
-            now_text = datetime.now(UTC).replace(tzinfo=None).isoformat() + "Z"
+            now_text = utc_iso(utc_now())
             end = position
             while end < len(due) and end - position < 1000 and due[end]["ts"] <= now_text:
                 end += 1

@@ -19,13 +19,13 @@ from cartwise.core.settings import Settings
 from cartwise.pipelines.event_delete import EventFilter, delete_events
 from cartwise.pipelines.privacy import export_customer, forget_customer
 from cartwise.service.collector import _SEGMENT_GLOB, read_segment
-from cartwise.service.service import ServiceOptions, event_log_dir
+from cartwise.service.service import event_log_dir
 from cartwise.store import open_store
 
 
 def log_dir(settings: Settings) -> Path:
     """The collector's log directory for this store (the `event_log_dir` setting, or its default)."""
-    return event_log_dir(settings, ServiceOptions.from_settings(settings))
+    return event_log_dir(settings)
 
 
 def _segments(directory: Path) -> list[Path]:

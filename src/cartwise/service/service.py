@@ -11,8 +11,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
 from cartwise.ingest import TimeWindow
@@ -30,38 +28,6 @@ from cartwise.store import SCHEMA_VERSION, Store, open_store
 log = logging.getLogger("cartwise.service")
 
 
-class ServiceOptions(BaseModel):
-    """Service tuning; each field falls back to the setting of the same name when one exists."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_body_bytes: int = Field(
-        2 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
-    )
-    event_log_dir: Path | None = Field(
-        None,
-        description="Directory of the collector's append-only log; default `<db stem>_eventlog/` beside the store.",
-    )
-    session_hours: float = Field(12.0, gt=0, description="How long a dashboard sign-in lasts, in hours.")
-    login_attempts_per_user: int = Field(
-        5, ge=1, description="Sign-in attempts per user name within `login_window_minutes`."
-    )
-    login_attempts_per_address: int = Field(
-        20, ge=1, description="Sign-in attempts per client address within `login_window_minutes`."
-    )
-    login_window_minutes: float = Field(15.0, gt=0, description="Sliding window of the sign-in limits.")
-    login_hash_concurrency: int = Field(2, ge=1, description="Password checks (scrypt) run at once.")
-    flush_seconds: float = Field(
-        0.25, gt=0, description="Longest wait before logged events are written to DuckDB."
-    )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> ServiceOptions:
-        values = {name: getattr(settings, name) for name in cls.model_fields if hasattr(settings, name)}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
-
-
 def open_ready_store(settings: Settings, *, read_only: bool = False) -> Store:
     """Open the store and complete any half-read result opening left behind.
 
@@ -73,25 +39,27 @@ def open_ready_store(settings: Settings, *, read_only: bool = False) -> Store:
     return store
 
 
-def event_log_dir(settings: Settings, options: ServiceOptions) -> Path:
-    if options.event_log_dir is not None:
-        return options.event_log_dir
+def event_log_dir(settings: Settings) -> Path:
+    """The collector's log directory: the `event_log_dir` setting, or `<db stem>_eventlog/` beside the store."""
+    if settings.event_log_dir is not None:
+        return settings.event_log_dir
     return settings.db.with_name(settings.db.stem + "_eventlog")
 
 
 class Service:
     """Everything the API needs, created once per process."""
 
-    def __init__(self, settings: Settings, options: ServiceOptions | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
+        # Tuning (body limit, sign-in length, flush interval, log directory) is read from the
+        # settings, the one typed source of every option.
         self.settings = settings
-        self.options = options or ServiceOptions.from_settings(settings)
         self.keyring = KeyRing()
         self.sessions = SessionRing()
         self.signin = SignInLimiter(
-            per_user=self.options.login_attempts_per_user,
-            per_address=self.options.login_attempts_per_address,
-            window_seconds=self.options.login_window_minutes * 60,
-            concurrency=self.options.login_hash_concurrency,
+            per_user=self.settings.login_attempts_per_user,
+            per_address=self.settings.login_attempts_per_address,
+            window_seconds=self.settings.login_window_minutes * 60,
+            concurrency=self.settings.login_hash_concurrency,
         )
         self.live = LiveKPIs()
         self._store: Store | None = None
@@ -110,11 +78,11 @@ class Service:
         self.gate = StoreGate(store)
         self.collector = Collector(
             self.gate,
-            event_log_dir(self.settings, self.options),
+            event_log_dir(self.settings),
             live=self.live,
             timezone=self.settings.timezone,
             window=TimeWindow.for_collector(self.settings),
-            flush_seconds=self.options.flush_seconds,
+            flush_seconds=self.settings.flush_seconds,
         )
         # Replay before seeding, so replayed events are counted once, from the store.
         self.collector.replay()
@@ -176,7 +144,7 @@ class Service:
         """A new session lasting `session_hours`, and the token for its cookie."""
         with self.require_gate() as store:
             info, token = sessions_job.open_session(
-                store, kind=kind, name=name, key_id=key_id, hours=self.options.session_hours
+                store, kind=kind, name=name, key_id=key_id, hours=self.settings.session_hours
             )
         self.sessions.add(info, token)
         return info, token
