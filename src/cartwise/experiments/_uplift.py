@@ -24,7 +24,7 @@ estimators here are thin layers over LightGBM, which Cartwise already uses.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,14 @@ class _UpliftBase:
         self.min_child_samples = min_child_samples
         self.random_state = random_state
         self.n_jobs = n_jobs
+
+    def fit(self, X: Any, treatment: ArrayLike, y: ArrayLike) -> Self:
+        """Learn from features `X`, arms `treatment` (1/0) and outcomes `y`; returns self."""
+        raise NotImplementedError
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted uplift per row of `X`."""
+        raise NotImplementedError
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters, as scikit-learn's `get_params`."""
