@@ -52,23 +52,31 @@ from cartwise.store import Store
 
 PAST_CAMPAIGN = "demo-past-campaign"
 MODEL_VERSION = "uplift-lightgbm/1"
-EXTRA_FEATURES: tuple[str, ...] = ("avg_price_paid", "price_percentile", "country")
+EXTRA_FEATURES: tuple[str, ...] = (
+    "avg_price_paid",
+    "price_percentile",
+    "browsed_price_percentile",
+    "country",
+)
 UPLIFT_FEATURES: tuple[str, ...] = (*FEATURES, *EXTRA_FEATURES)
 LEARNERS: tuple[str, ...] = tuple(UPLIFT_LEARNERS)
 
 # $1: the boundary; only rows before it are read.
 _EXTRA_SQL = """
 WITH ranked AS (
-  SELECT item_id, percent_rank() OVER (PARTITION BY category ORDER BY price)
-           AS pct
+  SELECT item_id, percent_rank() OVER (PARTITION BY category ORDER BY price) AS pct
   FROM items WHERE price IS NOT NULL),
 lines AS (
   SELECT o.user_id, l.price, r.pct FROM orders o JOIN order_lines l USING (order_id)
   LEFT JOIN ranked r USING (item_id) WHERE o.ts < $1),
-per_user AS (SELECT user_id, avg(price) AS avg_price_paid, avg(pct) AS price_percentile FROM lines GROUP BY user_id),
-u AS (SELECT user_id, any_value(country) AS country FROM users GROUP BY user_id)
-SELECT coalesce(p.user_id, u.user_id) AS user_id, p.avg_price_paid, p.price_percentile, u.country
-FROM per_user p FULL JOIN u USING (user_id)
+bought AS (SELECT user_id, avg(price) AS avg_price_paid, avg(pct) AS price_percentile FROM lines GROUP BY user_id),
+browsed AS (
+  SELECT e.user_id, avg(r.pct) AS browsed_price_percentile FROM events e JOIN ranked r USING (item_id)
+  WHERE e.ts < $1 AND e.type IN ('view', 'add_to_cart') GROUP BY e.user_id),
+u AS (SELECT user_id, any_value(country) AS country FROM users GROUP BY user_id),
+ids AS (SELECT user_id FROM bought UNION SELECT user_id FROM browsed UNION SELECT user_id FROM u)
+SELECT ids.user_id, bought.avg_price_paid, bought.price_percentile, browsed.browsed_price_percentile, u.country
+FROM ids LEFT JOIN bought USING (user_id) LEFT JOIN browsed USING (user_id) LEFT JOIN u USING (user_id)
 """
 
 
@@ -127,7 +135,7 @@ def uplift_features(store: Store, cutoff: date, user_ids: pd.Index | None = None
     frame = base.join(extra, how="left")
     if user_ids is not None:
         frame = frame.reindex(user_ids)
-    for column in ("avg_price_paid", "price_percentile"):
+    for column in ("avg_price_paid", "price_percentile", "browsed_price_percentile"):
         frame[column] = frame[column].astype(np.float64)
     frame["country"] = frame["country"].astype("string")
     return frame[list(UPLIFT_FEATURES)]
