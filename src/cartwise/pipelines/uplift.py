@@ -12,7 +12,9 @@ customer features (recency, frequency, monetary, sessions, cart abandonments, pr
 acquisition channel...; see `cartwise.pipelines.churn`) as of the end of the day before the
 send day, plus `avg_price_paid` (mean unit price of the customer's order lines),
 `price_percentile` (mean over those lines of the item's list-price percentile within its
-top-level category, 0 cheapest; price sensitivity) and `country`. Outcome: 1 when the customer
+category, 0 cheapest), `browsed_price_percentile` (the same over the items the customer viewed
+or added to a cart: many more observations of price sensitivity than purchases give) and
+`country`. Outcome: 1 when the customer
 placed an order in [sent_at, sent_at + window_days), else 0.
 
 Validation (`evaluate_uplift`), cross-fitted: the audience is split into folds; the uplift
