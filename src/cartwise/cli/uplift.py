@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
+from cartwise.pipelines.stores import opened
 
 # Kept here (not imported from the pipeline) so `cartwise --help` stays fast.
 _PAST_CAMPAIGN = "demo-past-campaign"
@@ -94,10 +95,9 @@ def fit(campaign: str, learner: str, out: Path | None, db: Path | None, as_json:
     "table", "out", ...}.
     """
     from cartwise.pipelines.uplift import fit_uplift
-    from cartwise.store import open_store
 
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store, progress("Fitting", not as_json):
+    with opened(settings, create=False) as store, progress("Fitting", not as_json):
         report = fit_uplift(store, campaign, learner=learner, out=out)
     emit(report, as_json, _format_fit)
 
@@ -116,13 +116,9 @@ def evaluate(campaign: str, k: float, folds: int, db: Path | None, as_json: bool
     incremental = the sum of the simulator's known uplift (demo stores only).
     """
     from cartwise.pipelines.uplift import evaluate_uplift
-    from cartwise.store import open_store
 
     settings = settings_for(db)
-    with (
-        open_store(settings.db, settings=settings, read_only=True) as store,
-        progress("Evaluating", not as_json),
-    ):
+    with opened(settings, read_only=True) as store, progress("Evaluating", not as_json):
         report = evaluate_uplift(store, campaign, k=k, folds=folds)
     emit(report, as_json, format_evaluation)
 
