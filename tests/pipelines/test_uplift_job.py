@@ -152,3 +152,14 @@ def test_a_store_without_the_campaign_says_how_to_get_it(tmp_path: Path) -> None
     )
     assert result.exit_code != 0
     assert "No campaign named 'nope'" in str(result.exception) + result.output
+
+
+def test_cli_evaluate_prints_the_strategies(shop: Path) -> None:
+    args = ["uplift", "evaluate", "--campaign", PAST_CAMPAIGN, "--db", str(shop), "--folds", "2"]
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert set(report["strategies"]) == {"x_learner", "t_learner", "propensity", "random"}
+    assert report["folds"] == 2 and report["k"] == 0.3
+    text = CliRunner().invoke(cli, args).output
+    assert "purchase propensity" in text and "uplift, X-learner" in text and "true incr." in text
