@@ -86,5 +86,7 @@ def test_bad_input_is_refused_with_the_field_and_the_fix() -> None:
         uplift_at_k(Y, T, S, k=30)
     with pytest.raises(InputError, match="hold 1 treated and 0 held-out customers"):
         uplift_at_k(Y, T, S, k=0.1)
+    with pytest.raises(InputError, match=r"treatment must hold numbers.*Map the arms to 1 \(sent\)"):
+        qini_curve([1, 0], ["sent", "holdout"], [0.1, 0.2])
     with pytest.raises(InputError, match="empty"):
         qini_curve([], [], [])

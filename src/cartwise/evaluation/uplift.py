@@ -58,15 +58,20 @@ class UpliftCurve:
         return self.targeted / self.targeted[-1]
 
 
+def _numbers(name: str, values: ArrayLike, fix: str) -> np.ndarray:
+    raw = np.asarray(values).reshape(-1)
+    try:
+        return raw.astype(np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must hold numbers; received e.g. {raw[:3].tolist()!r}. {fix}") from None
+
+
 def _inputs(
     y: ArrayLike, treatment: ArrayLike, score: ArrayLike
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    outcome = np.asarray(y, dtype=np.float64).reshape(-1) if np.asarray(y).dtype != object else None
-    if outcome is None:
-        raise InputError("y must hold numbers (1/0 outcomes or amounts); received objects.")
-    raw = np.asarray(treatment).reshape(-1)
-    treated = raw.astype(np.float64) if raw.dtype != object else np.full(raw.size, np.nan)
-    s = np.asarray(score, dtype=np.float64).reshape(-1)
+    outcome = _numbers("y", y, "Map the outcome to 1/0 or give an amount.")
+    treated = _numbers("treatment", treatment, "Map the arms to 1 (sent) and 0 (held out).")
+    s = _numbers("score", score, "Give one predicted uplift per customer.")
     if not (outcome.size == treated.size == s.size):
         raise InputError(
             f"y, treatment and score must have one value per customer; received {outcome.size}, "
@@ -79,7 +84,7 @@ def _inputs(
         rows = ", ".join(map(str, np.flatnonzero(bad)[:3]))
         raise InputError(
             f"treatment must hold only 1 (sent) and 0 (held out); {int(bad.sum())} other values "
-            f"(rows {rows}, e.g. {raw[bad][0]!r}). Map the arms to 1 and 0."
+            f"(rows {rows}, e.g. {treated[bad][0]!r}). Map the arms to 1 and 0."
         )
     for name, values in (("y", outcome), ("score", s)):
         if not np.all(np.isfinite(values)):
@@ -129,7 +134,7 @@ def _area_over_random(curve: UpliftCurve) -> float:
 
 
 def _check_arms(treatment: ArrayLike) -> None:
-    arms = np.asarray(treatment).astype(np.float64).reshape(-1)
+    arms = _numbers("treatment", treatment, "Map the arms to 1 (sent) and 0 (held out).")
     if not ((arms == 1).any() and (arms == 0).any()):
         raise InputError(
             "treatment has only one arm; an uplift metric needs both treated (1) and held-out (0) customers."
