@@ -36,6 +36,7 @@ from cartwise.cli.recs import recs
 from cartwise.cli.schema import schema
 from cartwise.cli.serve import serve
 from cartwise.cli.train import train
+from cartwise.cli.uplift import uplift
 from cartwise.cli.users_admin import users_admin
 from cartwise.core.errors import CartwiseError, CartwiseWarning
 
@@ -63,6 +64,7 @@ COMMANDS: tuple[click.Command, ...] = (
     basket,
     demand,
     experiments,
+    uplift,
 )
 
 

@@ -4,6 +4,8 @@ Formulas follow GrowthBook's gbstats so results agree with it on the same sums: 
 and delta-method relative lifts, always-valid confidence sequences, Gaussian Bayesian chance to
 win and risk, CUPED by regression adjustment, ratio metrics, SRM by chi-square; plus Holm and
 Benjamini-Hochberg corrections, percentile capping, and sample size and power (statsmodels).
+Uplift estimators (T- and X-learner over LightGBM) predict each customer's change in outcome
+from a randomised campaign (see `_uplift`).
 """
 
 from cartwise.experiments._analysis import (
@@ -48,15 +50,18 @@ from cartwise.experiments._summary import (
     pooled_theta,
     variance_of_ratio,
 )
+from cartwise.experiments._uplift import MIN_ARM_SIZE, UPLIFT_LEARNERS, TLearner, XLearner
 
 __all__ = [
     "CORRECTIONS",
     "CUPED_COLUMNS",
     "DEFAULT_SEQUENTIAL_TUNING",
+    "MIN_ARM_SIZE",
     "MIN_USERS",
     "RATIO_COLUMNS",
     "REQUIRED_COLUMNS",
     "SRM_THRESHOLD",
+    "UPLIFT_LEARNERS",
     "BayesianSummary",
     "Correction",
     "CupedStat",
@@ -66,7 +71,9 @@ __all__ = [
     "PowerResult",
     "RatioStat",
     "Stat",
+    "TLearner",
     "VariantResult",
+    "XLearner",
     "adjust_p_values",
     "analyze_summary",
     "bayesian",

@@ -5,7 +5,8 @@
   `expected_purchases_12m`, `clv_12m` (the P(alive) model of `cartwise.pipelines.alive`,
   MBG/NBD or Pareto/NBD by holdout fit, + Gamma-Gamma, fitted on all orders up to `as_of`,
   weekly time, 52-week horizon, 10% a year discount), `p_churn` and
-  `p_purchase` (from the latest `churn_scores`, when scored), `cluster`, `model_version`
+  `p_purchase` (from the latest `churn_scores`, when scored), `uplift` (from `uplift_scores`,
+  written by `cartwise uplift fit`, when scored), `cluster`, `model_version`
   and `scored_at`;
 - `clusters`: one row per behavioural cluster with its size, revenue and description;
 and recomputes the members of every saved segment, appending its size to
@@ -99,6 +100,12 @@ def refresh_profiles(store: Store, as_of: datetime | None = None, *, clusters: b
     else:
         profiles["p_churn"] = np.nan
         profiles["p_purchase"] = np.nan
+    if store.has_table("uplift_scores"):
+        # Predicted change in P(purchase) from the campaign message (`cartwise uplift fit`).
+        uplift = store.arrow("SELECT user_id, uplift FROM uplift_scores").to_pandas()
+        profiles = profiles.merge(uplift, on="user_id", how="left")
+    else:
+        profiles["uplift"] = np.nan
     profiles["scored_at"] = scored_at
     profiles["cluster"] = pd.Series(pd.NA, index=profiles.index, dtype="Int64")
     cluster_table = pd.DataFrame(columns=["cluster", "size", "share", "revenue", "description"])
