@@ -52,6 +52,7 @@ EVENTS = [
     ("u8", "add_to_cart", 72, "K1"),
     ("u8", "view", 48, "K1"),  # viewed after the cart: never went view > add_to_cart
     ("u9", "view", 5, "K2"),  # a customer without a profile
+    ("v1", "search", 1, None),  # a visitor known only by an event
 ]
 ITEMS = {"K1": "Home > Kitchen > Knives", "K2": "Home", "G1": "Garden > Tools"}
 PROFILES = {  # user: (p_alive, clv_12m, country, email_consent)
@@ -130,8 +131,10 @@ def test_counts_in_a_window_and_over_all_history(shop: Store) -> None:
     assert members(shop, "count(view, within=7d) >= 3") == {"u4"}
     assert members(shop, "count(view, within=7d) > 3") == set()
     assert members(shop, "count(view) >= 4") == {"u4"}
-    # A count of zero matches customers who never did it (u1, u2, u3, u5 never viewed).
-    assert members(shop, "count(view) == 0") == {"u1", "u2", "u3", "u5"}
+    # A count of zero matches customers who never did it (u1, u2, u3, u5 and v1 never viewed).
+    assert members(shop, "count(view) == 0") == {"u1", "u2", "u3", "u5", "v1"}
+    assert members(shop, "did(search)") == {"v1"}
+    assert members(shop, "did(search)", NOW - timedelta(hours=2)) == set()
 
 
 def test_category_matches_a_level_of_the_path_in_any_case(shop: Store) -> None:
@@ -157,11 +160,13 @@ def test_profile_fields_predictions_and_missing_values(shop: Store) -> None:
     assert members(shop, "p_alive < 0.3") == {"u2", "u3", "u5"}
     assert members(shop, 'country in ["DE", "AT"] and clv_12m >= 310') == {"u1", "u5", "u7"}
     assert members(shop, 'country not in ["DE"]') == {"u2", "u4", "u6"}  # missing country: not matched
-    # u9 has no profile: every field is missing for it.
-    assert members(shop, "p_alive == null") == {"u8", "u9"}
+    # u9 and v1 have no profile: every field is missing for them.
+    assert members(shop, "p_alive == null") == {"u8", "u9", "v1"}
+    # Before v1's search, v1 was unknown.
+    assert members(shop, "p_alive == null", NOW - timedelta(minutes=90)) == {"u8", "u9"}
     assert members(shop, "email_consent == true and p_alive >= 0.9") == {"u1", "u7"}
     assert members(shop, 'last_order_at >= "2026-03-08"') == {"u1", "u2", "u3"}
-    assert members(shop, "not (p_alive < 0.3 or p_alive >= 0.9)") == {"u4", "u6", "u8", "u9"}
+    assert members(shop, "not (p_alive < 0.3 or p_alive >= 0.9)") == {"u4", "u6", "u8", "u9", "v1"}
 
 
 def test_behaviour_and_predictions_together(shop: Store) -> None:
@@ -235,7 +240,11 @@ def test_saved_audience_counts_history_export_and_delete(tmp_path: Path) -> None
             "replaced": False,
         }
         counted = count_audience(store, "cart-abandoners", NOW - timedelta(hours=30))
-        assert (counted["size"], counted["total"], counted["audience"]) == (2, 9, "cart-abandoners")
+        assert (counted["size"], counted["total"], counted["audience"]) == (
+            2,
+            9,
+            "cart-abandoners",
+        )  # v1 is not known yet 30 hours earlier
         assert count_audience(store, "p_alive < 0.3", NOW)["audience"] is None  # an unsaved rule
         assert refresh_audiences(store, NOW + timedelta(days=30)) == {"cart-abandoners": 0}
         listed = list_audiences(store)
@@ -265,7 +274,7 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=st.text(max_size=40))
 def test_no_value_in_a_rule_runs_as_sql(shop: Store, value: str) -> None:
     before = {name: shop.count(name) for name in ("events", "users", "items", "profiles")}
@@ -308,3 +317,36 @@ def test_any_text_parses_into_a_query_or_a_rule_error(shop: Store, rule: str) ->
     else:
         shop.con.execute(f"SELECT count(*) FROM ({compiled.sql})", list(compiled.params)).fetchall()
     assert shop.count("events") == before
+
+
+# -- the command line -------------------------------------------------------------------------------
+def test_cli_save_count_list_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from cartwise.cli import cli, main
+
+    db = tmp_path / "shop.duckdb"
+    with open_store(db, settings=get_settings(db=db, memory_limit="512MB", threads=1)) as store:
+        _fill(store)
+    runner = CliRunner()
+    at = ["--now", NOW.isoformat(), "--db", str(db), "--json"]
+    rule = "did(add_to_cart, within=3d) and not did(purchase, within=3d)"
+    saved = runner.invoke(cli, ["audiences", "save", "carts", "--rule", rule, *at])
+    assert saved.exit_code == 0, saved.output
+    assert json.loads(saved.output)["size"] == 2
+    counted = json.loads(runner.invoke(cli, ["audiences", "count", "carts", *at]).output)
+    assert (counted["size"], counted["total"], counted["share"]) == (2, 10, 0.2)
+    ad_hoc = json.loads(runner.invoke(cli, ["audiences", "count", "--rule", "count(view) >= 4", *at]).output)
+    assert (ad_hoc["audience"], ad_hoc["size"]) == (None, 1)
+    listed = json.loads(runner.invoke(cli, ["audiences", "list", "--db", str(db), "--json"]).output)
+    assert [(a["name"], a["size"], len(a["history"])) for a in listed["audiences"]] == [("carts", 2, 2)]
+    out = tmp_path / "carts.csv"
+    exported = runner.invoke(cli, ["audiences", "export", "carts", "--out", str(out), *at])
+    assert json.loads(exported.output)["rows"] == 2
+    assert out.read_text().splitlines()[1:] == ["u1,u1@example.com,0.9,310.0", "u6,u6@example.com,0.7,55.5"]
+    with pytest.raises(SystemExit) as stopped:
+        main(["audiences", "count", "--rule", "did(view, within=3x)", "--db", str(db)])
+    assert stopped.value.code == 2
+    assert "Error: Rule at column 18: `3x` is not a duration" in capsys.readouterr().err

@@ -123,6 +123,7 @@ FEATURE_ROUTERS: tuple[str, ...] = (
     "cartwise.api.recommendations",
     "cartwise.api.analytics",
     "cartwise.api.customers",
+    "cartwise.api.audiences",
     "cartwise.api.forecasts",
     "cartwise.api.sessions",
 )

@@ -28,6 +28,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("cartwise.cli.clv", "clv"),
     ("cartwise.cli.profiles", "profiles"),
     ("cartwise.cli.profiles", "segments"),
+    ("cartwise.cli.audiences", "audiences"),
     ("cartwise.cli.train", "train"),
     ("cartwise.cli.forecast", "forecast"),
     ("cartwise.cli.serve", "serve"),

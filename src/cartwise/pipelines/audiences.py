@@ -15,10 +15,22 @@ from typing import Any, TextIO
 
 from cartwise.core.errors import InputError, NotFoundError, RuleError
 from cartwise.profiles import CompiledRule, compile_rule
-from cartwise.profiles._audience_sql import naive_utc
+from cartwise.profiles._audience_parse import MAX_RULE_CHARS
+from cartwise.profiles._audience_sql import naive_utc, population_sql
 from cartwise.store import Store
 
 MAX_NAME_CHARS = 80
+__all__ = [
+    "MAX_RULE_CHARS",
+    "audience_members",
+    "count_audience",
+    "delete_audience",
+    "export_audience",
+    "list_audiences",
+    "refresh_audiences",
+    "resolve",
+    "save_audience",
+]
 EXPORT_FIELDS = ("orders", "revenue", "rfm_segment", "p_alive", "p_churn", "clv_12m")
 """Profile fields every export carries (those the store has), after `user_id` and `email`."""
 
@@ -69,21 +81,21 @@ def audience_members(store: Store, rule_or_name: str, now: datetime | None = Non
     return [r[0] for r in rows.fetchall()]
 
 
-def _population(store: Store) -> int:
-    union = "SELECT user_id FROM users WHERE user_id IS NOT NULL"
-    if store.has_table("profiles"):
-        union = "SELECT user_id FROM profiles UNION " + union
-    return int(store.con.execute(f"SELECT count(*) FROM ({union})").fetchall()[0][0])
+def _population(store: Store, now: datetime) -> int:
+    sql, params = population_sql(store, now)
+    return int(store.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()[0][0])
 
 
-def count_audience(store: Store, rule_or_name: str, now: datetime | None = None) -> dict[str, Any]:
-    """The live count: customers matching now, out of all known customers. A saved audience's
-    count is appended to its size history."""
+def count_audience(
+    store: Store, rule_or_name: str, now: datetime | None = None, *, total: bool = True
+) -> dict[str, Any]:
+    """The live count: customers matching at `now`, and (with `total`) out of how many known
+    customers (`share` = size / total). A saved audience's count is appended to its size history."""
     name, compiled = _compile(store, rule_or_name, now)
     size = int(
         store.con.execute(f"SELECT count(*) FROM ({compiled.sql})", list(compiled.params)).fetchall()[0][0]
     )
-    total = _population(store)
+    known = _population(store, compiled.now) if total else None
     if name is not None:
         _record(store, name, compiled.now, size, "count")
     return {
@@ -91,8 +103,8 @@ def count_audience(store: Store, rule_or_name: str, now: datetime | None = None)
         "rule": compiled.rule,
         "now": compiled.now,
         "size": size,
-        "total": total,
-        "share": size / total if total else 0.0,
+        "total": known,
+        "share": (size / known if known else 0.0) if total else None,
     }
 
 

@@ -1,9 +1,14 @@
 """Audience rules compiled to one parameterised DuckDB query over the store.
 
-Who can be in an audience: every customer the store knows, i.e. every `user_id` of the
-`profiles` table and of the `users` table. Profile fields of a customer without a profile
-are missing, and a missing value never matches a comparison (`p_alive < 0.3` is false for a
-customer without a score; `p_alive == null` finds them).
+Who can be in an audience: every customer the store knows at `now`, i.e. every `user_id` of
+the `profiles` table, of the `users` table, and of an event up to `now`. Profile fields of a
+customer without a profile are missing, and a missing value never matches a comparison
+(`p_alive < 0.3` is false for a customer without a score; `p_alive == null` finds them).
+
+The population is listed only when the rule needs it: a rule that requires a profile field
+(`p_alive < 0.3 and ...`) starts from the profiles, one that requires an event (`did(...) and
+...`) from the customers with that event; only rules such as `not did(purchase, within=30d)`
+list everyone.
 
 Behaviour is read from `events` in the window `(now - within, now]` (all events up to `now`
 without `within`); events after `now` are never seen, so an audience is reproducible for a
@@ -272,27 +277,88 @@ class _Compiler:
             return self.field(node)
         return self.behaviour(node)
 
+    def key(self, node: Behaviour) -> tuple[Any, ...]:
+        kind = "dropped" if node.kind == "dropped" else "count"
+        return (kind, node.events, node.within, node.category, node.item)
+
     def compile(self) -> CompiledRule:
-        where, where_params = self.condition(parse_rule(self.rule))
-        if self.has_profiles:
-            population = (
-                "SELECT user_id FROM profiles UNION SELECT user_id FROM users WHERE user_id IS NOT NULL"
-            )
+        root = parse_rule(self.rule)
+        where, where_params = self.condition(root)
+        parts = root.parts if isinstance(root, BoolOp) and root.op == "and" else (root,)
+        joined = [c.split(" AS ")[0] for c in self.ctes if c.split(" AS ")[0] in self.behaviours.values()]
+        if any(_needs_profile(p) for p in parts):
+            # A condition false for customers without a profile: the profiles are the population.
+            base, key = "profiles p", "p.user_id"
         else:
-            population = "SELECT DISTINCT user_id FROM users WHERE user_id IS NOT NULL"
-        joins = ""
-        if self.fields:
-            joins += " LEFT JOIN profiles p ON p.user_id = pop.user_id"
-        for name in [c.split(" AS ")[0] for c in self.ctes]:
-            if name in self.behaviours.values():
-                joins += f" LEFT JOIN {name} ON {name}.user_id = pop.user_id"
-        sql = (
-            f"WITH pop AS ({population}){''.join(', ' + c for c in self.ctes)} "
-            f"SELECT pop.user_id FROM pop{joins} WHERE {where}"
-        )
+            required = next(
+                (self.behaviours[self.key(p)] for p in parts if isinstance(p, Behaviour) and _needs_event(p)),
+                None,
+            )
+            if required is not None:
+                # Only customers with that behaviour can match, and having an event up to `now`
+                # makes them known: no need to list everyone.
+                population = f"SELECT user_id FROM {required}"
+            else:
+                population, params = population_sql(self.store, self.now)
+                self.cte_params[:0] = params  # pop comes first in the WITH list
+            if required is not None:
+                self.ctes.append(f"pop AS ({population})")
+            else:
+                self.ctes.insert(0, f"pop AS ({population})")
+            base, key = "pop", "pop.user_id"
+            if self.fields:
+                base += " LEFT JOIN profiles p ON p.user_id = pop.user_id"
+        joins = "".join(f" LEFT JOIN {name} ON {name}.user_id = {key}" for name in joined)
+        sql = f"WITH {', '.join(self.ctes)} SELECT {key} AS user_id FROM {base}{joins} WHERE {where}"
+        if not self.ctes:
+            sql = f"SELECT {key} AS user_id FROM {base}{joins} WHERE {where}"
         return CompiledRule(
             self.rule, self.now, sql, tuple(self.cte_params + where_params), tuple(self.fields)
         )
+
+
+def population_sql(store: Store, now: datetime) -> tuple[str, list[Any]]:
+    """SQL listing every customer known at `now` once: the profiles, the users table, and anyone
+    with an event up to `now`. Profiles already hold everyone with an event up to their `as_of`,
+    so only later events are read."""
+    events = "SELECT user_id FROM events WHERE ts <= ?"
+    params: list[Any] = [now]
+    if not store.has_table("profiles"):
+        return f"SELECT user_id FROM users WHERE user_id IS NOT NULL UNION {events}", params
+    columns = {r[0] for r in store.con.execute("DESCRIBE profiles").fetchall()}
+    as_of = (
+        store.con.execute("SELECT max(as_of) FROM profiles").fetchall()[0][0] if "as_of" in columns else None
+    )
+    if as_of is not None:
+        events += " AND ts > ?"
+        params.append(as_of)
+    return (
+        f"SELECT user_id FROM profiles UNION SELECT user_id FROM users WHERE user_id IS NOT NULL UNION {events}",
+        params,
+    )
+
+
+def _needs_profile(node: Node) -> bool:
+    """Whether `node` is false for every customer without a profile (any comparison but `== null`)."""
+    return isinstance(node, Field) and not (node.op == "==" and node.values[0] is None)
+
+
+def _needs_event(node: Node) -> bool:
+    """Whether `node` is false for every customer without such an event (a count of 0 fails it)."""
+    if not isinstance(node, Behaviour):
+        return False
+    if node.kind != "count":
+        return True
+    number = node.number or 0.0
+    zero_matches = {
+        "<": number > 0,
+        "<=": number >= 0,
+        ">": number < 0,
+        ">=": number <= 0,
+        "==": number == 0,
+        "!=": number != 0,
+    }
+    return not zero_matches[node.op or ">="]
 
 
 def _show(value: Any) -> str:
