@@ -93,3 +93,15 @@ def test_a_bad_rule_is_a_400_naming_the_column(run: Running) -> None:
             read.post("/api/v1/audiences/count", json={"rule": "did(purchase, within=3x)"}), 400
         )
     assert "column 22" in body["message"] and "not a duration" in body["message"]
+
+
+def test_generated_requests_never_fail_the_server(run: Running) -> None:
+    import schemathesis
+    from service_support import fuzz_operations
+
+    schema = schemathesis.openapi.from_url(run.url + "/api/v1/openapi.json")
+    headers = {"Authorization": f"Bearer {run.keys['admin']}"}
+    checked = fuzz_operations(
+        schema, headers, lambda path: path.startswith("/api/v1/audiences"), max_examples=40
+    )
+    assert "POST /api/v1/audiences/count" in checked and len(checked) == 6

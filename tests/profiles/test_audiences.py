@@ -135,6 +135,8 @@ def test_counts_in_a_window_and_over_all_history(shop: Store) -> None:
     assert members(shop, "count(view) == 0") == {"u1", "u2", "u3", "u5", "v1"}
     assert members(shop, "did(search)") == {"v1"}
     assert members(shop, "did(search)", NOW - timedelta(hours=2)) == set()
+    # A window reaching before year 1 is all history.
+    assert members(shop, "count(view, within=5200w) >= 4", datetime(100, 1, 1)) == set()
 
 
 def test_category_matches_a_level_of_the_path_in_any_case(shop: Store) -> None:
@@ -196,6 +198,8 @@ def test_behaviour_and_predictions_together(shop: Store) -> None:
         ("p_alive < 0.3 p_churn > 2", 15, "Join conditions"),
         ("did(view, within=3d) > 2", 22, "after a complete condition"),
         ("p_alive < 0.3; DROP TABLE events", 14, "unexpected character"),
+        ("p_alive < 100000000000000000000", 11, "write it as `1e+20`"),
+        ("did(view, within=9999999w)", 18, "longer than 100 years"),
     ],
 )
 def test_errors_name_the_column_and_the_fix(shop: Store, rule: str, column: int, says: str) -> None:

@@ -33,6 +33,7 @@ _KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
 _LITERALS = {"true": True, "false": False, "null": None}
 MAX_RULE_CHARS = 4_000
 MAX_DEPTH = 50
+MAX_WINDOW_SECONDS = 36_525 * 86_400
 
 _TOKEN = re.compile(
     r"""(?P<space>\s+)
@@ -123,9 +124,18 @@ def tokenize(rule: str) -> list[Token]:
                     column,
                     f"`{text}` is not a duration; write a whole number and one of the units s, m, h, d, w, e.g. `3d` or `12h`.",
                 )
-            tokens.append(Token(kind, text, column, int(number) * UNITS[unit]))
+            seconds = int(number) * UNITS[unit]
+            if seconds > MAX_WINDOW_SECONDS:
+                raise _fail(
+                    rule, column, f"`{text}` is longer than 100 years; leave `within` out for all history."
+                )
+            tokens.append(Token(kind, text, column, seconds))
         elif kind == "number":
             value: float | int = float(text) if re.search(r"[.eE]", text) else int(text)
+            if isinstance(value, int) and abs(value) >= 2**63:
+                raise _fail(
+                    rule, column, f"`{text}` is too large a whole number; write it as `{float(value):.3g}`."
+                )
             tokens.append(Token(kind, text, column, value))
         elif kind == "text":
             body = text[1:-1]

@@ -202,7 +202,8 @@ class _Compiler:
         joins = f"events {alias}"
         where = [f"{alias}.type = ?", f"{alias}.ts <= ?"]
         params: list[Any] = [event, self.now]
-        if node.within is not None:
+        if node.within is not None and self.now - datetime.min > timedelta(seconds=node.within):
+            # (A window reaching before year 1 holds all history: no lower bound.)
             where.append(f"{alias}.ts > ?")
             params.append(self.now - timedelta(seconds=node.within))
         if node.item is not None:
