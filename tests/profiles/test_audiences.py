@@ -250,7 +250,8 @@ def test_saved_audience_counts_history_export_and_delete(tmp_path: Path) -> None
             "cart-abandoners",
         )  # v1 is not known yet 30 hours earlier
         assert count_audience(store, "p_alive < 0.3", NOW)["audience"] is None  # an unsaved rule
-        assert refresh_audiences(store, NOW + timedelta(days=30)) == {"cart-abandoners": 0}
+        refreshed = refresh_audiences(store, NOW + timedelta(days=30))
+        assert (refreshed["sizes"], refreshed["errors"]) == ({"cart-abandoners": 0}, {})
         listed = list_audiences(store)
         assert [h["size"] for h in listed[0]["history"]] == [2, 2, 0]
         assert [h["reason"] for h in listed[0]["history"]] == ["save", "count", "refresh"]

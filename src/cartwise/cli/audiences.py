@@ -148,9 +148,9 @@ def refresh(now: datetime | None, db: Path | None, as_json: bool) -> None:
 
     settings = settings_for(db)
     with open_store(settings.db, settings=settings, create=False) as store:
-        sizes = refresh_audiences(store, now)
+        result = refresh_audiences(store, now)
     emit(
-        {"sizes": sizes},
+        result,
         as_json,
         lambda r: "\n".join(f"{k}: {v:,}" for k, v in r["sizes"].items()) or "No audiences saved.",
     )

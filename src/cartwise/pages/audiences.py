@@ -71,7 +71,8 @@ def save(
 def refresh(service: Service, now: datetime | None = None) -> dict[str, Any]:
     """Count every saved audience and add the sizes to their history."""
     with service.require_gate() as store:
-        return {"sizes": job.refresh_audiences(store, now)}
+        result = job.refresh_audiences(store, now)
+    return {**result, "now": _time(result["now"])}
 
 
 def export_csv(

@@ -175,14 +175,18 @@ def delete_audience(store: Store, name: str) -> None:
         store.con.execute("DELETE FROM audience_sizes WHERE audience = ?", [name])
 
 
-def refresh_audiences(store: Store, now: datetime | None = None) -> dict[str, int]:
-    """Count every saved audience at `now` and append each size to its history."""
+def refresh_audiences(store: Store, now: datetime | None = None) -> dict[str, Any]:
+    """Count every saved audience at `now` and append each size to its history. An audience whose
+    rule no longer fits the store (a profile field gone) is skipped and reported under `errors`."""
     when = naive_utc(now)
     sizes: dict[str, int] = {}
-    for (name,) in store.con.execute("SELECT name FROM audiences ORDER BY name").fetchall():
-        rule = _saved_rule(store, name)
-        assert rule is not None
-        compiled = compile_rule(store, rule, when)
+    errors: dict[str, str] = {}
+    for name, rule in store.con.execute("SELECT name, rule FROM audiences ORDER BY name").fetchall():
+        try:
+            compiled = compile_rule(store, rule, when)
+        except RuleError as exc:
+            errors[name] = str(exc)
+            continue
         size = int(
             store.con.execute(f"SELECT count(*) FROM ({compiled.sql})", list(compiled.params)).fetchall()[0][
                 0
@@ -190,7 +194,7 @@ def refresh_audiences(store: Store, now: datetime | None = None) -> dict[str, in
         )
         _record(store, name, when, size, "refresh")
         sizes[name] = size
-    return sizes
+    return {"now": when, "sizes": sizes, "errors": errors}
 
 
 def export_audience(
