@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cartwise.core.errors import NotFoundError, RuleError
+from cartwise.core.errors import InputError, NotFoundError, RuleError
 from cartwise.core.settings import get_settings
 from cartwise.pipelines.audiences import (
     audience_members,
@@ -355,3 +355,9 @@ def test_cli_save_count_list_export(tmp_path: Path, capsys: pytest.CaptureFixtur
         main(["audiences", "count", "--rule", "did(view, within=3x)", "--db", str(db)])
     assert stopped.value.code == 2
     assert "Error: Rule at column 18: `3x` is not a duration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["", "did(view)", "cart leavers", "a/b", "-x", "x" * 81])
+def test_audience_names_never_read_as_rules(shop: Store, name: str) -> None:
+    with pytest.raises(InputError, match="`name`"):
+        save_audience(shop, name, "did(view)", now=NOW)

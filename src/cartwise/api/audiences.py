@@ -57,7 +57,13 @@ class AudienceCreate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"name": "cart-abandoners", "rule": EXAMPLE}]}
     )
 
-    name: str = Field(..., min_length=1, max_length=80, pattern=r"^[^/\\]+$", description="Audience name.")
+    name: str = Field(
+        ...,
+        min_length=1,
+        max_length=80,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Audience name: letters, digits, -, _ and .",
+    )
     rule: str = Field(..., min_length=1, max_length=views.MAX_RULE_CHARS, description="The audience's rule.")
     description: str = Field("", max_length=500, description="What the audience is for.")
     now: datetime | None = Field(None, description="Count as of this UTC time; default: now.")

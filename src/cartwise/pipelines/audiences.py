@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from cartwise.core.errors import InputError, NotFoundError, RuleError
-from cartwise.profiles import CompiledRule, compile_rule
-from cartwise.profiles._audience_parse import MAX_RULE_CHARS
-from cartwise.profiles._audience_sql import naive_utc, population_sql
+from cartwise.profiles import MAX_RULE_CHARS, CompiledRule, compile_rule, naive_utc, population_sql
 from cartwise.store import Store
 
 MAX_NAME_CHARS = 80
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+"""Audience names: letters, digits, `-`, `_` and `.`, so a name never reads as a rule and fits a URL."""
 __all__ = [
     "MAX_RULE_CHARS",
     "audience_members",
@@ -57,7 +57,7 @@ def _compile(store: Store, rule_or_name: str, now: datetime | None) -> tuple[str
     try:
         return name, compile_rule(store, rule, now)
     except RuleError:
-        if re.fullmatch(r"[\w\- ]+", rule_or_name.strip()) and " " not in rule_or_name.strip():
+        if re.fullmatch(NAME_PATTERN, rule_or_name.strip()):
             names = [r[0] for r in store.con.execute("SELECT name FROM audiences ORDER BY name").fetchall()]
             known = ", ".join(names) if names else "none saved yet"
             raise NotFoundError(
@@ -114,8 +114,11 @@ def _check_name(name: str) -> str:
         raise InputError("`name` is empty; give the audience a name such as `cart-abandoners`.")
     if len(clean) > MAX_NAME_CHARS:
         raise InputError(f"`name` has {len(clean)} characters; keep it under {MAX_NAME_CHARS}.")
-    if "/" in clean or "\\" in clean:
-        raise InputError(f"`name` {clean!r} contains a slash; use letters, digits, spaces, - or _.")
+    if not re.fullmatch(NAME_PATTERN, clean):
+        raise InputError(
+            f"`name` {clean!r} has other characters than letters, digits, -, _ and . "
+            "(or starts with one of the last three); write it as, e.g., `cart-abandoners`."
+        )
     return clean
 
 
