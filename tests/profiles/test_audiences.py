@@ -280,7 +280,9 @@ def _quoted(text: str) -> str:
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=st.text(max_size=40))
+@given(
+    value=st.text(alphabet=st.one_of(st.sampled_from(list("'\";-\\()%_*/ ")), st.characters()), max_size=40)
+)
 def test_no_value_in_a_rule_runs_as_sql(shop: Store, value: str) -> None:
     before = {name: shop.count(name) for name in ("events", "users", "items", "profiles")}
     quoted = _quoted(value)
