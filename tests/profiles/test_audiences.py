@@ -363,3 +363,12 @@ def test_cli_save_count_list_export(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_audience_names_never_read_as_rules(shop: Store, name: str) -> None:
     with pytest.raises(InputError, match="`name`"):
         save_audience(shop, name, "did(view)", now=NOW)
+
+
+def test_a_prediction_added_to_the_profiles_is_a_field_at_once(store: Store) -> None:
+    store.replace("profiles", pa.table({"user_id": ["a", "b", "c"], "uplift": [0.12, -0.03, None]}))
+    assert audience_members(store, "uplift > 0.05", NOW) == ["a"]
+    assert audience_members(store, "uplift <= 0 or uplift == null", NOW) == ["b", "c"]
+    out = io.StringIO()
+    export_audience(store, "uplift > 0.05", out, NOW)
+    assert out.getvalue().splitlines() == ["user_id,email,uplift", "a,,0.12"]
