@@ -156,3 +156,20 @@ MIGRATIONS = (
         ),
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        12,
+        "audiences and their size history",
+        (
+            """CREATE TABLE IF NOT EXISTS audiences (
+                name VARCHAR PRIMARY KEY, rule VARCHAR, description VARCHAR,
+                created_at TIMESTAMP, updated_at TIMESTAMP)""",
+            # One row per count, refresh, save or export of a saved audience: `now` is the time the
+            # rule was evaluated at (its windows end there), `computed_at` the wall-clock time.
+            """CREATE TABLE IF NOT EXISTS audience_sizes (
+                audience VARCHAR, computed_at TIMESTAMP, "now" TIMESTAMP, size BIGINT, reason VARCHAR)""",
+        ),
+    ),
+)
