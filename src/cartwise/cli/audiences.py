@@ -42,10 +42,10 @@ def save(
 ) -> None:
     """Save audience NAME (replacing one of that name); prints its size now."""
     from cartwise.pipelines.audiences import save_audience
-    from cartwise.store import open_store
+    from cartwise.pipelines.stores import opened
 
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
+    with opened(settings, create=False) as store:
         result = save_audience(store, name, rule, description, now)
     emit(result, as_json, lambda r: f"Saved {r['name']}: {r['size']:,} customers now.")
 
@@ -63,13 +63,13 @@ def count(
     audience's count is added to its size history."""
     from cartwise.core.errors import ConfigError
     from cartwise.pipelines.audiences import count_audience
-    from cartwise.store import open_store
+    from cartwise.pipelines.stores import opened
 
     target = rule if rule is not None else name_or_rule
     if target is None or (rule is not None and name_or_rule is not None):
         raise ConfigError("Give an audience's name or --rule RULE (one of the two).")
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
+    with opened(settings, create=False) as store:
         result = count_audience(store, target, now)
     emit(
         result,
@@ -86,10 +86,10 @@ def count(
 def list_(db: Path | None, as_json: bool) -> None:
     """Saved audiences with their latest size and size history."""
     from cartwise.pipelines.audiences import list_audiences
-    from cartwise.store import open_store
+    from cartwise.pipelines.stores import opened
 
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
+    with opened(settings, create=False) as store:
         result = list_audiences(store)
     emit(
         {"audiences": result},
@@ -121,12 +121,12 @@ def export(name_or_rule: str, out: Path | None, now: datetime | None, db: Path |
     profile fields. With --json (which needs --out), print a summary."""
     from cartwise.core.errors import ConfigError
     from cartwise.pipelines.audiences import export_audience
-    from cartwise.store import open_store
+    from cartwise.pipelines.stores import opened
 
     if as_json and out is None:
         raise ConfigError("--json prints a summary; give --out FILE for the CSV.")
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
+    with opened(settings, create=False) as store:
         if out is None:
             export_audience(store, name_or_rule, sys.stdout, now)
             return
@@ -144,10 +144,10 @@ def export(name_or_rule: str, out: Path | None, now: datetime | None, db: Path |
 def refresh(now: datetime | None, db: Path | None, as_json: bool) -> None:
     """Count every saved audience now and add the sizes to their history."""
     from cartwise.pipelines.audiences import refresh_audiences
-    from cartwise.store import open_store
+    from cartwise.pipelines.stores import opened
 
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
+    with opened(settings, create=False) as store:
         result = refresh_audiences(store, now)
     emit(
         result,
@@ -163,9 +163,9 @@ def refresh(now: datetime | None, db: Path | None, as_json: bool) -> None:
 def delete(name: str, db: Path | None, as_json: bool) -> None:
     """Delete audience NAME and its size history."""
     from cartwise.pipelines.audiences import delete_audience
-    from cartwise.store import open_store
+    from cartwise.pipelines.stores import opened
 
     settings = settings_for(db)
-    with open_store(settings.db, settings=settings, create=False) as store:
+    with opened(settings, create=False) as store:
         delete_audience(store, name)
     emit({"deleted": name}, as_json)
