@@ -177,37 +177,41 @@ def write_exposures(store: Store, rows: Sequence[tuple[str, str, str, datetime, 
 
 # -- analysis ----------------------------------------------------------------------------------
 def _user_metrics_sql(days: float | None, pre_days: float) -> str:
-    window = "TRUE" if days is None else f"o.ts < x.t0 + to_microseconds(CAST({days * 86400e6} AS BIGINT))"
+    # Users without a purchase in the pre-period or the window add 0 to every sum, so only
+    # buyers are aggregated per user; `n` counts everyone exposed.
+    window = "TRUE" if days is None else f"e.ts < x.t0 + to_microseconds(CAST({days * 86400e6} AS BIGINT))"
     pre = f"x.t0 - to_microseconds(CAST({pre_days * 86400e6} AS BIGINT))"
     return f"""
         WITH x AS (
             SELECT user_id, arg_min(variant, ts) AS variant, min(ts) AS t0
             FROM exposures WHERE experiment = $key GROUP BY user_id),
+        n AS (SELECT variant, count(*) AS users FROM x GROUP BY variant),
         o AS (
-            SELECT e.user_id, coalesce(e.order_id, e.event_id) AS order_key, min(e.ts) AS ts,
-                   sum(coalesce(e.revenue, 0)) AS revenue, sum(coalesce(e.quantity, 1)) AS units
-            FROM events e SEMI JOIN x ON e.user_id = x.user_id
-            WHERE e.type = 'purchase'
-            GROUP BY 1, 2),
+            SELECT x.user_id, x.variant, x.t0, coalesce(e.order_id, e.event_id) AS order_key,
+                   min(e.ts) AS ts, sum(coalesce(e.revenue, 0)) AS revenue,
+                   sum(coalesce(e.quantity, 1)) AS units
+            FROM events e JOIN x ON e.user_id = x.user_id
+            WHERE e.type = 'purchase' AND e.ts >= {pre} AND (e.ts < x.t0 OR {window})
+            GROUP BY x.user_id, x.variant, x.t0, order_key),
         u AS (
-            SELECT x.user_id, x.variant,
-                   count(o.order_key) FILTER (WHERE o.ts >= x.t0 AND {window}) AS orders,
-                   coalesce(sum(o.revenue) FILTER (WHERE o.ts >= x.t0 AND {window}), 0) AS revenue,
-                   coalesce(sum(o.units) FILTER (WHERE o.ts >= x.t0 AND {window}), 0) AS units,
-                   count(o.order_key) FILTER (WHERE o.ts < x.t0 AND o.ts >= {pre}) AS pre_orders,
-                   coalesce(sum(o.revenue) FILTER (WHERE o.ts < x.t0 AND o.ts >= {pre}), 0) AS pre_revenue,
-                   coalesce(sum(o.units) FILTER (WHERE o.ts < x.t0 AND o.ts >= {pre}), 0) AS pre_units
-            FROM x LEFT JOIN o ON o.user_id = x.user_id
-            GROUP BY x.user_id, x.variant),
+            SELECT any_value(variant) AS variant,
+                   count(*) FILTER (WHERE ts >= t0) AS orders,
+                   coalesce(sum(revenue) FILTER (WHERE ts >= t0), 0) AS revenue,
+                   coalesce(sum(units) FILTER (WHERE ts >= t0), 0) AS units,
+                   count(*) FILTER (WHERE ts < t0) AS pre_orders,
+                   coalesce(sum(revenue) FILTER (WHERE ts < t0), 0) AS pre_revenue,
+                   coalesce(sum(units) FILTER (WHERE ts < t0), 0) AS pre_units
+            FROM o GROUP BY user_id),
         m AS (
             SELECT variant, orders, revenue, units,
                    CAST(orders > 0 AS DOUBLE) AS conversion, CAST(pre_orders > 0 AS DOUBLE) AS pre_conversion,
                    pre_orders, pre_revenue, pre_units
-            FROM u)
-        SELECT variant, count(*) AS users,
-               {", ".join(_mean_sums(m) for m in MEAN_METRICS)},
-               sum(revenue * orders) AS rpo_product
-        FROM m GROUP BY variant"""
+            FROM u),
+        s AS (
+            SELECT variant, {", ".join(_mean_sums(m) for m in MEAN_METRICS)},
+                   sum(revenue * orders) AS rpo_product
+            FROM m GROUP BY variant)
+        SELECT n.variant, n.users, s.* EXCLUDE (variant) FROM n LEFT JOIN s ON s.variant = n.variant"""
 
 
 def _mean_sums(metric: str) -> str:
