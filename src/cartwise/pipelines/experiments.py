@@ -175,6 +175,41 @@ def write_exposures(store: Store, rows: Sequence[tuple[str, str, str, datetime, 
     return len(rows)
 
 
+DEMO_EXPERIMENT = "demo-past-campaign"
+
+
+def register_past_campaign(store: Store, holdout_share: float, key: str = DEMO_EXPERIMENT) -> int:
+    """Record the simulator's past randomised e-mail campaign (`truth_campaign`) as a finished
+    experiment: variants `holdout` (the control) and `email`, weights `holdout_share` and the
+    rest, every targeted customer exposed at the send time. Returns the exposures written (0
+    when the store has no past campaign)."""
+    if not store.has_table("truth_campaign"):
+        return 0
+    sent = store.con.execute("SELECT max(sent_at) FROM truth_campaign").fetchall()[0][0]
+    if sent is None:
+        return 0
+    exp = make_experiment(
+        key=key,
+        variants=[
+            {"name": "holdout", "weight": holdout_share},
+            {"name": "email", "weight": 1 - holdout_share},
+        ],
+        description="The demo shop's past e-mail campaign: every eligible customer e-mailed "
+        "except a random holdout (recorded from the simulator, not assigned by hashing).",
+        status="stopped",
+    )
+    store.con.execute(
+        "INSERT INTO experiments VALUES (?, ?, 'stopped', ?, ?)", [exp.key, exp.model_dump_json(), sent, sent]
+    )
+    store.con.execute(
+        """INSERT INTO exposures
+           SELECT ?, user_id, CASE WHEN treated THEN 'email' ELSE 'holdout' END, ?, 'import'
+           FROM truth_campaign""",
+        [exp.key, sent],
+    )
+    return int(store.con.execute("SELECT count(*) FROM truth_campaign").fetchall()[0][0])
+
+
 # -- analysis ----------------------------------------------------------------------------------
 def _user_metrics_sql(days: float | None, pre_days: float) -> str:
     # Users without a purchase in the pre-period or the window add 0 to every sum, so only
