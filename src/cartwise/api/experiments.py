@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.api.auth import Principal, require_admin, require_collect, require_read, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
+from cartwise.pages import experiments as _page  # registers the Experiments page
 from cartwise.service import experiments as service_experiments
 
 
@@ -96,6 +97,47 @@ def list_experiments(request: Request, who: Read) -> dict[str, Any]:
 def create_experiment(request: Request, who: Admin, body: ExperimentIn) -> dict[str, Any]:
     """Create and start an experiment."""
     return service_experiments.create(service_of(request), body.model_dump())
+
+
+@router.get("/api/v1/experiments/power")
+def power(
+    request: Request,
+    who: Read,
+    mde: Annotated[float, Query(description="Relative lift to detect, e.g. 0.05 for +5%.")],
+    rate: Annotated[float | None, Query(description="The control's conversion rate.")] = None,
+    mean: Annotated[float | None, Query(description="The control's mean per user (with sd).")] = None,
+    sd: Annotated[float | None, Query(description="The per-user standard deviation.")] = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    users: Annotated[int | None, Query(ge=2, description="Users per variant: report their power.")] = None,
+) -> dict[str, Any]:
+    """Sample size per variant for a relative lift (or the power of `users`), as `cartwise experiments power`."""
+    from dataclasses import asdict
+
+    from cartwise.pipelines.experiment_summary import plan_power
+
+    return asdict(plan_power(mde, mean=mean, sd=sd, rate=rate, alpha=alpha, power=power, users=users))
+
+
+@router.get("/api/v1/experiments/{key}/timeline")
+def timeline(
+    request: Request,
+    who: Read,
+    key: Key,
+    metric: Literal["conversion", "revenue", "orders", "units", "revenue_per_order"] = "conversion",
+) -> dict[str, Any]:
+    """The cumulative relative lift over time with its always-valid (sequential) interval."""
+    return {
+        "experiment": key,
+        "metric": metric,
+        "points": service_experiments.timeline(service_of(request), key, metric),
+    }
+
+
+@router.get("/api/v1/experiments/{key}/page")
+def detail(request: Request, who: Read, key: Key) -> dict[str, Any]:
+    """What the Experiments page shows for one experiment: definition, results, timeline."""
+    return _page.experiment_detail(service_of(request), key)
 
 
 @router.get("/api/v1/experiments/{key}")

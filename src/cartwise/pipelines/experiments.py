@@ -17,6 +17,7 @@ Every mean metric carries its pre-period value for CUPED.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from cartwise.core.errors import ConfigError, InputError, NotFoundError
+from cartwise.core.errors import ConfigError, DataWarning, InputError, NotFoundError
 from cartwise.core.settings import Settings
 from cartwise.experiments import (
     DEFAULT_SEQUENTIAL_TUNING,
@@ -211,7 +212,7 @@ def register_past_campaign(store: Store, holdout_share: float, key: str = DEMO_E
 
 
 # -- analysis ----------------------------------------------------------------------------------
-def _user_metrics_sql(days: float | None, pre_days: float) -> str:
+def _user_metrics_sql(days: float | None, pre_days: float, until: datetime | None = None) -> str:
     # Users without a purchase in the pre-period or the window add 0 to every sum, so only
     # buyers are aggregated per user; `n` counts everyone exposed.
     window = "TRUE" if days is None else f"e.ts < x.t0 + to_microseconds(CAST({days * 86400e6} AS BIGINT))"
@@ -219,7 +220,7 @@ def _user_metrics_sql(days: float | None, pre_days: float) -> str:
     return f"""
         WITH x AS (
             SELECT user_id, arg_min(variant, ts) AS variant, min(ts) AS t0
-            FROM exposures WHERE experiment = $key GROUP BY user_id),
+            FROM exposures WHERE experiment = $key {"AND ts < $until" if until else ""} GROUP BY user_id),
         n AS (SELECT variant, count(*) AS users FROM x GROUP BY variant),
         o AS (
             SELECT x.user_id, x.variant, x.t0, coalesce(e.order_id, e.event_id) AS order_key,
@@ -227,6 +228,7 @@ def _user_metrics_sql(days: float | None, pre_days: float) -> str:
                    sum(coalesce(e.quantity, 1)) AS units
             FROM events e JOIN x ON e.user_id = x.user_id
             WHERE e.type = 'purchase' AND e.ts >= {pre} AND (e.ts < x.t0 OR {window})
+              {"AND e.ts < $until" if until else ""}
             GROUP BY x.user_id, x.variant, x.t0, order_key),
         u AS (
             SELECT any_value(variant) AS variant,
@@ -258,9 +260,16 @@ def _mean_sums(metric: str) -> str:
 
 
 def experiment_summary(
-    store: Store, key: str, *, days: float | None = None, pre_days: float = DEFAULT_PRE_DAYS
+    store: Store,
+    key: str,
+    *,
+    days: float | None = None,
+    pre_days: float = DEFAULT_PRE_DAYS,
+    until: datetime | None = None,
 ) -> pd.DataFrame:
     """Per variant and metric: `users, sum, sum_squares` and the CUPED and ratio columns.
+
+    `until` cuts the data as it stood at that time (exposures and purchases before it).
 
     Variants in the definition's order (control first); a variant nobody was exposed to has a
     row of zero users (`analyze_summary` then refuses it, naming the variant).
@@ -270,9 +279,9 @@ def experiment_summary(
         raise ConfigError(f"`days` is {days:g}; give a positive analysis window in days, or none.")
     if not pre_days >= 0:
         raise ConfigError(f"`pre_days` is {pre_days:g}; give 0 or more days of pre-period.")
-    found = {
-        row[0]: row for row in store.con.execute(_user_metrics_sql(days, pre_days), {"key": key}).fetchall()
-    }
+    params: dict[str, Any] = {"key": key} | ({"until": until} if until else {})
+    sql = _user_metrics_sql(days, pre_days, until)
+    found = {row[0]: row for row in store.con.execute(sql, params).fetchall()}
     if not found:
         raise InputError(
             f"Experiment {key!r} has no exposures yet; assign users (the assign route, the tracker's "
@@ -375,6 +384,48 @@ def analyze_experiment(
         results=merged,
         method={**means.method, "correction": correction},
     )
+
+
+def cumulative_lift(
+    store: Store, key: str, *, metric: str = "conversion", points: int = 8, days: float | None = None
+) -> list[dict[str, Any]]:
+    """The relative lift of `metric` for each variant as the data stood at `points` times from
+    the first exposure to the last purchase, with its always-valid (sequential) interval: the
+    band a daily look may be judged by. Times with too few users have a null interval."""
+    if metric not in METRICS:
+        raise ConfigError(f"`metric` is {metric!r}; use one of {', '.join(METRICS)}.")
+    exp = get_experiment(store, key)
+    first, last_exposure = store.con.execute(
+        "SELECT min(ts), max(ts) FROM exposures WHERE experiment = ?", [key]
+    ).fetchall()[0]
+    if first is None:
+        return []
+    last = store.con.execute(
+        "SELECT max(ts) FROM events WHERE type = 'purchase' AND ts >= ?", [first]
+    ).fetchall()[0][0]
+    end = max(t for t in (last, last_exposure) if t is not None) + pd.Timedelta(seconds=1)
+    step = (end - first) / max(points, 1)
+    out: list[dict[str, Any]] = []
+    for i in range(1, points + 1):
+        cutoff = first + step * i
+        frame = experiment_summary(store, key, days=days, until=cutoff)
+        frame = frame[frame["metric"] == metric].reset_index(drop=True)
+        if (frame["users"] == 0).any():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataWarning)
+            analysis = analyze_summary(frame, sequential=True, weights=[v.weight for v in exp.variants])
+        for r in analysis.results:
+            out.append(
+                {
+                    "ts": cutoff,
+                    "variant": r.variant,
+                    "users": r.users + r.control_users,
+                    "lift": r.lift,
+                    "lift_ci": list(r.lift_ci) if r.lift_ci else None,
+                }
+            )
+    return out
 
 
 @contextmanager

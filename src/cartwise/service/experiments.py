@@ -180,3 +180,10 @@ def results(service: Service, key: str, **options: Any) -> dict[str, Any]:
     with service.require_gate() as store:
         analysis = store_experiments.analyze_experiment(store, key, **options)
     return {"experiment": key, **analysis.to_dict()}
+
+
+def timeline(service: Service, key: str, metric: str = "conversion") -> list[dict[str, Any]]:
+    """The cumulative lift of `metric` over time with its sequential band (see the pipeline)."""
+    experiments_for(service).flush()
+    with service.require_gate() as store:
+        return store_experiments.cumulative_lift(store, key, metric=metric)
