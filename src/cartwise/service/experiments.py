@@ -24,6 +24,9 @@ from cartwise.service.collector import StoreGate
 from cartwise.service.service import Service
 
 SOURCES = ("api", "recs", "journey")
+MAX_SEEN = 2_000_000
+"""Pairs remembered as exposed; beyond it the memory is cleared (about 200 MB at most), and a
+pair seen again is written again, which the analysis ignores (it takes each user's first row)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class Assigner:
             if pair not in self._seen:
                 with self._lock:
                     if pair not in self._seen:
+                        if len(self._seen) >= MAX_SEEN:
+                            self._seen.clear()
                         self._seen.add(pair)
                         self._pending.append((key, user_id, variant, _now(), source))
         return variant
