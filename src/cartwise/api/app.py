@@ -160,6 +160,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         importlib.import_module("cartwise.api.audiences"),
         importlib.import_module("cartwise.api.forecasts"),
         importlib.import_module("cartwise.api.sessions"),
+        importlib.import_module("cartwise.api.experiments"),
     ):
         app.include_router(module.router)
 

@@ -160,6 +160,24 @@ MIGRATIONS = (
 MIGRATIONS = (
     *MIGRATIONS,
     Migration(
+        11,
+        "experiment definitions and exposures",
+        (
+            # `definition`: the `cartwise.experiments.Experiment` as JSON (variants, salt, layer, audience).
+            """CREATE TABLE IF NOT EXISTS experiments (
+                key VARCHAR PRIMARY KEY, definition JSON, status VARCHAR, created_at TIMESTAMP,
+                stopped_at TIMESTAMP)""",
+            # One row per (experiment, user) first seen by a process; readers take each user's
+            # earliest row (a restart may write a user again). `source`: api, recs, journey, import.
+            """CREATE TABLE IF NOT EXISTS exposures (
+                experiment VARCHAR, user_id VARCHAR, variant VARCHAR, ts TIMESTAMP, source VARCHAR)""",
+        ),
+    ),
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
         12,
         "audiences and their size history",
         (
