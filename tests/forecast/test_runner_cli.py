@@ -113,13 +113,40 @@ def test_promotion_aware_choice_beats_naive_and_autoets(promo_backtest: dict) ->
     assert promo_backtest["lightgbm"]["mase"] < 0.8 * best_reference
 
 
-def test_covariates_without_future_rows_are_refused(tmp_path: Path) -> None:
+def test_covariate_gaps_never_fail_the_run_and_are_reported(tmp_path: Path) -> None:
     hist, cov = make_files(tmp_path)
     frame = pd.read_csv(cov)
-    frame[frame["week"] <= "2025-02-17"].to_csv(cov, index=False)
-    result = run(["--history", hist, *BASE, "--covariates", cov, "--out", tmp_path / "x.csv"])
-    assert isinstance(result.exception, InputError)
-    assert "lacks rows for the 6 future periods of 16 series" in str(result.exception)
+    future = frame["week"] > "2025-02-17"
+    # sku0 lost its whole future, sku1 two weeks in the middle, sku2 every covariate row.
+    gone = (future & (frame["sku"] == "sku0")) | (frame["sku"] == "sku2")
+    gone |= (frame["sku"] == "sku1") & frame["week"].isin(["2025-03-03", "2025-03-10"])
+    frame[~gone].to_csv(cov, index=False)
+    out = tmp_path / "fc.csv"
+    result = run(["--history", hist, *BASE, "--covariates", cov, "--out", out, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    fill = summary["covariates_fill"]
+    assert fill["policy"] == "last" and fill["series"] == 2 and fill["periods"] == H + 2
+    assert fill["filled"]["sku1"] == ["2025-03-03", "2025-03-10"]
+    assert len(fill["filled"]["sku0"]) == H and fill["without_covariates"] == ["sku2"]
+    assert any("lack covariates" in w for w in summary["warnings"])
+    fc = pd.read_csv(out)
+    assert summary["rows"] == 16 * H and fc.groupby("id").size().eq(H).all()
+    assert fc["forecast"].notna().all()
+
+    dropped = run(["--history", hist, *BASE, "--covariates", cov, "--covariates-fill", "drop", "--out", out])
+    assert dropped.exit_code == 0, dropped.output
+    assert "left out (--covariates-fill drop)" in dropped.output
+    fc = pd.read_csv(out)
+    assert "sku0" not in set(fc["id"]) and set(fc[fc["id"] == "sku1"]["date"]).isdisjoint(
+        fill["filled"]["sku1"]
+    )
+    assert len(fc) == 16 * H - H - 2
+
+    refused = run(["--history", hist, *BASE, "--covariates", cov, "--covariates-fill", "error", "--out", out])
+    assert isinstance(refused.exception, InputError)
+    assert "lacks values for some of the 6 future periods of 2 series" in str(refused.exception)
+    assert "--covariates-fill last" in str(refused.exception)
 
 
 def test_duplicate_rows_and_missing_options_fail_clearly(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from cartwise.forecast._runner import (
     forecast_panel,
 )
 from cartwise.forecast._series import (
+    COVARIATE_FILLS,
     SEASON_BY_FREQ,
     Panel,
     attach_covariates,
@@ -41,6 +42,7 @@ from cartwise.forecast._series import (
 __all__ = [
     "ADIDA",
     "COLUMNS",
+    "COVARIATE_FILLS",
     "ETS",
     "FALLBACK_CHAIN",
     "FORECASTERS",

@@ -47,7 +47,8 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
     error is not above that of the per-series combination (or, without one, of the per-series
     choice) on the same rolling origins.
     Series too short for the requested model fall back to a simpler one (a `DataWarning`
-    says so and `notes` records why).
+    says so and `notes` records why). Series in `panel.without_covariates` get the per-series
+    models; periods in `panel.omitted` are left out of the frame.
     """
     if not isinstance(horizon, int | np.integer) or horizon < 1:
         raise InputError(f"--horizon must be a positive integer; received {horizon!r}.")
@@ -59,7 +60,12 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
     gbm_scores: dict[int, float] = {}
     if use_global:
         gbm = GradientBoosting(horizon=horizon, season_length=m, n_windows=n_windows)
-        eligible = [i for i, y in enumerate(panel.ys) if np.isfinite(y).sum() >= gbm.min_obs()]
+        bare = set(panel.without_covariates)
+        eligible = [
+            i
+            for i, (sid, y) in enumerate(zip(panel.ids, panel.ys, strict=True))
+            if np.isfinite(y).sum() >= gbm.min_obs() and sid not in bare
+        ]
         if eligible:
             gbm.fit_panel(
                 [panel.ys[i] for i in eligible],
@@ -117,8 +123,13 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
     parts = []
     for i, (sid, y, start) in enumerate(zip(panel.ids, panel.ys, panel.starts, strict=True)):
         frame = chosen[i][1][list(COLUMNS)].rename(columns=_RENAME)
-        frame.insert(0, "date", panel.label(np.arange(start + y.size, start + y.size + horizon)))
+        positions = np.arange(start + y.size, start + y.size + horizon)
+        frame.insert(0, "date", panel.label(positions))
         frame.insert(0, "id", sid)
+        if sid in panel.omitted:
+            # Periods whose covariates were missing (fill policy `drop`): the global model's
+            # forecast of one period does not use another period's covariates, so the rest stand.
+            frame = frame[~np.isin(positions, panel.omitted[sid])]
         parts.append(frame)
     result = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(OUTPUT_COLUMNS))
     return PanelForecast(result, {panel.ids[i]: c[2] for i, c in chosen.items()}, notes)
@@ -145,7 +156,7 @@ def cross_validate(
             [sub.ids[i] for i in keep], [sub.ys[i] for i in keep], [sub.starts[i] for i in keep], sub.kind,
             sub.anchor, sub.step, sub.freq, sub.season_length,
             None if sub.Xs is None else [sub.Xs[i][: sub.ys[i].size + horizon] for i in keep],
-            sub.covariate_names,
+            sub.covariate_names, without_covariates=sub.without_covariates,
         )  # fmt: skip
         full = dict(zip(panel.ids, panel.ys, strict=True))
         actuals = {sid: full[sid][y.size : y.size + horizon] for sid, y in zip(sub.ids, sub.ys, strict=True)}
