@@ -11,6 +11,7 @@ from cartwise.forecast import (
     AutoForecaster,
     Croston,
     MovingAverage,
+    MovingMedian,
     Naive,
     SeasonalNaive,
     Theta,
@@ -35,6 +36,13 @@ def test_naive_and_moving_average_by_hand() -> None:
     y = np.array([1.0, 2.0, 3.0, 10.0, 20.0])
     np.testing.assert_allclose(Naive().fit(y).predict(3)["mean"], [20, 20, 20])
     np.testing.assert_allclose(MovingAverage(window=2).fit(y).predict(2)["mean"], [15, 15])
+
+
+def test_moving_median_stays_at_the_regular_level_between_promotion_spikes() -> None:
+    y = np.array([10.0, 11.0, 60.0, 9.0, 10.0, np.nan, 55.0, 12.0])
+    # The median of the 7 observed values (the missing period skipped), not their mean (23.9).
+    assert MovingMedian(window=8).fit(y).predict(2)["mean"].tolist() == [11.0, 11.0]
+    assert "moving_median" in AutoForecaster(horizon=4).fit(np.tile(y[:5], 8)).scores_
 
 
 def test_gaps_are_interpolated_not_zeros() -> None:

@@ -88,7 +88,7 @@ def _human_backtest(result: dict[str, Any]) -> str:
     "--model",
     default="auto",
     show_default=True,
-    help="auto, or one model: naive, seasonal_naive, moving_average, ses, ets, theta, combination, croston, tsb, adida, lightgbm.",
+    help="auto, or one model: naive, seasonal_naive, moving_average, moving_median, ses, ets, theta, combination, croston, tsb, adida, lightgbm.",
 )
 @click.option(
     "--out", type=_FILE, help="Forecast CSV to write: id, date, forecast, lo_80, hi_80, lo_95, hi_95."

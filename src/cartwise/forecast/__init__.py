@@ -19,7 +19,17 @@ from cartwise.forecast._base import COLUMNS, LEVELS, Forecaster, conformal_halfw
 from cartwise.forecast._elasticity import ElasticityModel
 from cartwise.forecast._gbm import GradientBoosting
 from cartwise.forecast._inventory import reorder_plan
-from cartwise.forecast._models import ADIDA, ETS, TSB, Croston, MovingAverage, Naive, SeasonalNaive, Theta
+from cartwise.forecast._models import (
+    ADIDA,
+    ETS,
+    TSB,
+    Croston,
+    MovingAverage,
+    MovingMedian,
+    Naive,
+    SeasonalNaive,
+    Theta,
+)
 from cartwise.forecast._runner import (
     OUTPUT_COLUMNS,
     PanelForecast,
@@ -57,6 +67,7 @@ __all__ = [
     "Forecaster",
     "GradientBoosting",
     "MovingAverage",
+    "MovingMedian",
     "Naive",
     "Panel",
     "PanelForecast",
