@@ -139,6 +139,9 @@ def test_auto_considers_intermittent_methods_only_for_sparse_demand() -> None:
     dense = 20 + rng.normal(0, 1, 100)
     assert "croston" in AutoForecaster(horizon=8).fit(sparse).scores_
     assert "croston" not in AutoForecaster(horizon=8).fit(dense).scores_
+    # A median of mostly zeros would plan no stock: the moving median is for regular demand only.
+    assert "moving_median" not in AutoForecaster(horizon=8).fit(sparse).scores_
+    assert "moving_median" in AutoForecaster(horizon=8).fit(dense).scores_
 
 
 def test_auto_intervals_come_from_the_errors_of_the_choice_not_of_the_chosen_model() -> None:

@@ -120,7 +120,8 @@ class AutoForecaster(Forecaster):
     them (missing actuals skipped). For one series this ranks candidates exactly as MASE
     does, since MASE divides that error by a constant of the series. Candidates: seasonal
     naive (`season_length` > 1), moving average, moving median (the regular level of demand
-    with promotion spikes, where the mean is pulled up), simple exponential smoothing (ETS A,N,N),
+    with promotion spikes, where the mean is pulled up; not for intermittent demand), simple
+    exponential smoothing (ETS A,N,N),
     Theta (SES with drift on the deseasonalised series), and Croston/TSB/ADIDA when at least
     30% of periods are zero, and the equal-weight combination of seasonal naive (or moving
     average), SES and Theta, scored without refitting; `models` replaces them by registry names.
@@ -154,11 +155,15 @@ class AutoForecaster(Forecaster):
         """The candidate models for history `y` (unfitted)."""
         # No plain naive: SES nests it (α = 1) and, on noisy or sparse demand, the last value
         # wins short backtests by luck far more often than it forecasts well.
-        names = ["moving_average", "moving_median", "ses", "theta"]
+        names = ["moving_average", "ses", "theta"]
         if self.season_length > 1:
             names.insert(0, "seasonal_naive")
         if y.size and np.mean(y == 0) >= INTERMITTENT_ZERO_SHARE:
             names += ["croston", "tsb", "adida"]
+        else:
+            # Not for intermittent demand: there the median is often zero, which scores well
+            # on absolute error but would plan no stock at all.
+            names.insert(-2, "moving_median")
         if self.models is not None:
             unknown = sorted(set(self.models) - set(FORECASTERS))
             if unknown:
