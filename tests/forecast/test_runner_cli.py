@@ -231,3 +231,20 @@ def test_global_model_handles_series_of_mixed_lengths() -> None:
     with pytest.warns(DataWarning, match="'short': 5 points are too few for a backtest"):
         auto = forecast_panel(panel, 12, model="auto")
     assert len(auto.frame) == 36 and np.isfinite(auto.frame["forecast"]).all()
+
+
+def test_intermittent_series_keep_their_per_series_model_beside_the_global_one() -> None:
+    rng = np.random.default_rng(8)
+    rows, cov = [], []
+    for i in range(12):
+        promo = rng.random(72) < 0.25
+        # Even ids sell every week (x1.8 on promotion); odd ids sell in about one week in five.
+        y = rng.poisson(20 * (1 + 0.8 * promo)) if i % 2 == 0 else (rng.random(72) < 0.2) * 3
+        rows += [(f"s{i}", t, float(y[t])) for t in range(60)]
+        cov += [(f"s{i}", t, float(promo[t])) for t in range(72)]
+    panel = build_panel(pd.DataFrame(rows, columns=["id", "t", "y"]), "id", "t", "y")
+    attach_covariates(panel, pd.DataFrame(cov, columns=["id", "t", "promo"]), "id", "t", 12)
+    result = forecast_panel(panel, 12, model="auto")
+    sparse = {sid: m for sid, m in result.models.items() if int(sid[1:]) % 2}
+    assert "lightgbm" not in sparse.values()
+    assert "lightgbm" in result.models.values()

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cartwise.core.errors import DataWarning, InputError
 from cartwise.forecast._auto import AutoForecaster, fit_with_fallback, make_forecaster
-from cartwise.forecast._base import COLUMNS, Forecaster
+from cartwise.forecast._base import COLUMNS, INTERMITTENT_ZERO_SHARE, Forecaster
 from cartwise.forecast._gbm import GradientBoosting
 from cartwise.forecast._series import Panel
 
@@ -35,6 +35,11 @@ class PanelForecast:
         return {str(k): int(v) for k, v in counts.items()}
 
 
+def _intermittent(y: np.ndarray) -> bool:
+    observed = y[np.isfinite(y)]
+    return bool(observed.size) and float(np.mean(observed == 0)) >= INTERMITTENT_ZERO_SHARE
+
+
 def _mae(errors: np.ndarray) -> float:
     return float(np.nanmean(np.abs(errors))) if np.isfinite(errors).any() else np.inf
 
@@ -45,7 +50,8 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
     `model` is a registry name or `auto`. With covariates attached (`panel.Xs`), `lightgbm`
     fits one global model; `auto` also fits it and uses it for each series where its backtest
     error is not above that of the per-series combination (or, without one, of the per-series
-    choice) on the same rolling origins.
+    choice) on the same rolling origins, except intermittent series (no demand in at least
+    30% of periods), which keep the per-series choice.
     Series too short for the requested model fall back to a simpler one (a `DataWarning`
     says so and `notes` records why). Series in `panel.without_covariates` get the per-series
     models; periods in `panel.omitted` are left out of the frame.
@@ -109,7 +115,11 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
         # The per-series winner's backtest score is optimistic (the best of several noisy
         # scores), so the global model is compared with one fixed per-series model instead: the
         # combination (else the winner). Where the global model does at least as well, it serves.
+        # Intermittent series keep their per-series models: the global model minimises absolute
+        # error, and for demand that is zero in most periods its median forecast is zero.
         for i in gbm_frames:
+            if _intermittent(panel.ys[i]):
+                continue
             if gbm_scores[i] <= reference_scores.get(i, np.inf):
                 chosen[i] = (None, gbm_frames[i], "lightgbm")
                 notes.pop(panel.ids[i], None)
