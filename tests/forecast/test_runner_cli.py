@@ -148,7 +148,7 @@ def test_covariate_gaps_never_fail_the_run_and_are_reported(tmp_path: Path) -> N
     refused = run(["--history", hist, *BASE, "--covariates", cov, "--covariates-fill", "error", "--out", out])
     assert isinstance(refused.exception, InputError)
     assert "lacks values for some of the 6 future periods of 2 series" in str(refused.exception)
-    assert "--covariates-fill last" in str(refused.exception)
+    assert refused.exception.parameter == "covariates_fill" and "policy last" in str(refused.exception)
 
 
 def test_duplicate_rows_and_missing_options_fail_clearly(tmp_path: Path) -> None:

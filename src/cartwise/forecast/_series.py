@@ -325,7 +325,7 @@ def attach_covariates(
     """
     if fill not in COVARIATE_FILLS:
         raise ConfigError(
-            f"--covariates-fill must be one of {', '.join(COVARIATE_FILLS)}; received {fill!r}."
+            f"must be one of {', '.join(COVARIATE_FILLS)}; received {fill!r}.", parameter="covariates_fill"
         )
     names: list[str] = []
     table: pd.DataFrame | None = None
@@ -383,8 +383,9 @@ def attach_covariates(
         raise InputError(
             f"The covariates file lacks values for some of the {horizon} future periods of {len(missing_future)} "
             f"series (e.g. {missing_future[:3]}); add their planned prices and promotions for the periods after "
-            f"the history's last one, or pass --covariates-fill last (carry the last known values forward) "
-            f"or drop (leave those periods out)."
+            f"the history's last one, or choose the fill policy last (carry the last known values forward) "
+            f"or drop (leave those periods out).",
+            parameter="covariates_fill",
         )
     panel.Xs = Xs
     panel.covariate_names = names + (cal_names if panel.ys else [])

@@ -66,7 +66,8 @@ def parse_freq(freq: str | int) -> str | int:
 def check_fill(policy: str) -> str:
     if policy not in COVARIATE_FILLS:
         raise ConfigError(
-            f"--covariates-fill {policy!r} is unknown; choose one of: {', '.join(COVARIATE_FILLS)}."
+            f"{policy!r} is unknown; choose one of: {', '.join(COVARIATE_FILLS)}.",
+            parameter="covariates_fill",
         )
     return policy
 
