@@ -16,6 +16,7 @@ import click
 from cartwise import __version__
 from cartwise.cli.analytics import analytics
 from cartwise.cli.basket import basket
+from cartwise.cli.campaigns import campaigns
 from cartwise.cli.churn import churn
 from cartwise.cli.clv import clv
 from cartwise.cli.common import is_interrupt
@@ -56,6 +57,7 @@ COMMANDS: tuple[click.Command, ...] = (
     basket,
     demand,
     experiments,
+    campaigns,
 )
 
 
