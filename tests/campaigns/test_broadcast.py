@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.campaigns.conftest import SmtpServer, make_shop, settings_for_smtp
 
 from cartwise.pipelines.campaigns import broadcast
 from cartwise.store import open_store
+
+from .smtp_support import SmtpServer, make_shop, settings_for_smtp
 
 
 def test_broadcast_sends_each_recipient_one_message_and_records_the_holdout(

@@ -12,7 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from cartwise.store import open_store
-from tests.campaigns.conftest import SmtpServer, make_shop, settings_for_smtp
+
+from .smtp_support import SmtpServer, make_shop, settings_for_smtp
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 10_000

@@ -157,6 +157,7 @@ def create_app(
         importlib.import_module("cartwise.api.customers"),
         importlib.import_module("cartwise.api.forecasts"),
         importlib.import_module("cartwise.api.sessions"),
+        importlib.import_module("cartwise.api.campaigns"),
     ):
         app.include_router(module.router)
 

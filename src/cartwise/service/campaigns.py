@@ -1,0 +1,64 @@
+"""Campaigns inside the running service: broadcasts, tracking and unsubscribes through the gate.
+
+The sender takes the service's gate (the store's single writer) only for its short database
+steps, so collection and reads go on while messages are delivered.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cartwise.pipelines import campaign_results, campaigns
+
+if TYPE_CHECKING:
+    from cartwise.service.service import Service
+
+
+def broadcast(
+    service: Service, name: str, *, rule: str, template: str, channel: str = "email", holdout: float = 0.1
+) -> dict[str, Any]:
+    """`cartwise campaigns send` while the server runs: same result, same send log."""
+    gate = service.require_gate()
+    return campaigns.broadcast(
+        gate.store,
+        service.settings,
+        name,
+        rule=rule,
+        template=template,
+        channel=channel,
+        holdout=holdout,
+        access=lambda: gate,
+    )
+
+
+def results(service: Service) -> list[dict[str, Any]]:
+    """Every campaign, measured (`pipelines.campaign_results`)."""
+    with service.require_gate() as store:
+        return campaign_results.campaign_results(store, service.settings)
+
+
+def template_names(service: Service) -> list[str]:
+    """Built-in templates and those in the `templates_dir` folder."""
+    from cartwise.campaigns import Templates
+
+    return Templates(service.settings.templates_dir).names()
+
+
+def preview(service: Service, template: str, user_id: str) -> dict[str, Any]:
+    with service.require_gate() as store:
+        return campaigns.preview(store, service.settings, template, user_id)
+
+
+def record_open(service: Service, token: str) -> None:
+    with service.require_gate() as store:
+        campaigns.record_open(store, token)
+
+
+def record_click(service: Service, token: str) -> str:
+    with service.require_gate() as store:
+        return campaigns.record_click(store, token)
+
+
+def unsubscribe(service: Service, token: str) -> dict[str, Any]:
+    with service.require_gate() as store:
+        return campaigns.unsubscribe(store, token)
