@@ -19,7 +19,7 @@ from typing import Any
 
 from cartwise.core.settings import Settings
 from cartwise.experiments import MeanStat, effect, t_interval, welch_dof
-from cartwise.pipelines.campaigns import campaign_counts
+from cartwise.pipelines.campaigns import PAST_CAMPAIGN, campaign_counts
 from cartwise.store import Store
 
 
@@ -101,7 +101,24 @@ def measure(store: Store, settings: Settings, name: str) -> dict[str, Any]:
     result["holdout_conversion_rate"] = _clean(conv_h.mean) if conv_h.n else None
     result["incremental_conversions"] = _increment(conv_t, conv_h)
     result["incremental_revenue"] = _increment(rev_t, rev_h)
+    result["truth"] = _truth(store, name)
     return result
+
+
+def _truth(store: Store, name: str) -> dict[str, Any] | None:
+    """For the demo's past campaign, the simulator's known effect: the mean true uplift (change in
+    P(a purchase in the window)) and the incremental conversions it implies for the recipients."""
+    if name != PAST_CAMPAIGN or not store.has_table("truth_campaign"):
+        return None
+    row = store.con.execute(
+        "SELECT avg(uplift), count(*) FILTER (WHERE treated) FROM truth_campaign"
+    ).fetchall()[0]
+    if row[0] is None:
+        return None
+    return {
+        "mean_uplift": round(float(row[0]), 6),
+        "incremental_conversions": round(float(row[0]) * int(row[1]), 2),
+    }
 
 
 def campaign_results(store: Store, settings: Settings) -> list[dict[str, Any]]:

@@ -235,3 +235,41 @@ def unsubscribe(store: Store, token: str) -> dict[str, Any]:
             [now, key, key],
         )
     return {"user_id": user_id, "channel": channel, "unsubscribed_at": now.isoformat()}
+
+
+# -- the demo's past campaign ---------------------------------------------------------------------
+PAST_CAMPAIGN = "demo-past-campaign"
+
+
+def register_past_campaign(store: Store, truth: pa.Table) -> int:
+    """Record the simulator's past randomised campaign (`truth_campaign`) as a finished broadcast
+    named `demo-past-campaign`: its members with their holdout draw, and one `sent` send-log row
+    per recipient at the simulated send time. Returns the recipients. Call inside a transaction."""
+    frame = truth.select(["user_id", "treated", "sent_at"]).to_pylist()
+    if not frame:
+        return 0
+    sent_at = max(r["sent_at"] for r in frame if r["sent_at"] is not None)
+    holdout = sum(1 for r in frame if not r["treated"]) / len(frame)
+    store.con.execute(
+        "INSERT INTO campaigns VALUES (?, ?, 'newsletter', 'email', ?, ?, ?, ?)",
+        [PAST_CAMPAIGN, "email_consent == true and orders >= 1", holdout, sent_at, sent_at, sent_at],
+    )
+    store.append(
+        "campaign_members",
+        pa.table(
+            {
+                "campaign": [PAST_CAMPAIGN] * len(frame),
+                "user_id": [r["user_id"] for r in frame],
+                "holdout": [not r["treated"] for r in frame],
+            }
+        ),
+    )
+    recipients = [MessageIdentity(PAST_CAMPAIGN, STEP, r["user_id"]) for r in frame if r["treated"]]
+    insert_pending(store, recipients, "email", "newsletter")
+    store.con.execute(
+        """UPDATE send_log SET state = 'sent', attempts = 1, sent_at = ?, created_at = ?, updated_at = ?,
+            address = (SELECT email FROM users WHERE users.user_id = send_log.user_id)
+        WHERE source = ?""",
+        [sent_at, sent_at, sent_at, PAST_CAMPAIGN],
+    )
+    return len(recipients)

@@ -55,6 +55,11 @@ def build_demo(
             store.replace(name, table)
         progress("deriving orders")
         counts["orders"] = derive_orders(store)
+        if "truth_campaign" in shop.truth:
+            progress("recording the past campaign")
+            from cartwise.pipelines.campaigns import register_past_campaign
+
+            register_past_campaign(store, shop.truth["truth_campaign"])
     progress("rolling up events for analytics")
     refresh_rollup(store)
     return counts
