@@ -8,6 +8,7 @@ failures (SMTP 4xx, a server that is down, HTTP 5xx or a timeout) are `temporary
 from __future__ import annotations
 
 import contextlib
+import binascii
 import hashlib
 import hmac
 import json
@@ -16,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate
@@ -79,23 +81,55 @@ class EmailChannel:
         return self._smtp
 
     def build(self, message: Message) -> EmailMessage:
-        mail = EmailMessage(policy=_POLICY)
-        mail["From"] = self.settings.smtp_from
-        mail["To"] = message.to
-        mail["Subject"] = message.subject
-        mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = message.message_id
-        for name, value in message.headers.items():
-            mail[name] = value
-        mail.set_content(message.text)
-        mail.add_alternative(message.html, subtype="html")
+        """The message as an `EmailMessage` (for reading it back; sending uses `raw`)."""
+        from email import message_from_bytes
+
+        mail = message_from_bytes(self.raw(message), _class=EmailMessage, policy=_POLICY)
+        assert isinstance(mail, EmailMessage)
         return mail
 
+    def raw(self, message: Message) -> bytes:
+        """RFC 5322 bytes: multipart/alternative with quoted-printable UTF-8 text and HTML parts.
+
+        Assembled directly: the `email` package's header objects cost ~10 ms a message, more
+        than the SMTP round trip. Header values are checked for line breaks (no injection) and
+        encoded as RFC 2047 words when not ASCII."""
+        boundary = "=_cw_" + message.key
+        headers = [
+            ("From", self.settings.smtp_from),
+            ("To", message.to),
+            ("Subject", message.subject),
+            ("Date", formatdate(localtime=False)),
+            ("Message-ID", message.message_id),
+            *message.headers.items(),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+        ]
+        lines = [f"{name}: {_header_value(name, value)}" for name, value in headers]
+        head = "\r\n".join(lines).encode("ascii")
+        text = _qp(message.text)
+        html = _qp(message.html)
+        return (
+            head
+            + b"\r\n\r\n--" + boundary.encode()
+            + b'\r\nContent-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+            + text
+            + b"\r\n--" + boundary.encode()
+            + b'\r\nContent-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+            + html
+            + b"\r\n--" + boundary.encode() + b"--\r\n"
+        )  # fmt: skip
+
     def send(self, message: Message) -> Outcome:
-        mail = self.build(message)
+        if "\r" in message.to or "\n" in message.to or "@" not in message.to:
+            return Outcome("permanent", f"invalid address {message.to!r}")
+        try:
+            raw = self.raw(message)
+        except ValueError as exc:
+            return Outcome("permanent", str(exc))
         try:
             smtp = self._connection()
-            smtp.send_message(mail, from_addr=self.settings.smtp_from, to_addrs=[message.to])
+            smtp.sendmail(self.settings.smtp_from, [message.to], raw)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             return _smtp_outcome(code, text)
@@ -122,6 +156,20 @@ class EmailChannel:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._smtp.quit()
             self._smtp = None
+
+
+def _header_value(name: str, value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"header {name} contains a line break: {value!r}")
+    if value.isascii():
+        return value
+    return Header(value, "utf-8").encode()
+
+
+def _qp(text: str) -> bytes:
+    """Quoted-printable with CRLF line ends (RFC 2045), lines at most 76 characters."""
+    plain = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    return binascii.b2a_qp(plain, istext=True).replace(b"\n", b"\r\n")
 
 
 def _smtp_outcome(code: int, text: bytes | str) -> Outcome:

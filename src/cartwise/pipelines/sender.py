@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,7 @@ import pyarrow as pa
 from cartwise.campaigns import (
     Channel,
     Customer,
+    Decision,
     Message,
     MessageIdentity,
     Outcome,
@@ -132,6 +135,17 @@ def fold_journal(store: Store) -> int:
     return len(rows)
 
 
+_STATES = {"sent": "sent", "temporary": "failed_temporary", "permanent": "failed_permanent"}
+
+
+@dataclass
+class _Prepared:
+    row: dict[str, Any]
+    decision: Decision | None = None
+    message: Message | None = None
+    failure: str | None = None
+
+
 @dataclass
 class SendReport:
     sent: int = 0
@@ -165,17 +179,23 @@ class Sender:
         self.quiet = parse_quiet_hours(settings.quiet_hours)
         self.base = settings.public_url.rstrip("/")
         self._channels: dict[str, Channel] = {}
-        with self.access() as s:
+        self._lock = threading.RLock()  # the delivery thread and the preparing thread share the store
+        with self._db() as s:
             self.secret = link_secret(s)
             fold_journal(s)
         self._journal = os.open(journal_path(store), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    @contextmanager
+    def _db(self) -> Iterator[Store]:
+        with self._lock, self.access() as store:
+            yield store
 
     def close(self) -> None:
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()
         os.close(self._journal)
-        with self.access() as s:
+        with self._db() as s:
             fold_journal(s)
 
     def __enter__(self) -> Sender:
@@ -212,7 +232,7 @@ class Sender:
     ) -> str:
         """Send one message at most once (the journey step's entry point); returns its state.
         A second call with the same identity sends nothing and returns the recorded state."""
-        with self.access() as s:
+        with self._db() as s:
             existing = s.con.execute(
                 "SELECT state FROM send_log WHERE message_key = ?", [identity.key]
             ).fetchall()
@@ -222,7 +242,7 @@ class Sender:
             return str(existing[0][0])
         report = SendReport()
         self._deliver_rows(self._load([identity.key]), report, {user_id: dict(context or {})})
-        with self.access() as s:
+        with self._db() as s:
             fold_journal(s)
             return str(
                 s.con.execute("SELECT state FROM send_log WHERE message_key = ?", [identity.key]).fetchall()[
@@ -232,29 +252,64 @@ class Sender:
 
     # -- many messages -----------------------------------------------------------------------
     def deliver_pending(self, source: str, report: SendReport | None = None) -> SendReport:
-        """Deliver every due pending (or temporarily failed) row of `source`, in batches."""
+        """Deliver every due pending (or temporarily failed) row of `source`.
+
+        A second thread reads the rows in batches, applies the guards and renders; this thread
+        delivers one message at a time and journals each outcome, so rendering overlaps the SMTP
+        round trips while at most one message is ever in flight."""
         report = report or SendReport()
-        done: set[str] = set()
-        while True:
-            with self.access() as s:
-                fold_journal(s)
-                keys = [
-                    r[0]
-                    for r in s.con.execute(
-                        """SELECT message_key FROM send_log WHERE source = ?
-                        AND state IN ('pending', 'failed_temporary')
-                        AND (not_before IS NULL OR not_before <= ?) ORDER BY message_key""",
-                        [source, now_utc()],
-                    ).fetchall()
-                    if r[0] not in done
-                ][:_BATCH]
-            if not keys:
-                break
-            done.update(keys)
-            rows = self._load(keys)
-            extra = self.context_for([r["user_id"] for r in rows]) if self.context_for else {}
-            self._deliver_rows(rows, report, extra)
-        with self.access() as s:
+        prepared: queue.Queue[_Prepared | BaseException | None] = queue.Queue(maxsize=256)
+        stop = threading.Event()
+
+        def produce() -> None:
+            done: set[str] = set()
+            try:
+                while not stop.is_set():
+                    with self._db() as s:
+                        keys = [
+                            r[0]
+                            for r in s.con.execute(
+                                """SELECT message_key FROM send_log WHERE source = ?
+                                AND state IN ('pending', 'failed_temporary')
+                                AND (not_before IS NULL OR not_before <= ?) ORDER BY message_key""",
+                                [source, now_utc()],
+                            ).fetchall()
+                            if r[0] not in done
+                        ][:_BATCH]
+                    if not keys:
+                        break
+                    done.update(keys)
+                    rows = self._load(keys)
+                    with self._db():
+                        extra = self.context_for([r["user_id"] for r in rows]) if self.context_for else {}
+                    for row in rows:
+                        if stop.is_set():
+                            return
+                        prepared.put(self._prepare(row, extra.get(row["user_id"], {})))
+            except BaseException as exc:  # handed to the delivering thread, which raises it
+                prepared.put(exc)
+            finally:
+                prepared.put(None)
+
+        producer = threading.Thread(target=produce, name="cartwise-prepare", daemon=True)
+        producer.start()
+        try:
+            since_fold = 0
+            while (item := prepared.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                self._finish(item, report)
+                since_fold += 1
+                if since_fold >= _BATCH:
+                    with self._db() as s:
+                        fold_journal(s)
+                    since_fold = 0
+        finally:
+            stop.set()
+            while producer.is_alive():
+                with suppress(queue.Empty):
+                    prepared.get(timeout=0.05)
+        with self._db() as s:
             fold_journal(s)
             report.held = int(
                 s.con.execute(
@@ -267,7 +322,7 @@ class Sender:
     def _load(self, keys: list[str]) -> list[dict[str, Any]]:
         """The send-log rows of `keys` with each customer's address, consent, zone, suppression
         and recent sends on the row's channel."""
-        with self.access() as s:
+        with self._db() as s:
             s.con.register("_keys", pa.table({"message_key": keys}))
             try:
                 rows = []
@@ -313,38 +368,49 @@ class Sender:
         self, rows: list[dict[str, Any]], report: SendReport, extra: Mapping[str, Mapping[str, Any]]
     ) -> None:
         for row in rows:
-            key, user_id, address = row["message_key"], row["user_id"], row["to_address"]
-            now = datetime.now(UTC)
-            recent = [t.replace(tzinfo=UTC) for t in (row["recent"] or [])]
-            decision = decide(
-                Customer(user_id, address, bool(row["consent"]), row["time_zone"], row["country"]),
-                now,
-                recent_sends=recent,
-                cap=self.cap,
-                quiet=self.quiet,
-                suppressed=bool(row["suppressed"]),
-                transactional=bool(row["transactional"]),
-            )
-            if decision.action == "skip":
-                self._journal_write(key, decision.state, "", row["attempts"], address)
-                report.skipped[decision.reason] += 1
-                continue
-            if decision.action == "hold":
-                until = decision.until.astimezone(UTC).replace(tzinfo=None) if decision.until else None
-                self._journal_write(key, "pending", "quiet_hours", row["attempts"], address, until)
-                report.held += 1
-                continue
-            try:
-                message = self._render(row, extra.get(user_id, {}))
-            except TemplateFailed as exc:
-                self._journal_write(key, "failed_permanent", str(exc), row["attempts"] + 1, address)
-                report.failed["template"] += 1
-                continue
-            outcome, attempts = self._deliver(row["channel"], message, row["attempts"])
-            state = {"sent": "sent", "temporary": "failed_temporary", "permanent": "failed_permanent"}[
-                outcome.state
-            ]
-            self._journal_write(key, state, outcome.reason, attempts, address)
+            self._finish(self._prepare(row, extra.get(row["user_id"], {})), report)
+
+    def _prepare(self, row: dict[str, Any], extra: Mapping[str, Any]) -> _Prepared:
+        """Guards, then rendering: what to do with one send-log row."""
+        recent = [t.replace(tzinfo=UTC) for t in (row["recent"] or [])]
+        decision = decide(
+            Customer(
+                row["user_id"], row["to_address"], bool(row["consent"]), row["time_zone"], row["country"]
+            ),
+            datetime.now(UTC),
+            recent_sends=recent,
+            cap=self.cap,
+            quiet=self.quiet,
+            suppressed=bool(row["suppressed"]),
+            transactional=bool(row["transactional"]),
+        )
+        if decision.action != "send":
+            return _Prepared(row, decision=decision)
+        try:
+            return _Prepared(row, message=self._render(row, extra))
+        except TemplateFailed as exc:
+            return _Prepared(row, failure=str(exc))
+
+    def _finish(self, item: _Prepared, report: SendReport) -> None:
+        """Journal a skip, hold or failure, or deliver the message and journal its outcome."""
+        row = item.row
+        key, address, attempts = row["message_key"], row["to_address"], row["attempts"]
+        decision = item.decision
+        if decision is not None and decision.action == "skip":
+            self._journal_write(key, decision.state, "", attempts, address)
+            report.skipped[decision.reason] += 1
+        elif decision is not None:  # held for quiet hours
+            until = decision.until.astimezone(UTC).replace(tzinfo=None) if decision.until else None
+            self._journal_write(key, "pending", "quiet_hours", attempts, address, until)
+            report.held += 1
+        elif item.failure is not None:
+            self._journal_write(key, "failed_permanent", item.failure, attempts + 1, address)
+            report.failed["template"] += 1
+        else:
+            assert item.message is not None
+            outcome, tries = self._deliver(row["channel"], item.message, attempts)
+            state = _STATES[outcome.state]
+            self._journal_write(key, state, outcome.reason, tries, address)
             if state == "sent":
                 report.sent += 1
             else:
