@@ -7,8 +7,8 @@ failures (SMTP 4xx, a server that is down, HTTP 5xx or a timeout) are `temporary
 
 from __future__ import annotations
 
-import contextlib
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
