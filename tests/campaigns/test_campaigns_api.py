@@ -4,6 +4,7 @@ open pixel and click links, results and previews."""
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,3 +78,26 @@ def test_send_unsubscribe_track_and_measure_while_the_server_runs(served: tuple[
     assert first["opens"] == 1 and first["clicks"] == 1 and first["unsubscribes"] == 1
     assert {"estimate", "low", "high"} <= set(first["incremental_revenue"])
     assert preview.status_code == 200 and preview.json()["subject"] == "We miss you"
+
+
+def test_restarting_the_service_delivers_what_a_crash_left_pending(tmp_path: Path) -> None:
+    from cartwise.pipelines.campaigns import _start
+    from cartwise.pipelines.sender import now_utc
+
+    def crashed_after_the_outbox_write(store: object) -> None:
+        make_shop(store, 12)
+        _start(store, "crashed", "orders >= 0", "welcome", "email", 0.0, now_utc())  # type: ignore[arg-type]
+
+    smtp = SmtpServer().start()
+    env = {"CARTWISE_SMTP_PORT": str(smtp.port), "CARTWISE_SMTP_FROM": "shop@cartwise.test"}
+    try:
+        with serve_shop(tmp_path, crashed_after_the_outbox_write, env=env) as run:
+            deadline = time.monotonic() + 60
+            while len(smtp.sink.messages) < 12 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            with run.client("read") as reader:
+                (crashed,) = reader.get("/api/v1/campaigns").json()["campaigns"]
+    finally:
+        smtp.stop()
+    assert len(smtp.sink.messages) == 12 and len({m["To"] for m in smtp.sink.messages}) == 12
+    assert crashed["sent"] == 12 and crashed["pending"] == 0

@@ -273,3 +273,33 @@ def register_past_campaign(store: Store, truth: pa.Table) -> int:
         [sent_at, sent_at, sent_at, PAST_CAMPAIGN],
     )
     return len(recipients)
+
+
+def resume_due(
+    store: Store,
+    settings: Settings,
+    *,
+    access: Callable[[], AbstractContextManager[Store]] | None = None,
+) -> dict[str, int]:
+    """Deliver the due pending rows of every campaign (left by a crash, or held for quiet
+    hours until now); returns messages sent per campaign. The service runs this on start and
+    then every minute."""
+    gate = access or (lambda: nullcontext(store))
+    with gate() as s:
+        sources = [
+            r[0]
+            for r in s.con.execute(
+                """SELECT DISTINCT source FROM send_log WHERE state IN ('pending', 'failed_temporary')
+                AND (not_before IS NULL OR not_before <= ?) AND source IN (SELECT name FROM campaigns)
+                ORDER BY source""",
+                [now_utc()],
+            ).fetchall()
+        ]
+    sent: dict[str, int] = {}
+    if not sources:
+        return sent
+    context_for = recommendations_context(store, settings, gate)
+    with Sender(store, settings, access=gate, context_for=context_for) as sender:
+        for source in sources:
+            sent[source] = sender.deliver_pending(source).sent
+    return sent

@@ -6,6 +6,8 @@ steps, so collection and reads go on while messages are delivered.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 from cartwise.pipelines import campaign_results, campaigns
@@ -13,22 +15,63 @@ from cartwise.pipelines import campaign_results, campaigns
 if TYPE_CHECKING:
     from cartwise.service.service import Service
 
+log = logging.getLogger("cartwise.service.campaigns")
+RESUME_SECONDS = 60.0
+"""How often the service looks for due pending messages (held for quiet hours, or left by a crash)."""
+# One sender at a time per process: a broadcast and the resumer must never deliver the same rows.
+_SENDING = threading.Lock()
+
+
+class CampaignSender:
+    """Background thread: on start, then every `RESUME_SECONDS`, delivers due pending messages."""
+
+    def __init__(self, service: Service, interval: float = RESUME_SECONDS) -> None:
+        self.service = service
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cartwise-campaign-sender", daemon=True)
+
+    def start(self) -> CampaignSender:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a failed round is logged; the next one tries again
+                log.exception("resuming campaign sends failed")
+            self._stop.wait(self.interval)
+
+    def tick(self) -> dict[str, int]:
+        gate = self.service.require_gate()
+        with _SENDING:
+            sent = campaigns.resume_due(gate.store, self.service.settings, access=lambda: gate)
+        if sent:
+            log.info("resumed campaign sends: %s", sent)
+        return sent
+
 
 def broadcast(
     service: Service, name: str, *, rule: str, template: str, channel: str = "email", holdout: float = 0.1
 ) -> dict[str, Any]:
     """`cartwise campaigns send` while the server runs: same result, same send log."""
     gate = service.require_gate()
-    return campaigns.broadcast(
-        gate.store,
-        service.settings,
-        name,
-        rule=rule,
-        template=template,
-        channel=channel,
-        holdout=holdout,
-        access=lambda: gate,
-    )
+    with _SENDING:
+        return campaigns.broadcast(
+            gate.store,
+            service.settings,
+            name,
+            rule=rule,
+            template=template,
+            channel=channel,
+            holdout=holdout,
+            access=lambda: gate,
+        )
 
 
 def results(service: Service) -> list[dict[str, Any]]:
