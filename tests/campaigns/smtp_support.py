@@ -27,7 +27,15 @@ class Sink:
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.refuse: dict[str, str] = {}
+        self.greetings = 0  # EHLOs: one per SMTP connection the sender opened
         self.lock = threading.Lock()
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.greetings += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]

@@ -31,6 +31,33 @@ def test_broadcast_sends_each_recipient_one_message_and_records_the_holdout(
     assert result["skipped"] == {"no_consent": len(no_consent)}
     assert result["sent"] + len(no_consent) + len(held) == 200
     assert again["sent"] == result["sent"] and len(smtp.sink.messages) == len(received)
+    assert smtp.sink.greetings == 1  # one connection reused for every message
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--holdout", "1.5"], "--holdout 1.5 must be at least 0 and below 1"),
+        (["--template", "nope"], "--template 'nope' has no part"),
+        (["--channel", "fax"], "--channel 'fax' is not a channel; use one of email, webhook"),
+        (["--rule", "orders >>> 1"], "orders >>> 1"),
+    ],
+)
+def test_bad_flags_are_refused_with_the_flag_and_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], expected: str
+) -> None:
+    from cartwise.cli import main
+
+    settings = settings_for_smtp(tmp_path / "shop.duckdb", 1)
+    with open_store(settings.db, settings=settings) as store:
+        make_shop(store, 3)
+    args = {"--rule": "orders >= 0", "--template": "welcome", "--holdout": "0.1", "--channel": "email"}
+    args.update(dict(zip(flags[::2], flags[1::2], strict=True)))
+    argv = ["campaigns", "send", "bad", "--db", str(settings.db), *[x for kv in args.items() for x in kv]]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert expected in capsys.readouterr().err
 
 
 def test_messages_carry_identity_unsubscribe_headers_and_both_parts(tmp_path: Path, smtp: SmtpServer) -> None:
