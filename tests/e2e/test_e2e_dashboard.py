@@ -96,10 +96,10 @@ def test_live_counter_changes_after_events_are_posted(page: Any, dashboard_serve
 def test_planned_pages_say_what_they_will_show(page: Any, dashboard_server: Running) -> None:
     _sign_in(page, dashboard_server.url)
     page.wait_for_url("**/overview")
-    page.click("nav >> text=Campaigns")
-    page.wait_for_url("**/campaigns")
+    page.click("nav >> text=Experiments")
+    page.wait_for_url("**/experiments")
     assert page.locator("h2").first.inner_text() == "Coming soon"
-    assert "Audiences built from segments" in page.locator(".planned-list").inner_text()
+    assert "Lift with confidence intervals" in page.locator(".planned-list").inner_text()
     nav = page.locator(".sidebar nav a").all_inner_texts()
     assert nav[:8] == [
         "Overview",

@@ -161,6 +161,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         importlib.import_module("cartwise.api.forecasts"),
         importlib.import_module("cartwise.api.sessions"),
         importlib.import_module("cartwise.api.experiments"),
+        importlib.import_module("cartwise.api.campaigns"),
     ):
         app.include_router(module.router)
 

@@ -19,6 +19,7 @@ from cartwise import __version__
 from cartwise.cli.analytics import analytics
 from cartwise.cli.audiences import audiences
 from cartwise.cli.basket import basket
+from cartwise.cli.campaigns import campaigns
 from cartwise.cli.churn import churn
 from cartwise.cli.clv import clv
 from cartwise.cli.common import is_interrupt
@@ -67,6 +68,7 @@ COMMANDS: tuple[click.Command, ...] = (
     demand,
     experiments,
     uplift,
+    campaigns,
 )
 
 

@@ -123,6 +123,48 @@ class Settings(BaseModel):
         description="How far ahead of the server's clock a file load accepts a time, in days. Times more "
         "than 5 minutes ahead are loaded with a warning; beyond this, and from year 10000 on, they are rejected.",
     )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server that campaign e-mail is handed to.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_from: str = Field(
+        "shop@localhost", description="Sender address of campaign e-mail; its domain ends every Message-ID."
+    )
+    smtp_user: str | None = Field(None, description="SMTP user name, when the server asks for a login.")
+    smtp_password: str | None = Field(None, description="SMTP password (with `smtp_user`).")
+    smtp_starttls: bool = Field(
+        False, description="Upgrade the SMTP connection with STARTTLS before sending."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Address customers reach the service at; unsubscribe, open-pixel and click links "
+        "start with it. Use an `https://` address in production (RFC 8058 one-click unsubscribe needs it).",
+    )
+    webhook_url: str | None = Field(
+        None, description="Where the `webhook` channel POSTs each message as JSON (an SMS or push gateway)."
+    )
+    webhook_secret: str | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 signature sent in the `X-Cartwise-Signature` header of webhook calls.",
+    )
+    templates_dir: Path | None = Field(
+        None,
+        description="Folder of message templates (`NAME.subject`, `NAME.html`, `NAME.txt`) overriding or "
+        "adding to the built-ins.",
+    )
+    frequency_cap: str = Field(
+        "3/7d",
+        pattern=r"^\s*\d+\s*/\s*\d+(\.\d+)?\s*[smhdw]\s*$",
+        description="Most marketing messages one customer gets per channel in a sliding window, e.g. `3/7d` "
+        "(across every campaign and journey; transactional messages are exempt).",
+    )
+    quiet_hours: str | None = Field(
+        None,
+        pattern=r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$",
+        description="Local hours in which no marketing message is sent, e.g. `21:00-08:00`, in the "
+        "customer's time zone; messages due then are held until the window ends. Off by default.",
+    )
+    attribution_days: float = Field(
+        5, gt=0, description="Days after a message in which a purchase counts as the campaign's conversion."
+    )
 
 
 ENV_PREFIX = "CARTWISE_"

@@ -8,8 +8,9 @@ from pathlib import Path
 from cartwise.analytics import refresh_rollup
 from cartwise.core.errors import StoreError
 from cartwise.ingest import derive_orders
+from cartwise.pipelines.campaigns import register_past_campaign as record_campaign
 from cartwise.pipelines.choices import PAST_CAMPAIGN_DAYS_BEFORE_END, demo_config
-from cartwise.pipelines.experiments import register_past_campaign
+from cartwise.pipelines.experiments import register_past_campaign as record_experiment
 from cartwise.simulate import ShopConfig, simulate_shop
 from cartwise.store import Store, open_store
 from cartwise.store.store import remove_store
@@ -56,8 +57,12 @@ def build_demo(
             store.replace(name, table)
         progress("deriving orders")
         counts["orders"] = derive_orders(store)
-        # The past campaign as a finished experiment, so the Experiments page has results.
-        register_past_campaign(store, config.campaign_holdout)
+        if "truth_campaign" in shop.truth:
+            progress("recording the past campaign")
+            # On the Campaigns page (send log, measured against its holdout) and as a finished
+            # experiment on the Experiments page.
+            record_campaign(store, shop.truth["truth_campaign"])
+            record_experiment(store, config.campaign_holdout)
     progress("rolling up events for analytics")
     refresh_rollup(store)
     return counts

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
@@ -24,6 +24,9 @@ from cartwise.service.live import LiveKPIs
 from cartwise.service.sessions import SessionInfo, SessionRing
 from cartwise.service.signin import SignInLimiter
 from cartwise.store import SCHEMA_VERSION, Store, open_store
+
+if TYPE_CHECKING:
+    from cartwise.service.campaigns import CampaignSender
 
 log = logging.getLogger("cartwise.service")
 
@@ -65,6 +68,7 @@ class Service:
         self._store: Store | None = None
         self.gate: StoreGate | None = None
         self.collector: Collector | None = None
+        self.campaign_sender: CampaignSender | None = None
 
     def start(self) -> None:
         store = open_ready_store(self.settings)
@@ -92,9 +96,15 @@ class Service:
             self.sessions.load(s)
             seeded = self.live.seed(s)
         self.collector.start()
+        from cartwise.service.campaigns import CampaignSender  # Jinja2 and the sender: only when serving
+
+        self.campaign_sender = CampaignSender(self).start()
         log.info("service started on store %s (%d recent events seeded)", self.settings.db, seeded)
 
     def stop(self) -> None:
+        if self.campaign_sender is not None:
+            self.campaign_sender.stop()
+            self.campaign_sender = None
         if self.collector is not None:
             self.collector.stop()
             self.collector = None

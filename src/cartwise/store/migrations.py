@@ -160,6 +160,37 @@ MIGRATIONS = (
 MIGRATIONS = (
     *MIGRATIONS,
     Migration(
+        10,
+        "campaigns, their recipients and holdout, the send log, suppressions and tracking",
+        (
+            """CREATE TABLE IF NOT EXISTS campaigns (
+                name VARCHAR, rule VARCHAR, template VARCHAR, channel VARCHAR, holdout DOUBLE,
+                created_at TIMESTAMP, started_at TIMESTAMP, finished_at TIMESTAMP)""",
+            # Everyone in the audience when the campaign started, and whether the hash put them in
+            # the holdout (who gets nothing and is measured against the recipients).
+            "CREATE TABLE IF NOT EXISTS campaign_members (campaign VARCHAR, user_id VARCHAR, holdout BOOLEAN)",
+            # One row per message identity, written before delivery (the outbox). `state` is
+            # pending, sent, failed_temporary, failed_permanent or skipped:<reason>; a held row
+            # stays pending with `not_before` set.
+            """CREATE TABLE IF NOT EXISTS send_log (
+                message_key VARCHAR, source VARCHAR, step VARCHAR, user_id VARCHAR, occurrence INTEGER,
+                channel VARCHAR, template VARCHAR, address VARCHAR, message_id VARCHAR, state VARCHAR,
+                reason VARCHAR, attempts INTEGER, transactional BOOLEAN, created_at TIMESTAMP,
+                updated_at TIMESTAMP, sent_at TIMESTAMP, not_before TIMESTAMP)""",
+            # Addresses that hard-bounced (a permanent SMTP refusal of the recipient).
+            "CREATE TABLE IF NOT EXISTS suppressions (address VARCHAR, reason VARCHAR, ts TIMESTAMP)",
+            # Opens (pixel), clicks (signed redirects) and unsubscribes, per message.
+            """CREATE TABLE IF NOT EXISTS message_events (
+                ts TIMESTAMP, message_key VARCHAR, source VARCHAR, user_id VARCHAR, kind VARCHAR, url VARCHAR)""",
+            # The key signing unsubscribe, open and click links; made once per store.
+            "CREATE TABLE IF NOT EXISTS link_secret (secret VARCHAR)",
+        ),
+    ),
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
         11,
         "experiment definitions and exposures",
         (
