@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
+from cartwise.ingest.identity import stitch
 from cartwise.ingest.kinds import KINDS
 from cartwise.ingest.mapping import MissingColumns, resolve_mapping
 from cartwise.ingest.plain import prepare_plain
@@ -600,6 +601,8 @@ def insert_new_events(
             _write_orders(con, f"SELECT {select} FROM {source} AS v WHERE type = 'purchase'")
         else:
             derive_orders(store, order_ids)
+    if inserted:
+        stitch(store, source)
     return inserted
 
 
