@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,39 @@ def test_posthog_sdk_pageview_identify_and_custom_events(served: Running) -> Non
     assert events[1][2] == "sku-9"
     assert _landed(run, "SELECT email FROM users WHERE user_id = 'cust-p'") == [("pat@example.com",)]
     assert _landed(run, "SELECT outcome FROM merges") == [("merged",)]
+
+
+def _small_profiled_shop(store: Any) -> None:
+    from cartwise.pipelines.demo import build_demo
+    from cartwise.pipelines.profiles import refresh_profiles
+    from cartwise.simulate import ShopConfig
+
+    build_demo(store, ShopConfig(seed=5, users=120, items=30, days=90))
+    refresh_profiles(store)
+
+
+def test_customer_page_shows_linked_identities_and_merge_evidence(tmp_path: Path) -> None:
+    with serve_shop(tmp_path, _small_profiled_shop, truth="truth.duckdb") as run:
+        truth = duckdb.connect(str(tmp_path / "truth.duckdb"), read_only=True)
+        customer, other = (
+            r[0] for r in truth.execute("SELECT user_id FROM profiles ORDER BY user_id LIMIT 2").fetchall()
+        )
+        truth.close()
+        client = SegmentClient(run.keys["collect"], host=run.url, sync_mode=True, max_retries=0)
+        client.track(anonymous_id="anon-z", event="Product Viewed", properties={"product_id": "sku-z"})
+        client.identify(customer, {"plan": "gold"}, anonymous_id="anon-z")
+        client.identify(other, {}, anonymous_id=customer)  # two known customers: refused
+        with run.client("read") as reader:
+            body: dict[str, Any] = {}
+            for _ in range(100):
+                body = reader.get(f"/api/v1/customers/{customer}").json()
+                if len(body.get("merges", [])) == 2:
+                    break
+                time.sleep(0.1)
+    assert [i["alias_id"] for i in body["identities"]] == ["anon-z"]
+    assert body["identities"][0]["evidence"] == "identify"
+    assert [(m["from_id"], m["into_id"], m["outcome"]) for m in body["merges"]] == [
+        ("anon-z", customer, "merged"),
+        (customer, other, "refused"),
+    ]
+    assert "only an explicit alias" in body["merges"][1]["reason"]
