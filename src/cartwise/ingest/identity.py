@@ -158,9 +158,11 @@ def _apply_traits(store: Store, user_id: str, ts: datetime, traits: dict[str, An
         )
 
 
-def stitch(store: Store, source: str) -> dict[str, int]:
+def stitch(store: Store, source: str, *, evidence: bool = True) -> dict[str, int]:
     """Apply the identity evidence in just-stored events (`source`, a relation with the
     canonical event columns) and rewrite their linked ids; inside the writer's transaction.
+    `evidence=False` (the caller saw no `anonymous_id`, `identify`, `alias` or purchase in
+    `source`) skips the search for evidence: only linked ids are rewritten.
 
     Returns `{"merged": n, "refused": n, "users": identify traits written}`.
     """
@@ -168,15 +170,19 @@ def stitch(store: Store, source: str) -> dict[str, int]:
     if not store.has_table("identities"):
         return counts
     con = store.con
-    evidence = con.execute(
-        f"""SELECT event_id, user_id, anonymous_id, type, ts, properties,
+    found = (
+        []
+        if not evidence
+        else con.execute(
+            f"""SELECT event_id, user_id, anonymous_id, type, ts, properties,
                    CASE WHEN type = 'purchase' THEN json_extract_string(properties, '$.email') END
             FROM {source}
             WHERE (anonymous_id IS NOT NULL AND anonymous_id <> user_id) OR type = 'identify'
                OR (type = 'purchase' AND json_extract_string(properties, '$.email') IS NOT NULL)
             ORDER BY ts"""
-    ).fetchall()
-    for event_id, user_id, anonymous_id, kind, ts, properties, email in evidence:
+        ).fetchall()
+    )
+    for event_id, user_id, anonymous_id, kind, ts, properties, email in found:
         if kind == "identify" and anonymous_id != user_id:  # an anonymous visitor stays unknown
             traits = json.loads(properties) if properties else {}
             if isinstance(traits, dict) and traits:
@@ -198,6 +204,17 @@ def stitch(store: Store, source: str) -> dict[str, int]:
         f"SELECT DISTINCT s.user_id, i.customer_id FROM {source} s JOIN identities i ON s.user_id = i.alias_id"
     ).fetchall()
     for old, new in linked:
-        _repoint(store, str(old), str(new))
+        # Their earlier rows were rewritten when they were linked, and these rows are not in
+        # the rollup yet (they are after its watermark): the batch's events and orders suffice.
+        con.execute(
+            f"""UPDATE events SET user_id = $2, anonymous_id = coalesce(anonymous_id, $1)
+                WHERE user_id = $1 AND event_id IN (SELECT event_id FROM {source})""",
+            [str(old), str(new)],
+        )
+        con.execute(
+            f"""UPDATE orders SET user_id = $2 WHERE user_id = $1 AND source = 'events'
+                AND order_id IN (SELECT COALESCE(order_id, event_id) FROM {source})""",
+            [str(old), str(new)],
+        )
     counts.pop("already", None)
     return counts

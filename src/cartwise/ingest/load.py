@@ -568,8 +568,10 @@ def insert_new_events(
     setting is global to the DuckDB instance, so it is set for this statement alone.
     """
     con = store.con
-    rows, distinct, purchases = con.execute(
-        f"SELECT count(*), count(DISTINCT event_id), count(*) FILTER (type = 'purchase') FROM {source}"
+    rows, distinct, purchases, evidence = con.execute(
+        f"""SELECT count(*), count(DISTINCT event_id), count(*) FILTER (type = 'purchase'),
+                   count(*) FILTER (anonymous_id IS NOT NULL OR type IN ('identify', 'alias'))
+            FROM {source}"""
     ).fetchall()[0]
     hashes = StoredIds.hashes(con, source) if stored_ids is not None else None
     if stored_ids is not None and hashes is not None:
@@ -602,7 +604,7 @@ def insert_new_events(
         else:
             derive_orders(store, order_ids)
     if inserted:
-        stitch(store, source)
+        stitch(store, source, evidence=bool(evidence or purchases))
     return inserted
 
 
