@@ -103,6 +103,8 @@ def test_forget_removes_the_customer_everywhere_once_and_logs_only_a_hash(tmp_pa
             "rec_impressions": 1,
             "quarantine": 1,
             "send_log_draft": 1,
+            "identities": 0,
+            "merges": 0,
         }
         assert _traces(store, "ann@example.com") == []
         # Bob is untouched, and the rollup answers as the events do.

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cartwise.api.auth import check_scope, key_principal
 from cartwise.api.errors import cartwise_error, error_body, unexpected_error, validation_error
 from cartwise.api.models import EventBatch
+from cartwise.api.trackers import TRACKER_PATHS, answer
 from cartwise.core.errors import CartwiseError
 from cartwise.service.service import Service
 
@@ -44,18 +45,24 @@ async def collect(service: Service, body: bytes) -> dict[str, Any]:
 
 
 class CollectorLane:
-    """Pure ASGI: answers `POST /api/v1/events` sent with an API key; passes everything else on."""
+    """Pure ASGI: answers `POST /api/v1/events` sent with an API key and the Segment and
+    PostHog endpoints (`api.trackers`); passes everything else on."""
 
     def __init__(self, app: ASGIApp, service: Service) -> None:
         self.app = app
         self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != EVENTS_PATH or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        tracker = path in TRACKER_PATHS
+        if path != EVENTS_PATH and not tracker:
             await self.app(scope, receive, send)
             return
         header = next((value for name, value in scope["headers"] if name == b"authorization"), None)
-        if header is None:
+        if header is None and not tracker:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -68,8 +75,13 @@ class CollectorLane:
                 break
         headers: Mapping[str, str] | None = None
         try:
-            check_scope(key_principal(self.service, header.decode("latin-1")), "collect")
-            status, payload = 202, await collect(self.service, b"".join(chunks))
+            if tracker:
+                sent = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+                status, payload = 200, await answer(self.service, path, sent, b"".join(chunks))
+            else:
+                assert header is not None
+                check_scope(key_principal(self.service, header.decode("latin-1")), "collect")
+                status, payload = 202, await collect(self.service, b"".join(chunks))
         except RequestValidationError as exc:
             status, payload = validation_error(list(exc.errors()))
         except HTTPException as exc:
@@ -78,7 +90,7 @@ class CollectorLane:
         except CartwiseError as exc:
             status, payload, headers = cartwise_error(exc)
         except Exception:
-            status, payload = 500, unexpected_error("POST", EVENTS_PATH)
+            status, payload = 500, unexpected_error("POST", path)
         body = orjson.dumps(payload)
         raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         raw_headers += [

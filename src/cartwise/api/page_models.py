@@ -115,6 +115,21 @@ class TimelineEvent(_Open):
     session_id: str | None = None
 
 
+class LinkedIdentity(_Open):
+    alias_id: str = Field(description="An id linked to the customer (anonymous id, alias, merged customer).")
+    evidence: str = Field(description="`identify`, `email` or `alias`.")
+    first_seen: str | None = None
+
+
+class MergeRow(_Open):
+    merged_at: str | None = None
+    from_id: str
+    into_id: str
+    evidence: str
+    outcome: str = Field(description="`merged` or `refused`.")
+    reason: str | None = None
+
+
 class CustomerDetail(_Open):
     """Customer 360."""
 
@@ -128,6 +143,10 @@ class CustomerDetail(_Open):
     orders: list[OrderRow] = Field(description="Latest orders, newest first.")
     events: list[TimelineEvent] = Field(description="Latest events, newest first.")
     events_total: int
+    identities: list[LinkedIdentity] = Field(default=[], description="Ids linked to this customer.")
+    merges: list[MergeRow] = Field(
+        default=[], description="Merges tried with the customer's ids, oldest first."
+    )
 
 
 class RfmCell(_Open):

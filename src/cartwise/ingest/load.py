@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
+from cartwise.ingest.identity import stitch
 from cartwise.ingest.kinds import KINDS
 from cartwise.ingest.mapping import MissingColumns, resolve_mapping
 from cartwise.ingest.plain import prepare_plain
@@ -567,8 +568,10 @@ def insert_new_events(
     setting is global to the DuckDB instance, so it is set for this statement alone.
     """
     con = store.con
-    rows, distinct, purchases = con.execute(
-        f"SELECT count(*), count(DISTINCT event_id), count(*) FILTER (type = 'purchase') FROM {source}"
+    rows, distinct, purchases, evidence = con.execute(
+        f"""SELECT count(*), count(DISTINCT event_id), count(*) FILTER (type = 'purchase'),
+                   count(*) FILTER (anonymous_id IS NOT NULL OR type IN ('identify', 'alias'))
+            FROM {source}"""
     ).fetchall()[0]
     hashes = StoredIds.hashes(con, source) if stored_ids is not None else None
     if stored_ids is not None and hashes is not None:
@@ -600,6 +603,8 @@ def insert_new_events(
             _write_orders(con, f"SELECT {select} FROM {source} AS v WHERE type = 'purchase'")
         else:
             derive_orders(store, order_ids)
+    if inserted:
+        stitch(store, source, evidence=bool(evidence or purchases))
     return inserted
 
 

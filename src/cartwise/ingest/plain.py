@@ -48,6 +48,7 @@ SCHEMA = pa.schema(
         ("order_id", pa.string()),
         ("revenue", pa.float64()),
         ("properties", pa.string()),
+        ("anonymous_id", pa.string()),
     ]
 )
 assert SCHEMA.names == list(EVENTS.column_names), "plain batches must follow the events table"
@@ -166,6 +167,7 @@ def prepare_plain(records: list[dict[str, Any]], window: TimeWindow | None = Non
         event_id, user_id = _texts(column["event_id"], True), _texts(column["user_id"], True)
         session_id, item_id = _texts(column["session_id"], False), _texts(column["item_id"], False)
         order_id = _texts(column["order_id"], False)
+        anonymous_id = _texts(column["anonymous_id"], False)
         sent_types = column["type"]
         if set(map(type, sent_types)) != {str}:
             raise _NotPlain
@@ -210,7 +212,19 @@ def prepare_plain(records: list[dict[str, Any]], window: TimeWindow | None = Non
                     order_id[i] = event_id[i]
                 if revenue[i] is None and price[i] is not None:
                     revenue[i] = price[i] * (quantity[i] if quantity[i] is not None else 1)
-    columns = (event_id, user_id, session_id, kinds, item_id, quantity, price, order_id, revenue, properties)
+    columns = (
+        event_id,
+        user_id,
+        session_id,
+        kinds,
+        item_id,
+        quantity,
+        price,
+        order_id,
+        revenue,
+        properties,
+        anonymous_id,
+    )
     # One conversion of the rows as structs: 61 us against 91 for one array per column (100 events).
     rows = pa.Table.from_struct_array(pa.array(list(zip(*columns, strict=True)), type=_ROW))
     return rows.add_column(1, SCHEMA.field("ts"), ts)

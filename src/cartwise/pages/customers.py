@@ -218,6 +218,7 @@ def customer_detail(service: Service, user_id: str, *, events: int = 50, orders:
             )
         )
         event_count = store.con.execute("SELECT count(*) FROM events WHERE user_id = ?", [user_id]).fetchall()
+        identities, merges = _identities(store, user_id)
     return {
         "user_id": user_id,
         "profile": profile,
@@ -241,7 +242,31 @@ def customer_detail(service: Service, user_id: str, *, events: int = 50, orders:
         "orders": recent_orders,
         "events": timeline,
         "events_total": int(event_count[0][0]),
+        "identities": identities,
+        "merges": merges,
     }
+
+
+def _identities(store: Store, user_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Ids linked to the customer (identity stitching) and every merge tried with its ids."""
+    if not store.has_table("identities"):
+        return [], []
+    linked = _rows(
+        store.con.execute(
+            "SELECT alias_id, evidence, first_seen FROM identities WHERE customer_id = ? "
+            "ORDER BY first_seen, alias_id",
+            [user_id],
+        )
+    )
+    ids = [user_id, *(row["alias_id"] for row in linked)]
+    merges = _rows(
+        store.con.execute(
+            "SELECT merged_at, from_id, into_id, evidence, outcome, reason FROM merges "
+            "WHERE from_id IN (SELECT unnest($1)) OR into_id IN (SELECT unnest($1)) ORDER BY merged_at",
+            [ids],
+        )
+    )
+    return linked, merges
 
 
 # -- segments --------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Right to erasure and right of access: every table that holds a customer, in one registry.
 
-`forget_customer(store, user_id)` removes the customer from every registered table (events
+`forget_customer(store, user_id)` removes the customer, and every id linked to it by identity
+stitching (`ingest.identity`), from every registered table (events
 with the orders derived from them, orders and their lines, the users row, profiles, scores,
 segment memberships, recommendation impressions, quarantined rows), then from any other
 table with a `user_id` column, so a table added later is never skipped silently; it rebuilds
@@ -29,6 +30,7 @@ from typing import Any
 
 from cartwise.analytics import refresh_rollup
 from cartwise.core.errors import ConfigError, InputError
+from cartwise.ingest.identity import linked_ids
 from cartwise.pipelines.event_delete import remove_events
 from cartwise.store import Store
 
@@ -95,6 +97,10 @@ register_personal_data("churn_scores", description="Churn risk scores")
 register_personal_data("segment_members", description="Saved segment memberships")
 register_personal_data("rec_impressions", description="Recommendations shown")
 register_personal_data(
+    "identities", "? IN (alias_id, customer_id)", "Ids linked to the customer (identity stitching)"
+)
+register_personal_data("merges", "? IN (from_id, into_id)", "Merges tried with the customer's ids")
+register_personal_data(
     "quarantine",
     "json_extract_string(record, '$.user_id') = ?",
     "Rows refused at load, kept for review",
@@ -142,16 +148,18 @@ def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str
     user_id = _check_id(user_id)
     removed: dict[str, int] = {}
     with store.transaction():
-        for entry in holders(store):
-            if entry.erase is not None:
-                counts = entry.erase(store, user_id)
-            else:
-                deleted = store.con.execute(
-                    f"DELETE FROM {_quote(entry.table)} WHERE {entry.where}", [user_id]
-                ).fetchall()
-                counts = {entry.table: int(deleted[0][0])}
-            for table, n in counts.items():
-                removed[table] = removed.get(table, 0) + int(n)
+        # Every id linked to the customer (an anonymous id, an alias) is the same person.
+        for subject in linked_ids(store, user_id):
+            for entry in holders(store):
+                if entry.erase is not None:
+                    counts = entry.erase(store, subject)
+                else:
+                    deleted = store.con.execute(
+                        f"DELETE FROM {_quote(entry.table)} WHERE {entry.where}", [subject]
+                    ).fetchall()
+                    counts = {entry.table: int(deleted[0][0])}
+                for table, n in counts.items():
+                    removed[table] = removed.get(table, 0) + int(n)
         total = sum(removed.values())
         if store.has_table("erasures"):
             store.con.execute(

@@ -141,6 +141,11 @@ EVENTS = Table(
             "json",
             "JSON object with anything else (search query, device, page, promotion, unmapped input columns).",
         ),
+        Column(
+            "anonymous_id",
+            "id",
+            "The tracker's anonymous visitor id beside `user_id`; an event with both links the two into one customer (identity stitching). For `alias` events, the previous id.",
+        ),
     ),
     key=("event_id",),
     extras_column="properties",
@@ -155,6 +160,7 @@ EVENTS = Table(
         "price": ("unit_price", "unitprice"),
         "order_id": ("transaction_id", "invoice", "invoice_no", "invoiceno", "orderid"),
         "revenue": ("value", "total", "line_total"),
+        "anonymous_id": ("anonymousid", "anon_id", "anonymous_user_id"),
     },
 )
 

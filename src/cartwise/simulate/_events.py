@@ -243,6 +243,7 @@ def _events(
             ),
             "revenue": pa.array(revenue, type=pa.float64(), mask=~is_purchase),
             "properties": properties,
+            "anonymous_id": pa.nulls(n_ev, pa.string()),  # the simulator knows every shopper
         },
         schema=arrow_schema(EVENTS),
     )

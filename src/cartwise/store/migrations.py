@@ -222,3 +222,23 @@ MIGRATIONS = (
         ),
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        13,
+        "identity stitching: anonymous ids on events, linked identities and the merge log",
+        (
+            'ALTER TABLE events ADD COLUMN IF NOT EXISTS "anonymous_id" VARCHAR',
+            # Each linked id (an anonymous id, an alias, a merged customer) points at the
+            # customer it belongs to now; a customer's own id has no row (`ingest.identity`).
+            """CREATE TABLE IF NOT EXISTS identities (
+                alias_id VARCHAR PRIMARY KEY, customer_id VARCHAR, evidence VARCHAR,
+                first_seen TIMESTAMP)""",
+            # Every merge tried: `outcome` is `merged` or `refused` (with `reason`).
+            """CREATE TABLE IF NOT EXISTS merges (
+                merged_at TIMESTAMP, from_id VARCHAR, into_id VARCHAR, evidence VARCHAR,
+                outcome VARCHAR, reason VARCHAR, event_id VARCHAR)""",
+        ),
+    ),
+)

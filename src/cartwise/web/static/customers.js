@@ -215,6 +215,13 @@
     fillRows(document.querySelector("#detail-orders tbody"), c.orders, (o) => [
       el("td", o.order_id), el("td", fmt.time(o.ts)), el("td", fmt.number(o.lines), "num"), el("td", fmt.money(o.amount), "num"),
     ], "No orders.", 4);
+    fillRows(document.querySelector("#detail-identities tbody"), c.identities || [], (i) => [
+      el("td", i.alias_id), el("td", i.evidence), el("td", fmt.time(i.first_seen)),
+    ], "No other ids.", 3);
+    fillRows(document.querySelector("#detail-merges tbody"), c.merges || [], (m) => [
+      el("td", fmt.time(m.merged_at)), el("td", m.from_id), el("td", m.into_id), el("td", m.evidence),
+      el("td", m.outcome === "refused" ? `refused: ${m.reason}` : m.outcome),
+    ], "No merges.", 5);
 
     const events = document.getElementById("detail-events");
     events.replaceChildren();
