@@ -84,7 +84,7 @@ def test_cli_rejects_a_bad_size_without_touching_the_store(
     with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--no-serve", "--users", "-5", "--db", str(db), "--json"])
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+    err = json.loads(capsys.readouterr().out)["message"]  # under --json, errors are JSON on stdout
     assert "`users` got -5" in err and "--help" in err
     assert db.read_bytes() == b"not a store"
 
@@ -108,7 +108,7 @@ def test_cli_refuses_to_replace_a_store_it_did_not_make(
         with pytest.raises(SystemExit) as stopped:
             main(["demo", *ARGS, "--db", str(path), "--json"])
         assert stopped.value.code == 2
-        message = capsys.readouterr().err
+        message = json.loads(capsys.readouterr().out)["message"]
         assert str(path) in message and says in message
         assert path.read_bytes() == before
     # A store without data is replaced like a demo store.
@@ -130,7 +130,7 @@ def test_ctrl_c_during_the_build_says_the_store_is_incomplete(
     db = tmp_path / "shop.duckdb"
     with pytest.raises(SystemExit) as stopped:
         main(["demo", *ARGS, "--db", str(db), "--json"])
-    message = capsys.readouterr().err
+    message = json.loads(capsys.readouterr().out)["message"]
     assert stopped.value.code == 130
     assert f"the demo store {db} is incomplete" in message and "nothing was changed" not in message
 
