@@ -12,6 +12,15 @@ from cartwise.cli.common import db_option, emit, explain_interrupt, json_option,
 from cartwise.pipelines.choices import FORMATS, KINDS
 
 
+def _rejection_text(rejection: dict[str, Any], rows: str) -> str:
+    """One rejection group in words: a column's bad values, or whole records (no column)."""
+    if rejection["column"] is None:  # the record itself could not be split into columns
+        reason = rejection["reason"].removeprefix("record ")
+        plural = "s" if "," in rows else ""
+        return f"the record on row{plural} {rows} {reason} (e.g. {rejection['example']!r})"
+    return f"`{rejection['column']}` {rejection['reason']} (rows {rows}, e.g. {rejection['example']!r})"
+
+
 def _human(result: dict[str, Any]) -> str:
     lines = []
     for summary in result["files"]:
@@ -24,10 +33,7 @@ def _human(result: dict[str, Any]) -> str:
         for rejection in summary["rejections"][:10]:
             rows = ", ".join(map(str, rejection["rows"]))
             more = ", ..." if rejection["count"] > len(rejection["rows"]) else ""
-            lines.append(
-                f"  rejected {rejection['count']:,}: `{rejection['column']}` {rejection['reason']} "
-                f"(rows {rows}{more}, e.g. {rejection['example']!r})"
-            )
+            lines.append(f"  rejected {rejection['count']:,}: {_rejection_text(rejection, rows + more)}")
         for warning in summary["warnings"]:
             lines.append(f"  warning: {warning['message']} (rows {', '.join(map(str, warning['rows']))})")
         if summary["quarantine_file"]:
