@@ -7,6 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cartwise.cli import cli
+from cartwise.ingest import ingest_file
+from cartwise.store import Store
 
 HEADER = "event_id,timestamp,customer_id,session,event,product_id,qty,unit_price,order_id"
 GOOD = [
@@ -27,3 +29,34 @@ def test_summary_names_the_row_of_a_short_record_not_none(tmp_path: Path) -> Non
     line = next(x for x in result.output.splitlines() if "rejected 1:" in x)
     assert "None" not in line
     assert "the record on row 3 has 4 fields where the header has 9" in line
+
+
+def test_reingesting_a_file_keeps_each_rejected_row_once_in_quarantine(store: Store, tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "events.csv",
+        [
+            HEADER,
+            *GOOD,
+            "e3,never,u1,s1,view,i1,,,",
+            "e4,2024-03-01T10:02:00Z,u1,s1",
+            "e5,2024-03-01T10:03:00Z,,s1,view,i1,,,",
+        ],
+    )
+    first = ingest_file(store, "events", path)
+    again = ingest_file(store, "events", path)
+    assert first.rejected == again.rejected == 3
+    # The second load still reports what it refused ...
+    assert sum(r["count"] for r in again.rejections) == 3
+    # ... and the quarantine holds each refused row once, under the latest load.
+    rows = store.con.execute('SELECT "row", load_id FROM quarantine ORDER BY "row"').fetchall()
+    assert [r[0] for r in rows] == [3, 4, 5]
+    assert {r[1] for r in rows} == {again.load_id}
+
+
+def test_another_file_with_the_same_bad_row_keeps_its_own_quarantine_rows(
+    store: Store, tmp_path: Path
+) -> None:
+    lines = [HEADER, *GOOD, "e3,never,u1,s1,view,i1,,,"]
+    ingest_file(store, "events", _write(tmp_path / "a.csv", lines))
+    ingest_file(store, "events", _write(tmp_path / "b.csv", lines))
+    assert store.count("quarantine") == 2

@@ -7,9 +7,7 @@ Every record read is counted once: `read = loaded + duplicates + rejected`.
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
-import os
 import threading
 import time
 import uuid
@@ -29,6 +27,12 @@ from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest.kinds import KINDS
 from cartwise.ingest.mapping import MissingColumns, resolve_mapping
 from cartwise.ingest.plain import prepare_plain
+from cartwise.ingest.quarantine import (
+    forget_earlier,
+    quarantine_path,
+    summarise_rejections,
+    write_quarantine_file,
+)
 from cartwise.ingest.readers import (
     HIDDEN_COLUMNS,
     NESTED_COLUMN,
@@ -126,40 +130,6 @@ def _ts_modes(
         ).fetchall()
         modes[column.name] = timestamp_mode([r[0] for r in sample], ts_format)
     return modes
-
-
-def _summarise_rejections(con: duckdb.DuckDBPyConnection, load_id: str) -> list[dict[str, Any]]:
-    """Rejections grouped by column and reason, with up to 5 example rows and one example value."""
-    rows = con.execute(
-        """SELECT "column", regexp_replace(reason, '^is negative in a \\w+ event', 'is negative in a non-refund event') AS r,
-                  count(*), list("row" ORDER BY "row")[1:5], arg_min("value", "row")
-           FROM quarantine WHERE load_id = ? GROUP BY ALL ORDER BY count(*) DESC, r""",
-        [load_id],
-    ).fetchall()
-    return [
-        {"column": column, "reason": reason, "count": count, "rows": examples, "example": value}
-        for column, reason, count, examples, value in rows
-    ]
-
-
-def _quarantine_path(source: Path, store: Store) -> Path:
-    beside = source.with_name(source.name + ".quarantine.csv")
-    if os.access(source.parent, os.W_OK):
-        return beside
-    fallback = store.path.parent / "quarantine"
-    fallback.mkdir(parents=True, exist_ok=True)
-    return fallback / beside.name
-
-
-def _write_quarantine_file(con: duckdb.DuckDBPyConnection, load_id: str, path: Path) -> None:
-    rows = con.execute(
-        'SELECT "row", "column", "value", reason, CAST(record AS VARCHAR) FROM quarantine WHERE load_id = ? ORDER BY "row"',
-        [load_id],
-    ).fetchall()
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["row", "column", "value", "reason", "record"])
-        writer.writerows(rows)
 
 
 class _Rows:
@@ -457,8 +427,9 @@ class _Loader:
 
     def _record(self, started: datetime) -> None:
         summary = self.summary
+        forget_earlier(self.con, self.load_id, self.table.name, self.source)
         if summary.rejected:
-            summary.rejections = _summarise_rejections(self.con, self.load_id)
+            summary.rejections = summarise_rejections(self.con, self.load_id)
         self.con.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -675,8 +646,8 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
         with store.transaction():
             summary = loader.run()
             if summary.rejected:
-                target = _quarantine_path(path, store)
-                _write_quarantine_file(store.con, summary.load_id, target)
+                target = quarantine_path(path, store)
+                write_quarantine_file(store.con, summary.load_id, target)
                 summary.quarantine_file = str(target)
     finally:
         store.con.execute("SET TimeZone = 'UTC'")  # after a rollback too: the load set the input's zone
