@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cartwise.cli import cli
-from cartwise.ingest import ingest_file
-from cartwise.store import Store
+from cartwise.core.errors import ConfigError
+from cartwise.ingest import LoadOptions, ingest_file, load_mapping_file
+from cartwise.ingest.mapping import MissingColumns
+from cartwise.store import Store, open_store
 
 HEADER = "event_id,timestamp,customer_id,session,event,product_id,qty,unit_price,order_id"
 GOOD = [
@@ -60,3 +64,63 @@ def test_another_file_with_the_same_bad_row_keeps_its_own_quarantine_rows(
     ingest_file(store, "events", _write(tmp_path / "a.csv", lines))
     ingest_file(store, "events", _write(tmp_path / "b.csv", lines))
     assert store.count("quarantine") == 2
+
+
+INTER = [
+    "user_id:token\titem_id:token\trating:float\ttimestamp:float",
+    "196\t242\t3\t881250949",
+    "186\t302\t3\t891717742",
+    "22\t377\t1\t878887116",
+]
+
+
+def test_a_ratings_export_without_a_type_column_names_the_set_option(store: Store, tmp_path: Path) -> None:
+    path = _write(tmp_path / "ml-100k.inter", INTER)
+    with pytest.raises(MissingColumns, match=r"--set type=VALUE"):
+        ingest_file(store, "events", path)
+
+
+def test_constants_fill_a_canonical_column_and_are_saved_with_the_mapping(tmp_path: Path) -> None:
+    path = _write(tmp_path / "ml-100k.inter", INTER)
+    db, saved = str(tmp_path / "s.duckdb"), tmp_path / "ml.toml"
+    runner = CliRunner()
+    done = runner.invoke(
+        cli,
+        [
+            "ingest",
+            "events",
+            str(path),
+            "--set",
+            "type=rating",
+            "--save-mapping",
+            str(saved),
+            "--db",
+            db,
+            "--json",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.output)
+    assert (summary["loaded"], summary["rejected"]) == (3, 0)
+    assert summary["constants"] == {"type": "rating"} and "type" not in summary["mapping"]
+    assert load_mapping_file(saved)["set"] == {"type": "rating"}
+    # The saved mapping alone loads a second export the same way.
+    other = _write(tmp_path / "more.inter", [INTER[0], "7\t9\t5\t881250950"])
+    done = runner.invoke(cli, ["ingest", "events", str(other), "--mapping", str(saved), "--db", db, "--json"])
+    assert done.exit_code == 0, done.output
+    with open_store(Path(db)) as opened:
+        types = opened.con.execute("SELECT type, count(*) FROM events GROUP BY type").fetchall()
+        assert types == [("rating", 4)]
+        assert opened.con.execute(
+            "SELECT properties->>'rating' FROM events WHERE user_id = '7'"
+        ).fetchone() == ("5",)
+
+
+def test_a_constant_for_an_unknown_column_or_beside_a_map_is_refused(store: Store, tmp_path: Path) -> None:
+    path = _write(tmp_path / "ml-100k.inter", INTER)
+    with pytest.raises(ConfigError, match=r"--set names 'kind'.*canonical columns are"):
+        ingest_file(store, "events", path, LoadOptions(constants={"kind": "rating"}))
+    with pytest.raises(ConfigError, match=r"both a column \(--map\) and a constant \(--set\)"):
+        ingest_file(
+            store, "events", path, LoadOptions(mapping={"type": "rating"}, constants={"type": "rating"})
+        )

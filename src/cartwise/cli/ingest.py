@@ -52,6 +52,14 @@ def _human(result: dict[str, Any]) -> str:
     help="Map an input column to a canonical one (repeatable), e.g. --map ts=timestamp.",
 )
 @click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="CANONICAL=VALUE",
+    help="Give a canonical column one value for every row (repeatable), for a column the file "
+    "lacks, e.g. --set type=rating for a ratings export. Saved with --save-mapping.",
+)
+@click.option(
     "--mapping",
     "mapping_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -95,6 +103,7 @@ def ingest(
     kind: str,
     files: tuple[Path, ...],
     maps: tuple[str, ...],
+    sets: tuple[str, ...],
     mapping_file: Path | None,
     save_mapping: Path | None,
     fmt: str | None,
@@ -118,6 +127,7 @@ def ingest(
     options = load_options(
         settings,
         maps=maps,
+        sets=sets,
         mapping_file=mapping_file,
         fmt=fmt,
         delimiter=delimiter,

@@ -25,7 +25,7 @@ import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest.kinds import KINDS
-from cartwise.ingest.mapping import MissingColumns, resolve_mapping
+from cartwise.ingest.mapping import MissingColumns, resolve_mapping, with_constants
 from cartwise.ingest.plain import prepare_plain
 from cartwise.ingest.quarantine import (
     forget_earlier,
@@ -77,6 +77,8 @@ class LoadOptions:
     timezone: str = "UTC"
     window: TimeWindow = field(default_factory=TimeWindow)
     """Times accepted; `TimeWindow.for_loads(settings)` follows the settings."""
+    constants: dict[str, str] = field(default_factory=dict)
+    """Canonical column -> one value for every row (`--set type=rating`), for a column the file lacks."""
 
 
 @dataclass
@@ -94,6 +96,7 @@ class LoadSummary:
     rejections: list[dict[str, Any]] = field(default_factory=list)
     quarantine_file: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
     format: str = ""
     load_id: str = ""
     seconds: float = 0.0
@@ -197,10 +200,9 @@ class _Loader:
         self.data, self.options, self.source, self.malformed = data, options, source, malformed
         self.load_id = uuid.uuid4().hex
         columns = data.column_names
-        self.mapping = resolve_mapping(table, columns, options.mapping, source)
-        self.summary = LoadSummary(
-            source=source, table=table.name, mapping=self.mapping, load_id=self.load_id
-        )
+        self.mapping = resolve_mapping(table, columns, options.mapping, source, header=options.header)
+        from_file = {k: v for k, v in self.mapping.items() if k not in options.constants}
+        self.summary = LoadSummary(source=source, table=table.name, mapping=from_file, load_id=self.load_id)
         self._future: list[Any] = [0, [], None]  # future timestamps: count, first rows, latest
 
     def run(self) -> LoadSummary:
@@ -627,7 +629,11 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
     began = time.perf_counter()
     path = Path(path)
     layout = parquet_layout(path) if is_plain_parquet(path, options.format) else None
-    if layout is not None and not {ROW_COLUMN, "file_row_number"} & set(layout[0].names):
+    if (
+        layout is not None
+        and not options.constants
+        and not {ROW_COLUMN, "file_row_number"} & set(layout[0].names)
+    ):
         rows, malformed, format = _Rows(parquet=path, layout=layout), [], "parquet"
     else:
         result = read_input(
@@ -637,11 +643,13 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
             delimiter=options.delimiter,
             encoding=options.encoding,
         )
-        rows, malformed, format = _Rows(table=result.table), result.malformed, result.format
+        table, options = with_constants(result.table, options, canonical_table(kind))
+        rows, malformed, format = _Rows(table=table), result.malformed, result.format
     if rows.num_rows == 0 and not malformed:
         raise InputError(f"{path} has a header but no data rows; there is nothing to load.")
     loader = _Loader(store, canonical_table(kind), rows, options, str(path), malformed)
     loader.summary.format = format
+    loader.summary.constants = dict(options.constants)
     try:
         with store.transaction():
             summary = loader.run()
