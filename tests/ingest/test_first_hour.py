@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cartwise.cli import cli
-from cartwise.core.errors import ConfigError
+from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest import LoadOptions, ingest_file, load_mapping_file
 from cartwise.ingest.mapping import MissingColumns
 from cartwise.store import Store, open_store
@@ -124,3 +124,50 @@ def test_a_constant_for_an_unknown_column_or_beside_a_map_is_refused(store: Stor
         ingest_file(
             store, "events", path, LoadOptions(mapping={"type": "rating"}, constants={"type": "rating"})
         )
+
+
+MASTER = [
+    "00001 19970101  1  11.77",
+    "00002 19970112  1  12.00",
+    "00002 19970112  5  77.00",
+    "00003 19970102  2  20.76",
+]
+
+
+def test_cdnow_master_form_with_four_columns_loads(store: Store, tmp_path: Path) -> None:
+    path = _write(tmp_path / "CDNOW_master.txt", MASTER)
+    summary = ingest_file(store, "transactions", path, LoadOptions(format="cdnow"))
+    assert (summary.loaded, summary.rejected) == (4, 0)
+    assert store.con.execute(
+        "SELECT sum(amount), sum(units), min(ts)::DATE::VARCHAR FROM orders WHERE user_id = '00002'"
+    ).fetchone() == (pytest.approx(89.0), 6, "1997-01-12")
+
+
+def test_a_file_whose_every_record_fails_for_one_reason_is_a_whole_file_error(
+    store: Store, tmp_path: Path
+) -> None:
+    # A header of 9 fields over records of 4: the layout is wrong, not the rows.
+    path = _write(
+        tmp_path / "events.csv", [HEADER, "e1,2024-03-01T10:00:00Z,u1,s1", "e2,2024-03-01T10:00:00Z,u2,s1"]
+    )
+    with pytest.raises(
+        InputError, match=r"every one of its 2 records has 4 fields where the header has 9.*--delimiter"
+    ):
+        ingest_file(store, "events", path)
+    assert store.count("quarantine") == 0 and store.count("events") == 0
+    odd = _write(tmp_path / "odd.txt", ["00001 19970101 1", "00002 19970112 1"])
+    with pytest.raises(
+        InputError, match=r"not a CDNOW log: its first line has 3 fields.*4-column master form"
+    ):
+        ingest_file(store, "transactions", odd, LoadOptions(format="cdnow"))
+
+
+def test_a_headerless_file_gets_the_no_header_hint(store: Store, tmp_path: Path) -> None:
+    path = _write(tmp_path / "CDNOW_master.txt", MASTER)
+    with pytest.raises(
+        MissingColumns, match=r"looks like data, not a header: .*--no-header and map columns by number"
+    ):
+        ingest_file(store, "transactions", path)
+    # With --no-header and columns by number, it loads.
+    options = LoadOptions(header=False, mapping={"user_id": "0", "ts": "1", "quantity": "2", "amount": "3"})
+    assert ingest_file(store, "transactions", path, options).loaded == 4

@@ -24,15 +24,11 @@ import pyarrow as pa
 import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
+from cartwise.ingest import quarantine as qr
 from cartwise.ingest.kinds import KINDS
 from cartwise.ingest.mapping import MissingColumns, resolve_mapping, with_constants
+from cartwise.ingest.orders import any_order_stored, derive_orders, write_orders
 from cartwise.ingest.plain import prepare_plain
-from cartwise.ingest.quarantine import (
-    forget_earlier,
-    quarantine_path,
-    summarise_rejections,
-    write_quarantine_file,
-)
 from cartwise.ingest.readers import (
     HIDDEN_COLUMNS,
     NESTED_COLUMN,
@@ -429,9 +425,9 @@ class _Loader:
 
     def _record(self, started: datetime) -> None:
         summary = self.summary
-        forget_earlier(self.con, self.load_id, self.table.name, self.source)
+        qr.forget_earlier(self.con, self.load_id, self.table.name, self.source)
         if summary.rejected:
-            summary.rejections = summarise_rejections(self.con, self.load_id)
+            summary.rejections = qr.summarise_rejections(self.con, self.load_id)
         self.con.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -569,52 +565,11 @@ def insert_new_events(
         stored_ids.added(hashes, inserted)
     if inserted and purchases:  # a batch of views alone skips three statements (12 ms a commit)
         order_ids = f"SELECT DISTINCT COALESCE(order_id, event_id) FROM {source} WHERE type = 'purchase'"
-        if inserted == rows and not _any_order_stored(con, order_ids):
-            _write_orders(con, f"SELECT {select} FROM {source} AS v WHERE type = 'purchase'")
+        if inserted == rows and not any_order_stored(con, order_ids):
+            write_orders(con, f"SELECT {select} FROM {source} AS v WHERE type = 'purchase'")
         else:
             derive_orders(store, order_ids)
     return inserted
-
-
-def _any_order_stored(con: duckdb.DuckDBPyConnection, order_ids_sql: str) -> bool:
-    """Whether `orders` already holds an order derived from events with one of these ids."""
-    found = con.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM orders WHERE source = 'events' AND order_id IN ({order_ids_sql}) LIMIT 1)"
-    ).fetchall()[0][0]
-    return bool(found)
-
-
-def derive_orders(store: Store, order_ids_sql: str | None = None) -> int:
-    """(Re)build `orders` and `order_lines` from purchase events; returns the number of orders written.
-
-    An order's amount is the sum of its purchase events' revenue (price x quantity when a
-    purchase has no revenue); its time is its first event's. With `order_ids_sql` (a query
-    returning order ids) only those orders are rebuilt; otherwise all orders from events are.
-    Call inside a transaction to make it atomic with the event load.
-    """
-    con = store.con
-    scope = f"order_id IN ({order_ids_sql})" if order_ids_sql else "true"
-    con.execute(
-        f"DELETE FROM order_lines WHERE order_id IN (SELECT order_id FROM orders WHERE source = 'events' AND {scope})"
-    )
-    con.execute(f"DELETE FROM orders WHERE source = 'events' AND {scope}")
-    return _write_orders(con, f"SELECT * FROM events WHERE type = 'purchase' AND {scope}")
-
-
-def _write_orders(con: duckdb.DuckDBPyConnection, purchases: str) -> int:
-    """Insert the orders and order lines of all the stored-form purchase events `purchases` selects."""
-    written = con.execute(
-        f"""INSERT INTO orders (order_id, user_id, ts, amount, lines, units, source)
-            SELECT order_id, arg_min(user_id, ts), min(ts), COALESCE(sum(revenue), 0), count(item_id),
-                   sum(COALESCE(quantity, 1)), 'events'
-            FROM ({purchases}) WHERE order_id IS NOT NULL GROUP BY order_id"""
-    ).fetchall()[0]
-    con.execute(
-        f"""INSERT INTO order_lines (order_id, item_id, quantity, price, revenue)
-            SELECT order_id, item_id, sum(COALESCE(quantity, 1)), arg_min(price, ts), sum(revenue)
-            FROM ({purchases}) WHERE order_id IS NOT NULL AND item_id IS NOT NULL GROUP BY order_id, item_id"""
-    )
-    return int(written[0]) if written else 0
 
 
 def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions | None = None) -> LoadSummary:
@@ -647,6 +602,8 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
         rows, malformed, format = _Rows(table=table), result.malformed, result.format
     if rows.num_rows == 0 and not malformed:
         raise InputError(f"{path} has a header but no data rows; there is nothing to load.")
+    if rows.num_rows == 0:
+        qr.refuse_all_malformed(path, malformed, format, options.header)
     loader = _Loader(store, canonical_table(kind), rows, options, str(path), malformed)
     loader.summary.format = format
     loader.summary.constants = dict(options.constants)
@@ -654,8 +611,8 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
         with store.transaction():
             summary = loader.run()
             if summary.rejected:
-                target = quarantine_path(path, store)
-                write_quarantine_file(store.con, summary.load_id, target)
+                target = qr.quarantine_path(path, store)
+                qr.write_quarantine_file(store.con, summary.load_id, target)
                 summary.quarantine_file = str(target)
     finally:
         store.con.execute("SET TimeZone = 'UTC'")  # after a rollback too: the load set the input's zone

@@ -14,7 +14,37 @@ from typing import Any
 
 import duckdb
 
+from cartwise.core.errors import InputError
+from cartwise.ingest.readers import Malformed
 from cartwise.store import Store
+
+
+def refuse_all_malformed(path: Path, malformed: list[Malformed], format: str, header: bool) -> None:
+    """Raise InputError when every record of a file failed to split for one and the same reason.
+
+    That is the file's layout, not bad rows: quarantining the whole file would only hide the
+    fix (another format, delimiter or header setting)."""
+    if not malformed or len({m.reason for m in malformed}) > 1:
+        return
+    fixes = {
+        "cdnow": "check that the file is a CDNOW log (4 or 5 fields per line)",
+        "whitespace": "check --format, and --no-header when the first line is data (map columns by number)",
+    }
+    fix = fixes.get(
+        format,
+        "check --delimiter and --format"
+        + (
+            ", and whether the header line matches the records (--no-header when it is data)"
+            if header
+            else ""
+        ),
+    )
+    raise InputError(
+        f"{path}: every one of its {len(malformed):,} records {malformed[0].reason.split(';')[0]} "
+        f"(e.g. row {malformed[0].row}: {malformed[0].text[:80]!r}); nothing was loaded. The file's layout is "
+        f"not what was expected: {fix}.",
+        parameter="format",
+    )
 
 
 def forget_earlier(con: duckdb.DuckDBPyConnection, load_id: str, table_name: str, source: str) -> None:
