@@ -104,6 +104,8 @@ def _human_fit(result: dict[str, Any]) -> str:
     lines.append(f"gamma-gamma on {result['gamma_gamma_customers']} repeat customers")
     for name, value in result["gamma_gamma"].items():
         lines.append(f"  {name:<6} {value:10.4g}  (se {ses['gamma_gamma'][name]:.3g})")
+    for name, why in result["regularisation"].items():
+        lines.append(f"note: {name} {why}")
     if result["holdout"]:
         h = result["holdout"]
         lines.append(
