@@ -58,6 +58,9 @@ NO_CATEGORY = "(no category)"
 
 STEP_DAYS = {"D": 1, "W": 7}
 
+_LEFT_OUT = "left out of the automatic choice"
+"""Words of the forecast runner's warning when a candidate model cannot train at all."""
+
 
 def _check_freq(freq: str) -> Literal["D", "W"]:
     value = str(freq).upper()
@@ -234,10 +237,20 @@ def _forecast_level(
     panel = build_panel(history[["id", "date", "value"]], "id", "date", "value", freq=freq)
     if store is not None:
         attach_covariates(panel, _item_covariates(store, panel, horizon, freq), "id", "date", horizon)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         result = forecast_panel(panel, horizon, "auto")
         backtest = cross_validate(panel, horizon, ["auto"], n_windows=1)
+    # Per-series fallbacks are routine for short item histories and stay quiet; a model left
+    # out of the automatic choice altogether is said once per level, as is anything else.
+    said: set[str] = set()
+    for record in caught:
+        text = str(record.message)
+        if (issubclass(record.category, DataWarning) and _LEFT_OUT not in text) or text in said:
+            continue
+        said.add(text)
+        where = f"{level} {measure}: " if _LEFT_OUT in text else ""
+        warnings.warn(f"{where}{text}", record.category, stacklevel=2)
     train = backtest_histories(panel, horizon, 1)
     forecasts = result.frame[list(OUTPUT_COLUMNS)].copy()
     forecasts["model"] = forecasts["id"].map(result.models)
