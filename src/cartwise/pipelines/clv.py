@@ -106,6 +106,28 @@ def read_transactions(
     return table.to_pandas()
 
 
+def read_transactions_checked(
+    path: str | Path,
+    customer_col: str | int,
+    date_col: str | int,
+    amount_col: str | int | None,
+    *,
+    date_format: str | None = None,
+    strict: bool = False,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Like `read_transactions`, but records that cannot be used are set aside and reported by
+    the line an editor shows (`cartwise.pipelines.bad_rows.read_checked`), or with `strict` fail."""
+    from cartwise.pipelines.bad_rows import read_checked
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{str(path)!r} does not exist or is not a file.", parameter="transactions")
+    header = not all(_is_position(r) for r in (customer_col, date_col, amount_col))
+    roles = {"customer": customer_col, "date": date_col, "amount": amount_col}
+    columns = {k: (None if v is None else str(v)) for k, v in roles.items()}
+    return read_checked(path, header, columns, date_format=date_format, strict=strict)
+
+
 def _spend_data(summary: RFMSummary) -> tuple[pd.DataFrame, int]:
     customers = summary.customers
     repeaters = customers[customers["frequency"] > 0]
@@ -311,4 +333,5 @@ __all__ = [
     "fit_clv",
     "predict_clv",
     "read_transactions",
+    "read_transactions_checked",
 ]
