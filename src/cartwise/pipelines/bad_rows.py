@@ -8,7 +8,7 @@ with blank lines between records shows later lines in an editor).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def _date_failures(text: pd.Series, date_format: str | None) -> np.ndarray:
 def read_checked(
     path: str | Path,
     header: bool,
-    columns: dict[str, Hashable | None],
+    columns: Mapping[str, Hashable | None],
     *,
     date_format: str | None = None,
     strict: bool = False,
@@ -79,7 +79,7 @@ def read_checked(
             numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
             bad, reason = ~np.isfinite(numbers), f"record whose amount (column `{column}`) is not a number"
         problems.append((reason, bad, text))
-    reasons = [
+    reasons: list[dict[str, Any]] = [
         {
             "reason": f"record {m.reason}",
             "count": 1,
@@ -103,7 +103,7 @@ def read_checked(
             )
             drop |= bad
     count = int(drop.sum()) + len(result.malformed)
-    report = {"set_aside": count, "reasons": reasons}
+    report: dict[str, Any] = {"set_aside": count, "reasons": reasons}
     if count:
         shown = "; ".join(
             f"{r['count']} {r['reason']} (line{'s' if r['count'] > 1 else ''} "

@@ -171,6 +171,13 @@ def _purchase_model(name: str, penalizer: float) -> PurchaseModel:
     return PURCHASE_MODELS[name](penalizer=penalizer)
 
 
+def _purchase_fit(
+    name: str, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+) -> Callable[[float], PurchaseModel]:
+    """Fitting model `name` on (x, t_x, T) with a given penalizer, for `_with_fallback`."""
+    return lambda penalizer: _purchase_model(name, penalizer).fit(x, t_x, big_t)
+
+
 def fit_clv(
     transactions: pd.DataFrame,
     *,
@@ -222,9 +229,7 @@ def fit_clv(
     notes: dict[str, str] = {}
     for name in names:
         try:
-            fitted[name] = _with_fallback(
-                lambda pen, name=name: _purchase_model(name, pen).fit(x, t_x, big_t), name, penalizer, notes
-            )
+            fitted[name] = _with_fallback(_purchase_fit(name, x, t_x, big_t), name, penalizer, notes)
         except ModelError as exc:
             if model != "auto":
                 raise
