@@ -306,7 +306,7 @@ def test_json_errors_without_a_parameter_and_from_click(
     out, err = capsys.readouterr()
     assert done.value.code == 2 and err == ""
     body = json.loads(out)
-    assert body["error"] == "input_error" and body["parameter"] is None
+    assert body["error"] == "store_error" and body["parameter"] is None
     assert body["message"].startswith(f"No store at {missing}")
     # click's usage errors too: a bad choice names its parameter.
     with pytest.raises(SystemExit) as done:

@@ -113,3 +113,29 @@ def test_cors_grants_only_the_configured_origin(shop: tuple[str, Running]) -> No
             },
         )
         assert (response.headers.get("access-control-allow-origin") == asked) is allowed
+
+
+def test_tracker_variant_asks_once_per_page_and_matches_the_hash(
+    page: Any, shop: tuple[str, Running]
+) -> None:
+    from cartwise.experiments import assign, make_experiment, parse_variants
+
+    origin, running = shop
+    with running.client("admin") as admin:
+        created = admin.post(
+            "/api/v1/experiments",
+            json={"key": "hero-banner", "variants": parse_variants("control:0.5,b:0.5")},
+        )
+        assert created.status_code == 201, created.text
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/assign" in r.url else None)
+    page.goto(origin + "/index.html")
+    page.wait_for_function("() => cartwise.pending() === 0")
+    got = page.evaluate(
+        "async () => [await cartwise.variant('hero-banner'), await cartwise.variant('hero-banner'),"
+        " await cartwise.variant('no-such-test')]"
+    )
+    visitor = page.evaluate("() => localStorage.getItem('cartwise_visitor')")
+    exp = make_experiment(key="hero-banner", variants=parse_variants("control:0.5,b:0.5"))
+    assert got == [assign(exp, visitor), assign(exp, visitor), None]
+    assert len([u for u in asked if "hero-banner" in u]) == 1  # cached for the page

@@ -12,6 +12,7 @@ from cartwise.forecast import (
     Forecaster,
     GradientBoosting,
     MovingAverage,
+    MovingMedian,
     Naive,
     SeasonalNaive,
     Theta,
@@ -33,6 +34,11 @@ class TestSeasonalNaive(ForecasterContract):
 class TestMovingAverage(ForecasterContract):
     def make(self) -> Forecaster:
         return MovingAverage(window=4)
+
+
+class TestMovingMedian(ForecasterContract):
+    def make(self):
+        return MovingMedian(window=12)
 
 
 class TestETS(ForecasterContract):

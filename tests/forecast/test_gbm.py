@@ -74,3 +74,43 @@ def test_future_covariates_are_required_and_horizon_is_bounded(fitted) -> None:
         model.predict_panel(8, None)
     with pytest.raises(InputError, match="horizon=9"):
         model.predict_panel(9, [np.zeros((9, 1))] * len(model.ys_))
+
+
+OWN, CROSS = -2.5, 1.0  # constant elasticities of the simulated demand curves
+
+
+def price_panel(n_series: int = 80, n: int = 104, h: int = 8, seed: int = 5):
+    """Log-linear demand: units = level · (p / regular)^OWN · (competitor / its regular)^CROSS ·
+    1.4 on a feature-ad week, Poisson noise; prices cut by 10-40% in a quarter of the weeks."""
+    rng = np.random.default_rng(seed)
+    ys, Xs, futures = [], [], []
+    for i in range(n_series):
+        t = n + h
+        regular, rival = rng.uniform(1, 6), rng.uniform(1, 6)
+        price = regular * np.where(rng.random(t) < 0.25, 1 - rng.uniform(0.1, 0.4, t), 1.0)
+        competitor = rival * np.where(rng.random(t) < 0.25, 1 - rng.uniform(0.1, 0.4, t), 1.0)
+        feature = (rng.random(t) < 0.15).astype(float)
+        mean = rng.uniform(20, 200) * (price / regular) ** OWN * (competitor / rival) ** CROSS
+        y = rng.poisson(mean * (1 + 0.4 * feature)).astype(float)
+        X = np.column_stack([price, competitor, feature, np.full(t, i % 4)])  # last: a group label
+        ys.append(y[:n])
+        Xs.append(X[:n])
+        futures.append(X[n:])
+    return ys, Xs, futures
+
+
+def test_own_price_elasticities_are_negative_and_cross_price_ones_positive() -> None:
+    ys, Xs, futures = price_panel()
+    model = GradientBoosting(horizon=8, n_windows=0).fit_panel(ys, Xs)
+    assert model.prices_ == [0, 1] and model.flags_ == [2]
+    names = model.feature_names(["price", "competitor", "feature", "group"])
+    assert len(names) == model.model_.n_features_in_
+    assert {"log_price_vs_regular", "log_price_vs_competitor", "feature_x_log_price_vs_regular"} <= set(names)
+    own = model.elasticities(futures, 0)
+    cross = model.elasticities(futures, 1)
+    assert np.mean(own < 0) > 0.95 and np.mean(cross > 0) > 0.9
+    # A tree model's response is coarse and shrinks towards zero: the median within about 0.6.
+    assert OWN - 0.6 < np.median(own) < OWN + 0.6
+    assert CROSS - 0.5 < np.median(cross) < CROSS + 0.5
+    with pytest.raises(InputError, match="`change` must be between 0 and 1"):
+        model.elasticities(futures, 0, change=1.5)

@@ -11,6 +11,7 @@ from cartwise.forecast import (
     AutoForecaster,
     Croston,
     MovingAverage,
+    MovingMedian,
     Naive,
     SeasonalNaive,
     Theta,
@@ -35,6 +36,13 @@ def test_naive_and_moving_average_by_hand() -> None:
     y = np.array([1.0, 2.0, 3.0, 10.0, 20.0])
     np.testing.assert_allclose(Naive().fit(y).predict(3)["mean"], [20, 20, 20])
     np.testing.assert_allclose(MovingAverage(window=2).fit(y).predict(2)["mean"], [15, 15])
+
+
+def test_moving_median_stays_at_the_regular_level_between_promotion_spikes() -> None:
+    y = np.array([10.0, 11.0, 60.0, 9.0, 10.0, np.nan, 55.0, 12.0])
+    # The median of the 7 observed values (the missing period skipped), not their mean (23.9).
+    assert MovingMedian(window=8).fit(y).predict(2)["mean"].tolist() == [11.0, 11.0]
+    assert "moving_median" in AutoForecaster(horizon=4).fit(np.tile(y[:5], 8)).scores_
 
 
 def test_gaps_are_interpolated_not_zeros() -> None:
@@ -131,6 +139,9 @@ def test_auto_considers_intermittent_methods_only_for_sparse_demand() -> None:
     dense = 20 + rng.normal(0, 1, 100)
     assert "croston" in AutoForecaster(horizon=8).fit(sparse).scores_
     assert "croston" not in AutoForecaster(horizon=8).fit(dense).scores_
+    # A median of mostly zeros would plan no stock: the moving median is for regular demand only.
+    assert "moving_median" not in AutoForecaster(horizon=8).fit(sparse).scores_
+    assert "moving_median" in AutoForecaster(horizon=8).fit(dense).scores_
 
 
 def test_auto_intervals_come_from_the_errors_of_the_choice_not_of_the_chosen_model() -> None:

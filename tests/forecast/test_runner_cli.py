@@ -115,13 +115,40 @@ def test_promotion_aware_choice_beats_naive_and_autoets(promo_backtest: dict) ->
     assert promo_backtest["lightgbm"]["mase"] < 0.8 * best_reference
 
 
-def test_covariates_without_future_rows_are_refused(tmp_path: Path) -> None:
+def test_covariate_gaps_never_fail_the_run_and_are_reported(tmp_path: Path) -> None:
     hist, cov = make_files(tmp_path)
     frame = pd.read_csv(cov)
-    frame[frame["week"] <= "2025-02-17"].to_csv(cov, index=False)
-    result = run(["--history", hist, *BASE, "--covariates", cov, "--out", tmp_path / "x.csv"])
-    assert isinstance(result.exception, InputError)
-    assert "lacks rows for the 6 future periods of 16 series" in str(result.exception)
+    future = frame["week"] > "2025-02-17"
+    # sku0 lost its whole future, sku1 two weeks in the middle, sku2 every covariate row.
+    gone = (future & (frame["sku"] == "sku0")) | (frame["sku"] == "sku2")
+    gone |= (frame["sku"] == "sku1") & frame["week"].isin(["2025-03-03", "2025-03-10"])
+    frame[~gone].to_csv(cov, index=False)
+    out = tmp_path / "fc.csv"
+    result = run(["--history", hist, *BASE, "--covariates", cov, "--out", out, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    fill = summary["covariates_fill"]
+    assert fill["policy"] == "last" and fill["series"] == 2 and fill["periods"] == H + 2
+    assert fill["filled"]["sku1"] == ["2025-03-03", "2025-03-10"]
+    assert len(fill["filled"]["sku0"]) == H and fill["without_covariates"] == ["sku2"]
+    assert any("lack covariates" in w for w in summary["warnings"])
+    fc = pd.read_csv(out)
+    assert summary["rows"] == 16 * H and fc.groupby("id").size().eq(H).all()
+    assert fc["forecast"].notna().all()
+
+    dropped = run(["--history", hist, *BASE, "--covariates", cov, "--covariates-fill", "drop", "--out", out])
+    assert dropped.exit_code == 0, dropped.output
+    assert "left out (--covariates-fill drop)" in dropped.output
+    fc = pd.read_csv(out)
+    assert "sku0" not in set(fc["id"]) and set(fc[fc["id"] == "sku1"]["date"]).isdisjoint(
+        fill["filled"]["sku1"]
+    )
+    assert len(fc) == 16 * H - H - 2
+
+    refused = run(["--history", hist, *BASE, "--covariates", cov, "--covariates-fill", "error", "--out", out])
+    assert isinstance(refused.exception, InputError)
+    assert "lacks values for some of the 6 future periods of 2 series" in str(refused.exception)
+    assert refused.exception.parameter == "covariates_fill" and "policy last" in str(refused.exception)
 
 
 def test_duplicate_rows_and_missing_options_fail_clearly(tmp_path: Path) -> None:
@@ -235,3 +262,20 @@ def test_global_model_handles_series_of_mixed_lengths() -> None:
     with pytest.warns(DataWarning, match="'short': 5 points are too few for a backtest"):
         auto = forecast_panel(panel, 12, model="auto")
     assert len(auto.frame) == 36 and np.isfinite(auto.frame["forecast"]).all()
+
+
+def test_intermittent_series_keep_their_per_series_model_beside_the_global_one() -> None:
+    rng = np.random.default_rng(8)
+    rows, cov = [], []
+    for i in range(12):
+        promo = rng.random(72) < 0.25
+        # Even ids sell every week (x1.8 on promotion); odd ids sell in about one week in five.
+        y = rng.poisson(20 * (1 + 0.8 * promo)) if i % 2 == 0 else (rng.random(72) < 0.2) * 3
+        rows += [(f"s{i}", t, float(y[t])) for t in range(60)]
+        cov += [(f"s{i}", t, float(promo[t])) for t in range(72)]
+    panel = build_panel(pd.DataFrame(rows, columns=["id", "t", "y"]), "id", "t", "y")
+    attach_covariates(panel, pd.DataFrame(cov, columns=["id", "t", "promo"]), "id", "t", 12)
+    result = forecast_panel(panel, 12, model="auto")
+    sparse = {sid: m for sid, m in result.models.items() if int(sid[1:]) % 2}
+    assert "lightgbm" not in sparse.values()
+    assert "lightgbm" in result.models.values()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cartwise.core.errors import InputError
+from cartwise.core.errors import DataWarning, InputError
 from cartwise.forecast import attach_covariates, build_panel, demand_series
 
 
@@ -95,14 +95,37 @@ def test_mixed_frequencies_are_refused() -> None:
         build_panel(weekly(shifted), "sku", "week", "units", freq="W")
 
 
-def test_covariates_must_cover_the_future() -> None:
+def test_missing_future_covariates_are_filled_reported_or_refused() -> None:
     frame = pd.DataFrame({"sku": ["a"] * 3, "week": [1, 2, 3], "units": [1.0, 2.0, 3.0]})
     cov = pd.DataFrame({"sku": ["a"] * 4, "week": [1, 2, 3, 4], "promo": ["yes", "no", "yes", "no"]})
     panel = build_panel(frame, "sku", "week", "units")
-    with pytest.raises(InputError, match="lacks rows for the 2 future periods of 1 series"):
-        attach_covariates(panel, cov, "sku", "week", horizon=2)
     attach_covariates(panel, cov, "sku", "week", horizon=1)
     np.testing.assert_array_equal(panel.Xs[0][:, 0], [1, 0, 1, 0])  # flags become 1/0
+    assert panel.covariates_filled == {}
+    with pytest.warns(DataWarning, match=r"1 future periods of 1 series lack covariates .*'a' at \[5\]"):
+        attach_covariates(panel, cov, "sku", "week", horizon=2)
+    np.testing.assert_array_equal(panel.Xs[0][:, 0], [1, 0, 1, 0, 0])  # week 4's value carried to week 5
+    assert panel.covariates_filled == {"a": [4]} and panel.omitted == {}
+    with pytest.warns(DataWarning, match="left out of the forecast"):
+        attach_covariates(panel, cov, "sku", "week", horizon=2, fill="drop")
+    assert panel.omitted == {"a": [4]}
+    with pytest.raises(InputError, match="lacks values for some of the 2 future periods of 1 series"):
+        attach_covariates(panel, cov, "sku", "week", horizon=2, fill="error")
+
+
+def test_a_gap_in_the_middle_of_the_future_and_a_series_without_covariates() -> None:
+    frame = pd.DataFrame({"sku": ["a", "a", "b", "b"], "week": [1, 2, 1, 2], "units": [1.0, 2.0, 3.0, 4.0]})
+    # `a` lacks week 4 (between 3 and 5) and its week-5 price cell is empty; `b` has no row at all.
+    cov = pd.DataFrame(
+        {"sku": ["a"] * 4, "week": [1, 2, 3, 5], "price": [9.0, 8.0, 7.0, None], "promo": [0, 1, 1, 0]}
+    )
+    panel = build_panel(frame, "sku", "week", "units")
+    with pytest.warns(DataWarning) as caught:
+        attach_covariates(panel, cov, "sku", "week", horizon=3)
+    assert "2 future periods of 1 series" in str(caught[0].message)
+    assert "1 series have no covariates" in str(caught[0].message)
+    np.testing.assert_array_equal(panel.Xs[0][:, :2], [[9, 0], [8, 1], [7, 1], [7, 1], [7, 0]])
+    assert panel.covariates_filled == {"a": [3, 4]} and panel.without_covariates == ["b"]
 
 
 def test_covariate_kinds_numbers_flags_static_labels_and_bad_text() -> None:

@@ -103,3 +103,20 @@ def test_cli_profiles_and_segments(shop: Path) -> None:
     assert json.loads(counted.output)["size"] > 0
     bad = runner.invoke(cli, ["segments", "count", "--rule", "ordrs >= 2", "--db", str(shop)])
     assert bad.exit_code != 0
+
+
+def test_profile_refresh_counts_saved_audiences_at_as_of(store: Store) -> None:
+    from cartwise.pipelines.audiences import audience_members, list_audiences, save_audience
+
+    save_audience(store, "recent-keen", "did(purchase, within=30d) and p_alive > 0.5")
+    report = refresh_profiles(store)
+    as_of = store.con.execute("SELECT max(as_of) FROM profiles").fetchall()[0][0]
+    latest = list_audiences(store)[0]["history"][-1]
+    assert (latest["reason"], latest["now"]) == ("refresh", as_of)
+    expected = store.con.execute(
+        """SELECT count(*) FROM profiles WHERE p_alive > 0.5 AND user_id IN (
+               SELECT user_id FROM events WHERE type = 'purchase' AND ts > ? - INTERVAL 30 DAY AND ts <= ?)""",
+        [as_of, as_of],
+    ).fetchall()[0][0]
+    assert report["audiences"] == {"recent-keen": expected} and latest["size"] == expected > 0
+    assert len(audience_members(store, "recent-keen", as_of)) == expected

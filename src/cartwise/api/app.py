@@ -157,8 +157,10 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         importlib.import_module("cartwise.api.analytics"),
         importlib.import_module("cartwise.api.privacy"),
         importlib.import_module("cartwise.api.customers"),
+        importlib.import_module("cartwise.api.audiences"),
         importlib.import_module("cartwise.api.forecasts"),
         importlib.import_module("cartwise.api.sessions"),
+        importlib.import_module("cartwise.api.experiments"),
     ):
         app.include_router(module.router)
 

@@ -24,6 +24,7 @@ import click
 
 from cartwise import __version__
 from cartwise.cli.analytics import analytics
+from cartwise.cli.audiences import audiences
 from cartwise.cli.basket import basket
 from cartwise.cli.churn import churn
 from cartwise.cli.clv import clv
@@ -60,6 +61,7 @@ COMMANDS: tuple[click.Command, ...] = (
     clv,
     profiles,
     segments,
+    audiences,
     customers,
     train,
     forecast,

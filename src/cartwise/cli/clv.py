@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from cartwise.cli.common import emit, json_option
+from cartwise.core.files import require_file
 from cartwise.pipelines.choices import CLV_MODEL_CHOICES
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def _common(func: F) -> F:
 
 
 def _fit(options: dict[str, Any]) -> tuple[ClvFit, dict[str, Any]]:
+    require_file(options["transactions"])  # before SciPy and pandas load: a typo fails at once
     from cartwise.pipelines.clv import fit_clv, read_transactions_checked  # SciPy, pandas: on use
 
     frame, report = read_transactions_checked(

@@ -1,4 +1,5 @@
-"""`cartwise experiments`: analyse an experiment from summary statistics, and size one."""
+"""`cartwise experiments`: define and stop experiments, analyse one (from the store or from
+summary statistics), and size one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import click
 
-from cartwise.cli.common import emit, json_option
+from cartwise.cli.common import db_option, emit, json_option, settings_for
 from cartwise.core.errors import ConfigError
 
 
@@ -71,12 +72,24 @@ def format_analysis(report: dict[str, Any]) -> str:
 
 
 @experiments.command()
+@click.argument("key", required=False)
 @click.option(
     "--summary",
     "summary",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="CSV with variant, metric, users, sum, sum_squares (first variant = control).",
+    help="CSV with variant, metric, users, sum, sum_squares (first variant = control); instead of KEY.",
+)
+@db_option
+@click.option(
+    "--days", type=float, default=None, help="With KEY: analysis window after each user's exposure, in days."
+)
+@click.option(
+    "--pre-days",
+    type=float,
+    default=28.0,
+    show_default=True,
+    help="With KEY: days before exposure summed as the CUPED covariate.",
 )
 @click.option(
     "--cuped", is_flag=True, help="Adjust by the pre-period columns pre_sum, pre_sum_squares, sum_product."
@@ -113,7 +126,11 @@ def format_analysis(report: dict[str, Any]) -> str:
 )
 @json_option
 def analyze(
-    summary: Path,
+    key: str | None,
+    summary: Path | None,
+    db: Path | None,
+    days: float | None,
+    pre_days: float,
     cuped: bool,
     sequential: bool,
     correction: str | None,
@@ -123,15 +140,46 @@ def analyze(
     prior: tuple[float, float] | None,
     as_json: bool,
 ) -> None:
-    """Compare each variant with the control on each metric, from summary statistics.
+    """Compare each variant with the control on each metric: experiment KEY from the store
+    (--db), or summary statistics (--summary FILE.csv).
 
-    Prints the relative lift with its interval, Welch's p-value of no difference, the Bayesian
+    From the store, exposed users are compared on conversion, revenue, orders and units per
+    user and revenue per order, over purchases after each user's first exposure. Prints the relative lift with its interval, Welch's p-value of no difference, the Bayesian
     chance to win and risk, and the SRM p-value (a warning below 0.001). With --json:
     {"srm_p", "results": [{"metric", "variant", "users", "mean", "lift", "lift_ci", "p_value",
     "chance_to_win", "risk"}]}. Variants with fewer than 30 users get no interval.
     """
+    if (key is None) == (summary is None):
+        raise ConfigError(
+            "Give an experiment KEY (analysed from the store at --db) or --summary FILE.csv, not "
+            + ("both." if key else "neither.")
+        )
+    if key is not None:
+        from cartwise.pipelines.experiments import analyze_experiment_db
+
+        if weights is not None or prior is not None:
+            raise ConfigError(
+                "--weights and --prior apply to --summary; with KEY the definition's weights are used."
+            )
+        result = analyze_experiment_db(
+            settings_for(db),
+            key,
+            days=days,
+            pre_days=pre_days,
+            cuped=cuped,
+            sequential=sequential,
+            correction=correction,
+            alpha=alpha,
+            sequential_tuning=sequential_tuning,
+        )
+        if as_json:
+            emit({"experiment": key, **result.contract()}, True)
+        else:
+            emit(result.to_dict(), False, format_analysis)
+        return
     from cartwise.pipelines.experiment_summary import analyze_summary_file
 
+    assert summary is not None
     analysis = analyze_summary_file(
         summary,
         cuped=cuped,
@@ -196,3 +244,114 @@ def power(
             f"(two-sided; effect size {r['effect_size']:.4g})."
         ),
     )
+
+
+def _format_experiment(e: dict[str, Any]) -> str:
+    shares = ", ".join(
+        f"{v['name']} {v['weight']:g}" + (f" ({v['value']})" if v.get("value") else "") for v in e["variants"]
+    )
+    exposed = ", ".join(f"{k} {n:,}" for k, n in e["exposed"].items())
+    lines = [f"{e['key']} [{e['status']}]: {shares}; exposed: {exposed}"]
+    if e.get("layer"):
+        lines.append(f"  layer {e['layer']} [{e['layer_start']:g}, {e['layer_end']:g})")
+    if e.get("audience"):
+        lines.append(f"  audience: {e['audience']}")
+    if e.get("description"):
+        lines.append(f"  {e['description']}")
+    return "\n".join(lines)
+
+
+@experiments.command()
+@click.argument("key")
+@click.option(
+    "--variants",
+    required=True,
+    help="NAME:SHARE pairs, first = control, shares adding up to 1, e.g. control:0.5,treatment:0.5 "
+    "(NAME:SHARE:VALUE names a recommender or template).",
+)
+@click.option("--salt", default="", help="Hashing salt [default: the key].")
+@click.option("--layer", default=None, help="Experiments in one layer never share a user.")
+@click.option(
+    "--layer-range",
+    default=None,
+    metavar="START,END",
+    help="This experiment's slice of the layer, e.g. 0,0.5 [default: 0,1].",
+)
+@click.option("--audience", default=None, help="Segment rule of who may enter, e.g. 'orders >= 2'.")
+@click.option("--description", default="", help="What is tested and why.")
+@db_option
+@json_option
+def create(
+    key: str,
+    variants: str,
+    salt: str,
+    layer: str | None,
+    layer_range: str | None,
+    audience: str | None,
+    description: str,
+    db: Path | None,
+    as_json: bool,
+) -> None:
+    """Create and start experiment KEY in the store (stop the server first: it owns the store).
+
+    Users are assigned by hashing (salt, user id): the same variant in every process.
+    """
+    from cartwise.pipelines.experiments import create_experiment_db
+
+    start, end = 0.0, 1.0
+    if layer_range is not None:
+        try:
+            start, end = (float(p) for p in layer_range.split(","))
+        except ValueError:
+            raise ConfigError(f"--layer-range is {layer_range!r}; give START,END, e.g. 0,0.5.") from None
+    info = create_experiment_db(
+        settings_for(db),
+        {
+            "key": key,
+            "variants": variants,
+            "salt": salt,
+            "layer": layer,
+            "layer_start": start,
+            "layer_end": end,
+            "audience": audience,
+            "description": description,
+        },
+    )
+    emit(info, as_json, _format_experiment)
+
+
+@experiments.command(name="list")
+@db_option
+@json_option
+def list_(db: Path | None, as_json: bool) -> None:
+    """Every experiment with its status and exposed users per variant."""
+    from cartwise.pipelines.experiments import list_experiments_db
+
+    found = list_experiments_db(settings_for(db))
+    emit(
+        {"experiments": found},
+        as_json,
+        lambda r: "\n".join(_format_experiment(e) for e in r["experiments"]) or "No experiments.",
+    )
+
+
+@experiments.command()
+@click.argument("key")
+@db_option
+@json_option
+def show(key: str, db: Path | None, as_json: bool) -> None:
+    """One experiment's definition, status and exposed users."""
+    from cartwise.pipelines.experiments import experiment_info_db
+
+    emit(experiment_info_db(settings_for(db), key), as_json, _format_experiment)
+
+
+@experiments.command()
+@click.argument("key")
+@db_option
+@json_option
+def stop(key: str, db: Path | None, as_json: bool) -> None:
+    """Stop assigning KEY; its exposures and results stay."""
+    from cartwise.pipelines.experiments import stop_experiment_db
+
+    emit(stop_experiment_db(settings_for(db), key), as_json, _format_experiment)

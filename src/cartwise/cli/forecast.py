@@ -26,6 +26,7 @@ def _series_options(func: F) -> F:
         click.option("--horizon", type=int, help="Periods to forecast after each series' last period."),
         click.option("--covariates", type=_FILE, default=None, help="Known regressors per id and period, history and future rows (prices, promotions, flags)."),
         click.option("--season-length", type=int, default=None, help="Periods per season [default: 7 daily, 52 weekly, 1 integer periods]."),
+        click.option("--covariates-fill", type=click.Choice(["last", "drop", "error"]), default="last", show_default=True, help="A future period missing from --covariates: last carries the series' last known values forward, drop leaves the period out of the forecast, error stops. Filled periods are reported."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -38,6 +39,24 @@ def _require(ctx: click.Context, **values: Any) -> None:
         raise click.UsageError(f"Missing option(s) {', '.join(missing)}.", ctx=ctx)
 
 
+def _human_fill(result: dict[str, Any]) -> list[str]:
+    fill = result.get("covariates_fill")
+    if not fill:
+        return []
+    lines = []
+    if fill["series"]:
+        verb = "left out" if fill["policy"] == "drop" else "filled with the last known values"
+        lines.append(
+            f"Covariates: {fill['periods']} future periods of {fill['series']} series {verb} (--covariates-fill {fill['policy']}):"
+        )
+        lines += [f"  {sid}: {', '.join(dates)}" for sid, dates in list(fill["filled"].items())[:10]]
+    if fill["without_covariates"]:
+        lines.append(
+            f"{len(fill['without_covariates'])} series have no covariates and were forecast without them."
+        )
+    return lines  # fmt: skip
+
+
 def _human_forecast(result: dict[str, Any]) -> str:
     models = ", ".join(f"{k}: {v}" for k, v in result["models"].items())
     lines = [
@@ -47,7 +66,7 @@ def _human_forecast(result: dict[str, Any]) -> str:
     if result["fallbacks"]:
         lines.append(f"{len(result['fallbacks'])} series used a simpler model:")
         lines += [f"  {sid}: {why}" for sid, why in list(result["fallbacks"].items())[:10]]
-    return "\n".join(lines)
+    return "\n".join(lines + _human_fill(result))
 
 
 def _human_backtest(result: dict[str, Any]) -> str:
@@ -60,7 +79,7 @@ def _human_backtest(result: dict[str, Any]) -> str:
             f"{row['model']:<24}{row['mase']:>8.3f}{row['smape']:>8.2f}{row['coverage_80']:>8.3f}"
             f"{row['coverage_95']:>8.3f}{row['n_series']:>8}"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _human_fill(result))
 
 
 @click.group(invoke_without_command=True)
@@ -69,7 +88,7 @@ def _human_backtest(result: dict[str, Any]) -> str:
     "--model",
     default="auto",
     show_default=True,
-    help="auto, or one model: naive, seasonal_naive, moving_average, ses, ets, theta, combination, croston, tsb, adida, lightgbm.",
+    help="auto, or one model: naive, seasonal_naive, moving_average, moving_median, ses, ets, theta, combination, croston, tsb, adida, lightgbm.",
 )
 @click.option(
     "--out", type=_FILE, help="Forecast CSV to write: id, date, forecast, lo_80, hi_80, lo_95, hi_95."
@@ -77,8 +96,8 @@ def _human_backtest(result: dict[str, Any]) -> str:
 @json_option
 @click.pass_context
 def forecast(ctx: click.Context, history: Path | None, id_col: str | None, date_col: str | None, value_col: str | None,
-             freq: str, horizon: int | None, covariates: Path | None, season_length: int | None, model: str,
-             out: Path | None, as_json: bool) -> None:  # fmt: skip
+             freq: str, horizon: int | None, covariates: Path | None, season_length: int | None,
+             covariates_fill: str, model: str, out: Path | None, as_json: bool) -> None:  # fmt: skip
     """Forecast demand per series for the next --horizon periods, with 80% and 95% intervals.
 
     `cartwise forecast backtest ...` scores the models instead.
@@ -93,6 +112,7 @@ def forecast(ctx: click.Context, history: Path | None, id_col: str | None, date_
     result = run_forecast(
         history, id_col, date_col, value_col, horizon, out,  # type: ignore[arg-type]
         freq=freq, covariates=covariates, model=model, season_length=season_length,
+        covariates_fill=covariates_fill,
     )  # fmt: skip
     emit(result, as_json, _human_forecast)
 
@@ -112,8 +132,8 @@ def forecast(ctx: click.Context, history: Path | None, id_col: str | None, date_
 )
 @json_option
 def backtest(history: Path | None, id_col: str | None, date_col: str | None, value_col: str | None, freq: str,
-             horizon: int | None, covariates: Path | None, season_length: int | None, models: tuple[str, ...],
-             windows: int, as_json: bool) -> None:  # fmt: skip
+             horizon: int | None, covariates: Path | None, season_length: int | None, covariates_fill: str,
+             models: tuple[str, ...], windows: int, as_json: bool) -> None:  # fmt: skip
     """Rolling-origin backtest: MASE, sMAPE and interval coverage per model, beside naive and statsforecast AutoETS."""
     _require(
         click.get_current_context(),
@@ -128,6 +148,7 @@ def backtest(history: Path | None, id_col: str | None, date_col: str | None, val
     result = run_backtest(
         history, id_col, date_col, value_col, horizon,  # type: ignore[arg-type]
         freq=freq, covariates=covariates, models=models, windows=windows, season_length=season_length,
+        covariates_fill=covariates_fill,
     )  # fmt: skip
     emit(result, as_json, _human_backtest)
 

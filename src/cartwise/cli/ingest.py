@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
+from cartwise.core.files import require_file
 from cartwise.pipelines.choices import FORMATS, KINDS
 
 
@@ -121,6 +122,8 @@ def ingest(
     CDNOW logs, gzipped or not. Each file loads in one transaction; rejected rows go to the
     quarantine table and to FILE.quarantine.csv. Re-loading a file adds nothing.
     """
+    for path in files:
+        require_file(path)  # before DuckDB and Arrow load: a typo fails at once
     from cartwise.pipelines.ingest import ingest_files, load_options, what_was_kept
 
     settings = settings_for(db)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from cartwise.cli.common import emit, json_option
+from cartwise.core.files import require_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +51,9 @@ def recs() -> None:
 def fit(interactions: Path, user_col: str, item_col: str, time_col: str | None, basket_col: str | None,
         items: Path | None, model: str, out: Path, as_json: bool) -> None:  # fmt: skip
     """Train a recommender from an interactions file (no store needed) and save it to --out."""
+    for path in (interactions, items):
+        if path is not None:
+            require_file(path)  # before the recommenders load: a typo fails at once
     from cartwise.pipelines.recs import fit_from_file
 
     result = fit_from_file(

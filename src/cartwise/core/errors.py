@@ -50,6 +50,14 @@ class ConfigError(CartwiseError):
     code = "config_error"
 
 
+class RuleError(ConfigError):
+    """An audience rule does not parse or does not fit the store; `column` (1-based) is where."""
+
+    def __init__(self, message: str, *, column: int):
+        super().__init__(message)
+        self.column = column
+
+
 class InputError(CartwiseError):
     """An input file or value cannot be used as given (wrong format, missing column, ...)."""
 

@@ -60,6 +60,13 @@ class Settings(BaseModel):
         None,
         description="Directory of the collector's append-only event log; default `<db stem>_eventlog/` beside the store.",
     )
+    global_holdout_share: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Share of customers in the global holdout, who receive no marketing at all (chosen by "
+        "hashing the user id; `cartwise.experiments.in_global_holdout`); 0 turns it off.",
+    )
     session_hours: float = Field(
         12,
         gt=0,

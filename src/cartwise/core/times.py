@@ -17,9 +17,12 @@ import pandas as pd
 from cartwise.core.errors import ConfigError, InputError
 
 
-def utc_iso(value: datetime, timespec: str = "auto") -> str:
+def utc_iso(value: datetime | str, timespec: str = "auto") -> str:
     """`value` as ISO 8601 UTC with a `Z` (`2026-03-01T12:00:00Z`); a naive value is taken as UTC,
-    an aware one is converted."""
+    an aware one is converted. DuckDB hands back stored times after year 9999 as text
+    (`10000-01-01 00:00:00`), which no `datetime` can hold: such text keeps its digits."""
+    if isinstance(value, str):
+        return value.replace(" ", "T") + "Z"
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(timespec=timespec) + "Z"

@@ -1,4 +1,4 @@
-"""Experiment statistics as pure functions over sufficient statistics (n, sum, sum of squares).
+"""Experiment assignment by hashing, and experiment statistics as pure functions over sufficient statistics (n, sum, sum of squares).
 
 Formulas follow GrowthBook's gbstats so results agree with it on the same sums: Welch t tests
 and delta-method relative lifts, always-valid confidence sequences, Gaussian Bayesian chance to
@@ -16,6 +16,17 @@ from cartwise.experiments._analysis import (
     ExperimentAnalysis,
     VariantResult,
     analyze_summary,
+)
+from cartwise.experiments._assign import (
+    GLOBAL_HOLDOUT_SALT,
+    Experiment,
+    Variant,
+    assign,
+    in_global_holdout,
+    layer_conflict,
+    make_experiment,
+    parse_variants,
+    uniform,
 )
 from cartwise.experiments._checks import (
     CORRECTIONS,
@@ -56,6 +67,7 @@ __all__ = [
     "CORRECTIONS",
     "CUPED_COLUMNS",
     "DEFAULT_SEQUENTIAL_TUNING",
+    "GLOBAL_HOLDOUT_SALT",
     "MIN_ARM_SIZE",
     "MIN_USERS",
     "RATIO_COLUMNS",
@@ -66,22 +78,29 @@ __all__ = [
     "Correction",
     "CupedStat",
     "Effect",
+    "Experiment",
     "ExperimentAnalysis",
     "MeanStat",
     "PowerResult",
     "RatioStat",
     "Stat",
     "TLearner",
+    "Variant",
     "VariantResult",
     "XLearner",
     "adjust_p_values",
     "analyze_summary",
+    "assign",
     "bayesian",
     "cap_values",
     "check_weights",
     "covariance",
     "effect",
     "effect_size",
+    "in_global_holdout",
+    "layer_conflict",
+    "make_experiment",
+    "parse_variants",
     "pooled_theta",
     "power_for",
     "sample_size",
@@ -92,6 +111,7 @@ __all__ = [
     "summarize",
     "t_interval",
     "t_p_value",
+    "uniform",
     "variance_of_ratio",
     "welch_dof",
 ]

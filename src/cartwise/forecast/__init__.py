@@ -19,7 +19,17 @@ from cartwise.forecast._base import COLUMNS, LEVELS, Forecaster, conformal_halfw
 from cartwise.forecast._elasticity import ElasticityModel
 from cartwise.forecast._gbm import GradientBoosting
 from cartwise.forecast._inventory import reorder_plan
-from cartwise.forecast._models import ADIDA, ETS, TSB, Croston, MovingAverage, Naive, SeasonalNaive, Theta
+from cartwise.forecast._models import (
+    ADIDA,
+    ETS,
+    TSB,
+    Croston,
+    MovingAverage,
+    MovingMedian,
+    Naive,
+    SeasonalNaive,
+    Theta,
+)
 from cartwise.forecast._runner import (
     OUTPUT_COLUMNS,
     PanelForecast,
@@ -28,6 +38,7 @@ from cartwise.forecast._runner import (
     forecast_panel,
 )
 from cartwise.forecast._series import (
+    COVARIATE_FILLS,
     SEASON_BY_FREQ,
     Panel,
     attach_covariates,
@@ -41,6 +52,7 @@ from cartwise.forecast._series import (
 __all__ = [
     "ADIDA",
     "COLUMNS",
+    "COVARIATE_FILLS",
     "ETS",
     "FALLBACK_CHAIN",
     "FORECASTERS",
@@ -55,6 +67,7 @@ __all__ = [
     "Forecaster",
     "GradientBoosting",
     "MovingAverage",
+    "MovingMedian",
     "Naive",
     "Panel",
     "PanelForecast",

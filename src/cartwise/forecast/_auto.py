@@ -11,12 +11,23 @@ import pandas as pd
 from cartwise.core.errors import ConfigError, ModelError
 from cartwise.forecast._base import INTERMITTENT_ZERO_SHARE, Forecaster, fill_gaps
 from cartwise.forecast._gbm import GradientBoosting
-from cartwise.forecast._models import ADIDA, ETS, TSB, Croston, MovingAverage, Naive, SeasonalNaive, Theta
+from cartwise.forecast._models import (
+    ADIDA,
+    ETS,
+    TSB,
+    Croston,
+    MovingAverage,
+    MovingMedian,
+    Naive,
+    SeasonalNaive,
+    Theta,
+)
 
 FORECASTERS: dict[str, Callable[[int, int], Forecaster]] = {
     "naive": lambda season, horizon: Naive(),
     "seasonal_naive": lambda season, horizon: SeasonalNaive(season_length=season),
     "moving_average": lambda season, horizon: MovingAverage(window=4),
+    "moving_median": lambda season, horizon: MovingMedian(window=12),
     "ets": lambda season, horizon: ETS(season_length=season),
     "ses": lambda season, horizon: ETS(season_length=1, model="ANN"),
     "theta": lambda season, horizon: Theta(season_length=season),
@@ -108,7 +119,9 @@ class AutoForecaster(Forecaster):
     forecasts h periods from each origin; its score is the mean absolute error over all of
     them (missing actuals skipped). For one series this ranks candidates exactly as MASE
     does, since MASE divides that error by a constant of the series. Candidates: seasonal
-    naive (`season_length` > 1), moving average, simple exponential smoothing (ETS A,N,N),
+    naive (`season_length` > 1), moving average, moving median (the regular level of demand
+    with promotion spikes, where the mean is pulled up; not for intermittent demand), simple
+    exponential smoothing (ETS A,N,N),
     Theta (SES with drift on the deseasonalised series), and Croston/TSB/ADIDA when at least
     30% of periods are zero, and the equal-weight combination of seasonal naive (or moving
     average), SES and Theta, scored without refitting; `models` replaces them by registry names.
@@ -147,6 +160,10 @@ class AutoForecaster(Forecaster):
             names.insert(0, "seasonal_naive")
         if y.size and np.mean(y == 0) >= INTERMITTENT_ZERO_SHARE:
             names += ["croston", "tsb", "adida"]
+        else:
+            # Not for intermittent demand: there the median is often zero, which scores well
+            # on absolute error but would plan no stock at all.
+            names.insert(-2, "moving_median")
         if self.models is not None:
             unknown = sorted(set(self.models) - set(FORECASTERS))
             if unknown:

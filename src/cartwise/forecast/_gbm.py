@@ -5,17 +5,29 @@ one period of one series, its target the demand divided by the series' scale (me
 demand of its history), its features
 
 * lags of the scaled demand at least `horizon` periods old (lag h … h+`n_lags`−1), the mean of
-  the 4 and 12 periods ending `horizon` periods before, and the seasonal lag (the smallest
+  the 4 and 12 periods and the median of the 12 periods ending `horizon` periods before (the
+  median is the regular level between promotion spikes), and the seasonal lag (the smallest
   multiple of `season_length` that is at least `horizon`), so one model serves every step of
   the horizon without feeding forecasts back;
 * the covariates of the target period itself (price, promotion, display flags, calendar
-  columns, static features): these are known in advance, which is what makes the model
-  promotion-aware;
+  columns, static features such as a store or brand label): these are known in advance,
+  which is what makes the model promotion-aware;
+* derived covariates, since price effects are multiplicative (a 10% cut lifts demand by a
+  share, whatever the level): for each price column (positive, continuous, moving within a
+  series) the log price, the log price relative to the series' regular price (the median of
+  its history), log ratios between price columns (own versus competitors' or the category's
+  price index), products of pairs of flags (0/1 columns such as deal and feature ad) and
+  each flag times each relative price (`feature_names` lists them);
 * the log of the series scale.
+
+The loss is the absolute error by default (`objective="l1"`): the forecast is the median
+demand given the features, the point that minimises MASE; on promotion-driven demand the
+mean is pulled up by spikes that the features do not foresee.
 
 Intervals are split-conformal over series: the model is refitted with the last `horizon`
 periods of every series held out (for each of `n_windows` origins), and the held-out errors
 divided by each series' scale are pooled; series i gets half-width q_L · scale_i.
+`elasticities` reads the price response off the fitted model.
 """
 
 from __future__ import annotations
@@ -29,6 +41,9 @@ import pandas as pd
 
 from cartwise.core.errors import InputError, ModelError
 from cartwise.forecast._base import COLUMNS, LEVELS, Forecaster, as_series, conformal_halfwidth
+
+MAX_DERIVED = 4
+"""At most this many price and flag columns get derived features (logs, ratios, interactions)."""
 
 
 def _scale(y: np.ndarray) -> float:
@@ -51,13 +66,14 @@ class GradientBoosting(Forecaster):
         horizon: int = 12,
         season_length: int = 1,
         n_lags: int = 8,
-        n_estimators: int = 300,
-        learning_rate: float = 0.05,
+        n_estimators: int = 150,
+        learning_rate: float = 0.1,
         num_leaves: int = 31,
         min_child_samples: int = 20,
         n_windows: int = 2,
         n_jobs: int = 1,
         random_state: int = 0,
+        objective: str = "l1",
     ) -> None:
         self.horizon = horizon
         self.season_length = season_length
@@ -69,6 +85,7 @@ class GradientBoosting(Forecaster):
         self.n_windows = n_windows
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.objective = objective
 
     def min_obs(self, h: int = 1) -> int:
         return self.horizon + 2
@@ -105,14 +122,78 @@ class GradientBoosting(Forecaster):
             cnt = ccnt[end] - ccnt[start]
             with np.errstate(invalid="ignore", divide="ignore"):
                 cols.append(np.where(cnt > 0, (csum[end] - csum[start]) / np.maximum(cnt, 1), np.nan))
+        # The rolling median: the regular level between promotion spikes.
+        median = pd.Series(ys).rolling(12, min_periods=1).median().to_numpy()
+        idx = targets - L
+        cols.append(np.where((idx >= 0) & (idx < n), median[np.clip(idx, 0, max(n - 1, 0))], np.nan))
         seasonal = self._seasonal_lag()
         if seasonal is not None:
             cols.append(lag(seasonal))
         cols.append(np.full(targets.size, math.log(scale)))
         feats = np.column_stack(cols)
         if X is not None:
-            feats = np.column_stack([feats, X[targets]])
+            feats = np.column_stack([feats, X[targets], self._derived(X, n)[targets]])
         return feats
+
+    def _kinds(self, Xs: Sequence[np.ndarray | None], sizes: Sequence[int]) -> None:
+        """Which covariate columns are prices (positive, continuous, moving within a series) and
+        which are flags (0/1, switching within a series), from the histories: `prices_`, `flags_`."""
+        X0 = next((X for X in Xs if X is not None), None)
+        self.prices_: list[int] = []
+        self.flags_: list[int] = []
+        if X0 is None:
+            return
+        hist = [X[:n] for X, n in zip(Xs, sizes, strict=True) if X is not None]
+        for j in range(X0.shape[1]):
+            col = np.concatenate([h[:, j] for h in hist])
+            col = col[np.isfinite(col)]
+            moves = any(np.unique(h[:, j][np.isfinite(h[:, j])]).size > 1 for h in hist)
+            if not col.size or not moves:
+                continue  # static labels and constants are used as they are
+            if np.isin(col, (0.0, 1.0)).all():
+                self.flags_.append(j)
+            elif (col > 0).all() and np.unique(col).size > 2:
+                self.prices_.append(j)
+        self.prices_ = self.prices_[:MAX_DERIVED]
+        self.flags_ = self.flags_[:MAX_DERIVED]
+
+    def _derived(self, X: np.ndarray, n: int) -> np.ndarray:
+        """Multiplicative effects as additive features (see `feature_names`): for each price
+        column the log price and the log of the price relative to the series' regular price
+        (the median of its history), the log ratios between price columns (own versus
+        competitors' or the category's), products of pairs of flags, and each flag times each
+        relative price (a promotion that also cuts the price)."""
+        P = X[:, self.prices_]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            logp = np.log(np.where(P > 0, P, np.nan))
+            regular = np.nanmedian(logp[:n], axis=0) if n and np.isfinite(logp[:n]).any() else np.nan
+            relative = logp - regular
+        cols = [logp, relative]
+        k = len(self.prices_)
+        cols += [logp[:, [a]] - logp[:, [b]] for a in range(k) for b in range(a + 1, k)]
+        F = X[:, self.flags_]
+        f = len(self.flags_)
+        cols += [F[:, [a]] * F[:, [b]] for a in range(f) for b in range(a + 1, f)]
+        cols += [F[:, [a]] * relative[:, [b]] for a in range(f) for b in range(k)]
+        return np.column_stack(cols) if cols else np.empty((X.shape[0], 0))
+
+    def feature_names(self, covariate_names: Sequence[str] | None = None) -> list[str]:
+        """Names of the model's feature columns, in order (covariates named by `covariate_names`)."""
+        names = [f"lag_{self.horizon + j}" for j in range(self.n_lags)]
+        names += ["mean_4", "mean_12", "median_12"]
+        if self._seasonal_lag() is not None:
+            names.append(f"lag_{self._seasonal_lag()}")
+        names.append("log_scale")
+        if getattr(self, "k_covariates_", None) is None:
+            return names
+        cov = list(covariate_names or [f"x{j}" for j in range(self.k_covariates_ or 0)])
+        p = [cov[j] for j in self.prices_]
+        f = [cov[j] for j in self.flags_]
+        names += cov + [f"log_{c}" for c in p] + [f"log_{c}_vs_regular" for c in p]
+        names += [f"log_{a}_vs_{b}" for i, a in enumerate(p) for b in p[i + 1 :]]
+        names += [f"{a}_x_{b}" for i, a in enumerate(f) for b in f[i + 1 :]]
+        names += [f"{a}_x_log_{b}_vs_regular" for a in f for b in p]
+        return names
 
     def _design(
         self, ys_list: Sequence[np.ndarray], Xs: Sequence[np.ndarray | None], cut: int
@@ -146,6 +227,7 @@ class GradientBoosting(Forecaster):
             min_child_samples=self.min_child_samples,
             n_jobs=self.n_jobs,
             random_state=self.random_state,
+            objective=self.objective,
             verbose=-1,
         )
         model.fit(F, T)
@@ -181,6 +263,7 @@ class GradientBoosting(Forecaster):
             for y, X in zip(ys_list, Xs, strict=True):
                 Xs_list.append(None if X is None else np.asarray(X, dtype=float).reshape(y.size, -1))
         self.k_covariates_ = None if Xs_list[0] is None else Xs_list[0].shape[1]
+        self._kinds(Xs_list, [y.size for y in ys_list])
         self.ys_ = ys_list
         self.Xs_ = Xs_list
         F, T, self.scales_ = self._design(ys_list, Xs_list, cut=0)
@@ -246,6 +329,33 @@ class GradientBoosting(Forecaster):
                 frame = frame.clip(lower=0.0)
             out.append(frame)
         return out
+
+    def elasticities(self, Xs_future: Sequence[Any], column: int, change: float = 0.1) -> np.ndarray:
+        """Arc elasticity of each series' forecast demand to covariate `column` (a price).
+
+        With Q₁ the forecast units summed over the horizon at the given future values and Q₀
+        the same with that column cut by `change` (everything else as given),
+
+            ε = (log Q₁ − log Q₀) / (log 1 − log(1 − change)).
+
+        A cut, not a rise: prices seldom go above their regular level, so trees know nothing
+        of demand there. For the own price a demand curve gives ε < 0 (a 10% cut sells about
+        |ε|·10% more); for a competitor's price ε > 0 (substitutes). NaN where a forecast is zero.
+        """
+        if not 0 < change < 1:
+            raise InputError(f"`change` must be between 0 and 1 (a share of the price); received {change!r}.")
+        totals = []
+        for factor in (1.0, 1 - change):
+            moved = []
+            for X in Xs_future:
+                Xm = np.array(X, dtype=float, copy=True).reshape(-1, self.k_covariates_ or 0)
+                Xm[:, column] *= factor
+                moved.append(Xm)
+            h = min(self.horizon, *(m.shape[0] for m in moved))
+            totals.append(np.array([f["mean"].sum() for f in self.predict_panel(h, moved)]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            eps = (np.log(totals[0]) - np.log(totals[1])) / -math.log(1 - change)
+        return np.where(np.isfinite(eps), eps, np.nan)
 
     # -- single-series contract --------------------------------------------------------
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cartwise.core.errors import DataWarning, InputError, ModelError
 from cartwise.forecast._auto import AutoForecaster, fit_with_fallback, make_forecaster
-from cartwise.forecast._base import COLUMNS, Forecaster
+from cartwise.forecast._base import COLUMNS, INTERMITTENT_ZERO_SHARE, Forecaster
 from cartwise.forecast._gbm import GradientBoosting
 from cartwise.forecast._series import Panel
 
@@ -35,6 +35,11 @@ class PanelForecast:
         return {str(k): int(v) for k, v in counts.items()}
 
 
+def _intermittent(y: np.ndarray) -> bool:
+    observed = y[np.isfinite(y)]
+    return bool(observed.size) and float(np.mean(observed == 0)) >= INTERMITTENT_ZERO_SHARE
+
+
 def _mae(errors: np.ndarray) -> float:
     return float(np.nanmean(np.abs(errors))) if np.isfinite(errors).any() else np.inf
 
@@ -49,9 +54,11 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
     `model` is a registry name or `auto`. With covariates attached (`panel.Xs`), `lightgbm`
     fits one global model; `auto` also fits it and uses it for each series where its backtest
     error is not above that of the per-series combination (or, without one, of the per-series
-    choice) on the same rolling origins.
+    choice) on the same rolling origins, except intermittent series (no demand in at least
+    30% of periods), which keep the per-series choice.
     Series too short for the requested model fall back to a simpler one (a `DataWarning`
-    says so and `notes` records why).
+    says so and `notes` records why). Series in `panel.without_covariates` get the per-series
+    models; periods in `panel.omitted` are left out of the frame.
     """
     if not isinstance(horizon, int | np.integer) or horizon < 1:
         raise InputError(f"must be a positive integer; received {horizon!r}.", parameter="horizon")
@@ -63,7 +70,12 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
     gbm_scores: dict[int, float] = {}
     if use_global:
         gbm = GradientBoosting(horizon=horizon, season_length=m, n_windows=n_windows)
-        eligible = [i for i, y in enumerate(panel.ys) if np.isfinite(y).sum() >= gbm.min_obs()]
+        bare = set(panel.without_covariates)
+        eligible = [
+            i
+            for i, (sid, y) in enumerate(zip(panel.ids, panel.ys, strict=True))
+            if np.isfinite(y).sum() >= gbm.min_obs() and sid not in bare
+        ]
         try:
             if eligible:
                 gbm.fit_panel(
@@ -120,7 +132,11 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
         # The per-series winner's backtest score is optimistic (the best of several noisy
         # scores), so the global model is compared with one fixed per-series model instead: the
         # combination (else the winner). Where the global model does at least as well, it serves.
+        # Intermittent series keep their per-series models: the global model minimises absolute
+        # error, and for demand that is zero in most periods its median forecast is zero.
         for i in gbm_frames:
+            if _intermittent(panel.ys[i]):
+                continue
             if gbm_scores[i] <= reference_scores.get(i, np.inf):
                 chosen[i] = (None, gbm_frames[i], "lightgbm")
                 notes.pop(panel.ids[i], None)
@@ -134,8 +150,13 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
     parts = []
     for i, (sid, y, start) in enumerate(zip(panel.ids, panel.ys, panel.starts, strict=True)):
         frame = chosen[i][1][list(COLUMNS)].rename(columns=_RENAME)
-        frame.insert(0, "date", panel.label(np.arange(start + y.size, start + y.size + horizon)))
+        positions = np.arange(start + y.size, start + y.size + horizon)
+        frame.insert(0, "date", panel.label(positions))
         frame.insert(0, "id", sid)
+        if sid in panel.omitted:
+            # Periods whose covariates were missing (fill policy `drop`): the global model's
+            # forecast of one period does not use another period's covariates, so the rest stand.
+            frame = frame[~np.isin(positions, panel.omitted[sid])]
         parts.append(frame)
     result = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(OUTPUT_COLUMNS))
     return PanelForecast(result, {panel.ids[i]: c[2] for i, c in chosen.items()}, notes)
@@ -162,7 +183,7 @@ def cross_validate(
             [sub.ids[i] for i in keep], [sub.ys[i] for i in keep], [sub.starts[i] for i in keep], sub.kind,
             sub.anchor, sub.step, sub.freq, sub.season_length,
             None if sub.Xs is None else [sub.Xs[i][: sub.ys[i].size + horizon] for i in keep],
-            sub.covariate_names,
+            sub.covariate_names, without_covariates=sub.without_covariates,
         )  # fmt: skip
         full = dict(zip(panel.ids, panel.ys, strict=True))
         actuals = {sid: full[sid][y.size : y.size + horizon] for sid, y in zip(sub.ids, sub.ys, strict=True)}

@@ -9,13 +9,14 @@ stays missing (NaN), never zero.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from cartwise.core.errors import InputError
+from cartwise.core.errors import ConfigError, DataWarning, InputError
 
 Freq = Literal["D", "W"] | int
 SEASON_BY_FREQ = {"D": 7, "W": 52}
@@ -120,6 +121,12 @@ class Panel:
     season_length: int
     Xs: list[np.ndarray] | None = None
     covariate_names: list[str] = field(default_factory=list)
+    covariates_filled: dict[str, list[int]] = field(default_factory=dict)
+    """Series id → grid positions of future periods whose covariates were filled (`attach_covariates`)."""
+    omitted: dict[str, list[int]] = field(default_factory=dict)
+    """Series id → future grid positions to leave out of the forecast (fill policy `drop`)."""
+    without_covariates: list[str] = field(default_factory=list)
+    """Series with no covariate value at all: forecast by the per-series models alone."""
 
     def label(self, positions: np.ndarray) -> list[Any]:
         """The period labels (datetime.date or int) of grid positions."""
@@ -142,6 +149,7 @@ class Panel:
             season_length=self.season_length,
             Xs=None if self.Xs is None else [self.Xs[i] for i in keep],
             covariate_names=self.covariate_names,
+            without_covariates=[s for s in self.without_covariates if s in {self.ids[i] for i in keep}],
         )
 
 
@@ -291,14 +299,34 @@ def calendar_features(panel: Panel, positions: np.ndarray) -> tuple[np.ndarray, 
     return np.empty((positions.size, 0)), []
 
 
+COVARIATE_FILLS = ("last", "drop", "error")
+"""Policies for a future period missing from the covariates file (`--covariates-fill`):
+`last` carries each column's last known value of the series forward, `drop` does the same for
+the model but leaves the period out of the forecast, `error` refuses the file."""
+
+
 def attach_covariates(
-    panel: Panel, covariates: pd.DataFrame | None, id_col: str, date_col: str, horizon: int
+    panel: Panel,
+    covariates: pd.DataFrame | None,
+    id_col: str,
+    date_col: str,
+    horizon: int,
+    fill: str = "last",
 ) -> Panel:
     """Give every series a covariate matrix over its history and the `horizon` periods after it.
 
     Columns other than the id and date are known regressors; calendar features are added.
-    Raises `InputError` when a series lacks covariate rows for its future periods.
+    A future period without covariate values (a row missing from the file, or empty cells) is
+    filled by `fill` (see `COVARIATE_FILLS`) and recorded in `panel.covariates_filled` (and in
+    `panel.omitted` for `drop`), with one `DataWarning` for all of them; a series without any
+    covariate value is listed in `panel.without_covariates` and forecast without them.
+    Missing history rows stay missing (the global model handles them). With `fill="error"`
+    a missing future row raises `InputError`.
     """
+    if fill not in COVARIATE_FILLS:
+        raise ConfigError(
+            f"must be one of {', '.join(COVARIATE_FILLS)}; received {fill!r}.", parameter="covariates_fill"
+        )
     names: list[str] = []
     table: pd.DataFrame | None = None
     if covariates is not None:
@@ -331,25 +359,53 @@ def attach_covariates(
             table[c] = _encode_covariate(covariates[c], ids, c)
         table = table.set_index(["id", "pos"])
     Xs, missing_future = [], []
+    filled: dict[str, list[int]] = {}
+    without: list[str] = []
     for sid, y, start in zip(panel.ids, panel.ys, panel.starts, strict=True):
         pos = np.arange(start, start + y.size + horizon)
         cal, cal_names = calendar_features(panel, pos)
         if table is not None:
-            sub = table.reindex(pd.MultiIndex.from_arrays([[sid] * pos.size, pos]))
-            if sub.iloc[y.size :].isna().all(axis=1).any():
-                missing_future.append(sid)
-            X = np.column_stack([sub.to_numpy(dtype=float), cal])
+            values = table.reindex(pd.MultiIndex.from_arrays([[sid] * pos.size, pos])).to_numpy(dtype=float)
+            if names and np.isnan(values).all():
+                without.append(sid)
+            else:
+                gaps = np.isnan(values[y.size :]).any(axis=1)
+                if gaps.any():
+                    missing_future.append(sid)
+                    filled[sid] = [int(p) for p in pos[y.size :][gaps]]
+                    # Each column's last known value, carried forward into the future periods only.
+                    values[y.size :] = pd.DataFrame(values).ffill().to_numpy()[y.size :]
+            X = np.column_stack([values, cal])
         else:
             X = cal
         Xs.append(X)
-    if missing_future:
+    if missing_future and fill == "error":
         raise InputError(
-            f"The covariates file lacks rows for the {horizon} future periods of {len(missing_future)} series "
-            f"(e.g. {missing_future[:3]}); add their planned prices and promotions for the periods after the "
-            f"history's last one."
+            f"The covariates file lacks values for some of the {horizon} future periods of {len(missing_future)} "
+            f"series (e.g. {missing_future[:3]}); add their planned prices and promotions for the periods after "
+            f"the history's last one, or choose the fill policy last (carry the last known values forward) "
+            f"or drop (leave those periods out).",
+            parameter="covariates_fill",
         )
     panel.Xs = Xs
     panel.covariate_names = names + (cal_names if panel.ys else [])
+    panel.covariates_filled = filled
+    panel.omitted = dict(filled) if fill == "drop" else {}
+    panel.without_covariates = without
+    if filled or without:
+        parts = []
+        if filled:
+            first = next(iter(filled))
+            what = "left out of the forecast" if fill == "drop" else "filled with the last known values"
+            parts.append(
+                f"{sum(map(len, filled.values()))} future periods of {len(filled)} series lack covariates and "
+                f"were {what} (e.g. {first!r} at {panel.label(np.array(filled[first][:3]))})"
+            )
+        if without:
+            parts.append(
+                f"{len(without)} series have no covariates and are forecast without them (e.g. {without[0]!r})"
+            )
+        warnings.warn("; ".join(parts) + ".", DataWarning, stacklevel=2)
     return panel
 
 

@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from cartwise.core.errors import InputError
+from cartwise.core.files import require_file
 from cartwise.ingest.kinds import FORMATS
 
 ROW_COLUMN = "_row"
@@ -414,8 +415,7 @@ def read_input(
     path = Path(path)
     if format not in FORMATS:
         raise InputError(f"{format!r} is not known; use one of {', '.join(FORMATS)}.", parameter="format")
-    if not path.is_file():
-        raise InputError(f"{path} does not exist or is not a file.")
+    require_file(path)
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes); there is nothing to load.")
     if format == "parquet" or (format == "auto" and _strip_gz(path).endswith((".parquet", ".pq"))):
@@ -485,8 +485,7 @@ def parquet_layout(path: Path) -> tuple[pa.Schema, int]:
 
     Raises InputError when the file is missing, empty or has no readable footer.
     """
-    if not path.is_file():
-        raise InputError(f"{path} does not exist or is not a file.")
+    require_file(path)
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes); there is nothing to load.")
     try:

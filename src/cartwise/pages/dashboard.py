@@ -90,12 +90,6 @@ def _today_start() -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _stamp(value: Any) -> str:
-    """ISO UTC text of a stored time; DuckDB hands times after year 9999 back as text."""
-    text = value.isoformat() if isinstance(value, datetime) else str(value).replace(" ", "T")
-    return text + "Z"
-
-
 def overview(service: Service) -> dict[str, Any]:
     """Live KPIs (see `cartwise.service.live`), top items and categories since midnight UTC, recent orders."""
     since = _today_start()

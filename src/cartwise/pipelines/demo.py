@@ -9,6 +9,7 @@ from cartwise.analytics import refresh_rollup
 from cartwise.core.errors import StoreError
 from cartwise.ingest import derive_orders
 from cartwise.pipelines.choices import PAST_CAMPAIGN_DAYS_BEFORE_END, demo_config
+from cartwise.pipelines.experiments import register_past_campaign
 from cartwise.simulate import ShopConfig, simulate_shop
 from cartwise.store import Store, open_store
 from cartwise.store.store import remove_store
@@ -55,6 +56,8 @@ def build_demo(
             store.replace(name, table)
         progress("deriving orders")
         counts["orders"] = derive_orders(store)
+        # The past campaign as a finished experiment, so the Experiments page has results.
+        register_past_campaign(store, config.campaign_holdout)
     progress("rolling up events for analytics")
     refresh_rollup(store)
     return counts

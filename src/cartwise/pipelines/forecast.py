@@ -18,6 +18,7 @@ import pandas as pd
 from cartwise.core.errors import ConfigError, DataWarning, InputError
 from cartwise.evaluation.forecast import summarize_backtest
 from cartwise.forecast import (
+    COVARIATE_FILLS,
     FORECASTERS,
     Panel,
     attach_covariates,
@@ -62,6 +63,15 @@ def parse_freq(freq: str | int) -> str | int:
     return value
 
 
+def check_fill(policy: str) -> str:
+    if policy not in COVARIATE_FILLS:
+        raise ConfigError(
+            f"{policy!r} is unknown; choose one of: {', '.join(COVARIATE_FILLS)}.",
+            parameter="covariates_fill",
+        )
+    return policy
+
+
 def check_model(model: str) -> str:
     if model != "auto" and model not in FORECASTERS:
         raise ConfigError(
@@ -80,14 +90,33 @@ def prepare_panel(
     covariates: pd.DataFrame | None = None,
     season_length: int | None = None,
     calendar: bool = False,
+    covariates_fill: str = "last",
 ) -> Panel:
-    """Series from the history table, with covariates (and calendar features) attached when given."""
+    """Series from the history table, with covariates (and calendar features) attached when given.
+
+    `covariates_fill` says what to do with a future period missing from the covariates
+    (`COVARIATE_FILLS`); the panel records what was filled (`fill_report`).
+    """
     if not isinstance(horizon, int) or horizon < 1:
         raise ConfigError(f"must be a positive integer; received {horizon!r}.", parameter="horizon")
     panel = build_panel(history, id_col, date_col, value_col, parse_freq(freq), season_length)
     if covariates is not None or calendar:
-        attach_covariates(panel, covariates, id_col, date_col, horizon)
+        attach_covariates(panel, covariates, id_col, date_col, horizon, fill=covariates_fill)
     return panel
+
+
+def fill_report(panel: Panel, policy: str) -> dict[str, Any]:
+    """What `attach_covariates` filled: the policy, counts, the periods per series, and the
+    series forecast without covariates (the `covariates_fill` key of `--json`)."""
+    return {
+        "policy": policy,
+        "series": len(panel.covariates_filled),
+        "periods": sum(len(p) for p in panel.covariates_filled.values()),
+        "filled": {
+            sid: [str(d) for d in panel.label(np.array(pos))] for sid, pos in panel.covariates_filled.items()
+        },
+        "without_covariates": list(panel.without_covariates),
+    }
 
 
 def run_forecast(
@@ -101,26 +130,30 @@ def run_forecast(
     covariates: str | Path | None = None,
     model: str = "auto",
     season_length: int | None = None,
+    covariates_fill: str = "last",
 ) -> dict[str, Any]:
     """Forecast every series of the history file and write the forecast CSV to `out`.
 
     Returns a summary: series count, frequency, season length, rows written, model per
-    series counts, and the fallbacks taken (series id → reason).
+    series counts, the fallbacks taken (series id → reason) and, with covariates, what was
+    filled for future periods missing from them (`covariates_fill`, see `fill_report`).
     """
     check_model(model)
-    panel = prepare_panel(
-        load_table(history, "history"),
-        id_col,
-        date_col,
-        value_col,
-        horizon,
-        freq,
-        None if covariates is None else load_table(covariates, "covariates"),
-        season_length,
-        calendar=model == "lightgbm",
-    )
+    check_fill(covariates_fill)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
+        panel = prepare_panel(
+            load_table(history, "history"),
+            id_col,
+            date_col,
+            value_col,
+            horizon,
+            freq,
+            None if covariates is None else load_table(covariates, "covariates"),
+            season_length,
+            calendar=model == "lightgbm",
+            covariates_fill=covariates_fill,
+        )
         result = forecast_panel(panel, horizon, model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +168,7 @@ def run_forecast(
         "covariates": panel.covariate_names,
         "models": {k: int(v) for k, v in result.model_counts().items()},
         "fallbacks": result.notes,
+        "covariates_fill": None if covariates is None else fill_report(panel, covariates_fill),
         "warnings": [str(w.message) for w in caught],
     }
 
@@ -212,6 +246,7 @@ def run_backtest(
     models: tuple[str, ...] = ("auto",),
     windows: int = 2,
     season_length: int | None = None,
+    covariates_fill: str = "last",
 ) -> dict[str, Any]:
     """Rolling-origin backtest of the history file; returns metrics per model.
 
@@ -220,17 +255,21 @@ def run_backtest(
     """
     if not isinstance(windows, int) or windows < 1:
         raise ConfigError(f"must be a positive integer; received {windows!r}.", parameter="windows")
-    panel = prepare_panel(
-        load_table(history, "history"),
-        id_col,
-        date_col,
-        value_col,
-        horizon,
-        freq,
-        None if covariates is None else load_table(covariates, "covariates"),
-        season_length,
-        calendar="lightgbm" in models,
-    )
+    check_fill(covariates_fill)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        panel = prepare_panel(
+            load_table(history, "history"),
+            id_col,
+            date_col,
+            value_col,
+            horizon,
+            freq,
+            None if covariates is None else load_table(covariates, "covariates"),
+            season_length,
+            calendar="lightgbm" in models,
+            covariates_fill=covariates_fill,
+        )
     summary, _ = backtest_panel(panel, horizon, list(models), windows)
     return {
         "series": len(panel.ids),
@@ -239,6 +278,8 @@ def run_backtest(
         "horizon": horizon,
         "windows": windows,
         "metrics": summary.to_dict(orient="records"),
+        "covariates_fill": None if covariates is None else fill_report(panel, covariates_fill),
+        "warnings": [str(w.message) for w in caught],
     }
 
 

@@ -10,7 +10,7 @@
   and `scored_at`;
 - `clusters`: one row per behavioural cluster with its size, revenue and description;
 and recomputes the members of every saved segment, appending its size to
-`segment_history`.
+`segment_history`, and counts every saved audience at `as_of` (`audience_sizes`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from cartwise.core.errors import CartwiseError, ConfigError, NotFoundError
 from cartwise.pipelines.alive import fit_alive_model
+from cartwise.pipelines.audiences import refresh_audiences
 from cartwise.predict import GammaGamma, customer_lifetime_value
 from cartwise.profiles import build_profiles, cluster_customers, rule_filter
 from cartwise.store import Store
@@ -121,6 +122,11 @@ def refresh_profiles(store: Store, as_of: datetime | None = None, *, clusters: b
         store.replace("profiles", pa.Table.from_pandas(profiles, preserve_index=False))
         store.replace("clusters", pa.Table.from_pandas(cluster_table, preserve_index=False))
         report["segments"] = _recompute_segments(store, scored_at)
+        # Audiences' windows end at the profiles' `as_of`; their sizes join the history.
+        audiences = refresh_audiences(store, as_of_value)
+        report["audiences"] = audiences["sizes"]
+        if audiences["errors"]:
+            report["audience_errors"] = audiences["errors"]
     return report
 
 

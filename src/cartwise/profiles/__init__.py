@@ -1,16 +1,24 @@
-"""Customer profiles, RFM scores and segments, behavioural clusters and rule-based segments."""
+"""Customer profiles, RFM scores and segments, behavioural clusters, rule-based segments and audiences."""
 
+from cartwise.profiles._audience_parse import MAX_RULE_CHARS, parse_rule
+from cartwise.profiles._audience_sql import CompiledRule, compile_rule, naive_utc, population_sql
 from cartwise.profiles._build import build_profiles, profile_expression
 from cartwise.profiles._clusters import Clustering, cluster_customers
 from cartwise.profiles._rfm import RFM_SEGMENTS, add_rfm, quintile_scores, rfm_segment
 from cartwise.profiles._rules import rule_filter
 
 __all__ = [
+    "MAX_RULE_CHARS",
     "RFM_SEGMENTS",
     "Clustering",
+    "CompiledRule",
     "add_rfm",
     "build_profiles",
     "cluster_customers",
+    "compile_rule",
+    "naive_utc",
+    "parse_rule",
+    "population_sql",
     "profile_expression",
     "quintile_scores",
     "rfm_segment",

@@ -156,3 +156,38 @@ MIGRATIONS = (
         ),
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        11,
+        "experiment definitions and exposures",
+        (
+            # `definition`: the `cartwise.experiments.Experiment` as JSON (variants, salt, layer, audience).
+            """CREATE TABLE IF NOT EXISTS experiments (
+                key VARCHAR PRIMARY KEY, definition JSON, status VARCHAR, created_at TIMESTAMP,
+                stopped_at TIMESTAMP)""",
+            # One row per (experiment, user) first seen by a process; readers take each user's
+            # earliest row (a restart may write a user again). `source`: api, recs, journey, import.
+            """CREATE TABLE IF NOT EXISTS exposures (
+                experiment VARCHAR, user_id VARCHAR, variant VARCHAR, ts TIMESTAMP, source VARCHAR)""",
+        ),
+    ),
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        12,
+        "audiences and their size history",
+        (
+            """CREATE TABLE IF NOT EXISTS audiences (
+                name VARCHAR PRIMARY KEY, rule VARCHAR, description VARCHAR,
+                created_at TIMESTAMP, updated_at TIMESTAMP)""",
+            # One row per count, refresh, save or export of a saved audience: `now` is the time the
+            # rule was evaluated at (its windows end there), `computed_at` the wall-clock time.
+            """CREATE TABLE IF NOT EXISTS audience_sizes (
+                audience VARCHAR, computed_at TIMESTAMP, "now" TIMESTAMP, size BIGINT, reason VARCHAR)""",
+        ),
+    ),
+)

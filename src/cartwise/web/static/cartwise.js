@@ -7,6 +7,7 @@
  *     cartwise.addToCart("sku-1", { quantity: 1, price: 24.9 });
  *     cartwise.purchase("order-77", [{ item_id: "sku-1", quantity: 1, price: 24.9 }]);
  *     cartwise.identify("customer-42");                              // after sign-in
+ *     cartwise.variant("hero-banner").then(function (v) { ... });    // "control", "b", ... or null
  *   </script>
  *
  * Every event gets a random event_id, so a retried batch is stored once. Events wait in
@@ -14,6 +15,10 @@
  * loses nothing; failed sends are retried with exponential backoff (1 s doubling to 60 s).
  * The anonymous visitor id lives in localStorage, the session id in sessionStorage (a new
  * session after 30 minutes without events).
+ *
+ * `variant(key)` asks `GET /api/v1/experiments/{key}/assign` for the current user's (or
+ * visitor's) variant once per page and user, and resolves to its name, or null when the user
+ * is outside the experiment or the server cannot be reached (show the control then).
  */
 (function (global) {
   "use strict";
@@ -21,7 +26,7 @@
   var SESSION_KEY = "cartwise_session", SESSION_SEEN_KEY = "cartwise_session_seen";
   var SESSION_IDLE_MS = 30 * 60 * 1000, MAX_QUEUE = 5000;
   var cfg = { endpoint: "", key: "", flushMs: 2000, maxBatch: 100 };
-  var timer = null, sending = false, backoffMs = 0;
+  var timer = null, sending = false, backoffMs = 0, variants = {};
 
   function uuid() {
     if (global.crypto && global.crypto.randomUUID) return global.crypto.randomUUID();
@@ -101,6 +106,19 @@
     return event.event_id;
   }
 
+  function variant(key) {
+    var user = read(global.localStorage, USER_KEY) || visitorId();
+    var cacheKey = key + "\u0000" + user;
+    if (!variants[cacheKey]) {
+      var url = cfg.endpoint.replace(/\/$/, "") + "/api/v1/experiments/" + encodeURIComponent(key) +
+        "/assign?user_id=" + encodeURIComponent(user);
+      variants[cacheKey] = fetch(url, { headers: { "Authorization": "Bearer " + cfg.key } })
+        .then(function (response) { return response.ok ? response.json() : { variant: null }; })
+        .then(function (body) { return body.variant; }, function () { delete variants[cacheKey]; return null; });
+    }
+    return variants[cacheKey];
+  }
+
   var api = {
     init: function (options) {
       Object.keys(options || {}).forEach(function (k) { cfg[k] = options[k]; });
@@ -115,6 +133,7 @@
     purchase: function (orderId, lines) {
       return (lines || []).map(function (line) { return track("purchase", Object.assign({ order_id: orderId }, line)); });
     },
+    variant: variant,
     flush: function () { return flush(); },
     pending: function () { return loadQueue().length; },
   };

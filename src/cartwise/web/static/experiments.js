@@ -1,0 +1,103 @@
+// Experiments page: the list, the selected experiment's results (an interval chart and a table,
+// with the SRM warning), its cumulative lift with the sequential band, and the sample-size
+// calculator. Everything comes from the page's JSON twin (/api/v1/pages/experiments) and the
+// /api/v1/experiments endpoints; every string from the data reaches charts through plotText.
+(function () {
+  "use strict";
+  const payload = JSON.parse(document.getElementById("page-data").textContent);
+  const data = payload.data;
+  const { el, cell, fillRows, api, chartLayout, chartConfig, plotText, onRowActivate } = window.Dashboard;
+
+  const pct = (v) => (v === null || v === undefined ? "—" : (v >= 0 ? "+" : "") + (v * 100).toFixed(2) + "%");
+  const num = (v) => (v === null || v === undefined ? "—" : Number(v).toPrecision(4));
+  const interval = (ci) => (ci ? "[" + pct(ci[0]) + ", " + pct(ci[1]) + "]" : "—");
+
+  function drawIntervals(results) {
+    const chart = document.getElementById("interval-chart");
+    const rows = (results ? results.results : []).filter((r) => r.lift !== null && r.lift_ci);
+    chart.dataset.points = String(rows.length);
+    if (!window.Plotly) return;
+    const labels = rows.map((r) => plotText(r.metric + " · " + r.variant));
+    window.Plotly.react(chart, [{
+      type: "scatter", mode: "markers", orientation: "h", name: "lift",
+      x: rows.map((r) => r.lift * 100), y: labels,
+      error_x: { type: "data", symmetric: false,
+        array: rows.map((r) => (r.lift_ci[1] - r.lift) * 100), arrayminus: rows.map((r) => (r.lift - r.lift_ci[0]) * 100) },
+      hovertext: rows.map((r) => plotText(r.metric + " " + r.variant + ": " + pct(r.lift) + " " + interval(r.lift_ci))),
+      hoverinfo: "text",
+    }], chartLayout({ margin: { l: 180, r: 16, t: 10, b: 40 }, height: 60 + 40 * rows.length,
+      xaxis: { title: { text: "relative lift, % (95% interval)" }, zeroline: true },
+      yaxis: { automargin: true } }), chartConfig);
+  }
+
+  function drawTimeline(points) {
+    const chart = document.getElementById("timeline-chart");
+    chart.dataset.points = String(points.length);
+    if (!window.Plotly || !points.length) return;
+    const variants = Array.from(new Set(points.map((p) => p.variant)));
+    const traces = [];
+    variants.forEach((v) => {
+      const pts = points.filter((p) => p.variant === v && p.lift_ci);
+      const xs = pts.map((p) => p.ts);
+      traces.push({ x: xs.concat(xs.slice().reverse()),
+        y: pts.map((p) => p.lift_ci[1] * 100).concat(pts.map((p) => p.lift_ci[0] * 100).reverse()),
+        fill: "toself", line: { width: 0 }, fillcolor: "rgba(45,108,223,0.18)", hoverinfo: "skip",
+        name: plotText(v + " sequential 95% band") });
+      traces.push({ x: xs, y: pts.map((p) => p.lift * 100), mode: "lines+markers", name: plotText(v + " lift") });
+    });
+    window.Plotly.react(chart, traces, chartLayout({ margin: { l: 56, r: 16, t: 10, b: 40 },
+      yaxis: { title: { text: "cumulative lift, %" }, zeroline: true } }), chartConfig);
+  }
+
+  function showDetail(detail) {
+    const results = detail.results;
+    document.getElementById("results-title").textContent = "Results: " + detail.experiment.key;
+    document.getElementById("results-meta").textContent = results
+      ? "control " + results.control + " · SRM p-value " + num(results.srm_p) : "";
+    document.getElementById("srm-warning").hidden = !(results && results.srm_warning);
+    document.getElementById("results-message").textContent = detail.message || "";
+    const tbody = document.querySelector("#results tbody");
+    fillRows(tbody, results ? results.results : [], (r, tr) => {
+      tr.dataset.metric = r.metric;
+      tr.dataset.variant = r.variant;
+      return [cell(r.metric), cell(r.variant), cell(Number(r.users).toLocaleString("en-US"), "num"),
+        cell(num(r.mean), "num"), cell(num(r.control_mean), "num"), cell(pct(r.lift), "num"),
+        cell(interval(r.lift_ci), "num"), cell(num(r.p_value), "num"),
+        cell(r.chance_to_win === null ? "—" : (r.chance_to_win * 100).toFixed(1) + "%", "num")];
+    }, detail.message || "No results yet.", 9);
+    drawIntervals(results);
+    drawTimeline(detail.timeline || []);
+    document.getElementById("results-card").dataset.key = detail.experiment.key;
+  }
+
+  const list = document.getElementById("experiment-list");
+  onRowActivate(list, async (event) => {
+    const tr = event.target.closest("tr[data-key]");
+    if (!tr) return;
+    list.querySelectorAll("tr.selected").forEach((r) => r.classList.remove("selected"));
+    tr.classList.add("selected");
+    try {
+      showDetail(await api("/api/v1/experiments/" + encodeURIComponent(tr.dataset.key) + "/page"));
+    } catch (e) {
+      document.getElementById("results-message").textContent = e.message;
+    }
+  });
+
+  document.getElementById("power-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const out = document.getElementById("power-result");
+    const params = new URLSearchParams({
+      mde: document.getElementById("power-mde").value, rate: document.getElementById("power-rate").value,
+      alpha: document.getElementById("power-alpha").value, power: document.getElementById("power-power").value });
+    try {
+      const r = await api("/api/v1/experiments/power?" + params.toString());
+      out.textContent = Number(r.users_per_variant).toLocaleString("en-US") + " users per variant";
+      out.dataset.users = String(r.users_per_variant);
+    } catch (e) {
+      out.textContent = e.message;
+      delete out.dataset.users;
+    }
+  });
+
+  if (data.selected) showDetail(data.selected);
+})();
