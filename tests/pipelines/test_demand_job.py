@@ -251,3 +251,12 @@ def test_a_store_without_orders_is_an_input_error(tmp_path: Path) -> None:
         pytest.raises(InputError, match="has no order lines; load"),
     ):
         build_forecasts(empty)
+
+
+def test_items_sold_in_units_get_whole_order_quantities(store: Store) -> None:
+    """Issue 24.10: the demo shop sells whole units, so nobody is told to order 0.625 of one."""
+    plan = frame(store, "SELECT order_quantity, reorder FROM reorder_plan")
+    assert plan["reorder"].any()
+    quantities = plan["order_quantity"].to_numpy()
+    assert (quantities == np.floor(quantities)).all()
+    assert (plan["reorder"] == (quantities > 0)).all()

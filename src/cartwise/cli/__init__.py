@@ -9,6 +9,13 @@ Cartwise warnings as `Warning: ...` lines.
 
 from __future__ import annotations
 
+import os
+
+# OpenBLAS reads its thread count once, when numpy first loads it; implicit's ALS warns (and
+# runs slower) unless it is 1, so the CLI sets it before any command imports numpy. A value the
+# user set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import sys
 import warnings
 from typing import Any

@@ -61,6 +61,12 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         "auto keeps the best of the three on the holdout.",
     ),
     click.option(
+        "--strict",
+        is_flag=True,
+        help="Fail on the first unusable record instead of setting bad records aside (counted and "
+        "reported by line, like `cartwise ingest` quarantines them).",
+    ),
+    click.option(
         "--penalizer",
         type=float,
         default=0.0,
@@ -76,12 +82,17 @@ def _common(func: F) -> F:
     return json_option(func)
 
 
-def _fit(options: dict[str, Any]) -> ClvFit:
+def _fit(options: dict[str, Any]) -> tuple[ClvFit, dict[str, Any]]:
     require_file(options["transactions"])  # before SciPy and pandas load: a typo fails at once
-    from cartwise.pipelines.clv import fit_clv, read_transactions  # SciPy, pandas: on use
+    from cartwise.pipelines.clv import fit_clv, read_transactions_checked  # SciPy, pandas: on use
 
-    frame = read_transactions(
-        options["transactions"], options["customer_col"], options["date_col"], options["amount_col"]
+    frame, report = read_transactions_checked(
+        options["transactions"],
+        options["customer_col"],
+        options["date_col"],
+        options["amount_col"],
+        date_format=options["date_format"],
+        strict=options["strict"],
     )
     return fit_clv(
         frame,
@@ -94,7 +105,7 @@ def _fit(options: dict[str, Any]) -> ClvFit:
         time_unit=options["time_unit"],
         model=options["model"],
         penalizer=options["penalizer"],
-    )
+    ), report
 
 
 def _human_fit(result: dict[str, Any]) -> str:
@@ -106,6 +117,10 @@ def _human_fit(result: dict[str, Any]) -> str:
     lines.append(f"gamma-gamma on {result['gamma_gamma_customers']} repeat customers")
     for name, value in result["gamma_gamma"].items():
         lines.append(f"  {name:<6} {value:10.4g}  (se {ses['gamma_gamma'][name]:.3g})")
+    for name, why in result["regularisation"].items():
+        lines.append(f"note: {name} {why}")
+    if result["set_aside"]["set_aside"]:
+        lines.append(f"set aside: {result['set_aside']['set_aside']:,} unusable records (see the warning)")
     if result["holdout"]:
         h = result["holdout"]
         lines.append(
@@ -124,7 +139,8 @@ def clv() -> None:
 @_common
 def fit_command(as_json: bool, **options: Any) -> None:
     """Fit the models on the calibration period and print parameters and holdout fit."""
-    emit(_fit(options).to_dict(), as_json, _human_fit)
+    fitted, report = _fit(options)
+    emit({**fitted.to_dict(), "set_aside": report}, as_json, _human_fit)
 
 
 @clv.command("predict")
@@ -154,7 +170,7 @@ def predict_command(
     """Score every customer over --horizon and write one CSV row per customer."""
     from cartwise.pipelines.clv import predict_clv
 
-    fitted = _fit(options)
+    fitted, report = _fit(options)
     predictions = predict_clv(fitted, horizon=horizon, annual_discount_rate=annual_discount_rate)
     predictions.to_csv(out, index=False)
     result = {
@@ -165,6 +181,7 @@ def predict_command(
         "out": str(out),
         "expected_purchases": float(predictions["expected_purchases"].sum()),
         "clv": float(predictions["clv"].sum()),
+        "set_aside": report,
     }
     emit(result, as_json)
 

@@ -13,6 +13,15 @@ from cartwise.core.files import require_file
 from cartwise.pipelines.choices import FORMATS, KINDS
 
 
+def _rejection_text(rejection: dict[str, Any], rows: str) -> str:
+    """One rejection group in words: a column's bad values, or whole records (no column)."""
+    if rejection["column"] is None:  # the record itself could not be split into columns
+        reason = rejection["reason"].removeprefix("record ")
+        plural = "s" if "," in rows else ""
+        return f"the record on row{plural} {rows} {reason} (e.g. {rejection['example']!r})"
+    return f"`{rejection['column']}` {rejection['reason']} (rows {rows}, e.g. {rejection['example']!r})"
+
+
 def _human(result: dict[str, Any]) -> str:
     lines = []
     for summary in result["files"]:
@@ -25,10 +34,7 @@ def _human(result: dict[str, Any]) -> str:
         for rejection in summary["rejections"][:10]:
             rows = ", ".join(map(str, rejection["rows"]))
             more = ", ..." if rejection["count"] > len(rejection["rows"]) else ""
-            lines.append(
-                f"  rejected {rejection['count']:,}: `{rejection['column']}` {rejection['reason']} "
-                f"(rows {rows}{more}, e.g. {rejection['example']!r})"
-            )
+            lines.append(f"  rejected {rejection['count']:,}: {_rejection_text(rejection, rows + more)}")
         for warning in summary["warnings"]:
             lines.append(f"  warning: {warning['message']} (rows {', '.join(map(str, warning['rows']))})")
         if summary["quarantine_file"]:
@@ -45,6 +51,14 @@ def _human(result: dict[str, Any]) -> str:
     multiple=True,
     metavar="CANONICAL=SOURCE",
     help="Map an input column to a canonical one (repeatable), e.g. --map ts=timestamp.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="CANONICAL=VALUE",
+    help="Give a canonical column one value for every row (repeatable), for a column the file "
+    "lacks, e.g. --set type=rating for a ratings export. Saved with --save-mapping.",
 )
 @click.option(
     "--mapping",
@@ -90,6 +104,7 @@ def ingest(
     kind: str,
     files: tuple[Path, ...],
     maps: tuple[str, ...],
+    sets: tuple[str, ...],
     mapping_file: Path | None,
     save_mapping: Path | None,
     fmt: str | None,
@@ -115,6 +130,7 @@ def ingest(
     options = load_options(
         settings,
         maps=maps,
+        sets=sets,
         mapping_file=mapping_file,
         fmt=fmt,
         delimiter=delimiter,

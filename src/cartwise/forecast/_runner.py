@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cartwise.core.errors import DataWarning, InputError
+from cartwise.core.errors import DataWarning, InputError, ModelError
 from cartwise.forecast._auto import AutoForecaster, fit_with_fallback, make_forecaster
 from cartwise.forecast._base import COLUMNS, INTERMITTENT_ZERO_SHARE, Forecaster
 from cartwise.forecast._gbm import GradientBoosting
@@ -44,6 +44,10 @@ def _mae(errors: np.ndarray) -> float:
     return float(np.nanmean(np.abs(errors))) if np.isfinite(errors).any() else np.inf
 
 
+GLOBAL_LEFT_OUT = "The global model (lightgbm) cannot train and is left out of the automatic choice"
+"""Start of the warning `forecast_panel` gives when the global model cannot train under `auto`."""
+
+
 def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: int = 2) -> PanelForecast:
     """Forecast `horizon` periods after each series' last period.
 
@@ -72,11 +76,24 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
             for i, (sid, y) in enumerate(zip(panel.ids, panel.ys, strict=True))
             if np.isfinite(y).sum() >= gbm.min_obs() and sid not in bare
         ]
-        if eligible:
-            gbm.fit_panel(
-                [panel.ys[i] for i in eligible],
-                None if panel.Xs is None else [panel.Xs[i][: panel.ys[i].size] for i in eligible],
+        try:
+            if eligible:
+                gbm.fit_panel(
+                    [panel.ys[i] for i in eligible],
+                    None if panel.Xs is None else [panel.Xs[i][: panel.ys[i].size] for i in eligible],
+                )
+        except ModelError as exc:
+            if model != "auto":
+                raise
+            # A candidate that cannot train on this history (a gap can leave it no rows) is
+            # left out of the automatic choice, with a warning; the per-series models serve.
+            warnings.warn(
+                f"{GLOBAL_LEFT_OUT} ({exc}); the other models were compared without it.",
+                DataWarning,
+                stacklevel=2,
             )
+            eligible = []
+        if eligible:
             futures = None if panel.Xs is None else [panel.Xs[i][panel.ys[i].size :] for i in eligible]
             for j, (i, frame) in enumerate(zip(eligible, gbm.predict_panel(horizon, futures), strict=True)):
                 gbm_frames[i] = frame

@@ -21,7 +21,12 @@ if TYPE_CHECKING:
         prepare_events,
         store_events,
     )
-    from cartwise.ingest.mapping import load_mapping_file, parse_map_options, save_mapping_file
+    from cartwise.ingest.mapping import (
+        load_mapping_file,
+        parse_map_options,
+        parse_set_options,
+        save_mapping_file,
+    )
     from cartwise.ingest.readers import ReadResult, read_file, read_input
     from cartwise.ingest.validate import TimeWindow
 
@@ -35,7 +40,7 @@ _LOAD = {
     "prepare_events",
     "store_events",
 }
-_MAPPING = {"load_mapping_file", "parse_map_options", "save_mapping_file"}
+_MAPPING = {"load_mapping_file", "parse_map_options", "parse_set_options", "save_mapping_file"}
 _READERS = {"ReadResult", "read_file", "read_input"}
 _VALIDATE = {"TimeWindow"}
 
@@ -73,6 +78,7 @@ __all__ = [
     "ingest_file",
     "load_mapping_file",
     "parse_map_options",
+    "parse_set_options",
     "prepare_events",
     "read_file",
     "read_input",

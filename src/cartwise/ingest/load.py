@@ -7,9 +7,7 @@ Every record read is counted once: `read = loaded + duplicates + rejected`.
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
-import os
 import threading
 import time
 import uuid
@@ -26,9 +24,11 @@ import pyarrow as pa
 import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
+from cartwise.ingest import quarantine as qr
 from cartwise.ingest.identity import stitch
 from cartwise.ingest.kinds import KINDS
-from cartwise.ingest.mapping import MissingColumns, resolve_mapping
+from cartwise.ingest.mapping import MissingColumns, resolve_mapping, with_constants
+from cartwise.ingest.orders import any_order_stored, derive_orders, write_orders
 from cartwise.ingest.plain import prepare_plain
 from cartwise.ingest.readers import (
     HIDDEN_COLUMNS,
@@ -74,6 +74,8 @@ class LoadOptions:
     timezone: str = "UTC"
     window: TimeWindow = field(default_factory=TimeWindow)
     """Times accepted; `TimeWindow.for_loads(settings)` follows the settings."""
+    constants: dict[str, str] = field(default_factory=dict)
+    """Canonical column -> one value for every row (`--set type=rating`), for a column the file lacks."""
 
 
 @dataclass
@@ -91,6 +93,7 @@ class LoadSummary:
     rejections: list[dict[str, Any]] = field(default_factory=list)
     quarantine_file: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
     format: str = ""
     load_id: str = ""
     seconds: float = 0.0
@@ -127,40 +130,6 @@ def _ts_modes(
         ).fetchall()
         modes[column.name] = timestamp_mode([r[0] for r in sample], ts_format)
     return modes
-
-
-def _summarise_rejections(con: duckdb.DuckDBPyConnection, load_id: str) -> list[dict[str, Any]]:
-    """Rejections grouped by column and reason, with up to 5 example rows and one example value."""
-    rows = con.execute(
-        """SELECT "column", regexp_replace(reason, '^is negative in a \\w+ event', 'is negative in a non-refund event') AS r,
-                  count(*), list("row" ORDER BY "row")[1:5], arg_min("value", "row")
-           FROM quarantine WHERE load_id = ? GROUP BY ALL ORDER BY count(*) DESC, r""",
-        [load_id],
-    ).fetchall()
-    return [
-        {"column": column, "reason": reason, "count": count, "rows": examples, "example": value}
-        for column, reason, count, examples, value in rows
-    ]
-
-
-def _quarantine_path(source: Path, store: Store) -> Path:
-    beside = source.with_name(source.name + ".quarantine.csv")
-    if os.access(source.parent, os.W_OK):
-        return beside
-    fallback = store.path.parent / "quarantine"
-    fallback.mkdir(parents=True, exist_ok=True)
-    return fallback / beside.name
-
-
-def _write_quarantine_file(con: duckdb.DuckDBPyConnection, load_id: str, path: Path) -> None:
-    rows = con.execute(
-        'SELECT "row", "column", "value", reason, CAST(record AS VARCHAR) FROM quarantine WHERE load_id = ? ORDER BY "row"',
-        [load_id],
-    ).fetchall()
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["row", "column", "value", "reason", "record"])
-        writer.writerows(rows)
 
 
 class _Rows:
@@ -228,10 +197,9 @@ class _Loader:
         self.data, self.options, self.source, self.malformed = data, options, source, malformed
         self.load_id = uuid.uuid4().hex
         columns = data.column_names
-        self.mapping = resolve_mapping(table, columns, options.mapping, source)
-        self.summary = LoadSummary(
-            source=source, table=table.name, mapping=self.mapping, load_id=self.load_id
-        )
+        self.mapping = resolve_mapping(table, columns, options.mapping, source, header=options.header)
+        from_file = {k: v for k, v in self.mapping.items() if k not in options.constants}
+        self.summary = LoadSummary(source=source, table=table.name, mapping=from_file, load_id=self.load_id)
         self._future: list[Any] = [0, [], None]  # future timestamps: count, first rows, latest
 
     def run(self) -> LoadSummary:
@@ -458,8 +426,9 @@ class _Loader:
 
     def _record(self, started: datetime) -> None:
         summary = self.summary
+        qr.forget_earlier(self.con, self.load_id, self.table.name, self.source)
         if summary.rejected:
-            summary.rejections = _summarise_rejections(self.con, self.load_id)
+            summary.rejections = qr.summarise_rejections(self.con, self.load_id)
         self.con.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -599,54 +568,13 @@ def insert_new_events(
         stored_ids.added(hashes, inserted)
     if inserted and purchases:  # a batch of views alone skips three statements (12 ms a commit)
         order_ids = f"SELECT DISTINCT COALESCE(order_id, event_id) FROM {source} WHERE type = 'purchase'"
-        if inserted == rows and not _any_order_stored(con, order_ids):
-            _write_orders(con, f"SELECT {select} FROM {source} AS v WHERE type = 'purchase'")
+        if inserted == rows and not any_order_stored(con, order_ids):
+            write_orders(con, f"SELECT {select} FROM {source} AS v WHERE type = 'purchase'")
         else:
             derive_orders(store, order_ids)
     if inserted:
         stitch(store, source, evidence=bool(evidence or purchases))
     return inserted
-
-
-def _any_order_stored(con: duckdb.DuckDBPyConnection, order_ids_sql: str) -> bool:
-    """Whether `orders` already holds an order derived from events with one of these ids."""
-    found = con.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM orders WHERE source = 'events' AND order_id IN ({order_ids_sql}) LIMIT 1)"
-    ).fetchall()[0][0]
-    return bool(found)
-
-
-def derive_orders(store: Store, order_ids_sql: str | None = None) -> int:
-    """(Re)build `orders` and `order_lines` from purchase events; returns the number of orders written.
-
-    An order's amount is the sum of its purchase events' revenue (price x quantity when a
-    purchase has no revenue); its time is its first event's. With `order_ids_sql` (a query
-    returning order ids) only those orders are rebuilt; otherwise all orders from events are.
-    Call inside a transaction to make it atomic with the event load.
-    """
-    con = store.con
-    scope = f"order_id IN ({order_ids_sql})" if order_ids_sql else "true"
-    con.execute(
-        f"DELETE FROM order_lines WHERE order_id IN (SELECT order_id FROM orders WHERE source = 'events' AND {scope})"
-    )
-    con.execute(f"DELETE FROM orders WHERE source = 'events' AND {scope}")
-    return _write_orders(con, f"SELECT * FROM events WHERE type = 'purchase' AND {scope}")
-
-
-def _write_orders(con: duckdb.DuckDBPyConnection, purchases: str) -> int:
-    """Insert the orders and order lines of all the stored-form purchase events `purchases` selects."""
-    written = con.execute(
-        f"""INSERT INTO orders (order_id, user_id, ts, amount, lines, units, source)
-            SELECT order_id, arg_min(user_id, ts), min(ts), COALESCE(sum(revenue), 0), count(item_id),
-                   sum(COALESCE(quantity, 1)), 'events'
-            FROM ({purchases}) WHERE order_id IS NOT NULL GROUP BY order_id"""
-    ).fetchall()[0]
-    con.execute(
-        f"""INSERT INTO order_lines (order_id, item_id, quantity, price, revenue)
-            SELECT order_id, item_id, sum(COALESCE(quantity, 1)), arg_min(price, ts), sum(revenue)
-            FROM ({purchases}) WHERE order_id IS NOT NULL AND item_id IS NOT NULL GROUP BY order_id, item_id"""
-    )
-    return int(written[0]) if written else 0
 
 
 def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions | None = None) -> LoadSummary:
@@ -661,7 +589,11 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
     began = time.perf_counter()
     path = Path(path)
     layout = parquet_layout(path) if is_plain_parquet(path, options.format) else None
-    if layout is not None and not {ROW_COLUMN, "file_row_number"} & set(layout[0].names):
+    if (
+        layout is not None
+        and not options.constants
+        and not {ROW_COLUMN, "file_row_number"} & set(layout[0].names)
+    ):
         rows, malformed, format = _Rows(parquet=path, layout=layout), [], "parquet"
     else:
         result = read_input(
@@ -671,17 +603,21 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
             delimiter=options.delimiter,
             encoding=options.encoding,
         )
-        rows, malformed, format = _Rows(table=result.table), result.malformed, result.format
+        table, options = with_constants(result.table, options, canonical_table(kind))
+        rows, malformed, format = _Rows(table=table), result.malformed, result.format
     if rows.num_rows == 0 and not malformed:
         raise InputError(f"{path} has a header but no data rows; there is nothing to load.")
+    if rows.num_rows == 0:
+        qr.refuse_all_malformed(path, malformed, format, options.header)
     loader = _Loader(store, canonical_table(kind), rows, options, str(path), malformed)
     loader.summary.format = format
+    loader.summary.constants = dict(options.constants)
     try:
         with store.transaction():
             summary = loader.run()
             if summary.rejected:
-                target = _quarantine_path(path, store)
-                _write_quarantine_file(store.con, summary.load_id, target)
+                target = qr.quarantine_path(path, store)
+                qr.write_quarantine_file(store.con, summary.load_id, target)
                 summary.quarantine_file = str(target)
     finally:
         store.con.execute("SET TimeZone = 'UTC'")  # after a rollback too: the load set the input's zone

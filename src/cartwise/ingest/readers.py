@@ -36,7 +36,10 @@ HIDDEN_COLUMNS = (ROW_COLUMN, NESTED_COLUMN)
 """Name of the column holding each record's row number in tables returned by `read_input`."""
 
 CDNOW_COLUMNS = ("customer_id", "customer_index", "date", "quantity", "amount")
-"""Columns of a CDNOW-style transaction log (whitespace separated, no header, dates as YYYYMMDD)."""
+"""Columns of a CDNOW-style transaction log (whitespace separated, no header, dates as YYYYMMDD):
+the 5-column sample form (`CDNOW_sample.txt`)."""
+CDNOW_MASTER_COLUMNS = ("customer_id", "date", "quantity", "amount")
+"""The 4-column master form of the CDNOW log (`CDNOW_master.txt`): customer, date, CDs, dollars."""
 
 _SUFFIX_FORMATS = {
     ".csv": "csv",
@@ -435,7 +438,7 @@ def read_input(
     if format == "jsonl":
         return _read_jsonl(data, path, encoding)
     if format == "cdnow":
-        result = _read_lines(data, path, header=False, encoding=encoding, names=list(CDNOW_COLUMNS))
+        result = _read_lines(data, path, header=False, encoding=encoding, names=_cdnow_columns(data, path))
         result.format = "cdnow"
         return result
     if format == "whitespace":
@@ -451,6 +454,23 @@ def read_input(
     result = _read_delimited(data, path, delimiter, header, encoding, names)
     result.format = format
     return result
+
+
+def _cdnow_columns(data: bytes, path: Path) -> list[str]:
+    """The CDNOW form of `data`, from the fields on its first non-blank line (4 or 5)."""
+    first = next((line for line in data[:65536].splitlines() if line.strip()), b"")
+    width = len(first.split())
+    if width == len(CDNOW_COLUMNS):
+        return list(CDNOW_COLUMNS)
+    if width == len(CDNOW_MASTER_COLUMNS):
+        return list(CDNOW_MASTER_COLUMNS)
+    raise InputError(
+        f"{path} is not a CDNOW log: its first line has {width} fields "
+        f"({first.decode('utf-8', errors='replace')[:80]!r}). --format cdnow reads the 4-column master form "
+        "(customer, date, CDs, dollars) or the 5-column sample form (customer, index, date, CDs, dollars), "
+        "separated by spaces; for another layout use --format whitespace --no-header and map columns by number.",
+        parameter="format",
+    )
 
 
 def is_plain_parquet(path: Path, format: str) -> bool:

@@ -9,6 +9,7 @@ every customer over a horizon after the calibration end. `read_transactions` loa
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -51,6 +52,8 @@ class ClvFit:
     spend_excluded_nonpositive: int
     frequency_value_correlation: float | None
     failed_models: dict[str, str]
+    regularisation: dict[str, str]
+    """Per fitted model (`bgnbd`, ..., `gamma_gamma`): why it fell back to `FALLBACK_PENALIZER`."""
 
     def to_dict(self) -> dict[str, Any]:
         """The `cartwise clv fit --json` document (stable keys first, extras after)."""
@@ -72,6 +75,7 @@ class ClvFit:
             "holdout": self.holdout.get(self.model),
             "holdout_by_model": self.holdout,
             "failed_models": self.failed_models,
+            "regularisation": self.regularisation,
             "summary": self.summary.report(),
         }
         return out
@@ -102,6 +106,28 @@ def read_transactions(
     return table.to_pandas()
 
 
+def read_transactions_checked(
+    path: str | Path,
+    customer_col: str | int,
+    date_col: str | int,
+    amount_col: str | int | None,
+    *,
+    date_format: str | None = None,
+    strict: bool = False,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Like `read_transactions`, but records that cannot be used are set aside and reported by
+    the line an editor shows (`cartwise.pipelines.bad_rows.read_checked`), or with `strict` fail."""
+    from cartwise.pipelines.bad_rows import read_checked
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{str(path)!r} does not exist or is not a file.", parameter="transactions")
+    header = not all(_is_position(r) for r in (customer_col, date_col, amount_col))
+    roles = {"customer": customer_col, "date": date_col, "amount": amount_col}
+    columns = {k: (None if v is None else str(v)) for k, v in roles.items()}
+    return read_checked(path, header, columns, date_format=date_format, strict=strict)
+
+
 def _spend_data(summary: RFMSummary) -> tuple[pd.DataFrame, int]:
     customers = summary.customers
     repeaters = customers[customers["frequency"] > 0]
@@ -109,8 +135,47 @@ def _spend_data(summary: RFMSummary) -> tuple[pd.DataFrame, int]:
     return usable, len(repeaters) - len(usable)
 
 
+FALLBACK_PENALIZER = 0.001
+"""L2 penalty tried when a fit without one does not converge (small or awkward logs)."""
+
+
+def _with_fallback(fit: Callable[[float], Any], label: str, penalizer: float, notes: dict[str, str]) -> Any:
+    """`fit(penalizer)`; when that fails to converge without a penalty, `fit(FALLBACK_PENALIZER)`.
+
+    The fallback is stated in `notes[label]` with the reason the unpenalised fit failed; when
+    the penalised fit fails too, its error is raised, saying both attempts were made.
+    """
+    try:
+        return fit(penalizer)
+    except ModelError as exc:
+        if penalizer > 0:
+            raise
+        first = str(exc)
+    try:
+        fitted = fit(FALLBACK_PENALIZER)
+    except ModelError as exc:
+        raise ModelError(
+            f"{exc} (This is the fit with penalizer {FALLBACK_PENALIZER}, tried after the fit without a "
+            "penalty failed the same way: the log cannot support this model as it is; a larger --penalizer, "
+            "another --model or a longer history may.)",
+            parameter="penalizer",
+        ) from exc
+    notes[label] = (
+        f"fitted with penalizer {FALLBACK_PENALIZER} (an L2 penalty on the log-parameters) because the "
+        f"unpenalised fit failed: {first}"
+    )
+    return fitted
+
+
 def _purchase_model(name: str, penalizer: float) -> PurchaseModel:
     return PURCHASE_MODELS[name](penalizer=penalizer)
+
+
+def _purchase_fit(
+    name: str, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+) -> Callable[[float], PurchaseModel]:
+    """Fitting model `name` on (x, t_x, T) with a given penalizer, for `_with_fallback`."""
+    return lambda penalizer: _purchase_model(name, penalizer).fit(x, t_x, big_t)
 
 
 def fit_clv(
@@ -130,8 +195,9 @@ def fit_clv(
 
     `model="auto"` fits BG/NBD, MBG/NBD and Pareto/NBD and keeps the one with the lowest holdout
     mean absolute error when the holdout has purchases, else the highest log-likelihood (all
-    have four parameters). A model that does not converge is skipped in "auto" mode; if all
-    fail, the BG/NBD error is raised. Holdout errors are reported for every model fitted.
+    have four parameters). A fit without a penalty that does not converge is retried with
+    `FALLBACK_PENALIZER`, stated in `regularisation`; a model that still does not converge is
+    skipped in "auto" mode; if all fail, the BG/NBD error is raised. Holdout errors are reported for every model fitted.
     """
     if model not in MODEL_CHOICES:
         raise InputError(f"must be one of {', '.join(MODEL_CHOICES)}; received {model!r}.", parameter="model")
@@ -160,9 +226,10 @@ def fit_clv(
     fitted: dict[str, PurchaseModel] = {}
     holdout: dict[str, dict[str, float | None]] = {}
     errors: dict[str, CartwiseError] = {}
+    notes: dict[str, str] = {}
     for name in names:
         try:
-            fitted[name] = _purchase_model(name, penalizer).fit(x, t_x, big_t)
+            fitted[name] = _with_fallback(_purchase_fit(name, x, t_x, big_t), name, penalizer, notes)
         except ModelError as exc:
             if model != "auto":
                 raise
@@ -190,7 +257,12 @@ def fit_clv(
             "Gamma-Gamma spend model (at least 3). Move the calibration end later or check the amount column.",
             parameter="calibration_end",
         )
-    spend_model = GammaGamma(penalizer=penalizer).fit(spend["monetary_count"], spend["monetary_value"])
+    spend_model = _with_fallback(
+        lambda pen: GammaGamma(penalizer=pen).fit(spend["monetary_count"], spend["monetary_value"]),
+        "gamma_gamma",
+        penalizer,
+        notes,
+    )
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         corr = float(np.corrcoef(spend["frequency"], spend["monetary_value"])[0, 1])
@@ -206,6 +278,7 @@ def fit_clv(
         # JSON has no NaN: a constant column leaves the correlation undefined.
         frequency_value_correlation=corr if np.isfinite(corr) else None,
         failed_models={name: str(exc) for name, exc in errors.items()},
+        regularisation={k: v for k, v in notes.items() if k in (chosen, "gamma_gamma")},
     )
 
 
@@ -265,4 +338,5 @@ __all__ = [
     "fit_clv",
     "predict_clv",
     "read_transactions",
+    "read_transactions_checked",
 ]

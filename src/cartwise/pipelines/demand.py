@@ -20,6 +20,8 @@ elasticities. It replaces these tables:
   periods from the ones before (NULL where the series is too short for that).
 * `reorder_plan(item_id, stock, lead_time_demand, safety_stock, reorder_point, order_quantity,
   days_of_cover, stockout_risk, reorder)`: see `cartwise.forecast.reorder_plan`; riskiest first.
+  `order_quantity` is rounded up to whole units for items sold in units (every order line
+  with a whole quantity).
 * `elasticities(level, id, elasticity, std_error, observations, pooled)`: see `build_elasticities`.
 """
 
@@ -56,6 +58,9 @@ NO_CATEGORY = "(no category)"
 
 STEP_DAYS = {"D": 1, "W": 7}
 
+_LEFT_OUT = "left out of the automatic choice"
+"""Words of the forecast runner's warning when a candidate model cannot train at all."""
+
 
 def _check_freq(freq: str) -> Literal["D", "W"]:
     value = str(freq).upper()
@@ -71,6 +76,19 @@ def _positive_int(value: Any, parameter: str, example: str) -> int:
             parameter=parameter,
         )
     return int(value)
+
+
+def _whole_units(plan: pd.DataFrame, lines: pd.DataFrame) -> pd.Series:
+    """`plan.order_quantity`, rounded up to a whole unit for items sold in units.
+
+    An item is sold in units when every one of its order lines has a whole quantity; nobody
+    orders 0.625 of a shirt. Rounding up keeps the order-up-to level at least as high as the
+    forecast asks. Items sold by weight or length (a fractional quantity on any line) keep the
+    exact quantity.
+    """
+    fractional = set(lines.loc[lines["units"] % 1 != 0, "item_id"].astype(str))
+    whole = ~plan["id"].astype(str).isin(fractional)
+    return plan["order_quantity"].where(~whole, np.ceil(plan["order_quantity"]))
 
 
 def load_order_lines(store: Store) -> pd.DataFrame:
@@ -219,10 +237,20 @@ def _forecast_level(
     panel = build_panel(history[["id", "date", "value"]], "id", "date", "value", freq=freq)
     if store is not None:
         attach_covariates(panel, _item_covariates(store, panel, horizon, freq), "id", "date", horizon)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         result = forecast_panel(panel, horizon, "auto")
         backtest = cross_validate(panel, horizon, ["auto"], n_windows=1)
+    # Per-series fallbacks are routine for short item histories and stay quiet; a model left
+    # out of the automatic choice altogether is said once per level, as is anything else.
+    said: set[str] = set()
+    for record in caught:
+        text = str(record.message)
+        if (issubclass(record.category, DataWarning) and _LEFT_OUT not in text) or text in said:
+            continue
+        said.add(text)
+        where = f"{level} {measure}: " if _LEFT_OUT in text else ""
+        warnings.warn(f"{where}{text}", record.category, stacklevel=2)
     train = backtest_histories(panel, horizon, 1)
     forecasts = result.frame[list(OUTPUT_COLUMNS)].copy()
     forecasts["model"] = forecasts["id"].map(result.models)
@@ -303,6 +331,7 @@ def build_forecasts(
     stock_rows = store.arrow("SELECT item_id, stock FROM items WHERE stock IS NOT NULL").to_pandas()
     stock = dict(zip(stock_rows["item_id"].astype(str), stock_rows["stock"].astype(float), strict=True))
     plan = reorder_plan(items, stock, lead_time, float(service_level), review_period)
+    plan["order_quantity"] = _whole_units(plan, lines)
     plan.insert(6, "days_of_cover", plan.pop("periods_of_cover") * STEP_DAYS[freq])
     plan["reorder"] = plan["order_quantity"] > 0
     plan = plan.rename(columns={"id": "item_id"})

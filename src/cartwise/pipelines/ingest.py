@@ -19,6 +19,7 @@ from cartwise.ingest import (
     ingest_file,
     load_mapping_file,
     parse_map_options,
+    parse_set_options,
     save_mapping_file,
 )
 from cartwise.pipelines.stores import opened
@@ -30,6 +31,7 @@ def load_options(
     settings: Settings,
     *,
     maps: tuple[str, ...] | list[str] = (),
+    sets: tuple[str, ...] | list[str] = (),
     mapping_file: Path | None = None,
     fmt: str | None = None,
     delimiter: str | None = None,
@@ -40,7 +42,8 @@ def load_options(
 ) -> LoadOptions:
     """Reading options from flags, falling back to a saved mapping file, then to the defaults.
 
-    `maps` are `CANONICAL=SOURCE` pairs; they extend (and override) the file's `[map]` table.
+    `maps` are `CANONICAL=SOURCE` pairs; they extend (and override) the file's `[map]` table;
+    `sets` are `CANONICAL=VALUE` constants, likewise over the file's `[set]` table.
     Time stamps without an offset default to the `timezone` setting; times outside the
     settings' window for file loads (`ts_earliest`, `load_max_ahead_days`) are rejected per row.
     """
@@ -54,6 +57,7 @@ def load_options(
         ts_format=ts_format or saved.get("ts_format"),
         timezone=timezone or saved.get("timezone", settings.timezone),
         window=TimeWindow.for_loads(settings),
+        constants={**saved.get("set", {}), **parse_set_options(sets)},
     )
 
 
@@ -88,6 +92,7 @@ def ingest_files(
         save_mapping_file(
             save_mapping,
             summaries[0]["mapping"],
+            summaries[0]["constants"],
             format=options.format,
             delimiter=options.delimiter,
             header=options.header,

@@ -10,6 +10,7 @@ negative log-likelihood), taken on the log scale and mapped back by the delta me
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -188,8 +189,29 @@ def fit_log_params(
         grad = res.jac if has_gradient else None
         small = grad is not None and np.max(np.abs(grad)) < 1e-5
         if not small:
-            raise ModelError(f"{model} did not converge after {res.nit} iterations ({res.message}). {hint}")
+            raise ModelError(
+                f"{model} did not converge after {res.nit} iterations ({optimiser_reason(res)}). {hint}"
+            )
     return np.asarray(res.x, dtype=np.float64), -value * n_obs, int(res.nit)
+
+
+def optimiser_reason(res: Any) -> str:
+    """Why L-BFGS-B stopped, in words: its own message, or an explanation when that is empty.
+
+    SciPy reports a failed line search as "ABNORMAL: " with nothing after the colon; that
+    happens when no step along the search direction lowers the objective, i.e. the
+    likelihood is flat or badly scaled where the optimiser stopped.
+    """
+    message = str(res.message).strip()
+    detail = message.split(":", 1)[1].strip() if ":" in message else message
+    if detail:
+        return message
+    grad = getattr(res, "jac", None)
+    steepest = f"; largest gradient component {float(np.max(np.abs(grad))):.3g}" if grad is not None else ""
+    return (
+        "the line search found no step that improves the fit: the likelihood is flat or badly "
+        f"scaled where the optimiser stopped, so the data cannot pin the parameters down{steepest}"
+    )
 
 
 def standard_errors(

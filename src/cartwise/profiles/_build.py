@@ -1,7 +1,8 @@
 """Customer profiles: one row per customer, built with Ibis over the canonical tables.
 
 Fields (all as of `as_of`, default the latest event or order up to year 9999):
-- `first_seen`, `last_seen`: first and last event; `sessions`, `events`: counts.
+- `first_seen`, `last_seen`: first and last event; `sessions`, `events`: counts (0 for a
+  customer known only from orders).
 - `orders`, `revenue`, `avg_order_value` (revenue / orders), `first_order_at`,
   `last_order_at`, `days_since_last_order` ((as_of - last_order_at) in days, fractional).
 - `top_category` (top level of the category path) and `top_category_share` (its share of
@@ -103,7 +104,11 @@ def profile_expression(con: Any, as_of: datetime | None = None) -> ir.Table:
     ):
         joined = profile.left_join(part, "user_id")
         profile = joined.select(~ibis.selectors.endswith("_right"))
+    # Counts stay integers: a customer known only from orders (a transaction log) has 0 events,
+    # not a missing value that would turn the whole column into floats (`events: 65.0`).
     return profile.mutate(
+        events=profile.events.fill_null(0),
+        sessions=profile.sessions.fill_null(0),
         orders=profile.orders.fill_null(0),
         revenue=profile.revenue.fill_null(0.0),
         avg_order_value=(profile.revenue / profile.orders.nullif(0)).cast("float64"),

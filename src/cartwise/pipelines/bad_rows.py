@@ -1,0 +1,123 @@
+"""Bad rows of a transaction file read outside ingestion (`cartwise clv`): set aside, counted and
+reported by the line a text editor shows, as ingestion quarantines them; or, with `strict`, an error.
+
+Line numbers count from 1 with the header line included; blank lines are not counted (a file
+with blank lines between records shows later lines in an editor).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cartwise.core.errors import DataWarning, InputError
+from cartwise.ingest import read_input
+from cartwise.ingest.readers import HIDDEN_COLUMNS, ROW_COLUMN
+
+
+def _date_failures(text: pd.Series, date_format: str | None) -> np.ndarray:
+    """Which values no attempt reads as a date (the attempts of `cartwise.predict.parse_days`)."""
+    best: np.ndarray | None = None
+    for attempt in [date_format] if date_format else [None, "ISO8601", "mixed"]:
+        try:
+            parsed = pd.to_datetime(text, format=attempt, errors="coerce", utc=True)
+        except (ValueError, TypeError):
+            continue
+        bad = parsed.isna().to_numpy()
+        if best is None or bad.sum() < best.sum():
+            best = bad
+        if not best.any():
+            break
+    return np.ones(len(text), dtype=bool) if best is None else best
+
+
+def read_checked(
+    path: str | Path,
+    header: bool,
+    columns: Mapping[str, Hashable | None],
+    *,
+    date_format: str | None = None,
+    strict: bool = False,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read `path` and set aside records that cannot be used: a wrong number of fields, an empty
+    `customer`, a `date` that is not a date, an `amount` that is not a finite number.
+
+    `columns` maps the roles `customer`, `date`, `amount` to the file's columns (`amount` may be
+    None). Returns the usable rows (string columns) and a report `{"set_aside", "reasons": [{
+    "reason", "count", "lines", "example"}]}`. A DataWarning names the first lines; with `strict`
+    an InputError does instead and nothing is returned.
+    """
+    path = Path(path)
+    result = read_input(path, header=header)
+    offset = 1 if header else 0
+    frame = result.table.to_pandas()
+    problems: list[tuple[str, np.ndarray, pd.Series]] = []
+    lines = (
+        frame[ROW_COLUMN].to_numpy() + offset
+        if ROW_COLUMN in frame
+        else np.arange(1, len(frame) + 1) + offset
+    )
+    for role, column in columns.items():
+        if column is None or column not in frame.columns:
+            continue  # a missing column is the model's whole-file error, with the columns found
+        text = frame[column].astype("string")
+        empty = (text.isna() | (text.str.strip() == "")).to_numpy()
+        if role == "customer":
+            bad, reason = empty, f"record with no customer id (column `{column}`)"
+        elif role == "date":
+            bad, reason = (
+                ~empty & _date_failures(text, date_format),
+                f"record whose date (column `{column}`) is not a date",
+            )
+            bad |= empty
+        else:
+            numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+            bad, reason = ~np.isfinite(numbers), f"record whose amount (column `{column}`) is not a number"
+        problems.append((reason, bad, text))
+    reasons: list[dict[str, Any]] = [
+        {
+            "reason": f"record {m.reason}",
+            "count": 1,
+            "lines": [m.row + offset],
+            "example": m.text,
+        }
+        for m in result.malformed
+    ]
+    drop = np.zeros(len(frame), dtype=bool)
+    for reason, bad, text in problems:
+        bad = bad & ~drop  # each row counted once, under its first problem
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            reasons.append(
+                {
+                    "reason": reason,
+                    "count": int(idx.size),
+                    "lines": [int(v) for v in lines[idx[:5]]],
+                    "example": str(text.iloc[idx[0]]),
+                }
+            )
+            drop |= bad
+    count = int(drop.sum()) + len(result.malformed)
+    report: dict[str, Any] = {"set_aside": count, "reasons": reasons}
+    if count:
+        shown = "; ".join(
+            f"{r['count']} {r['reason']} (line{'s' if r['count'] > 1 else ''} "
+            f"{', '.join(map(str, r['lines']))}{', ...' if r['count'] > len(r['lines']) else ''}, e.g. {r['example']!r})"
+            for r in reasons[:5]
+        )
+        if strict:
+            raise InputError(
+                f"{path}: {count:,} of {len(frame) + len(result.malformed):,} records cannot be used: {shown}."
+            )
+        warnings.warn(
+            f"{path}: {count:,} records set aside: {shown}. The rest were used; pass --strict to fail instead.",
+            DataWarning,
+            stacklevel=2,
+        )
+    kept = frame.loc[~drop].drop(columns=[c for c in HIDDEN_COLUMNS if c in frame.columns])
+    return kept.reset_index(drop=True), report
