@@ -22,7 +22,7 @@ from cartwise.simulate import ShopConfig
 from cartwise.store import Store
 
 SHOP = ShopConfig(seed=7, users=300, items=60, days=45)
-FIELDS = [c for c in EVENTS.column_names if c != "properties"]
+FIELDS = [c for c in EVENTS.column_names if c not in ("properties", "anonymous_id")]
 
 
 @pytest.fixture
@@ -61,13 +61,15 @@ def extra_events(store: Store, path: Path, tag: str) -> Path:
     user, session, day = store.con.execute(
         "SELECT user_id, session_id, ts::DATE FROM events WHERE type = 'purchase' ORDER BY ts LIMIT 1"
     ).fetchall()[0]
+    # A day after the shop's history (inside the loads' time window, which refuses the far future).
+    later = store.con.execute("SELECT max(ts)::DATE + 2 FROM events").fetchall()[0][0]
     rows = [
         (f"{tag}1", f"{day} 23:59:00", user, session, "view", "i1", "", "", "", ""),
         (f"{tag}2", f"{day} 23:59:30", user, session, "purchase", "i1", "2", "5.0", f"{tag}-o", ""),
         (f"{tag}3", f"{day} 00:00:10", user, session, "purchase", "i2", "1", "3.0", f"{tag}-o", "3.0"),
         (f"{tag}4", f"{day} 12:00:00", user, "", "purchase", "i3", "", "8.0", "", ""),
         (f"{tag}5", f"{day} 13:00:00", user, session, "refund", "i1", "-1", "5.0", f"{tag}-o", "-5.0"),
-        (f"{tag}6", "2030-01-02 09:00:00", f"{tag}-new", f"{tag}-s", "purchase", "i1", "1", "2.5", "", ""),
+        (f"{tag}6", f"{later} 09:00:00", f"{tag}-new", f"{tag}-s", "purchase", "i1", "1", "2.5", "", ""),
     ]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
