@@ -99,8 +99,7 @@ def _stamp(value: Any) -> str:
 def overview(service: Service) -> dict[str, Any]:
     """Live KPIs (see `cartwise.service.live`), top items and categories since midnight UTC, recent orders."""
     since = _today_start()
-    assert service.gate is not None
-    with service.gate as store:
+    with service.read(what="dashboard overview") as store:
         con = store.con
         top_items = con.execute(
             """
