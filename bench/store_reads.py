@@ -5,7 +5,8 @@ sorted into the funnel timeline as `cartwise ingest` leaves it), starts a real `
 serve`, then runs the paced collector phase of bench/collector.py (`--batch-rate` requests/s
 of 100 events, latency counted from each request's scheduled time) twice: alone, and while a
 client asks `GET /api/v1/analytics/funnel` (view > add_to_cart > purchase within a day, over
-all the data) again and again. Reads run on their own DuckDB cursors beside the writer, so
+all the data) again and again. `max backlog` is the most acknowledged events not yet written
+to DuckDB seen on /health during a phase: it grows when a reader holds up the writer. Reads run on their own DuckDB cursors beside the writer, so
 the p99 with the funnel should stay within 1.5x of the p99 without it, and every funnel must
 still answer 200.
 
@@ -31,6 +32,8 @@ from cartwise.service.server_process import ServerProcess
 from cartwise.service.service import open_ready_store
 from collector import cpu_seconds, run_phase  # bench/collector.py
 
+HEALTH = "/api/v1/health"
+
 
 def build(db: Path, events: int) -> tuple[str, str, float]:
     """The store, a collect key and a read key; returns the keys and the build's seconds."""
@@ -51,6 +54,13 @@ def funnel_loop(url: str, key: str, stop: threading.Event, out: list[tuple[int, 
             began = time.perf_counter()
             status = client.get("/api/v1/analytics/funnel").status_code
             out.append((status, time.perf_counter() - began))
+
+
+def backlog_sampler(url: str, stop: threading.Event, out: list[int]) -> None:
+    """The writer's backlog (acknowledged events not yet in DuckDB) from /health, every 0.2 s."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while not stop.wait(0.2):
+            out.append(int(client.get(HEALTH).json()["backlog"]))
 
 
 def main() -> None:
@@ -77,6 +87,10 @@ def main() -> None:
 
             def paced() -> dict[str, float]:
                 used = cpu_seconds(server.pid)
+                backlog: list[int] = []
+                done = threading.Event()
+                sampler = threading.Thread(target=backlog_sampler, args=(server.url, done, backlog))
+                sampler.start()
                 result = asyncio.run(
                     run_phase(
                         host,
@@ -90,6 +104,9 @@ def main() -> None:
                     )
                 )
                 result["cpu_s"] = cpu_seconds(server.pid) - used
+                done.set()
+                sampler.join()
+                result["backlog"] = max(backlog, default=0)
                 return result
 
             asyncio.run(
@@ -117,11 +134,14 @@ def main() -> None:
             server.stop()
 
     print(f"one funnel alone: {min(s for _, s in alone):.2f} s (statuses {[st for st, _ in alone]})")
-    print(f"{'phase':<34} {'requests':>8} {'fail':>5} {'p50 ms':>8} {'p99 ms':>8} {'server cpu s':>12}")
+    print(
+        f"{'phase':<34} {'requests':>8} {'fail':>5} {'p50 ms':>8} {'p99 ms':>8} {'server cpu s':>12} "
+        f"{'max backlog':>11}"
+    )
     for name, r in (("paced batches alone", without), ("paced batches + funnel loop", with_funnel)):
         print(
             f"{name:<34} {r['requests']:>8.0f} {r['failures']:>5.0f} {r['p50_ms']:>8.1f} "
-            f"{r['p99_ms']:>8.1f} {r['cpu_s']:>12.1f}"
+            f"{r['p99_ms']:>8.1f} {r['cpu_s']:>12.1f} {r['backlog']:>11,}"
         )
     ok = [s for st, s in funnels if st == 200]
     print(
