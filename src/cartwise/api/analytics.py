@@ -176,11 +176,12 @@ End = Annotated[
 def _run(
     request: Request, view: Callable[..., dict[str, Any]], **params: Any
 ) -> dict[str, Any] | JSONResponse:
-    gate = service_of(request).gate
-    if gate is None:
+    service = service_of(request)
+    if service.gate is None:
         return error_response(503, "The service is not started.")
     try:
-        with gate as store:
+        # A snapshot beside the writer, with the read time limit; a stopped read names `start`.
+        with service.read(narrow="start" if "start" in params else None) as store:
             return view(store, **params)
     except views.BadParameter as exc:
         status, body, headers = cartwise_error(exc)

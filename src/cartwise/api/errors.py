@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cartwise.core.errors import CartwiseError, ConfigError, NotFoundError, StoreError
+from cartwise.core.errors import CartwiseError, ConfigError, NotFoundError, QueryTimeout, StoreError
 from cartwise.service.collector import CollectorBusy
 
 log = logging.getLogger("cartwise.api")
@@ -31,6 +31,7 @@ _CODES = {
     422: "invalid_request",
     429: "too_many_requests",
     503: "unavailable",
+    504: "query_timeout",
 }
 
 
@@ -106,7 +107,15 @@ def cartwise_error(exc: CartwiseError) -> tuple[int, dict[str, Any], dict[str, s
     """Status, body and headers for an error raised by Cartwise's own code."""
     if isinstance(exc, CollectorBusy):
         return 503, error_body(503, str(exc), code="busy"), {"Retry-After": "2"}
-    status = 404 if isinstance(exc, NotFoundError) else 503 if isinstance(exc, StoreError) else 400
+    status = (
+        404
+        if isinstance(exc, NotFoundError)
+        else 504
+        if isinstance(exc, QueryTimeout)  # a read stopped by `read_timeout_seconds`
+        else 503
+        if isinstance(exc, StoreError)
+        else 400
+    )
     message = str(exc)  # the parameter named as the API names it: `min_support`
     fields = [] if exc.parameter is None else [{"field": exc.parameter, "problem": message}]
     return status, error_body(status, message, fields=fields, parameter=exc.parameter), None

@@ -70,6 +70,13 @@ class StoreError(CartwiseError):
     code = "store_error"
 
 
+class QueryTimeout(CartwiseError):
+    """A read ran past the `read_timeout_seconds` limit and was interrupted; `parameter` names
+    the request parameter that narrows it (the API answers 504)."""
+
+    code = "query_timeout"
+
+
 class NotFoundError(CartwiseError):
     """A named thing (user, item, model, key) does not exist."""
 

@@ -105,6 +105,13 @@ class Settings(BaseModel):
     flush_seconds: float = Field(
         0.25, gt=0, description="Longest wait before acknowledged events are written to DuckDB, in seconds."
     )
+    read_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        description="Longest time a dashboard or API read of the store may run, in seconds; a longer one is "
+        "interrupted and answered with 504 and the parameter that narrows it (reads run on their own "
+        "snapshot beside the collector's writer, which never waits for them).",
+    )
     ts_earliest: date = Field(
         date(1990, 1, 1),
         description="Earliest time (a UTC date) the collector and file loads accept; an earlier time is "

@@ -663,32 +663,26 @@ def analytics_page(service: Service) -> dict[str, Any]:
     """The page's default view: weekly KPIs and tiles, the view-to-purchase funnel in a day
     over the last `FUNNEL_PAGE_DAYS` days with data (up to tomorrow), weekly first-purchase retention, the top
     rules, and the forms' options."""
-    gate = service.gate
-    assert gate is not None
-    # One turn of the gate per view, so the collector's writer is never held up for long.
-    with gate as store:
+    # One snapshot for the whole view, on its own cursor: the collector's writer never waits for it.
+    with service.read(what="Analytics page's default view") as store:
         types = set(event_types(store))
-    with gate as store:
         kpis_data = kpis_view(store)
-    funnel_from = funnel_to = None
-    funnel_data = None
-    if kpis_data["last_event"] is not None and {"view", "add_to_cart", "purchase"} <= types:
-        # The last day with data up to tomorrow: a stray event dated 2100 must not make the
-        # page open on an empty funnel (it still counts in every view that covers it).
-        tomorrow = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
-        with gate as store:
+        funnel_from = funnel_to = None
+        funnel_data = None
+        if kpis_data["last_event"] is not None and {"view", "add_to_cart", "purchase"} <= types:
+            # The last day with data up to tomorrow: a stray event dated 2100 must not make the
+            # page open on an empty funnel (it still counts in every view that covers it).
+            tomorrow = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
             recent = _last_event_before(store, tomorrow)
-        funnel_to = recent.date() if recent is not None else date.fromisoformat(kpis_data["last_event"][:10])
-        funnel_from = funnel_to - timedelta(days=FUNNEL_PAGE_DAYS - 1)
-        # No end after 9999-12-31 (no date holds it): to the end of the data is the same range.
-        funnel_end = None if funnel_to == date.max else (funnel_to + timedelta(days=1)).isoformat()
-        with gate as store:
+            funnel_to = (
+                recent.date() if recent is not None else date.fromisoformat(kpis_data["last_event"][:10])
+            )
+            funnel_from = funnel_to - timedelta(days=FUNNEL_PAGE_DAYS - 1)
+            # No end after 9999-12-31 (no date holds it): to the end of the data is the same range.
+            funnel_end = None if funnel_to == date.max else (funnel_to + timedelta(days=1)).isoformat()
             funnel_data = funnel_view(store, start=funnel_from.isoformat(), end=funnel_end)
-    with gate as store:
         retention_data = retention_view(store)
-    with gate as store:
         rules_data = rules_view(store)
-    with gate as store:
         options_data = options(store)
     return {
         "kpis": kpis_data,

@@ -154,7 +154,7 @@ def list_customers(
     from `offset`.
     """
     dashboard.check_page(limit, offset, MAX_LIMIT)
-    with service.require_gate() as store:
+    with service.read() as store:
         return _list(store, q=q, segment=segment, sort=sort, limit=limit, offset=offset)
 
 
@@ -164,7 +164,7 @@ def customer_detail(service: Service, user_id: str, *, events: int = 50, orders:
 
     Raises NotFoundError naming the id when the customer is not in the profiles.
     """
-    with service.require_gate() as store:
+    with service.read() as store:
         _require_profiles(store)
         found = _rows(store.con.execute("SELECT * FROM profiles WHERE user_id = ?", [user_id]))
         if not found:
@@ -338,7 +338,7 @@ def _rfm(store: Store) -> dict[str, Any]:
 def rfm_grid(service: Service) -> dict[str, Any]:
     """The 5 x 5 grid of recency by frequency scores (customers and revenue per cell, with the
     RFM segment each cell belongs to) and per-segment totals, over customers with an order."""
-    with service.require_gate() as store:
+    with service.read() as store:
         return _rfm(store)
 
 
@@ -385,7 +385,7 @@ def _clusters(store: Store) -> dict[str, Any]:
 def clusters(service: Service) -> dict[str, Any]:
     """Behavioural clusters: size, share, revenue, plain-words description, feature z-scores and
     the mean profile values of their members."""
-    with service.require_gate() as store:
+    with service.read() as store:
         return _clusters(store)
 
 
@@ -419,7 +419,7 @@ def _saved(store: Store) -> dict[str, Any]:
 
 def saved_segments(service: Service) -> dict[str, Any]:
     """Saved rule segments with their current size, latest revenue and size history."""
-    with service.require_gate() as store:
+    with service.read() as store:
         return _saved(store)
 
 
@@ -448,7 +448,7 @@ def _count(store: Store, rule: str) -> int:
 
 def count_rule(service: Service, rule: str) -> dict[str, Any]:
     """The builder's live count: customers matching `rule`, out of all profiled customers."""
-    with service.require_gate() as store:
+    with service.read() as store:
         matched = _count(store, rule)
         total = store.con.execute("SELECT count(*) FROM profiles").fetchall()[0][0]
     return {"rule": rule, "count": matched, "total": int(total), "share": matched / total if total else 0.0}
@@ -670,7 +670,7 @@ def lifetime_value(
         raise InputError(f"must be between 2 and 200; received {bins}.", parameter="bins")
     if not 1 <= top <= MAX_LIMIT:
         raise InputError(f"must be between 1 and {MAX_LIMIT}; received {top}.", parameter="top")
-    with service.require_gate() as store:
+    with service.read() as store:
         if not _ready(store):
             return {
                 "ready": False,
@@ -726,7 +726,7 @@ def profile_fields(store: Store) -> list[dict[str, str]]:
 def customers_page(service: Service) -> dict[str, Any]:
     """The Customers page: the first customers by revenue, RFM grid, clusters, saved segments,
     rule fields and lifetime value; each part is also served alone under /api/v1."""
-    with service.require_gate() as store:
+    with service.read() as store:
         ready = _ready(store)
         listing = _list(store, q=None, segment=None, sort="-revenue", limit=25, offset=0)
         rfm = _rfm(store)

@@ -93,8 +93,7 @@ def _today_start() -> datetime:
 def overview(service: Service) -> dict[str, Any]:
     """Live KPIs (see `cartwise.service.live`), top items and categories since midnight UTC, recent orders."""
     since = _today_start()
-    assert service.gate is not None
-    with service.gate as store:
+    with service.read(what="dashboard overview") as store:
         con = store.con
         top_items = con.execute(
             """
@@ -150,7 +149,7 @@ def overview(service: Service) -> dict[str, Any]:
             {
                 "order_id": r[0],
                 "user_id": r[1],
-                "ts": utc_iso(r[2]),
+                "ts": _stamp(r[2]),  # DuckDB hands a time past year 9999 back as text
                 "amount": round(float(r[3]), 2),
                 "lines": r[4],
             }

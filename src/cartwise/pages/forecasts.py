@@ -171,7 +171,7 @@ def list_series(
     `total` counts every match; `series` holds `limit` of them from `offset`.
     """
     dashboard.check_page(limit, offset, MAX_LIMIT)
-    with service.require_gate() as store:
+    with service.read() as store:
         return _list(store, level=level, measure=measure, q=q, sort=sort, limit=limit, offset=offset)
 
 
@@ -253,7 +253,7 @@ def series_detail(service: Service, level: str, series_id: str, *, measure: str 
     covered periods), the forecast with 80% and 95% intervals, the chosen model and its
     backtest errors (MASE, sMAPE in %, 80% coverage), the price elasticity and, for items,
     the reorder plan row. Raises NotFoundError naming the id when there is no such series."""
-    with service.require_gate() as store:
+    with service.read() as store:
         return _detail(store, level, series_id, measure)
 
 
@@ -310,7 +310,7 @@ def reorder_list(
     `REORDER_SORTS`); `only_reorder` keeps the items to order now. `summary` counts every item
     of the plan: items, items to order, items at risk (stock-out risk ≥ 0.5) and units to order."""
     dashboard.check_page(limit, offset, MAX_LIMIT)
-    with service.require_gate() as store:
+    with service.read() as store:
         return _reorder(store, only_reorder=only_reorder, sort=sort, limit=limit, offset=offset)
 
 
@@ -337,7 +337,7 @@ def elasticities(service: Service, *, level: str = "category", limit: int = 200)
     observed and whether an item's estimate is pooled with its category's."""
     if not 1 <= limit <= MAX_ELASTICITY_LIMIT:
         raise InputError(f"`limit` must be between 1 and {MAX_ELASTICITY_LIMIT}; received {limit}.")
-    with service.require_gate() as store:
+    with service.read() as store:
         return _elasticities(store, level=level, limit=limit)
 
 
@@ -363,7 +363,7 @@ def _accuracy(store: Store) -> list[dict[str, Any]]:
 def forecasts_page(service: Service) -> dict[str, Any]:
     """The Forecasts page: the item series with the largest forecast first, the first of them
     in full (history, forecast, model) and the backtest accuracy per level and measure."""
-    with service.require_gate() as store:
+    with service.read() as store:
         listing = _list(
             store, level="item", measure="units", q=None, sort=DEFAULT_SORT, limit=PAGE_SERIES, offset=0
         )
@@ -389,7 +389,7 @@ def forecasts_page(service: Service) -> dict[str, Any]:
 
 def inventory_page(service: Service) -> dict[str, Any]:
     """The Inventory page: the reorder plan riskiest first and the category price elasticities."""
-    with service.require_gate() as store:
+    with service.read() as store:
         reorder = _reorder(store, only_reorder=False, sort="stockout_risk", limit=PAGE_REORDER, offset=0)
         cats = _elasticities(store, level="category", limit=200)
         period = _period(store) if _ready(store) else None

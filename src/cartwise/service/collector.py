@@ -47,9 +47,9 @@ from cartwise.core.errors import CartwiseError, InputError, StoreError
 from cartwise.ingest import StoredIds, TimeWindow, prepare_events, store_events
 from cartwise.ingest.load import COLLECTOR_WINDOW
 from cartwise.schema import EVENTS
+from cartwise.service.gate import StoreGate
 from cartwise.service.live import LiveKPIs
 from cartwise.service.seen_ids import StoredIdIndex
-from cartwise.store import Store
 
 log = logging.getLogger("cartwise.collector")
 
@@ -135,21 +135,6 @@ class _Batch:
     events: int = 0
     first_segment: int = -1
     last_segment: int = -1
-
-
-class StoreGate:
-    """The service's one Store behind a lock: the writer thread and readers take turns."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._lock = threading.RLock()
-
-    def __enter__(self) -> Store:
-        self._lock.acquire()
-        return self.store
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
 
 
 class EventLog:

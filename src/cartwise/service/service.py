@@ -1,13 +1,16 @@
 """The running service: one process owns the store, the key ring, live KPIs and the collector.
 
 `Service.start()` opens the store for writing (DuckDB then refuses any other writer),
-replays the collector's log, seeds live KPIs from the store and starts the writer. All store
-access in the process goes through `service.gate`, so the writer and readers take turns.
+replays the collector's log, seeds live KPIs from the store and starts the writer. Writes go
+through `service.gate` (one at a time, on the store's connection); reads go through
+`service.read()`, each on its own cursor and snapshot with the `read_timeout_seconds` limit, so
+a slow read never holds up the writer.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +82,7 @@ class Service:
                 "Europe/Paris); fix it in cartwise.toml or CARTWISE_TIMEZONE."
             )
         self._store = store
-        self.gate = StoreGate(store)
+        self.gate = StoreGate(store, read_timeout=self.settings.read_timeout_seconds)
         self.collector = Collector(
             self.gate,
             event_log_dir(self.settings),
@@ -118,6 +121,11 @@ class Service:
         if self.gate is None:
             raise InputError("The service is not started.")
         return self.gate
+
+    def read(self, *, narrow: str | None = None, what: str = "query") -> AbstractContextManager[Store]:
+        """`with service.read(narrow="start") as store:` a read-only snapshot of the store beside
+        the writer, interrupted after `read_timeout_seconds` with `QueryTimeout` naming `narrow`."""
+        return self.require_gate().read(narrow=narrow, what=what)
 
     # -- keys and users ------------------------------------------------------------------------
     def verify_key(self, key: str) -> KeyInfo | None:
@@ -207,7 +215,7 @@ class Service:
         return {**result, "log": "settled: every logged event was stored, then the segments were deleted"}
 
     def export_customer(self, user_id: str) -> dict[str, Any]:
-        with self.require_gate() as store:
+        with self.read(what="export") as store:
             return export_customer(store, user_id)
 
     # -- health ---------------------------------------------------------------------------------

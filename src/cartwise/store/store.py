@@ -194,6 +194,26 @@ class Store:
         """Run a query and return the whole result as an Arrow table."""
         return self.con.sql(sql, params=params or None).to_arrow_table()
 
+    # -- reads beside the writer -------------------------------------------------------------
+    def reader(self) -> Store:
+        """A read-only view of this store on its own DuckDB cursor, inside one transaction, so
+        every query through it sees the same snapshot (DuckDB's MVCC) while this connection keeps
+        writing; nothing it runs waits for the writer or holds it up. Close it with `close()`
+        (which rolls the transaction back: a reader never commits)."""
+        view = object.__new__(Store)
+        view.settings = self.settings
+        view.path = self.path
+        view.read_only = True
+        view._ibis = None
+        view.con = self.con.cursor()
+        try:
+            view.con.execute("SET TimeZone = 'UTC'")
+            view.con.execute("BEGIN TRANSACTION")
+        except BaseException:
+            view.con.close()
+            raise
+        return view
+
     # -- reads through Ibis ------------------------------------------------------------------
     def ibis(self) -> Any:
         """An Ibis DuckDB backend over this store's connection."""

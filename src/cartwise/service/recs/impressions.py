@@ -64,7 +64,7 @@ def online_metrics(gate: StoreGate, attribution_hours: float, days: int = 30) ->
     """Impressions and the actions attributed to them (see the module docstring), over `days`."""
     since = now() - timedelta(days=days)
     window = timedelta(hours=attribution_hours)
-    with gate as store:
+    with gate.read() as store:
         row = store.con.execute(
             """WITH imp AS (SELECT * FROM rec_impressions WHERE ts >= ?),
                ev AS (
@@ -122,7 +122,7 @@ def online_metrics(gate: StoreGate, attribution_hours: float, days: int = 30) ->
 
 def user_history(gate: StoreGate, user_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """The user's latest item events (newest first), for the dashboard's try-it panel."""
-    with gate as store:
+    with gate.read() as store:
         rows = store.con.execute(
             """SELECT e.ts, e.type, e.item_id, i.title, i.category FROM events e
                LEFT JOIN items i USING (item_id)
@@ -144,7 +144,7 @@ def user_history(gate: StoreGate, user_id: str, limit: int = 20) -> list[dict[st
 
 def top_buyers(gate: StoreGate, limit: int = 8) -> list[str]:
     """Customers with the most purchases, to try recommendations on."""
-    with gate as store:
+    with gate.read() as store:
         rows = store.con.execute(
             "SELECT user_id FROM events WHERE type = 'purchase' GROUP BY 1 ORDER BY count(*) DESC, user_id LIMIT ?",
             [limit],

@@ -22,7 +22,7 @@ def evaluate_offline(gate: StoreGate, models: list[str]) -> dict[str, Any]:
     """
     from cartwise.pipelines.recs import evaluate_from_file
 
-    with gate as store:
+    with gate.read(limited=False) as store:
         table = store.arrow(
             "SELECT user_id, item_id, epoch(ts) AS ts FROM events WHERE item_id IS NOT NULL "
             "AND type IN ('view', 'add_to_cart', 'begin_checkout', 'purchase') ORDER BY ts"

@@ -47,7 +47,7 @@ class LiveActivity:
 
     def start(self, gate: StoreGate) -> int:
         """Start reading after the last stored event; returns its row id (-1: none yet)."""
-        with gate as store:
+        with gate.read(limited=False) as store:
             self.seen_rowid = int(
                 store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
             )
@@ -56,7 +56,7 @@ class LiveActivity:
     def seed_sessions(self, gate: StoreGate) -> None:
         """Sessions active in the last hour, so a restart keeps them."""
         since = now() - timedelta(hours=1)
-        with gate as store:
+        with gate.read(limited=False) as store:
             rows = store.con.execute(
                 "SELECT session_id, item_id FROM events WHERE ts >= ? AND session_id IS NOT NULL "
                 "AND item_id IS NOT NULL ORDER BY ts, rowid",
@@ -69,11 +69,14 @@ class LiveActivity:
     def poll(self, gate: StoreGate) -> int:
         """Apply events stored since the last poll to sessions and users; returns how many.
 
+        The read runs on its own snapshot, never under the writer's lock, and in the caller's
+        thread (the background poller), never on the event loop.
+
         The rows come as Arrow with ids dictionary-encoded: turning thousands of rows into
         Python tuples held the GIL for 40-60 ms under collector load and stalled every other
         thread.
         """
-        with gate as store:
+        with gate.read(limited=False) as store:
             table = store.con.sql(
                 "SELECT rowid, ts, user_id, session_id, type, item_id FROM events WHERE rowid > $seen "
                 "AND item_id IS NOT NULL ORDER BY rowid LIMIT 200000",
@@ -92,19 +95,35 @@ class LiveActivity:
             values[name] = [str(v) for v in encoded.dictionary.to_pylist()]
         users, sessions, kinds, items = (values[n] for n in ("user_id", "session_id", "type", "item_id"))
         weights = [EVENT_WEIGHTS.get(kind) for kind in kinds]
+        # Grouped per user and per session before taking the lock, which the async request
+        # routes take: the loop over up to 200k rows runs here, in the poller's thread, and the
+        # lock is held only to merge one short list per user and session.
+        fresh_new: dict[str, list[FreshEvent]] = {}
+        bought_new: dict[str, set[str]] = {}
+        session_new: dict[str, list[str]] = {}  # the order of last activity, as `sessions` keeps
+        for row in range(len(rowids)):
+            user, item, kind = codes["user_id"][row], codes["item_id"][row], codes["type"][row]
+            weight = weights[kind]
+            if weight is not None:
+                fresh_new.setdefault(users[user], []).append((rowids[row], items[item], weight, kinds[kind]))
+                session = codes["session_id"][row]
+                if session >= 0:
+                    seq = session_new.pop(sessions[session], [])
+                    session_new[sessions[session]] = seq
+                    if not seq or seq[-1] != items[item]:
+                        seq.append(items[item])
+            if kinds[kind] == "purchase":
+                bought_new.setdefault(users[user], set()).add(items[item])
         with self.lock:  # one poll is applied whole: a request sees all of it or none
-            for row in range(len(rowids)):
-                user, item, kind = codes["user_id"][row], codes["item_id"][row], codes["type"][row]
-                weight = weights[kind]
-                if weight is not None:
-                    fresh = self.fresh.setdefault(users[user], [])
-                    fresh.append((rowids[row], items[item], weight, kinds[kind]))
-                    del fresh[:-_MAX_FRESH_PER_USER]
-                    session = codes["session_id"][row]
-                    if session >= 0:
-                        self.locked_session_add(sessions[session], items[item])
-                if kinds[kind] == "purchase":
-                    self.live_bought.setdefault(users[user], set()).add(items[item])
+            for user_id, events in fresh_new.items():
+                fresh = self.fresh.setdefault(user_id, [])
+                fresh.extend(events[-_MAX_FRESH_PER_USER:])
+                del fresh[:-_MAX_FRESH_PER_USER]
+            for session_id, seq in session_new.items():
+                for item_id in seq[-_MAX_SESSION_ITEMS:]:  # the deque keeps no more anyway
+                    self.locked_session_add(session_id, item_id)
+            for user_id, bought in bought_new.items():
+                self.live_bought.setdefault(user_id, set()).update(bought)
             self.seen_rowid = max(self.seen_rowid, max(rowids))
         return len(rowids)
 

@@ -67,7 +67,9 @@ class Retrainer:
             started = time.perf_counter()
             self.status = {"state": "running", "since": stamp()}
             try:
-                with self.gate as store:  # only reading runs under the gate; fitting does not block writes
+                with self.gate.read(
+                    limited=False
+                ) as store:  # a snapshot: neither reading nor fitting blocks writes
                     watermark = int(
                         store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
                     )

@@ -160,7 +160,7 @@ class RecsServer:
     def refresh_catalogue(self) -> int:
         """Re-read stock and the active flag; returns how many items are now blocked."""
         state = self.state
-        with self.gate as store:
+        with self.gate.read(limited=False) as store:
             rows = store.con.execute("SELECT item_id, stock, active FROM items").fetchall()
         blocked = np.ones(len(state.item_ids), dtype=bool)  # gone from the catalogue: blocked
         for item, stock, active in rows:
@@ -177,7 +177,7 @@ class RecsServer:
     # -- model swaps -----------------------------------------------------------------------------
     def reload(self) -> str:
         """Load the saved model and swap it in; returns its version."""
-        with self.gate as store:
+        with self.gate.read() as store:
             watermark = int(store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0])
         return self._swap(load_model(self.model_dir), watermark)
 

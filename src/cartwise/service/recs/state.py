@@ -98,7 +98,7 @@ def norm(x: np.ndarray) -> np.ndarray:
 
 def build_state(gate: StoreGate, options: RecsOptions, model: Recommender | None, watermark: int) -> State:
     """The state serving `model` (None: trending items only), with purchases up to row `watermark`."""
-    with gate as store:
+    with gate.read(limited=False) as store:
         catalogue = store.arrow("SELECT item_id, title, category, stock, active FROM items").to_pylist()
         purchases = store.arrow(
             "SELECT DISTINCT user_id, item_id FROM events WHERE type = 'purchase' AND item_id IS NOT NULL "
@@ -196,7 +196,7 @@ def bought_together(gate: StoreGate) -> dict[str, list[tuple[str, float, float]]
     """Pair rules `{a} -> {b}` from the orders (`cartwise.analytics.basket_rules`), best lift first."""
     from cartwise.analytics import basket_rules
 
-    with gate as store:
+    with gate.read(limited=False) as store:
         lines = store.arrow("SELECT order_id, item_id FROM order_lines WHERE item_id IS NOT NULL")
         baskets = store.con.execute("SELECT count(DISTINCT order_id) FROM order_lines").fetchall()[0][0]
     if not baskets or lines.num_rows == 0:

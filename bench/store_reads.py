@@ -1,0 +1,156 @@
+"""Collector latency while the Analytics page's funnel runs in a loop (issue 21, point 9).
+
+Builds a store of `--events` events (the synthetic shop of bench/analytics.py, rolled up and
+sorted into the funnel timeline as `cartwise ingest` leaves it), starts a real `cartwise
+serve`, then runs the paced collector phase of bench/collector.py (`--batch-rate` requests/s
+of 100 events, latency counted from each request's scheduled time) twice: alone, and while a
+client asks `GET /api/v1/analytics/funnel` (view > add_to_cart > purchase within a day, over
+all the data) again and again. `max backlog` is the most acknowledged events not yet written
+to DuckDB seen on /health during a phase: it grows when a reader holds up the writer. Reads run on their own DuckDB cursors beside the writer, so
+the p99 with the funnel should stay within 1.5x of the p99 without it, and every funnel must
+still answer 200.
+
+    .venv/bin/python bench/store_reads.py [--events 10000000] [--seconds 20] [--batch-rate 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from analytics import make_events  # bench/analytics.py
+from cartwise.analytics import refresh_rollup
+from cartwise.core.settings import get_settings
+from cartwise.service import keys as keys_job
+from cartwise.service.server_process import ServerProcess
+from cartwise.service.service import open_ready_store
+from collector import cpu_seconds, run_phase  # bench/collector.py
+
+HEALTH = "/api/v1/health"
+
+
+def build(db: Path, events: int) -> tuple[str, str, float]:
+    """The store, a collect key and a read key; returns the keys and the build's seconds."""
+    began = time.perf_counter()
+    with open_ready_store(get_settings(db=db, memory_limit="4GB")) as store:
+        _, collect = keys_job.create_key(store, scope="collect", name="bench")
+        _, read = keys_job.create_key(store, scope="read", name="bench")
+        store.append("events", make_events(events))
+        refresh_rollup(store)
+        store.con.execute("CHECKPOINT")
+    return collect, read, time.perf_counter() - began
+
+
+def funnel_loop(url: str, key: str, stop: threading.Event, out: list[tuple[int, float]]) -> None:
+    """Ask for the funnel until `stop`; (status, seconds) of each answer."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=300) as client:
+        while not stop.is_set():
+            began = time.perf_counter()
+            status = client.get("/api/v1/analytics/funnel").status_code
+            out.append((status, time.perf_counter() - began))
+
+
+def backlog_sampler(url: str, stop: threading.Event, out: list[int]) -> None:
+    """The writer's backlog (acknowledged events not yet in DuckDB) from /health, every 0.2 s."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while not stop.wait(0.2):
+            out.append(int(client.get(HEALTH).json()["backlog"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000, help="events in the store")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each paced phase")
+    parser.add_argument("--batch-rate", type=float, default=200.0, help="requests/s of 100 events")
+    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads of the server")
+    args = parser.parse_args()
+    requests = int(args.seconds * args.batch_rate)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        collect, read, built = build(db, args.events)
+        print(f"store of {args.events:,} events built in {built:.0f} s")
+        env = {
+            "CARTWISE_LOG_LEVEL": "WARNING",
+            "CARTWISE_MEMORY_LIMIT": "4GB",
+            "CARTWISE_THREADS": str(args.threads),
+            "CARTWISE_READ_TIMEOUT_SECONDS": "300",
+        }
+        server = ServerProcess(db, log_path=Path(tmp) / "server.log", env=env).start()
+        try:
+            host, port = server.host, server.port
+
+            def paced() -> dict[str, float]:
+                used = cpu_seconds(server.pid)
+                backlog: list[int] = []
+                done = threading.Event()
+                sampler = threading.Thread(target=backlog_sampler, args=(server.url, done, backlog))
+                sampler.start()
+                result = asyncio.run(
+                    run_phase(
+                        host,
+                        port,
+                        collect,
+                        events_per_request=100,
+                        requests=requests,
+                        connections=64,
+                        seconds=args.seconds + 30,
+                        rate=args.batch_rate,
+                    )
+                )
+                result["cpu_s"] = cpu_seconds(server.pid) - used
+                done.set()
+                sampler.join()
+                result["backlog"] = max(backlog, default=0)
+                return result
+
+            asyncio.run(
+                run_phase(host, port, collect, events_per_request=100, requests=20, connections=2, seconds=10)
+            )
+            funnels: list[tuple[int, float]] = []
+            # One funnel first: it warms DuckDB's caches, and tells how long one takes alone.
+            alone: list[tuple[int, float]] = []
+            with httpx.Client(
+                base_url=server.url, headers={"Authorization": f"Bearer {read}"}, timeout=300
+            ) as c:
+                for _ in range(2):
+                    began = time.perf_counter()
+                    alone.append((c.get("/api/v1/analytics/funnel").status_code, time.perf_counter() - began))
+            without = paced()
+            time.sleep(1.0)
+            stop = threading.Event()
+            looper = threading.Thread(target=funnel_loop, args=(server.url, read, stop, funnels))
+            looper.start()
+            time.sleep(0.5)  # the first funnel is running
+            with_funnel = paced()
+            stop.set()
+            looper.join()
+        finally:
+            server.stop()
+
+    print(f"one funnel alone: {min(s for _, s in alone):.2f} s (statuses {[st for st, _ in alone]})")
+    print(
+        f"{'phase':<34} {'requests':>8} {'fail':>5} {'p50 ms':>8} {'p99 ms':>8} {'server cpu s':>12} "
+        f"{'max backlog':>11}"
+    )
+    for name, r in (("paced batches alone", without), ("paced batches + funnel loop", with_funnel)):
+        print(
+            f"{name:<34} {r['requests']:>8.0f} {r['failures']:>5.0f} {r['p50_ms']:>8.1f} "
+            f"{r['p99_ms']:>8.1f} {r['cpu_s']:>12.1f} {r['backlog']:>11,}"
+        )
+    ok = [s for st, s in funnels if st == 200]
+    print(
+        f"funnels during the phase: {len(funnels)} asked, {len(ok)} answered 200"
+        + (f", {min(ok):.2f}-{max(ok):.2f} s each" if ok else "")
+    )
+    ratio = with_funnel["p99_ms"] / without["p99_ms"]
+    print(f"p99 ratio with/without the funnel: {ratio:.2f} (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
