@@ -149,7 +149,7 @@ def overview(service: Service) -> dict[str, Any]:
             {
                 "order_id": r[0],
                 "user_id": r[1],
-                "ts": _stamp(r[2]),  # DuckDB hands a time past year 9999 back as text
+                "ts": utc_iso(r[2]),  # DuckDB hands a time past year 9999 back as text (kept as such)
                 "amount": round(float(r[3]), 2),
                 "lines": r[4],
             }
