@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
+from cartwise.api.feature_models import AudienceList, AudiencesRefreshed
 from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.pages import audiences as views
 
@@ -91,7 +92,7 @@ class DeletedOut(BaseModel):
     deleted: bool
 
 
-@router.get("/audiences", response_model=dict[str, Any])
+@router.get("/audiences", response_model=AudienceList, response_model_exclude_unset=True)
 def list_audiences(request: Request, who: Read) -> dict[str, Any]:
     """Saved audiences with their rule, latest size and size history (oldest first)."""
     return views.listing(service_of(request))
@@ -109,7 +110,7 @@ def save(body: AudienceCreate, request: Request, who: Admin) -> dict[str, Any]:
     return views.save(service_of(request), body.name, body.rule, body.description, body.now)
 
 
-@router.post("/audiences/refresh", response_model=dict[str, Any])
+@router.post("/audiences/refresh", response_model=AudiencesRefreshed, response_model_exclude_unset=True)
 def refresh(request: Request, who: Admin, now: Now = None) -> dict[str, Any]:
     """Count every saved audience and add each size to its history."""
     return views.refresh(service_of(request), now)

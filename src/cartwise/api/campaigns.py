@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
+from cartwise.api.feature_models import CampaignList, CampaignSent, MessagePreview
 from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.pages import campaigns as page  # registers the Campaigns page
 from cartwise.service import campaigns as running
@@ -58,7 +59,7 @@ class CampaignSend(BaseModel):
     )
 
 
-@router.post("/campaigns", response_model=dict[str, Any])
+@router.post("/campaigns", response_model=CampaignSent, response_model_exclude_unset=True)
 def send(body: CampaignSend, request: Request, who: Admin) -> dict[str, Any]:
     """Send (or resume) a broadcast; returns `{"campaign", "audience", "holdout", "sent", "skipped"}`."""
     return running.broadcast(
@@ -71,13 +72,13 @@ def send(body: CampaignSend, request: Request, who: Admin) -> dict[str, Any]:
     )
 
 
-@router.get("/campaigns", response_model=dict[str, Any])
+@router.get("/campaigns", response_model=CampaignList, response_model_exclude_unset=True)
 def list_campaigns(request: Request, who: Read) -> dict[str, Any]:
     """Every campaign with counts, opens, clicks, conversions and incremental revenue (95% interval)."""
     return page.campaigns_page(service_of(request))
 
 
-@router.get("/campaigns/preview", response_model=dict[str, Any])
+@router.get("/campaigns/preview", response_model=MessagePreview, response_model_exclude_unset=True)
 def preview(
     request: Request,
     who: Read,

@@ -16,6 +16,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cartwise.api.auth import Principal, require_admin, require_collect, require_read, service_of
+from cartwise.api.feature_models import (
+    ExperimentDetail,
+    ExperimentInfo,
+    ExperimentList,
+    ExperimentResults,
+    ExperimentTimeline,
+    PowerPlan,
+)
 from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.pages import experiments as _page  # registers the Experiments page
 from cartwise.service import experiments as service_experiments
@@ -87,19 +95,21 @@ async def assign(
     return Response(orjson.dumps({"experiment": key, "variant": variant}), media_type="application/json")
 
 
-@router.get("/api/v1/experiments")
+@router.get("/api/v1/experiments", response_model=ExperimentList, response_model_exclude_unset=True)
 def list_experiments(request: Request, who: Read) -> dict[str, Any]:
     """Every experiment with status and exposed users per variant."""
     return {"experiments": service_experiments.listing(service_of(request))}
 
 
-@router.post("/api/v1/experiments", status_code=201)
+@router.post(
+    "/api/v1/experiments", status_code=201, response_model=ExperimentInfo, response_model_exclude_unset=True
+)
 def create_experiment(request: Request, who: Admin, body: ExperimentIn) -> dict[str, Any]:
     """Create and start an experiment."""
     return service_experiments.create(service_of(request), body.model_dump())
 
 
-@router.get("/api/v1/experiments/power")
+@router.get("/api/v1/experiments/power", response_model=PowerPlan, response_model_exclude_unset=True)
 def power(
     request: Request,
     who: Read,
@@ -119,7 +129,9 @@ def power(
     return asdict(plan_power(mde, mean=mean, sd=sd, rate=rate, alpha=alpha, power=power, users=users))
 
 
-@router.get("/api/v1/experiments/{key}/timeline")
+@router.get(
+    "/api/v1/experiments/{key}/timeline", response_model=ExperimentTimeline, response_model_exclude_unset=True
+)
 def timeline(
     request: Request,
     who: Read,
@@ -134,25 +146,31 @@ def timeline(
     }
 
 
-@router.get("/api/v1/experiments/{key}/page")
+@router.get(
+    "/api/v1/experiments/{key}/page", response_model=ExperimentDetail, response_model_exclude_unset=True
+)
 def detail(request: Request, who: Read, key: Key) -> dict[str, Any]:
     """What the Experiments page shows for one experiment: definition, results, timeline."""
     return _page.experiment_detail(service_of(request), key)
 
 
-@router.get("/api/v1/experiments/{key}")
+@router.get("/api/v1/experiments/{key}", response_model=ExperimentInfo, response_model_exclude_unset=True)
 def show_experiment(request: Request, who: Read, key: Key) -> dict[str, Any]:
     """One experiment's definition, status and exposed users."""
     return service_experiments.info(service_of(request), key)
 
 
-@router.post("/api/v1/experiments/{key}/stop")
+@router.post(
+    "/api/v1/experiments/{key}/stop", response_model=ExperimentInfo, response_model_exclude_unset=True
+)
 def stop_experiment(request: Request, who: Admin, key: Key) -> dict[str, Any]:
     """Stop assigning (exposures and results stay)."""
     return service_experiments.stop(service_of(request), key)
 
 
-@router.get("/api/v1/experiments/{key}/results")
+@router.get(
+    "/api/v1/experiments/{key}/results", response_model=ExperimentResults, response_model_exclude_unset=True
+)
 def results(
     request: Request,
     who: Read,
