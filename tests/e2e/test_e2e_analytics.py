@@ -101,8 +101,8 @@ def test_the_partial_last_period_is_dashed_with_a_note_not_a_fall(
     page.select_option("#kpi-grain", "week")
     page.click("#kpi-form button[type=submit]")
     page.wait_for_function(
-        "(() => { const d = document.getElementById('trend-chart').data;"
-        " return d.length === 2 && d[0].x[d[0].x.length - 1] === '2025-03-03'; })()"
+        "() => { const d = document.getElementById('trend-chart').data;"
+        " return d.length === 2 && d[0].x[d[0].x.length - 1] === '2025-03-03'; }"
     )
     weekly = shop.ok("/api/v1/analytics/kpis", grain="week", end="2025-03-06")
     assert weekly["partial_periods"] == ["2025-03-03"] and weekly["periods"][-1]["partial"]
