@@ -179,15 +179,15 @@ def test_bad_input_is_refused_with_the_field_and_the_fix(
         capsys, "experiments", "analyze", "--summary", write(tmp_path, lines), *extra, "--json"
     )
     assert code == 2
-    assert out == ""
-    assert err.startswith("Error: ")
-    assert message in err
+    assert err == ""  # under --json the error is one JSON document on stdout
+    body = json.loads(out)
+    assert body["error"] and message in body["message"]
 
 
 def test_missing_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, ["A,m,100,10", "B,m,100,12"], "variant,metric,users,sum")
-    code, _, err = run(capsys, "experiments", "analyze", "--summary", path, "--json")
-    assert code == 2 and "The summary has no column `sum_squares`" in err
+    code, out, _ = run(capsys, "experiments", "analyze", "--summary", path, "--json")
+    assert code == 2 and "The summary has no column `sum_squares`" in json.loads(out)["message"]
 
 
 def test_power_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -220,16 +220,18 @@ def test_ratio_metric_beside_a_plain_one(tmp_path: Path, capsys: pytest.CaptureF
     assert ratio["lift_ci"] == pytest.approx([-0.028940053684709525, 0.1257142472330967])  # gbstats
     assert plain["mean"] == pytest.approx(32500 / 610)
     lines[1] = "B,revenue_per_order,610,32500,2800000,,,"
-    code, _, err = run(
+    code, out, _ = run(
         capsys, "experiments", "analyze", "--summary", write(tmp_path, lines, header), "--json"
     )
     assert code == 2
-    assert "Metric `revenue_per_order` is a ratio in row 1 (den_* columns filled) but not in row 2" in err
+    message = json.loads(out)["message"]  # under --json the error is JSON on stdout
+    assert "Metric `revenue_per_order` is a ratio in row 1 (den_* columns filled) but not in row 2" in message
     lines[1] = "B,revenue_per_order,610,32500,2800000,1550,,101000"
-    code, _, err = run(
+    code, out, _ = run(
         capsys, "experiments", "analyze", "--summary", write(tmp_path, lines, header), "--json"
     )
-    assert code == 2 and "Column `den_sum_squares` has 1 missing or non-numeric values (row 2" in err
+    assert code == 2
+    assert "Column `den_sum_squares` has 1 missing or non-numeric values (row 2" in json.loads(out)["message"]
 
 
 def test_user_counts_that_differ_between_metrics_are_flagged(
@@ -273,5 +275,5 @@ def test_prior_and_sequential_tuning(tmp_path: Path, capsys: pytest.CaptureFixtu
     )["results"][0]
     # tuned for the ~2,000 users at hand, the sequence is tighter there than tuned for 5,000
     assert tight["lift_ci"][1] - tight["lift_ci"][0] < default["lift_ci"][1] - default["lift_ci"][0]
-    code, _, err = run(capsys, "experiments", "analyze", "--summary", path, "--prior", "0", "-1", "--json")
-    assert code == 2 and "give a finite mean and a positive sd" in err
+    code, out, _ = run(capsys, "experiments", "analyze", "--summary", path, "--prior", "0", "-1", "--json")
+    assert code == 2 and "give a finite mean and a positive sd" in json.loads(out)["message"]
