@@ -140,20 +140,12 @@ def run_forecast(
     """
     check_model(model)
     check_fill(covariates_fill)
+    panel, warned = _panel(
+        history, covariates, id_col, date_col, value_col, horizon, freq, season_length,
+        model == "lightgbm", covariates_fill,
+    )  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
-        panel = prepare_panel(
-            load_table(history, "history"),
-            id_col,
-            date_col,
-            value_col,
-            horizon,
-            freq,
-            None if covariates is None else load_table(covariates, "covariates"),
-            season_length,
-            calendar=model == "lightgbm",
-            covariates_fill=covariates_fill,
-        )
         result = forecast_panel(panel, horizon, model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +161,7 @@ def run_forecast(
         "models": {k: int(v) for k, v in result.model_counts().items()},
         "fallbacks": result.notes,
         "covariates_fill": None if covariates is None else fill_report(panel, covariates_fill),
-        "warnings": [str(w.message) for w in caught],
+        "warnings": warned + [str(w.message) for w in caught],
     }
 
 
@@ -256,6 +248,36 @@ def run_backtest(
     if not isinstance(windows, int) or windows < 1:
         raise ConfigError(f"must be a positive integer; received {windows!r}.", parameter="windows")
     check_fill(covariates_fill)
+    panel, warned = _panel(
+        history, covariates, id_col, date_col, value_col, horizon, freq, season_length,
+        "lightgbm" in models, covariates_fill,
+    )  # fmt: skip
+    summary, _ = backtest_panel(panel, horizon, list(models), windows)
+    return {
+        "series": len(panel.ids),
+        "freq": panel.freq,
+        "season_length": panel.season_length,
+        "horizon": horizon,
+        "windows": windows,
+        "metrics": summary.to_dict(orient="records"),
+        "covariates_fill": None if covariates is None else fill_report(panel, covariates_fill),
+        "warnings": warned,
+    }
+
+
+def _panel(
+    history: str | Path,
+    covariates: str | Path | None,
+    id_col: str,
+    date_col: str,
+    value_col: str,
+    horizon: int,
+    freq: str | int,
+    season_length: int | None,
+    calendar: bool,
+    covariates_fill: str,
+) -> tuple[Any, list[str]]:
+    """The history (and covariates) files as a panel, with the data warnings raised on the way."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         panel = prepare_panel(
@@ -267,20 +289,10 @@ def run_backtest(
             freq,
             None if covariates is None else load_table(covariates, "covariates"),
             season_length,
-            calendar="lightgbm" in models,
+            calendar=calendar,
             covariates_fill=covariates_fill,
         )
-    summary, _ = backtest_panel(panel, horizon, list(models), windows)
-    return {
-        "series": len(panel.ids),
-        "freq": panel.freq,
-        "season_length": panel.season_length,
-        "horizon": horizon,
-        "windows": windows,
-        "metrics": summary.to_dict(orient="records"),
-        "covariates_fill": None if covariates is None else fill_report(panel, covariates_fill),
-        "warnings": [str(w.message) for w in caught],
-    }
+    return panel, [str(w.message) for w in caught]
 
 
 def run_reorder(

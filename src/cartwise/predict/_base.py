@@ -18,7 +18,27 @@ from numpy.typing import ArrayLike
 from cartwise.predict._mle import FloatArray, check_rfm, horizon_array, unique_rows
 
 
-class PurchaseModel(ABC):
+class _FittedModel(ABC):
+    """What both families share: the maximum-likelihood hyperparameters and the fitted state."""
+
+    penalizer: float
+    params_: dict[str, float]
+    standard_errors_: dict[str, float]
+    log_likelihood_: float
+    n_customers_: int
+    n_iter_: int
+
+    def __init__(self, penalizer: float = 0.0, maxiter: int = 500, tol: float = 1e-12) -> None:
+        self.penalizer = penalizer
+        self.maxiter = maxiter
+        self.tol = tol
+
+    def get_params(self) -> dict[str, Any]:
+        """The hyperparameters given to `__init__` (scikit-learn style)."""
+        return {"penalizer": self.penalizer, "maxiter": self.maxiter, "tol": self.tol}
+
+
+class PurchaseModel(_FittedModel):
     """A model of repeat purchase counts fitted on (frequency, recency, T).
 
     Hyperparameters are set in `__init__` and stored as given; `fit` sets the learned
@@ -39,22 +59,6 @@ class PurchaseModel(ABC):
     zero_repeat_alive_is_certain: ClassVar[bool] = False
     """True when the model cannot let a customer drop out before a repeat purchase (BG/NBD),
     so P(alive) is 1 for every one-time buyer however long ago she bought."""
-
-    penalizer: float
-    params_: dict[str, float]
-    standard_errors_: dict[str, float]
-    log_likelihood_: float
-    n_customers_: int
-    n_iter_: int
-
-    def __init__(self, penalizer: float = 0.0, maxiter: int = 500, tol: float = 1e-12) -> None:
-        self.penalizer = penalizer
-        self.maxiter = maxiter
-        self.tol = tol
-
-    def get_params(self) -> dict[str, Any]:
-        """The hyperparameters given to `__init__` (scikit-learn style)."""
-        return {"penalizer": self.penalizer, "maxiter": self.maxiter, "tol": self.tol}
 
     @abstractmethod
     def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Self:
@@ -113,7 +117,7 @@ class PurchaseModel(ABC):
         return f"{type(self).__name__}(penalizer={self.penalizer!r})"
 
 
-class SpendModel(ABC):
+class SpendModel(_FittedModel):
     """A model of a customer's average transaction value fitted on repeat customers.
 
     `fit(frequency, monetary_value)` takes the repeat-transaction count x >= 1 and the mean
@@ -123,22 +127,6 @@ class SpendModel(ABC):
 
     model_name: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
-
-    penalizer: float
-    params_: dict[str, float]
-    standard_errors_: dict[str, float]
-    log_likelihood_: float
-    n_customers_: int
-    n_iter_: int
-
-    def __init__(self, penalizer: float = 0.0, maxiter: int = 500, tol: float = 1e-12) -> None:
-        self.penalizer = penalizer
-        self.maxiter = maxiter
-        self.tol = tol
-
-    def get_params(self) -> dict[str, Any]:
-        """The hyperparameters given to `__init__` (scikit-learn style)."""
-        return {"penalizer": self.penalizer, "maxiter": self.maxiter, "tol": self.tol}
 
     @abstractmethod
     def fit(self, frequency: ArrayLike, monetary_value: ArrayLike) -> Self:
