@@ -89,19 +89,33 @@ def _log(
     )
 
 
-def _repoint(store: Store, old: str, new: str) -> None:
+def _derived_tables(store: Store) -> tuple[str, ...]:
+    """The tables of `_REWRITTEN` this store has (one catalogue query, ~5 ms: once per batch,
+    not once per link, which cost a GA4 export with 1,300 sign-ins 32 s)."""
+    present = set(store.table_names())
+    return tuple(t for t in _REWRITTEN if t in present)
+
+
+def _repoint(store: Store, old: str, new: str, tables: tuple[str, ...] | None = None) -> None:
     """Rewrite `old`'s rows to `new` in the events and the tables derived from them."""
     con = store.con
     con.execute(
         "UPDATE events SET user_id = $2, anonymous_id = coalesce(anonymous_id, $1) WHERE user_id = $1",
         [old, new],
     )
-    for table in _REWRITTEN:
-        if store.has_table(table):
-            con.execute(f"UPDATE {table} SET user_id = $2 WHERE user_id = $1", [old, new])
+    for table in _derived_tables(store) if tables is None else tables:
+        con.execute(f"UPDATE {table} SET user_id = $2 WHERE user_id = $1", [old, new])
 
 
-def link(store: Store, from_id: str, into_id: str, evidence: str, *, event_id: str | None = None) -> str:
+def link(
+    store: Store,
+    from_id: str,
+    into_id: str,
+    evidence: str,
+    *,
+    event_id: str | None = None,
+    tables: tuple[str, ...] | None = None,
+) -> str:
     """Link `from_id` to `into_id` on `evidence`; returns `merged`, `already` or `refused`.
 
     Call inside the writer's transaction. When the first side is a known customer and the
@@ -130,7 +144,7 @@ def link(store: Store, from_id: str, into_id: str, evidence: str, *, event_id: s
         "INSERT INTO identities SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM identities WHERE alias_id = ?)",
         [source, target, evidence, _now(), source],
     )
-    _repoint(store, source, target)
+    _repoint(store, source, target, tables)
     _log(store, source, target, evidence, "merged", "", event_id)
     return "merged"
 
@@ -182,22 +196,29 @@ def stitch(store: Store, source: str, *, evidence: bool = True) -> dict[str, int
             ORDER BY ts"""
         ).fetchall()
     )
+    tables = _derived_tables(store) if found else ()
+    tried: set[tuple[str, str, str]] = set()  # evidence already applied in this batch
     for event_id, user_id, anonymous_id, kind, ts, properties, email in found:
         if kind == "identify" and anonymous_id != user_id:  # an anonymous visitor stays unknown
             traits = json.loads(properties) if properties else {}
             if isinstance(traits, dict) and traits:
                 _apply_traits(store, resolve(store, str(user_id)), ts, traits)
                 counts["users"] += 1
-        if anonymous_id is not None and anonymous_id != user_id:
-            how = "alias" if kind == "alias" else "identify"
-            outcome = link(store, str(anonymous_id), str(user_id), how, event_id=str(event_id))
+        how = "alias" if kind == "alias" else "identify"
+        pair = (how, str(anonymous_id), str(user_id))
+        # A signed-in browser repeats its pair on every event: it is applied once per batch.
+        if anonymous_id is not None and anonymous_id != user_id and pair not in tried:
+            tried.add(pair)
+            outcome = link(store, str(anonymous_id), str(user_id), how, event_id=str(event_id), tables=tables)
             counts[outcome] = counts.get(outcome, 0) + 1
         if email:
             owner = con.execute(
                 "SELECT min(user_id) FROM users WHERE lower(email) = lower(?)", [email]
             ).fetchone()
             if owner and owner[0] is not None and owner[0] != user_id:
-                outcome = link(store, str(user_id), str(owner[0]), "email", event_id=str(event_id))
+                outcome = link(
+                    store, str(user_id), str(owner[0]), "email", event_id=str(event_id), tables=tables
+                )
                 counts[outcome] = counts.get(outcome, 0) + 1
     # Ids linked earlier that the batch used again: rewrite those rows too.
     linked = con.execute(

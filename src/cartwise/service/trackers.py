@@ -220,7 +220,13 @@ def _posthog_message(message: dict[str, Any], received: datetime | None = None) 
     if anonymous is not None:
         base["anonymous_id"] = anonymous
     if name in ("$identify", "$set"):
-        traits = {**_object(properties, "$set_once"), **_object(properties, "$set")}
+        # posthog-js puts `$set`/`$set_once` beside `properties`, the Python SDK inside them.
+        traits = {
+            **_object(message, "$set_once"),
+            **_object(properties, "$set_once"),
+            **_object(message, "$set"),
+            **_object(properties, "$set"),
+        }
         return [{**base, "type": "identify", "properties": _check_traits(traits) or None}]
     if properties.get("$session_id") is not None:
         base["session_id"] = _text(properties.pop("$session_id"))
