@@ -81,3 +81,24 @@ def test_a_file_that_is_not_a_shopify_export_is_refused(store: Store, tmp_path: 
     other.write_text("order,created,qty\n1,2026-11-01,2\n")
     with pytest.raises(InputError, match="lacks `Name`, `Created at`"):
         _load(store, other)
+
+
+def test_one_command_loads_each_export(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cartwise.cli import cli
+
+    db = tmp_path / "shop.duckdb"
+    runner = CliRunner()
+    ga4 = tmp_path / "events_20261120.jsonl"
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "ga4" / ga4.name, ga4)
+    shopify = tmp_path / FIXTURE.name
+    shutil.copy(FIXTURE, shopify)
+    for path, fmt, loaded in ((ga4, "ga4", 13), (shopify, "shopify", 8)):
+        done = runner.invoke(cli, ["ingest", "events", str(path), "--format", fmt, "--db", str(db), "--json"])
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.output)["loaded"] == loaded
+    wrong = runner.invoke(
+        cli, ["ingest", "transactions", str(shopify), "--format", "shopify", "--db", str(db)]
+    )
+    assert wrong.exit_code != 0 and "ingest events FILE --format shopify" in str(wrong.exception)
