@@ -67,6 +67,8 @@ def test_events_orders_identity_and_quarantine_from_a_json_export(store: Store, 
     view = events[3]
     assert view[3:6] == ("SKU-1", 1, 10.0)
     assert json.loads(view[8])["item_category"] == "Socks"
+    assert json.loads(view[8])["country"] == "United Kingdom"
+    assert json.loads(events[4][8])["size"] == "M"  # the item's item_params, flattened
     # Purchase: one line per item, order id from ecommerce.transaction_id, item_revenue per line.
     assert store.con.execute("SELECT order_id, user_id, amount, lines, units FROM orders").fetchall() == [
         ("T-1001", "cust-9", 24.5, 2, 3)

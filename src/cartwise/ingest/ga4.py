@@ -18,8 +18,10 @@ entry of its `items` array for the item-level events (`ITEM_EVENTS`: a purchase 
 - `order_id`: `ecommerce.transaction_id` (or the `transaction_id` parameter).
 - `properties`: every event parameter not used above (`page_location`, `currency`, `value`,
   custom ones), an item's other non-empty fields (`item_name`, `item_category`, ...), the
-  order's `purchase_revenue`, `shipping_value` and `tax_value`, `user_properties`, and
-  `device` (`device.category`); for `search` and `view_search_results`, `search_term` as `query`.
+  order's `purchase_revenue`, `shipping_value` and `tax_value`, `user_properties`, `device`
+  (`device.category`) and `country` (`geo.country`); an item's `item_params` are flattened
+  into its properties like event parameters; for `search` and `view_search_results`,
+  `search_term` as `query`.
   Events that are not item-level keep their `items` array in `properties.items`.
 
 A row that is not a JSON object, or whose `event_name`, `event_timestamp`, `user_pseudo_id`,
@@ -119,6 +121,9 @@ def _line(base: dict[str, Any], kind: str, item: Any, n: int) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise _Bad(f"has `items[{n}]` that is not an object")
     rest = _drop_empty(dict(item))
+    if "item_params" in rest:  # custom item parameters: {key, value} entries like event_params
+        rest.update(_drop_empty(_params(rest, "item_params")))
+        del rest["item_params"]
     event = {**base, "type": kind, "item_id": rest.pop("item_id", None)}
     event["quantity"] = rest.pop("quantity", None)
     event["price"] = rest.pop("price", None)
@@ -175,9 +180,11 @@ def convert_row(row: Any) -> list[dict[str, Any]]:
         properties["transaction_id"] = order_id
     if user_properties:
         properties["user_properties"] = user_properties
-    device = row.get("device")
+    device, geo = row.get("device"), row.get("geo")
     if isinstance(device, dict) and device.get("category"):
         properties["device"] = device["category"]
+    if isinstance(geo, dict) and geo.get("country"):
+        properties["country"] = geo["country"]
     base["properties"] = properties
     if name in ITEM_EVENTS and items:
         return [_line(base, kind, item, n) for n, item in enumerate(items)]
