@@ -16,6 +16,7 @@ import pytest
 
 from cartwise.core.errors import ConfigError
 from cartwise.ingest import LoadOptions, ingest_file
+from cartwise.ingest.ga4 import convert_row
 from cartwise.store import Store
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "ga4" / "events_20261120.jsonl"
@@ -117,3 +118,23 @@ def test_parquet_export_loads_the_same_events(store: Store, tmp_path: Path) -> N
 def test_ga4_format_loads_events_only(store: Store, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ingest events FILE --format ga4"):
         ingest_file(store, "users", FIXTURE, LoadOptions(format="ga4"))
+
+
+def test_a_refund_with_items_is_minus_each_line() -> None:
+    row = {
+        "event_name": "refund",
+        "event_timestamp": "1795168800000000",  # INT64 as text, as JSON exports write it
+        "user_pseudo_id": "p-1",
+        "ecommerce": {"transaction_id": "T-9", "refund_value": 25.0},
+        "items": [
+            {"item_id": "A", "price": 10.0, "quantity": "2"},
+            {"item_id": "B", "price": 5.0, "quantity": 1, "item_refund": 4.0},
+        ],
+    }
+    lines = convert_row(row)
+    assert [(e["item_id"], e["quantity"], e["order_id"], e["revenue"]) for e in lines] == [
+        ("A", 2, "T-9", -20.0),
+        ("B", 1, "T-9", -4.0),
+    ]
+    assert lines[0]["ts"] == "2026-11-20T10:00:00.000000Z"
+    assert lines[0]["user_id"] == lines[0]["anonymous_id"] == "p-1"

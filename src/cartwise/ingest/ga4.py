@@ -125,7 +125,10 @@ def _line(base: dict[str, Any], kind: str, item: Any, n: int) -> dict[str, Any]:
         rest.update(_drop_empty(_params(rest, "item_params")))
         del rest["item_params"]
     event = {**base, "type": kind, "item_id": rest.pop("item_id", None)}
-    event["quantity"] = rest.pop("quantity", None)
+    quantity = rest.pop("quantity", None)
+    if isinstance(quantity, str) and quantity.strip().lstrip("-").isdigit():
+        quantity = int(quantity)  # JSON exports may write INT64 values as text
+    event["quantity"] = quantity
     event["price"] = rest.pop("price", None)
     item_revenue, item_refund = rest.pop("item_revenue", None), rest.pop("item_refund", None)
     if kind == "purchase" and item_revenue is not None:

@@ -3,9 +3,10 @@
 A background thread reads events newer than the last one it saw (by DuckDB row id). Each event
 joins its session at once and is kept, per user, as a fresh item with its weight; purchases
 also feed the already-bought rule. When identity stitching links an id (an anonymous visitor
-who signs in), that id's fresh events and purchases move to the customer. At serve time fresh items add `sum_e w_e * S[item_e, :]`,
-with `S` the model's item similarity (`state.sim`): for item-based models the user's vector is
-their interaction row, so this is the update a retrain would make, without one.
+who signs in), that id's fresh events and purchases move to the customer. At serve time fresh
+items add `sum_e w_e * S[item_e, :]`, with `S` the model's item similarity (`state.sim`): for
+item-based models the user's vector is their interaction row, so this is the update a retrain
+would make, without one.
 """
 
 from __future__ import annotations
