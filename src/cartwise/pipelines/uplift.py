@@ -398,3 +398,33 @@ def _update_profiles(store: Store, scores: pd.DataFrame) -> None:
         scores[["user_id", "uplift"]], on="user_id", how="left"
     )
     store.replace("profiles", pa.Table.from_pandas(profiles, preserve_index=False))
+
+
+def randomised_campaign(store: Store) -> str | None:
+    """The campaign `cartwise train` learns uplift from: the latest one (by start) with sent
+    messages and holdout members in the send log, or the demo's past campaign in an older store
+    (`truth_campaign`); None when the store has neither."""
+    if store.has_table("campaigns") and store.has_table("send_log") and store.has_table("campaign_members"):
+        rows = store.con.execute(
+            """SELECT c.name FROM campaigns c
+               WHERE EXISTS (SELECT 1 FROM campaign_members m WHERE m.campaign = c.name AND m.holdout)
+                 AND EXISTS (SELECT 1 FROM send_log s WHERE s.source = c.name AND s.state = 'sent')
+               ORDER BY c.started_at DESC NULLS LAST, c.name LIMIT 1"""
+        ).fetchall()
+        if rows:
+            return str(rows[0][0])
+    if store.has_table("truth_campaign"):
+        return PAST_CAMPAIGN
+    return None
+
+
+def train_uplift(store: Store) -> dict[str, Any]:
+    """`cartwise train`'s uplift step: `fit_uplift` (X-learner) on `randomised_campaign`, which
+    fills the profiles' `uplift`; `{"skipped": why}` when the store has no such campaign."""
+    name = randomised_campaign(store)
+    if name is None:
+        return {
+            "skipped": "no campaign with a holdout in this store; send one with --holdout "
+            "(`cartwise campaigns send`) or fit one with `cartwise uplift fit --campaign NAME`."
+        }
+    return fit_uplift(store, name)
