@@ -49,6 +49,7 @@ from cartwise.core.errors import InputError, NotFoundError
 from cartwise.evaluation.uplift import auuc, qini_coefficient
 from cartwise.experiments import UPLIFT_LEARNERS
 from cartwise.pipelines.churn import FEATURES, build_features, last_data_day
+from cartwise.pipelines.uplift_curves import held_out_curves, save_curves
 from cartwise.predict import PropensityModel
 from cartwise.store import Store
 
@@ -339,13 +340,16 @@ def fit_uplift(
     out: Path | None = None,
     random_state: int = 0,
     window_days: int | None = None,
+    curves: bool = True,
 ) -> dict[str, Any]:
     """Fit `learner` ("x" or "t") on campaign `campaign`, score every known customer as of the last
     data day, replace `uplift_scores`, update the profiles' `uplift`, and write `out` (CSV with
     user_id, uplift) when given. Returns a JSON-ready report: campaign, learner, sent_at,
     window_days, audience, treated, held_out, outcome_rate (treated, held_out), customers_scored,
     mean_uplift, table, out, model_version, seconds. `window_days` overrides the campaign's
-    outcome window (see `campaign_assignments`)."""
+    outcome window (see `campaign_assignments`). With `curves`, the learner's and purchase
+    propensity's cross-fitted Qini and uplift curves are saved too (`cartwise.pipelines.uplift_curves`;
+    `qini_coefficient` in the report)."""
     _check_learner(learner)
     started = time.perf_counter()
     data = _training_set(store, campaign, window_days)
@@ -363,10 +367,17 @@ def fit_uplift(
             "scored_at": pa.array([scored_at] * len(scores), pa.timestamp("us")),
         }
     )
+    found_curves = (
+        held_out_curves(data.features, data.treated, data.outcome, learner, random_state=random_state)
+        if curves
+        else None
+    )
     with store.transaction():
         store.replace("uplift_scores", table)
         if store.has_table("profiles"):
             _update_profiles(store, scores)
+        if found_curves is not None:
+            save_curves(store, campaign, learner, MODEL_VERSION, found_curves)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         scores.to_csv(out, index=False)
@@ -387,6 +398,7 @@ def fit_uplift(
         "table": "uplift_scores",
         "out": None if out is None else str(out),
         "model_version": MODEL_VERSION,
+        "qini_coefficient": None if found_curves is None else found_curves["qini_coefficient"],
         "seconds": round(time.perf_counter() - started, 3),
     }
 

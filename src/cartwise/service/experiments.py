@@ -213,3 +213,11 @@ def timeline(service: Service, key: str, metric: str = "conversion") -> list[dic
     experiments_for(service).flush()
     with service.require_gate() as store:
         return store_experiments.cumulative_lift(store, key, metric=metric)
+
+
+def uplift_models(service: Service) -> list[dict[str, Any]]:
+    """The saved Qini and uplift curves of every fitted uplift model (`cartwise.pipelines.uplift_curves`)."""
+    from cartwise.pipelines.uplift_curves import load_curves
+
+    with service.require_gate() as store:
+        return load_curves(store)
