@@ -40,9 +40,13 @@ def main() -> None:
                 f"built in {time.perf_counter() - started:.1f} s"
             )
             marks: list[tuple[str, float]] = []
-            report = train_all(
-                store, progress=lambda m: marks.append((m.removeprefix("training "), time.perf_counter()))
-            )
+
+            def mark(message: str) -> None:
+                if marks:  # the step before this one is done
+                    print(f"  {marks[-1][0]}: {time.perf_counter() - marks[-1][1]:.1f} s", flush=True)
+                marks.append((message.removeprefix("training "), time.perf_counter()))
+
+            report = train_all(store, progress=mark)
             marks.append(("end", time.perf_counter()))
             scored = store.con.execute("SELECT count(uplift), count(*) FROM profiles").fetchall()[0]
     total = marks[-1][1] - marks[0][1]

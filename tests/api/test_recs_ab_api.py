@@ -12,8 +12,10 @@ from typing import Any
 
 import duckdb
 import httpx
+from click.testing import CliRunner
 from service_support import serve_shop
 
+from cartwise.cli import cli as main_cli
 from cartwise.experiments import assign, make_experiment
 from cartwise.pipelines.demo import build_demo
 from cartwise.pipelines.train import train_recommender
@@ -97,6 +99,7 @@ def test_each_user_keeps_one_variants_model_and_results_compare_ctr(tmp_path: Pa
         results = api.get("/api/v1/experiments/recs-ab/results")
         assert results.status_code == 200, results.text
         body = results.json()
+        page = api.get("/api/v1/experiments/recs-ab/page").json()  # the Experiments page's detail twin
 
     by_user = {}
     for user, answers in served.items():
@@ -138,3 +141,11 @@ def test_each_user_keeps_one_variants_model_and_results_compare_ctr(tmp_path: Pa
     assert abs(rpm["mean"] - 1000 * 20.0 * buys["popular"] / impressions["popular"]) < 1e-9
     conversion = found["impression_conversion"]
     assert abs(conversion["control_mean"] - buys["control"] / impressions["control"]) < 1e-12
+
+    shown = {(r["metric"], r["variant"]): r for r in page["results"]["results"]}
+    assert shown[("ctr", "popular")]["mean"] == ctr["mean"]
+    assert shown[("ctr", "popular")]["control_mean"] == ctr["control_mean"]
+    cli = CliRunner().invoke(main_cli, ["experiments", "analyze", "recs-ab", "--db", str(run.db), "--json"])
+    assert cli.exit_code == 0, cli.output
+    by_metric = {r["metric"]: r for r in json.loads(cli.output)["results"]}
+    assert by_metric["ctr"]["mean"] == ctr["mean"] and by_metric["ctr"]["users"] == counts["popular"]

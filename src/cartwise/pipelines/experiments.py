@@ -443,7 +443,7 @@ def cumulative_lift(
         cutoff = first + step * i
         frame = experiment_summary(store, key, days=days, until=cutoff)
         frame = frame[frame["metric"] == metric].reset_index(drop=True)
-        if (frame["users"] == 0).any():
+        if (frame["users"] == 0).any() or (frame["sum"] == 0).all():  # nobody yet, or no event yet
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataWarning)
@@ -469,7 +469,10 @@ def _store(settings: Settings, *, read_only: bool) -> Iterator[Store]:
 
 
 def analyze_experiment_db(settings: Settings, key: str, **options: Any) -> ExperimentAnalysis:
-    """`cartwise experiments analyze KEY --db PATH`."""
+    """`cartwise experiments analyze KEY --db PATH` (impressions attributed within the
+    `recs_options` setting's `attribution_hours`, as the service does)."""
+    hours = settings.recs_options.get("attribution_hours", DEFAULT_ATTRIBUTION_HOURS)
+    options.setdefault("attribution_hours", float(hours))
     with _store(settings, read_only=True) as store:
         return analyze_experiment(store, key, **options)
 
