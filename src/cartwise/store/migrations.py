@@ -242,3 +242,16 @@ MIGRATIONS = (
         ),
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        15,
+        "recommender A/B: impressions carry the experiment and variant that chose the model",
+        (
+            # Null for lists served outside a recommender experiment (`cartwise.pipelines.recs_ab`).
+            "ALTER TABLE rec_impressions ADD COLUMN IF NOT EXISTS experiment VARCHAR",
+            "ALTER TABLE rec_impressions ADD COLUMN IF NOT EXISTS variant VARCHAR",
+        ),
+    ),
+)
