@@ -19,8 +19,11 @@ Promises:
   1.5 s per request group at 10M events (a scan: `event_id` has no index), so a hit is not
   verified there: it is counted as a duplicate and left out of the live KPIs, but still
   logged and handed to the writer, whose exact check drops it. A hash collision (about 1 in
-  10^12 per new id at 10M stored) or an erased event can make the count wrong, never lose
-  an event.
+  10^12 per new id at 10M stored) can make the count wrong, never lose an event.
+- A deletion or an erasure (`Service.delete_events`, `Service.forget_customer`) settles the
+  log, which starts a record of the ids acknowledged from then on, deletes, then calls
+  `reindex`: the index is rebuilt from the store as the deletion left it, plus that record,
+  and the recent set becomes that record. A deleted event sent again is new data.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from cartwise.schema import EVENTS
 from cartwise.service.gate import StoreGate
 from cartwise.service.live import LiveKPIs
 from cartwise.service.seen_ids import StoredIdIndex
+from cartwise.store import Store
 
 log = logging.getLogger("cartwise.collector")
 
@@ -254,6 +258,10 @@ class Collector:
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._stored_index = StoredIdIndex()  # the log thread's, once started
+        # Held by the log thread while it handles a group, and by `reindex` to swap the index.
+        self._index_lock = threading.Lock()
+        # Ids acknowledged since the last `settle` while a deletion runs; None otherwise.
+        self._acked_since_settle: list[str] | None = None
         self._prepare = prepare_events
         self._stored_ids = StoredIds()  # the writer's: its commits skip the anti-join over stored ids
         self._not_rolled_up = 0  # events committed since the writer last refreshed the analytics rollup
@@ -350,12 +358,39 @@ class Collector:
                 if self._backlog == 0:
                     self.log.seal()
                     self.log.drop_below(self.log.current)
+                    with self._index_lock:
+                        # Everything acknowledged so far is stored: what comes next is recorded
+                        # for `reindex`.
+                        self._acked_since_settle = []
                     return
             if time.monotonic() > deadline:
                 raise StoreError(
                     f"The collector still has {self._backlog} events to store after {timeout:.0f} s; retry later."
                 )
             time.sleep(0.02)
+
+    def reindex(self, store: Store, *, deleted: bool = True) -> int:
+        """After a deletion from `store` (call holding the gate, after `settle`): rebuild the
+        stored-id index from the store, add the ids acknowledged since `settle`, and keep only
+        those in the recent set, so that a deleted event sent again is accepted as new.
+        Returns the ids indexed. Events acknowledged meanwhile are acknowledged as usual.
+        `deleted=False` (nothing was deleted) only ends the record `settle` started."""
+        if not deleted:
+            with self._index_lock:
+                self._acked_since_settle = None
+            return len(self._stored_index)
+        index = StoredIdIndex()
+        began = time.perf_counter()
+        index.build(store)  # the caller holds the gate: the writer commits nothing meanwhile
+        with self._index_lock:
+            since = self._acked_since_settle or []
+            self._acked_since_settle = None
+            index.add(since)
+            self._stored_index = index
+            with self._recent_lock:
+                self._recent = OrderedDict.fromkeys(since)
+        log.info("re-indexed %d stored event ids in %.1f s", len(index), time.perf_counter() - began)
+        return len(index)
 
     # -- the request path --------------------------------------------------------------------
     def submit(self, records: list[dict[str, Any]]) -> Future[Ack]:
@@ -602,7 +637,8 @@ class Collector:
             requests = [r for group in groups for r in group]
             if requests:
                 # Everyone validated by now shares this fsync.
-                self._handle(requests)
+                with self._index_lock:
+                    self._handle(requests)
 
     def _fail(self, requests: list[_Request], error: Exception) -> None:
         for request in requests:
@@ -630,6 +666,8 @@ class Collector:
                     self._recent[event_id] = None
         for request in durable:
             self._stored_index.add(request.ids)
+            if self._acked_since_settle is not None:
+                self._acked_since_settle.extend(request.ids)
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
         with self._backlog_lock:

@@ -195,23 +195,41 @@ class Service:
         if self.collector is not None:
             self.collector.settle()
 
+    def _reindex(self, store: Store, deleted: bool) -> None:
+        """The collector forgets the deleted ids (a deleted event sent again is new data)."""
+        if self.collector is not None:
+            self.collector.reindex(store, deleted=deleted)
+
     def delete_events(self, flt: EventFilter, *, dry_run: bool = False) -> dict[str, Any]:
-        """`pipelines.event_delete.delete_events` through the gate, after the log is settled."""
+        """`pipelines.event_delete.delete_events` through the gate, after the log is settled;
+        the collector's index of stored ids is rebuilt without the deleted events."""
         if not dry_run:
             self._settle()
         with self.require_gate() as store:
-            result = delete_events(store, flt, dry_run=dry_run)
-            if result["deleted"]["events"]:
-                self.live.reseed(store)
+            deleted = False
+            try:
+                result = delete_events(store, flt, dry_run=dry_run)
+                deleted = bool(result["deleted"]["events"])
+                if deleted:
+                    self.live.reseed(store)
+            finally:
+                if not dry_run:
+                    self._reindex(store, deleted)
         return result
 
     def forget_customer(self, user_id: str) -> dict[str, Any]:
         """`pipelines.privacy.forget_customer` through the gate; the collector's log is settled
-        first, so no logged event of the customer can come back at a replay."""
+        first, so no logged event of the customer can come back at a replay, and its index of
+        stored ids is rebuilt without the erased events."""
         self._settle()
         with self.require_gate() as store:
-            result = forget_customer(store, user_id, via="api")
-            self.live.reseed(store)  # the live windows count users by id
+            deleted = False
+            try:
+                result = forget_customer(store, user_id, via="api")
+                deleted = bool(result["removed"].get("events"))
+                self.live.reseed(store)  # the live windows count users by id
+            finally:
+                self._reindex(store, deleted)
         return {**result, "log": "settled: every logged event was stored, then the segments were deleted"}
 
     def export_customer(self, user_id: str) -> dict[str, Any]:
