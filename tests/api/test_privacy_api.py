@@ -64,7 +64,7 @@ def test_forget_erases_a_customer_the_collector_just_acknowledged(running: Runni
     # The export may run before the writer stored the events; the erasure settles the log first.
     assert held["user_id"] == WHO
     assert forgotten["removed"]["events"] == 5 and forgotten["total"] == 5
-    assert again["total"] == 0 and again["subject_sha256"] == forgotten["subject_sha256"]
+    assert again["total"] == 0 and again["subject_hash"] == forgotten["subject_hash"]
     assert after["tables"] == {}
     with running.client("read") as client:
         # The live windows forgot her too (the seeded events of this store are older than a day).

@@ -5,8 +5,9 @@ stitching (`ingest.identity`), from every registered table (events
 with the orders derived from them, orders and their lines, the users row, profiles, scores,
 segment memberships, recommendation impressions, quarantined rows), then from any other
 table with a `user_id` column, so a table added later is never skipped silently; it rebuilds
-the analytics rollup and writes one row to `erasures` with a sha256 of the id and the counts
-(no personal data). Trained artefacts (recommendation models and the like) keep what they
+the analytics rollup and writes one row to `erasures` with a keyed hash of the id (HMAC under
+the store's secret, `subject_hash`) and the counts (no personal data); `erasures_of` answers
+"was this id erased?". Trained artefacts (recommendation models and the like) keep what they
 learned until the next `cartwise train`, which reads the store without the customer.
 Erasing twice removes nothing the second time.
 
@@ -19,7 +20,6 @@ enough, erase) it: `register_personal_data("send_log", "user_id = ?")`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -33,6 +33,7 @@ from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest.identity import linked_ids
 from cartwise.pipelines.event_delete import remove_events
 from cartwise.store import Store
+from cartwise.store.erasure_log import erasure_secret, keyed_subject_hash
 
 Eraser = Callable[[Store, str], dict[str, int]]
 
@@ -107,9 +108,20 @@ register_personal_data(
 )
 
 
-def subject_hash(user_id: str) -> str:
-    """sha256 of the customer id: logged instead of the id."""
-    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+def subject_hash(store: Store, user_id: str) -> str:
+    """What `erasures` logs instead of the id: an HMAC under the store's secret (see
+    `cartwise.store.erasure_log`), so the log cannot be searched by hashing guessed ids."""
+    return keyed_subject_hash(erasure_secret(store.con), user_id)
+
+
+def erasures_of(store: Store, user_id: str) -> list[dict[str, Any]]:
+    """Whether `user_id` was erased: the erasure log's rows for it, oldest first (empty if never)."""
+    user_id = _check_id(user_id)
+    rows = store.con.execute(
+        "SELECT erased_at, total, via FROM erasures WHERE subject_hash = ? ORDER BY erased_at",
+        [subject_hash(store, user_id)],
+    ).fetchall()
+    return [{"erased_at": _plain(at), "total": int(total), "via": via} for at, total, via in rows]
 
 
 def _check_id(user_id: str) -> str:
@@ -143,11 +155,12 @@ def _quote(name: str) -> str:
 def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str, Any]:
     """Erase customer `user_id` everywhere (see the module docstring), in one transaction.
 
-    Returns `{"subject_sha256", "removed": {table: rows}, "total", "artefacts"}`.
+    Returns `{"subject_hash", "removed": {table: rows}, "total", "artefacts"}`.
     """
     user_id = _check_id(user_id)
     removed: dict[str, int] = {}
     with store.transaction():
+        logged_as = subject_hash(store, user_id)
         # Every id linked to the customer (an anonymous id, an alias) is the same person.
         for subject in linked_ids(store, user_id):
             for entry in holders(store):
@@ -166,7 +179,7 @@ def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str
                 "INSERT INTO erasures VALUES (?, ?, ?, ?, ?)",
                 [
                     datetime.now(UTC).replace(tzinfo=None),
-                    subject_hash(user_id),
+                    logged_as,
                     json.dumps(removed),
                     total,
                     via,
@@ -175,7 +188,7 @@ def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str
     if removed.get("events"):
         refresh_rollup(store)
     return {
-        "subject_sha256": subject_hash(user_id),
+        "subject_hash": logged_as,
         "removed": removed,
         "total": total,
         "artefacts": ARTEFACTS_NOTE,
