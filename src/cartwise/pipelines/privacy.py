@@ -7,8 +7,8 @@ segment memberships, recommendation impressions, quarantined rows), then from an
 table with a `user_id` column, so a table added later is never skipped silently; it rebuilds
 the analytics rollup and writes one row to `erasures` with a keyed hash of the id (HMAC under
 the store's secret, `subject_hash`) and the counts (no personal data); `erasures_of` answers
-"was this id erased?". Trained artefacts (recommendation models and the like) keep what they
-learned until the next `cartwise train`, which reads the store without the customer.
+"was this id erased?". The saved recommender anonymises the customer at once
+(`privacy_artefacts`); a running server's model too (`Service.forget_customer`).
 Erasing twice removes nothing the second time.
 
 `export_customer(store, user_id)` returns every row held about the customer, per table.
@@ -32,6 +32,7 @@ from cartwise.analytics import refresh_rollup
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest.identity import linked_ids
 from cartwise.pipelines.event_delete import remove_events
+from cartwise.pipelines.privacy_artefacts import artefacts_note, forget_in_artefacts
 from cartwise.store import Store
 from cartwise.store.erasure_log import erasure_secret, keyed_subject_hash
 
@@ -40,7 +41,6 @@ Eraser = Callable[[Store, str], dict[str, int]]
 NOT_SWEPT = frozenset({"event_rollup", "event_timeline", "erasures"})
 """Tables with a `user_id` that are not erased row by row: the rollup and timeline are rebuilt
 from the events (`reset_rollup`), and the erasure log holds no ids."""
-ARTEFACTS_NOTE = "trained models drop the customer at the next `cartwise train`"
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,8 @@ def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str
     with store.transaction():
         logged_as = subject_hash(store, user_id)
         # Every id linked to the customer (an anonymous id, an alias) is the same person.
-        for subject in linked_ids(store, user_id):
+        subjects = list(linked_ids(store, user_id))
+        for subject in subjects:
             for entry in holders(store):
                 if entry.erase is not None:
                     counts = entry.erase(store, subject)
@@ -191,7 +192,7 @@ def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str
         "subject_hash": logged_as,
         "removed": removed,
         "total": total,
-        "artefacts": ARTEFACTS_NOTE,
+        "artefacts": artefacts_note(forget_in_artefacts(store, subjects)),
     }
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
 from cartwise.ingest import TimeWindow
+from cartwise.ingest.identity import linked_ids
 from cartwise.pipelines.event_delete import EventFilter, delete_events
 from cartwise.pipelines.privacy import export_customer, forget_customer
 from cartwise.service import keys as keys_job
@@ -220,16 +221,21 @@ class Service:
     def forget_customer(self, user_id: str) -> dict[str, Any]:
         """`pipelines.privacy.forget_customer` through the gate; the collector's log is settled
         first, so no logged event of the customer can come back at a replay, and its index of
-        stored ids is rebuilt without the erased events."""
+        stored ids is rebuilt without the erased events; the running recommendation server
+        forgets the customer at once (model, served state, buffered impressions)."""
         self._settle()
         with self.require_gate() as store:
             deleted = False
             try:
+                subjects = list(linked_ids(store, user_id)) if user_id.strip() else []
                 result = forget_customer(store, user_id, via="api")
                 deleted = bool(result["removed"].get("events"))
                 self.live.reseed(store)  # the live windows count users by id
             finally:
                 self._reindex(store, deleted)
+        from cartwise.service.recs.registry import forget_in_recs  # the recs server, when it runs
+
+        forget_in_recs(self, subjects)
         return {**result, "log": "settled: every logged event was stored, then the segments were deleted"}
 
     def export_customer(self, user_id: str) -> dict[str, Any]:
