@@ -127,3 +127,16 @@ def test_an_erased_customers_events_sent_again_are_new(running: Running) -> None
     again = _send(running, events)
     assert (again["accepted"], again["duplicates"]) == (3, 0)
     assert _held_events(running, "erin", 3) == ["erased-0", "erased-1", "erased-2"]
+
+
+def test_a_bad_deletion_filter_names_the_body_field_not_a_cli_flag(running: Running) -> None:
+    with running.client("admin") as client:
+        bad_time = client.post("/api/v1/events/delete", json={"start": "yesterday"})
+        reversed_range = client.post(
+            "/api/v1/events/delete", json={"start": "2025-03-01", "end": "2025-02-01"}
+        )
+    for response, field in ((bad_time, "start"), (reversed_range, "end")):
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["parameter"] == field and "--" not in body["message"], body
+        assert body["message"].startswith(f"`{field}`: ")
