@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cartwise.service")
 
+REINDEX_WAIT_SECONDS = 5.0
+"""How long a deletion or an erasure waits for the collector's stored-id index to be rebuilt
+before answering (the rebuild goes on in the background after that)."""
+
 
 def open_ready_store(settings: Settings, *, read_only: bool = False) -> Store:
     """Open the store and complete any half-read result opening left behind.
@@ -196,10 +200,17 @@ class Service:
         if self.collector is not None:
             self.collector.settle()
 
-    def _reindex(self, store: Store, deleted: bool) -> None:
-        """The collector forgets the deleted ids (a deleted event sent again is new data)."""
+    def _reindex(self, deleted: bool) -> None:
+        """The collector forgets the deleted ids (a deleted event sent again is new data); its
+        index is rebuilt in the background (see `Collector.reindex`)."""
         if self.collector is not None:
-            self.collector.reindex(store, deleted=deleted)
+            self.collector.reindex(deleted=deleted)
+
+    def _await_reindex(self) -> None:
+        """Give the rebuild `REINDEX_WAIT_SECONDS` (outside the gate: the writer goes on), so on
+        a small store the answer comes with the index already fresh."""
+        if self.collector is not None:
+            self.collector.wait_reindexed(REINDEX_WAIT_SECONDS)
 
     def delete_events(self, flt: EventFilter, *, dry_run: bool = False) -> dict[str, Any]:
         """`pipelines.event_delete.delete_events` through the gate, after the log is settled;
@@ -215,7 +226,8 @@ class Service:
                     self.live.reseed(store)
             finally:
                 if not dry_run:
-                    self._reindex(store, deleted)
+                    self._reindex(deleted)
+        self._await_reindex()
         return result
 
     def forget_customer(self, user_id: str) -> dict[str, Any]:
@@ -232,7 +244,8 @@ class Service:
                 deleted = bool(result["removed"].get("events"))
                 self.live.reseed(store)  # the live windows count users by id
             finally:
-                self._reindex(store, deleted)
+                self._reindex(deleted)
+        self._await_reindex()
         from cartwise.service.recs.registry import forget_in_recs  # the recs server, when it runs
 
         forget_in_recs(self, subjects)
