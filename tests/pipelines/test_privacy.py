@@ -54,6 +54,16 @@ def _fill(store: Store) -> None:
         "INSERT INTO quarantine (load_id, table_name, \"row\", reason, record) VALUES ('l1', 'events', 3, 'bad ts', ?)",
         [json.dumps({"user_id": WHO, "ts": "yesterday"})],
     )
+    # A message to her address that hard-bounced, so the address is suppressed (bob's too).
+    store.con.execute(
+        "INSERT INTO send_log (message_key, user_id, address, state) VALUES ('m1', ?, 'ann@example.com', "
+        "'failed_permanent'), ('m2', 'bob', 'bob@example.com', 'failed_permanent')",
+        [WHO],
+    )
+    store.con.execute(
+        "INSERT INTO suppressions VALUES ('ann@example.com', '550', TIMESTAMP '2025-03-03'), "
+        "('bob@example.com', '550', TIMESTAMP '2025-03-03')"
+    )
     # A table added later by some feature, never registered: found by its user_id column.
     store.con.execute("CREATE TABLE send_log_draft AS SELECT ? AS user_id, 'welcome' AS template", [WHO])
     refresh_rollup(store)
@@ -103,16 +113,18 @@ def test_forget_removes_the_customer_everywhere_once_and_logs_only_a_hash(tmp_pa
             "segment_members": 1,
             "rec_impressions": 1,
             "quarantine": 1,
+            "suppressions": 1,
             "send_log_draft": 1,
             "identities": 0,
             "merges": 0,
             # Tables later features made hold no row of hers here, but are swept all the same.
             "campaign_members": 0,
-            "send_log": 0,
+            "send_log": 1,
             "message_events": 0,
             "exposures": 0,
         }
         assert _traces(store, "ann@example.com") == []
+        assert store.con.execute("SELECT address FROM suppressions").fetchall() == [("bob@example.com",)]
         # Bob is untouched, and the rollup answers as the events do.
         assert store.con.execute("SELECT count(*) FROM events WHERE user_id = 'bob'").fetchall()[0][0] == 2
         events = store.ibis().table("events")
@@ -121,10 +133,10 @@ def test_forget_removes_the_customer_everywhere_once_and_logs_only_a_hash(tmp_pa
         again = forget_customer(store, WHO)
         assert again["total"] == 0 and again["subject_hash"] == subject_hash(store, WHO)
         log = store.con.execute("SELECT subject_hash, total FROM erasures ORDER BY erased_at").fetchall()
-        assert log == [(subject_hash(store, WHO), 12), (subject_hash(store, WHO), 0)]
+        assert log == [(subject_hash(store, WHO), 14), (subject_hash(store, WHO), 0)]
         # The log cannot be searched by hashing guessed ids, but the store can say who was erased.
         assert hashlib.sha256(WHO.encode()).hexdigest() not in {row[0] for row in log}
-        assert [e["total"] for e in erasures_of(store, WHO)] == [12, 0]
+        assert [e["total"] for e in erasures_of(store, WHO)] == [14, 0]
         assert erasures_of(store, "bob") == []
         assert export_customer(store, WHO)["tables"] == {}
 

@@ -3,7 +3,8 @@
 `forget_customer(store, user_id)` removes the customer, and every id linked to it by identity
 stitching (`ingest.identity`), from every registered table (events
 with the orders derived from them, orders and their lines, the users row, profiles, scores,
-segment memberships, recommendation impressions, quarantined rows), then from any other
+segment memberships, recommendation impressions, quarantined rows, suppressed addresses of
+her messages), then from any other
 table with a `user_id` column, so a table added later is never skipped silently; it rebuilds
 the analytics rollup and writes one row to `erasures` with a keyed hash of the id (HMAC under
 the store's secret, `subject_hash`) and the counts (no personal data); `erasures_of` answers
@@ -105,6 +106,12 @@ register_personal_data(
     "quarantine",
     "json_extract_string(record, '$.user_id') = ?",
     "Rows refused at load, kept for review",
+)
+# Before `send_log` is swept (found later by its user_id column): its addresses say which.
+register_personal_data(
+    "suppressions",
+    "address IN (SELECT address FROM send_log WHERE user_id = ?)",
+    "Addresses of the customer's messages that hard-bounced",
 )
 
 
