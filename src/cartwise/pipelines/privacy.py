@@ -4,7 +4,7 @@
 stitching (`ingest.identity`), from every registered table (events
 with the orders derived from them, orders and their lines, the users row, profiles, scores,
 segment memberships, recommendation impressions, quarantined rows, suppressed addresses of
-her messages), then from any other
+the customer's messages), then from any other
 table with a `user_id` column, so a table added later is never skipped silently; it rebuilds
 the analytics rollup and writes one row to `erasures` with a keyed hash of the id (HMAC under
 the store's secret, `subject_hash`) and the counts (no personal data); `erasures_of` answers
