@@ -159,10 +159,14 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str, Any]:
+def forget_customer(
+    store: Store, user_id: str, *, via: str = "cli", artefacts: bool = True
+) -> dict[str, Any]:
     """Erase customer `user_id` everywhere (see the module docstring), in one transaction.
 
-    Returns `{"subject_hash", "removed": {table: rows}, "total", "artefacts"}`.
+    Returns `{"subject_hash", "removed": {table: rows}, "total", "artefacts"}`. With
+    `artefacts=False` the saved models are left to the caller (`forget_in_artefacts`), e.g. to
+    rewrite them after releasing the store's writer.
     """
     user_id = _check_id(user_id)
     removed: dict[str, int] = {}
@@ -199,7 +203,7 @@ def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str
         "subject_hash": logged_as,
         "removed": removed,
         "total": total,
-        "artefacts": artefacts_note(forget_in_artefacts(store, subjects)),
+        "artefacts": artefacts_note(forget_in_artefacts(store, subjects)) if artefacts else "",
     }
 
 

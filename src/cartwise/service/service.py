@@ -20,6 +20,7 @@ from cartwise.ingest import TimeWindow
 from cartwise.ingest.identity import linked_ids
 from cartwise.pipelines.event_delete import EventFilter, delete_events
 from cartwise.pipelines.privacy import export_customer, forget_customer
+from cartwise.pipelines.privacy_artefacts import artefacts_note, forget_in_artefacts
 from cartwise.service import keys as keys_job
 from cartwise.service import sessions as sessions_job
 from cartwise.service.collector import Collector, StoreGate
@@ -240,16 +241,22 @@ class Service:
             deleted = False
             try:
                 subjects = list(linked_ids(store, user_id)) if user_id.strip() else []
-                result = forget_customer(store, user_id, via="api")
+                result = forget_customer(store, user_id, via="api", artefacts=False)
                 deleted = bool(result["removed"].get("events"))
                 self.live.reseed(store)  # the live windows count users by id
             finally:
                 self._reindex(deleted)
         self._await_reindex()
+        # The saved model is rewritten outside the gate: the writer goes on meanwhile.
+        note = artefacts_note(forget_in_artefacts(self.require_gate().store, subjects))
         from cartwise.service.recs.registry import forget_in_recs  # the recs server, when it runs
 
         forget_in_recs(self, subjects)
-        return {**result, "log": "settled: every logged event was stored, then the segments were deleted"}
+        return {
+            **result,
+            "artefacts": note,
+            "log": "settled: every logged event was stored, then the segments were deleted",
+        }
 
     def export_customer(self, user_id: str) -> dict[str, Any]:
         with self.read(what="export") as store:
