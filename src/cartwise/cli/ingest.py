@@ -119,7 +119,8 @@ def ingest(
     """Load KIND (events, items, users or transactions) from FILES into the store.
 
     Formats: CSV, TSV, whitespace-separated logs, Parquet, JSONL, RecBole atomic files and
-    CDNOW logs, gzipped or not. Each file loads in one transaction; rejected rows go to the
+    CDNOW logs, gzipped or not; for events also GA4's BigQuery export (--format ga4) and
+    Shopify's orders CSV (--format shopify). Each file loads in one transaction; rejected rows go to the
     quarantine table and to FILE.quarantine.csv. Re-loading a file adds nothing.
     """
     for path in files:

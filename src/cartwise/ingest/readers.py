@@ -418,6 +418,16 @@ def read_input(
     require_file(path)
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes); there is nothing to load.")
+    if format == "ga4":
+        from cartwise.ingest.ga4 import read_ga4  # it imports this module
+
+        with path.open("rb") as head:
+            parquet = head.read(4) == b"PAR1"
+        return read_ga4(path, None if parquet else _open_bytes(path))
+    if format == "shopify":
+        from cartwise.ingest.shopify import read_shopify
+
+        return read_shopify(path, _open_bytes(path), encoding)
     if format == "parquet" or (format == "auto" and _strip_gz(path).endswith((".parquet", ".pq"))):
         try:
             table = pq.read_table(path)
