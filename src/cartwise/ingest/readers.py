@@ -476,10 +476,12 @@ def _cdnow_columns(data: bytes, path: Path) -> list[str]:
         return list(CDNOW_MASTER_COLUMNS)
     raise InputError(
         f"{path} is not a CDNOW log: its first line has {width} fields "
-        f"({first.decode('utf-8', errors='replace')[:80]!r}). --format cdnow reads the 4-column master form "
+        f"({first.decode('utf-8', errors='replace')[:80]!r}). The cdnow format reads the 4-column master form "
         "(customer, date, CDs, dollars) or the 5-column sample form (customer, index, date, CDs, dollars), "
-        "separated by spaces; for another layout use --format whitespace --no-header and map columns by number.",
+        "separated by spaces; for another layout use `format` whitespace with `no_header` and map columns "
+        "by number.",
         parameter="format",
+        mentions=("format", "no_header"),
     )
 
 

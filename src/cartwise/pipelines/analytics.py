@@ -134,7 +134,10 @@ def _store_for(source: Source, settings: Settings | None) -> Iterator[Store]:
     settings = settings or get_settings(db=source.db)
     path = source.db or settings.db
     if not Path(path).exists():
-        raise InputError(f"No store at {path}; load one with `cartwise ingest` or give --events FILE.")
+        raise InputError(
+            f"no store at {path}; load one with `cartwise ingest`, or read an events file instead.",
+            parameter="db",
+        )
     with open_store(path, settings=settings, read_only=True) as store:
         yield store
 

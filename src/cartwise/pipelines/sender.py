@@ -517,7 +517,9 @@ def insert_pending(
 ) -> None:
     """Public form of the outbox write, for broadcasts (inside their own transaction)."""
     if channel not in CONSENT:
-        raise ConfigError(f"--channel {channel!r} has no consent column; use one of {', '.join(CONSENT)}.")
+        raise ConfigError(
+            f"{channel!r} has no consent column; use one of {', '.join(CONSENT)}.", parameter="channel"
+        )
     _insert_pending(store, identities, channel, template, transactional, store.settings.smtp_from)
 
 

@@ -25,6 +25,9 @@ import pandas as pd
 
 SECONDS_PER_DAY = 86_400.0
 
+HORIZON_WEEKS = 52
+"""Horizon of the profiles' `expected_purchases_12m` and `clv_12m`, in weeks."""
+
 
 def _top(grouped: ir.Table, key: str, value: str, label: str) -> ir.Table:
     """Per user, the `key` with the largest `value`, and its share of the user's total."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import duckdb
+
 from cartwise.schema import TABLES
+from cartwise.store.erasure_log import key_the_erasure_log
 
 
 @dataclass(frozen=True)
@@ -12,6 +16,9 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    after: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+    """A step SQL alone cannot take (e.g. one needing a secret), run after the statements in
+    the same transaction."""
 
 
 def _canonical_tables() -> tuple[str, ...]:
@@ -253,5 +260,19 @@ MIGRATIONS = (
             "ALTER TABLE rec_impressions ADD COLUMN IF NOT EXISTS experiment VARCHAR",
             "ALTER TABLE rec_impressions ADD COLUMN IF NOT EXISTS variant VARCHAR",
         ),
+    ),
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        17,
+        "erasure log keyed by a per-store secret",
+        (
+            # The secret of `subject_hash` (see `cartwise.store.erasure_log`); made once per store.
+            "CREATE TABLE IF NOT EXISTS erasure_key (secret VARCHAR)",
+            "ALTER TABLE erasures RENAME COLUMN subject_sha256 TO subject_hash",
+        ),
+        after=key_the_erasure_log,
     ),
 )

@@ -22,6 +22,7 @@ import pyarrow as pa
 from cartwise.core.errors import StoreError
 from cartwise.core.settings import Settings, get_settings
 from cartwise.schema import TABLES
+from cartwise.store.erasure_log import key_the_erasure_log
 from cartwise.store.migrations import MIGRATIONS
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -131,6 +132,8 @@ class Store:
             with self.transaction():
                 for statement in migration.statements:
                     self.con.execute(statement)
+                if migration.after is not None:
+                    migration.after(self.con)
                 self.con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     [migration.version, migration.description, datetime.now(UTC).replace(tzinfo=None)],
@@ -287,6 +290,14 @@ class Store:
                 else:
                     self.con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM {reader}")
                     added[name] = self.count(name)
+            old_log = self.con.execute(
+                "SELECT count(*) FROM information_schema.columns "
+                "WHERE table_name = 'erasures' AND column_name = 'subject_sha256'"
+            ).fetchall()[0][0]
+            if old_log:
+                # An export older than the keyed erasure log: key it as migration 17 does.
+                self.con.execute("ALTER TABLE erasures RENAME COLUMN subject_sha256 TO subject_hash")
+                key_the_erasure_log(self.con)
         return added
 
 

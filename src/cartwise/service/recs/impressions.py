@@ -43,6 +43,13 @@ class ImpressionBuffer:
         with self.lock:
             self._rows.extend(rows)
 
+    def drop_users(self, user_ids: set[str]) -> int:
+        """Forget buffered impressions of these users (erased customers); returns rows dropped."""
+        with self.lock:
+            kept = [row for row in self._rows if row[2] not in user_ids]
+            dropped, self._rows = len(self._rows) - len(kept), kept
+        return dropped
+
     def flush(self, gate: StoreGate) -> int:
         """Write buffered impressions to `rec_impressions`; returns rows written."""
         with self.lock:

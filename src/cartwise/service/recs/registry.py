@@ -51,3 +51,9 @@ def stop_recs(service: Service, timeout: float = 10.0) -> None:
 def running_recs(service: Service) -> RecsServer | None:
     """The service's recommendation server if it was started, without starting one."""
     return _SERVERS.get(service)
+
+def forget_in_recs(service: Service, user_ids: list[str]) -> dict[str, int]:
+    """Erased customers leave the running recommendation server at once (`RecsServer.forget_users`);
+    nothing to do when it has not started."""
+    server = _SERVERS.get(service)
+    return server.forget_users(user_ids) if server is not None else {}

@@ -251,6 +251,27 @@ class RecsServer:
             log.exception("offline evaluation failed")
             self.offline = {"error": str(exc), "models": []}
 
+    # -- erasure ---------------------------------------------------------------------------------
+    def forget_users(self, user_ids: list[str]) -> dict[str, int]:
+        """Forget erased customers at once: the serving model anonymises them
+        (`Recommender.forget_users`), their rows leave the served state (user index, purchases,
+        cached lists), their fresh events and unwritten impressions are dropped. Their next
+        request is answered as an unknown user's. Returns what was forgotten."""
+        wanted = set(user_ids)
+        with self._lock:
+            state = self._state
+            users = 0
+            if state is not None and state.model is not None:
+                users = state.model.forget_users(list(wanted))
+                for user in wanted:
+                    row = state.user_pos.pop(user, None)
+                    if row is not None and state.cache is not None:
+                        state.cache.ready[row] = False
+            fresh = sum(len(self.live.fresh.pop(u, [])) for u in wanted)
+            for user in wanted:
+                self.live.live_bought.pop(user, None)
+        return {"users": users, "fresh_events": fresh, "impressions": self._impressions.drop_users(wanted)}
+
     # -- answers ---------------------------------------------------------------------------------
     def _check_n(self, n: int) -> int:
         if not 1 <= n <= self.options.max_n:
