@@ -330,3 +330,25 @@ def test_unknown_engine_is_refused_by_click(events_file: Path) -> None:
     result = invoke(analytics, ["kpis", "--events", str(events_file), *MAPS, "--engine", "presto"])
     assert result.exit_code == 2 and "presto" in result.output
     assert not isinstance(result.exception, ConfigError)
+
+
+def test_funnel_text_prints_the_breakdown_and_gaps_in_a_fitting_unit(events_file: Path) -> None:
+    """Issue 24.5: the text output shows every segment's rows, and 17.5 minutes is not `0.29 h`."""
+    args = ["funnel", "--events", str(events_file), *MAPS, "--steps", "product_view,add_to_cart,purchase"]
+    args += ["--window", "1d", "--breakdown", "item_id"]
+    as_json = json.loads(invoke(analytics, [*args, "--json"]).output)
+    segments = {(row["segment"], row["step"]): row["users"] for row in as_json["segments"]}
+    assert segments[("p1", "add_to_cart")] == 2 and segments[("p2", "add_to_cart")] == 0
+    result = invoke(analytics, args)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "By item_id:" in text
+    p1 = text[text.index("item_id = p1") :]
+    p2 = text[text.index("item_id = p2") :]
+    assert "product_view" in p1 and "product_view" in p2
+    # overall: u1 reaches the cart after 5 minutes, u3 after 30; the median is 17.5 minutes
+    overall = text[: text.index("By item_id:")]
+    cart = next(line for line in overall.splitlines() if line.startswith("add_to_cart"))
+    assert cart.endswith("17.5 min") and " h" not in cart
+    purchase = next(line for line in overall.splitlines() if line.startswith("purchase"))
+    assert purchase.endswith("15 min")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
+from cartwise.core.durations import format_duration
 from cartwise.pipelines.choices import ENGINES, FORMATS
 
 if TYPE_CHECKING:
@@ -94,14 +95,26 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.1f}%"
 
 
+def _funnel_rows(rows: list[dict[str, Any]], first: str, width: int) -> list[str]:
+    return [
+        f"{row[first]!s:{width}} {row['users']:>10,} {_pct(row['conversion_from_previous']):>10} "
+        f"{_pct(row['conversion_from_first']):>10} {format_duration(row['median_seconds_from_previous']):>12}"
+        for row in rows
+    ]
+
+
 def _funnel_text(result: dict[str, Any]) -> str:
-    lines = [f"{'step':28} {'users':>10} {'from prev':>10} {'from first':>10} {'median gap':>12}"]
-    for row in result["steps"]:
-        gap = row["median_seconds_from_previous"]
-        lines.append(
-            f"{row['step']:28} {row['users']:>10,} {_pct(row['conversion_from_previous']):>10} "
-            f"{_pct(row['conversion_from_first']):>10} {'' if gap is None else f'{gap / 3600:.2f} h':>12}"
-        )
+    header = f"{'users':>10} {'from prev':>10} {'from first':>10} {'median gap':>12}"
+    lines = [f"{'step':28} {header}", *_funnel_rows(result["steps"], "step", 28)]
+    if result.get("segments"):
+        # the breakdown: one block per segment, its steps in order (as in the JSON's `segments`)
+        lines += ["", f"By {result['breakdown']}:"]
+        blocks: dict[Any, list[dict[str, Any]]] = {}
+        for row in result["segments"]:
+            blocks.setdefault(row["segment"], []).append(row)
+        for segment, rows in blocks.items():
+            lines += ["", f"{result['breakdown']} = {'(none)' if segment is None else segment}"]
+            lines += [f"  {'step':26} {header}", *("  " + r for r in _funnel_rows(rows, "step", 26))]
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from cartwise.cli.common import emit, json_option
+from cartwise.core.durations import format_duration
 from cartwise.core.files import require_file
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,7 +67,7 @@ def fit(interactions: Path, user_col: str, item_col: str, time_col: str | None, 
 def _human_fit(result: dict[str, Any]) -> str:
     lines = [
         f"Trained {result['model']} on {result['interactions']} interactions ({result['users']} users, "
-        f"{result['items']} items) in {result['fit_seconds']:.2f} s; saved to {result['out']}."
+        f"{result['items']} items) in {format_duration(result['fit_seconds'])}; saved to {result['out']}."
     ]
     lines += [f"Note: {note}" for note in result["notes"]]
     return "\n".join(lines)
