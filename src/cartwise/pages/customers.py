@@ -26,7 +26,7 @@ from cartwise.pages import dashboard
 from cartwise.pipelines import profiles as profiles_job
 from cartwise.pipelines.alive import fit_alive_model
 from cartwise.predict import rfm_summary
-from cartwise.profiles import RFM_SEGMENTS
+from cartwise.profiles import MONEY_FIELDS, RFM_SEGMENTS
 from cartwise.store import Store
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ LIST_COLUMNS: tuple[str, ...] = (
     "clv_12m",
     "cluster",
 )
-_MONEY = frozenset({"revenue", "avg_order_value", "clv_12m", "amount", "price"})
+_MONEY = MONEY_FIELDS
 MAX_LIMIT = 500
 MAX_RULE_CHARS = 1000
 HORIZON_WEEKS = profiles_job.HORIZON_WEEKS

@@ -2,13 +2,14 @@
 
 from cartwise.profiles._audience_parse import MAX_RULE_CHARS, parse_rule
 from cartwise.profiles._audience_sql import CompiledRule, compile_rule, naive_utc, population_sql
-from cartwise.profiles._build import build_profiles, profile_expression
+from cartwise.profiles._build import MONEY_FIELDS, build_profiles, profile_expression
 from cartwise.profiles._clusters import Clustering, cluster_customers
 from cartwise.profiles._rfm import RFM_SEGMENTS, add_rfm, quintile_scores, rfm_segment
 from cartwise.profiles._rules import rule_filter
 
 __all__ = [
     "MAX_RULE_CHARS",
+    "MONEY_FIELDS",
     "RFM_SEGMENTS",
     "Clustering",
     "CompiledRule",
