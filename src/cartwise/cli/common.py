@@ -87,6 +87,21 @@ def emit(result: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]]
             click.echo(f"{key}: {value}")
 
 
+def set_aside_lines(report: dict[str, Any], what: str) -> list[str]:
+    """Text lines for the records a command set aside (`cartwise.pipelines.bad_rows`): the
+    count, then each reason with its first lines as an editor numbers them."""
+    if not report["set_aside"]:
+        return []
+    lines = [f"Set aside {report['set_aside']:,} unusable {what} records (--strict fails instead):"]
+    for r in report["reasons"][:5]:
+        more = ", ..." if r["count"] > len(r["lines"]) else ""
+        shown = ", ".join(map(str, r["lines"]))
+        lines.append(
+            f"  {r['count']:,} {r['reason']} (line{'s' if r['count'] > 1 else ''} {shown}{more}, e.g. {r['example']!r})"
+        )
+    return lines
+
+
 @contextmanager
 def progress(label: str, enabled: bool) -> Iterator[Callable[[str], None]]:
     """A spinner with a status line on a terminal; silent with --json or when not a TTY."""
