@@ -118,15 +118,25 @@ def _funnel_text(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _count(value: int | None, width: int) -> str:
+    return f"{'n/a':>{width}}" if value is None else f"{value:>{width},}"
+
+
 def _kpis_text(result: dict[str, Any]) -> str:
     lines = [
         f"{'period':12} {'revenue':>12} {'orders':>8} {'aov':>9} {'conv':>7} {'visitors':>9} {'new':>6} {'ret':>6} {'refunds':>8}"
     ]
     for p in result["periods"]:
+        conversion = "n/a" if p["conversion_rate"] is None else _pct(p["conversion_rate"])
         lines.append(
             f"{p['period_start']!s:12} {p['revenue']:>12,.2f} {p['orders']:>8,} {p['aov']:>9,.2f} "
-            f"{_pct(p['conversion_rate']):>7} {p['visitors']:>9,} {p['new_customers']:>6,} "
+            f"{conversion:>7} {_count(p['visitors'], 9)} {p['new_customers']:>6,} "
             f"{p['returning_customers']:>6,} {p['refunds']:>8,}"
+        )
+    if result.get("needs_events"):
+        lines.append(
+            f"n/a: {', '.join(result['needs_events'])} need events (visits and sessions), and these "
+            "periods have orders only (a transaction log); load events to see them."
         )
     return "\n".join(lines)
 

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from cartwise.analytics import (
+    EVENT_KPIS,
     BasketRules,
     FunnelResult,
     Step,
@@ -178,10 +179,17 @@ def run_kpis(
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
 ) -> dict[str, Any]:
-    """`{"by": grain, "periods": [{period_start, revenue, revenue_prev, ...}]}`."""
-    with canonical_tables(source, facts=True) as tables:
-        frame = kpis(tables["events"], by, start=start, end=end, facts=tables.get("facts"))
-    return {"by": by, "periods": _records(frame.drop(columns=["period"]))}
+    """`{"by": grain, "periods": [{period_start, revenue, revenue_prev, ...}], "needs_events"}`.
+
+    Orders loaded from a transaction log count with the purchases; `needs_events` names the
+    KPIs left null for want of events (`cartwise.analytics.EVENT_KPIS`; empty when none is).
+    """
+    with canonical_tables(source, ("events", "orders"), facts=True) as tables:
+        frame = kpis(
+            tables["events"], by, start=start, end=end, facts=tables.get("facts"), orders=tables.get("orders")
+        )
+    missing = [k for k in EVENT_KPIS if frame[k].isna().any()]
+    return {"by": by, "periods": _records(frame.drop(columns=["period"])), "needs_events": missing}
 
 
 def run_funnel(
@@ -220,7 +228,7 @@ def run_retention(
     end: str | date | datetime | None = None,
 ) -> dict[str, Any]:
     """`{"by", "cohort", "activity", "cells": [{cohort_start, period, retention, ltv, ...}]}`."""
-    with canonical_tables(source, facts=True) as tables:
+    with canonical_tables(source, ("events", "orders"), facts=True) as tables:
         frame = retention(
             tables["events"],
             by,  # type: ignore[arg-type]
@@ -229,6 +237,7 @@ def run_retention(
             start=start,
             end=end,
             facts=tables.get("facts"),
+            orders=tables.get("orders"),
         )
     return {
         "by": by,
