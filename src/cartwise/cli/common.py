@@ -82,9 +82,21 @@ def emit(result: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]]
         if isinstance(value, dict):
             click.echo(f"{key}:")
             for k, v in value.items():
-                click.echo(f"  {k}: {v}")
+                click.echo(f"  {_shown(k, v, within=key)}")
         else:
-            click.echo(f"{key}: {value}")
+            click.echo(_shown(key, value))
+
+
+def _shown(key: str, value: Any, within: str = "") -> str:
+    """`key: value`, a duration in seconds (`seconds`, `*_seconds`) in the unit that fits."""
+    from cartwise.core.durations import format_duration
+
+    if isinstance(value, dict):
+        return f"{key}: " + ", ".join(_shown(k, v, within=key) for k, v in value.items())
+    timed = key == "seconds" or key.endswith("_seconds") or within == "seconds"
+    if timed and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{key.removesuffix('_seconds') if key != 'seconds' else 'took'}: {format_duration(value)}"
+    return f"{key}: {value}"
 
 
 def set_aside_lines(report: dict[str, Any], what: str) -> list[str]:
