@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from cartwise.cli import main
 from cartwise.cli.analytics import analytics
 from cartwise.cli.basket import basket
-from cartwise.core.errors import ConfigError
+from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest import LoadOptions, ingest_file
 from cartwise.store import Store
 
@@ -200,6 +200,7 @@ def test_basket_rules_on_a_file_writes_csv(tmp_path: Path) -> None:
         "itemsets": 4,
         "rules": 2,
         "skipped_rows": 0,
+        "set_aside": {"set_aside": 0, "reasons": []},
         "out": str(out_csv),
     }
     with out_csv.open() as handle:
@@ -217,7 +218,13 @@ def test_one_item_baskets_give_zero_rules(tmp_path: Path) -> None:
         basket,
         ["rules", "--baskets", str(baskets), "--item-col", "product_id", "--min-support", "0.1", "--json"],
     )
-    assert json.loads(result.output) == {"baskets": 3, "itemsets": 2, "rules": 0, "skipped_rows": 0}
+    assert json.loads(result.output) == {
+        "baskets": 3,
+        "itemsets": 2,
+        "rules": 0,
+        "skipped_rows": 0,
+        "set_aside": {"set_aside": 0, "reasons": []},
+    }
 
 
 @pytest.mark.parametrize(
@@ -352,3 +359,22 @@ def test_funnel_text_prints_the_breakdown_and_gaps_in_a_fitting_unit(events_file
     assert cart.endswith("17.5 min") and " h" not in cart
     purchase = next(line for line in overall.splitlines() if line.startswith("purchase"))
     assert purchase.endswith("15 min")
+
+
+def test_basket_lines_with_a_wrong_number_of_fields_are_set_aside_by_editor_line(tmp_path: Path) -> None:
+    """Issue 24.7: one malformed line no longer rejects the whole basket file; --strict does."""
+    baskets = tmp_path / "lines.csv"
+    baskets.write_text("order_id,product_id\n1,A\n1,B\n2,A,extra\n2,B\n3,A\n3,B\n,C\n")
+    args = ["rules", "--baskets", str(baskets), "--item-col", "product_id", "--min-support", "0.5"]
+    args += ["--min-confidence", "0.5"]
+    done = invoke(basket, [*args, "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["baskets"] == 3 and summary["skipped_rows"] == 1  # the line without an order id
+    assert summary["set_aside"]["set_aside"] == 1
+    assert summary["set_aside"]["reasons"][0]["lines"] == [4]
+    text = invoke(basket, args).output
+    assert "Set aside 1 unusable basket records" in text and "line 4" in text
+    strict = invoke(basket, [*args, "--strict"])
+    assert isinstance(strict.exception, InputError)
+    assert "1 of 7 records cannot be used" in str(strict.exception) and "(line 4," in str(strict.exception)

@@ -9,6 +9,7 @@ same Ibis expressions run there.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import warnings
@@ -35,7 +36,7 @@ from cartwise.analytics import (
 )
 from cartwise.core.errors import ConfigError, DataWarning, InputError
 from cartwise.core.settings import Settings, get_settings
-from cartwise.ingest import LoadOptions, ingest_file, read_file
+from cartwise.ingest import LoadOptions, ingest_file
 from cartwise.pipelines.choices import ENGINES, Engine
 from cartwise.store import Store, open_store
 
@@ -258,25 +259,35 @@ def run_basket_rules(
     max_len: int | None = None,
     options: LoadOptions | None = None,
     settings: Settings | None = None,
+    strict: bool = False,
 ) -> BasketRules:
-    """Rules over the baskets of a file (one row per basket line) or of the store's `order_lines`."""
+    """Rules over the baskets of a file (one row per basket line) or of the store's `order_lines`.
+
+    A file's records with a wrong number of fields are set aside and reported by the line an
+    editor shows (`set_aside`; `cartwise.pipelines.bad_rows`), or with `strict` an error;
+    lines without a basket or item id are left out and counted (`skipped_rows`)."""
     if baskets_file is not None:
+        from cartwise.pipelines.bad_rows import read_checked
+
         opts = options or LoadOptions()
-        data: Any = read_file(
+        data, report = read_checked(
             baskets_file,
+            opts.header,
+            {},
+            strict=strict,
             format=opts.format,
-            header=opts.header,
             delimiter=opts.delimiter,
             encoding=opts.encoding,
         )
-        return basket_rules(
-            data,
+        found = basket_rules(
+            pa.Table.from_pandas(data, preserve_index=False),
             basket_col=basket_col,
             item_col=item_col,
             min_support=min_support,
             min_confidence=min_confidence,
             max_len=max_len,
         )
+        return dataclasses.replace(found, set_aside=report)
     with _store_for(Source(db=db), settings) as store:
         lines = _arrow(store, "SELECT order_id, item_id FROM order_lines")
     return basket_rules(

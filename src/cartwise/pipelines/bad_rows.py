@@ -94,6 +94,7 @@ def read_checked(
     date_format: str | None = None,
     strict: bool = False,
     with_lines: bool = False,
+    **read_options: Any,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read `path` and set aside records that cannot be used: a wrong number of fields, or a
     column of one of the `ROLES` that fails its check (an empty `customer`, a `date` that is not
@@ -103,10 +104,11 @@ def read_checked(
     rows (the file's columns; text formats as strings) and a report `{"set_aside", "reasons":
     [{"reason", "count", "lines", "example"}]}`. A DataWarning names the first lines; with
     `strict` an InputError does instead and nothing is returned. `with_lines` adds the column
-    `LINE_COLUMN`: each kept row's line, for later messages about it.
+    `LINE_COLUMN`: each kept row's line, for later messages about it. `read_options`
+    (`format`, `delimiter`, `encoding`) go to `cartwise.ingest.read_input`.
     """
     path = Path(path)
-    result = read_input(path, header=header)
+    result = read_input(path, header=header, **read_options)
     offset = 1 if header else 0
     frame = result.table.to_pandas()
     problems: list[tuple[str, np.ndarray, pd.Series]] = []
