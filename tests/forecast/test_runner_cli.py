@@ -325,3 +325,22 @@ def test_a_duplicate_after_set_aside_rows_names_the_editor_lines(tmp_path: Path)
     result = run([*BASE, "--history", hist, "--out", tmp_path / "f.csv"])
     assert isinstance(result.exception, InputError)
     assert "(lines 5, 6," in str(result.exception)
+
+
+def test_bad_covariate_records_are_set_aside_too(tmp_path: Path) -> None:
+    hist, cov = make_files(tmp_path)
+    lines = cov.read_text().splitlines()
+    lines[3] = "sku0,not-a-week,yes"  # editor line 4
+    lines[7] = "sku0,2024-02-12,yes,extra"  # editor line 8: a field too many
+    cov.write_text("\n".join(lines) + "\n")
+    args = [*BASE, "--history", hist, "--covariates", cov, "--out", tmp_path / "f.csv", "--model", "naive"]
+    result = run([*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["set_aside"]
+    assert report["set_aside"] == 0 and report["covariates"]["set_aside"] == 2
+    assert sorted(r["lines"][0] for r in report["covariates"]["reasons"]) == [4, 8]
+    assert "Set aside 2 unusable covariate records" in run(args).output
+    strict = run([*args, "--strict"])
+    assert isinstance(strict.exception, InputError) and "2 of 1,056 records cannot be used" in str(
+        strict.exception
+    )

@@ -58,6 +58,13 @@ def _human_fill(result: dict[str, Any]) -> list[str]:
     return lines  # fmt: skip
 
 
+def _set_aside(result: dict[str, Any]) -> list[str]:
+    """The history's and the covariates' records set aside, in words."""
+    report = result["set_aside"]
+    covariates = report.get("covariates") or {"set_aside": 0}
+    return set_aside_lines(report, "history") + set_aside_lines(covariates, "covariate")
+
+
 def _human_forecast(result: dict[str, Any]) -> str:
     models = ", ".join(f"{k}: {v}" for k, v in result["models"].items())
     lines = [
@@ -67,7 +74,7 @@ def _human_forecast(result: dict[str, Any]) -> str:
     if result["fallbacks"]:
         lines.append(f"{len(result['fallbacks'])} series used a simpler model:")
         lines += [f"  {sid}: {why}" for sid, why in list(result["fallbacks"].items())[:10]]
-    return "\n".join(lines + _human_fill(result) + set_aside_lines(result["set_aside"], "history"))
+    return "\n".join(lines + _human_fill(result) + _set_aside(result))
 
 
 def _human_backtest(result: dict[str, Any]) -> str:
@@ -80,7 +87,7 @@ def _human_backtest(result: dict[str, Any]) -> str:
             f"{row['model']:<24}{row['mase']:>8.3f}{row['smape']:>8.2f}{row['coverage_80']:>8.3f}"
             f"{row['coverage_95']:>8.3f}{row['n_series']:>8}"
         )
-    return "\n".join(lines + _human_fill(result) + set_aside_lines(result["set_aside"], "history"))
+    return "\n".join(lines + _human_fill(result) + _set_aside(result))
 
 
 @click.group(invoke_without_command=True)

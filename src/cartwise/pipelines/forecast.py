@@ -140,7 +140,8 @@ def run_forecast(
 
     Returns a summary: series count, frequency, season length, rows written, model per
     series counts, the fallbacks taken (series id → reason), the history records set aside
-    (`set_aside`, see `cartwise.pipelines.bad_rows`; with `strict` they are an error) and,
+    (`set_aside`, see `cartwise.pipelines.bad_rows`, with the covariates file's under its key
+    `covariates`; with `strict` they are an error) and,
     with covariates, what was filled for future periods missing from them (`covariates_fill`,
     see `fill_report`).
     """
@@ -293,6 +294,9 @@ def _panel(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         table, set_aside = load_history(history, id_col, date_col, value_col, strict=strict)
+        known = None
+        if covariates is not None:
+            known, set_aside["covariates"] = load_covariates(covariates, id_col, date_col, strict=strict)
         lines = table.pop(LINE_COLUMN).to_numpy()
         panel = prepare_panel(
             table,
@@ -301,13 +305,27 @@ def _panel(
             value_col,
             horizon,
             freq,
-            None if covariates is None else load_table(covariates, "covariates"),
+            known,
             season_length,
             calendar=calendar,
             covariates_fill=covariates_fill,
             lines=lines,
         )
     return panel, [str(w.message) for w in caught], set_aside
+
+
+def load_covariates(
+    path: str | Path, id_col: str, date_col: str, *, strict: bool = False
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The covariates file with its unusable records set aside like the history's
+    (`load_history`): a wrong number of fields, no series id, a period that is neither a date
+    nor an integer. With `strict`, an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"The covariates file {str(path)!r} does not exist; check the path.", parameter="covariates"
+        )
+    return read_checked(path, True, {"id": id_col, "period": date_col}, strict=strict)
 
 
 def load_history(
