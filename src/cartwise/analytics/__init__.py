@@ -14,6 +14,7 @@ from cartwise.analytics._facts import (
     rollup_facts,
     rollup_lag,
     stored_facts,
+    stored_orders,
     stored_timeline,
     with_orders,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "rollup_facts",
     "rollup_lag",
     "stored_facts",
+    "stored_orders",
     "stored_timeline",
     "with_orders",
 ]

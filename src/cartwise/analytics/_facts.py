@@ -130,6 +130,18 @@ def with_orders(facts: ir.Table, orders: ir.Table | None) -> ir.Table:
     return facts.select(*FACT_SCHEMA.names).cast(FACT_SCHEMA).union(order_facts(orders))
 
 
+def stored_orders(store: Store) -> ir.Table | None:
+    """The store's `orders` when some were loaded from a transaction log (`with_orders` then
+    adds them), else None: a union that adds nothing would still cost the KPI query its
+    rollup fast path (see `stored_facts`)."""
+    if not store.has_table("orders"):
+        return None
+    logged = store.con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM orders WHERE source IS DISTINCT FROM 'events' LIMIT 1)"
+    ).fetchall()[0][0]
+    return store.ibis().table("orders") if logged else None
+
+
 def rollup_facts(facts: ir.Table) -> ir.Table:
     """Facts summed per (day, user, session, order key); `ts` becomes the day's midnight."""
     day = facts.mutate(ts=facts.ts.truncate("D"))

@@ -28,6 +28,7 @@ from cartwise.analytics import (
     parse_steps,
     retention,
     stored_facts,
+    stored_orders,
     stored_timeline,
 )
 from cartwise.core.durations import parse_duration
@@ -216,8 +217,9 @@ def _events(store: Store) -> Any:
 
 
 def _orders(store: Store) -> Any:
-    """The orders, whose transaction-log ones KPIs and retention count (`analytics.order_facts`)."""
-    return store.ibis().table("orders") if store.has_table("orders") else None
+    """The orders when some come from a transaction log, which KPIs and retention count
+    (`analytics.order_facts`); None otherwise."""
+    return stored_orders(store)
 
 
 def _store_funnel(

@@ -32,6 +32,7 @@ from cartwise.analytics import (
     kpis,
     retention,
     stored_facts,
+    stored_orders,
     stored_timeline,
 )
 from cartwise.core.errors import ConfigError, DataWarning, InputError
@@ -155,6 +156,8 @@ def canonical_tables(
     With `facts`, from a store on DuckDB, `"facts"` is added: the events' rollup
     (`stored_facts`), which KPIs and retention read instead of every event when they can.
     With `timeline`, likewise `"timeline"`: the events sorted for funnels (`stored_timeline`).
+    With `facts`, `"orders"` is left out of a store's tables unless some orders come from a
+    transaction log (`stored_orders`): only those add to the events' facts.
     """
     _check_engine(source.engine)
     with _store_for(source, settings) as store:
@@ -166,8 +169,12 @@ def canonical_tables(
             if source.events_file is None and "events" in present:
                 if facts:
                     extra["facts"] = stored_facts(store)
+                    # only orders from a transaction log add to the events' facts (`with_orders`)
+                    extra["orders"] = stored_orders(store)
                 if timeline:
                     extra["timeline"] = stored_timeline(store)
+            if "orders" in extra and extra["orders"] is None:
+                tables.pop("orders", None)
             yield tables | {name: table for name, table in extra.items() if table is not None}
         else:
             yield spark_tables({n: _arrow(store, _text_json_select(store, n)) for n in present})
