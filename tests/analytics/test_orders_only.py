@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cartwise.core.errors import InputError
 from cartwise.core.settings import get_settings
 from cartwise.ingest import LoadOptions, ingest_file
 from cartwise.pages.analytics import kpis_view, retention_view
-from cartwise.pipelines.analytics import Source, run_kpis, run_retention
+from cartwise.pipelines.analytics import Source, run_funnel, run_kpis, run_retention
 from cartwise.pipelines.demo import build_demo
 from cartwise.simulate import ShopConfig
 from cartwise.store import Store, open_store
@@ -152,3 +153,8 @@ def test_a_store_with_events_keeps_its_figures_when_a_log_is_added_elsewhere(
     assert total is not None
     assert sum(p["revenue"] for p in periods) == pytest.approx(total[0])
     assert sum(p["orders"] for p in periods) == total[1]
+
+
+def test_a_funnel_of_a_transaction_log_alone_says_it_needs_events(cdnow_db: Path) -> None:
+    with pytest.raises(InputError, match="A funnel needs events, and this store has none"):
+        run_funnel(Source(db=cdnow_db), "view,add_to_cart,purchase")

@@ -210,8 +210,16 @@ def run_funnel(
     breakdown: str | None = None,
     with_dropped: bool = False,
 ) -> dict[str, Any]:
-    """`{"steps": [{"step", "users", "conversion_from_previous", ...}], ...}` (see `analytics.funnel`)."""
+    """`{"steps": [{"step", "users", "conversion_from_previous", ...}], ...}` (see `analytics.funnel`).
+    A store without events is an InputError saying so (not a funnel of zeros)."""
     with canonical_tables(source, ("events", "users"), timeline=True) as tables:
+        if source.events_file is None and not int(tables["events"].count().execute()):
+            # zeros would read as "nobody converted"; a store of orders alone cannot tell
+            raise InputError(
+                "A funnel needs events, and this store has none (orders from a transaction log give "
+                "KPIs and retention, not visits or steps). Load events with `cartwise ingest events`, "
+                "or give --events FILE."
+            )
         result: FunnelResult = funnel(
             tables["events"],
             steps,
