@@ -32,3 +32,15 @@ def test_a_report_prints_seconds_in_the_unit_that_fits(capsys: pytest.CaptureFix
     ]
     emit(report, True)  # JSON keeps the numbers in seconds
     assert json.loads(capsys.readouterr().out)["profiles"]["seconds"] == 130.2
+
+
+def test_nested_reports_and_other_keys_print_as_before(capsys: pytest.CaptureFixture[str]) -> None:
+    """A profile build's report: nested dictionaries and number keys (cluster ids) as they are."""
+    emit({"clusters": {"k": 2, 0: "big spenders"}, "purchase_model": {"holdout": {"mae": 0.5}}}, False)
+    assert capsys.readouterr().out.splitlines() == [
+        "clusters:",
+        "  k: 2",
+        "  0: big spenders",
+        "purchase_model:",
+        "  holdout: {'mae': 0.5}",
+    ]

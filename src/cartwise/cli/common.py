@@ -87,15 +87,16 @@ def emit(result: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]]
             click.echo(_shown(key, value))
 
 
-def _shown(key: str, value: Any, within: str = "") -> str:
+def _shown(key: Any, value: Any, within: Any = "") -> str:
     """`key: value`, a duration in seconds (`seconds`, `*_seconds`) in the unit that fits."""
     from cartwise.core.durations import format_duration
 
-    if isinstance(value, dict):
-        return f"{key}: " + ", ".join(_shown(k, v, within=key) for k, v in value.items())
-    timed = key == "seconds" or key.endswith("_seconds") or within == "seconds"
+    name = str(key)
+    if isinstance(value, dict) and name == "seconds":
+        return f"{name}: " + ", ".join(_shown(k, v, within=name) for k, v in value.items())
+    timed = name == "seconds" or name.endswith("_seconds") or within == "seconds"
     if timed and isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{key.removesuffix('_seconds') if key != 'seconds' else 'took'}: {format_duration(value)}"
+        return f"{name.removesuffix('_seconds') if name != 'seconds' else 'took'}: {format_duration(value)}"
     return f"{key}: {value}"
 
 
