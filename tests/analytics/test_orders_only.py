@@ -158,3 +158,18 @@ def test_a_store_with_events_keeps_its_figures_when_a_log_is_added_elsewhere(
 def test_a_funnel_of_a_transaction_log_alone_says_it_needs_events(cdnow_db: Path) -> None:
     with pytest.raises(InputError, match="A funnel needs events, and this store has none"):
         run_funnel(Source(db=cdnow_db), "view,add_to_cart,purchase")
+
+
+def test_a_log_beside_events_nulls_visits_only_where_there_are_no_events(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "ts,user_id,type,item_id,price\n1998-06-10T10:00:00Z,u1,view,i1,\n1998-06-10T10:05:00Z,u1,purchase,i1,5.0\n"
+    )
+    with _open(tmp_path / "mixed.duckdb") as store:
+        ingest_file(store, "transactions", CDNOW, LoadOptions(format="cdnow"))
+        ingest_file(store, "events", events, LoadOptions())
+    periods = run_kpis(Source(db=tmp_path / "mixed.duckdb"), "month")["periods"]
+    june, may = periods[-1], periods[-2]
+    assert (june["visitors"], june["sessions"], june["converting_sessions"]) == (1, 1, 1)
+    assert june["orders"] == 14 + 1 and june["revenue"] == pytest.approx(505.87 + 5.0)
+    assert may["visitors"] is None and may["orders"] == 16
