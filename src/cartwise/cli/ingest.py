@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
+from cartwise.core.durations import format_duration
 from cartwise.core.files import require_file
 from cartwise.pipelines.choices import FORMATS, KINDS
 
@@ -27,7 +28,7 @@ def _human(result: dict[str, Any]) -> str:
     for summary in result["files"]:
         lines.append(
             f"{summary['source']}: read {summary['read']:,} = loaded {summary['loaded']:,} + duplicates "
-            f"{summary['duplicates']:,} + rejected {summary['rejected']:,}  ({summary['seconds']} s)"
+            f"{summary['duplicates']:,} + rejected {summary['rejected']:,}  ({format_duration(summary['seconds'])})"
         )
         if summary["updated"]:
             lines.append(f"  {summary['updated']:,} existing {summary['table']} were updated")

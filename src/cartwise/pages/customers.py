@@ -25,6 +25,7 @@ from cartwise.pages import dashboard
 from cartwise.predict import fit_alive_model, rfm_summary
 from cartwise.profiles import (
     HORIZON_WEEKS,
+    MONEY_FIELDS,
     NO_PROFILES,
     RFM_SEGMENTS,
     SEGMENT_RULE_MAX_CHARS,
@@ -68,7 +69,7 @@ LIST_COLUMNS: tuple[str, ...] = (
     "clv_12m",
     "cluster",
 )
-_MONEY = frozenset({"revenue", "avg_order_value", "clv_12m", "amount", "price"})
+_MONEY = MONEY_FIELDS
 MAX_LIMIT = 500
 MAX_RULE_CHARS = SEGMENT_RULE_MAX_CHARS
 MIN_CALIBRATION_DAYS = 28

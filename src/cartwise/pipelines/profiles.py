@@ -15,6 +15,7 @@ and recomputes the members of every saved segment, appending its size to
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from cartwise.pipelines.audiences import refresh_audiences
 from cartwise.predict import GammaGamma, customer_lifetime_value, fit_alive_model
 from cartwise.profiles import (
     HORIZON_WEEKS,
+    MONEY_FIELDS,
     build_profiles,
     cluster_customers,
     rule_filter,
@@ -168,13 +170,21 @@ def save_segment(store: Store, name: str, rule: str, description: str = "") -> d
 
 
 def profile_of(store: Store, user_id: str) -> dict[str, Any]:
-    """One customer's stored profile row; NotFoundError when there are no profiles or no such customer."""
+    """One customer's stored profile, ready to show: money (`MONEY_FIELDS`) in cents, counts as
+    integers. NotFoundError when there are no profiles or no such customer."""
     if not store.has_table("profiles"):
         raise NotFoundError("No profiles yet; run `cartwise profiles build` first.")
     rows = store.arrow("SELECT * FROM profiles WHERE user_id = ?", [user_id]).to_pylist()
     if not rows:
         raise NotFoundError(f"No customer {user_id!r} in the profiles; check the id or rebuild them.")
-    return dict(rows[0])
+    return {name: _shown(name, value) for name, value in rows[0].items()}
+
+
+def _shown(name: str, value: Any) -> Any:
+    """Money rounded to cents for display only; the stored profile keeps the computed value."""
+    if name in MONEY_FIELDS and isinstance(value, float) and math.isfinite(value):
+        return round(value, 2)
+    return value
 
 
 def segment_members(store: Store, name: str) -> list[str]:

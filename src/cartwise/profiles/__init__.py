@@ -2,7 +2,7 @@
 
 from cartwise.profiles._audience_parse import MAX_RULE_CHARS, parse_rule
 from cartwise.profiles._audience_sql import CompiledRule, compile_rule, naive_utc, population_sql
-from cartwise.profiles._build import HORIZON_WEEKS, build_profiles, profile_expression
+from cartwise.profiles._build import HORIZON_WEEKS, MONEY_FIELDS, build_profiles, profile_expression
 from cartwise.profiles._clusters import Clustering, cluster_customers
 from cartwise.profiles._rfm import RFM_SEGMENTS, add_rfm, quintile_scores, rfm_segment
 from cartwise.profiles._rules import rule_filter
@@ -17,6 +17,7 @@ from cartwise.profiles._segments import (
 __all__ = [
     "HORIZON_WEEKS",
     "MAX_RULE_CHARS",
+    "MONEY_FIELDS",
     "NO_PROFILES",
     "RFM_SEGMENTS",
     "SEGMENT_RULE_MAX_CHARS",

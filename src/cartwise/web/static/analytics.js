@@ -90,10 +90,13 @@
       const prev = tile.querySelector("[data-kpi-prev]");
       const change = tile.querySelector("[data-kpi-change]");
       const fmt = formats[tileFormats[key]];
-      value.dataset.value = item ? String(item.value) : "";
-      value.textContent = item ? fmt(item.value) : "—";
-      prev.dataset.value = item ? String(item.previous) : "";
-      prev.textContent = item ? fmt(item.previous) : "—";
+      // null: a measure the data cannot give (visits and sessions need events; orders alone do not say)
+      const shown = (v) => (v === null ? "n/a" : fmt(v));
+      value.dataset.value = item && item.value !== null ? String(item.value) : "";
+      value.textContent = item ? shown(item.value) : "—";
+      value.title = item && item.value === null ? "Needs events: this period has orders only (a transaction log)." : "";
+      prev.dataset.value = item && item.previous !== null ? String(item.previous) : "";
+      prev.textContent = item ? shown(item.previous) : "—";
       change.dataset.value = item && item.change !== null ? String(item.change) : "";
       change.textContent = item ? changeText(item.change) : "—";
       change.classList.toggle("up", !!item && item.change > 0);
@@ -109,6 +112,10 @@
     const metric = $("trend-metric").value;
     const periods = kpiData.periods;
     if (!periods.length) { emptyChart("trend-chart", "No periods to chart yet."); return; }
+    if (periods.every((p) => p[metric] === null)) {
+      emptyChart("trend-chart", tileLabels[metric] + " needs events; these periods have orders only (a transaction log).");
+      return;
+    }
     const el = prepareChart("trend-chart");
     const fmt = tileFormats[metric];
     const tick = fmt === "percent" ? ".0%" : fmt === "money" ? ",.0f" : ",d";
