@@ -52,6 +52,7 @@ def running_recs(service: Service) -> RecsServer | None:
     """The service's recommendation server if it was started, without starting one."""
     return _SERVERS.get(service)
 
+
 def forget_in_recs(service: Service, user_ids: list[str]) -> dict[str, int]:
     """Erased customers leave the running recommendation server at once (`RecsServer.forget_users`);
     nothing to do when it has not started."""
