@@ -37,8 +37,17 @@ def keyed_subject_hash(secret: str, user_id: str) -> str:
 
 
 def key_the_erasure_log(con: duckdb.DuckDBPyConnection) -> None:
-    """Migration 17's step: make the key and replace each logged bare sha256 with its HMAC."""
+    """Migration 17's step: make the key and, while the log still has its bare `subject_sha256`
+    column, rename it and replace each logged sha256 with its HMAC. A log already keyed is left
+    alone, so running the step again (a replayed migration, an imported export) changes nothing."""
     secret = erasure_secret(con)
+    unkeyed = con.execute(
+        "SELECT count(*) FROM information_schema.columns "
+        "WHERE table_name = 'erasures' AND column_name = 'subject_sha256'"
+    ).fetchall()[0][0]
+    if not unkeyed:
+        return
+    con.execute("ALTER TABLE erasures RENAME COLUMN subject_sha256 TO subject_hash")
     for (digest,) in con.execute(
         "SELECT DISTINCT subject_hash FROM erasures WHERE subject_hash IS NOT NULL"
     ).fetchall():

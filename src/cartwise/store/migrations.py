@@ -271,7 +271,6 @@ MIGRATIONS = (
         (
             # The secret of `subject_hash` (see `cartwise.store.erasure_log`); made once per store.
             "CREATE TABLE IF NOT EXISTS erasure_key (secret VARCHAR)",
-            "ALTER TABLE erasures RENAME COLUMN subject_sha256 TO subject_hash",
         ),
         after=key_the_erasure_log,
     ),

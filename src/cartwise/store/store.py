@@ -290,14 +290,8 @@ class Store:
                 else:
                     self.con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM {reader}")
                     added[name] = self.count(name)
-            old_log = self.con.execute(
-                "SELECT count(*) FROM information_schema.columns "
-                "WHERE table_name = 'erasures' AND column_name = 'subject_sha256'"
-            ).fetchall()[0][0]
-            if old_log:
-                # An export older than the keyed erasure log: key it as migration 17 does.
-                self.con.execute("ALTER TABLE erasures RENAME COLUMN subject_sha256 TO subject_hash")
-                key_the_erasure_log(self.con)
+            # An export older than the keyed erasure log is keyed as migration 17 does.
+            key_the_erasure_log(self.con)
         return added
 
 

@@ -63,6 +63,10 @@ class LiveActivity:
         self.live_bought: dict[str, set[str]] = {}
         self.sessions: OrderedDict[str, deque[str]] = OrderedDict()
         self.seen_rowid = 0
+        # Erased customers and the erasure count when each was forgotten: a poll that read the
+        # events before an erasure must not bring the customer's rows back when it applies them.
+        self.erasures = 0
+        self.erased: dict[str, int] = {}
 
     def start(self, gate: StoreGate) -> int:
         """Start reading after the last stored event; returns its row id (-1: none yet)."""
@@ -95,6 +99,8 @@ class LiveActivity:
         Python tuples held the GIL for 40-60 ms under collector load and stalled every other
         thread.
         """
+        with self.lock:
+            erasures_before = self.erasures
         with gate.read(limited=False) as store:
             table = store.con.sql(
                 "SELECT rowid, ts, user_id, session_id, type, item_id FROM events WHERE rowid > $seen "
@@ -102,8 +108,17 @@ class LiveActivity:
                 params={"seen": self.seen_rowid},
             ).to_arrow_table()
             links = _new_links(store, self.seen_rowid)
-        if links:
-            with self.lock:
+        with self.lock:
+            # Customers erased after the read began are dropped from what it found; those
+            # erased before it were already gone from its snapshot.
+            erased = {user for user, at in self.erased.items() if at > erasures_before}
+            self.erased = {user: at for user, at in self.erased.items() if at > erasures_before}
+            links = [
+                (alias, customer)
+                for alias, customer in links
+                if customer not in erased and alias not in erased
+            ]
+            if links:
                 self.locked_follow_links(links)
         if table.num_rows == 0:
             return 0
@@ -138,6 +153,9 @@ class LiveActivity:
             if kinds[kind] == "purchase":
                 bought_new.setdefault(users[user], set()).add(items[item])
         with self.lock:  # one poll is applied whole: a request sees all of it or none
+            for user_id in erased:
+                fresh_new.pop(user_id, None)
+                bought_new.pop(user_id, None)
             for user_id, events in fresh_new.items():
                 fresh = self.fresh.setdefault(user_id, [])
                 fresh.extend(events[-_MAX_FRESH_PER_USER:])
@@ -172,6 +190,15 @@ class LiveActivity:
             bought = self.live_bought.pop(alias, None)
             if bought:
                 self.live_bought.setdefault(customer, set()).update(bought)
+
+    def locked_forget_users(self, user_ids: set[str]) -> int:
+        """Drop erased customers' fresh events and live purchases, also from a poll under way;
+        returns how many fresh events were dropped."""
+        self.erasures += 1
+        for user in user_ids:
+            self.erased[user] = self.erasures
+            self.live_bought.pop(user, None)
+        return sum(len(self.fresh.pop(user, [])) for user in user_ids)
 
     def locked_forget_until(self, watermark: int) -> None:
         """Drop fresh events a new model saw (row id <= `watermark`)."""

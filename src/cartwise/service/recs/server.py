@@ -267,9 +267,7 @@ class RecsServer:
                     row = state.user_pos.pop(user, None)
                     if row is not None and state.cache is not None:
                         state.cache.ready[row] = False
-            fresh = sum(len(self.live.fresh.pop(u, [])) for u in wanted)
-            for user in wanted:
-                self.live.live_bought.pop(user, None)
+            fresh = self.live.locked_forget_users(wanted)
         return {"users": users, "fresh_events": fresh, "impressions": self._impressions.drop_users(wanted)}
 
     # -- answers ---------------------------------------------------------------------------------
