@@ -205,7 +205,7 @@ def parse_duration(text: str, *, line: int, parameter: str) -> int:
 
 
 class _Parser:
-    def __init__(self, templates: Collection[str], channels: Collection[str]) -> None:
+    def __init__(self, templates: Collection[str] | None, channels: Collection[str] | None) -> None:
         self.templates = templates
         self.channels = channels
 
@@ -488,18 +488,18 @@ class _Parser:
         channel = self.scalar(
             self.need(keys, "channel", body, where, example), f"{where}.channel", "a channel"
         )
-        if channel not in self.channels:
+        if self.channels is not None and channel not in self.channels:
             raise JourneyError(
-                f"unknown channel {channel!r}; use one of {', '.join(sorted(self.channels))}.",
+                f"unknown channel {channel!r}; use one of {', '.join(sorted(self.channels or ()))}.",
                 line=self.line(keys["channel"][1]),
                 parameter=f"{where}.channel",
             )
         template = self.scalar(
             self.need(keys, "template", body, where, example), f"{where}.template", "a template"
         )
-        if template not in self.templates:
+        if self.templates is not None and template not in self.templates:
             raise JourneyError(
-                f"unknown template {template!r}; use one of {', '.join(sorted(self.templates))} or add "
+                f"unknown template {template!r}; use one of {', '.join(sorted(self.templates or ()))} or add "
                 "NAME.subject, NAME.html and NAME.txt to the `templates_dir` folder.",
                 line=self.line(keys["template"][1]),
                 parameter=f"{where}.template",
@@ -526,9 +526,12 @@ def _end_line(step: Step) -> int:
     return step.line
 
 
-def parse_journey(text: str, *, templates: Collection[str], channels: Collection[str]) -> Journey:
+def parse_journey(
+    text: str, *, templates: Collection[str] | None, channels: Collection[str] | None
+) -> Journey:
     """The journey in `text` (YAML, or JSON, which YAML reads too), checked against the known
-    `templates` and `channels`; JourneyError with the line, the key path and the fix otherwise."""
+    `templates` and `channels` (None: not checked, for a saved version read back); JourneyError
+    with the line, the key path and the fix otherwise."""
     if not text.strip():
         raise JourneyError("the file is empty; start with `name: ...`.", line=1, parameter="journey")
     try:
@@ -546,6 +549,21 @@ def parse_journey(text: str, *, templates: Collection[str], channels: Collection
     if root is None:
         raise JourneyError("the file is empty; start with `name: ...`.", line=1, parameter="journey")
     return _Parser(templates, channels).journey(root, text)
+
+
+def choose_variant(journey: str, user_id: str, split: Split) -> Variant:
+    """The customer's variant of `split`: experiments' hash `uniform(salt=journey name, user)`
+    against the cumulative shares of the weights, so a customer gets the same one every time."""
+    from cartwise.experiments import uniform  # the statistics package: only when a split runs
+
+    u = uniform(journey, user_id)
+    total = sum(v.weight for v in split.variants)
+    edge = 0.0
+    for variant in split.variants:
+        edge += variant.weight / total
+        if u < edge:
+            return variant
+    return split.variants[-1]
 
 
 def journey_dict(journey: Journey) -> dict[str, Any]:
@@ -614,6 +632,7 @@ __all__ = [
     "Wait",
     "WaitFor",
     "canonical_text",
+    "choose_variant",
     "journey_dict",
     "parse_duration",
     "parse_journey",

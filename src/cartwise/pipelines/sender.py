@@ -78,12 +78,21 @@ def journal_path(store: Store) -> Path:
     return store.path.with_name(store.path.stem + "_sendlog.journal")
 
 
+# Senders of one process (a broadcast, the resumer, the journey engine) share the journal: a fold
+# reads it and then empties it, so no outcome may be appended in between (it would be lost).
+_JOURNAL_LOCK = threading.Lock()
+
 _JOURNAL_COLUMNS = ("message_key", "state", "reason", "attempts", "at", "not_before", "address")
 
 
 def fold_journal(store: Store) -> int:
     """Write the journal's outcomes into the send log (idempotent), record hard bounces as
     suppressions, then empty the journal. Returns the outcomes folded."""
+    with _JOURNAL_LOCK:
+        return _fold_journal(store)
+
+
+def _fold_journal(store: Store) -> int:
     path = journal_path(store)
     if not path.exists() or path.stat().st_size == 0:
         return 0
@@ -362,7 +371,8 @@ class Sender:
             "not_before": not_before.isoformat() if not_before else None,
             "address": address,
         }
-        os.write(self._journal, (json.dumps(record) + "\n").encode())
+        with _JOURNAL_LOCK:
+            os.write(self._journal, (json.dumps(record) + "\n").encode())
 
     def _deliver_rows(
         self, rows: list[dict[str, Any]], report: SendReport, extra: Mapping[str, Mapping[str, Any]]
