@@ -6,6 +6,7 @@ deterministic holdout. Nothing here opens the store or talks to the service: the
 the service give it rows and act on its answers.
 """
 
+from cartwise.campaigns._builtin_journeys import builtin_journey, builtin_journey_names
 from cartwise.campaigns._builtin_templates import TEMPLATE_NAMES
 from cartwise.campaigns._channels import (
     CHANNELS,
@@ -76,6 +77,8 @@ __all__ = [
     "Wait",
     "WaitFor",
     "WebhookChannel",
+    "builtin_journey",
+    "builtin_journey_names",
     "canonical_text",
     "choose_variant",
     "decide",

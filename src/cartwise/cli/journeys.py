@@ -18,15 +18,28 @@ def journeys() -> None:
 
 
 def _read(path: Path) -> str:
+    """The text of the file at `path`, or of the built-in journey of that name (`abandoned-cart`)
+    when no such file exists."""
     from cartwise.core.errors import InputError
 
+    if not path.exists() and path.name == str(path) and not path.suffix:
+        from cartwise.campaigns import builtin_journey
+
+        return builtin_journey(str(path))
+    if not path.is_file():
+        raise InputError(
+            f"No journey file at {path}; give the path of a YAML or JSON file, or the name of a built-in "
+            "journey (`cartwise journeys builtins` lists them).",
+            parameter="file",
+        )
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text; save it as UTF-8.", parameter="file") from exc
 
 
-_FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+# A path, or the name of a built-in journey (`cartwise journeys builtins` lists them).
+_FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 
 
 @journeys.command("apply")
@@ -34,7 +47,7 @@ _FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path
 @db_option
 @json_option
 def apply(file: Path, db: Path | None, as_json: bool) -> None:
-    """Save the journey in FILE: the same text again keeps its version, a changed one becomes the
+    """Save the journey in FILE (or the built-in journey of that name): the same text again keeps its version, a changed one becomes the
     next version (customers in flight finish theirs). Prints {"journey", "version"}."""
     settings = settings_for(db)
     text = _read(file)
@@ -56,7 +69,7 @@ def apply(file: Path, db: Path | None, as_json: bool) -> None:
 @_FILE
 @json_option
 def validate(file: Path, as_json: bool) -> None:
-    """Check FILE without saving it: the line and the fix of the first problem, if any."""
+    """Check FILE (or a built-in journey's name) without saving it: the line and the fix of the first problem, if any."""
     settings = settings_for(None)
     from cartwise.pipelines.journeys import validate_journey
 
@@ -110,3 +123,17 @@ def show(name: str, db: Path | None, as_json: bool) -> None:
 
         result = show_journey(store, name)
     emit(result, as_json, _show_text)
+
+
+@journeys.command("builtins")
+@json_option
+def builtins(as_json: bool) -> None:
+    """The built-in journeys shipped with Cartwise; apply one with `cartwise journeys apply NAME`."""
+    from cartwise.campaigns import builtin_journey, builtin_journey_names
+
+    result = {
+        "journeys": [
+            {"journey": name, "definition": builtin_journey(name)} for name in builtin_journey_names()
+        ]
+    }
+    emit(result, as_json, lambda r: "\n".join(j["journey"] for j in r["journeys"]))
