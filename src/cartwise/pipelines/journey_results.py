@@ -50,7 +50,7 @@ def journey_results(store: Store, settings: Settings, name: str) -> dict[int, di
     each variant (file order): `variant`, `customers`, `conversions`, `conversion_rate`,
     `revenue`, `revenue_per_customer` and, after the first, `vs_first` with `conversion_rate`
     and `revenue_per_customer` differences and their 95% intervals."""
-    window_us = int(round(settings.attribution_days * 86_400 * 1_000_000))
+    window_us = round(settings.attribution_days * 86_400 * 1_000_000)
     rows = store.con.execute(
         f"""WITH starts AS (
             SELECT version, step, outcome AS label, user_id, run_key, min(ts) AS ts FROM journey_steps
@@ -79,7 +79,9 @@ def journey_results(store: Store, settings: Settings, name: str) -> dict[int, di
             )
     for (version, step), arms in variants.items():
         order = _variant_order(store, settings, name, version, step)
-        ranked = dict(sorted(arms.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+        ranked = dict(
+            sorted(arms.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+        )
         out[version]["splits"][step] = _split_entries(ranked)
     return dict(out)
 
