@@ -23,7 +23,7 @@ def _read(path: Path) -> str:
     from cartwise.core.errors import InputError
 
     if not path.exists() and path.name == str(path) and not path.suffix:
-        from cartwise.campaigns import builtin_journey
+        from cartwise.pipelines.journey_library import builtin_journey
 
         return builtin_journey(str(path))
     if not path.is_file():
@@ -129,7 +129,7 @@ def show(name: str, db: Path | None, as_json: bool) -> None:
 @json_option
 def builtins(as_json: bool) -> None:
     """The built-in journeys shipped with Cartwise; apply one with `cartwise journeys apply NAME`."""
-    from cartwise.campaigns import builtin_journey, builtin_journey_names
+    from cartwise.pipelines.journey_library import builtin_journey, builtin_journey_names
 
     result = {
         "journeys": [
