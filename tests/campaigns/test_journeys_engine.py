@@ -253,3 +253,76 @@ def test_wait_until_a_local_time() -> None:
     assert next_local_time(now, paris, "09:00") == datetime(2026, 3, 29, 7, 0)  # 09:00 CEST
     assert next_local_time(datetime(2026, 3, 29, 7, 0), paris, "09:00") == datetime(2026, 3, 30, 7, 0)
     assert next_local_time(now, ZoneInfo("UTC"), "23:45") == datetime(2026, 3, 28, 23, 45)
+
+
+def test_an_audience_trigger_enters_each_member_once(tmp_path: Path, smtp: SmtpServer) -> None:
+    from cartwise.pipelines.audiences import save_audience
+
+    settings = settings_for_smtp(tmp_path / "shop.duckdb", smtp.port)
+    clock = Clock()
+    text = """\
+name: loyal
+trigger: {audience: loyal}
+steps:
+  - send: {channel: email, template: welcome}
+"""
+    with open_store(settings.db, settings=settings) as store:
+        make_shop(store, 10)  # orders = index % 5
+        save_audience(store, "loyal", "orders >= 3")
+        apply_journey(store, settings, text)
+        engine = JourneyEngine(store, settings, clock=clock)
+        try:
+            assert engine.check_triggers() == 4
+            assert engine.check_triggers() == 0  # still members: nobody enters again
+        finally:
+            engine.close()
+    assert sorted(m["To"] for m in smtp.sink.messages) == [
+        f"u{i:05d}@example.test" for i in (3, 4, 8, 9)
+    ]
+
+
+def test_a_replenishment_date_from_the_customers_own_interval(tmp_path: Path, smtp: SmtpServer) -> None:
+    settings = settings_for_smtp(tmp_path / "shop.duckdb", smtp.port)
+    clock = Clock()
+    text = """\
+name: restock
+trigger: {date: replenishment}
+steps:
+  - send: {channel: email, template: replenishment}
+"""
+    day = timedelta(days=1)
+    buys = [
+        ("u00000", clock.now - 21 * day),  # every 10 days: runs out a day ago
+        ("u00000", clock.now - 11 * day),
+        ("u00001", clock.now - 11 * day),  # bought once: no interval of its own
+        ("u00002", clock.now - 40 * day),  # ran out 20 days ago: too old to remind
+        ("u00002", clock.now - 30 * day),
+        ("u00003", clock.now - 4 * day),  # every 3.5 days, last a day ago: runs out in 2.5 days
+        ("u00003", clock.now - 8 * day),
+        ("u00003", clock.now - 1 * day),
+    ]
+    with open_store(settings.db, settings=settings) as store:
+        make_shop(store, 4)
+        add_items(store)
+        store.append(
+            "events",
+            pa.table(
+                {
+                    "event_id": [f"p{i}" for i in range(len(buys))],
+                    "user_id": [u for u, _ in buys],
+                    "type": ["purchase"] * len(buys),
+                    "ts": pa.array([t for _, t in buys], pa.timestamp("us")),
+                    "item_id": ["sku-2"] * len(buys),
+                    "price": [6.0] * len(buys),
+                }
+            ),
+        )
+        apply_journey(store, settings, text)
+        engine = JourneyEngine(store, settings, clock=clock)
+        try:
+            assert engine.check_triggers() == 1
+            assert engine.check_triggers() == 0
+        finally:
+            engine.close()
+    assert [m["To"] for m in smtp.sink.messages] == ["u00000@example.test"]
+    assert "Tea towel (6.00)" in text_of(smtp.sink.messages[0])

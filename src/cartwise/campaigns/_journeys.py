@@ -48,8 +48,23 @@ class JourneyError(ConfigError):
     code = "journey_error"
 
     def __init__(self, message: str, *, line: int, parameter: str | None = None) -> None:
-        super().__init__(f"line {line}: {message}", parameter=parameter)
+        super().__init__(f"line {line}: {_printable(message)}", parameter=_printable(parameter))
         self.line = line
+
+
+def _printable(text: str | None) -> Any:
+    """`text` with lone surrogates (a JSON escape such as \\ud800 read as text) written as escapes."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -222,6 +237,12 @@ class _Parser:
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key, value in node.value:
             name = str(key.value)
+            if not _is_text(name):
+                raise JourneyError(
+                    "a key is not valid Unicode text (a lone surrogate escape); write it in plain text.",
+                    line=self.line(key),
+                    parameter=where,
+                )
             if name in out:
                 raise JourneyError(
                     f"`{name}` is given twice; keep one.", line=self.line(key), parameter=f"{where}.{name}"
@@ -232,6 +253,12 @@ class _Parser:
     def scalar(self, node: yaml.Node, where: str, what: str) -> str:
         if not isinstance(node, yaml.ScalarNode) or node.value == "":
             raise JourneyError(f"expected {what}.", line=self.line(node), parameter=where)
+        if not _is_text(str(node.value)):
+            raise JourneyError(
+                f"expected {what} in valid Unicode text (found a lone surrogate escape).",
+                line=self.line(node),
+                parameter=where,
+            )
         return str(node.value)
 
     def only(self, keys: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -282,7 +309,8 @@ class _Parser:
                 parameter="trigger",
             )
         kind = kinds[0]
-        value = self.scalar(keys[kind][1], f"trigger.{kind}", f"a {kind} name")
+        what = {"event": "an event type", "audience": "an audience name", "date": "a date trigger"}[kind]
+        value = self.scalar(keys[kind][1], f"trigger.{kind}", what)
         if kind == "date" and value not in DATE_TRIGGERS:
             raise JourneyError(
                 f"unknown date trigger {value!r}; use {', '.join(DATE_TRIGGERS)}.",
@@ -546,9 +574,20 @@ def parse_journey(
         ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML parse error is marked
         raise JourneyError(f"not valid YAML or JSON ({exc}).", line=1, parameter="journey") from None
+    except RecursionError:
+        raise _too_deep() from None
     if root is None:
         raise JourneyError("the file is empty; start with `name: ...`.", line=1, parameter="journey")
-    return _Parser(templates, channels).journey(root, text)
+    try:
+        return _Parser(templates, channels).journey(root, text)
+    except RecursionError:
+        raise _too_deep() from None
+
+
+def _too_deep() -> JourneyError:
+    return JourneyError(
+        "the file nests too deeply; keep branches and splits a few levels deep.", line=1, parameter="journey"
+    )
 
 
 def choose_variant(journey: str, user_id: str, split: Split) -> Variant:

@@ -232,7 +232,10 @@ class JourneyEngine:
                 )
                 for user, r in first.items()
             ]
-            entered += self.enter(name, version, journey, entries)
+            try:
+                entered += self.enter(name, version, journey, entries)
+            except CartwiseError as exc:  # e.g. a `where` rule the store no longer fits: this journey only
+                log.warning("journey %s: customers not entered: %s", name, exc)
         return entered
 
     def enter(
@@ -564,15 +567,22 @@ class JourneyEngine:
             kind = journey.trigger.kind
             entries: list[tuple[str, str, dict[str, Any]]]
             if kind == "audience":
-                with self.access() as s:
-                    members = audience_members(s, journey.trigger.value, now)
+                try:
+                    with self.access() as s:
+                        members = audience_members(s, journey.trigger.value, now)
+                except CartwiseError as exc:  # the audience was deleted or no longer fits the store
+                    log.warning("journey %s: audience %r unavailable: %s", name, journey.trigger.value, exc)
+                    continue
                 entries = [(u, "audience", {"trigger_ts": _iso(now), "items": []}) for u in members]
             elif kind == "date":
                 entries = self._replenishment_entries(now)
             else:
                 continue
             if entries:
-                entered += self.enter(name, version, journey, entries)
+                try:
+                    entered += self.enter(name, version, journey, entries)
+                except CartwiseError as exc:
+                    log.warning("journey %s: customers not entered: %s", name, exc)
         if entered:
             self.run_due()
         return entered
