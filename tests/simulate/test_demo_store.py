@@ -66,7 +66,15 @@ def test_cli_prints_counts_and_rebuilds_a_fresh_store(tmp_path: Path) -> None:
     first = runner.invoke(cli, ["demo", *ARGS, "--db", str(db), "--json"])
     assert first.exit_code == 0, first.output
     counts = json.loads(first.output)
-    assert set(counts) == {"events", "users", "items", "orders"}
+    assert set(counts) == {"events", "users", "items", "orders", "journeys"}
+    assert counts["journeys"] == [
+        "abandoned-cart",
+        "browse-abandonment",
+        "post-purchase",
+        "replenishment",
+        "welcome",
+        "win-back",
+    ]
     second = runner.invoke(cli, ["demo", *ARGS, "--db", str(db)])
     assert second.exit_code == 0, second.output
     assert f"Removed the existing store {db}" in second.output

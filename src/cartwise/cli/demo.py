@@ -83,7 +83,9 @@ def demo(
 
     The store at --db is deleted and rebuilt; only a store an earlier `cartwise demo` made, or
     one without events, users or items, is deleted. Ground truth lands in `truth_*` tables and
-    `promotions`, so models can be checked against known answers.
+    `promotions`, so models can be checked against known answers. The built-in journeys are
+    applied (`cartwise journeys builtins`), and the live replay feeds them; their e-mail goes to
+    a local SMTP sink the demo runs.
     """
     config = demo_config(
         seed=seed, users=users, items=items, days=days, start=_first_day(start, days, serving=not no_serve)
@@ -107,6 +109,10 @@ def demo(
             from cartwise.pipelines.train import train_all
 
             counts["trained"] = train_all(store, progress=report)
+        from cartwise.pipelines.journey_library import apply_builtin_journeys
+
+        report("applying the built-in journeys")
+        counts["journeys"] = [j["journey"] for j in apply_builtin_journeys(store, settings)]
     emit(
         counts,
         as_json,
