@@ -90,6 +90,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 
 def test_journey_table_and_diagram_show_the_step_counts(page: Any, sign_in: Any, shop: Running) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_in(shop.url, "campaigns")
     with shop.client("read") as api:
         (journey,) = api.get("/api/v1/pages/campaigns").json()["data"]["journeys"]
@@ -130,6 +132,10 @@ def test_journey_table_and_diagram_show_the_step_counts(page: Any, sign_in: Any,
     # A send box opens the preview form on its template.
     box.click()
     assert page.locator("#preview-template").input_value() == "abandoned_cart"
+    # The refresh redraws from the JSON twin without a script error.
+    page.wait_for_timeout(5500)
+    assert diagram.locator(f'g.step[data-path="{send["path"]}"]').count() == 1
+    assert errors == []
 
 
 def test_the_editor_validates_with_the_line_and_applies(page: Any, sign_in: Any, shop: Running) -> None:
