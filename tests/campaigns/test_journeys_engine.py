@@ -276,9 +276,7 @@ steps:
             assert engine.check_triggers() == 0  # still members: nobody enters again
         finally:
             engine.close()
-    assert sorted(m["To"] for m in smtp.sink.messages) == [
-        f"u{i:05d}@example.test" for i in (3, 4, 8, 9)
-    ]
+    assert sorted(m["To"] for m in smtp.sink.messages) == [f"u{i:05d}@example.test" for i in (3, 4, 8, 9)]
 
 
 def test_a_replenishment_date_from_the_customers_own_interval(tmp_path: Path, smtp: SmtpServer) -> None:
