@@ -432,7 +432,8 @@ class JourneyEngine:
         states = self.sender.send_many(messages)
         now = self.clock()
         for (run, path, _step), message in zip(sends, messages, strict=True):
-            self._log(run, path, states.get(message[0].key, "pending"), now)
+            state = states.get(message[0].key, "pending")
+            self._log(run, path, "held" if state == "pending" else state, now)  # pending: quiet hours
             self._move(run, self.definition(run.journey, run.version).next_path(path), now)
 
     def _exit_events(self, store: Store, runs: list[Run]) -> dict[tuple[str, int, str, str], str]:
