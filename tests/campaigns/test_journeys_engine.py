@@ -324,3 +324,41 @@ steps:
             engine.close()
     assert [m["To"] for m in smtp.sink.messages] == ["u00000@example.test"]
     assert "Tea towel (6.00)" in text_of(smtp.sink.messages[0])
+
+
+def test_quiet_hours_hold_a_journey_message_and_it_goes_out_later_with_the_cart(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    # A window covering every minute but one: whatever the time, the message is held.
+    quiet = settings_for_smtp(tmp_path / "shop.duckdb", smtp.port, quiet_hours="00:00-23:59")
+    clock = Clock()
+    with open_store(quiet.db, settings=quiet) as store:
+        make_shop(store, 1)
+        add_items(store)
+        apply_journey(store, quiet, CONTRACT)
+        cart = events(("e1", "u00000", "add_to_cart", "sku-1", 49.5), at=clock.now)
+        store.append("events", cart)
+        engine = JourneyEngine(store, quiet, clock=clock)
+        try:
+            engine.handle_events(cart)
+            clock.tick(3)
+            engine.run_due()
+        finally:
+            engine.close()
+        held = store.con.execute("SELECT state, reason FROM send_log").fetchall()
+        if held != [("pending", "quiet_hours")]:
+            pytest.skip("the run fell in the one open minute")
+        assert smtp.sink.messages == []
+        # The window ends (here: a service without quiet hours, with the held row due now).
+        store.con.execute("UPDATE send_log SET not_before = NULL")
+        open_hours = settings_for_smtp(tmp_path / "shop.duckdb", smtp.port)
+        engine = JourneyEngine(store, open_hours, clock=clock)
+        try:
+            assert engine.resume_held() == 1
+        finally:
+            engine.close()
+        steps = {
+            s["path"]: s["counts"] for s in show_journey(store, "abandoned-cart")["versions"][0]["steps"]
+        }
+    assert steps["1"] == {"entered": 1, "held": 1, "done": 1}
+    assert len(smtp.sink.messages) == 1 and "Chef knife (49.50)" in text_of(smtp.sink.messages[0])

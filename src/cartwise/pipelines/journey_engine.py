@@ -733,7 +733,46 @@ class JourneyEngine:
                     [now_utc()],
                 ).fetchall()
             ]
-        return sum(self.sender.deliver_pending(source).sent for source in sources)
+        sent = 0
+        for source in sources:
+            self.sender.context_for = self._held_context(source)
+            try:
+                sent += self.sender.deliver_pending(source).sent
+            finally:
+                self.sender.context_for = None
+        return sent
+
+    def _held_context(self, source: str) -> ContextFor:
+        """Template context of held messages of `source` (`journey:NAME:vN`), from each
+        customer's latest run of that version, as when the message was first tried."""
+        name, _, version_text = source.removeprefix("journey:").rpartition(":v")
+
+        def context(user_ids: list[str]) -> Mapping[str, Mapping[str, Any]]:
+            version = int(version_text)
+            journey = self.definition(name, version)
+            cart = any(
+                isinstance(step, Send) and step.template == "abandoned_cart" for _p, step in journey.paths()
+            )
+            with self.access() as s:
+                s.con.register("_held", pa.table({"user_id": user_ids}))
+                try:
+                    runs = [
+                        _run(row)
+                        for row in s.con.execute(
+                            f"""SELECT {_RUN_COLUMNS} FROM journey_runs JOIN _held USING (user_id)
+                            WHERE journey = ? AND version = ?
+                            QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY entered_at DESC) = 1""",
+                            [name, version],
+                        ).fetchall()
+                    ]
+                finally:
+                    s.con.unregister("_held")
+            template = "abandoned_cart" if cart else ""
+            return dict(
+                zip([r.user_id for r in runs], self._contexts([(r, template) for r in runs]), strict=True)
+            )
+
+        return context
 
 
 def _key(run: Run) -> tuple[Any, ...]:
