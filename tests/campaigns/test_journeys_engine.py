@@ -362,3 +362,14 @@ def test_quiet_hours_hold_a_journey_message_and_it_goes_out_later_with_the_cart(
         }
     assert steps["1"] == {"entered": 1, "held": 1, "done": 1}
     assert len(smtp.sink.messages) == 1 and "Chef knife (49.50)" in text_of(smtp.sink.messages[0])
+
+
+def test_an_audience_trigger_needs_a_saved_audience(tmp_path: Path, smtp: SmtpServer) -> None:
+    from cartwise.campaigns import JourneyError
+
+    settings = settings_for_smtp(tmp_path / "shop.duckdb", smtp.port)
+    text = "name: lapsing\ntrigger:\n  audience: lapsing\nsteps:\n  - send: {channel: email, template: win_back}\n"
+    with open_store(settings.db, settings=settings) as store, pytest.raises(JourneyError) as caught:
+        apply_journey(store, settings, text)
+    assert caught.value.line == 3 and caught.value.parameter == "trigger.audience"
+    assert "cartwise audiences save NAME --rule RULE" in str(caught.value)

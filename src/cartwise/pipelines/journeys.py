@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from cartwise.campaigns import CHANNELS, Journey, Templates, canonical_text, journey_dict, parse_journey
+from cartwise.campaigns import (
+    CHANNELS,
+    Journey,
+    JourneyError,
+    Templates,
+    canonical_text,
+    journey_dict,
+    parse_journey,
+)
 from cartwise.core.errors import NotFoundError
 from cartwise.core.settings import Settings
 from cartwise.pipelines.sender import now_utc
@@ -41,6 +49,15 @@ def apply_journey(store: Store, settings: Settings, text: str) -> dict[str, Any]
     """Save the journey in `text`: `{"journey", "version", "changed"}`. The same text as the
     newest version changes nothing; another text is saved as the next version."""
     journey = validate_journey(settings, text)
+    if journey.trigger.kind == "audience":
+        known = [r[0] for r in store.con.execute("SELECT name FROM audiences ORDER BY name").fetchall()]
+        if journey.trigger.value not in known:
+            raise JourneyError(
+                f"no saved audience {journey.trigger.value!r} (saved: {', '.join(known) or 'none yet'}); "
+                "save it first with `cartwise audiences save NAME --rule RULE`.",
+                line=journey.trigger.line,
+                parameter="trigger.audience",
+            )
     clean = canonical_text(text)
     with store.transaction() as con:
         latest = con.execute(
