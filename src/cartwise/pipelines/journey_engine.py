@@ -111,14 +111,22 @@ class JourneyEngine:
         self.clock = clock
         self._definitions: dict[tuple[str, int], Journey] = {}
         self.active: dict[str, tuple[int, Journey]] = {}
-        self.sender = Sender(store, settings, access=self.access)
+        self._sender: Sender | None = None  # made at the first send (it opens the journal beside the store)
         self._recs: ContextFor | bool | None = False  # False: not looked up yet
         self._changed: dict[tuple[Any, ...], Run] = {}  # runs changed this round, by key
         self._logs: list[tuple[Any, ...]] = []  # step log rows of this round
         self.reload()
 
+    @property
+    def sender(self) -> Sender:
+        if self._sender is None:
+            self._sender = Sender(self.store, self.settings, access=self.access)
+        return self._sender
+
     def close(self) -> None:
-        self.sender.close()
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
 
     # -- definitions ---------------------------------------------------------------------------
     def reload(self) -> None:
@@ -734,6 +742,8 @@ class JourneyEngine:
                 ).fetchall()
             ]
         sent = 0
+        if not sources:
+            return sent
         for source in sources:
             self.sender.context_for = self._held_context(source)
             try:
