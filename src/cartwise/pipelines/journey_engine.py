@@ -40,6 +40,7 @@ from cartwise.campaigns import (
 from cartwise.campaigns._guards import COUNTRY_TIME_ZONES
 from cartwise.core.errors import CartwiseError
 from cartwise.core.settings import Settings
+from cartwise.pipelines.journey_dates import next_local_time, replenishment_entries
 from cartwise.pipelines.journeys import journey_source, load_journey
 from cartwise.pipelines.sender import ContextFor, Sender, now_utc
 from cartwise.profiles import compile_rule
@@ -48,8 +49,6 @@ from cartwise.store import Store
 log = logging.getLogger("cartwise.journeys")
 CART_DAYS = 7
 """An abandoned cart holds the items added in the last 7 days and since the customer's last purchase."""
-REPLENISH_DAYS = 7
-"""A run-out date enters the replenishment journey for 7 days after it (not for older ones)."""
 _MAX_STEPS = 200  # steps one run may take in a row without waiting (a guard, never reached by valid files)
 EVENT_COLUMNS = ("event_id", "user_id", "type", "ts", "item_id", "price")
 
@@ -694,40 +693,8 @@ class JourneyEngine:
         return entered
 
     def _replenishment_entries(self, now: datetime) -> list[tuple[str, str, dict[str, Any]]]:
-        """(user, run key, context) for each customer and item bought at least twice whose
-        expected run-out (last purchase + the customer's own mean interval between purchases of
-        it) fell within the last REPLENISH_DAYS and who has not bought it since."""
         with self.access() as s:
-            rows = s.con.execute(
-                """WITH buys AS (
-                    SELECT user_id, item_id, ts, any_value(price) AS price
-                    FROM events WHERE type = 'purchase' AND item_id IS NOT NULL AND user_id IS NOT NULL
-                    GROUP BY user_id, item_id, ts),
-                per AS (
-                    SELECT user_id, item_id, count(*) AS n, min(ts) AS first, max(ts) AS last,
-                           arg_max(price, ts) AS price
-                    FROM buys GROUP BY user_id, item_id HAVING count(*) >= 2)
-                SELECT user_id, item_id, last, price,
-                       last + (last - first) / (n - 1) AS runs_out
-                FROM per
-                WHERE last + (last - first) / (n - 1) BETWEEN ? AND ?
-                ORDER BY user_id, item_id""",
-                [now - timedelta(days=REPLENISH_DAYS), now],
-            ).fetchall()
-        seen: set[str] = set()
-        out = []
-        for user_id, item_id, last, price, runs_out in rows:
-            if user_id in seen:
-                continue  # one run per customer at a time: the earliest item here
-            seen.add(user_id)
-            out.append(
-                (
-                    user_id,
-                    f"replenishment:{item_id}:{_iso(last)}",
-                    {"trigger_ts": _iso(runs_out), "items": [{"item_id": item_id, "price": price}]},
-                )
-            )
-        return out
+            return replenishment_entries(s, now)
 
     # -- held messages -------------------------------------------------------------------------
     def resume_held(self) -> int:
@@ -796,19 +763,6 @@ def _since(run: Run) -> datetime:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else (None if value is None else str(value))
-
-
-def next_local_time(now: datetime, zone: ZoneInfo, clock: str) -> datetime:
-    """The first instant after `now` (naive UTC) when the local time in `zone` is `clock`
-    (HH:MM), as naive UTC. A time skipped by a clock change falls on the hour after."""
-    from datetime import UTC
-
-    hour, minute = (int(p) for p in clock.split(":"))
-    local = now.replace(tzinfo=UTC).astimezone(zone)
-    candidate = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if candidate <= local:
-        candidate = (candidate + timedelta(days=1)).replace(hour=hour, minute=minute)
-    return candidate.astimezone(UTC).replace(tzinfo=None)
 
 
 __all__ = ["EVENT_COLUMNS", "JourneyEngine", "Run", "next_local_time"]
