@@ -107,9 +107,42 @@ def test_the_contract_sends_once_after_the_wait_with_the_cart(tmp_path: Path, sm
     body = text_of(smtp.sink.messages[0])
     assert "Chef knife (49.50)" in body and "Tea towel (6.00)" in body
     assert "/api/v1/campaigns/click/" in body  # the knife's catalogue url, as a tracked link
-    assert shown["versions"][0]["runs"] == {"active": 0, "waiting": 0, "done": 1, "exited": 0}
+    # The second add_to_cart found the customer in the journey: recorded as skipped, so a replay skips it too.
+    assert shown["versions"][0]["runs"] == {"active": 0, "waiting": 0, "done": 1, "exited": 0, "skipped": 1}
     steps = {s["path"]: s["counts"] for s in shown["versions"][0]["steps"]}
     assert steps["0"] == {"entered": 1, "waited": 1} and steps["1"] == {"entered": 1, "sent": 1, "done": 1}
+
+
+def test_a_replayed_log_never_enters_a_customer_again(tmp_path: Path, smtp: SmtpServer) -> None:
+    settings = settings_for_smtp(tmp_path / "shop.duckdb", smtp.port)
+    clock = Clock()
+    with open_store(settings.db, settings=settings) as store:
+        make_shop(store, 1)
+        add_items(store)
+        apply_journey(store, settings, CONTRACT)
+        first = events(("e1", "u00000", "add_to_cart", "sku-1", 49.5), at=clock.now)
+        clock.tick(1)
+        second = events(("e2", "u00000", "add_to_cart", "sku-2", 6.0), at=clock.now)
+        engine = JourneyEngine(store, settings, clock=clock)
+        try:
+            assert engine.handle_events(first) == 1
+            assert engine.handle_events(second) == 0  # in the journey already
+            clock.tick(5)
+            engine.run_due()
+            assert len(smtp.sink.messages) == 1
+            # After a crash the collector replays its log: the segment holding the second event
+            # (the first's was stored and dropped), then both in one batch.
+            assert engine.handle_events(second) == 0
+            assert engine.handle_events(pa.concat_tables([first, second])) == 0
+            clock.tick(5)
+            engine.run_due()
+        finally:
+            engine.close()
+        states = store.con.execute(
+            "SELECT run_key, state, exit_reason FROM journey_runs ORDER BY run_key"
+        ).fetchall()
+    assert len(smtp.sink.messages) == 1
+    assert states == [("e1", "done", None), ("e2", "skipped", "already_in_journey")]
 
 
 @pytest.mark.parametrize("seen_by", ["collector", "store"])

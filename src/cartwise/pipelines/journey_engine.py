@@ -198,15 +198,9 @@ class JourneyEngine:
         for name, (version, journey) in list(self.active.items()):
             if journey.trigger.kind != "event":
                 continue
-            first: dict[str, dict[str, Any]] = {}
-            for r in rows:
-                if r["type"] == journey.trigger.value and r["user_id"] not in first:
-                    first[r["user_id"]] = r
-            if not first:
-                continue
             entries = [
                 (
-                    user,
+                    str(r["user_id"]),
                     str(r["event_id"]),
                     {
                         "trigger_event": r["event_id"],
@@ -216,8 +210,11 @@ class JourneyEngine:
                         else [],
                     },
                 )
-                for user, r in first.items()
+                for r in rows
+                if r["type"] == journey.trigger.value
             ]
+            if not entries:
+                continue
             try:
                 entered += self.enter(name, version, journey, entries)
             except CartwiseError as exc:  # e.g. a `where` rule the store no longer fits: this journey only
@@ -225,61 +222,83 @@ class JourneyEngine:
         return entered
 
     def enter(
-        self, name: str, version: int, journey: Journey, entries: list[tuple[str, str, dict[str, Any]]]
+        self,
+        name: str,
+        version: int,
+        journey: Journey,
+        entries: list[tuple[str, str, dict[str, Any]]],
+        *,
+        record_skips: bool = True,
     ) -> int:
-        """Enter (user, run key, context) entries into `name` version `version`, skipping a
-        customer already in the journey (any version) and a run key already entered."""
+        """Enter (user, run key, context) entries into `name` version `version`; returns the
+        customers entered. A run key already recorded is ignored. With `record_skips` (event
+        triggers), an entry refused because the customer is in the journey already
+        (`already_in_journey`) or fails the trigger's `where` rule (`where`) is recorded as a
+        `skipped` run, so the same event replayed after a restart is refused again, not entered."""
         now = self.clock()
         with self.access() as s:
-            users = [e[0] for e in entries]
-            if journey.trigger.where:
-                compiled = compile_rule(s, journey.trigger.where, now)
-                s.con.register("_cand", pa.table({"user_id": users}))
-                try:
+            users = sorted({e[0] for e in entries})
+            s.con.register("_cand", pa.table({"user_id": users}))
+            try:
+                matching: set[str] | None = None
+                if journey.trigger.where:
+                    compiled = compile_rule(s, journey.trigger.where, now)
                     matching = {
-                        r[0]
+                        str(r[0])
                         for r in s.con.execute(
                             f"SELECT user_id FROM ({compiled.sql}) WHERE user_id IN (SELECT user_id FROM _cand)",
                             list(compiled.params),
                         ).fetchall()
                     }
-                finally:
-                    s.con.unregister("_cand")
-                entries = [e for e in entries if e[0] in matching]
-            if not entries:
-                return 0
-            s.con.register(
-                "_cand", pa.table({"user_id": [e[0] for e in entries], "run_key": [e[1] for e in entries]})
-            )
-            try:
                 taken = s.con.execute(
-                    """SELECT c.user_id, (r.run_key = c.run_key) AS same_key, r.state, count(*) OVER (PARTITION BY c.user_id)
-                    FROM _cand c JOIN journey_runs r ON r.user_id = c.user_id AND r.journey = ?""",
+                    "SELECT user_id, run_key, state FROM journey_runs JOIN _cand USING (user_id) WHERE journey = ?",
                     [name],
                 ).fetchall()
             finally:
                 s.con.unregister("_cand")
-            busy = {u for u, same, state, _n in taken if same or state in ("active", "waiting")}
-            runs_before = {u: int(n) for u, _same, _state, n in taken}
-            fresh = [e for e in entries if e[0] not in busy]
-            if not fresh:
+            known = {(str(u), str(k)) for u, k, _state in taken}
+            busy = {str(u) for u, _k, state in taken if state in ("active", "waiting")}
+            runs_before: dict[str, int] = {}
+            for u, _k, _state in taken:
+                runs_before[str(u)] = runs_before.get(str(u), 0) + 1
+            # (user, run key, context, skip reason, run number of the customer in this journey)
+            rows: list[tuple[str, str, dict[str, Any], str | None, int]] = []
+            for user, key, context in entries:
+                if (user, key) in known:
+                    continue
+                known.add((user, key))
+                reason = (
+                    "where"
+                    if matching is not None and user not in matching
+                    else "already_in_journey"
+                    if user in busy
+                    else None
+                )
+                if reason is not None and not record_skips:
+                    continue
+                if reason is None:
+                    busy.add(user)  # a second event of the same customer in this batch is skipped
+                rows.append((user, key, context, reason, runs_before.get(user, 0)))
+                runs_before[user] = runs_before.get(user, 0) + 1
+            if not rows:
                 return 0
+            n = len(rows)
             table = pa.table(
                 {
-                    "journey": [name] * len(fresh),
-                    "version": pa.array([version] * len(fresh), pa.int32()),
-                    "user_id": [e[0] for e in fresh],
-                    "run_key": [e[1] for e in fresh],
-                    "occurrence": pa.array([runs_before.get(e[0], 0) for e in fresh], pa.int32()),
-                    "step": ["0"] * len(fresh),
-                    "state": ["active"] * len(fresh),
-                    "due_at": pa.array([now] * len(fresh), pa.timestamp("us")),
-                    "wait_event": pa.array([None] * len(fresh), pa.string()),
-                    "variant": pa.array([None] * len(fresh), pa.string()),
-                    "context": [json.dumps(e[2], default=str) for e in fresh],
-                    "entered_at": pa.array([now] * len(fresh), pa.timestamp("us")),
-                    "updated_at": pa.array([now] * len(fresh), pa.timestamp("us")),
-                    "exit_reason": pa.array([None] * len(fresh), pa.string()),
+                    "journey": [name] * n,
+                    "version": pa.array([version] * n, pa.int32()),
+                    "user_id": [r[0] for r in rows],
+                    "run_key": [r[1] for r in rows],
+                    "occurrence": pa.array([r[4] for r in rows], pa.int32()),
+                    "step": ["0"] * n,
+                    "state": ["active" if r[3] is None else "skipped" for r in rows],
+                    "due_at": pa.array([now if r[3] is None else None for r in rows], pa.timestamp("us")),
+                    "wait_event": pa.array([None] * n, pa.string()),
+                    "variant": pa.array([None] * n, pa.string()),
+                    "context": [json.dumps(r[2], default=str) for r in rows],
+                    "entered_at": pa.array([now] * n, pa.timestamp("us")),
+                    "updated_at": pa.array([now] * n, pa.timestamp("us")),
+                    "exit_reason": pa.array([r[3] for r in rows], pa.string()),
                 }
             )
             with s.transaction():
@@ -290,15 +309,15 @@ class JourneyEngine:
                         {
                             "journey": table["journey"],
                             "version": table["version"],
-                            "step": ["entry"] * len(fresh),
+                            "step": ["entry"] * n,
                             "user_id": table["user_id"],
                             "run_key": table["run_key"],
-                            "outcome": ["entered"] * len(fresh),
+                            "outcome": ["entered" if r[3] is None else f"skipped:{r[3]}" for r in rows],
                             "ts": table["entered_at"],
                         }
                     ),
                 )
-        return len(fresh)
+        return sum(1 for r in rows if r[3] is None)
 
     # -- timers --------------------------------------------------------------------------------
     def next_due(self) -> datetime | None:
@@ -685,7 +704,7 @@ class JourneyEngine:
                 continue
             if entries:
                 try:
-                    entered += self.enter(name, version, journey, entries)
+                    entered += self.enter(name, version, journey, entries, record_skips=False)
                 except CartwiseError as exc:
                     log.warning("journey %s: customers not entered: %s", name, exc)
         if entered:

@@ -125,7 +125,7 @@ def list_journeys(store: Store) -> list[dict[str, Any]]:
                 "active": bool(active),
                 "created_at": created_at,
                 "trigger": journey_dict(journey)["trigger"],
-                "runs": {s: runs.get(s, 0) for s in ("active", "waiting", "done", "exited")},
+                "runs": {s: runs.get(s, 0) for s in ("active", "waiting", "done", "exited", "skipped")},
             }
         )
     return out
@@ -170,7 +170,9 @@ def show_journey(store: Store, name: str) -> dict[str, Any]:
                 "created_at": created_at,
                 "definition": str(definition),
                 "parsed": journey_dict(journey),
-                "runs": {s: int(states.get(s, 0)) for s in ("active", "waiting", "done", "exited")},
+                "runs": {
+                    s: int(states.get(s, 0)) for s in ("active", "waiting", "done", "exited", "skipped")
+                },
                 "steps": [
                     {"path": path, "counts": dict(sorted(steps[int(version)].get(path, {}).items()))}
                     for path, _step in journey.paths()
