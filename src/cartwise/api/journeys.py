@@ -59,7 +59,8 @@ class JourneyValid(_Open):
 
 class JourneyList(_Open):
     journeys: list[dict[str, Any]] = Field(
-        description="Each journey's newest version: trigger, active, customers by run state."
+        description="Each journey's newest version: trigger, active, customers by run state "
+        "(active, waiting, done, exited, skipped)."
     )
 
 

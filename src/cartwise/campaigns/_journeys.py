@@ -123,6 +123,7 @@ class Trigger:
     kind: Literal["event", "audience", "date"]
     value: str  # event type, audience name or date kind
     where: str | None = None  # a rule the customer must match to enter (event triggers)
+    line: int = field(default=0, compare=False)  # where the trigger's value is written
 
 
 @dataclass(frozen=True)
@@ -326,7 +327,7 @@ class _Parser:
         where = None
         if "where" in keys:
             where = self.rule(keys["where"][1], "trigger.where")
-        return Trigger(kind=kind, value=value, where=where)  # type: ignore[arg-type]
+        return Trigger(kind=kind, value=value, where=where, line=self.line(keys[kind][1]))  # type: ignore[arg-type]
 
     def exit_on(self, node: yaml.Node) -> tuple[str, ...]:
         if not isinstance(node, yaml.SequenceNode):

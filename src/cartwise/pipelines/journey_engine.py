@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +40,7 @@ from cartwise.campaigns import (
 from cartwise.campaigns._guards import COUNTRY_TIME_ZONES
 from cartwise.core.errors import CartwiseError
 from cartwise.core.settings import Settings
+from cartwise.pipelines.journey_dates import next_local_time, replenishment_entries
 from cartwise.pipelines.journeys import journey_source, load_journey
 from cartwise.pipelines.sender import ContextFor, Sender, now_utc
 from cartwise.profiles import compile_rule
@@ -48,8 +49,6 @@ from cartwise.store import Store
 log = logging.getLogger("cartwise.journeys")
 CART_DAYS = 7
 """An abandoned cart holds the items added in the last 7 days and since the customer's last purchase."""
-REPLENISH_DAYS = 7
-"""A run-out date enters the replenishment journey for 7 days after it (not for older ones)."""
 _MAX_STEPS = 200  # steps one run may take in a row without waiting (a guard, never reached by valid files)
 EVENT_COLUMNS = ("event_id", "user_id", "type", "ts", "item_id", "price")
 
@@ -67,6 +66,8 @@ class Run:
     wait_event: str | None
     variant: str | None
     context: dict[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
+    exit_reason: str | None = None
 
 
 _RUN_COLUMNS = (
@@ -109,12 +110,22 @@ class JourneyEngine:
         self.clock = clock
         self._definitions: dict[tuple[str, int], Journey] = {}
         self.active: dict[str, tuple[int, Journey]] = {}
-        self.sender = Sender(store, settings, access=self.access)
+        self._sender: Sender | None = None  # made at the first send (it opens the journal beside the store)
         self._recs: ContextFor | bool | None = False  # False: not looked up yet
+        self._changed: dict[tuple[Any, ...], Run] = {}  # runs changed this round, by key
+        self._logs: list[tuple[Any, ...]] = []  # step log rows of this round
         self.reload()
 
+    @property
+    def sender(self) -> Sender:
+        if self._sender is None:
+            self._sender = Sender(self.store, self.settings, access=self.access)
+        return self._sender
+
     def close(self) -> None:
-        self.sender.close()
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
 
     # -- definitions ---------------------------------------------------------------------------
     def reload(self) -> None:
@@ -147,80 +158,49 @@ class JourneyEngine:
         ]
         if not rows:
             return 0
-        self._exit_on_events(rows)
-        self._wake_waiting(rows)
+        self._exit_or_wake(rows)
         entered = self._enter_on_events(rows)
         self.run_due()
         return entered
 
-    def _exit_on_events(self, rows: list[dict[str, Any]]) -> None:
-        ends: dict[str, set[str]] = {}
-        for name, version in self._live_versions():
-            journey = self.definition(name, version)
-            for event in journey.exit_on:
-                ends.setdefault(event, set()).add(name)
-        hits = [(r["user_id"], r["type"], name) for r in rows for name in ends.get(r["type"], ())]
-        if not hits:
-            return
-        now = self.clock()
-        with self.access() as s:
-            for user_id, event, name in hits:
-                runs = s.con.execute(
-                    f"""SELECT {_RUN_COLUMNS} FROM journey_runs WHERE journey = ? AND user_id = ?
-                    AND state IN ('active', 'waiting')""",
-                    [name, user_id],
-                ).fetchall()
-                for row in runs:
-                    run = _run(row)
-                    if event in self._definition(s, run.journey, run.version).exit_on:
-                        self._finish(s, run, "exited", f"event:{event}", now)
-
-    def _live_versions(self) -> list[tuple[str, int]]:
-        with self.access() as s:
-            return [
-                (str(n), int(v))
-                for n, v in s.con.execute(
-                    "SELECT DISTINCT journey, version FROM journey_runs WHERE state IN ('active', 'waiting')"
-                ).fetchall()
-            ]
-
-    def _wake_waiting(self, rows: list[dict[str, Any]]) -> None:
+    def _exit_or_wake(self, rows: list[dict[str, Any]]) -> None:
+        """One read of the running runs of these customers: a run whose journey exits on one of
+        their events ends; a run waiting for one of them goes on to its next step."""
         now = self.clock()
         by_user: dict[str, set[str]] = {}
         for r in rows:
-            by_user.setdefault(r["user_id"], set()).add(r["type"])
+            by_user.setdefault(str(r["user_id"]), set()).add(str(r["type"]))
         with self.access() as s:
-            s.con.register("_woke", pa.table({"user_id": list(by_user)}))
+            s.con.register("_users", pa.table({"user_id": list(by_user)}))
             try:
-                waiting = [
+                runs = [
                     _run(row)
                     for row in s.con.execute(
-                        f"""SELECT {_RUN_COLUMNS} FROM journey_runs JOIN _woke USING (user_id)
-                        WHERE state = 'waiting' AND wait_event IS NOT NULL"""
+                        f"""SELECT {_RUN_COLUMNS} FROM journey_runs JOIN _users USING (user_id)
+                        WHERE state IN ('active', 'waiting')"""
                     ).fetchall()
                 ]
             finally:
-                s.con.unregister("_woke")
-            for run in waiting:
-                if run.wait_event in by_user[run.user_id]:
-                    journey = self._definition(s, run.journey, run.version)
-                    self._log(s, run, run.step, f"event:{run.wait_event}", now)
-                    self._move(s, run, journey.next_path(run.step), now)
+                s.con.unregister("_users")
+            for run in runs:
+                journey = self._definition(s, run.journey, run.version)
+                done = by_user[run.user_id]
+                ends = [e for e in journey.exit_on if e in done]
+                if ends:
+                    self._finish(run, "exited", f"event:{ends[0]}", now)
+                elif run.state == "waiting" and run.wait_event in done:
+                    self._log(run, run.step, f"event:{run.wait_event}", now)
+                    self._move(run, journey.next_path(run.step), now)
+            self._flush(s)
 
     def _enter_on_events(self, rows: list[dict[str, Any]]) -> int:
         entered = 0
         for name, (version, journey) in list(self.active.items()):
             if journey.trigger.kind != "event":
                 continue
-            first: dict[str, dict[str, Any]] = {}
-            for r in rows:
-                if r["type"] == journey.trigger.value and r["user_id"] not in first:
-                    first[r["user_id"]] = r
-            if not first:
-                continue
             entries = [
                 (
-                    user,
+                    str(r["user_id"]),
                     str(r["event_id"]),
                     {
                         "trigger_event": r["event_id"],
@@ -230,8 +210,11 @@ class JourneyEngine:
                         else [],
                     },
                 )
-                for user, r in first.items()
+                for r in rows
+                if r["type"] == journey.trigger.value
             ]
+            if not entries:
+                continue
             try:
                 entered += self.enter(name, version, journey, entries)
             except CartwiseError as exc:  # e.g. a `where` rule the store no longer fits: this journey only
@@ -239,61 +222,83 @@ class JourneyEngine:
         return entered
 
     def enter(
-        self, name: str, version: int, journey: Journey, entries: list[tuple[str, str, dict[str, Any]]]
+        self,
+        name: str,
+        version: int,
+        journey: Journey,
+        entries: list[tuple[str, str, dict[str, Any]]],
+        *,
+        record_skips: bool = True,
     ) -> int:
-        """Enter (user, run key, context) entries into `name` version `version`, skipping a
-        customer already in the journey (any version) and a run key already entered."""
+        """Enter (user, run key, context) entries into `name` version `version`; returns the
+        customers entered. A run key already recorded is ignored. With `record_skips` (event
+        triggers), an entry refused because the customer is in the journey already
+        (`already_in_journey`) or fails the trigger's `where` rule (`where`) is recorded as a
+        `skipped` run, so the same event replayed after a restart is refused again, not entered."""
         now = self.clock()
         with self.access() as s:
-            users = [e[0] for e in entries]
-            if journey.trigger.where:
-                compiled = compile_rule(s, journey.trigger.where, now)
-                s.con.register("_cand", pa.table({"user_id": users}))
-                try:
+            users = sorted({e[0] for e in entries})
+            s.con.register("_cand", pa.table({"user_id": users}))
+            try:
+                matching: set[str] | None = None
+                if journey.trigger.where:
+                    compiled = compile_rule(s, journey.trigger.where, now)
                     matching = {
-                        r[0]
+                        str(r[0])
                         for r in s.con.execute(
                             f"SELECT user_id FROM ({compiled.sql}) WHERE user_id IN (SELECT user_id FROM _cand)",
                             list(compiled.params),
                         ).fetchall()
                     }
-                finally:
-                    s.con.unregister("_cand")
-                entries = [e for e in entries if e[0] in matching]
-            if not entries:
-                return 0
-            s.con.register(
-                "_cand", pa.table({"user_id": [e[0] for e in entries], "run_key": [e[1] for e in entries]})
-            )
-            try:
                 taken = s.con.execute(
-                    """SELECT c.user_id, (r.run_key = c.run_key) AS same_key, r.state, count(*) OVER (PARTITION BY c.user_id)
-                    FROM _cand c JOIN journey_runs r ON r.user_id = c.user_id AND r.journey = ?""",
+                    "SELECT user_id, run_key, state FROM journey_runs JOIN _cand USING (user_id) WHERE journey = ?",
                     [name],
                 ).fetchall()
             finally:
                 s.con.unregister("_cand")
-            busy = {u for u, same, state, _n in taken if same or state in ("active", "waiting")}
-            runs_before = {u: int(n) for u, _same, _state, n in taken}
-            fresh = [e for e in entries if e[0] not in busy]
-            if not fresh:
+            known = {(str(u), str(k)) for u, k, _state in taken}
+            busy = {str(u) for u, _k, state in taken if state in ("active", "waiting")}
+            runs_before: dict[str, int] = {}
+            for u, _k, _state in taken:
+                runs_before[str(u)] = runs_before.get(str(u), 0) + 1
+            # (user, run key, context, skip reason, run number of the customer in this journey)
+            rows: list[tuple[str, str, dict[str, Any], str | None, int]] = []
+            for user, key, context in entries:
+                if (user, key) in known:
+                    continue
+                known.add((user, key))
+                reason = (
+                    "where"
+                    if matching is not None and user not in matching
+                    else "already_in_journey"
+                    if user in busy
+                    else None
+                )
+                if reason is not None and not record_skips:
+                    continue
+                if reason is None:
+                    busy.add(user)  # a second event of the same customer in this batch is skipped
+                rows.append((user, key, context, reason, runs_before.get(user, 0)))
+                runs_before[user] = runs_before.get(user, 0) + 1
+            if not rows:
                 return 0
+            n = len(rows)
             table = pa.table(
                 {
-                    "journey": [name] * len(fresh),
-                    "version": pa.array([version] * len(fresh), pa.int32()),
-                    "user_id": [e[0] for e in fresh],
-                    "run_key": [e[1] for e in fresh],
-                    "occurrence": pa.array([runs_before.get(e[0], 0) for e in fresh], pa.int32()),
-                    "step": ["0"] * len(fresh),
-                    "state": ["active"] * len(fresh),
-                    "due_at": pa.array([now] * len(fresh), pa.timestamp("us")),
-                    "wait_event": pa.array([None] * len(fresh), pa.string()),
-                    "variant": pa.array([None] * len(fresh), pa.string()),
-                    "context": [json.dumps(e[2], default=str) for e in fresh],
-                    "entered_at": pa.array([now] * len(fresh), pa.timestamp("us")),
-                    "updated_at": pa.array([now] * len(fresh), pa.timestamp("us")),
-                    "exit_reason": pa.array([None] * len(fresh), pa.string()),
+                    "journey": [name] * n,
+                    "version": pa.array([version] * n, pa.int32()),
+                    "user_id": [r[0] for r in rows],
+                    "run_key": [r[1] for r in rows],
+                    "occurrence": pa.array([r[4] for r in rows], pa.int32()),
+                    "step": ["0"] * n,
+                    "state": ["active" if r[3] is None else "skipped" for r in rows],
+                    "due_at": pa.array([now if r[3] is None else None for r in rows], pa.timestamp("us")),
+                    "wait_event": pa.array([None] * n, pa.string()),
+                    "variant": pa.array([None] * n, pa.string()),
+                    "context": [json.dumps(r[2], default=str) for r in rows],
+                    "entered_at": pa.array([now] * n, pa.timestamp("us")),
+                    "updated_at": pa.array([now] * n, pa.timestamp("us")),
+                    "exit_reason": pa.array([r[3] for r in rows], pa.string()),
                 }
             )
             with s.transaction():
@@ -304,15 +309,15 @@ class JourneyEngine:
                         {
                             "journey": table["journey"],
                             "version": table["version"],
-                            "step": ["entry"] * len(fresh),
+                            "step": ["entry"] * n,
                             "user_id": table["user_id"],
                             "run_key": table["run_key"],
-                            "outcome": ["entered"] * len(fresh),
+                            "outcome": ["entered" if r[3] is None else f"skipped:{r[3]}" for r in rows],
                             "ts": table["entered_at"],
                         }
                     ),
                 )
-        return len(fresh)
+        return sum(1 for r in rows if r[3] is None)
 
     # -- timers --------------------------------------------------------------------------------
     def next_due(self) -> datetime | None:
@@ -324,7 +329,8 @@ class JourneyEngine:
         return row[0][0] if row and row[0][0] is not None else None
 
     def run_due(self) -> int:
-        """Move every run that is ready (just entered, woken) or whose timer is due; returns the runs moved."""
+        """Move every run that is ready (just entered, woken) or whose timer is due, in rounds
+        of up to 500; returns the runs moved."""
         moved = 0
         while True:
             now = self.clock()
@@ -339,115 +345,172 @@ class JourneyEngine:
                 ]
             if not due:
                 return moved
-            for run in due:
-                try:
-                    self.advance(run)
-                except CartwiseError as exc:  # this run's failure (a rule that no longer fits), only
-                    log.warning("journey %s run of %s stopped: %s", run.journey, run.user_id, exc)
-                    with self.access() as s:
-                        self._finish(s, run, "exited", f"error: {exc}"[:500], self.clock())
-                moved += 1
+            self._round(due)
+            moved += len(due)
 
-    # -- one run -------------------------------------------------------------------------------
-    def advance(self, run: Run) -> None:
-        """Take `run` through its steps until it waits, exits or finishes."""
-        journey = self.definition(run.journey, run.version)
+    # -- a round of runs -----------------------------------------------------------------------
+    def _round(self, runs: list[Run]) -> None:
+        """Take `runs` through their steps until each waits, exits or finishes. The store is read
+        a few times per round (exit events, branch rules, the cart), the sends of a round go out
+        together through `Sender.send_many`, and the runs' new states and the step log are
+        written in one transaction at the end. A crash before that write leaves the runs where
+        they were: the next round walks them again, and their sends, already in the send log
+        under the same identities, are not sent again."""
         now = self.clock()
-        nxt: str | None
-        if run.state == "waiting":
+        for run in runs:
+            if run.state != "waiting":
+                continue
+            journey = self.definition(run.journey, run.version)
             step = journey.step(run.step)
+            if isinstance(step, WaitFor):
+                self._log(run, run.step, "timeout", now)
+                self._move(
+                    run, f"{run.step}/on_timeout/0" if step.on_timeout else journey.next_path(run.step), now
+                )
+            else:
+                self._log(run, run.step, "waited", now)
+                self._move(run, journey.next_path(run.step), now)
+        pending = [r for r in runs if r.state == "active"]
+        with self.access() as s:
+            exits = self._exit_events(s, pending)
+        rules: dict[str, set[str]] = {}
+        users = sorted({r.user_id for r in pending})
+        try:
+            while pending:
+                sends: list[tuple[Run, str, Send]] = []
+                for run in pending:
+                    try:
+                        self._walk(run, exits, rules, users, sends)
+                    except CartwiseError as exc:  # this run's failure (a rule that no longer fits), only
+                        log.warning("journey %s run of %s stopped: %s", run.journey, run.user_id, exc)
+                        self._finish(run, "exited", f"error: {exc}"[:500], self.clock())
+                if sends:
+                    self._send_all(sends)
+                pending = [run for run, _path, _step in sends if run.state == "active"]
+        finally:
             with self.access() as s:
-                if isinstance(step, WaitFor):
-                    self._log(s, run, run.step, "timeout", now)
-                    nxt = f"{run.step}/on_timeout/0" if step.on_timeout else journey.next_path(run.step)
-                else:
-                    self._log(s, run, run.step, "waited", now)
-                    nxt = journey.next_path(run.step)
-                if not self._move(s, run, nxt, now):
-                    return
+                self._flush(s)
+
+    def _walk(
+        self,
+        run: Run,
+        exits: Mapping[tuple[str, int, str, str], str],
+        rules: dict[str, set[str]],
+        users: list[str],
+        sends: list[tuple[Run, str, Send]],
+    ) -> None:
+        """Steps of one run, in memory, up to a wait, an exit, the end or a send (queued)."""
+        journey = self.definition(run.journey, run.version)
         for _ in range(_MAX_STEPS):
             now = self.clock()
+            reason = exits.get((run.journey, run.version, run.user_id, run.run_key))
+            if reason is not None:
+                self._finish(run, "exited", reason, now)
+                return
             path = run.step
             step = journey.step(path)
-            with self.access() as s:
-                reason = self._exit_event(s, journey, run)
-                if reason is not None:
-                    self._finish(s, run, "exited", reason, now)
-                    return
-                self._log(s, run, path, "entered", now)
-                if isinstance(step, Wait | WaitFor):
-                    due = (
-                        now + timedelta(seconds=step.timeout)
-                        if isinstance(step, WaitFor)
-                        else self._wait_until(s, run, step, now)
-                    )
-                    event = step.event if isinstance(step, WaitFor) else None
-                    s.con.execute(
-                        """UPDATE journey_runs SET state = 'waiting', due_at = ?, wait_event = ?, updated_at = ?
-                        WHERE journey = ? AND version = ? AND user_id = ? AND run_key = ?""",
-                        [due, event, now, *_key(run)],
-                    )
-                    return
-                if isinstance(step, Exit):
-                    self._finish(s, run, "exited", "exit_step", now)
-                    return
-                if isinstance(step, Branch):
-                    matched = self._matches(s, step.rule, run.user_id, now)
-                    arm = "then" if matched else "else"
-                    self._log(s, run, path, f"branch:{arm}", now)
-                    arm_steps = step.then if matched else step.otherwise
-                    nxt = f"{path}/{arm}/0" if arm_steps else journey.next_path(path)
-                elif isinstance(step, Split):
-                    variant = choose_variant(run.journey, run.user_id, step)
-                    self._log(s, run, path, f"variant:{variant.name}", now)
-                    run.variant = (
-                        f"{run.variant},{path}:{variant.name}" if run.variant else f"{path}:{variant.name}"
-                    )
-                    s.con.execute(
-                        """UPDATE journey_runs SET variant = ? WHERE journey = ? AND version = ? AND user_id = ?
-                        AND run_key = ?""",
-                        [run.variant, *_key(run)],
-                    )
-                    nxt = f"{path}/{variant.name}/0"
-                else:
-                    nxt = None
+            self._log(run, path, "entered", now)
+            nxt: str | None
             if isinstance(step, Send):
-                state = self._send(run, path, step)
-                with self.access() as s:
-                    self._log(s, run, path, state, self.clock())
-                nxt = journey.next_path(path)
-            with self.access() as s:
-                if not self._move(s, run, nxt, self.clock()):
-                    return
+                sends.append((run, path, step))
+                return
+            if isinstance(step, Wait | WaitFor):
+                if isinstance(step, WaitFor):
+                    run.due_at, run.wait_event = now + timedelta(seconds=step.timeout), step.event
+                else:
+                    run.due_at, run.wait_event = self._wait_until(run, step, now), None
+                run.state, run.updated_at = "waiting", now
+                self._changed[_key(run)] = run
+                return
+            if isinstance(step, Exit):
+                self._finish(run, "exited", "exit_step", now)
+                return
+            if isinstance(step, Branch):
+                if step.rule not in rules:
+                    rules[step.rule] = self._members(step.rule, users, now)
+                matched = run.user_id in rules[step.rule]
+                arm = "then" if matched else "else"
+                self._log(run, path, f"branch:{arm}", now)
+                arm_steps = step.then if matched else step.otherwise
+                nxt = f"{path}/{arm}/0" if arm_steps else journey.next_path(path)
+            else:
+                assert isinstance(step, Split)
+                variant = choose_variant(run.journey, run.user_id, step)
+                self._log(run, path, f"variant:{variant.name}", now)
+                mark = f"{path}:{variant.name}"
+                run.variant = f"{run.variant},{mark}" if run.variant else mark
+                nxt = f"{path}/{variant.name}/0"
+            if not self._move(run, nxt, now):
+                return
         raise CartwiseError(f"journey {run.journey!r} took {_MAX_STEPS} steps without waiting; add a wait.")
 
-    def _send(self, run: Run, path: str, step: Send) -> str:
-        identity = MessageIdentity(
-            journey_source(run.journey, run.version), path, run.user_id, run.occurrence
-        )
-        context = self._context(run, step.template)
-        return self.sender.send(identity, run.user_id, step.channel, step.template, context)
+    def _send_all(self, sends: list[tuple[Run, str, Send]]) -> None:
+        contexts = self._contexts([(run, step.template) for run, _path, step in sends])
+        messages = [
+            (
+                MessageIdentity(journey_source(run.journey, run.version), path, run.user_id, run.occurrence),
+                step.channel,
+                step.template,
+                contexts[i],
+            )
+            for i, (run, path, step) in enumerate(sends)
+        ]
+        states = self.sender.send_many(messages)
+        now = self.clock()
+        for (run, path, _step), message in zip(sends, messages, strict=True):
+            state = states.get(message[0].key, "pending")
+            self._log(run, path, "held" if state == "pending" else state, now)  # pending: quiet hours
+            self._move(run, self.definition(run.journey, run.version).next_path(path), now)
 
-    def _exit_event(self, store: Store, journey: Journey, run: Run) -> str | None:
-        """`event:TYPE` when the customer did an `exit_on` event since entering, else None."""
-        if not journey.exit_on:
-            return None
-        since = run.context.get("trigger_ts")
-        since_at = datetime.fromisoformat(since) if since else datetime(1970, 1, 1)
-        placeholders = ", ".join("?" for _ in journey.exit_on)
-        row = store.con.execute(
-            f"""SELECT type FROM events WHERE user_id = ? AND type IN ({placeholders})
-            AND ts >= ? AND event_id IS DISTINCT FROM ? LIMIT 1""",
-            [run.user_id, *journey.exit_on, since_at, run.context.get("trigger_event")],
-        ).fetchall()
-        return f"event:{row[0][0]}" if row else None
+    def _exit_events(self, store: Store, runs: list[Run]) -> dict[tuple[str, int, str, str], str]:
+        """`event:TYPE` for each run whose customer did one of its journey's `exit_on` events
+        since the trigger (the trigger event itself aside)."""
+        out: dict[tuple[str, int, str, str], str] = {}
+        by_version: dict[tuple[str, int], list[Run]] = {}
+        for run in runs:
+            by_version.setdefault((run.journey, run.version), []).append(run)
+        for (name, version), group in by_version.items():
+            journey = self._definition(store, name, version)
+            if not journey.exit_on:
+                continue
+            table = pa.table(
+                {
+                    "user_id": [r.user_id for r in group],
+                    "run_key": [r.run_key for r in group],
+                    "since": pa.array([_since(r) for r in group], pa.timestamp("us")),
+                    "trigger_event": pa.array([r.context.get("trigger_event") for r in group], pa.string()),
+                }
+            )
+            placeholders = ", ".join("?" for _ in journey.exit_on)
+            store.con.register("_runs", table)
+            try:
+                for user_id, run_key, event in store.con.execute(
+                    f"""SELECT r.user_id, r.run_key, min(e.type) FROM _runs r JOIN events e ON e.user_id = r.user_id
+                    WHERE e.type IN ({placeholders}) AND e.ts >= r.since
+                      AND e.event_id IS DISTINCT FROM r.trigger_event
+                    GROUP BY r.user_id, r.run_key""",
+                    list(journey.exit_on),
+                ).fetchall():
+                    out[(name, version, str(user_id), str(run_key))] = f"event:{event}"
+            finally:
+                store.con.unregister("_runs")
+        return out
 
-    def _matches(self, store: Store, rule: str, user_id: str, now: datetime) -> bool:
-        compiled = compile_rule(store, rule, now)
-        row = store.con.execute(
-            f"SELECT count(*) FROM ({compiled.sql}) WHERE user_id = ?", [*compiled.params, user_id]
-        ).fetchall()
-        return bool(row[0][0])
+    def _members(self, rule: str, users: list[str], now: datetime) -> set[str]:
+        """Which of `users` match `rule` at `now`."""
+        with self.access() as s:
+            compiled = compile_rule(s, rule, now)
+            s.con.register("_cand", pa.table({"user_id": users}))
+            try:
+                return {
+                    str(r[0])
+                    for r in s.con.execute(
+                        f"SELECT user_id FROM ({compiled.sql}) WHERE user_id IN (SELECT user_id FROM _cand)",
+                        list(compiled.params),
+                    ).fetchall()
+                }
+            finally:
+                s.con.unregister("_cand")
 
     def _zone(self, store: Store, user_id: str) -> ZoneInfo:
         row = store.con.execute(
@@ -459,36 +522,54 @@ class JourneyEngine:
             return time_zone_of(self.settings.timezone, None)  # the shop's zone
         return time_zone_of(zone_name, country)
 
-    def _wait_until(self, store: Store, run: Run, step: Wait, now: datetime) -> datetime:
+    def _wait_until(self, run: Run, step: Wait, now: datetime) -> datetime:
         if step.seconds is not None:
             return now + timedelta(seconds=step.seconds)
         assert step.until is not None
-        return next_local_time(now, self._zone(store, run.user_id), step.until)
-
-    def _context(self, run: Run, template: str) -> dict[str, Any]:
-        """Template context: `items` (the cart for `abandoned_cart`, else the trigger's items)
-        with title, price and, when the catalogue has a `url` attribute, url; and each
-        customer's recommendations when a recommender is saved."""
-        wanted: dict[str, float | None] = {
-            i["item_id"]: i.get("price") for i in run.context.get("items", []) if i.get("item_id")
-        }
         with self.access() as s:
-            if template == "abandoned_cart":
+            zone = self._zone(s, run.user_id)
+        return next_local_time(now, zone, step.until)
+
+    def _contexts(self, wanted: list[tuple[Run, str]]) -> list[dict[str, Any]]:
+        """Template context per (run, template): `items` (the cart for `abandoned_cart`, else the
+        trigger's items) with title, price and, when the catalogue has a `url` attribute, url;
+        and each customer's recommendations when a recommender is saved."""
+        per_run: list[dict[str, float | None]] = [
+            {i["item_id"]: i.get("price") for i in run.context.get("items", []) if i.get("item_id")}
+            for run, _template in wanted
+        ]
+        cart_users = sorted({run.user_id for run, template in wanted if template == "abandoned_cart"})
+        with self.access() as s:
+            carts: dict[str, list[tuple[str, Any]]] = {}
+            if cart_users:
                 since = self.clock() - timedelta(days=CART_DAYS)
-                for item_id, price in s.con.execute(
-                    """SELECT item_id, any_value(price) FROM events WHERE user_id = ? AND type = 'add_to_cart'
-                    AND item_id IS NOT NULL AND ts >= greatest(?, coalesce((SELECT max(ts) FROM events
-                        WHERE user_id = ? AND type = 'purchase'), ?))
-                    GROUP BY item_id ORDER BY min(ts)""",
-                    [run.user_id, since, run.user_id, since],
-                ).fetchall():
-                    wanted.setdefault(item_id, price)
-            items = []
-            if wanted:
-                s.con.register("_items", pa.table({"item_id": list(wanted)}))
+                s.con.register("_cart_users", pa.table({"user_id": cart_users}))
+                try:
+                    for user_id, item_id, price in s.con.execute(
+                        """WITH bought AS (
+                            SELECT user_id, max(ts) AS last FROM events JOIN _cart_users USING (user_id)
+                            WHERE type = 'purchase' GROUP BY user_id)
+                        SELECT e.user_id, e.item_id, any_value(e.price) FROM events e
+                        JOIN _cart_users USING (user_id) LEFT JOIN bought b USING (user_id)
+                        WHERE e.type = 'add_to_cart' AND e.item_id IS NOT NULL AND e.ts >= ?
+                          AND (b.last IS NULL OR e.ts >= b.last)
+                        GROUP BY e.user_id, e.item_id ORDER BY e.user_id, min(e.ts)""",
+                        [since],
+                    ).fetchall():
+                        carts.setdefault(str(user_id), []).append((str(item_id), price))
+                finally:
+                    s.con.unregister("_cart_users")
+            for (run, template), items in zip(wanted, per_run, strict=True):
+                if template == "abandoned_cart":
+                    for item_id, price in carts.get(run.user_id, []):
+                        items.setdefault(item_id, price)
+            all_items = sorted({i for items in per_run for i in items})
+            known: dict[str, tuple[Any, ...]] = {}
+            if all_items:
+                s.con.register("_items", pa.table({"item_id": all_items}))
                 try:
                     known = {
-                        r[0]: r[1:]
+                        str(r[0]): r[1:]
                         for r in s.con.execute(
                             """SELECT item_id, title, price, json_extract_string(attributes, '$.url')
                             FROM items JOIN _items USING (item_id)"""
@@ -496,24 +577,22 @@ class JourneyEngine:
                     }
                 finally:
                     s.con.unregister("_items")
-                for item_id, event_price in wanted.items():
-                    title, price, url = known.get(item_id, (None, None, None))
-                    price = price if price is not None else event_price
-                    if price is None:
-                        continue  # the templates show a price; an item without one is left out
-                    item: dict[str, Any] = {
-                        "item_id": item_id,
-                        "title": title or item_id,
-                        "price": float(price),
-                    }
-                    if url:
-                        item["url"] = url
-                    items.append(item)
-        context: dict[str, Any] = {"items": items}
         recs = self._recommendations()
-        if recs is not None:
-            context.update(recs([run.user_id]).get(run.user_id, {}))
-        return context
+        extra = recs(sorted({run.user_id for run, _t in wanted})) if recs is not None else {}
+        out = []
+        for (run, _template), items in zip(wanted, per_run, strict=True):
+            shown = []
+            for item_id, event_price in items.items():
+                title, price, url = known.get(item_id, (None, None, None))
+                price = price if price is not None else event_price
+                if price is None:
+                    continue  # the templates show a price; an item without one is left out
+                item: dict[str, Any] = {"item_id": item_id, "title": title or item_id, "price": float(price)}
+                if url:
+                    item["url"] = url
+                shown.append(item)
+            out.append({"items": shown, **extra.get(run.user_id, {})})
+        return out
 
     def _recommendations(self) -> ContextFor | None:
         if self._recs is False:
@@ -526,34 +605,79 @@ class JourneyEngine:
                 self._recs = None
         return self._recs if self._recs is not False else None  # type: ignore[return-value]
 
-    # -- store writes --------------------------------------------------------------------------
-    def _log(self, store: Store, run: Run, step: str, outcome: str, now: datetime) -> None:
-        store.con.execute(
-            "INSERT INTO journey_steps VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [run.journey, run.version, step, run.user_id, run.run_key, outcome, now],
-        )
+    # -- changes, written together ---------------------------------------------------------------
+    def _log(self, run: Run, step: str, outcome: str, now: datetime) -> None:
+        self._logs.append((run.journey, run.version, step, run.user_id, run.run_key, outcome, now))
 
-    def _move(self, store: Store, run: Run, nxt: str | None, now: datetime) -> bool:
+    def _move(self, run: Run, nxt: str | None, now: datetime) -> bool:
         """Point the run at step `nxt` (ready now), or finish it when there is none; False when finished."""
         if nxt is None:
-            self._finish(store, run, "done", None, now)
+            self._finish(run, "done", None, now)
             return False
-        run.step, run.state, run.due_at, run.wait_event = nxt, "active", now, None
-        store.con.execute(
-            """UPDATE journey_runs SET step = ?, state = 'active', due_at = ?, wait_event = NULL, updated_at = ?
-            WHERE journey = ? AND version = ? AND user_id = ? AND run_key = ?""",
-            [nxt, now, now, *_key(run)],
-        )
+        run.step, run.state, run.due_at, run.wait_event, run.updated_at = nxt, "active", now, None, now
+        self._changed[_key(run)] = run
         return True
 
-    def _finish(self, store: Store, run: Run, state: str, reason: str | None, now: datetime) -> None:
-        run.state = state
-        store.con.execute(
-            """UPDATE journey_runs SET state = ?, due_at = NULL, wait_event = NULL, updated_at = ?, exit_reason = ?
-            WHERE journey = ? AND version = ? AND user_id = ? AND run_key = ?""",
-            [state, now, reason, *_key(run)],
+    def _finish(self, run: Run, state: str, reason: str | None, now: datetime) -> None:
+        run.state, run.due_at, run.wait_event, run.exit_reason, run.updated_at = (
+            state,
+            None,
+            None,
+            reason,
+            now,
         )
-        self._log(store, run, run.step, f"{state}:{reason}" if reason else state, now)
+        self._changed[_key(run)] = run
+        self._log(run, run.step, f"{state}:{reason}" if reason else state, now)
+
+    def _flush(self, store: Store) -> None:
+        """Write the changed runs and the step log in one transaction."""
+        runs, logs = list(self._changed.values()), self._logs
+        self._changed, self._logs = {}, []
+        if not runs and not logs:
+            return
+        with store.transaction() as con:
+            if runs:
+                changed = pa.table(
+                    {
+                        "journey": [r.journey for r in runs],
+                        "version": pa.array([r.version for r in runs], pa.int32()),
+                        "user_id": [r.user_id for r in runs],
+                        "run_key": [r.run_key for r in runs],
+                        "step": [r.step for r in runs],
+                        "state": [r.state for r in runs],
+                        "due_at": pa.array([r.due_at for r in runs], pa.timestamp("us")),
+                        "wait_event": pa.array([r.wait_event for r in runs], pa.string()),
+                        "variant": pa.array([r.variant for r in runs], pa.string()),
+                        "updated_at": pa.array([r.updated_at for r in runs], pa.timestamp("us")),
+                        "exit_reason": pa.array([r.exit_reason for r in runs], pa.string()),
+                    }
+                )
+                con.register("_changed", changed)
+                try:
+                    con.execute(
+                        """UPDATE journey_runs SET step = c.step, state = c.state, due_at = c.due_at,
+                            wait_event = c.wait_event, variant = c.variant, updated_at = c.updated_at,
+                            exit_reason = c.exit_reason
+                        FROM _changed c WHERE journey_runs.journey = c.journey AND journey_runs.version = c.version
+                          AND journey_runs.user_id = c.user_id AND journey_runs.run_key = c.run_key"""
+                    )
+                finally:
+                    con.unregister("_changed")
+            if logs:
+                store.append(
+                    "journey_steps",
+                    pa.table(
+                        {
+                            "journey": [row[0] for row in logs],
+                            "version": pa.array([row[1] for row in logs], pa.int32()),
+                            "step": [row[2] for row in logs],
+                            "user_id": [row[3] for row in logs],
+                            "run_key": [row[4] for row in logs],
+                            "outcome": [row[5] for row in logs],
+                            "ts": pa.array([row[6] for row in logs], pa.timestamp("us")),
+                        }
+                    ),
+                )
 
     # -- audience and date triggers -------------------------------------------------------------
     def check_triggers(self) -> int:
@@ -580,7 +704,7 @@ class JourneyEngine:
                 continue
             if entries:
                 try:
-                    entered += self.enter(name, version, journey, entries)
+                    entered += self.enter(name, version, journey, entries, record_skips=False)
                 except CartwiseError as exc:
                     log.warning("journey %s: customers not entered: %s", name, exc)
         if entered:
@@ -588,40 +712,8 @@ class JourneyEngine:
         return entered
 
     def _replenishment_entries(self, now: datetime) -> list[tuple[str, str, dict[str, Any]]]:
-        """(user, run key, context) for each customer and item bought at least twice whose
-        expected run-out (last purchase + the customer's own mean interval between purchases of
-        it) fell within the last REPLENISH_DAYS and who has not bought it since."""
         with self.access() as s:
-            rows = s.con.execute(
-                """WITH buys AS (
-                    SELECT user_id, item_id, ts, any_value(price) AS price
-                    FROM events WHERE type = 'purchase' AND item_id IS NOT NULL AND user_id IS NOT NULL
-                    GROUP BY user_id, item_id, ts),
-                per AS (
-                    SELECT user_id, item_id, count(*) AS n, min(ts) AS first, max(ts) AS last,
-                           arg_max(price, ts) AS price
-                    FROM buys GROUP BY user_id, item_id HAVING count(*) >= 2)
-                SELECT user_id, item_id, last, price,
-                       last + (last - first) / (n - 1) AS runs_out
-                FROM per
-                WHERE last + (last - first) / (n - 1) BETWEEN ? AND ?
-                ORDER BY user_id, item_id""",
-                [now - timedelta(days=REPLENISH_DAYS), now],
-            ).fetchall()
-        seen: set[str] = set()
-        out = []
-        for user_id, item_id, last, price, runs_out in rows:
-            if user_id in seen:
-                continue  # one run per customer at a time: the earliest item here
-            seen.add(user_id)
-            out.append(
-                (
-                    user_id,
-                    f"replenishment:{item_id}:{_iso(last)}",
-                    {"trigger_ts": _iso(runs_out), "items": [{"item_id": item_id, "price": price}]},
-                )
-            )
-        return out
+            return replenishment_entries(s, now)
 
     # -- held messages -------------------------------------------------------------------------
     def resume_held(self) -> int:
@@ -635,28 +727,61 @@ class JourneyEngine:
                     [now_utc()],
                 ).fetchall()
             ]
-        return sum(self.sender.deliver_pending(source).sent for source in sources)
+        sent = 0
+        if not sources:
+            return sent
+        for source in sources:
+            self.sender.context_for = self._held_context(source)
+            try:
+                sent += self.sender.deliver_pending(source).sent
+            finally:
+                self.sender.context_for = None
+        return sent
+
+    def _held_context(self, source: str) -> ContextFor:
+        """Template context of held messages of `source` (`journey:NAME:vN`), from each
+        customer's latest run of that version, as when the message was first tried."""
+        name, _, version_text = source.removeprefix("journey:").rpartition(":v")
+
+        def context(user_ids: list[str]) -> Mapping[str, Mapping[str, Any]]:
+            version = int(version_text)
+            journey = self.definition(name, version)
+            cart = any(
+                isinstance(step, Send) and step.template == "abandoned_cart" for _p, step in journey.paths()
+            )
+            with self.access() as s:
+                s.con.register("_held", pa.table({"user_id": user_ids}))
+                try:
+                    runs = [
+                        _run(row)
+                        for row in s.con.execute(
+                            f"""SELECT {_RUN_COLUMNS} FROM journey_runs JOIN _held USING (user_id)
+                            WHERE journey = ? AND version = ?
+                            QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY entered_at DESC) = 1""",
+                            [name, version],
+                        ).fetchall()
+                    ]
+                finally:
+                    s.con.unregister("_held")
+            template = "abandoned_cart" if cart else ""
+            return dict(
+                zip([r.user_id for r in runs], self._contexts([(r, template) for r in runs]), strict=True)
+            )
+
+        return context
 
 
-def _key(run: Run) -> list[Any]:
-    return [run.journey, run.version, run.user_id, run.run_key]
+def _key(run: Run) -> tuple[Any, ...]:
+    return (run.journey, run.version, run.user_id, run.run_key)
+
+
+def _since(run: Run) -> datetime:
+    since = run.context.get("trigger_ts")
+    return datetime.fromisoformat(since) if since else datetime(1970, 1, 1)
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else (None if value is None else str(value))
-
-
-def next_local_time(now: datetime, zone: ZoneInfo, clock: str) -> datetime:
-    """The first instant after `now` (naive UTC) when the local time in `zone` is `clock`
-    (HH:MM), as naive UTC. A time skipped by a clock change falls on the hour after."""
-    from datetime import UTC
-
-    hour, minute = (int(p) for p in clock.split(":"))
-    local = now.replace(tzinfo=UTC).astimezone(zone)
-    candidate = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if candidate <= local:
-        candidate = (candidate + timedelta(days=1)).replace(hour=hour, minute=minute)
-    return candidate.astimezone(UTC).replace(tzinfo=None)
 
 
 __all__ = ["EVENT_COLUMNS", "JourneyEngine", "Run", "next_local_time"]

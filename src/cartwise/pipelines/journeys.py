@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from cartwise.campaigns import CHANNELS, Journey, Templates, canonical_text, journey_dict, parse_journey
+from cartwise.campaigns import (
+    CHANNELS,
+    Journey,
+    JourneyError,
+    Templates,
+    canonical_text,
+    journey_dict,
+    parse_journey,
+)
 from cartwise.core.errors import NotFoundError
 from cartwise.core.settings import Settings
 from cartwise.pipelines.sender import now_utc
@@ -41,6 +49,15 @@ def apply_journey(store: Store, settings: Settings, text: str) -> dict[str, Any]
     """Save the journey in `text`: `{"journey", "version", "changed"}`. The same text as the
     newest version changes nothing; another text is saved as the next version."""
     journey = validate_journey(settings, text)
+    if journey.trigger.kind == "audience":
+        known = [r[0] for r in store.con.execute("SELECT name FROM audiences ORDER BY name").fetchall()]
+        if journey.trigger.value not in known:
+            raise JourneyError(
+                f"no saved audience {journey.trigger.value!r} (saved: {', '.join(known) or 'none yet'}); "
+                "save it first with `cartwise audiences save NAME --rule RULE`.",
+                line=journey.trigger.line,
+                parameter="trigger.audience",
+            )
     clean = canonical_text(text)
     with store.transaction() as con:
         latest = con.execute(
@@ -108,7 +125,7 @@ def list_journeys(store: Store) -> list[dict[str, Any]]:
                 "active": bool(active),
                 "created_at": created_at,
                 "trigger": journey_dict(journey)["trigger"],
-                "runs": {s: runs.get(s, 0) for s in ("active", "waiting", "done", "exited")},
+                "runs": {s: runs.get(s, 0) for s in ("active", "waiting", "done", "exited", "skipped")},
             }
         )
     return out
@@ -153,7 +170,9 @@ def show_journey(store: Store, name: str) -> dict[str, Any]:
                 "created_at": created_at,
                 "definition": str(definition),
                 "parsed": journey_dict(journey),
-                "runs": {s: int(states.get(s, 0)) for s in ("active", "waiting", "done", "exited")},
+                "runs": {
+                    s: int(states.get(s, 0)) for s in ("active", "waiting", "done", "exited", "skipped")
+                },
                 "steps": [
                     {"path": path, "counts": dict(sorted(steps[int(version)].get(path, {}).items()))}
                     for path, _step in journey.paths()
