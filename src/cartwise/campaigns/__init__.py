@@ -6,7 +6,7 @@ deterministic holdout. Nothing here opens the store or talks to the service: the
 the service give it rows and act on its answers.
 """
 
-from cartwise.campaigns._builtin_journeys import builtin_journey, builtin_journey_names
+from cartwise.campaigns._builtin_journeys import BUILTIN_AUDIENCES, builtin_journey, builtin_journey_names
 from cartwise.campaigns._builtin_templates import TEMPLATE_NAMES
 from cartwise.campaigns._channels import (
     CHANNELS,
@@ -52,6 +52,7 @@ from cartwise.campaigns._journeys import (
 from cartwise.campaigns._templates import Rendered, TemplateFailed, Templates
 
 __all__ = [
+    "BUILTIN_AUDIENCES",
     "CHANNELS",
     "TEMPLATE_NAMES",
     "Branch",

@@ -12,6 +12,12 @@ from importlib import resources
 from cartwise.core.errors import NotFoundError
 
 
+BUILTIN_AUDIENCES: dict[str, tuple[str, str]] = {
+    "win-back": ("lapsing-buyers", "p_alive < 0.3 and orders >= 1"),
+}
+"""The saved audience a built-in journey's trigger names: journey -> (audience name, rule)."""
+
+
 def _folder() -> resources.abc.Traversable:
     return resources.files("cartwise.campaigns").joinpath("journeys")
 
@@ -32,4 +38,4 @@ def builtin_journey(name: str) -> str:
     return _folder().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 
-__all__ = ["builtin_journey", "builtin_journey_names"]
+__all__ = ["BUILTIN_AUDIENCES", "builtin_journey", "builtin_journey_names"]

@@ -112,7 +112,16 @@ def demo(
         from cartwise.pipelines.journey_library import apply_builtin_journeys
 
         report("applying the built-in journeys")
-        counts["journeys"] = [j["journey"] for j in apply_builtin_journeys(store, settings)]
+        journeys = apply_builtin_journeys(store, settings)
+        counts["journeys"] = [j["journey"] for j in journeys if "skipped" not in j]
+        skipped = {j["journey"]: j["skipped"] for j in journeys if "skipped" in j}
+        if (
+            skipped
+        ):  # e.g. win-back needs the profiles' p_alive: `--train`, or `cartwise train` then `journeys apply`
+            counts["journeys_skipped"] = skipped
+        for name, reason in skipped.items():
+            if not as_json:
+                click.echo(f"Journey {name} not applied: {reason}", err=True)
     emit(
         counts,
         as_json,

@@ -47,14 +47,21 @@ _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @db_option
 @json_option
 def apply(file: Path, db: Path | None, as_json: bool) -> None:
-    """Save the journey in FILE (or the built-in journey of that name): the same text again keeps its version, a changed one becomes the
-    next version (customers in flight finish theirs). Prints {"journey", "version"}."""
+    """Save the journey in FILE (or the built-in journey of that name, saving the audience its
+    trigger names when missing): the same text again keeps its version, a changed one becomes
+    the next version (customers in flight finish theirs). Prints {"journey", "version"}."""
     settings = settings_for(db)
     text = _read(file)
+    builtin = not file.exists() and str(file) == file.name
     with opened(settings, create=False) as store:
         from cartwise.pipelines.journeys import apply_journey
 
-        result = apply_journey(store, settings, text)
+        if builtin:
+            from cartwise.pipelines.journey_library import apply_builtin_journey
+
+            result = apply_builtin_journey(store, settings, str(file))
+        else:
+            result = apply_journey(store, settings, text)
     emit(
         result,
         as_json,
