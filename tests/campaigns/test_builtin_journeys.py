@@ -21,8 +21,8 @@ from cartwise.campaigns import (
     parse_journey,
 )
 from cartwise.cli import cli
-from cartwise.pipelines.journey_library import apply_builtin_journeys
 from cartwise.core.settings import get_settings
+from cartwise.pipelines.journey_library import apply_builtin_journeys
 from cartwise.store import open_store
 
 

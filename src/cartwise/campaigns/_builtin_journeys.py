@@ -11,7 +11,6 @@ from importlib import resources
 
 from cartwise.core.errors import NotFoundError
 
-
 BUILTIN_AUDIENCES: dict[str, tuple[str, str]] = {
     "win-back": ("lapsing-buyers", "p_alive < 0.3 and orders >= 1"),
 }
