@@ -122,6 +122,8 @@ def test_forget_removes_the_customer_everywhere_once_and_logs_only_a_hash(tmp_pa
             "send_log": 1,
             "message_events": 0,
             "exposures": 0,
+            "journey_runs": 0,
+            "journey_steps": 0,
         }
         assert _traces(store, "ann@example.com") == []
         assert store.con.execute("SELECT address FROM suppressions").fetchall() == [("bob@example.com",)]

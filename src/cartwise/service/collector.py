@@ -37,7 +37,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from itertools import chain
@@ -240,6 +240,7 @@ class Collector:
         log_dir: Path,
         *,
         live: LiveKPIs | None = None,
+        on_durable: Callable[[pa.Table], None] | None = None,
         timezone: str = "UTC",
         window: TimeWindow = COLLECTOR_WINDOW,
         flush_seconds: float = 0.25,
@@ -250,6 +251,9 @@ class Collector:
     ) -> None:
         self.gate = gate
         self.live = live
+        # Called with each batch of durable, acknowledged events (and replayed ones): the journey
+        # runner's queue put, so the acknowledgement does not wait for journeys.
+        self.on_durable = on_durable
         self.timezone = timezone
         self.window = window
         self.flush_seconds = flush_seconds
@@ -349,12 +353,22 @@ class Collector:
                     with self.gate as store:
                         result = store_events(store, prepared.table, self._stored_ids)
                     self.stats["stored"] += int(result.get("loaded", 0))
+                    # Journeys enter idempotently (by event id), so replayed events are handed over again.
+                    self._hand_over(prepared.table)
             total += len(records)
         if segments:
             self.log.drop_below(segments[-1][0] + 1)
             log.info("replayed %d logged events from %d segment(s)", total, len(segments))
         self.stats["replayed"] = total
         return total
+
+    def _hand_over(self, table: pa.Table) -> None:
+        if self.on_durable is None:
+            return
+        try:
+            self.on_durable(table)
+        except Exception as exc:  # a journey hook never fails an acknowledgement
+            log.warning("handing events to journeys failed: %s", exc)
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until every acknowledged event is in the store, then delete the log's segments
@@ -730,6 +744,10 @@ class Collector:
         if self.live is not None and durable:
             tables = [r.table if r.live is None else r.live for r in durable if r.table is not None]
             self.live.add_table(pa.concat_tables(tables, promote_options="permissive"))
+        if self.on_durable is not None and durable:
+            for request in durable:
+                if request.table is not None:
+                    self._hand_over(request.table if request.live is None else request.live)
         for request in requests:
             assert request.ack is not None
             self.stats["acknowledged"] += request.ack.accepted

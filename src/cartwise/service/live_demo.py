@@ -4,7 +4,8 @@
 `cartwise serve` as a child process (which then owns the store), and replays the last
 simulated day through the collector over HTTP, re-timed to start now and sped up `speed`
 times. Replayed events get fresh event, session and order ids, so each pass adds new
-traffic; the day loops until Ctrl-C.
+traffic; the day loops until Ctrl-C. The replayed events feed the built-in journeys that
+`cartwise demo` applied, and the server's e-mail goes to a local SMTP sink (`MailSink`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pyarrow as pa
 from cartwise.core.settings import Settings
 from cartwise.core.times import utc_iso, utc_now
 from cartwise.service import keys as keys_job
+from cartwise.service.demo_mail import MailSink
 from cartwise.service.server_process import ServerProcess
 from cartwise.service.service import open_ready_store
 
@@ -173,12 +175,20 @@ def serve_demo(settings: Settings, *, speed: float = 24.0, stop: threading.Event
     # A process manager or `timeout` ends the demo with SIGTERM, whose default action would
     # leave the server child running and holding the store.
     with _stop_on_sigterm(stop):
-        server = ServerProcess(settings.db, host=settings.host, port=settings.port).start()
+        # The journeys' e-mail goes to a local sink: real SMTP, nobody mailed.
+        sink = MailSink().start()
+        mail_env = {"CARTWISE_SMTP_HOST": "127.0.0.1", "CARTWISE_SMTP_PORT": str(sink.port)}
+        try:
+            server = ServerProcess(settings.db, host=settings.host, port=settings.port, env=mail_env).start()
+        except BaseException:
+            sink.stop()
+            raise
         click.echo(
             f"\nCartwise dashboard: {server.url}/\n"
             f"Sign in with this admin key (shown once): {keys.admin}\n"
-            f"Replaying the last simulated day ({table.num_rows:,} events) {speed:g}x faster through the collector. "
-            "Ctrl-C stops.\n",
+            f"Replaying the last simulated day ({table.num_rows:,} events) {speed:g}x faster through the collector; "
+            f"the built-in journeys run on it (Campaigns page) and their e-mail goes to a local SMTP sink on "
+            f"127.0.0.1:{sink.port}. Ctrl-C stops.\n",
             err=True,
         )
         worker = threading.Thread(
@@ -197,3 +207,5 @@ def serve_demo(settings: Settings, *, speed: float = 24.0, stop: threading.Event
             stop.set()
             worker.join(timeout=10)
             server.stop()
+            sink.stop()
+            click.echo(f"The demo's journeys sent {sink.received:,} e-mails to the local sink.", err=True)

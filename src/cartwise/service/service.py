@@ -32,6 +32,7 @@ from cartwise.store import SCHEMA_VERSION, Store, open_store
 
 if TYPE_CHECKING:
     from cartwise.service.campaigns import CampaignSender
+    from cartwise.service.journeys import JourneyRunner
 
 log = logging.getLogger("cartwise.service")
 
@@ -78,6 +79,7 @@ class Service:
         self.gate: StoreGate | None = None
         self.collector: Collector | None = None
         self.campaign_sender: CampaignSender | None = None
+        self.journeys: JourneyRunner | None = None
 
     def start(self) -> None:
         store = open_ready_store(self.settings)
@@ -89,10 +91,15 @@ class Service:
             )
         self._store = store
         self.gate = StoreGate(store, read_timeout=self.settings.read_timeout_seconds)
+        from cartwise.service.journeys import JourneyRunner  # the engine and its sender: only when serving
+
+        # Created before the replay, so replayed events reach journeys (entry is idempotent).
+        self.journeys = JourneyRunner(self)
         self.collector = Collector(
             self.gate,
             event_log_dir(self.settings),
             live=self.live,
+            on_durable=self.journeys.offer,
             timezone=self.settings.timezone,
             window=TimeWindow.for_collector(self.settings),
             flush_seconds=self.settings.flush_seconds,
@@ -108,6 +115,7 @@ class Service:
         from cartwise.service.campaigns import CampaignSender  # Jinja2 and the sender: only when serving
 
         self.campaign_sender = CampaignSender(self).start()
+        self.journeys.start()
         log.info("service started on store %s (%d recent events seeded)", self.settings.db, seeded)
 
     def stop(self) -> None:
@@ -117,6 +125,9 @@ class Service:
         if self.collector is not None:
             self.collector.stop()
             self.collector = None
+        if self.journeys is not None:  # after the collector: the events it still handed over are handled
+            self.journeys.stop()
+            self.journeys = None
         if self._store is not None:
             self._store.close()
             self._store = None

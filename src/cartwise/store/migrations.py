@@ -253,6 +253,36 @@ MIGRATIONS = (
 MIGRATIONS = (
     *MIGRATIONS,
     Migration(
+        14,
+        "journeys: versioned definitions, each customer's run with its durable timer, and the step log",
+        (
+            # One row per version of a journey; `definition` is the file as applied. The newest
+            # version of a name is the one new customers enter while `active`.
+            """CREATE TABLE IF NOT EXISTS journeys (
+                name VARCHAR, version INTEGER, definition VARCHAR, created_at TIMESTAMP,
+                active BOOLEAN, PRIMARY KEY (name, version))""",
+            # One row per customer per entry: `run_key` is the trigger's id (the event id, the
+            # audience entry or the run-out date), so replaying a trigger never enters twice.
+            # `step` is the path of the step the run is at; `due_at` the durable timer of a
+            # `wait` or a `wait_for` timeout; `state` active, waiting, done or exited.
+            """CREATE TABLE IF NOT EXISTS journey_runs (
+                journey VARCHAR, version INTEGER, user_id VARCHAR, run_key VARCHAR,
+                occurrence INTEGER, step VARCHAR, state VARCHAR, due_at TIMESTAMP,
+                wait_event VARCHAR, variant VARCHAR, context JSON, entered_at TIMESTAMP,
+                updated_at TIMESTAMP, exit_reason VARCHAR,
+                PRIMARY KEY (journey, version, user_id, run_key))""",
+            # Every step a run passes, with its outcome (entered, waited, sent, skipped:REASON,
+            # failed_permanent, branch:then, variant:a, timeout, exited:REASON, done).
+            """CREATE TABLE IF NOT EXISTS journey_steps (
+                journey VARCHAR, version INTEGER, step VARCHAR, user_id VARCHAR, run_key VARCHAR,
+                outcome VARCHAR, ts TIMESTAMP)""",
+        ),
+    ),
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
         15,
         "recommender A/B: impressions carry the experiment and variant that chose the model",
         (

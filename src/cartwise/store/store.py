@@ -119,15 +119,19 @@ class Store:
             )
 
     def migrate(self) -> list[int]:
-        """Apply pending migrations, each in its own transaction; returns the versions applied."""
+        """Apply pending migrations, each in its own transaction; returns the versions applied.
+
+        Pending means not recorded in `schema_migrations`, not only above the highest recorded
+        version: a migration numbered below one a store already has (work merged from a
+        parallel branch) is still applied once."""
         self._check_version()
         self.con.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, description VARCHAR, applied_at TIMESTAMP)"
         )
-        current = self.schema_version()
+        recorded = {int(v) for (v,) in self.con.execute("SELECT version FROM schema_migrations").fetchall()}
         applied = []
         for migration in MIGRATIONS:
-            if migration.version <= current:
+            if migration.version in recorded:
                 continue
             with self.transaction():
                 for statement in migration.statements:
