@@ -3,13 +3,14 @@
 Each file has the shape the README's command expects (column names, format), with few rows so
 the whole tour runs in a test: exports of events with renamed columns (and one bad row, so a
 quarantine file exists), a catalogue, a CDNOW sample log, a MovieLens-style RecBole `.inter`
-file, weekly sales with prices, an events export, basket lines and an experiment summary.
+file, weekly sales with prices, an events export, basket lines, an experiment summary and the README's own journey file.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import re
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 CDNOW = Path(__file__).resolve().parent / "predict" / "fixtures" / "cdnow_transactions_250.txt"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def write_readme_files(root: Path, seed: int = 24) -> None:
@@ -42,6 +44,16 @@ def write_readme_files(root: Path, seed: int = 24) -> None:
     _export(root / "export.csv", rng)
     _lines(root / "lines.csv", rng)
     _summary(root / "summary.csv", rng)
+    _journey(root / "abandoned-cart.yaml")
+
+
+def _journey(path: Path) -> None:
+    """The README's journey file itself (its ```yaml block named abandoned-cart), as written."""
+    text = README.read_text(encoding="utf-8")
+    block = next(
+        b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("name: abandoned-cart")
+    )
+    path.write_text(block, encoding="utf-8")
 
 
 def _exports(folder: Path, rng: np.random.Generator) -> None:
