@@ -7,7 +7,7 @@
   const data = payload.data;
   const $ = (id) => document.getElementById(id);
 
-  const { formats, cell, fillRows, chartLayout, chartConfig: config, plotText } = window.Dashboard;
+  const { formats, figure, cell, fillRows, chartLayout, chartConfig: config, plotText } = window.Dashboard;
   const changeText = (c) => (c === null || c === undefined ? "—" : (c >= 0 ? "+" : "-") + Math.abs(c * 100).toFixed(1) + "%");
 
   function duration(seconds) {
@@ -89,11 +89,8 @@
       const value = tile.querySelector("[data-kpi]");
       const prev = tile.querySelector("[data-kpi-prev]");
       const change = tile.querySelector("[data-kpi-change]");
-      const fmt = formats[tileFormats[key]];
-      value.dataset.value = item ? String(item.value) : "";
-      value.textContent = item ? fmt(item.value) : "—";
-      prev.dataset.value = item ? String(item.previous) : "";
-      prev.textContent = item ? fmt(item.previous) : "—";
+      figure(value, item ? item.value : null, tileFormats[key]);
+      figure(prev, item ? item.previous : null, tileFormats[key]);
       change.dataset.value = item && item.change !== null ? String(item.change) : "";
       change.textContent = item ? changeText(item.change) : "—";
       change.classList.toggle("up", !!item && item.change > 0);

@@ -5,16 +5,17 @@
   "use strict";
   const payload = JSON.parse(document.getElementById("page-data").textContent);
   const data = payload.data;
-  const { el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
+  const { formats, figure, el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
   const PAGE_SIZE = 25;
   const MODEL_NAMES = { mbgnbd: "MBG/NBD", pareto: "Pareto/NBD", bgnbd: "BG/NBD" };
 
+  // Figures through the dashboard's one formatter (common.js); times and texts are the page's own.
   const fmt = {
-    number: (v) => (v === null || v === undefined ? "—" : Math.round(Number(v)).toLocaleString("en-US")),
-    money: (v) => (v === null || v === undefined ? "—" : Number(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })),
-    percent: (v) => (v === null || v === undefined ? "—" : (Number(v) * 100).toFixed(1) + "%"),
-    decimal: (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(2)),
-    days: (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(0)),
+    number: formats.number,
+    money: formats.money,
+    percent: formats.percent,
+    decimal: (v) => formats.decimal(v, 2),
+    days: (v) => formats.decimal(v, 0),
     time: (v) => (v ? String(v).slice(0, 19).replace("T", " ") : "—"),
     text: (v) => (v === null || v === undefined || v === "" ? "—" : String(v)),
   };
@@ -174,6 +175,7 @@
 
   function setField(name, value, format) {
     const node = detail.querySelector(`[data-field="${name}"]`);
+    if (format in formats) { figure(node, value, format); return; }  // cards: compact, exact on hover
     node.dataset.value = value === null || value === undefined ? "" : String(value);
     node.textContent = fmt[format](value);
   }

@@ -7,16 +7,15 @@
   "use strict";
   const payload = JSON.parse(document.getElementById("page-data").textContent);
   const data = payload.data;
-  const { el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
+  const { formats, figure, el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
 
-  const decimals = (digits) => (v) => (v === null || v === undefined ? "—"
-    : Number(v).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+  // Figures through the dashboard's one formatter (common.js).
   const fmt = {
-    int: decimals(0),
-    one: decimals(1),
-    two: (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(2)),
-    smape: (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(1) + "%"),
-    percent: (v) => (v === null || v === undefined ? "—" : (Number(v) * 100).toFixed(1) + "%"),
+    int: (v) => formats.decimal(v, 0),
+    one: (v) => formats.decimal(v, 1),
+    two: (v) => formats.decimal(v, 2),
+    percent: formats.percent,
+    smape: (v) => (v === null || v === undefined ? "—" : formats.decimal(v, 1) + "%"),
     text: (v) => (v === null || v === undefined || v === "" ? "—" : String(v)),
   };
 
@@ -99,7 +98,9 @@
       document.getElementById("model-smape").textContent = fmt.smape(m && m.smape);
       document.getElementById("model-coverage").textContent = fmt.percent(m && m.coverage_80);
       const total = detail.forecast.reduce((s, f) => s + (f.forecast || 0), 0);
-      document.getElementById("forecast-total").textContent = detail.forecast.length ? fmt.one(total) : "—";
+      const totalNode = document.getElementById("forecast-total");
+      if (detail.forecast.length && Math.abs(total) >= 100000) figure(totalNode, total);  // compact, exact on hover
+      else { totalNode.textContent = detail.forecast.length ? fmt.one(total) : "—"; totalNode.title = ""; }
       const e = detail.elasticity;
       document.getElementById("series-elasticity").textContent = fmt.two(e && e.elasticity);
       document.getElementById("series-message").textContent = detail.message || "";

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   const initial = JSON.parse(document.getElementById("page-data").textContent);
-  const { formats, el, fillRows, chartLayout, chartConfig, plotText } = window.Dashboard;
+  const { formats, figure, el, fillRows, chartLayout, chartConfig, plotText } = window.Dashboard;
 
   // Unlike the shared cell, a missing value shows as a dash.
   const cell = (text, cls) => el("td", text == null ? "—" : String(text), cls);
@@ -53,8 +53,7 @@
   function setOnline(online) {
     document.querySelectorAll("[data-online]").forEach((el) => {
       const value = online[el.dataset.online];
-      el.dataset.value = String(value);
-      el.textContent = formats[el.dataset.format](value);
+      figure(el, value, el.dataset.format);
     });
   }
 
