@@ -313,6 +313,9 @@
     $("retention-card").dataset.state = "ready";
   }
 
+  // The heatmap's plot area is its box less the cohort labels and colour bar (x) and the axis titles (y).
+  const HEATMAP_MARGIN_X = 230, HEATMAP_MARGIN_Y = 60;
+
   function drawHeatmap() {
     if (!window.Plotly || !retentionData.cohorts.length) return;
     const r = retentionData;
@@ -325,9 +328,18 @@
     const z = r.cohorts.map((c) => x.map((_, i) => (i < c[metric].length ? c[metric][i] : null)));
     const later = z.flatMap((row) => row.slice(1)).filter((v) => v !== null);
     const zmax = Math.max(0.05, ...later);
+    // A label only where it fits ("100%" at 10 px needs ~30 x 14 px): 53 weekly cohorts would
+    // print a label in every cell and read as noise; then hover shows each cell's value.
+    const cellWidth = (el.clientWidth - HEATMAP_MARGIN_X) / Math.max(1, x.length);
+    const cellHeight = (el.clientHeight - HEATMAP_MARGIN_Y) / Math.max(1, y.length);
+    const labelled = cellWidth >= 30 && cellHeight >= 14;
+    el.dataset.labels = labelled ? "on" : "off";
+    const hint = $("retention-hint");
+    hint.textContent = labelled ? "" : "Too many cells to label: hover a cell for its value, or pick a coarser grain or a shorter range.";
+    hint.classList.toggle("hidden", labelled);
     Plotly.react(el, [{
       type: "heatmap", x, y, z, zmin: 0, zmax, colorscale: "Blues", reversescale: true, xgap: 1, ygap: 1,
-      text: z.map((row) => row.map((v) => (v === null ? "" : (v * 100).toFixed(0) + "%"))), texttemplate: "%{text}",
+      text: z.map((row) => row.map((v) => (v === null ? "" : (v * 100).toFixed(0) + "%"))), texttemplate: labelled ? "%{text}" : "",
       textfont: { size: 10 }, colorbar: { tickformat: ".0%", title: { text: metric === "retention" ? "Active" : "Revenue vs period 0" } },
       hovertemplate: "Cohort %{y}<br>" + plotText(r.grain) + " %{x}: %{z:.1%}<extra></extra>",
     }], layout({
