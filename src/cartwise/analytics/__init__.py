@@ -5,7 +5,14 @@ on DuckDB or Spark; Arrow tables and pandas frames are accepted too) and returns
 data frames or plain results. Definitions of every figure are in each function's docstring.
 """
 
-from cartwise.analytics._basket import BasketRules, association_rules, basket_rules, frequent_itemsets
+from cartwise.analytics._basket import (
+    BasketRules,
+    SupportChoice,
+    association_rules,
+    basket_rules,
+    frequent_itemsets,
+    suggest_min_support,
+)
 from cartwise.analytics._facts import (
     event_facts,
     refresh_rollup,
@@ -24,6 +31,7 @@ __all__ = [
     "BasketRules",
     "FunnelResult",
     "Step",
+    "SupportChoice",
     "association_rules",
     "basket_rules",
     "event_facts",
@@ -38,4 +46,5 @@ __all__ = [
     "rollup_lag",
     "stored_facts",
     "stored_timeline",
+    "suggest_min_support",
 ]

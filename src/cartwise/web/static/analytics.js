@@ -395,7 +395,20 @@
     return td;
   }
 
+  // Which thresholds the rules were mined at, and where the support came from.
+  function thresholdsText(r) {
+    const orders = formats.number(r.support_orders) + " order" + (r.support_orders === 1 ? "" : "s");
+    const why = {
+      data: "picked from the data: the highest support at which about " + r.target_pairs + " item pairs qualify",
+      given: "as given",
+      default: "the default: no two items share an order",
+    }[r.support_source];
+    return "support \u2265 " + String(Number(r.min_support.toPrecision(3))) + " = " + orders + ", " + why + "; confidence \u2265 " + r.min_confidence;
+  }
+
   function renderRules(r) {
+    const supportInput = $("rules-support");
+    if (r.support_source !== "given") supportInput.placeholder = "auto (" + String(Number(r.min_support.toPrecision(3))) + ")";
     rulesPage = r.page;
     const body = document.querySelector("#rules-table tbody");
     const summary = $("rules-summary");
@@ -419,7 +432,7 @@
     const first = r.rules.length ? (r.page - 1) * r.page_size + 1 : 0;
     const last = first ? first + r.rules.length - 1 : 0;
     summary.textContent = (r.q ? formats.number(r.matching) + " of " + formats.number(r.total_rules) + " rules match \u201c" + r.q + "\u201d" : formats.number(r.total_rules) + " rules") +
-      " over " + formats.number(r.baskets) + " orders" + (r.start || r.end ? " placed" + rangeText(r, "").replace(" (UTC)", " UTC") : "") + " (support \u2265 " + r.min_support + ", confidence \u2265 " + r.min_confidence + ")" +
+      " over " + formats.number(r.baskets) + " orders" + (r.start || r.end ? " placed" + rangeText(r, "").replace(" (UTC)", " UTC") : "") + " (" + thresholdsText(r) + ")" +
       (first ? "; showing " + first + "\u2013" + last + ", highest lift first." : ".");
     $("rules-page").textContent = "Page " + r.page + " of " + r.pages;
     $("rules-prev").disabled = r.page <= 1;
