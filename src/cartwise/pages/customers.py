@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from cartwise.service.service import Service
 
 NO_PROFILES = "No profiles yet: run `cartwise profiles build` (or `cartwise train`) to score customers."
+BUYER = "coalesce(orders, 0) >= 1"  # a buyer has an order; a visitor (profiled from events) has none
 SORTABLE: tuple[str, ...] = (
     "user_id",
     "orders",
@@ -119,7 +120,15 @@ def _list(
     field, direction = dashboard.parse_sort(sort, SORTABLE, "clv_12m")
     base: dict[str, Any] = {"q": q or "", "segment": segment, "sort": sort, "limit": limit, "offset": offset}
     if not _ready(store):
-        return {**base, "ready": False, "message": NO_PROFILES, "total": 0, "customers": []}
+        return {
+            **base,
+            "ready": False,
+            "message": NO_PROFILES,
+            "total": 0,
+            "buyers": 0,
+            "visitors": 0,
+            "customers": [],
+        }
     where, params = ["TRUE"], []
     if q and q.strip():
         where.append("contains(lower(user_id), lower(?))")
@@ -129,13 +138,23 @@ def _list(
         where.append(clause)
         params += values
     condition = " AND ".join(where)
-    total = store.con.execute(f"SELECT count(*) FROM profiles WHERE {condition}", params).fetchall()[0][0]
+    total, buyers = store.con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {BUYER}) FROM profiles WHERE {condition}", params
+    ).fetchall()[0]
     cursor = store.con.execute(
         f"SELECT {', '.join(LIST_COLUMNS)} FROM profiles WHERE {condition} "
         f"ORDER BY {field} {direction} NULLS LAST, user_id LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
-    return {**base, "ready": True, "message": None, "total": int(total), "customers": _rows(cursor)}
+    return {
+        **base,
+        "ready": True,
+        "message": None,
+        "total": int(total),
+        "buyers": int(buyers),
+        "visitors": int(total) - int(buyers),
+        "customers": _rows(cursor),
+    }
 
 
 def list_customers(
@@ -447,11 +466,24 @@ def _count(store: Store, rule: str) -> int:
 
 
 def count_rule(service: Service, rule: str) -> dict[str, Any]:
-    """The builder's live count: customers matching `rule`, out of all profiled customers."""
+    """The builder's live count: customers matching `rule`, out of all profiled customers, and
+    of them the buyers (an order or more) and the visitors (none), each out of its own total."""
     with service.read() as store:
         matched = _count(store, rule)
-        total = store.con.execute("SELECT count(*) FROM profiles").fetchall()[0][0]
-    return {"rule": rule, "count": matched, "total": int(total), "share": matched / total if total else 0.0}
+        matched_buyers = _count(store, f"({rule}) and orders >= 1") if matched else 0
+        total, buyers = store.con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {BUYER}) FROM profiles"
+        ).fetchall()[0]
+    return {
+        "rule": rule,
+        "count": matched,
+        "total": int(total),
+        "share": matched / total if total else 0.0,
+        "buyers": matched_buyers,
+        "buyers_total": int(buyers),
+        "visitors": matched - matched_buyers,
+        "visitors_total": int(total) - int(buyers),
+    }
 
 
 def save_rule_segment(service: Service, name: str, rule: str, description: str = "") -> dict[str, Any]:

@@ -20,6 +20,10 @@
     text: (v) => (v === null || v === undefined || v === "" ? "—" : String(v)),
   };
 
+  // Profiles hold visitors (events, no order) beside buyers: every count says both.
+  const buyersAndVisitors = (buyers, visitors) =>
+    `${fmt.number(buyers)} buyer${buyers === 1 ? "" : "s"} and ${fmt.number(visitors)} visitor${visitors === 1 ? "" : "s"} without orders`;
+
   function userLink(id) {
     const td = el("td");
     const a = el("a", id);
@@ -149,7 +153,9 @@
         el("td", fmt.number(c.orders), "num"), el("td", fmt.money(c.revenue), "num"), el("td", fmt.days(c.days_since_last_order), "num"),
         el("td", fmt.percent(c.p_alive), "num"), el("td", fmt.money(c.clv_12m), "num")];
     }, result.message || "No customers match.", 8);
-    showPage(result, result.customers.length, "customers", document.getElementById("customer-count"), prev, next);
+    const countNode = document.getElementById("customer-count");
+    showPage(result, result.customers.length, "customers", countNode, prev, next);
+    if (result.ready) countNode.textContent += ": " + buyersAndVisitors(result.buyers, result.visitors);
   }
 
   async function loadList() {
@@ -284,7 +290,9 @@
       ruleCount.dataset.count = String(result.count);
       ruleCount.dataset.rule = rule;
       ruleCount.textContent = `${fmt.number(result.count)} customers`;
-      ruleShare.textContent = `${fmt.percent(result.share)} of ${fmt.number(result.total)}`;
+      ruleShare.textContent = `${fmt.number(result.buyers)} of ${fmt.number(result.buyers_total)} buyers; ` +
+        `${fmt.number(result.visitors)} of ${fmt.number(result.visitors_total)} visitors without orders ` +
+        `(${fmt.percent(result.share)} of ${fmt.number(result.total)} customers incl. visitors)`;
       ruleError.classList.add("hidden");
     } catch (e) {
       if (ticket !== ruleTicket) return;
