@@ -15,7 +15,6 @@
     one: (v) => formats.decimal(v, 1),
     two: (v) => formats.decimal(v, 2),
     percent: formats.percent,
-    smape: (v) => (v === null || v === undefined ? "—" : formats.decimal(v, 1) + "%"),
     text: (v) => (v === null || v === undefined || v === "" ? "—" : String(v)),
   };
 
@@ -95,7 +94,6 @@
       const m = detail.model;
       document.getElementById("model-name").textContent = m ? m.name : "—";
       document.getElementById("model-mase").textContent = fmt.two(m && m.mase);
-      document.getElementById("model-smape").textContent = fmt.smape(m && m.smape);
       document.getElementById("model-coverage").textContent = fmt.percent(m && m.coverage_80);
       const total = detail.forecast.reduce((s, f) => s + (f.forecast || 0), 0);
       const totalNode = document.getElementById("forecast-total");
@@ -134,8 +132,8 @@
         tr.dataset.level = s.level;
         tr.tabIndex = 0;
         return [codeCell(s.id), el("td", s.title), el("td", fmt.text(s.model)), el("td", fmt.two(s.mase), "num"),
-          el("td", fmt.smape(s.smape), "num"), el("td", fmt.percent(s.coverage_80), "num"), el("td", fmt.one(s.forecast_total), "num")];
-      }, result.message || "No series match.", 7);
+          el("td", fmt.percent(s.coverage_80), "num"), el("td", fmt.one(s.forecast_total), "num")];
+      }, result.message || "No series match.", 6);
       showPage(result, result.series.length, "series", document.getElementById("series-count"), prev, next);
       markSelected();
     }
@@ -149,7 +147,7 @@
         const result = await api("/api/v1/forecasts?" + params.toString());
         if (ticket === listTicket) renderList(result);
       } catch (e) {
-        if (ticket === listTicket) fillRows(listBody, [], null, e.message, 7);
+        if (ticket === listTicket) fillRows(listBody, [], null, e.message, 6);
       }
     }
 
