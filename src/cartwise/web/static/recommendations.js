@@ -45,9 +45,9 @@
       keys.forEach((key) => { const td = cell(Number(r[key] || 0).toFixed(4), "num"); td.dataset.metric = key; cells.push(td); });
       return cells;
     }, offline.error ? "Offline evaluation failed: " + offline.error : "No offline evaluation yet; it runs after each training.", keys.length + 1);
-    if (offline.models && offline.models.length) {
-      document.getElementById("offline-note").textContent = offline.split + ", " + formats.number(offline.test_users) + " test users";
-    }
+    const note = document.getElementById("offline-note");
+    note.textContent = offline.note;  // the split, or when the evaluation will be ready (pages/recommendations.py)
+    note.dataset.status = offline.status || "ready";
   }
 
   function setOnline(online) {
