@@ -75,15 +75,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("cli/serve.py", "cartwise.api"): (
         "`cartwise serve` runs the API: `create_app` is the one thing the CLI takes from it."
     ),
-    ("pages/customers.py", "cartwise.pipelines"): (
-        "the Customers page's JSON twin saves, counts and deletes segments through "
-        "pipelines.profiles, and its calibration view fits the purchase model at read time; "
-        "both to move behind the service or a pipeline that saves its result (issue 20, point 2)."
-    ),
-    ("pages/audiences.py", "cartwise.pipelines"): (
-        "the audiences' JSON twin saves, counts, refreshes and exports through pipelines.audiences "
-        "(which records each size); the same move behind the service as the Customers page's."
-    ),
 }
 
 DATABASE_MODULES = ("duckdb", "ibis", "sqlite3", "pyspark")

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from cartwise.cli import main
 from cartwise.cli.analytics import analytics
 from cartwise.cli.basket import basket
-from cartwise.core.errors import ConfigError
+from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest import LoadOptions, ingest_file
 from cartwise.store import Store
 
@@ -200,6 +200,7 @@ def test_basket_rules_on_a_file_writes_csv(tmp_path: Path) -> None:
         "itemsets": 4,
         "rules": 2,
         "skipped_rows": 0,
+        "set_aside": {"set_aside": 0, "reasons": []},
         "out": str(out_csv),
     }
     with out_csv.open() as handle:
@@ -217,7 +218,13 @@ def test_one_item_baskets_give_zero_rules(tmp_path: Path) -> None:
         basket,
         ["rules", "--baskets", str(baskets), "--item-col", "product_id", "--min-support", "0.1", "--json"],
     )
-    assert json.loads(result.output) == {"baskets": 3, "itemsets": 2, "rules": 0, "skipped_rows": 0}
+    assert json.loads(result.output) == {
+        "baskets": 3,
+        "itemsets": 2,
+        "rules": 0,
+        "skipped_rows": 0,
+        "set_aside": {"set_aside": 0, "reasons": []},
+    }
 
 
 @pytest.mark.parametrize(
@@ -330,3 +337,44 @@ def test_unknown_engine_is_refused_by_click(events_file: Path) -> None:
     result = invoke(analytics, ["kpis", "--events", str(events_file), *MAPS, "--engine", "presto"])
     assert result.exit_code == 2 and "presto" in result.output
     assert not isinstance(result.exception, ConfigError)
+
+
+def test_funnel_text_prints_the_breakdown_and_gaps_in_a_fitting_unit(events_file: Path) -> None:
+    """Issue 24.5: the text output shows every segment's rows, and 17.5 minutes is not `0.29 h`."""
+    args = ["funnel", "--events", str(events_file), *MAPS, "--steps", "product_view,add_to_cart,purchase"]
+    args += ["--window", "1d", "--breakdown", "item_id"]
+    as_json = json.loads(invoke(analytics, [*args, "--json"]).output)
+    segments = {(row["segment"], row["step"]): row["users"] for row in as_json["segments"]}
+    assert segments[("p1", "add_to_cart")] == 2 and segments[("p2", "add_to_cart")] == 0
+    result = invoke(analytics, args)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "By item_id:" in text
+    p1 = text[text.index("item_id = p1") :]
+    p2 = text[text.index("item_id = p2") :]
+    assert "product_view" in p1 and "product_view" in p2
+    # overall: u1 reaches the cart after 5 minutes, u3 after 30; the median is 17.5 minutes
+    overall = text[: text.index("By item_id:")]
+    cart = next(line for line in overall.splitlines() if line.startswith("add_to_cart"))
+    assert cart.endswith("17.5 min") and " h" not in cart
+    purchase = next(line for line in overall.splitlines() if line.startswith("purchase"))
+    assert purchase.endswith("15 min")
+
+
+def test_basket_lines_with_a_wrong_number_of_fields_are_set_aside_by_editor_line(tmp_path: Path) -> None:
+    """Issue 24.7: one malformed line no longer rejects the whole basket file; --strict does."""
+    baskets = tmp_path / "lines.csv"
+    baskets.write_text("order_id,product_id\n1,A\n1,B\n2,A,extra\n2,B\n3,A\n3,B\n,C\n")
+    args = ["rules", "--baskets", str(baskets), "--item-col", "product_id", "--min-support", "0.5"]
+    args += ["--min-confidence", "0.5"]
+    done = invoke(basket, [*args, "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["baskets"] == 3 and summary["skipped_rows"] == 1  # the line without an order id
+    assert summary["set_aside"]["set_aside"] == 1
+    assert summary["set_aside"]["reasons"][0]["lines"] == [4]
+    text = invoke(basket, args).output
+    assert "Set aside 1 unusable basket records" in text and "line 4" in text
+    strict = invoke(basket, [*args, "--strict"])
+    assert isinstance(strict.exception, InputError)
+    assert "1 of 7 records cannot be used" in str(strict.exception) and "(line 4," in str(strict.exception)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from service_support import Running, serve_shop
 
@@ -210,6 +211,37 @@ def test_a_purchase_after_an_impression_is_attributed(shop: Running, api: httpx.
     assert after["ctr"] == pytest.approx(after["clicks"] / after["impressions"])
     page = api.get("/api/v1/pages/recommendations").json()["data"]
     assert page["online"]["purchases"] == after["purchases"]
+
+
+def _saved_user_ids(shop: Running) -> set[str]:
+    """Every user id in the saved recommender's arrays (the model and its generators)."""
+    folder = shop.db.with_name(shop.db.stem + "_artefacts") / "recommender"
+    found: set[str] = set()
+    for path in folder.rglob("arrays.npz"):
+        with np.load(path, allow_pickle=False) as arrays:
+            found.update(arrays["user_ids_"].tolist())
+    return found
+
+
+def test_an_erased_customer_is_forgotten_by_the_running_recommender_at_once(
+    shop: Running, api: httpx.Client
+) -> None:
+    who = "u000009"
+    _wait_for(lambda: (i := api.get("/api/v1/recommender").json())["batch_scored_users"] == i["users"])
+    before = api.get(f"/api/v1/recommendations/{who}", params={"n": 5}).json()
+    assert not before["cold_start"] and who in _saved_user_ids(shop)
+    assert api.get(f"/api/v1/recommendations/{who}/history").json()["items"]
+    _post_events(shop, {"user_id": who, "type": "view", "item_id": before["items"][0]["item_id"]})
+    with shop.client("admin") as admin:
+        forgotten = admin.delete(f"/api/v1/customers/{who}").json()
+    assert forgotten["removed"]["events"] > 0 and "anonymised 1" in forgotten["artefacts"]
+    # No retrain: the served model, its cached lists, the fresh events and the saved model forgot her.
+    after = api.get(f"/api/v1/recommendations/{who}", params={"n": 5}).json()
+    strangers = api.get("/api/v1/recommendations/never-seen-before", params={"n": 5}).json()
+    assert after["cold_start"] and after["items"] == strangers["items"]
+    assert api.get(f"/api/v1/recommendations/{who}/history").json()["items"] == []
+    assert who not in _saved_user_ids(shop)
+    assert api.get("/api/v1/recommendations/u000001", params={"n": 5}).json()["cold_start"] is False
 
 
 def test_retrain_hot_swaps_without_dropping_requests(shop: Running, api: httpx.Client) -> None:

@@ -37,9 +37,9 @@ def test_broadcast_sends_each_recipient_one_message_and_records_the_holdout(
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        (["--holdout", "1.5"], "--holdout 1.5 must be at least 0 and below 1"),
-        (["--template", "nope"], "--template 'nope' has no part"),
-        (["--channel", "fax"], "--channel 'fax' is not a channel; use one of email, webhook"),
+        (["--holdout", "1.5"], "--holdout: 1.5 must be at least 0 and below 1"),
+        (["--template", "nope"], "--template: 'nope' has no part"),
+        (["--channel", "fax"], "--channel: 'fax' is not a channel; use one of email, webhook"),
         (["--rule", "orders >>> 1"], "orders >>> 1"),
     ],
 )
@@ -82,8 +82,9 @@ def test_different_flags_for_a_started_campaign_are_refused(tmp_path: Path, smtp
     with open_store(settings.db, settings=settings) as store:
         make_shop(store, 5)
         broadcast(store, settings, "c1", rule="orders >= 0", template="win_back")
-        with pytest.raises(ConfigError, match="--template 'win_back'"):
+        with pytest.raises(ConfigError, match="started with 'win_back', not 'welcome'") as refused:
             broadcast(store, settings, "c1", rule="orders >= 0", template="welcome")
+    assert refused.value.parameter == "template"
 
 
 def test_a_hard_bounce_is_recorded_and_suppressed(tmp_path: Path, smtp: SmtpServer) -> None:

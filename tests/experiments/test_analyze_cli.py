@@ -169,7 +169,7 @@ def test_too_few_users_says_so_instead_of_an_interval(
             [],
             "Column `variant` is empty (row 2); name the variant in every row",
         ),
-        (GOOD, ["--cuped"], "--cuped needs the columns pre_sum, pre_sum_squares, sum_product"),
+        (GOOD, ["--cuped"], "--cuped: needs the columns pre_sum, pre_sum_squares, sum_product"),
     ],
 )
 def test_bad_input_is_refused_with_the_field_and_the_fix(

@@ -279,3 +279,68 @@ def test_intermittent_series_keep_their_per_series_model_beside_the_global_one()
     sparse = {sid: m for sid, m in result.models.items() if int(sid[1:]) % 2}
     assert "lightgbm" not in sparse.values()
     assert "lightgbm" in result.models.values()
+
+
+def test_bad_history_records_are_set_aside_by_editor_line_and_strict_fails(tmp_path: Path) -> None:
+    """Issue 24.7: one bad row no longer rejects the history; it is set aside and named by the
+    line an editor shows (the header is line 1); an empty value stays a missing period."""
+    hist, _ = make_files(tmp_path)
+    lines = [line.split(",") for line in hist.read_text().splitlines()]
+    lines[9][2] = "N/A"  # editor line 10
+    lines[20][1] = "2024-5-99"  # editor line 21: not a date
+    lines[30][0] = ""  # editor line 31: no series id
+    lines[40][2] = ""  # editor line 41: empty, a missing period (kept)
+    lines = [",".join(line) for line in lines]
+    hist.write_text("\n".join(lines) + "\n")
+    result = run([*BASE, "--history", hist, "--out", tmp_path / "f.csv", "--model", "naive", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["set_aside"]
+    assert report["set_aside"] == 3
+    reasons = {r["lines"][0]: r for r in report["reasons"]}
+    assert reasons[10]["reason"] == "record whose value (column `units`) is not a number"
+    assert reasons[10]["example"] == "N/A"
+    assert reasons[21]["reason"].startswith("record whose period (column `week`) is neither a date")
+    assert reasons[31]["reason"] == "record with no series id (column `sku`)"
+    text = run([*BASE, "--history", hist, "--out", tmp_path / "f.csv", "--model", "naive"]).output
+    assert "Set aside 3 unusable history records" in text and "(line 10, e.g. 'N/A')" in text
+    strict = run(["backtest", *BASE, "--history", hist, "--model", "naive", "--windows", "1", "--strict"])
+    assert isinstance(strict.exception, InputError)
+    assert "3 of 960 records cannot be used" in str(strict.exception)
+
+
+def test_a_history_whose_every_record_is_unusable_is_one_whole_file_error(tmp_path: Path) -> None:
+    hist, _ = make_files(tmp_path)
+    args = ["--id-col", "sku", "--date-col", "units", "--value-col", "week", "--horizon", H]  # swapped
+    result = run([*args, "--history", hist, "--out", tmp_path / "f.csv"])
+    assert isinstance(result.exception, InputError)
+    assert "none of its 960 records can be used" in str(result.exception)
+
+
+def test_a_duplicate_after_set_aside_rows_names_the_editor_lines(tmp_path: Path) -> None:
+    hist, _ = make_files(tmp_path)
+    lines = hist.read_text().splitlines()
+    lines[2] = "sku0,2024-01-08,oops"  # editor line 3: set aside
+    lines[5] = lines[4]  # editor line 6 repeats line 5
+    hist.write_text("\n".join(lines) + "\n")
+    result = run([*BASE, "--history", hist, "--out", tmp_path / "f.csv"])
+    assert isinstance(result.exception, InputError)
+    assert "(lines 5, 6," in str(result.exception)
+
+
+def test_bad_covariate_records_are_set_aside_too(tmp_path: Path) -> None:
+    hist, cov = make_files(tmp_path)
+    lines = cov.read_text().splitlines()
+    lines[3] = "sku0,not-a-week,yes"  # editor line 4
+    lines[7] = "sku0,2024-02-12,yes,extra"  # editor line 8: a field too many
+    cov.write_text("\n".join(lines) + "\n")
+    args = [*BASE, "--history", hist, "--covariates", cov, "--out", tmp_path / "f.csv", "--model", "naive"]
+    result = run([*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["set_aside"]
+    assert report["set_aside"] == 0 and report["covariates"]["set_aside"] == 2
+    assert sorted(r["lines"][0] for r in report["covariates"]["reasons"]) == [4, 8]
+    assert "Set aside 2 unusable covariate records" in run(args).output
+    strict = run([*args, "--strict"])
+    assert isinstance(strict.exception, InputError) and "2 of 1,056 records cannot be used" in str(
+        strict.exception
+    )

@@ -76,7 +76,7 @@ INTER = [
 
 def test_a_ratings_export_without_a_type_column_names_the_set_option(store: Store, tmp_path: Path) -> None:
     path = _write(tmp_path / "ml-100k.inter", INTER)
-    with pytest.raises(MissingColumns, match=r"--set type=VALUE"):
+    with pytest.raises(MissingColumns, match=r"`set` type=VALUE"):
         ingest_file(store, "events", path)
 
 
@@ -118,9 +118,9 @@ def test_constants_fill_a_canonical_column_and_are_saved_with_the_mapping(tmp_pa
 
 def test_a_constant_for_an_unknown_column_or_beside_a_map_is_refused(store: Store, tmp_path: Path) -> None:
     path = _write(tmp_path / "ml-100k.inter", INTER)
-    with pytest.raises(ConfigError, match=r"--set names 'kind'.*canonical columns are"):
+    with pytest.raises(ConfigError, match=r"names 'kind'.*canonical columns are"):
         ingest_file(store, "events", path, LoadOptions(constants={"kind": "rating"}))
-    with pytest.raises(ConfigError, match=r"both a column \(--map\) and a constant \(--set\)"):
+    with pytest.raises(ConfigError, match=r"both a column \(`map`\) and a constant"):
         ingest_file(
             store, "events", path, LoadOptions(mapping={"type": "rating"}, constants={"type": "rating"})
         )
@@ -151,7 +151,7 @@ def test_a_file_whose_every_record_fails_for_one_reason_is_a_whole_file_error(
         tmp_path / "events.csv", [HEADER, "e1,2024-03-01T10:00:00Z,u1,s1", "e2,2024-03-01T10:00:00Z,u2,s1"]
     )
     with pytest.raises(
-        InputError, match=r"every one of its 2 records has 4 fields where the header has 9.*--delimiter"
+        InputError, match=r"every one of its 2 records has 4 fields where the header has 9.*`delimiter`"
     ):
         ingest_file(store, "events", path)
     assert store.count("quarantine") == 0 and store.count("events") == 0
@@ -165,7 +165,7 @@ def test_a_file_whose_every_record_fails_for_one_reason_is_a_whole_file_error(
 def test_a_headerless_file_gets_the_no_header_hint(store: Store, tmp_path: Path) -> None:
     path = _write(tmp_path / "CDNOW_master.txt", MASTER)
     with pytest.raises(
-        MissingColumns, match=r"looks like data, not a header: .*--no-header and map columns by number"
+        MissingColumns, match=r"looks like data, not a header: .*`no_header` and map columns by number"
     ):
         ingest_file(store, "transactions", path)
     # With --no-header and columns by number, it loads.

@@ -120,3 +120,32 @@ def test_erasure_follows_every_linked_identity(store: Store, tmp_path: Path) -> 
     assert store.con.execute("SELECT count(*) FROM merges").fetchone() == (0,)
     assert store.con.execute("SELECT count(*) FROM events WHERE anonymous_id = 'anon-1'").fetchone() == (0,)
     assert users_of(store) == [("view", "cust-2")]
+
+
+def test_many_sign_ins_in_one_file_link_once_each(store: Store, tmp_path: Path) -> None:
+    # Plain sign-ins (one user per anonymous id) are linked in one pass; an anonymous id seen
+    # with two customers goes through the one-by-one rules: linked to the first, the second refused.
+    load(
+        store,
+        tmp_path,
+        "many",
+        [
+            "m1,2024-03-01T10:00:00Z,anon-a,anon-a,,view,i1,,,,",
+            "m2,2024-03-01T10:01:00Z,cust-a,anon-a,,view,i2,,,,",
+            "m3,2024-03-01T10:02:00Z,cust-a,anon-a,,view,i3,,,,",
+            "m4,2024-03-01T10:03:00Z,cust-b,anon-b,,view,i1,,,,",
+            "m5,2024-03-01T10:04:00Z,cust-c1,anon-c,,view,i1,,,,",
+            "m6,2024-03-01T10:05:00Z,cust-c2,anon-c,,view,i2,,,,",
+        ],
+    )
+    merges = store.con.execute(
+        "SELECT from_id, into_id, evidence, outcome, event_id FROM merges ORDER BY from_id, outcome"
+    ).fetchall()
+    assert merges == [
+        ("anon-a", "cust-a", "identify", "merged", "m2"),
+        ("anon-b", "cust-b", "identify", "merged", "m4"),
+        ("anon-c", "cust-c1", "identify", "merged", "m5"),
+        ("cust-c1", "cust-c2", "identify", "refused", "m6"),
+    ]
+    assert users_of(store)[0] == ("view", "cust-a")  # the anonymous view follows the customer
+    assert resolve(store, "anon-c") == "cust-c1"

@@ -326,7 +326,9 @@ def test_wrong_delimiter_is_explained(store: Store, tmp_path: Path) -> None:
     with pytest.raises(InputError) as error:
         ingest_file(store, "events", path)
     message = str(error.value)
-    assert "events.tsv" in message and "--delimiter ','" in message and "Columns found" in message
+    assert "events.tsv" in message and "`delimiter` ','" in message and "Columns found" in message
+    # The CLI words the hint with its own flags.
+    assert "--delimiter ','" in error.value.render(lambda p: "--" + p.replace("_", "-"))
 
 
 def test_missing_required_column_lists_columns_and_suggests_map(store: Store, tmp_path: Path) -> None:
@@ -334,7 +336,7 @@ def test_missing_required_column_lists_columns_and_suggests_map(store: Store, tm
     with pytest.raises(InputError) as error:
         ingest_file(store, "events", path)
     message = str(error.value)
-    assert "`ts`" in message and "--map ts=" in message and "when, customer_id, event" in message
+    assert "`ts`" in message and "`map` ts=" in message and "when, customer_id, event" in message
     assert store.count("events") == 0
 
 

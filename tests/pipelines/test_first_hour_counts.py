@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -56,3 +57,20 @@ def test_order_quantities_round_up_only_for_items_sold_in_whole_units() -> None:
     plan = pd.DataFrame({"id": ["shirt", "cheese", "idle"], "order_quantity": [0.625, 0.625, 0.0]})
     lines = pd.DataFrame({"item_id": ["shirt", "shirt", "cheese", "idle"], "units": [1.0, 3.0, 0.25, 2.0]})
     assert _whole_units(plan, lines).tolist() == [1.0, 0.625, 0.0]
+
+
+def test_profile_shows_money_in_cents_and_keeps_the_stored_sum(tmp_path: Path) -> None:
+    """Issue 24.10: 0.10 + 0.20 is 0.30000000000000004 in binary; `profiles show` prints 0.3."""
+    log = tmp_path / "cdnow.txt"
+    log.write_text("00003   0003 19970101  1  0.10\n00003   0003 19970201  1  0.20\n")
+    shown = _profile_text(tmp_path, [("transactions", log, ["--format", "cdnow"])], "00003")
+    assert (shown["revenue"], shown["avg_order_value"]) == ("0.3", "0.15")
+    done = CliRunner().invoke(
+        cli, ["profiles", "show", "00003", "--db", str(tmp_path / "s.duckdb"), "--json"]
+    )
+    assert json.loads(done.output)["revenue"] == 0.3
+    from cartwise.store import open_store
+
+    with open_store(tmp_path / "s.duckdb", read_only=True) as store:  # the store keeps the sum as computed
+        stored = store.con.execute("SELECT revenue FROM profiles WHERE user_id = '00003'").fetchone()
+    assert stored is not None and stored[0] == 0.1 + 0.2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pyarrow as pa
 from cartwise.analytics import kpis, refresh_rollup, stored_facts
 from cartwise.core.settings import get_settings
 from cartwise.ingest import prepare_events, store_events
-from cartwise.pipelines.privacy import export_customer, forget_customer, subject_hash
+from cartwise.pipelines.privacy import erasures_of, export_customer, forget_customer, subject_hash
 from cartwise.service.collector import read_segment
 from cartwise.service.log_erase import forget_in_log, forget_offline, log_dir
 from cartwise.store import Store, open_store
@@ -52,6 +53,16 @@ def _fill(store: Store) -> None:
     store.con.execute(
         "INSERT INTO quarantine (load_id, table_name, \"row\", reason, record) VALUES ('l1', 'events', 3, 'bad ts', ?)",
         [json.dumps({"user_id": WHO, "ts": "yesterday"})],
+    )
+    # A message to her address that hard-bounced, so the address is suppressed (bob's too).
+    store.con.execute(
+        "INSERT INTO send_log (message_key, user_id, address, state) VALUES ('m1', ?, 'ann@example.com', "
+        "'failed_permanent'), ('m2', 'bob', 'bob@example.com', 'failed_permanent')",
+        [WHO],
+    )
+    store.con.execute(
+        "INSERT INTO suppressions VALUES ('ann@example.com', '550', TIMESTAMP '2025-03-03'), "
+        "('bob@example.com', '550', TIMESTAMP '2025-03-03')"
     )
     # A table added later by some feature, never registered: found by its user_id column.
     store.con.execute("CREATE TABLE send_log_draft AS SELECT ? AS user_id, 'welcome' AS template", [WHO])
@@ -102,25 +113,33 @@ def test_forget_removes_the_customer_everywhere_once_and_logs_only_a_hash(tmp_pa
             "segment_members": 1,
             "rec_impressions": 1,
             "quarantine": 1,
+            "suppressions": 1,
             "send_log_draft": 1,
             "identities": 0,
             "merges": 0,
             # Tables later features made hold no row of hers here, but are swept all the same.
             "campaign_members": 0,
-            "send_log": 0,
+            "send_log": 1,
             "message_events": 0,
             "exposures": 0,
+            "journey_runs": 0,
+            "journey_steps": 0,
         }
         assert _traces(store, "ann@example.com") == []
+        assert store.con.execute("SELECT address FROM suppressions").fetchall() == [("bob@example.com",)]
         # Bob is untouched, and the rollup answers as the events do.
         assert store.con.execute("SELECT count(*) FROM events WHERE user_id = 'bob'").fetchall()[0][0] == 2
         events = store.ibis().table("events")
         assert kpis(events, "day", facts=stored_facts(store)).equals(kpis(events, "day"))
 
         again = forget_customer(store, WHO)
-        assert again["total"] == 0 and again["subject_sha256"] == subject_hash(WHO)
-        log = store.con.execute("SELECT subject_sha256, total FROM erasures ORDER BY erased_at").fetchall()
-        assert log == [(subject_hash(WHO), 12), (subject_hash(WHO), 0)]
+        assert again["total"] == 0 and again["subject_hash"] == subject_hash(store, WHO)
+        log = store.con.execute("SELECT subject_hash, total FROM erasures ORDER BY erased_at").fetchall()
+        assert log == [(subject_hash(store, WHO), 14), (subject_hash(store, WHO), 0)]
+        # The log cannot be searched by hashing guessed ids, but the store can say who was erased.
+        assert hashlib.sha256(WHO.encode()).hexdigest() not in {row[0] for row in log}
+        assert [e["total"] for e in erasures_of(store, WHO)] == [14, 0]
+        assert erasures_of(store, "bob") == []
         assert export_customer(store, WHO)["tables"] == {}
 
 
@@ -173,3 +192,27 @@ def test_a_table_registers_once_with_one_placeholder_for_the_id() -> None:
     with pytest.raises(ConfigError, match="exactly one `\\?`"):
         register_personal_data("send_log", "user_id = ? OR email = ?")
     assert "send_log" not in REGISTRY
+
+
+def test_each_store_keys_its_erasure_log_with_its_own_secret(tmp_path: Path) -> None:
+    hashes = []
+    for name in ("a", "b"):
+        db = tmp_path / f"{name}.duckdb"
+        with open_store(db, settings=get_settings(db=db, memory_limit="512MB", threads=1)) as store:
+            hashes.append(forget_customer(store, WHO)["subject_hash"])
+    assert hashes[0] != hashes[1]
+
+
+def test_an_older_stores_bare_sha256_log_is_keyed_by_the_migration(tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    settings = get_settings(db=db, memory_limit="512MB", threads=1)
+    with open_store(db, settings=settings) as store:
+        # The store as version 16 left it: the log held sha256(id).
+        store.con.execute("DROP TABLE erasure_key")
+        store.con.execute("ALTER TABLE erasures RENAME COLUMN subject_hash TO subject_sha256")
+        store.con.execute("DELETE FROM schema_migrations WHERE version >= 17")
+        bare = hashlib.sha256(WHO.encode()).hexdigest()
+        store.con.execute("INSERT INTO erasures VALUES (TIMESTAMP '2025-01-02', ?, '{}', 5, 'cli')", [bare])
+    with open_store(db, settings=settings) as store:
+        logged = store.con.execute("SELECT subject_hash FROM erasures").fetchall()
+        assert logged != [(bare,)] and [e["total"] for e in erasures_of(store, WHO)] == [5]

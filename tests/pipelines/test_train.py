@@ -57,3 +57,24 @@ def test_train_command_exits_non_zero_and_names_the_parts_that_failed(tmp_path: 
     assert "error" in report["forecasts"] and "error" not in report["recommender"]
     assert "parts failed (" in result.stderr and "forecasts" in result.stderr
     assert "trained: " in result.stderr and "recommender" in result.stderr.split("trained: ")[1]
+
+
+def test_train_all_fits_uplift_on_the_demo_campaign_into_the_profiles(tmp_path: Path) -> None:
+    from cartwise.pipelines.demo import demo_config
+
+    db = tmp_path / "shop.duckdb"
+    with open_store(db, settings=get_settings(db=db, memory_limit="1GB")) as store:
+        build_demo(store, demo_config(seed=5, users=1500, items=60, days=90))
+        report = train_all(store)
+        assert report["uplift"]["campaign"] == "demo-past-campaign", report["uplift"]
+        scored, customers = store.con.execute(
+            "SELECT count(uplift), count(*) FROM profiles WHERE orders > 0"
+        ).fetchall()[0]
+        assert scored == customers > 0  # every buyer's profile has an uplift after training
+        # A shop without a randomised campaign is skipped, not failed.
+    other = tmp_path / "plain.duckdb"
+    with open_store(other, settings=get_settings(db=other, memory_limit="1GB")) as store:
+        build_demo(store, ShopConfig(seed=5, users=300, items=40, days=60))
+        from cartwise.pipelines.uplift import train_uplift
+
+        assert "no campaign with a holdout" in train_uplift(store)["skipped"]

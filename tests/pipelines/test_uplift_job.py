@@ -163,3 +163,11 @@ def test_cli_evaluate_prints_the_strategies(shop: Path) -> None:
     assert report["folds"] == 2 and report["k"] == 0.3
     text = CliRunner().invoke(cli, args).output
     assert "purchase propensity" in text and "uplift, X-learner" in text and "true incr." in text
+
+
+def test_the_demo_campaign_is_read_from_the_send_log(store: Store) -> None:
+    before = campaign_assignments(store, PAST_CAMPAIGN)
+    store.con.execute("DROP TABLE truth_campaign")  # no fallback: only the send log and members
+    found = campaign_assignments(store, PAST_CAMPAIGN, window_days=5)
+    pd.testing.assert_frame_equal(found.assignments, before.assignments)
+    assert found.sent_at == before.sent_at

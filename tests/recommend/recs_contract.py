@@ -45,6 +45,9 @@ class RecommenderContract:
     # Whether `item_similarity` is the similarity `similar_items` ranks by (the hybrid hands out
     # its session generator's instead).
     similarity_matches_similar_items: ClassVar[bool] = True
+    # Whether `forget_users` recomputes item statistics from the events left (the hybrid's
+    # ranker features), which may change other users' lists.
+    forgetting_refits_item_statistics: ClassVar[bool] = False
 
     def model(self) -> Recommender:
         return _fitted(self.name, tuple(sorted(self.params.items())))
@@ -184,6 +187,29 @@ class RecommenderContract:
         assert (before == after).all()
         np.testing.assert_allclose(before_scores, after_scores, rtol=1e-5)
         assert (model.item_similarity(k=5) != loaded.item_similarity(k=5)).nnz == 0
+
+    def test_forgotten_users_are_served_as_strangers_and_leave_no_id(self, tmp_path: Path) -> None:
+        model = self.fresh().fit(DATA.frame, items=DATA.items)
+        gone, kept = USERS[:2], USERS[2:6]
+        kept_before, _ = model.recommend(kept, n=5)
+        cold, _ = model.recommend(["nobody"], n=5)
+        assert model.forget_users([*gone, "never-seen"]) == 2
+        assert model.forget_users(gone) == 0  # forgetting twice finds no one
+        assert (model.user_index(gone) == -1).all()
+        now_gone, _ = model.recommend(gone, n=5)
+        assert (now_gone == cold[0]).all()  # the cold-start list, whatever they did
+        assert (model.user_index(kept) >= 0).all()
+        if not self.forgetting_refits_item_statistics:
+            assert (model.recommend(kept, n=5)[0] == kept_before).all()
+        model.save(tmp_path / "m")
+        # No file of the saved model names them any more.
+        for path in (tmp_path / "m").rglob("*"):
+            if path.is_file() and path.suffix == ".npz":
+                with np.load(path, allow_pickle=False) as arrays:
+                    for key in arrays.files:
+                        if arrays[key].dtype.kind == "U":
+                            assert not set(arrays[key].tolist()) & set(gone), (path, key)
+        assert (load_model(tmp_path / "m").user_index(gone) == -1).all()
 
     def test_one_user(self) -> None:
         frame = DATA.frame[DATA.frame["user_id"] == "u0"]

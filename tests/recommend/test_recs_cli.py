@@ -211,3 +211,27 @@ def test_one_item_file_answers_with_that_item_or_nothing(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "r.csv", dtype=str)
     assert table.to_dict("records") == [{"user_id": "new", "rank": "1", "item_id": "5", "score": "2.0"}]
+
+
+def test_bad_interaction_records_are_set_aside_by_editor_line_and_strict_fails(tmp_path: Path) -> None:
+    """Issue 24.7: like ingestion, one bad record does not reject the file; --strict does."""
+    lines = ["u,i,t"] + [f"{u},{i},{1_700_000_000 + 60 * (3 * u + i)}" for u in range(1, 6) for i in range(3)]
+    lines[4] = "2,,1700000420"  # editor line 5: no item id
+    lines[7] = "3,1,yesterday"  # editor line 8: not a time
+    lines[10] = "4,2"  # editor line 11: a field short
+    path = tmp_path / "inter.csv"
+    path.write_text("\n".join(lines) + "\n")
+    args = ("--interactions", path, "--user-col", "u", "--item-col", "i", "--time-col", "t")
+    result = invoke("fit", *args, "--out", tmp_path / "m", "--model", "popularity", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["interactions"] == 12 and summary["set_aside"]["set_aside"] == 3
+    reasons = {r["lines"][0]: r["reason"] for r in summary["set_aside"]["reasons"]}
+    assert reasons[5] == "record with no item id (column `i`)"
+    assert reasons[8] == "record whose time (column `t`) is neither a date-time nor epoch seconds"
+    assert reasons[11].startswith("record has 2 fields where the header has 3")
+    text = invoke("fit", *args, "--out", tmp_path / "m2", "--model", "popularity").output
+    assert "Set aside 3 unusable interaction records" in text and "(line 8, e.g. 'yesterday')" in text
+    strict = invoke("evaluate", *args, "--strict", "--split", "leave-last-1")
+    assert isinstance(strict.exception, InputError)
+    assert "3 of 15 records cannot be used" in str(strict.exception)

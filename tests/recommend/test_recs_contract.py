@@ -62,6 +62,7 @@ class TestHybrid(RecommenderContract):
     name = "hybrid"
     params: ClassVar = {"n_estimators": 20}
     similarity_matches_similar_items = False  # it hands out its session generator's
+    forgetting_refits_item_statistics = True  # its ranker features come from the events left
 
 
 def test_hybrid_item_similarity_is_its_session_generators() -> None:

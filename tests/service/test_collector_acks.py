@@ -86,6 +86,26 @@ def test_repeats_beyond_the_recent_set_are_duplicates(tmp_path: Path) -> None:
         assert _stored(store) == 300
 
 
+def test_after_a_deletion_the_deleted_ids_are_new_and_the_rest_still_repeats(tmp_path: Path) -> None:
+    with _running(tmp_path / "shop.duckdb", recent_ids=10) as (collector, store):
+        old = _batch("old", 100, timedelta(days=2))
+        assert _send(collector, old).accepted == 100
+        collector.settle()
+        # Acknowledged after the settle and before the index is rebuilt: recorded for the rebuild.
+        meanwhile = _batch("meanwhile", 20, timedelta(hours=1))
+        assert _send(collector, meanwhile).accepted == 20
+        with collector.gate as writer:
+            writer.con.execute("DELETE FROM events WHERE event_id IN ('old-0', 'old-1', 'old-2')")
+        collector.reindex()
+        collector.wait_reindexed()
+        assert collector.stats["reindexes"] == 1
+        again = _send(collector, old)
+        assert (again.accepted, again.duplicates) == (3, 97)
+        assert (_send(collector, meanwhile).accepted, _send(collector, old[:3]).duplicates) == (0, 3)
+        collector.stop()
+        assert _stored(store) == 120
+
+
 HOSTILE = [
     ({"ts": "9999-12-31T23:59:59Z"}, "ts", "collect_max_ahead_hours"),
     ({"ts": "10000-01-01T00:00:00Z"}, "ts", "year 10000"),

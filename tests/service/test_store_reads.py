@@ -218,3 +218,42 @@ def test_the_recommendation_poll_holds_the_serving_lock_briefly(service: Service
     assert [e[1] for e in fresh] == [f"i{i % 400}" for i in range(0, n, 1000)]  # 200: all kept, in order
     assert bought == {f"i{i % 400}" for i in range(0, n, 1000)}  # every 50th event is a purchase
     assert session == [f"i{i % 400}" for i in range(0, n, 3000)][-20:]
+
+
+def test_a_customer_erased_while_a_poll_reads_stays_forgotten(service: Service) -> None:
+    """The poll reads on its own snapshot: an erasure landing between its read and its apply
+    must not bring the erased customer's fresh events back into the served lists."""
+    gate = service.require_gate()
+    lock = threading.Lock()
+    live = LiveActivity(lock)
+    live.start(gate)
+    with gate as store:
+        store.con.execute(
+            """INSERT INTO events (event_id, ts, user_id, session_id, type, item_id) VALUES
+               ('e1', TIMESTAMP '2026-01-01 10:00', 'erased', 's1', 'view', 'i1'),
+               ('e2', TIMESTAMP '2026-01-01 10:01', 'kept', 's2', 'purchase', 'i2')"""
+        )
+
+    class ErasedDuringTheRead:
+        """The real gate; the erasure (rows deleted, then the server forgets) runs as the read ends."""
+
+        def read(self, **kw: Any) -> Any:
+            from contextlib import contextmanager
+
+            @contextmanager
+            def reading() -> Iterator[Store]:
+                with gate.read(**kw) as view:
+                    yield view
+                with gate as store:
+                    store.con.execute("DELETE FROM events WHERE user_id = 'erased'")
+                with lock:
+                    live.locked_forget_users({"erased"})
+
+            return reading()
+
+    assert live.poll(ErasedDuringTheRead()) == 2  # type: ignore[arg-type]
+    assert live.snapshot("erased", None)[0] == []
+    assert [e[1] for e in live.snapshot("kept", None)[0]] == ["i2"]
+    assert live.snapshot("kept", None)[1] == {"i2"}
+    # The next poll's snapshot no longer holds the rows: the tombstone is dropped.
+    assert live.poll(gate) == 0 and live.erased == {}

@@ -66,7 +66,17 @@ def test_cli_prints_counts_and_rebuilds_a_fresh_store(tmp_path: Path) -> None:
     first = runner.invoke(cli, ["demo", *ARGS, "--db", str(db), "--json"])
     assert first.exit_code == 0, first.output
     counts = json.loads(first.output)
-    assert set(counts) == {"events", "users", "items", "orders"}
+    assert set(counts) == {"events", "users", "items", "orders", "journeys", "journeys_skipped"}
+    assert counts["journeys"] == [
+        "abandoned-cart",
+        "browse-abandonment",
+        "post-purchase",
+        "replenishment",
+        "welcome",
+    ]
+    # Untrained (--no-serve): no P(alive) for win-back's audience yet, and the answer says so.
+    assert list(counts["journeys_skipped"]) == ["win-back"]
+    assert "p_alive" in counts["journeys_skipped"]["win-back"]
     second = runner.invoke(cli, ["demo", *ARGS, "--db", str(db)])
     assert second.exit_code == 0, second.output
     assert f"Removed the existing store {db}" in second.output

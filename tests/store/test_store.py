@@ -42,3 +42,17 @@ def test_commands_that_need_data_refuse_a_missing_store_and_create_nothing(
     assert stopped.value.code == 2
     assert f"No store at {missing}" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_a_migration_numbered_below_the_stores_newest_is_still_applied_once(tmp_path: Path) -> None:
+    """Work merged from parallel branches: a store that recorded 15 and 17 but not 14 gets 14."""
+    from cartwise.store.migrations import MIGRATIONS
+
+    db = tmp_path / "shop.duckdb"
+    with open_store(db, settings=get_settings(db=db)) as store:
+        store.con.execute("DROP TABLE journey_runs")
+        store.con.execute("DELETE FROM schema_migrations WHERE version = 14")
+        assert store.schema_version() == MIGRATIONS[-1].version
+        assert store.migrate() == [14]
+        assert store.count("journey_runs") == 0
+        assert store.migrate() == []

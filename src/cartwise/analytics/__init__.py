@@ -15,18 +15,22 @@ from cartwise.analytics._basket import (
 )
 from cartwise.analytics._facts import (
     event_facts,
+    order_facts,
     refresh_rollup,
     reset_rollup,
     rollup_facts,
     rollup_lag,
     stored_facts,
+    stored_orders,
     stored_timeline,
+    with_orders,
 )
 from cartwise.analytics._funnel import FunnelResult, Step, funnel, parse_steps
-from cartwise.analytics._kpis import KPIS, kpis
+from cartwise.analytics._kpis import EVENT_KPIS, KPIS, kpis
 from cartwise.analytics._retention import retention
 
 __all__ = [
+    "EVENT_KPIS",
     "KPIS",
     "BasketRules",
     "FunnelResult",
@@ -38,6 +42,7 @@ __all__ = [
     "frequent_itemsets",
     "funnel",
     "kpis",
+    "order_facts",
     "parse_steps",
     "refresh_rollup",
     "reset_rollup",
@@ -45,6 +50,8 @@ __all__ = [
     "rollup_facts",
     "rollup_lag",
     "stored_facts",
+    "stored_orders",
     "stored_timeline",
     "suggest_min_support",
+    "with_orders",
 ]

@@ -38,6 +38,9 @@ class BasketRules:
     """Columns `antecedents`, `consequents` (tuples of item ids), `support`, `confidence`, `lift`."""
     skipped_rows: int = 0
     """Lines left out because their basket or item is missing (null, empty or blank)."""
+    set_aside: dict[str, Any] | None = None
+    """For a file read by a pipeline: its records set aside before counting (a wrong number of
+    fields), `{"set_aside", "reasons"}` as `cartwise.pipelines.bad_rows` reports them."""
 
 
 def _check_fraction(value: float, name: str) -> float:

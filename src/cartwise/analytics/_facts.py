@@ -8,6 +8,12 @@ with no order key at all). Every figure of `kpis` and `retention` is a sum of th
 measures or a distinct count of `user_id`, `session` or `order_key`, so the same figures
 come out of the rows grouped by (day, user, session, order): `rollup_facts`.
 
+Orders loaded from a transaction log (`orders.source` other than `events`) have no purchase
+events; `order_facts` gives each one fact row (`session` null: an order is not a visit), and
+`with_orders` adds them to the events' facts, so revenue, orders, AOV, new and returning
+customers, repeat rate and retention count them like purchases. Orders derived from purchase
+events are already in the events' facts, with the session that converted: they are read there.
+
 A store keeps that grouping in `event_rollup`, folded in by `refresh_rollup` after loads.
 `stored_facts` reads the rollup plus, one row per event, everything stored since the last
 refresh, so answers are exact however stale the rollup is. The rollup has a few rows per
@@ -88,6 +94,52 @@ def event_facts(events: ir.Table) -> ir.Table:
         anon_orders=purchase & order.isnull(),
     )
     return facts.cast(FACT_SCHEMA)
+
+
+def order_facts(orders: ir.Table) -> ir.Table:
+    """One fact row per order loaded from a transaction log (`source` not `events`): its time,
+    customer and id, 1 purchase, its units (null counts as 1) and amount as revenue; an order
+    with a negative amount is a refund (its amount goes to `refund_amount`, as for a `refund`
+    event). `session` is null: orders say nothing of visits or sessions."""
+    require_columns(orders, ["order_id", "user_id", "ts", "amount"])
+    logged = orders
+    if "source" in orders.columns:
+        logged = orders.filter(orders.source.isnull() | (orders.source != "events"))
+    amount = logged.amount.cast("float64").fill_null(0.0)
+    refund = amount < 0
+    units = (logged.units if "units" in logged.columns else ibis.literal(1)).cast("int64").fill_null(1)
+    facts = logged.select(
+        ts=logged.ts,
+        user_id=logged.user_id,
+        session=ibis.null("string"),
+        order_key=ibis.cases((refund, ibis.null("string")), else_=logged.order_id.cast("string")),
+        purchases=ibis.cases((refund, 0), else_=1),
+        units=ibis.cases((refund, 0), else_=units),
+        revenue=ibis.cases((refund, 0.0), else_=amount),
+        refunds=ibis.cases((refund, 1), else_=0),
+        refund_amount=ibis.cases((refund, amount), else_=0.0),
+        anon_orders=ibis.literal(0),
+    )
+    return facts.cast(FACT_SCHEMA)
+
+
+def with_orders(facts: ir.Table, orders: ir.Table | None) -> ir.Table:
+    """`facts` plus the facts of the orders loaded from a transaction log (`order_facts`)."""
+    if orders is None:
+        return facts
+    return facts.select(*FACT_SCHEMA.names).cast(FACT_SCHEMA).union(order_facts(orders))
+
+
+def stored_orders(store: Store) -> ir.Table | None:
+    """The store's `orders` when some were loaded from a transaction log (`with_orders` then
+    adds them), else None: a union that adds nothing would still cost the KPI query its
+    rollup fast path (see `stored_facts`)."""
+    if not store.has_table("orders"):
+        return None
+    logged = store.con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM orders WHERE source IS DISTINCT FROM 'events' LIMIT 1)"
+    ).fetchall()[0][0]
+    return store.ibis().table("orders") if logged else None
 
 
 def rollup_facts(facts: ir.Table) -> ir.Table:

@@ -9,6 +9,9 @@ cohort and period:
 - `active_users`: cohort users with an activity event in period n: any event
   (`activity="any"`) or a purchase (`activity="purchase"`).
 - `retention` = active_users / cohort_users.
+Orders loaded from a transaction log (no purchase events) count as purchases: a store loaded
+from a transaction log alone has first-purchase retention (`analytics._facts.order_facts`).
+
 - `revenue`: purchase revenue of cohort users in period n (as in `kpis`: `revenue`, or
   price x quantity); `revenue_retention` = revenue / revenue of period 0 (0 when that is 0).
 - `ltv`: cumulative revenue per cohort user from period 0 through period n.
@@ -37,7 +40,7 @@ from cartwise.analytics._common import (
     period_index,
     period_start,
 )
-from cartwise.analytics._facts import event_facts, whole_days
+from cartwise.analytics._facts import event_facts, whole_days, with_orders
 from cartwise.core.errors import ConfigError
 
 COLUMNS = (
@@ -80,13 +83,15 @@ def retention(
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
     facts: ir.Table | None = None,
+    orders: ir.Table | None = None,
 ) -> pd.DataFrame:
     """Long table of retention per cohort and period (see the module docstring for formulas).
 
     Columns: `cohort` (period index), `cohort_start` (date), `period` (0, 1, ...),
     `cohort_users`, `active_users`, `retention`, `revenue`, `revenue_retention`, `ltv`.
     Only events with start <= ts < end are read. `facts`: the same events already rolled
-    up (`stored_facts`), read instead when `start` and `end` are midnights.
+    up (`stored_facts`), read instead when `start` and `end` are midnights. `orders`: the
+    `orders` table; those loaded from a transaction log count as purchases (and activity).
     """
     if by not in ("week", "month"):
         raise ConfigError(f"{by!r} is not a cohort period; choose week or month.", parameter="by")
@@ -98,6 +103,7 @@ def retention(
     if facts is None or not whole_days(start_ts, end_ts):
         facts = event_facts(as_table(events, "events"))
     # One query: the cohort sizes are the members of period 0.
+    facts = with_orders(facts, orders)
     cells = retention_query(in_range(facts, start_ts, end_ts), by, cohort, activity).to_pandas()
     sizes = cells.loc[cells.period == 0, ["cohort", "members"]].rename(columns={"members": "cohort_users"})
     cells = cells.drop(columns=["members"])

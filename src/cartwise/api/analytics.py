@@ -39,8 +39,10 @@ class KpiTile(BaseModel):
     kpi: str = Field(description="KPI name, as in `cartwise.analytics.KPIS`.")
     label: str
     format: Literal["money", "number", "percent"]
-    value: int | float
-    previous: int | float = Field(description="The same KPI in the period before.")
+    value: int | float | None = Field(
+        description="Null when the data cannot give it: visits and sessions need events (orders only)."
+    )
+    previous: int | float | None = Field(description="The same KPI in the period before.")
     change: float | None = Field(description="(value - previous) / previous; null when previous is 0.")
 
 
@@ -58,6 +60,9 @@ class KpiView(BaseModel):
     start: str | None
     end: str | None
     last_event: str | None = Field(description="Time of the last event before `end`, UTC.")
+    last_data: str | None = Field(
+        default=None, description="Time of the last event or order before `end`, UTC (where the data stop)."
+    )
     periods: list[dict[str, Any]] = Field(
         description="Oldest first: `period_start`, `period_end`, `partial`, every KPI and its `<kpi>_prev`."
     )
@@ -67,6 +72,11 @@ class KpiView(BaseModel):
     )
     tiles: KpiTiles | None = Field(
         description="The last complete period against the one before; null without data."
+    )
+    needs_events: list[str] = Field(
+        default_factory=list,
+        description="KPIs null in some period because it has orders only (a transaction log): "
+        "visitors, sessions and conversion need events.",
     )
 
 

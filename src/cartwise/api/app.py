@@ -162,6 +162,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         importlib.import_module("cartwise.api.sessions"),
         importlib.import_module("cartwise.api.experiments"),
         importlib.import_module("cartwise.api.campaigns"),
+        importlib.import_module("cartwise.api.journeys"),
     ):
         app.include_router(module.router)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cartwise.api.auth import Principal, require_admin, require_read, service_of
 from cartwise.api.feature_models import AudienceList, AudiencesRefreshed
 from cartwise.api.models import AUTH_ERRORS, error_responses
-from cartwise.pages import audiences as views
+from cartwise.service import audiences as service_audiences
 
 _ERRORS = error_responses(
     {
@@ -46,7 +46,10 @@ class AudienceCount(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"rule": EXAMPLE}]})
 
     rule: str = Field(
-        ..., min_length=1, max_length=views.MAX_RULE_CHARS, description="A rule, or a saved audience's name."
+        ...,
+        min_length=1,
+        max_length=service_audiences.MAX_RULE_CHARS,
+        description="A rule, or a saved audience's name.",
     )
     now: datetime | None = Field(None, description="Evaluate as of this UTC time; default: now.")
 
@@ -65,7 +68,9 @@ class AudienceCreate(BaseModel):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
         description="Audience name: letters, digits, -, _ and .",
     )
-    rule: str = Field(..., min_length=1, max_length=views.MAX_RULE_CHARS, description="The audience's rule.")
+    rule: str = Field(
+        ..., min_length=1, max_length=service_audiences.MAX_RULE_CHARS, description="The audience's rule."
+    )
     description: str = Field("", max_length=500, description="What the audience is for.")
     now: datetime | None = Field(None, description="Count as of this UTC time; default: now.")
 
@@ -95,25 +100,25 @@ class DeletedOut(BaseModel):
 @router.get("/audiences", response_model=AudienceList, response_model_exclude_unset=True)
 def list_audiences(request: Request, who: Read) -> dict[str, Any]:
     """Saved audiences with their rule, latest size and size history (oldest first)."""
-    return views.listing(service_of(request))
+    return service_audiences.listing(service_of(request))
 
 
 @router.post("/audiences/count", response_model=CountOut)
 def count(body: AudienceCount, request: Request, who: Read) -> dict[str, Any]:
     """The live count of a rule or a saved audience (a bad rule is a 400 naming its column)."""
-    return views.count(service_of(request), body.rule, body.now)
+    return service_audiences.count(service_of(request), body.rule, body.now)
 
 
 @router.post("/audiences", response_model=SavedOut, status_code=201)
 def save(body: AudienceCreate, request: Request, who: Admin) -> dict[str, Any]:
     """Save or replace an audience; its size now starts its history."""
-    return views.save(service_of(request), body.name, body.rule, body.description, body.now)
+    return service_audiences.save(service_of(request), body.name, body.rule, body.description, body.now)
 
 
 @router.post("/audiences/refresh", response_model=AudiencesRefreshed, response_model_exclude_unset=True)
 def refresh(request: Request, who: Admin, now: Now = None) -> dict[str, Any]:
     """Count every saved audience and add each size to its history."""
-    return views.refresh(service_of(request), now)
+    return service_audiences.refresh(service_of(request), now)
 
 
 @router.get(
@@ -128,7 +133,7 @@ def export(
     request: Request, who: Admin, name: Annotated[str, Path(max_length=80)], now: Now = None
 ) -> Response:
     """The members of a saved audience as CSV (user_id, email, profile fields), sorted by id."""
-    text, _ = views.export_csv(service_of(request), name, now, saved_only=True)
+    text, _ = service_audiences.export_csv(service_of(request), name, now, saved_only=True)
     filename = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "audience"
     return Response(
         text,
@@ -140,4 +145,4 @@ def export(
 @router.delete("/audiences/{name}", response_model=DeletedOut, responses=_NOT_FOUND)
 def delete(request: Request, who: Admin, name: Annotated[str, Path(max_length=80)]) -> dict[str, Any]:
     """Delete a saved audience and its size history."""
-    return views.delete(service_of(request), name)
+    return service_audiences.delete(service_of(request), name)

@@ -77,7 +77,8 @@ class CollectorLane:
         try:
             if tracker:
                 sent = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-                status, payload = 200, await answer(self.service, path, sent, b"".join(chunks))
+                query = scope.get("query_string", b"").decode("latin-1")
+                status, payload = 200, await answer(self.service, path, sent, b"".join(chunks), query)
             else:
                 assert header is not None
                 check_scope(key_principal(self.service, header.decode("latin-1")), "collect")

@@ -17,6 +17,7 @@ from cartwise.api.auth import Principal, require_admin, require_read, service_of
 from cartwise.api.models import AUTH_ERRORS, error_responses
 from cartwise.api.path_ids import path_id
 from cartwise.pages import customers as views
+from cartwise.service import segments as segment_writes
 
 _ERRORS = error_responses(
     {
@@ -164,10 +165,10 @@ def count(body: SegmentRule, request: Request, who: Read) -> dict[str, Any]:
 @router.post("/segments", response_model=SegmentSaved, status_code=201)
 def save(body: SegmentCreate, request: Request, who: Admin) -> dict[str, Any]:
     """Save or replace a segment; its members are recomputed on every profile refresh."""
-    return views.save_rule_segment(service_of(request), body.name, body.rule, body.description)
+    return segment_writes.save_rule_segment(service_of(request), body.name, body.rule, body.description)
 
 
 @router.delete("/segments/{name}", response_model=SegmentDeleted, responses=_NOT_FOUND)
 def delete(request: Request, who: Admin, name: Annotated[str, Path(max_length=200)]) -> dict[str, Any]:
     """Delete a saved segment, its members and its history."""
-    return views.delete_rule_segment(service_of(request), name)
+    return segment_writes.delete_rule_segment(service_of(request), name)

@@ -426,6 +426,11 @@ class RecommenderInfo(_Open):
     blocked_items: int
     batch_scored_users: int
     retrain: dict[str, Any] = Field(description="The last retrain's status (see `RetrainStatus`).")
+    experiment_arms: dict[str, str] = Field(
+        default_factory=dict,
+        description="Recommenders a recommender experiment serves beside this one: `loading`, "
+        "`ready <version>` or `failed: <why>`.",
+    )
     stats: dict[str, Any] = Field(description="Serving counters since start.")
     options: dict[str, Any] = Field(description="The serving options (`RecsOptions`).")
 

@@ -66,7 +66,9 @@ class EventsDeleted(BaseModel):
 
 
 class CustomerForgotten(BaseModel):
-    subject_sha256: str = Field(description="sha256 of the id, as logged in `erasures` (the id is not kept).")
+    subject_hash: str = Field(
+        description="HMAC-SHA256 of the id under the store's secret, as logged in `erasures` (the id is not kept)."
+    )
     removed: dict[str, int] = Field(description="Rows removed per table.")
     total: int
     artefacts: str

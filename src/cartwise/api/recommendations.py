@@ -64,6 +64,10 @@ class Recommendations(BaseModel):
     model_version: str
     cold_start: bool = Field(description="True when nothing is known about the user or the session.")
     session_items: int = Field(description="Items of the live session (and context item) used.")
+    experiment: str | None = Field(
+        None, description="The running recommender experiment that chose the model, if any."
+    )
+    variant: str | None = Field(None, description="The user's variant in `experiment`.")
     items: list[RecItem]
 
 
@@ -97,7 +101,8 @@ async def recommendations(
     """Up to `n` items for a user, after the business rules, each with a score and a reason.
 
     Unknown users get trending items (or session-based ones with `session_id`); the list is
-    logged as an impression under `request_id`.
+    logged as an impression under `request_id`. While a recommender experiment runs, the user's
+    variant (by hash, the same every time) chooses the recommender, and `experiment`/`variant` say so.
     """
     served = recs_for(service_of(request)).recommend(
         path_id(user_id),
@@ -115,6 +120,8 @@ async def recommendations(
             "model_version": served.model_version,
             "cold_start": served.cold_start,
             "session_items": served.session_items,
+            "experiment": served.experiment,
+            "variant": served.variant,
             "items": served.items,
         }
     )

@@ -3,7 +3,12 @@
 Segment: `POST /v1/batch`, `/v1/track`, `/v1/identify`, `/v1/page`, `/v1/screen`,
 `/v1/group`, `/v1/alias`, the write key as HTTP Basic user (a `collect` key; `writeKey` in
 the body also works). PostHog: `POST /batch/`, `/capture/`, `/e/`, `/i/v0/e/` with the
-project key as `api_key` (or `token`) in the body, a `collect` key too. Bodies may be gzip.
+project key as `api_key` (or `token`) in the body, or as `properties.token` of the first
+event (posthog-js), a `collect` key too. Bodies may be gzip (`Content-Encoding: gzip`), and
+PostHog bodies may come as posthog-js sends them: `?compression=gzip-js` (a gzip body without
+the header), `?compression=base64` (a form field `data=` holding base64 of the JSON) or a
+plain `data=` form field; a JSON array is a batch, and a batched event's `offset` (ms before
+sending) stands in for its `timestamp`.
 Both answer 200 once the mapped events are durable, with `accepted`, `duplicates` and
 `rejected` (`index`: the message's position in the request) as `POST /api/v1/events` does.
 """
@@ -14,7 +19,9 @@ import base64
 import binascii
 import zlib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from fastapi import HTTPException
@@ -39,8 +46,12 @@ MAX_INFLATED = 16 * 1024 * 1024
 """Largest request body once gunzipped, in bytes."""
 
 
-def _inflate(body: bytes, headers: Mapping[str, str]) -> bytes:
-    if headers.get("content-encoding", "").lower() != "gzip":
+POSTHOG_COMPRESSIONS = ("gzip-js", "gzip", "base64")
+"""posthog-js's `?compression=` values that the PostHog endpoints read."""
+
+
+def _inflate(body: bytes, headers: Mapping[str, str], force: bool = False) -> bytes:
+    if not force and headers.get("content-encoding", "").lower() != "gzip":
         return body
     try:
         inflater = zlib.decompressobj(wbits=31)
@@ -52,6 +63,38 @@ def _inflate(body: bytes, headers: Mapping[str, str]) -> bytes:
             413, f"The gunzipped body is larger than {MAX_INFLATED} bytes; send smaller batches."
         )
     return data
+
+
+def _query(query_string: str) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
+
+
+def _posthog_body(body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> bytes:
+    """The JSON text of a PostHog request, however posthog-js encoded it (module docstring)."""
+    compression = query.get("compression", "")
+    if compression and compression not in POSTHOG_COMPRESSIONS:
+        raise HTTPException(
+            400,
+            f"`compression={compression}` is not read; use gzip-js, base64 or none "
+            "(posthog-js picks one of these when the server's answer to /flags or /decide "
+            "does not offer lz64).",
+        )
+    gzipped = compression in ("gzip-js", "gzip") or body[:2] == b"\x1f\x8b"
+    body = _inflate(body, headers, force=gzipped)
+    if gzipped or not body.startswith(b"data="):
+        return body
+    try:
+        field = parse_qs(body.decode("ascii"), strict_parsing=True).get("data", [""])[-1]
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPException(400, "The form body is not `data=` with URL-encoded text.") from None
+    if compression != "base64":
+        return field.encode()
+    try:
+        return base64.b64decode(field, validate=True)
+    except binascii.Error:
+        raise HTTPException(
+            400, "`compression=base64`, but the form field `data` is not base64 text."
+        ) from None
 
 
 def _basic_key(header: str | None) -> str | None:
@@ -78,7 +121,11 @@ def _authorize(service: Service, header: str | None, body_key: Any) -> None:
     check_scope(key_principal(service, f"Bearer {key}"), "collect")
 
 
-def _messages(payload: dict[str, Any], single: bool) -> list[Any]:
+def _messages(payload: dict[str, Any] | list[Any], single: bool) -> list[Any]:
+    if isinstance(payload, list):  # posthog-js sends a batch as a bare array
+        if not payload:
+            raise HTTPException(400, "The body is an empty list; send at least one event.")
+        return payload
     if "batch" in payload:
         batch = payload["batch"]
         if not isinstance(batch, list) or not batch:
@@ -89,24 +136,45 @@ def _messages(payload: dict[str, Any], single: bool) -> list[Any]:
     return [payload]
 
 
-async def answer(service: Service, path: str, headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
+def _posthog_key(payload: dict[str, Any] | list[Any]) -> Any:
+    """The project key of a PostHog body: `api_key` or `token`, else the first event's `properties.token`."""
+    first = payload if isinstance(payload, dict) else (payload[0] if payload else None)
+    if not isinstance(first, dict):
+        return None
+    if isinstance(payload, dict) and (payload.get("api_key") or payload.get("token")):
+        return payload.get("api_key") or payload.get("token")
+    if isinstance(payload, dict) and isinstance(payload.get("batch"), list) and payload["batch"]:
+        first = payload["batch"][0] if isinstance(payload["batch"][0], dict) else {}
+    properties = first.get("properties")
+    return properties.get("token") if isinstance(properties, dict) else None
+
+
+async def answer(
+    service: Service, path: str, headers: Mapping[str, str], raw: bytes, query_string: str = ""
+) -> dict[str, Any]:
     """Map, check and collect one tracker request; raises HTTPException for the whole request."""
+    segment = path in SEGMENT_PATHS
+    text = _inflate(raw, headers) if segment else _posthog_body(raw, headers, _query(query_string))
     try:
-        payload = orjson.loads(_inflate(raw, headers))
+        payload = orjson.loads(text)
     except orjson.JSONDecodeError:
         raise HTTPException(400, "The body is not JSON.") from None
-    if not isinstance(payload, dict):
-        raise HTTPException(400, "The body must be a JSON object.")
-    segment = path in SEGMENT_PATHS
-    body_key = payload.get("writeKey") if segment else payload.get("api_key", payload.get("token"))
+    if not isinstance(payload, dict) and (segment or not isinstance(payload, list)):
+        raise HTTPException(400, "The body must be a JSON object" + ("." if segment else " or array."))
+    if segment:
+        assert isinstance(payload, dict)
+        body_key = payload.get("writeKey")
+    else:
+        body_key = _posthog_key(payload)
     _authorize(service, headers.get("authorization"), body_key)
     if segment:
         kind = SEGMENT_PATHS[path]
+        assert isinstance(payload, dict)
         messages = _messages(payload, kind is not None)
         mapped: Mapped = segment_events(messages, kind)
     else:
         messages = _messages(payload, True)
-        mapped = posthog_events(messages)
+        mapped = posthog_events(messages, received=datetime.now(UTC))
     if len(messages) > MAX_MESSAGES:
         raise HTTPException(413, f"{len(messages)} messages in one request; send at most {MAX_MESSAGES}.")
     collector = service.collector

@@ -1,16 +1,19 @@
 """The built-in message templates: `NAME.subject`, `NAME.html` and `NAME.txt` for each.
 
 Context every template gets: `customer` (user_id, email, country), `items` (the cart, viewed,
-bought or running-out items: item_id, title, price, url), `recommendations` (same fields),
+bought or running-out items: item_id, title, price, and url when the catalogue has one), `recommendations` (same fields),
 `shop_url`, `unsubscribe_url`, and `link(url)`, which turns a URL into a tracked click link.
 """
 
 from __future__ import annotations
 
-_ITEMS_HTML = """{% for item in ITEMS %}<tr><td><a href="{{ link(item.url) }}">{{ item.title }}</a></td>\
+# An item without a `url` (a catalogue with no `url` attribute) is shown without a link.
+_ITEMS_HTML = """{% for item in ITEMS %}<tr><td>{% if item.url is defined %}<a href="{{ link(item.url) }}">\
+{{ item.title }}</a>{% else %}{{ item.title }}{% endif %}</td>\
 <td>{{ "%.2f"|format(item.price) }}</td></tr>
 {% endfor %}"""
-_ITEMS_TEXT = """{% for item in ITEMS %}- {{ item.title }} ({{ "%.2f"|format(item.price) }}): {{ link(item.url) }}
+_ITEMS_TEXT = """{% for item in ITEMS %}- {{ item.title }} ({{ "%.2f"|format(item.price) }})\
+{% if item.url is defined %}: {{ link(item.url) }}{% endif %}
 {% endfor %}"""
 
 

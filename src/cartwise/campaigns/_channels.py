@@ -248,7 +248,9 @@ def register_channel(name: str, factory: ChannelFactory) -> None:
 def make_channel(name: str, settings: Settings) -> Channel:
     """An open channel by registered name; ConfigError listing the names otherwise."""
     if name not in CHANNELS:
-        raise ConfigError(f"--channel {name!r} is not a channel; use one of {', '.join(sorted(CHANNELS))}.")
+        raise ConfigError(
+            f"{name!r} is not a channel; use one of {', '.join(sorted(CHANNELS))}.", parameter="channel"
+        )
     return CHANNELS[name](settings)
 
 

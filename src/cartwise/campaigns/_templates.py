@@ -53,7 +53,7 @@ class Templates:
         return sorted({n.rsplit(".", 1)[0] for n in self.env.list_templates() if n.endswith(".subject")})
 
     def check(self, name: str) -> None:
-        """ConfigError naming `--template` unless all three parts of `name` exist and compile."""
+        """ConfigError about parameter `template` unless all three parts of `name` exist and compile."""
         self._parts(name)
 
     def _parts(self, name: str) -> tuple[jinja2.Template, jinja2.Template, jinja2.Template]:
@@ -66,8 +66,9 @@ class Templates:
                 )
             except jinja2.TemplateNotFound as exc:
                 raise ConfigError(
-                    f"--template {name!r} has no part {exc.name!r}; use one of {', '.join(self.names())} "
-                    "or add NAME.subject, NAME.html and NAME.txt to the `templates_dir` folder."
+                    f"{name!r} has no part {exc.name!r}; use one of {', '.join(self.names())} "
+                    "or add NAME.subject, NAME.html and NAME.txt to the `templates_dir` folder.",
+                    parameter="template",
                 ) from exc
             except jinja2.TemplateSyntaxError as exc:
                 raise ConfigError(

@@ -39,6 +39,7 @@ from cartwise.cli.events import events
 from cartwise.cli.experiments import experiments
 from cartwise.cli.forecast import forecast
 from cartwise.cli.ingest import ingest
+from cartwise.cli.journeys import journeys
 from cartwise.cli.keys import keys
 from cartwise.cli.profiles import profiles, segments
 from cartwise.cli.recs import recs
@@ -76,6 +77,7 @@ COMMANDS: tuple[click.Command, ...] = (
     experiments,
     uplift,
     campaigns,
+    journeys,
 )
 
 

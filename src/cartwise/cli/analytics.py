@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
+from cartwise.core.durations import format_duration
 from cartwise.pipelines.choices import ENGINES, FORMATS
 
 if TYPE_CHECKING:
@@ -94,15 +95,31 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.1f}%"
 
 
+def _funnel_rows(rows: list[dict[str, Any]], first: str, width: int) -> list[str]:
+    return [
+        f"{row[first]!s:{width}} {row['users']:>10,} {_pct(row['conversion_from_previous']):>10} "
+        f"{_pct(row['conversion_from_first']):>10} {format_duration(row['median_seconds_from_previous']):>12}"
+        for row in rows
+    ]
+
+
 def _funnel_text(result: dict[str, Any]) -> str:
-    lines = [f"{'step':28} {'users':>10} {'from prev':>10} {'from first':>10} {'median gap':>12}"]
-    for row in result["steps"]:
-        gap = row["median_seconds_from_previous"]
-        lines.append(
-            f"{row['step']:28} {row['users']:>10,} {_pct(row['conversion_from_previous']):>10} "
-            f"{_pct(row['conversion_from_first']):>10} {'' if gap is None else f'{gap / 3600:.2f} h':>12}"
-        )
+    header = f"{'users':>10} {'from prev':>10} {'from first':>10} {'median gap':>12}"
+    lines = [f"{'step':28} {header}", *_funnel_rows(result["steps"], "step", 28)]
+    if result.get("segments"):
+        # the breakdown: one block per segment, its steps in order (as in the JSON's `segments`)
+        lines += ["", f"By {result['breakdown']}:"]
+        blocks: dict[Any, list[dict[str, Any]]] = {}
+        for row in result["segments"]:
+            blocks.setdefault(row["segment"], []).append(row)
+        for segment, rows in blocks.items():
+            lines += ["", f"{result['breakdown']} = {'(none)' if segment is None else segment}"]
+            lines += [f"  {'step':26} {header}", *("  " + r for r in _funnel_rows(rows, "step", 26))]
     return "\n".join(lines)
+
+
+def _count(value: int | None, width: int) -> str:
+    return f"{'n/a':>{width}}" if value is None else f"{value:>{width},}"
 
 
 def _kpis_text(result: dict[str, Any]) -> str:
@@ -110,10 +127,16 @@ def _kpis_text(result: dict[str, Any]) -> str:
         f"{'period':12} {'revenue':>12} {'orders':>8} {'aov':>9} {'conv':>7} {'visitors':>9} {'new':>6} {'ret':>6} {'refunds':>8}"
     ]
     for p in result["periods"]:
+        conversion = "n/a" if p["conversion_rate"] is None else _pct(p["conversion_rate"])
         lines.append(
             f"{p['period_start']!s:12} {p['revenue']:>12,.2f} {p['orders']:>8,} {p['aov']:>9,.2f} "
-            f"{_pct(p['conversion_rate']):>7} {p['visitors']:>9,} {p['new_customers']:>6,} "
+            f"{conversion:>7} {_count(p['visitors'], 9)} {p['new_customers']:>6,} "
             f"{p['returning_customers']:>6,} {p['refunds']:>8,}"
+        )
+    if result.get("needs_events"):
+        lines.append(
+            f"n/a: {', '.join(result['needs_events'])} need events (visits and sessions), and these "
+            "periods have orders only (a transaction log); load events to see them."
         )
     return "\n".join(lines)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cartwise.cli.common import db_option, emit, json_option, settings_for
+from cartwise.cli.common import db_option, emit, json_option, set_aside_lines, settings_for
 from cartwise.pipelines.choices import FORMATS
 
 
@@ -60,6 +60,12 @@ def basket() -> None:
 )
 @click.option("--delimiter", default=None, help="Field separator of delimited text [default: sniffed].")
 @click.option("--no-header", is_flag=True, help="The file has no header line; name columns by number.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail on records of --baskets with a wrong number of fields instead of setting them aside "
+    "(counted and reported by line, like `cartwise ingest` quarantines them).",
+)
 @db_option
 @json_option
 def rules(
@@ -73,6 +79,7 @@ def rules(
     fmt: str,
     delimiter: str | None,
     no_header: bool,
+    strict: bool,
     db: Path | None,
     as_json: bool,
 ) -> None:
@@ -100,6 +107,7 @@ def rules(
         min_confidence=min_confidence,
         max_len=max_len,
         options=LoadOptions(format=fmt, delimiter=delimiter, header=not no_header),
+        strict=strict,
     )
     table = rules_table(result)
     if out is not None:
@@ -110,6 +118,8 @@ def rules(
         "rules": len(result.rules),
         "skipped_rows": result.skipped_rows,
     }
+    if result.set_aside is not None:
+        summary["set_aside"] = result.set_aside
     if out is not None:
         summary["out"] = str(out)
 
@@ -117,6 +127,8 @@ def rules(
         lines = [f"{s['baskets']:,} baskets, {s['itemsets']:,} frequent itemsets, {s['rules']:,} rules"]
         if s["skipped_rows"]:
             lines.append(f"  {s['skipped_rows']:,} lines left out: no basket id or no item id")
+        if "set_aside" in s:
+            lines += ["  " + line for line in set_aside_lines(s["set_aside"], "basket")]
         for row in table.slice(0, 10).to_pylist():
             lines.append(
                 f"  {row['antecedents']} -> {row['consequents']}  support {row['support']:.4f}  "

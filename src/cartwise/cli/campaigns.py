@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
+from cartwise.core.durations import format_duration
 from cartwise.pipelines.stores import opened
 
 
@@ -63,7 +64,7 @@ def send(
         from cartwise.pipelines.campaigns import broadcast
 
         def paused(reason: str, seconds: float) -> None:
-            click.echo(f"Paused: {reason}; retrying in {seconds:g} s.", err=True)
+            click.echo(f"Paused: {reason}; retrying in {format_duration(seconds)}.", err=True)
 
         result = broadcast(
             store,

@@ -82,9 +82,37 @@ def emit(result: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]]
         if isinstance(value, dict):
             click.echo(f"{key}:")
             for k, v in value.items():
-                click.echo(f"  {k}: {v}")
+                click.echo(f"  {_shown(k, v, within=key)}")
         else:
-            click.echo(f"{key}: {value}")
+            click.echo(_shown(key, value))
+
+
+def _shown(key: Any, value: Any, within: Any = "") -> str:
+    """`key: value`, a duration in seconds (`seconds`, `*_seconds`) in the unit that fits."""
+    from cartwise.core.durations import format_duration
+
+    name = str(key)
+    if isinstance(value, dict) and name == "seconds":
+        return f"{name}: " + ", ".join(_shown(k, v, within=name) for k, v in value.items())
+    timed = name == "seconds" or name.endswith("_seconds") or within == "seconds"
+    if timed and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{name.removesuffix('_seconds') if name != 'seconds' else 'took'}: {format_duration(value)}"
+    return f"{key}: {value}"
+
+
+def set_aside_lines(report: dict[str, Any], what: str) -> list[str]:
+    """Text lines for the records a command set aside (`cartwise.pipelines.bad_rows`): the
+    count, then each reason with its first lines as an editor numbers them."""
+    if not report["set_aside"]:
+        return []
+    lines = [f"Set aside {report['set_aside']:,} unusable {what} records (--strict fails instead):"]
+    for r in report["reasons"][:5]:
+        more = ", ..." if r["count"] > len(r["lines"]) else ""
+        shown = ", ".join(map(str, r["lines"]))
+        lines.append(
+            f"  {r['count']:,} {r['reason']} (line{'s' if r['count'] > 1 else ''} {shown}{more}, e.g. {r['example']!r})"
+        )
+    return lines
 
 
 @contextmanager

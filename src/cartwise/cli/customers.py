@@ -17,7 +17,7 @@ def customers() -> None:
 
 
 def _forgotten(r: dict[str, Any]) -> str:
-    lines = [f"Erased {r['total']} rows (logged as {r['subject_sha256'][:16]}...):"]
+    lines = [f"Erased {r['total']} rows (logged as {r['subject_hash'][:16]}...):"]
     lines += [f"  {table}: {n}" for table, n in r["removed"].items()]
     lines += [f"Collector log: {r['log']}.", f"Artefacts: {r['artefacts']}."]
     return "\n".join(lines)

@@ -83,7 +83,9 @@ def demo(
 
     The store at --db is deleted and rebuilt; only a store an earlier `cartwise demo` made, or
     one without events, users or items, is deleted. Ground truth lands in `truth_*` tables and
-    `promotions`, so models can be checked against known answers.
+    `promotions`, so models can be checked against known answers. The built-in journeys are
+    applied (`cartwise journeys builtins`), and the live replay feeds them; their e-mail goes to
+    a local SMTP sink the demo runs.
     """
     config = demo_config(
         seed=seed, users=users, items=items, days=days, start=_first_day(start, days, serving=not no_serve)
@@ -107,6 +109,19 @@ def demo(
             from cartwise.pipelines.train import train_all
 
             counts["trained"] = train_all(store, progress=report)
+        from cartwise.pipelines.journey_library import apply_builtin_journeys
+
+        report("applying the built-in journeys")
+        journeys = apply_builtin_journeys(store, settings)
+        counts["journeys"] = [j["journey"] for j in journeys if "skipped" not in j]
+        skipped = {j["journey"]: j["skipped"] for j in journeys if "skipped" in j}
+        if (
+            skipped
+        ):  # e.g. win-back needs the profiles' p_alive: `--train`, or `cartwise train` then `journeys apply`
+            counts["journeys_skipped"] = skipped
+        for name, reason in skipped.items():
+            if not as_json:
+                click.echo(f"Journey {name} not applied: {reason}", err=True)
     emit(
         counts,
         as_json,

@@ -144,7 +144,8 @@ def analyze(
     (--db), or summary statistics (--summary FILE.csv).
 
     From the store, exposed users are compared on conversion, revenue, orders and units per
-    user and revenue per order, over purchases after each user's first exposure. Prints the relative lift with its interval, Welch's p-value of no difference, the Bayesian
+    user and revenue per order, over purchases after each user's first exposure; a recommender
+    experiment adds ctr, impression_conversion and revenue_per_mille from its impressions. Prints the relative lift with its interval, Welch's p-value of no difference, the Bayesian
     chance to win and risk, and the SRM p-value (a warning below 0.001). With --json:
     {"srm_p", "results": [{"metric", "variant", "users", "mean", "lift", "lift_ci", "p_value",
     "chance_to_win", "risk"}]}. Variants with fewer than 30 users get no interval.

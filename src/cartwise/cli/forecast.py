@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from cartwise.cli.common import emit, json_option
+from cartwise.cli.common import emit, json_option, set_aside_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,6 +27,7 @@ def _series_options(func: F) -> F:
         click.option("--covariates", type=_FILE, default=None, help="Known regressors per id and period, history and future rows (prices, promotions, flags)."),
         click.option("--season-length", type=int, default=None, help="Periods per season [default: 7 daily, 52 weekly, 1 integer periods]."),
         click.option("--covariates-fill", type=click.Choice(["last", "drop", "error"]), default="last", show_default=True, help="A future period missing from --covariates: last carries the series' last known values forward, drop leaves the period out of the forecast, error stops. Filled periods are reported."),
+        click.option("--strict", is_flag=True, help="Fail on unusable history records instead of setting them aside (counted and reported by line, like `cartwise ingest` quarantines them)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -57,6 +58,13 @@ def _human_fill(result: dict[str, Any]) -> list[str]:
     return lines  # fmt: skip
 
 
+def _set_aside(result: dict[str, Any]) -> list[str]:
+    """The history's and the covariates' records set aside, in words."""
+    report = result["set_aside"]
+    covariates = report.get("covariates") or {"set_aside": 0}
+    return set_aside_lines(report, "history") + set_aside_lines(covariates, "covariate")
+
+
 def _human_forecast(result: dict[str, Any]) -> str:
     models = ", ".join(f"{k}: {v}" for k, v in result["models"].items())
     lines = [
@@ -66,7 +74,7 @@ def _human_forecast(result: dict[str, Any]) -> str:
     if result["fallbacks"]:
         lines.append(f"{len(result['fallbacks'])} series used a simpler model:")
         lines += [f"  {sid}: {why}" for sid, why in list(result["fallbacks"].items())[:10]]
-    return "\n".join(lines + _human_fill(result))
+    return "\n".join(lines + _human_fill(result) + _set_aside(result))
 
 
 def _human_backtest(result: dict[str, Any]) -> str:
@@ -79,7 +87,7 @@ def _human_backtest(result: dict[str, Any]) -> str:
             f"{row['model']:<24}{row['mase']:>8.3f}{row['smape']:>8.2f}{row['coverage_80']:>8.3f}"
             f"{row['coverage_95']:>8.3f}{row['n_series']:>8}"
         )
-    return "\n".join(lines + _human_fill(result))
+    return "\n".join(lines + _human_fill(result) + _set_aside(result))
 
 
 @click.group(invoke_without_command=True)
@@ -97,7 +105,7 @@ def _human_backtest(result: dict[str, Any]) -> str:
 @click.pass_context
 def forecast(ctx: click.Context, history: Path | None, id_col: str | None, date_col: str | None, value_col: str | None,
              freq: str, horizon: int | None, covariates: Path | None, season_length: int | None,
-             covariates_fill: str, model: str, out: Path | None, as_json: bool) -> None:  # fmt: skip
+             covariates_fill: str, strict: bool, model: str, out: Path | None, as_json: bool) -> None:  # fmt: skip
     """Forecast demand per series for the next --horizon periods, with 80% and 95% intervals.
 
     `cartwise forecast backtest ...` scores the models instead.
@@ -112,7 +120,7 @@ def forecast(ctx: click.Context, history: Path | None, id_col: str | None, date_
     result = run_forecast(
         history, id_col, date_col, value_col, horizon, out,  # type: ignore[arg-type]
         freq=freq, covariates=covariates, model=model, season_length=season_length,
-        covariates_fill=covariates_fill,
+        covariates_fill=covariates_fill, strict=strict,
     )  # fmt: skip
     emit(result, as_json, _human_forecast)
 
@@ -133,7 +141,7 @@ def forecast(ctx: click.Context, history: Path | None, id_col: str | None, date_
 @json_option
 def backtest(history: Path | None, id_col: str | None, date_col: str | None, value_col: str | None, freq: str,
              horizon: int | None, covariates: Path | None, season_length: int | None, covariates_fill: str,
-             models: tuple[str, ...], windows: int, as_json: bool) -> None:  # fmt: skip
+             strict: bool, models: tuple[str, ...], windows: int, as_json: bool) -> None:  # fmt: skip
     """Rolling-origin backtest: MASE, sMAPE and interval coverage per model, beside naive and statsforecast AutoETS."""
     _require(
         click.get_current_context(),
@@ -148,7 +156,7 @@ def backtest(history: Path | None, id_col: str | None, date_col: str | None, val
     result = run_backtest(
         history, id_col, date_col, value_col, horizon,  # type: ignore[arg-type]
         freq=freq, covariates=covariates, models=models, windows=windows, season_length=season_length,
-        covariates_fill=covariates_fill,
+        covariates_fill=covariates_fill, strict=strict,
     )  # fmt: skip
     emit(result, as_json, _human_backtest)
 

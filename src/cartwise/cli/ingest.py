@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
+from cartwise.core.durations import format_duration
 from cartwise.core.files import require_file
 from cartwise.pipelines.choices import FORMATS, KINDS
 
@@ -27,7 +28,7 @@ def _human(result: dict[str, Any]) -> str:
     for summary in result["files"]:
         lines.append(
             f"{summary['source']}: read {summary['read']:,} = loaded {summary['loaded']:,} + duplicates "
-            f"{summary['duplicates']:,} + rejected {summary['rejected']:,}  ({summary['seconds']} s)"
+            f"{summary['duplicates']:,} + rejected {summary['rejected']:,}  ({format_duration(summary['seconds'])})"
         )
         if summary["updated"]:
             lines.append(f"  {summary['updated']:,} existing {summary['table']} were updated")
@@ -119,7 +120,8 @@ def ingest(
     """Load KIND (events, items, users or transactions) from FILES into the store.
 
     Formats: CSV, TSV, whitespace-separated logs, Parquet, JSONL, RecBole atomic files and
-    CDNOW logs, gzipped or not. Each file loads in one transaction; rejected rows go to the
+    CDNOW logs, gzipped or not; for events also GA4's BigQuery export (--format ga4) and
+    Shopify's orders CSV (--format shopify). Each file loads in one transaction; rejected rows go to the
     quarantine table and to FILE.quarantine.csv. Re-loading a file adds nothing.
     """
     for path in files:

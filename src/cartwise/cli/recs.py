@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
-from cartwise.cli.common import emit, json_option
+from cartwise.cli.common import emit, json_option, set_aside_lines
+from cartwise.core.durations import format_duration
 from cartwise.core.files import require_file
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,6 +26,7 @@ def _interaction_options(func: F) -> F:
         click.option("--time-col", default=None, help="Column with the time (ISO 8601 or epoch seconds); enables recency and sessions."),
         click.option("--basket-col", default=None, help="Column with the order or session id."),
         click.option("--items", type=_FILE, default=None, help="Item catalogue (item_id, title, description, category, brand, price) for content features."),
+        click.option("--strict", is_flag=True, help="Fail on unusable interaction records instead of setting them aside (counted and reported by line, like `cartwise ingest` quarantines them)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -49,7 +51,7 @@ def recs() -> None:
 )
 @json_option
 def fit(interactions: Path, user_col: str, item_col: str, time_col: str | None, basket_col: str | None,
-        items: Path | None, model: str, out: Path, as_json: bool) -> None:  # fmt: skip
+        items: Path | None, strict: bool, model: str, out: Path, as_json: bool) -> None:  # fmt: skip
     """Train a recommender from an interactions file (no store needed) and save it to --out."""
     for path in (interactions, items):
         if path is not None:
@@ -58,7 +60,7 @@ def fit(interactions: Path, user_col: str, item_col: str, time_col: str | None, 
 
     result = fit_from_file(
         interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
-        items=items, model=model, out=out,
+        items=items, model=model, out=out, strict=strict,
     )  # fmt: skip
     emit(result, as_json, _human_fit)
 
@@ -66,10 +68,10 @@ def fit(interactions: Path, user_col: str, item_col: str, time_col: str | None, 
 def _human_fit(result: dict[str, Any]) -> str:
     lines = [
         f"Trained {result['model']} on {result['interactions']} interactions ({result['users']} users, "
-        f"{result['items']} items) in {result['fit_seconds']:.2f} s; saved to {result['out']}."
+        f"{result['items']} items) in {format_duration(result['fit_seconds'])}; saved to {result['out']}."
     ]
     lines += [f"Note: {note}" for note in result["notes"]]
-    return "\n".join(lines)
+    return "\n".join(lines + set_aside_lines(result["set_aside"], "interaction"))
 
 
 @recs.command("recommend")
@@ -125,13 +127,14 @@ def recommend(model_dir: Path, users: Path, n: int, include_seen: bool, out: Pat
 )
 @json_option
 def evaluate(interactions: Path, user_col: str, item_col: str, time_col: str | None, basket_col: str | None,
-             items: Path | None, split: str, k: int, models: tuple[str, ...], seen: str, as_json: bool) -> None:  # fmt: skip
+             items: Path | None, strict: bool, split: str, k: int, models: tuple[str, ...], seen: str,
+             as_json: bool) -> None:  # fmt: skip
     """Score models on held-out interactions beside popularity, own-most-frequent and implicit ALS baselines."""
     from cartwise.pipelines.recs import evaluate_from_file
 
     result = evaluate_from_file(
         interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
-        items=items, split=split, k=k, models=models, seen=seen,
+        items=items, split=split, k=k, models=models, seen=seen, strict=strict,
     )  # fmt: skip
     emit(result, as_json, _human_evaluate)
 
@@ -149,4 +152,4 @@ def _human_evaluate(result: dict[str, Any]) -> str:
             f"{row[f'hit_rate@{k}']:>8.4f}{row['coverage']:>8.3f}{row['novelty']:>8.2f}{row['fit_seconds']:>8.2f}"
             f"{row[f'ndcg@{k}_vs_als']:>7.2f}x"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + set_aside_lines(result["set_aside"], "interaction"))

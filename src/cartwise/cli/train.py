@@ -14,7 +14,10 @@ from cartwise.pipelines.stores import opened
 @db_option
 @json_option
 def train(db: Path | None, as_json: bool) -> None:
-    """Rebuild profiles (RFM, CLV, P(alive), clusters, segments) and retrain the recommender.
+    """Rebuild profiles (RFM, CLV, P(alive), clusters, segments), uplift and the recommender.
+
+    Uplift is fitted when the store holds a campaign with a holdout (the latest one; the demo
+    shop's past e-mail), so the profiles' `uplift` field is filled.
 
     Exits 1 when a part failed (the report says which and why; the other parts are saved).
     """

@@ -64,12 +64,23 @@ def uplift() -> None:
 _campaign = click.option(
     "--campaign",
     required=True,
-    help=f"The randomised campaign (treatment and holdout) to learn from, e.g. {_PAST_CAMPAIGN}.",
+    help="A campaign sent by Cartwise with a holdout (its send log and holdout members) to learn "
+    f"from, e.g. {_PAST_CAMPAIGN}.",
+)
+
+
+_window = click.option(
+    "--window-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Days after the first send in which an order counts [default: the demo's window for its "
+    "past campaign, else 7].",
 )
 
 
 @uplift.command("fit")
 @_campaign
+@_window
 @click.option(
     "--learner",
     type=click.Choice(list(_LEARNERS)),
@@ -85,7 +96,9 @@ _campaign = click.option(
 )
 @db_option
 @json_option
-def fit(campaign: str, learner: str, out: Path | None, db: Path | None, as_json: bool) -> None:
+def fit(
+    campaign: str, window_days: int | None, learner: str, out: Path | None, db: Path | None, as_json: bool
+) -> None:
     """Fit on the campaign, score every customer as of the latest data, save `uplift_scores`.
 
     Uplift is the predicted change in the probability of a purchase within the campaign's
@@ -98,17 +111,20 @@ def fit(campaign: str, learner: str, out: Path | None, db: Path | None, as_json:
 
     settings = settings_for(db)
     with opened(settings, create=False) as store, progress("Fitting", not as_json):
-        report = fit_uplift(store, campaign, learner=learner, out=out)
+        report = fit_uplift(store, campaign, learner=learner, out=out, window_days=window_days)
     emit(report, as_json, _format_fit)
 
 
 @uplift.command("evaluate")
 @_campaign
+@_window
 @click.option("--k", type=float, default=0.3, show_default=True, help="Share of the audience targeted.")
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-fitting folds.")
 @db_option
 @json_option
-def evaluate(campaign: str, k: float, folds: int, db: Path | None, as_json: bool) -> None:
+def evaluate(
+    campaign: str, window_days: int | None, k: float, folds: int, db: Path | None, as_json: bool
+) -> None:
     """Compare targeting the top k by uplift (X and T learner), by purchase propensity and at random.
 
     Every customer of the campaign gets a score from models fitted on the other folds. Realised
@@ -119,7 +135,7 @@ def evaluate(campaign: str, k: float, folds: int, db: Path | None, as_json: bool
 
     settings = settings_for(db)
     with opened(settings, read_only=True) as store, progress("Evaluating", not as_json):
-        report = evaluate_uplift(store, campaign, k=k, folds=folds)
+        report = evaluate_uplift(store, campaign, k=k, folds=folds, window_days=window_days)
     emit(report, as_json, format_evaluation)
 
 

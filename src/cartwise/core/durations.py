@@ -21,3 +21,33 @@ def parse_duration(text: str, *, name: str = "duration") -> timedelta:
         )
     value, unit = float(match.group(1)), match.group(2)
     return timedelta(**{_UNITS[unit]: value})
+
+
+# (unit, seconds in it): a duration is shown in the largest unit it reaches at least once.
+_DISPLAY_UNITS = (("d", 86_400.0), ("h", 3_600.0), ("min", 60.0), ("s", 1.0))
+
+
+def format_duration(seconds: float | None) -> str:
+    """A duration for people, in the unit that fits: `9.6 s`, `4.5 min`, `3.2 h`, `2.1 d`.
+
+    The largest of days, hours, minutes and seconds that the duration reaches at least once,
+    with three significant figures (`0.25 s` below one second; `0 s` for zero). `None` gives ``.
+    """
+    if seconds is None:
+        return ""
+    value = float(seconds)
+    if value != value:  # NaN: nothing to show
+        return ""
+    magnitude = abs(value)
+    for unit, size in _DISPLAY_UNITS:
+        if magnitude >= size:
+            return f"{_three_figures(value / size)} {unit}"
+    return f"{_three_figures(value)} s" if value else "0 s"
+
+
+def _three_figures(value: float) -> str:
+    """Three significant figures without an exponent: 9.63, 45.2, 312, 0.0123."""
+    text = f"{value:.3g}"
+    if "e" in text:
+        text = f"{value:.0f}" if abs(value) >= 1 else f"{value:.6f}".rstrip("0").rstrip(".")
+    return text

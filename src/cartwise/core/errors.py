@@ -7,6 +7,9 @@ An error about one parameter carries it in `parameter`, by its Python and API na
 (`min_support`), and its message does not name it: each surface words the name in its own
 terms (`render`): the CLI as the option that maps to it (`--min-support`), the API as
 `min_support` (also in the body's `parameter` key). `str(error)` is the API's wording.
+A hint that names other parameters writes each as `python_name` does (in backticks) and
+lists them in `mentions`, so each surface words those too (the CLI: "pass `delimiter` ';'"
+becomes "pass --delimiter ';'").
 """
 
 from __future__ import annotations
@@ -29,16 +32,23 @@ class CartwiseError(Exception):
     code = "error"
     """A stable word for the kind of error (the `error` key of the CLI's and the API's JSON)."""
 
-    def __init__(self, message: str = "", *, parameter: str | None = None) -> None:
+    def __init__(
+        self, message: str = "", *, parameter: str | None = None, mentions: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.parameter = parameter
+        self.mentions = mentions
 
     def render(self, name: Callable[[str], str] = python_name) -> str:
-        """The message for a surface whose name for a parameter is `name(parameter)`."""
+        """The message for a surface whose name for a parameter is `name(parameter)`; the
+        parameters in `mentions`, written in the message as `python_name(p)`, are renamed too."""
+        text = self.message
+        for other in self.mentions:
+            text = text.replace(python_name(other), name(other))
         if self.parameter is None:
-            return self.message
-        return f"{name(self.parameter)}: {self.message}"
+            return text
+        return f"{name(self.parameter)}: {text}"
 
     def __str__(self) -> str:
         return self.render()

@@ -165,8 +165,10 @@ def _build_stats(frame: pd.DataFrame, cuped: bool) -> dict[tuple[str, str], tupl
         missing = [c for c in CUPED_COLUMNS if c not in frame.columns]
         if missing:
             raise InputError(
-                f"--cuped needs the columns {', '.join(CUPED_COLUMNS)}; the summary lacks "
-                f"{', '.join(f'`{c}`' for c in missing)}. Add the pre-period sums or drop --cuped."
+                f"needs the columns {', '.join(CUPED_COLUMNS)}; the summary lacks "
+                f"{', '.join(f'`{c}`' for c in missing)}. Add the pre-period sums or turn `cuped` off.",
+                parameter="cuped",
+                mentions=("cuped",),
             )
     ratio = any(_has_column(frame, c) for c in RATIO_COLUMNS)
     if ratio:

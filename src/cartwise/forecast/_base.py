@@ -99,6 +99,21 @@ def zero_lower_bounds(frame: dict[str, np.ndarray], history: np.ndarray) -> dict
     return {c: np.zeros_like(v) if c.startswith("lo-") else v for c, v in frame.items()}
 
 
+_INIT_PARAMS: dict[type, tuple[str, ...]] = {}
+
+
+def _init_params(cls: type) -> tuple[str, ...]:
+    """Names of the constructor's arguments, read once per class: `clone` runs for every
+    backtest window of every series, and `inspect.signature` costs more than the fit of a
+    moving average."""
+    names = _INIT_PARAMS.get(cls)
+    if names is None:
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        names = tuple(n for n, p in inspect.signature(cls).parameters.items() if p.kind in kinds)
+        _INIT_PARAMS[cls] = names
+    return names
+
+
 class Forecaster:
     """Base class of demand forecasters.
 
@@ -120,11 +135,7 @@ class Forecaster:
     # -- hyperparameters ---------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments, read back from the attributes of the same names."""
-        if type(self).__init__ is object.__init__:
-            return {}
-        sig = inspect.signature(type(self).__init__)
-        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        return {n: getattr(self, n) for n, p in sig.parameters.items() if n != "self" and p.kind in kinds}
+        return {n: getattr(self, n) for n in _init_params(type(self))}
 
     def clone(self) -> Self:
         """An unfitted copy with the same hyperparameters."""

@@ -46,6 +46,34 @@ MAX_DERIVED = 4
 """At most this many price and flag columns get derived features (logs, ratios, interactions)."""
 
 
+def _rolling_median(y: np.ndarray, window: int) -> np.ndarray:
+    """Median of the non-missing values among y[t − window + 1 … t], for each t (NaN if none).
+
+    The same values as pandas' `rolling(window, min_periods=1).median()`, computed for all
+    windows at once (sorted, missing values last), since it runs for every series and cut.
+    """
+    if y.size == 0:
+        return y.astype(float)
+    padded = np.concatenate([np.full(window - 1, np.nan), y.astype(float)])
+    s = np.sort(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+    count = np.sum(~np.isnan(s), axis=1)
+    rows = np.arange(s.shape[0])
+    lo = s[rows, np.maximum(count - 1, 0) // 2]
+    hi = s[rows, np.maximum(count, 1) // 2 - (count == 0)]
+    return np.where(count > 0, (lo + hi) / 2, np.nan)
+
+
+def _column_medians(M: np.ndarray) -> np.ndarray:
+    """Median of the finite values of each column of M (NaN for a column without any)."""
+    out = np.full(M.shape[1], np.nan)
+    for j in range(M.shape[1]):
+        col = M[:, j]
+        col = col[np.isfinite(col)]
+        if col.size:
+            out[j] = np.median(col)
+    return out
+
+
 def _scale(y: np.ndarray) -> float:
     s = float(np.nanmean(np.abs(y))) if np.isfinite(y).any() else 0.0
     return s if s > 0 else 1.0
@@ -123,7 +151,7 @@ class GradientBoosting(Forecaster):
             with np.errstate(invalid="ignore", divide="ignore"):
                 cols.append(np.where(cnt > 0, (csum[end] - csum[start]) / np.maximum(cnt, 1), np.nan))
         # The rolling median: the regular level between promotion spikes.
-        median = pd.Series(ys).rolling(12, min_periods=1).median().to_numpy()
+        median = _rolling_median(ys, 12)
         idx = targets - L
         cols.append(np.where((idx >= 0) & (idx < n), median[np.clip(idx, 0, max(n - 1, 0))], np.nan))
         seasonal = self._seasonal_lag()
@@ -166,7 +194,7 @@ class GradientBoosting(Forecaster):
         P = X[:, self.prices_]
         with np.errstate(invalid="ignore", divide="ignore"):
             logp = np.log(np.where(P > 0, P, np.nan))
-            regular = np.nanmedian(logp[:n], axis=0) if n and np.isfinite(logp[:n]).any() else np.nan
+            regular = _column_medians(logp[:n])
             relative = logp - regular
         cols = [logp, relative]
         k = len(self.prices_)
@@ -316,18 +344,19 @@ class GradientBoosting(Forecaster):
                 raise InputError(f"Series {i}: future covariates have {Xf.shape[0]} rows; {h} are needed.")
             Xs_all.append(np.vstack([X, Xf[:h]]))
         means = self._forecast(self.model_, self.ys_, Xs_all, h, cut=0)
+        halfwidths = {}
+        for level in LEVELS:
+            q = conformal_halfwidth(np.abs(self.scaled_errors_), level / 100)
+            halfwidths[level] = 0.0 if math.isnan(q) else q
         out = []
         for y, mean, scale in zip(self.ys_, means, self.scales_, strict=True):
             cols = {"mean": mean}
-            for level in LEVELS:
-                q = conformal_halfwidth(np.abs(self.scaled_errors_), level / 100)
-                q = 0.0 if math.isnan(q) else q
+            for level, q in halfwidths.items():
                 cols[f"lo-{level}"] = mean - q * scale
                 cols[f"hi-{level}"] = mean + q * scale
-            frame = pd.DataFrame({c: cols[c] for c in COLUMNS})
             if np.nanmin(y) >= 0:
-                frame = frame.clip(lower=0.0)
-            out.append(frame)
+                cols = {c: np.maximum(v, 0.0) for c, v in cols.items()}
+            out.append(pd.DataFrame({c: cols[c] for c in COLUMNS}))
         return out
 
     def elasticities(self, Xs_future: Sequence[Any], column: int, change: float = 0.1) -> np.ndarray:

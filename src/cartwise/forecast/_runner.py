@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,18 +148,29 @@ def forecast_panel(panel: Panel, horizon: int, model: str = "auto", n_windows: i
             DataWarning,
             stacklevel=2,
         )
-    parts = []
+    # One frame built from arrays at the end: a frame per series costs more than a moving average.
+    ids: list[str] = []
+    positions: list[np.ndarray] = []
+    values: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
     for i, (sid, y, start) in enumerate(zip(panel.ids, panel.ys, panel.starts, strict=True)):
-        frame = chosen[i][1][list(COLUMNS)].rename(columns=_RENAME)
-        positions = np.arange(start + y.size, start + y.size + horizon)
-        frame.insert(0, "date", panel.label(positions))
-        frame.insert(0, "id", sid)
+        frame = chosen[i][1]
+        pos = np.arange(start + y.size, start + y.size + horizon)
+        keep = np.ones(horizon, dtype=bool)
         if sid in panel.omitted:
             # Periods whose covariates were missing (fill policy `drop`): the global model's
             # forecast of one period does not use another period's covariates, so the rest stand.
-            frame = frame[~np.isin(positions, panel.omitted[sid])]
-        parts.append(frame)
-    result = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+            keep = ~np.isin(pos, panel.omitted[sid])
+        ids += [sid] * int(keep.sum())
+        positions.append(pos[keep])
+        for c in COLUMNS:
+            values[c].append(frame[c].to_numpy(dtype=float)[keep])
+    if not ids:
+        return PanelForecast(
+            pd.DataFrame(columns=list(OUTPUT_COLUMNS)), {panel.ids[i]: c[2] for i, c in chosen.items()}, notes
+        )
+    columns: dict[str, Any] = {"id": ids, "date": panel.label(np.concatenate(positions))}
+    columns.update({_RENAME[c]: np.concatenate(values[c]) for c in COLUMNS})
+    result = pd.DataFrame(columns)
     return PanelForecast(result, {panel.ids[i]: c[2] for i, c in chosen.items()}, notes)
 
 

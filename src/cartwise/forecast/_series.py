@@ -210,11 +210,14 @@ def build_panel(
     value_col: str,
     freq: Freq | str = "auto",
     season_length: int | None = None,
+    lines: np.ndarray | None = None,
 ) -> Panel:
     """Series from a long table with one row per (id, period), on a common grid.
 
     Raises `InputError` for missing columns, unparseable dates or values, duplicate
-    (id, period) rows and mixed frequencies. Empty values are missing periods.
+    (id, period) rows and mixed frequencies. Empty values are missing periods. `lines`: the
+    line of the file each row came from (as an editor numbers them), named in the duplicate
+    rows' message instead of the row numbers (rows set aside before would shift those).
     """
     _require_columns(history, {"id_col": id_col, "date_col": date_col, "value_col": value_col}, "history")
     if len(history) == 0:
@@ -228,8 +231,13 @@ def build_panel(
     dup = key.duplicated(keep=False).to_numpy()
     if dup.any():
         first = key[dup].iloc[0]
+        where = (
+            f"rows {_rows(dup)}"
+            if lines is None
+            else f"lines {', '.join(str(int(v)) for v in np.asarray(lines)[dup][:5])}"
+        )
         raise InputError(
-            f"{int(key.duplicated().sum())} duplicate ({id_col}, {date_col}) rows (rows {_rows(dup)}, e.g. "
+            f"{int(key.duplicated().sum())} duplicate ({id_col}, {date_col}) rows ({where}, e.g. "
             f"{first['id']!r} at {first['p']}); keep one row per series and period (sum them first)."
         )
     step, label = _infer_step(ids, periods, kind, freq)

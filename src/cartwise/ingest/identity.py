@@ -89,19 +89,33 @@ def _log(
     )
 
 
-def _repoint(store: Store, old: str, new: str) -> None:
+def _derived_tables(store: Store) -> tuple[str, ...]:
+    """The tables of `_REWRITTEN` this store has (one catalogue query, ~5 ms: once per batch,
+    not once per link, which cost a GA4 export with 1,300 sign-ins 32 s)."""
+    present = set(store.table_names())
+    return tuple(t for t in _REWRITTEN if t in present)
+
+
+def _repoint(store: Store, old: str, new: str, tables: tuple[str, ...] | None = None) -> None:
     """Rewrite `old`'s rows to `new` in the events and the tables derived from them."""
     con = store.con
     con.execute(
         "UPDATE events SET user_id = $2, anonymous_id = coalesce(anonymous_id, $1) WHERE user_id = $1",
         [old, new],
     )
-    for table in _REWRITTEN:
-        if store.has_table(table):
-            con.execute(f"UPDATE {table} SET user_id = $2 WHERE user_id = $1", [old, new])
+    for table in _derived_tables(store) if tables is None else tables:
+        con.execute(f"UPDATE {table} SET user_id = $2 WHERE user_id = $1", [old, new])
 
 
-def link(store: Store, from_id: str, into_id: str, evidence: str, *, event_id: str | None = None) -> str:
+def link(
+    store: Store,
+    from_id: str,
+    into_id: str,
+    evidence: str,
+    *,
+    event_id: str | None = None,
+    tables: tuple[str, ...] | None = None,
+) -> str:
     """Link `from_id` to `into_id` on `evidence`; returns `merged`, `already` or `refused`.
 
     Call inside the writer's transaction. When the first side is a known customer and the
@@ -130,7 +144,7 @@ def link(store: Store, from_id: str, into_id: str, evidence: str, *, event_id: s
         "INSERT INTO identities SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM identities WHERE alias_id = ?)",
         [source, target, evidence, _now(), source],
     )
-    _repoint(store, source, target)
+    _repoint(store, source, target, tables)
     _log(store, source, target, evidence, "merged", "", event_id)
     return "merged"
 
@@ -158,6 +172,63 @@ def _apply_traits(store: Store, user_id: str, ts: datetime, traits: dict[str, An
         )
 
 
+def _link_new_visitors(store: Store, source: str, tables: tuple[str, ...]) -> set[tuple[str, str, str]]:
+    """Link in one pass the visitors of `source` that `link` would merge without a choice:
+    an anonymous id seen beside exactly one user id in the batch, that is not known, linked,
+    nor itself a customer, and whose customer is not being linked in the batch. Returns the
+    evidence applied, as the `tried` keys of `stitch`; the rest goes through `link`.
+
+    One statement per table instead of ~10 per link: a GA4 export signs in thousands of
+    browsers at once (1,269 links took 56 s one by one on a loaded 2-core machine).
+    """
+    con = store.con
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _cw_links AS
+        WITH pairs AS (
+            SELECT anonymous_id AS alias_id, user_id, arg_min(event_id, ts) AS event_id
+            FROM {source}
+            WHERE anonymous_id IS NOT NULL AND anonymous_id <> user_id AND type <> 'alias'
+            GROUP BY anonymous_id, user_id
+        ), single AS (
+            SELECT * FROM pairs
+            WHERE alias_id IN (SELECT alias_id FROM pairs GROUP BY alias_id HAVING count(*) = 1)
+        )
+        SELECT s.alias_id, coalesce(i.customer_id, s.user_id) AS customer_id, s.user_id, s.event_id
+        FROM single s LEFT JOIN identities i ON i.alias_id = s.user_id
+        WHERE s.alias_id NOT IN (SELECT alias_id FROM identities)
+          AND s.alias_id NOT IN (SELECT customer_id FROM identities WHERE customer_id IS NOT NULL)
+          AND s.alias_id NOT IN (SELECT user_id FROM users)
+          AND s.alias_id NOT IN (SELECT user_id FROM pairs)
+          AND s.user_id NOT IN (SELECT alias_id FROM pairs)
+          AND coalesce(i.customer_id, s.user_id) <> s.alias_id
+          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.user_id = s.alias_id
+                          AND (e.anonymous_id IS NULL OR e.anonymous_id <> e.user_id))"""
+    )
+    try:
+        done = con.execute("SELECT alias_id, user_id FROM _cw_links").fetchall()
+        if not done:
+            return set()
+        now = _now()
+        con.execute(
+            "INSERT INTO identities SELECT alias_id, customer_id, 'identify', ? FROM _cw_links", [now]
+        )
+        con.execute(
+            """UPDATE events SET user_id = l.customer_id, anonymous_id = coalesce(events.anonymous_id, l.alias_id)
+               FROM _cw_links l WHERE events.user_id = l.alias_id"""
+        )
+        for table in tables:
+            con.execute(
+                f"UPDATE {table} SET user_id = l.customer_id FROM _cw_links l WHERE {table}.user_id = l.alias_id"
+            )
+        con.execute(
+            "INSERT INTO merges SELECT ?, alias_id, customer_id, 'identify', 'merged', '', event_id FROM _cw_links",
+            [now],
+        )
+    finally:
+        con.execute("DROP TABLE IF EXISTS _cw_links")
+    return {("identify", str(alias), str(user)) for alias, user in done}
+
+
 def stitch(store: Store, source: str, *, evidence: bool = True) -> dict[str, int]:
     """Apply the identity evidence in just-stored events (`source`, a relation with the
     canonical event columns) and rewrite their linked ids; inside the writer's transaction.
@@ -182,22 +253,31 @@ def stitch(store: Store, source: str, *, evidence: bool = True) -> dict[str, int
             ORDER BY ts"""
         ).fetchall()
     )
+    tables = _derived_tables(store) if found else ()
+    # Evidence already applied in this batch: first the plain sign-ins, all at once.
+    tried = _link_new_visitors(store, source, tables) if found else set()
+    counts["merged"] += len(tried)
     for event_id, user_id, anonymous_id, kind, ts, properties, email in found:
         if kind == "identify" and anonymous_id != user_id:  # an anonymous visitor stays unknown
             traits = json.loads(properties) if properties else {}
             if isinstance(traits, dict) and traits:
                 _apply_traits(store, resolve(store, str(user_id)), ts, traits)
                 counts["users"] += 1
-        if anonymous_id is not None and anonymous_id != user_id:
-            how = "alias" if kind == "alias" else "identify"
-            outcome = link(store, str(anonymous_id), str(user_id), how, event_id=str(event_id))
+        how = "alias" if kind == "alias" else "identify"
+        pair = (how, str(anonymous_id), str(user_id))
+        # A signed-in browser repeats its pair on every event: it is applied once per batch.
+        if anonymous_id is not None and anonymous_id != user_id and pair not in tried:
+            tried.add(pair)
+            outcome = link(store, str(anonymous_id), str(user_id), how, event_id=str(event_id), tables=tables)
             counts[outcome] = counts.get(outcome, 0) + 1
         if email:
             owner = con.execute(
                 "SELECT min(user_id) FROM users WHERE lower(email) = lower(?)", [email]
             ).fetchone()
             if owner and owner[0] is not None and owner[0] != user_id:
-                outcome = link(store, str(user_id), str(owner[0]), "email", event_id=str(event_id))
+                outcome = link(
+                    store, str(user_id), str(owner[0]), "email", event_id=str(event_id), tables=tables
+                )
                 counts[outcome] = counts.get(outcome, 0) + 1
     # Ids linked earlier that the batch used again: rewrite those rows too.
     linked = con.execute(

@@ -11,8 +11,24 @@ from typing import Literal
 KINDS: tuple[str, ...] = ("events", "items", "users", "transactions")
 """The canonical tables a file can be loaded into."""
 
-Format = Literal["auto", "csv", "tsv", "whitespace", "parquet", "jsonl", "recbole", "cdnow"]
-FORMATS: tuple[str, ...] = ("auto", "csv", "tsv", "whitespace", "parquet", "jsonl", "recbole", "cdnow")
-"""Input formats; `auto` detects one from the file name and first line."""
+Format = Literal["auto", "csv", "tsv", "whitespace", "parquet", "jsonl", "recbole", "cdnow", "ga4", "shopify"]
+FORMATS: tuple[str, ...] = (
+    "auto",
+    "csv",
+    "tsv",
+    "whitespace",
+    "parquet",
+    "jsonl",
+    "recbole",
+    "cdnow",
+    "ga4",
+    "shopify",
+)
+"""Input formats; `auto` detects one from the file name and first line. `ga4` (GA4's BigQuery
+export, Parquet or JSON lines) and `shopify` (Shopify's orders CSV) load events and are never
+detected: name them."""
 
-__all__ = ["FORMATS", "KINDS", "Format"]
+EVENT_FORMATS: tuple[str, ...] = ("ga4", "shopify")
+"""Formats that are read as canonical events (only `ingest events` takes them)."""
+
+__all__ = ["EVENT_FORMATS", "FORMATS", "KINDS", "Format"]

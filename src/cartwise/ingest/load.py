@@ -26,7 +26,7 @@ import pyarrow.compute
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest import quarantine as qr
 from cartwise.ingest.identity import stitch
-from cartwise.ingest.kinds import KINDS
+from cartwise.ingest.kinds import EVENT_FORMATS, KINDS
 from cartwise.ingest.mapping import MissingColumns, resolve_mapping, with_constants
 from cartwise.ingest.orders import any_order_stored, derive_orders, write_orders
 from cartwise.ingest.plain import prepare_plain
@@ -586,6 +586,11 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
     if kind not in KINDS:
         raise ConfigError(f"Cannot ingest {kind!r}; choose one of {', '.join(KINDS)}.")
     options = options or LoadOptions()
+    if options.format in EVENT_FORMATS and kind != "events":
+        raise ConfigError(
+            f"--format {options.format} holds events; run `cartwise ingest events FILE --format {options.format}`.",
+            parameter="format",
+        )
     began = time.perf_counter()
     path = Path(path)
     layout = parquet_layout(path) if is_plain_parquet(path, options.format) else None

@@ -33,7 +33,9 @@ def parse_map_options(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
     for pair in pairs:
         canonical, sep, source = pair.partition("=")
         if not sep or not canonical.strip() or not source.strip():
-            raise ConfigError(f"--map {pair!r} is not of the form canonical=source, e.g. --map ts=timestamp.")
+            raise ConfigError(
+                f"{pair!r} is not of the form canonical=source, e.g. ts=timestamp.", parameter="map"
+            )
         mapping[canonical.strip()] = source.strip()
     return mapping
 
@@ -45,7 +47,7 @@ def parse_set_options(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
         canonical, sep, value = pair.partition("=")
         if not sep or not canonical.strip():
             raise ConfigError(
-                f"--set {pair!r} is not of the form canonical=value, e.g. --set type=rating.", parameter="set"
+                f"{pair!r} is not of the form canonical=value, e.g. type=rating.", parameter="set"
             )
         constants[canonical.strip()] = value.strip()
     return constants
@@ -61,15 +63,16 @@ def with_constants(data: pa.Table, options: LoadOptions, table: Table) -> tuple[
     unknown = [c for c in options.constants if c not in table.column_names]
     if unknown:
         raise ConfigError(
-            f"--set names {', '.join(map(repr, unknown))}, not a column of {table.name}; "
+            f"names {', '.join(map(repr, unknown))}, not a column of {table.name}; "
             f"canonical columns are: {', '.join(table.column_names)}.",
             parameter="set",
         )
     both = sorted(set(options.constants) & set(options.mapping))
     if both:
         raise ConfigError(
-            f"{', '.join(both)} is given both a column (--map) and a constant (--set); keep one.",
+            f"{', '.join(both)} is given both a column (`map`) and a constant; keep one.",
             parameter="set",
+            mentions=("map",),
         )
     mapping = dict(options.mapping)
     for canonical, value in options.constants.items():
@@ -86,13 +89,15 @@ def load_mapping_file(path: str | Path) -> dict[str, Any]:
     try:
         content = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError(f"--mapping {path}: no such file.") from exc
+        raise ConfigError(f"{path}: no such file.", parameter="mapping") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--mapping {path} is not valid TOML: {exc}.") from exc
+        raise ConfigError(f"{path} is not valid TOML: {exc}.", parameter="mapping") from exc
     allowed = {"map", "set", "ts_format", "timezone", "format", "delimiter", "header", "encoding"}
     unknown = set(content) - allowed
     if unknown:
-        raise ConfigError(f"--mapping {path} has unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}.")
+        raise ConfigError(
+            f"{path} has unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}.", parameter="mapping"
+        )
     return content
 
 
@@ -118,8 +123,8 @@ def _toml_value(value: Any) -> str:
 class MissingColumns(InputError):
     """A required column has no source; `missing` lists the canonical names."""
 
-    def __init__(self, message: str, missing: list[str]) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, missing: list[str], *, mentions: tuple[str, ...] = ()) -> None:
+        super().__init__(message, mentions=mentions)
         self.missing = missing
 
 
@@ -133,15 +138,17 @@ def resolve_mapping(
     unknown = [c for c in explicit if c not in table.column_names]
     if unknown:
         raise ConfigError(
-            f"--map names {', '.join(map(repr, unknown))}, not a column of {table.name}; "
-            f"canonical columns are: {', '.join(table.column_names)}."
+            f"names {', '.join(map(repr, unknown))}, not a column of {table.name}; "
+            f"canonical columns are: {', '.join(table.column_names)}.",
+            parameter="map",
         )
     for canonical, src in explicit.items():
         if src not in columns:
             near = difflib.get_close_matches(src, columns, n=1)
             hint = f" Did you mean {near[0]!r}?" if near else ""
             raise InputError(
-                f"--map {canonical}={src}: {source} has no column {src!r}. Columns found: {', '.join(columns)}.{hint}"
+                f"{canonical}={src}: {source} has no column {src!r}. Columns found: {', '.join(columns)}.{hint}",
+                parameter="map",
             )
     mapping = dict(explicit)
     taken = set(mapping.values())
@@ -164,7 +171,7 @@ def resolve_mapping(
             near = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
             suggestion = near[0] if near else "<column>"
             lines.append(
-                f"`{name}` (map one with --map {name}={suggestion}, or give every row one value with --set {name}=VALUE)"
+                f"`{name}` (map one with `map` {name}={suggestion}, or give every row one value with `set` {name}=VALUE)"
             )
         wrong_delimiter = ""
         if len(columns) == 1:
@@ -172,18 +179,19 @@ def resolve_mapping(
                 if delimiter in columns[0]:
                     wrong_delimiter = (
                         f" Only one column was found and its name contains {label}: the file is probably "
-                        f"separated by {delimiter!r}; pass --delimiter {delimiter!r} (or --format csv/tsv)."
+                        f"separated by {delimiter!r}; pass `delimiter` {delimiter!r} (or `format` csv/tsv)."
                     )
                     break
         no_header = ""
         if header and columns and sum(bool(_NUMBERED.match(c)) for c in columns) * 2 >= len(columns):
             no_header = (
                 " The first line looks like data, not a header: if the file has no header line, pass "
-                "--no-header and map columns by number from 0 (e.g. --map user_id=0 --map ts=1)."
+                "`no_header` and map columns by number from 0 (e.g. `map` user_id=0 `map` ts=1)."
             )
         raise MissingColumns(
             f"{source} has no column for required {', '.join(lines)}. "
             f"Columns found: {', '.join(columns) or '(none)'}.{wrong_delimiter}{no_header}",
             missing,
+            mentions=("map", "set", "delimiter", "format", "no_header"),
         )
     return mapping

@@ -28,13 +28,13 @@ def refuse_all_malformed(path: Path, malformed: list[Malformed], format: str, he
         return
     fixes = {
         "cdnow": "check that the file is a CDNOW log (4 or 5 fields per line)",
-        "whitespace": "check --format, and --no-header when the first line is data (map columns by number)",
+        "whitespace": "check `format`, and `no_header` when the first line is data (map columns by number)",
     }
     fix = fixes.get(
         format,
-        "check --delimiter and --format"
+        "check `delimiter` and `format`"
         + (
-            ", and whether the header line matches the records (--no-header when it is data)"
+            ", and whether the header line matches the records (`no_header` when it is data)"
             if header
             else ""
         ),
@@ -44,6 +44,7 @@ def refuse_all_malformed(path: Path, malformed: list[Malformed], format: str, he
         f"(e.g. row {malformed[0].row}: {malformed[0].text[:80]!r}); nothing was loaded. The file's layout is "
         f"not what was expected: {fix}.",
         parameter="format",
+        mentions=("delimiter", "format", "no_header"),
     )
 
 

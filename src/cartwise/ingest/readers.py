@@ -418,6 +418,16 @@ def read_input(
     require_file(path)
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty (0 bytes); there is nothing to load.")
+    if format == "ga4":
+        from cartwise.ingest.ga4 import read_ga4  # it imports this module
+
+        with path.open("rb") as head:
+            parquet = head.read(4) == b"PAR1"
+        return read_ga4(path, None if parquet else _open_bytes(path))
+    if format == "shopify":
+        from cartwise.ingest.shopify import read_shopify
+
+        return read_shopify(path, _open_bytes(path), encoding)
     if format == "parquet" or (format == "auto" and _strip_gz(path).endswith((".parquet", ".pq"))):
         try:
             table = pq.read_table(path)
@@ -466,10 +476,12 @@ def _cdnow_columns(data: bytes, path: Path) -> list[str]:
         return list(CDNOW_MASTER_COLUMNS)
     raise InputError(
         f"{path} is not a CDNOW log: its first line has {width} fields "
-        f"({first.decode('utf-8', errors='replace')[:80]!r}). --format cdnow reads the 4-column master form "
+        f"({first.decode('utf-8', errors='replace')[:80]!r}). The cdnow format reads the 4-column master form "
         "(customer, date, CDs, dollars) or the 5-column sample form (customer, index, date, CDs, dollars), "
-        "separated by spaces; for another layout use --format whitespace --no-header and map columns by number.",
+        "separated by spaces; for another layout use `format` whitespace with `no_header` and map columns "
+        "by number.",
         parameter="format",
+        mentions=("format", "no_header"),
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cartwise.analytics import (
+    EVENT_KPIS,
     BasketRules,
     FunnelResult,
     SupportChoice,
@@ -28,6 +29,7 @@ from cartwise.analytics import (
     parse_steps,
     retention,
     stored_facts,
+    stored_orders,
     stored_timeline,
     suggest_min_support,
 )
@@ -219,6 +221,12 @@ def _events(store: Store) -> Any:
     return store.ibis().table("events")
 
 
+def _orders(store: Store) -> Any:
+    """The orders when some come from a transaction log, which KPIs and retention count
+    (`analytics.order_facts`); None otherwise."""
+    return stored_orders(store)
+
+
 def _store_funnel(
     store: Store, labels: list[str], window: timedelta, start: Any, end: Any, **options: Any
 ) -> FunnelResult:
@@ -265,10 +273,15 @@ def breakdowns(store: Store) -> list[str]:
     return found
 
 
-def _last_event_before(store: Store, end: datetime | None) -> datetime | None:
-    """The last event time before `end` that a calendar date can hold (see `in_calendar`)."""
+def _last_event_before(store: Store, end: datetime | None, *, orders: bool = False) -> datetime | None:
+    """The last event time before `end` that a calendar date can hold (see `in_calendar`);
+    with `orders`, of an event or an order: where the data stop (a store loaded from a
+    transaction log has orders only)."""
+    sources = "SELECT ts FROM events"
+    if orders and store.has_table("orders"):
+        sources += " UNION ALL SELECT ts FROM orders"
     row = store.con.execute(
-        "SELECT max(ts) FROM events WHERE ts < coalesce(?, 'infinity'::TIMESTAMP) AND ts <= ?",
+        f"SELECT max(ts) FROM ({sources}) WHERE ts < coalesce(?, 'infinity'::TIMESTAMP) AND ts <= ?",
         [end, datetime.max],
     ).fetchall()[0]
     return row[0] if row else None
@@ -284,15 +297,25 @@ def kpis_view(store: Store, grain: str = DEFAULT_GRAIN, start: Any = None, end: 
     complete period (the last one when none is complete) with, per tile KPI, `value`,
     `previous` and `change` ((value - previous) / previous, null when previous is 0).
     A period is complete when it ends on or before `end` and on or before the day after
-    the last event.
+    the last event or order (`last_data`). `needs_events`: the KPIs null in some period for
+    want of events (orders from a transaction log only; `cartwise.analytics.EVENT_KPIS`).
     """
     grain = _choice(grain, GRAINS, "grain")
     start_ts, end_ts = _range(start, end)
-    frame = _library_call(kpis, _events(store), grain, start=start_ts, end=end_ts, facts=stored_facts(store))
+    frame = _library_call(
+        kpis,
+        _events(store),
+        grain,
+        start=start_ts,
+        end=end_ts,
+        facts=stored_facts(store),
+        orders=_orders(store),
+    )
     last = _last_event_before(store, end_ts)
+    last_data = _last_event_before(store, end_ts, orders=True)
     cutoff: np.datetime64 | None = None
-    if last is not None:
-        cutoff = _day_after(last)
+    if last_data is not None:
+        cutoff = _day_after(last_data)
         if end_ts is not None:
             cutoff = min(cutoff, np.datetime64(end_ts, "us"))
     periods: list[dict[str, Any]] = []
@@ -331,9 +354,11 @@ def kpis_view(store: Store, grain: str = DEFAULT_GRAIN, start: Any = None, end: 
         "start": _iso(start_ts),
         "end": _iso(end_ts),
         "last_event": _iso(last),
+        "last_data": _iso(last_data),
         "periods": periods,
         "partial_periods": [p["period_start"] for p in periods if p["partial"]],
         "tiles": tiles,
+        "needs_events": [k for k in EVENT_KPIS if any(p[k] is None for p in periods)],
     }
 
 
@@ -499,6 +524,7 @@ def retention_view(
         start=start_ts,
         end=end_ts,
         facts=stored_facts(store),
+        orders=_orders(store),
     )
     numbers = sorted({int(p) for p in frame["period"]})
     position = {n: i for i, n in enumerate(numbers)}

@@ -18,21 +18,26 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 import pandas as pd
-from ibis.common.exceptions import IbisError
 
 from cartwise.core.errors import CartwiseError, InputError, ModelError, NotFoundError
 from cartwise.core.records import json_rows, json_value
 from cartwise.pages import dashboard
-from cartwise.pipelines import profiles as profiles_job
-from cartwise.pipelines.alive import fit_alive_model
-from cartwise.predict import rfm_summary
-from cartwise.profiles import RFM_SEGMENTS
+from cartwise.predict import fit_alive_model, rfm_summary
+from cartwise.profiles import (
+    HORIZON_WEEKS,
+    MONEY_FIELDS,
+    NO_PROFILES,
+    RFM_SEGMENTS,
+    SEGMENT_RULE_MAX_CHARS,
+    check_segment_rule,
+    list_segments,
+    segment_count,
+)
 from cartwise.store import Store
 
 if TYPE_CHECKING:
     from cartwise.service.service import Service
 
-NO_PROFILES = "No profiles yet: run `cartwise profiles build` (or `cartwise train`) to score customers."
 BUYER = "coalesce(orders, 0) >= 1"  # a buyer has an order; a visitor (profiled from events) has none
 SORTABLE: tuple[str, ...] = (
     "user_id",
@@ -65,10 +70,9 @@ LIST_COLUMNS: tuple[str, ...] = (
     "clv_12m",
     "cluster",
 )
-_MONEY = frozenset({"revenue", "avg_order_value", "clv_12m", "amount", "price"})
+_MONEY = MONEY_FIELDS
 MAX_LIMIT = 500
-MAX_RULE_CHARS = 1000
-HORIZON_WEEKS = profiles_job.HORIZON_WEEKS
+MAX_RULE_CHARS = SEGMENT_RULE_MAX_CHARS
 MIN_CALIBRATION_DAYS = 28
 MAX_FREQUENCY_GROUP = 7
 ALIVE_BINS = 10
@@ -409,7 +413,7 @@ def clusters(service: Service) -> dict[str, Any]:
 
 
 def _saved(store: Store) -> dict[str, Any]:
-    saved = profiles_job.list_segments(store)
+    saved = list_segments(store)
     revenue = {
         name: (size, rev)
         for name, size, rev in store.con.execute(
@@ -442,27 +446,9 @@ def saved_segments(service: Service) -> dict[str, Any]:
         return _saved(store)
 
 
-def _check_rule(rule: str) -> str:
-    if len(rule) > MAX_RULE_CHARS:
-        raise InputError(f"`rule` has {len(rule):,} characters; keep it under {MAX_RULE_CHARS:,}.")
-    return rule
-
-
 def _count(store: Store, rule: str) -> int:
     _require_profiles(store)
-    try:
-        return profiles_job.segment_count(store, _check_rule(rule))
-    except CartwiseError:
-        raise
-    except (IbisError, TypeError, duckdb.ConversionException, duckdb.BinderException) as exc:
-        # The parser accepts the shape; the types do not fit (a text compared with a number).
-        first = str(exc).splitlines()[0]
-        raise InputError(
-            f"In rule {rule!r}: a field is compared with a value of another type ({first}); "
-            'quote texts ("DE"), leave numbers bare (3) and use true/false for yes/no fields.'
-        ) from None
-    except RecursionError:
-        raise InputError(f"`rule` is nested too deeply; simplify it ({len(rule)} characters).") from None
+    return segment_count(store, check_segment_rule(rule))
 
 
 def count_rule(service: Service, rule: str) -> dict[str, Any]:
@@ -484,31 +470,6 @@ def count_rule(service: Service, rule: str) -> dict[str, Any]:
         "visitors": matched - matched_buyers,
         "visitors_total": int(total) - int(buyers),
     }
-
-
-def save_rule_segment(service: Service, name: str, rule: str, description: str = "") -> dict[str, Any]:
-    """Save (or replace) segment `name`; returns its size and whether it replaced one."""
-    clean = name.strip()
-    if not clean:
-        raise InputError("`name` is empty; give the segment a name such as `lapsing-vips`.")
-    if clean in RFM_NAMES:
-        raise InputError(
-            f"`name` {clean!r} is an RFM segment's name; choose another name for a saved segment."
-        )
-    if "/" in clean:
-        raise InputError(f"`name` {clean!r} contains `/`; use letters, digits, spaces, - or _.")
-    with service.require_gate() as store:
-        _count(store, rule)  # the same checks as the live count, with the same messages
-        existed = store.con.execute("SELECT count(*) FROM segments WHERE name = ?", [clean]).fetchall()[0][0]
-        saved = profiles_job.save_segment(store, clean, rule, description)
-    return {**saved, "description": description, "replaced": bool(existed)}
-
-
-def delete_rule_segment(service: Service, name: str) -> dict[str, Any]:
-    """Delete saved segment `name` with its members and history (NotFoundError naming it)."""
-    with service.require_gate() as store:
-        profiles_job.delete_segment(store, name)
-    return {"name": name, "deleted": True}
 
 
 # -- lifetime value --------------------------------------------------------------------------------
@@ -570,7 +531,7 @@ def calibration_holdout(orders: pd.DataFrame, holdout_days: int | None = None) -
     The holdout is the last `holdout_days` days of orders (default a third of the span, at
     least 7 days); the calibration period must keep at least 28 days. Purchases are counted
     in calendar days, time in weeks (`rfm_summary`). The model is the one profiles use
-    (`cartwise.pipelines.alive.fit_alive_model`: MBG/NBD or Pareto/NBD), chosen and fitted on
+    (`cartwise.predict.fit_alive_model`: MBG/NBD or Pareto/NBD), chosen and fitted on
     the calibration period alone. Customers are grouped by their number of repeat purchases in
     calibration (0, 1, ..., 6, 7+); for each group the mean actual purchases in the holdout is
     compared with the model's mean conditional expectation E[Y(t) | x, t_x, T] over the

@@ -1,6 +1,6 @@
 """What the Experiments page and its JSON twin show: every experiment, and for the selected one
 its results against the control (intervals, SRM check) and the cumulative lift over time with
-its always-valid band. The page's calculator calls `GET /api/v1/experiments/power`."""
+its always-valid band; and the Qini and uplift curves of each fitted uplift model. The page's calculator calls `GET /api/v1/experiments/power`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 NO_EXPERIMENTS = (
     "No experiments yet: create one with `cartwise experiments create KEY --variants control:0.5,b:0.5` "
     "(the demo shop has `demo-past-campaign`)."
+)
+
+
+NO_UPLIFT = (
+    "No uplift model yet: `cartwise uplift fit --campaign NAME` (or `cartwise train`, on a store with a "
+    "campaign sent with a holdout) fits one."
 )
 
 
@@ -50,14 +56,19 @@ def experiment_detail(service: Service, key: str) -> dict[str, Any]:
 
 
 def experiments_page(service: Service) -> dict[str, Any]:
+    """Every experiment, the first with exposures in detail, and each fitted uplift model's
+    cross-fitted Qini and uplift curves against purchase propensity and random targeting."""
     listed = service_experiments.listing(service)
     chosen = next((e for e in listed if sum(e["exposed"].values()) > 0), listed[0] if listed else None)
+    models = service_experiments.uplift_models(service)
     return _clean(
         {
             "ready": bool(listed),
             "message": None if listed else NO_EXPERIMENTS,
             "experiments": listed,
             "selected": experiment_detail(service, chosen["key"]) if chosen else None,
+            "uplift_models": models,
+            "uplift_message": None if models else NO_UPLIFT,
         }
     )
 

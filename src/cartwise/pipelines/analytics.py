@@ -9,6 +9,7 @@ same Ibis expressions run there.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import warnings
@@ -22,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from cartwise.analytics import (
+    EVENT_KPIS,
     BasketRules,
     FunnelResult,
     Step,
@@ -30,11 +32,12 @@ from cartwise.analytics import (
     kpis,
     retention,
     stored_facts,
+    stored_orders,
     stored_timeline,
 )
 from cartwise.core.errors import ConfigError, DataWarning, InputError
 from cartwise.core.settings import Settings, get_settings
-from cartwise.ingest import LoadOptions, ingest_file, read_file
+from cartwise.ingest import LoadOptions, ingest_file
 from cartwise.pipelines.choices import ENGINES, Engine
 from cartwise.store import Store, open_store
 
@@ -134,7 +137,10 @@ def _store_for(source: Source, settings: Settings | None) -> Iterator[Store]:
     settings = settings or get_settings(db=source.db)
     path = source.db or settings.db
     if not Path(path).exists():
-        raise InputError(f"No store at {path}; load one with `cartwise ingest` or give --events FILE.")
+        raise InputError(
+            f"no store at {path}; load one with `cartwise ingest`, or read an events file instead.",
+            parameter="db",
+        )
     with open_store(path, settings=settings, read_only=True) as store:
         yield store
 
@@ -153,6 +159,8 @@ def canonical_tables(
     With `facts`, from a store on DuckDB, `"facts"` is added: the events' rollup
     (`stored_facts`), which KPIs and retention read instead of every event when they can.
     With `timeline`, likewise `"timeline"`: the events sorted for funnels (`stored_timeline`).
+    With `facts`, `"orders"` is left out of a store's tables unless some orders come from a
+    transaction log (`stored_orders`): only those add to the events' facts.
     """
     _check_engine(source.engine)
     with _store_for(source, settings) as store:
@@ -164,8 +172,12 @@ def canonical_tables(
             if source.events_file is None and "events" in present:
                 if facts:
                     extra["facts"] = stored_facts(store)
+                    # only orders from a transaction log add to the events' facts (`with_orders`)
+                    extra["orders"] = stored_orders(store)
                 if timeline:
                     extra["timeline"] = stored_timeline(store)
+            if "orders" in extra and extra["orders"] is None:
+                tables.pop("orders", None)
             yield tables | {name: table for name, table in extra.items() if table is not None}
         else:
             yield spark_tables({n: _arrow(store, _text_json_select(store, n)) for n in present})
@@ -178,10 +190,17 @@ def run_kpis(
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
 ) -> dict[str, Any]:
-    """`{"by": grain, "periods": [{period_start, revenue, revenue_prev, ...}]}`."""
-    with canonical_tables(source, facts=True) as tables:
-        frame = kpis(tables["events"], by, start=start, end=end, facts=tables.get("facts"))
-    return {"by": by, "periods": _records(frame.drop(columns=["period"]))}
+    """`{"by": grain, "periods": [{period_start, revenue, revenue_prev, ...}], "needs_events"}`.
+
+    Orders loaded from a transaction log count with the purchases; `needs_events` names the
+    KPIs left null for want of events (`cartwise.analytics.EVENT_KPIS`; empty when none is).
+    """
+    with canonical_tables(source, ("events", "orders"), facts=True) as tables:
+        frame = kpis(
+            tables["events"], by, start=start, end=end, facts=tables.get("facts"), orders=tables.get("orders")
+        )
+    missing = [k for k in EVENT_KPIS if frame[k].isna().any()]
+    return {"by": by, "periods": _records(frame.drop(columns=["period"])), "needs_events": missing}
 
 
 def run_funnel(
@@ -194,8 +213,16 @@ def run_funnel(
     breakdown: str | None = None,
     with_dropped: bool = False,
 ) -> dict[str, Any]:
-    """`{"steps": [{"step", "users", "conversion_from_previous", ...}], ...}` (see `analytics.funnel`)."""
+    """`{"steps": [{"step", "users", "conversion_from_previous", ...}], ...}` (see `analytics.funnel`).
+    A store without events is an InputError saying so (not a funnel of zeros)."""
     with canonical_tables(source, ("events", "users"), timeline=True) as tables:
+        if source.events_file is None and not int(tables["events"].count().execute()):
+            # zeros would read as "nobody converted"; a store of orders alone cannot tell
+            raise InputError(
+                "A funnel needs events, and this store has none (orders from a transaction log give "
+                "KPIs and retention, not visits or steps). Load events with `cartwise ingest events`, "
+                "or give --events FILE."
+            )
         result: FunnelResult = funnel(
             tables["events"],
             steps,
@@ -220,7 +247,7 @@ def run_retention(
     end: str | date | datetime | None = None,
 ) -> dict[str, Any]:
     """`{"by", "cohort", "activity", "cells": [{cohort_start, period, retention, ltv, ...}]}`."""
-    with canonical_tables(source, facts=True) as tables:
+    with canonical_tables(source, ("events", "orders"), facts=True) as tables:
         frame = retention(
             tables["events"],
             by,  # type: ignore[arg-type]
@@ -229,6 +256,7 @@ def run_retention(
             start=start,
             end=end,
             facts=tables.get("facts"),
+            orders=tables.get("orders"),
         )
     return {
         "by": by,
@@ -249,25 +277,35 @@ def run_basket_rules(
     max_len: int | None = None,
     options: LoadOptions | None = None,
     settings: Settings | None = None,
+    strict: bool = False,
 ) -> BasketRules:
-    """Rules over the baskets of a file (one row per basket line) or of the store's `order_lines`."""
+    """Rules over the baskets of a file (one row per basket line) or of the store's `order_lines`.
+
+    A file's records with a wrong number of fields are set aside and reported by the line an
+    editor shows (`set_aside`; `cartwise.pipelines.bad_rows`), or with `strict` an error;
+    lines without a basket or item id are left out and counted (`skipped_rows`)."""
     if baskets_file is not None:
+        from cartwise.pipelines.bad_rows import read_checked
+
         opts = options or LoadOptions()
-        data: Any = read_file(
+        data, report = read_checked(
             baskets_file,
+            opts.header,
+            {},
+            strict=strict,
             format=opts.format,
-            header=opts.header,
             delimiter=opts.delimiter,
             encoding=opts.encoding,
         )
-        return basket_rules(
-            data,
+        found = basket_rules(
+            pa.Table.from_pandas(data, preserve_index=False),
             basket_col=basket_col,
             item_col=item_col,
             min_support=min_support,
             min_confidence=min_confidence,
             max_len=max_len,
         )
+        return dataclasses.replace(found, set_aside=report)
     with _store_for(Source(db=db), settings) as store:
         lines = _arrow(store, "SELECT order_id, item_id FROM order_lines")
     return basket_rules(

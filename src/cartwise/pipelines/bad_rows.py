@@ -1,5 +1,6 @@
-"""Bad rows of a transaction file read outside ingestion (`cartwise clv`): set aside, counted and
-reported by the line a text editor shows, as ingestion quarantines them; or, with `strict`, an error.
+"""Bad rows of a file read outside ingestion (`cartwise clv`, `cartwise forecast`, `cartwise recs`):
+set aside, counted and reported by the line a text editor shows, as ingestion quarantines them;
+or, with `strict`, an error.
 
 Line numbers count from 1 with the header line included; blank lines are not counted (a file
 with blank lines between records shows later lines in an editor).
@@ -19,6 +20,9 @@ from cartwise.core.errors import DataWarning, InputError
 from cartwise.ingest import read_input
 from cartwise.ingest.readers import HIDDEN_COLUMNS, ROW_COLUMN
 
+LINE_COLUMN = "__line__"
+"""The column `read_checked(..., with_lines=True)` adds: each row's line as an editor numbers it."""
+
 
 def _date_failures(text: pd.Series, date_format: str | None) -> np.ndarray:
     """Which values no attempt reads as a date (the attempts of `cartwise.predict.parse_days`)."""
@@ -36,6 +40,52 @@ def _date_failures(text: pd.Series, date_format: str | None) -> np.ndarray:
     return np.ones(len(text), dtype=bool) if best is None else best
 
 
+# role -> (check, words). Checks: `id` (not empty), `date` (a date), `period` (a date or an
+# integer period), `time` (a date-time or epoch seconds), `number` (a finite number), `measure`
+# (a finite number, or empty: a missing period of a series).
+ROLES: dict[str, tuple[str, str]] = {
+    "customer": ("id", "customer id"),
+    "id": ("id", "series id"),
+    "user": ("id", "user id"),
+    "item": ("id", "item id"),
+    "basket": ("id", "basket id"),
+    "date": ("date", "date"),
+    "period": ("period", "period"),
+    "time": ("time", "time"),
+    "amount": ("number", "amount"),
+    "value": ("measure", "value"),
+}
+
+
+def _problem(role: str, column: Hashable, text: pd.Series, date_format: str | None) -> tuple[np.ndarray, str]:
+    """(which rows are unusable, the reason in words) for one role's column."""
+    check, words = ROLES[role]
+    empty = (text.isna() | (text.str.strip() == "")).to_numpy()
+    if check == "id":
+        return empty, f"record with no {words} (column `{column}`)"
+    if check == "date":
+        return empty | _date_failures(
+            text, date_format
+        ), f"record whose date (column `{column}`) is not a date"
+    if check == "period":
+        whole = text.str.strip().str.fullmatch(r"-?\d+").fillna(False).to_numpy(dtype=bool)
+        dates = pd.to_datetime(text, format="ISO8601", errors="coerce").isna().to_numpy()
+        reason = (
+            f"record whose period (column `{column}`) is neither a date (YYYY-MM-DD) nor an integer period"
+        )
+        return empty | (~whole & dates), reason
+    if check == "time":
+        numeric = pd.to_numeric(text, errors="coerce").notna().to_numpy()
+        dates = pd.to_datetime(text, utc=True, errors="coerce", format="mixed").isna().to_numpy()
+        reason = f"record whose time (column `{column}`) is neither a date-time nor epoch seconds"
+        return empty | (~numeric & dates), reason
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(numbers)
+    if check == "measure":
+        bad &= ~empty
+    return bad, f"record whose {words} (column `{column}`) is not a number"
+
+
 def read_checked(
     path: str | Path,
     header: bool,
@@ -43,17 +93,22 @@ def read_checked(
     *,
     date_format: str | None = None,
     strict: bool = False,
+    with_lines: bool = False,
+    **read_options: Any,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read `path` and set aside records that cannot be used: a wrong number of fields, an empty
-    `customer`, a `date` that is not a date, an `amount` that is not a finite number.
+    """Read `path` and set aside records that cannot be used: a wrong number of fields, or a
+    column of one of the `ROLES` that fails its check (an empty `customer`, a `date` that is not
+    a date, an `amount` that is not a finite number, ...).
 
-    `columns` maps the roles `customer`, `date`, `amount` to the file's columns (`amount` may be
-    None). Returns the usable rows (string columns) and a report `{"set_aside", "reasons": [{
-    "reason", "count", "lines", "example"}]}`. A DataWarning names the first lines; with `strict`
-    an InputError does instead and nothing is returned.
+    `columns` maps roles (`ROLES`) to the file's columns (None: not used). Returns the usable
+    rows (the file's columns; text formats as strings) and a report `{"set_aside", "reasons":
+    [{"reason", "count", "lines", "example"}]}`. A DataWarning names the first lines; with
+    `strict` an InputError does instead and nothing is returned. `with_lines` adds the column
+    `LINE_COLUMN`: each kept row's line, for later messages about it. `read_options`
+    (`format`, `delimiter`, `encoding`) go to `cartwise.ingest.read_input`.
     """
     path = Path(path)
-    result = read_input(path, header=header)
+    result = read_input(path, header=header, **read_options)
     offset = 1 if header else 0
     frame = result.table.to_pandas()
     problems: list[tuple[str, np.ndarray, pd.Series]] = []
@@ -66,18 +121,7 @@ def read_checked(
         if column is None or column not in frame.columns:
             continue  # a missing column is the model's whole-file error, with the columns found
         text = frame[column].astype("string")
-        empty = (text.isna() | (text.str.strip() == "")).to_numpy()
-        if role == "customer":
-            bad, reason = empty, f"record with no customer id (column `{column}`)"
-        elif role == "date":
-            bad, reason = (
-                ~empty & _date_failures(text, date_format),
-                f"record whose date (column `{column}`) is not a date",
-            )
-            bad |= empty
-        else:
-            numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-            bad, reason = ~np.isfinite(numbers), f"record whose amount (column `{column}`) is not a number"
+        bad, reason = _problem(role, column, text, date_format)
         problems.append((reason, bad, text))
     reasons: list[dict[str, Any]] = [
         {
@@ -110,6 +154,11 @@ def read_checked(
             f"{', '.join(map(str, r['lines']))}{', ...' if r['count'] > len(r['lines']) else ''}, e.g. {r['example']!r})"
             for r in reasons[:5]
         )
+        if count == len(frame) + len(result.malformed):
+            raise InputError(
+                f"{path}: none of its {count:,} records can be used: {shown}. Check the column options "
+                "(names, or numbers for a file without a header) and the date format."
+            )
         if strict:
             raise InputError(
                 f"{path}: {count:,} of {len(frame) + len(result.malformed):,} records cannot be used: {shown}."
@@ -120,4 +169,6 @@ def read_checked(
             stacklevel=2,
         )
     kept = frame.loc[~drop].drop(columns=[c for c in HIDDEN_COLUMNS if c in frame.columns])
+    if with_lines:
+        kept[LINE_COLUMN] = lines[~drop]
     return kept.reset_index(drop=True), report

@@ -28,12 +28,12 @@ STEP = "send"  # a broadcast's single step
 
 def _validate(settings: Settings, name: str, template: str, channel: str, holdout: float) -> None:
     if not name.strip():
-        raise ConfigError("NAME is empty; give the campaign a name, e.g. `spring-win-back`.")
+        raise ConfigError("the campaign needs a name, e.g. `spring-win-back`.", parameter="name")
     if not 0 <= holdout < 1:
-        raise ConfigError(f"--holdout {holdout} must be at least 0 and below 1, e.g. 0.1 for 10%.")
+        raise ConfigError(f"{holdout} must be at least 0 and below 1, e.g. 0.1 for 10%.", parameter="holdout")
     if channel not in CHANNELS:
         raise ConfigError(
-            f"--channel {channel!r} is not a channel; use one of {', '.join(sorted(CHANNELS))}."
+            f"{channel!r} is not a channel; use one of {', '.join(sorted(CHANNELS))}.", parameter="channel"
         )
     Templates(settings.templates_dir).check(template)
 
@@ -90,16 +90,17 @@ def broadcast(
             "SELECT rule, template, channel, holdout FROM campaigns WHERE name = ?", [name]
         ).fetchall()
         if existing:
-            for flag, given, kept in zip(
-                ("--rule", "--template", "--channel", "--holdout"),
+            for parameter, given, kept in zip(
+                ("rule", "template", "channel", "holdout"),
                 (rule, template, channel, holdout),
                 existing[0],
                 strict=True,
             ):
                 if given != kept:
                     raise ConfigError(
-                        f"Campaign {name!r} was started with {flag} {kept!r}, not {given!r}; re-run with the "
-                        "same flags to resume it, or choose a new NAME."
+                        f"campaign {name!r} was started with {kept!r}, not {given!r}; give the same value "
+                        "to resume it, or choose a new campaign name.",
+                        parameter=parameter,
                     )
         else:
             _start(s, name, rule, template, channel, holdout, now_utc())

@@ -12,7 +12,7 @@ D (midnight after D, called the boundary); the outcome looks at the `horizon` da
 `evaluate_churn` trains on a cutoff T1 and evaluates on T2 = T1 + horizon, so the model is
 judged on a later period than the one it learned from; beside it, the same report scores
 baselines that need no training: the R + F quintile score, 1 - P(alive) of the P(alive) model
-(`cartwise.pipelines.alive`: MBG/NBD or Pareto/NBD by holdout fit, on the orders up to T2),
+(`cartwise.predict.fit_alive_model`: MBG/NBD or Pareto/NBD by holdout fit, on the orders up to T2),
 and BG/NBD (also fitted on the orders up to T2) as 1 - P(alive) and as P(no order within the
 horizon). `score_churn` trains on the
 latest complete window and writes `churn_scores` for every customer as of the last data day.
@@ -39,12 +39,12 @@ import pyarrow as pa
 
 from cartwise.core.errors import CartwiseError, InputError, ModelError
 from cartwise.evaluation.classification import classification_report
-from cartwise.pipelines.alive import fit_alive_model
 from cartwise.pipelines.choices import TARGETS, Target
 from cartwise.predict import (
     MIN_CLASS_COUNT,
     PropensityModel,
     bgnbd_p_no_purchase,
+    fit_alive_model,
     fit_bgnbd,
     rfm_quintile_score,
     rfm_summary,

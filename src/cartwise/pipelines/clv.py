@@ -156,9 +156,10 @@ def _with_fallback(fit: Callable[[float], Any], label: str, penalizer: float, no
     except ModelError as exc:
         raise ModelError(
             f"{exc} (This is the fit with penalizer {FALLBACK_PENALIZER}, tried after the fit without a "
-            "penalty failed the same way: the log cannot support this model as it is; a larger --penalizer, "
-            "another --model or a longer history may.)",
+            "penalty failed the same way: the log cannot support this model as it is; a larger `penalizer`, "
+            "another `model` or a longer history may.)",
             parameter="penalizer",
+            mentions=("penalizer", "model"),
         ) from exc
     notes[label] = (
         f"fitted with penalizer {FALLBACK_PENALIZER} (an L2 penalty on the log-parameters) because the "

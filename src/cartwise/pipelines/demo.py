@@ -91,8 +91,9 @@ def _check_replaceable(path: Path) -> None:
         found = ", ".join(f"{n:,} {name}" for name, n in held.items() if n)
         raise StoreError(
             f"The store {path} holds {found} that `cartwise demo` did not make, and the demo "
-            "replaces the store at --db: choose another path (e.g. --db demo.duckdb), or delete "
-            "this file yourself if it is not needed."
+            "replaces the store at `db`: choose another path (e.g. demo.duckdb), or delete "
+            "this file yourself if it is not needed.",
+            mentions=("db",),
         )
 
 

@@ -77,7 +77,7 @@ _OFFSET = re.compile(r"[T ]\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d)?)$"
 
 
 def _stamp(store: Store, value: str, name: str) -> str:
-    """The SQL for the UTC time `value` (a parameter); ConfigError naming `--name` unless
+    """The SQL for the UTC time `value` (a parameter); ConfigError about parameter `name` unless
     DuckDB reads it. A time with an offset (`Z`, `+02:00`) is converted to UTC."""
     sql = (
         "timezone('UTC', CAST(? AS TIMESTAMPTZ))" if _OFFSET.search(value.strip()) else "CAST(? AS TIMESTAMP)"
@@ -87,18 +87,22 @@ def _stamp(store: Store, value: str, name: str) -> str:
         return sql
     except Exception:
         raise ConfigError(
-            f"--{name} {value[:60]!r} is not a time; use ISO form, e.g. 2026-01-31 or 2026-01-31T12:00:00 (UTC)."
+            f"{value[:60]!r} is not a time; use ISO form, e.g. 2026-01-31 or 2026-01-31T12:00:00 (UTC).",
+            parameter=name,
         ) from None
 
 
 def _where(store: Store, flt: EventFilter) -> _Where:
     if flt.is_empty():
         raise ConfigError(
-            "Say which events to delete: give event ids, --start/--end, --type or --user "
-            "(deleting every event is not offered; start a new store instead)."
+            "Say which events to delete: give event ids, a start or end time, event types or a "
+            "customer id (deleting every event is not offered; start a new store instead)."
         )
     if len(flt.event_ids) > MAX_IDS:
-        raise ConfigError(f"--id: {len(flt.event_ids)} event ids given; delete at most {MAX_IDS} at a time.")
+        raise ConfigError(
+            f"{len(flt.event_ids)} event ids given; delete at most {MAX_IDS} at a time.",
+            parameter="event_ids",
+        )
     where = _Where()
     if flt.event_ids:
         where.clauses.append(f"event_id IN (SELECT event_id FROM {_IDS})")
@@ -112,7 +116,10 @@ def _where(store: Store, flt: EventFilter) -> _Where:
             f"SELECT {first} < {last}", [flt.start.strip(), flt.end.strip()]
         ).fetchall()[0][0]
         if not ordered:
-            raise ConfigError(f"--end {flt.end!r} must be after --start {flt.start!r} (start <= time < end).")
+            raise ConfigError(
+                f"{flt.end!r} must be after the start time {flt.start!r} (start <= time < end).",
+                parameter="end",
+            )
     if flt.types:
         where.clauses.append(f"type IN ({', '.join('?' for _ in flt.types)})")
         where.params.extend(flt.types)

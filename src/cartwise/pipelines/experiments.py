@@ -38,6 +38,13 @@ from cartwise.experiments import (
     make_experiment,
     parse_variants,
 )
+from cartwise.pipelines.recs_ab import (
+    DEFAULT_ATTRIBUTION_HOURS,
+    RECS_METRICS,
+    check_recommender_experiment,
+    recommender_arms,
+    recs_summary,
+)
 from cartwise.pipelines.stores import opened, require_store
 from cartwise.store import Store
 
@@ -129,7 +136,9 @@ def create_experiment(store: Store, definition: Experiment | dict[str, Any]) -> 
         raise ConfigError(
             f"An experiment {exp.key!r} exists already; choose another key (a stopped experiment keeps its key)."
         )
-    conflict = layer_conflict(exp, running_experiments(store))
+    running = running_experiments(store)
+    check_recommender_experiment(exp, running)
+    conflict = layer_conflict(exp, running)
     if conflict is not None:
         raise ConfigError(
             f"Layer {exp.layer!r}: slice [{exp.layer_start:g}, {exp.layer_end:g}) overlaps running experiment "
@@ -345,14 +354,28 @@ def analyze_experiment(
     correction: Correction | None = None,
     alpha: float = 0.05,
     sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    attribution_hours: float = DEFAULT_ATTRIBUTION_HOURS,
 ) -> ExperimentAnalysis:
     """Every variant against the control on every metric, from the store (see the module).
 
     The SRM check uses the definition's weights. With `cuped` the mean metrics are adjusted by
-    their pre-period values; the ratio metric never is (not supported by the engine).
+    their pre-period values; the ratio metrics never are (not supported by the engine). A
+    recommender experiment (`cartwise.pipelines.recs_ab`) adds `RECS_METRICS` from its
+    impressions, attributed within `attribution_hours`.
     """
     exp = get_experiment(store, key)
     frame = experiment_summary(store, key, days=days, pre_days=pre_days)
+    without_events: list[str] = []
+    if recommender_arms(exp) is not None:
+        frame = pd.concat([frame, recs_summary(store, exp, attribution_hours)], ignore_index=True)
+        # A recommender test reads many metrics, and early on some have no events yet (no
+        # purchase after an impression): those are listed in `method`, the others analysed.
+        empty = frame.groupby("metric", sort=False)["sum"].apply(lambda s: bool((s == 0).all()))
+        without_events = [m for m, e in empty.items() if e]
+        if len(without_events) < len(empty):
+            frame = frame[~frame["metric"].isin(without_events)].reset_index(drop=True)
+        else:
+            without_events = []
     weights = [v.weight for v in exp.variants]
     common: dict[str, Any] = {
         "sequential": sequential,
@@ -361,8 +384,9 @@ def analyze_experiment(
         "sequential_tuning": sequential_tuning,
     }
     if not cuped:
-        return analyze_summary(frame, correction=correction, **common)
-    ratio = frame["metric"].isin(list(RATIO_METRICS))
+        found = analyze_summary(frame, correction=correction, **common)
+        return _noting(found, without_events)
+    ratio = frame["metric"].isin([*RATIO_METRICS, *RECS_METRICS])
     means = analyze_summary(frame[~ratio].reset_index(drop=True), cuped=True, **common)
     ratios = analyze_summary(frame[ratio].reset_index(drop=True), **common)
     merged = means.results + ratios.results
@@ -375,7 +399,7 @@ def analyze_experiment(
         adjusted = adjust_p_values([merged[i].p_value for i in have], correction)  # type: ignore[misc]
         for i, p in zip(have, adjusted, strict=True):
             merged[i] = replace(merged[i], p_value=p, p_value_raw=merged[i].p_value)
-    return ExperimentAnalysis(
+    merged_analysis = ExperimentAnalysis(
         control=means.control,
         variants=means.variants,
         users=means.users,
@@ -384,6 +408,15 @@ def analyze_experiment(
         results=merged,
         method={**means.method, "correction": correction},
     )
+    return _noting(merged_analysis, without_events)
+
+
+def _noting(analysis: ExperimentAnalysis, without_events: list[str]) -> ExperimentAnalysis:
+    if not without_events:
+        return analysis
+    from dataclasses import replace
+
+    return replace(analysis, method={**analysis.method, "metrics_without_events": without_events})
 
 
 def cumulative_lift(
@@ -410,7 +443,7 @@ def cumulative_lift(
         cutoff = first + step * i
         frame = experiment_summary(store, key, days=days, until=cutoff)
         frame = frame[frame["metric"] == metric].reset_index(drop=True)
-        if (frame["users"] == 0).any():
+        if (frame["users"] == 0).any() or (frame["sum"] == 0).all():  # nobody yet, or no event yet
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataWarning)
@@ -436,7 +469,10 @@ def _store(settings: Settings, *, read_only: bool) -> Iterator[Store]:
 
 
 def analyze_experiment_db(settings: Settings, key: str, **options: Any) -> ExperimentAnalysis:
-    """`cartwise experiments analyze KEY --db PATH`."""
+    """`cartwise experiments analyze KEY --db PATH` (impressions attributed within the
+    `recs_options` setting's `attribution_hours`, as the service does)."""
+    hours = settings.recs_options.get("attribution_hours", DEFAULT_ATTRIBUTION_HOURS)
+    options.setdefault("attribution_hours", float(hours))
     with _store(settings, read_only=True) as store:
         return analyze_experiment(store, key, **options)
 

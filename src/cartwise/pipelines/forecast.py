@@ -32,6 +32,7 @@ from cartwise.forecast import (
 from cartwise.forecast._base import fill_gaps
 from cartwise.forecast._models import MAX_ETS_SEASON
 from cartwise.ingest import read_file
+from cartwise.pipelines.bad_rows import LINE_COLUMN, read_checked
 
 PEER_AUTOETS = "statsforecast_autoets"
 """Name of the reference row computed with statsforecast's own AutoETS."""
@@ -91,15 +92,17 @@ def prepare_panel(
     season_length: int | None = None,
     calendar: bool = False,
     covariates_fill: str = "last",
+    lines: np.ndarray | None = None,
 ) -> Panel:
     """Series from the history table, with covariates (and calendar features) attached when given.
 
     `covariates_fill` says what to do with a future period missing from the covariates
-    (`COVARIATE_FILLS`); the panel records what was filled (`fill_report`).
+    (`COVARIATE_FILLS`); the panel records what was filled (`fill_report`). `lines`: each
+    history row's line in its file, for error messages (`build_panel`).
     """
     if not isinstance(horizon, int) or horizon < 1:
         raise ConfigError(f"must be a positive integer; received {horizon!r}.", parameter="horizon")
-    panel = build_panel(history, id_col, date_col, value_col, parse_freq(freq), season_length)
+    panel = build_panel(history, id_col, date_col, value_col, parse_freq(freq), season_length, lines)
     if covariates is not None or calendar:
         attach_covariates(panel, covariates, id_col, date_col, horizon, fill=covariates_fill)
     return panel
@@ -131,18 +134,22 @@ def run_forecast(
     model: str = "auto",
     season_length: int | None = None,
     covariates_fill: str = "last",
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Forecast every series of the history file and write the forecast CSV to `out`.
 
     Returns a summary: series count, frequency, season length, rows written, model per
-    series counts, the fallbacks taken (series id → reason) and, with covariates, what was
-    filled for future periods missing from them (`covariates_fill`, see `fill_report`).
+    series counts, the fallbacks taken (series id → reason), the history records set aside
+    (`set_aside`, see `cartwise.pipelines.bad_rows`, with the covariates file's under its key
+    `covariates`; with `strict` they are an error) and,
+    with covariates, what was filled for future periods missing from them (`covariates_fill`,
+    see `fill_report`).
     """
     check_model(model)
     check_fill(covariates_fill)
-    panel, warned = _panel(
+    panel, warned, set_aside = _panel(
         history, covariates, id_col, date_col, value_col, horizon, freq, season_length,
-        model == "lightgbm", covariates_fill,
+        model == "lightgbm", covariates_fill, strict,
     )  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
@@ -161,6 +168,7 @@ def run_forecast(
         "models": {k: int(v) for k, v in result.model_counts().items()},
         "fallbacks": result.notes,
         "covariates_fill": None if covariates is None else fill_report(panel, covariates_fill),
+        "set_aside": set_aside,
         "warnings": warned + [str(w.message) for w in caught],
     }
 
@@ -239,18 +247,20 @@ def run_backtest(
     windows: int = 2,
     season_length: int | None = None,
     covariates_fill: str = "last",
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Rolling-origin backtest of the history file; returns metrics per model.
 
     Each row: `model, mase, smape, coverage_80, coverage_95, n_series`; naive and statsforecast
-    AutoETS are always included as references.
+    AutoETS are always included as references. History records that cannot be used are set
+    aside as in `run_forecast` (`set_aside`), or with `strict` an error.
     """
     if not isinstance(windows, int) or windows < 1:
         raise ConfigError(f"must be a positive integer; received {windows!r}.", parameter="windows")
     check_fill(covariates_fill)
-    panel, warned = _panel(
+    panel, warned, set_aside = _panel(
         history, covariates, id_col, date_col, value_col, horizon, freq, season_length,
-        "lightgbm" in models, covariates_fill,
+        "lightgbm" in models, covariates_fill, strict,
     )  # fmt: skip
     summary, _ = backtest_panel(panel, horizon, list(models), windows)
     return {
@@ -261,6 +271,7 @@ def run_backtest(
         "windows": windows,
         "metrics": summary.to_dict(orient="records"),
         "covariates_fill": None if covariates is None else fill_report(panel, covariates_fill),
+        "set_aside": set_aside,
         "warnings": warned,
     }
 
@@ -276,23 +287,61 @@ def _panel(
     season_length: int | None,
     calendar: bool,
     covariates_fill: str,
-) -> tuple[Any, list[str]]:
-    """The history (and covariates) files as a panel, with the data warnings raised on the way."""
+    strict: bool = False,
+) -> tuple[Any, list[str], dict[str, Any]]:
+    """The history (and covariates) files as a panel, with the data warnings raised on the way
+    and the report of the history records set aside (`cartwise.pipelines.bad_rows`)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
+        table, set_aside = load_history(history, id_col, date_col, value_col, strict=strict)
+        known = None
+        if covariates is not None:
+            known, set_aside["covariates"] = load_covariates(covariates, id_col, date_col, strict=strict)
+        lines = table.pop(LINE_COLUMN).to_numpy()
         panel = prepare_panel(
-            load_table(history, "history"),
+            table,
             id_col,
             date_col,
             value_col,
             horizon,
             freq,
-            None if covariates is None else load_table(covariates, "covariates"),
+            known,
             season_length,
             calendar=calendar,
             covariates_fill=covariates_fill,
+            lines=lines,
         )
-    return panel, [str(w.message) for w in caught]
+    return panel, [str(w.message) for w in caught], set_aside
+
+
+def load_covariates(
+    path: str | Path, id_col: str, date_col: str, *, strict: bool = False
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The covariates file with its unusable records set aside like the history's
+    (`load_history`): a wrong number of fields, no series id, a period that is neither a date
+    nor an integer. With `strict`, an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"The covariates file {str(path)!r} does not exist; check the path.", parameter="covariates"
+        )
+    return read_checked(path, True, {"id": id_col, "period": date_col}, strict=strict)
+
+
+def load_history(
+    path: str | Path, id_col: str, date_col: str, value_col: str, *, strict: bool = False
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The history file with its unusable records set aside and reported by the line an editor
+    shows: a wrong number of fields, no series id, a period that is neither a date nor an integer,
+    a value that is not a number (an empty value stays: a missing period). With `strict`, an error.
+    The frame's `LINE_COLUMN` holds each kept row's line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"The history file {str(path)!r} does not exist; check the path.", parameter="history"
+        )
+    columns = {"id": id_col, "period": date_col, "value": value_col}
+    return read_checked(path, True, columns, strict=strict, with_lines=True)
 
 
 def run_reorder(

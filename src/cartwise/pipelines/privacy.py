@@ -3,11 +3,13 @@
 `forget_customer(store, user_id)` removes the customer, and every id linked to it by identity
 stitching (`ingest.identity`), from every registered table (events
 with the orders derived from them, orders and their lines, the users row, profiles, scores,
-segment memberships, recommendation impressions, quarantined rows), then from any other
+segment memberships, recommendation impressions, quarantined rows, suppressed addresses of
+the customer's messages), then from any other
 table with a `user_id` column, so a table added later is never skipped silently; it rebuilds
-the analytics rollup and writes one row to `erasures` with a sha256 of the id and the counts
-(no personal data). Trained artefacts (recommendation models and the like) keep what they
-learned until the next `cartwise train`, which reads the store without the customer.
+the analytics rollup and writes one row to `erasures` with a keyed hash of the id (HMAC under
+the store's secret, `subject_hash`) and the counts (no personal data); `erasures_of` answers
+"was this id erased?". The saved recommender anonymises the customer at once
+(`privacy_artefacts`); a running server's model too (`Service.forget_customer`).
 Erasing twice removes nothing the second time.
 
 `export_customer(store, user_id)` returns every row held about the customer, per table.
@@ -19,7 +21,6 @@ enough, erase) it: `register_personal_data("send_log", "user_id = ?")`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -32,14 +33,15 @@ from cartwise.analytics import refresh_rollup
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest.identity import linked_ids
 from cartwise.pipelines.event_delete import remove_events
+from cartwise.pipelines.privacy_artefacts import artefacts_note, forget_in_artefacts
 from cartwise.store import Store
+from cartwise.store.erasure_log import erasure_secret, keyed_subject_hash
 
 Eraser = Callable[[Store, str], dict[str, int]]
 
 NOT_SWEPT = frozenset({"event_rollup", "event_timeline", "erasures"})
 """Tables with a `user_id` that are not erased row by row: the rollup and timeline are rebuilt
 from the events (`reset_rollup`), and the erasure log holds no ids."""
-ARTEFACTS_NOTE = "trained models drop the customer at the next `cartwise train`"
 
 
 @dataclass(frozen=True)
@@ -105,11 +107,28 @@ register_personal_data(
     "json_extract_string(record, '$.user_id') = ?",
     "Rows refused at load, kept for review",
 )
+# Before `send_log` is swept (found later by its user_id column): its addresses say which.
+register_personal_data(
+    "suppressions",
+    "address IN (SELECT address FROM send_log WHERE user_id = ?)",
+    "Addresses of the customer's messages that hard-bounced",
+)
 
 
-def subject_hash(user_id: str) -> str:
-    """sha256 of the customer id: logged instead of the id."""
-    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+def subject_hash(store: Store, user_id: str) -> str:
+    """What `erasures` logs instead of the id: an HMAC under the store's secret (see
+    `cartwise.store.erasure_log`), so the log cannot be searched by hashing guessed ids."""
+    return keyed_subject_hash(erasure_secret(store.con), user_id)
+
+
+def erasures_of(store: Store, user_id: str) -> list[dict[str, Any]]:
+    """Whether `user_id` was erased: the erasure log's rows for it, oldest first (empty if never)."""
+    user_id = _check_id(user_id)
+    rows = store.con.execute(
+        "SELECT erased_at, total, via FROM erasures WHERE subject_hash = ? ORDER BY erased_at",
+        [subject_hash(store, user_id)],
+    ).fetchall()
+    return [{"erased_at": _plain(at), "total": int(total), "via": via} for at, total, via in rows]
 
 
 def _check_id(user_id: str) -> str:
@@ -140,16 +159,22 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str, Any]:
+def forget_customer(
+    store: Store, user_id: str, *, via: str = "cli", artefacts: bool = True
+) -> dict[str, Any]:
     """Erase customer `user_id` everywhere (see the module docstring), in one transaction.
 
-    Returns `{"subject_sha256", "removed": {table: rows}, "total", "artefacts"}`.
+    Returns `{"subject_hash", "removed": {table: rows}, "total", "artefacts"}`. With
+    `artefacts=False` the saved models are left to the caller (`forget_in_artefacts`), e.g. to
+    rewrite them after releasing the store's writer.
     """
     user_id = _check_id(user_id)
     removed: dict[str, int] = {}
     with store.transaction():
+        logged_as = subject_hash(store, user_id)
         # Every id linked to the customer (an anonymous id, an alias) is the same person.
-        for subject in linked_ids(store, user_id):
+        subjects = list(linked_ids(store, user_id))
+        for subject in subjects:
             for entry in holders(store):
                 if entry.erase is not None:
                     counts = entry.erase(store, subject)
@@ -166,7 +191,7 @@ def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str
                 "INSERT INTO erasures VALUES (?, ?, ?, ?, ?)",
                 [
                     datetime.now(UTC).replace(tzinfo=None),
-                    subject_hash(user_id),
+                    logged_as,
                     json.dumps(removed),
                     total,
                     via,
@@ -175,10 +200,10 @@ def forget_customer(store: Store, user_id: str, *, via: str = "cli") -> dict[str
     if removed.get("events"):
         refresh_rollup(store)
     return {
-        "subject_sha256": subject_hash(user_id),
+        "subject_hash": logged_as,
         "removed": removed,
         "total": total,
-        "artefacts": ARTEFACTS_NOTE,
+        "artefacts": artefacts_note(forget_in_artefacts(store, subjects)) if artefacts else "",
     }
 
 

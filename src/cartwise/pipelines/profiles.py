@@ -2,7 +2,7 @@
 
 `refresh_profiles` materialises three tables, replaced on each run:
 - `profiles`: one row per customer (see cartwise.profiles) plus `p_alive`,
-  `expected_purchases_12m`, `clv_12m` (the P(alive) model of `cartwise.pipelines.alive`,
+  `expected_purchases_12m`, `clv_12m` (the P(alive) model of `cartwise.predict.fit_alive_model`,
   MBG/NBD or Pareto/NBD by holdout fit, + Gamma-Gamma, fitted on all orders up to `as_of`,
   weekly time, 52-week horizon, 10% a year discount), `p_churn` and
   `p_purchase` (from the latest `churn_scores`, when scored), `uplift` (from `uplift_scores`,
@@ -15,6 +15,7 @@ and recomputes the members of every saved segment, appending its size to
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,13 +24,19 @@ import pandas as pd
 import pyarrow as pa
 
 from cartwise.core.errors import CartwiseError, ConfigError, NotFoundError
-from cartwise.pipelines.alive import fit_alive_model
 from cartwise.pipelines.audiences import refresh_audiences
-from cartwise.predict import GammaGamma, customer_lifetime_value
-from cartwise.profiles import build_profiles, cluster_customers, rule_filter
+from cartwise.predict import GammaGamma, customer_lifetime_value, fit_alive_model
+from cartwise.profiles import (
+    HORIZON_WEEKS,
+    MONEY_FIELDS,
+    build_profiles,
+    cluster_customers,
+    rule_filter,
+    segment_count,
+)
+from cartwise.profiles import list_segments as list_segments  # the CLI reads segments through here
 from cartwise.store import Store
 
-HORIZON_WEEKS = 52
 ANNUAL_DISCOUNT = 0.10
 MODEL_VERSION = "{model}+gammagamma/2"
 """`model_version` of scored profiles; `{model}` is the P(alive) model chosen (mbgnbd or pareto)."""
@@ -147,14 +154,6 @@ def _recompute_segments(store: Store, computed_at: datetime) -> dict[str, int]:
     return sizes
 
 
-def segment_count(store: Store, rule: str) -> int:
-    """How many profiled customers match `rule` now (the builder's live count)."""
-    if not store.has_table("profiles"):
-        raise NotFoundError("No profiles yet; run `cartwise profiles build` first.")
-    profiles = store.ibis().table("profiles")
-    return int(profiles.filter(rule_filter(profiles, rule)).count().execute())
-
-
 def save_segment(store: Store, name: str, rule: str, description: str = "") -> dict[str, Any]:
     """Save (or replace) a named segment; its members are computed at once and on every refresh."""
     if not name.strip():
@@ -170,29 +169,22 @@ def save_segment(store: Store, name: str, rule: str, description: str = "") -> d
     return {"name": name, "rule": rule, "size": size}
 
 
-def list_segments(store: Store) -> list[dict[str, Any]]:
-    """Saved segments with their current size and the size history."""
-    rows = store.con.execute(
-        """SELECT s.name, s.rule, s.description, s.created_at,
-                  (SELECT count(*) FROM segment_members m WHERE m.segment = s.name),
-                  (SELECT list({'computed_at': h.computed_at, 'size': h.size} ORDER BY h.computed_at)
-                     FROM segment_history h WHERE h.segment = s.name)
-           FROM segments s ORDER BY s.name"""
-    ).fetchall()
-    return [
-        {"name": n, "rule": r, "description": d, "created_at": c, "size": size, "history": history or []}
-        for n, r, d, c, size, history in rows
-    ]
-
-
 def profile_of(store: Store, user_id: str) -> dict[str, Any]:
-    """One customer's stored profile row; NotFoundError when there are no profiles or no such customer."""
+    """One customer's stored profile, ready to show: money (`MONEY_FIELDS`) in cents, counts as
+    integers. NotFoundError when there are no profiles or no such customer."""
     if not store.has_table("profiles"):
         raise NotFoundError("No profiles yet; run `cartwise profiles build` first.")
     rows = store.arrow("SELECT * FROM profiles WHERE user_id = ?", [user_id]).to_pylist()
     if not rows:
         raise NotFoundError(f"No customer {user_id!r} in the profiles; check the id or rebuild them.")
-    return dict(rows[0])
+    return {name: _shown(name, value) for name, value in rows[0].items()}
+
+
+def _shown(name: str, value: Any) -> Any:
+    """Money rounded to cents for display only; the stored profile keeps the computed value."""
+    if name in MONEY_FIELDS and isinstance(value, float) and math.isfinite(value):
+        return round(value, 2)
+    return value
 
 
 def segment_members(store: Store, name: str) -> list[str]:

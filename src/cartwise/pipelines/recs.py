@@ -59,11 +59,22 @@ def load_interactions(
     item_col: str,
     time_col: str | None = None,
     basket_col: str | None = None,
-) -> pd.DataFrame:
+    strict: bool = False,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read an interactions file into a frame with columns `user_id`, `item_id` (strings) and,
-    when named, `ts` and `basket_id`. Names a missing column and lists the columns present."""
-    table = _read(path, "interactions")
+    when named, `ts` and `basket_id`. Names a missing column and lists the columns present.
+
+    Records that cannot be used (a wrong number of fields, no user or item id, a time that is
+    neither a date-time nor epoch seconds) are set aside and reported by the line an editor
+    shows (`cartwise.pipelines.bad_rows`); with `strict` they are an error. Returns the frame
+    and that report (`{"set_aside", "reasons"}`)."""
+    from cartwise.pipelines.bad_rows import read_checked
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"The interactions file {str(path)!r} does not exist; check the path.")
     columns = {"user": user_col, "item": item_col, "time": time_col, "basket": basket_col}
+    table, report = read_checked(path, True, columns, strict=strict)
     for role, col in columns.items():
         if col is not None and col not in table.columns:
             raise InputError(
@@ -83,7 +94,7 @@ def load_interactions(
     )
     out["user_id"] = out["user_id"].astype(str)
     out["item_id"] = out["item_id"].astype(str)
-    return out
+    return out, report
 
 
 def load_items(path: str | Path, item_col: str | None = None) -> pd.DataFrame:
@@ -176,11 +187,14 @@ def fit_from_file(
     basket_col: str | None = None,
     items: str | Path | None = None,
     model: str = "auto",
+    strict: bool = False,
 ) -> dict[str, Any]:
-    """Train a recommender from files and save it to the directory `out`."""
-    data = load_interactions(
-        interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col
-    )
+    """Train a recommender from files and save it to the directory `out`. Unusable interaction
+    records are set aside and reported (`set_aside`), or with `strict` an error."""
+    data, set_aside = load_interactions(
+        interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
+        strict=strict,
+    )  # fmt: skip
     catalogue = load_items(items, item_col) if items is not None else None
     recommender, notes = choose_model(model, data, catalogue)
     if recommender.needs_items and catalogue is None:
@@ -201,6 +215,7 @@ def fit_from_file(
         "fit_seconds": round(seconds, 3),
         "out": str(out),
         "notes": notes,
+        "set_aside": set_aside,
     }
 
 
@@ -282,6 +297,7 @@ def evaluate_from_file(
     k: int = 10,
     models: Sequence[str] = (),
     seen: str = "auto",
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Score models on a held-out split beside the baselines, all in one run.
 
@@ -293,9 +309,10 @@ def evaluate_from_file(
         raise ConfigError(f"must be at least 1; got {k}.", parameter="k")
     if seen not in ("auto", "exclude", "include"):
         raise ConfigError(f"must be auto, exclude or include; got {seen!r}.", parameter="seen")
-    data = load_interactions(
-        interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col
-    )
+    data, set_aside = load_interactions(
+        interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
+        strict=strict,
+    )  # fmt: skip
     catalogue = load_items(items, item_col) if items is not None else None
     train, test = split_frame(data, split)
     if len(test) == 0:
@@ -350,6 +367,7 @@ def evaluate_from_file(
         "train_events": len(train),
         "test_users": len(users),
         "models": rows,
+        "set_aside": set_aside,
     }
 
 

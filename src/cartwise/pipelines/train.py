@@ -51,14 +51,22 @@ def train_recommender(store: Store, model: str = "hybrid") -> dict[str, Any]:
     return {"model": recommender.name, "path": str(out), "seconds": round(time.perf_counter() - started, 2)}
 
 
+def _train_uplift(store: Store) -> dict[str, Any]:
+    from cartwise.pipelines.uplift import train_uplift  # LightGBM: only when training
+
+    return train_uplift(store)
+
+
 def train_all(store: Store, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
-    """Churn and purchase scores, profiles (with CLV, clusters, segments and those scores), the
+    """Churn and purchase scores, profiles (with CLV, clusters, segments and those scores), uplift
+    scores into the profiles when the store holds a campaign with a holdout (`train_uplift`), the
     recommender, then demand forecasts, the reorder plan and price elasticities; returns what
     each reported (a part that cannot be trained reports its error)."""
     report: dict[str, Any] = {}
     steps: tuple[tuple[str, Callable[[], Any]], ...] = (
         ("churn", lambda: score_churn(store)),
         ("profiles", lambda: refresh_profiles(store)),
+        ("uplift", lambda: _train_uplift(store)),
         ("recommender", lambda: train_recommender(store)),
         ("forecasts", lambda: build_forecasts(store)),
     )

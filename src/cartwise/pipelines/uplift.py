@@ -1,11 +1,11 @@
 """Uplift models from a randomised campaign in the store: features at the send, outcome in its window,
 validation against purchase propensity and random targeting, and scores for every customer.
 
-Campaign. `campaign_assignments(store, name)` gives who was sent the message (treated) and
-who was held out, when it went out and its window. It is the one place that knows where
-assignments live: today the demo's past campaign (`demo-past-campaign`, table
-`truth_campaign`); when the campaigns package's send log lands, it reads the log here and
-nothing else changes.
+Campaign. `campaign_assignments(store, name)` gives who was sent the message (treated: a
+`sent` row in the send log) and who was held out (the campaign's holdout members), when it
+went out and its window, for any campaign Cartwise sent with a holdout; the demo records its
+past randomised e-mail (`demo-past-campaign`) there too (`truth_campaign` stays the fallback
+for that one in older stores).
 
 Features (`UPLIFT_FEATURES`) are what the shop knew before the send: the churn pipeline's
 customer features (recency, frequency, monetary, sessions, cart abandonments, promo share,
@@ -49,6 +49,7 @@ from cartwise.core.errors import InputError, NotFoundError
 from cartwise.evaluation.uplift import auuc, qini_coefficient
 from cartwise.experiments import UPLIFT_LEARNERS
 from cartwise.pipelines.churn import FEATURES, build_features, last_data_day
+from cartwise.pipelines.uplift_curves import held_out_curves, save_curves
 from cartwise.predict import PropensityModel
 from cartwise.store import Store
 
@@ -93,24 +94,83 @@ class CampaignAssignments:
     assignments: pd.DataFrame
 
 
-def campaign_assignments(store: Store, name: str) -> CampaignAssignments:
-    """Treatment and holdout of campaign `name`: the one place to switch to the send log.
+def campaign_assignments(store: Store, name: str, window_days: int | None = None) -> CampaignAssignments:
+    """Treatment and holdout of campaign `name`, sent by Cartwise: from its send log.
 
-    Until campaigns keep a send log, the only campaign is the demo shop's past randomised
-    e-mail, `demo-past-campaign`, read from `truth_campaign` (its `treated`, `sent_at` and
-    `window_days`; the truth columns are not used here). NotFoundError for another name or a
-    store without it.
+    Treated: the customers with a `sent` send-log row of the campaign (`send_log.source = name`);
+    held out: its members drawn into the holdout (`campaign_members.holdout`). Members neither
+    sent nor held out (skipped by consent, caps or suppressions) are left out: they got nothing
+    and were not randomised into the control. `sent_at` is the first send; the outcome window is
+    `window_days` after it (default: the simulator's window for the demo's past campaign, which
+    the demo records in the send log too, else `DEFAULT_WINDOW_DAYS`). A store built before
+    campaigns kept a send log still has the demo's past campaign in `truth_campaign`: that table
+    is the fallback for that one name. NotFoundError when the campaign is not found.
     """
-    if name != PAST_CAMPAIGN:
+    if window_days is not None and (isinstance(window_days, bool) or not window_days >= 1):
+        raise InputError(f"`window_days` is {window_days!r}; give a whole number of days >= 1, e.g. 7.")
+    found = _from_send_log(store, name)
+    if found is None:
+        if name == PAST_CAMPAIGN and store.has_table("truth_campaign"):
+            return _from_truth(store, name, window_days)
         raise NotFoundError(
-            f"No campaign named {name!r} with a treatment and holdout; the campaign with one is "
-            f"{PAST_CAMPAIGN!r} (the demo shop's past e-mail, from `cartwise demo`). Use --campaign {PAST_CAMPAIGN}."
+            f"No campaign named {name!r} with sends and a holdout in this store; `cartwise campaigns list` "
+            f"shows the campaigns. On a store built by `cartwise demo`, use --campaign {PAST_CAMPAIGN}."
         )
-    if not store.has_table("truth_campaign"):
-        raise NotFoundError(
-            f"This store has no {PAST_CAMPAIGN!r}: it is the demo shop's past campaign. Build the demo "
-            "store with `cartwise demo` (at least 36 days), or use a store that has it."
+    frame, sent_at = found
+    if not frame["treated"].any():
+        raise InputError(f"Campaign {name!r} has no sent messages; there is nothing to learn from.")
+    if frame["treated"].all():
+        raise InputError(
+            f"Campaign {name!r} has no holdout; uplift needs customers held out at random "
+            "(send with --holdout 0.1, for example)."
         )
+    return CampaignAssignments(
+        name=name,
+        sent_at=sent_at,
+        window_days=window_days or _default_window(store, name),
+        assignments=frame,
+    )
+
+
+DEFAULT_WINDOW_DAYS = 7
+"""Days after the first send in which an order counts, for campaigns without a known window."""
+
+
+def _from_send_log(store: Store, name: str) -> tuple[pd.DataFrame, datetime] | None:
+    if not (store.has_table("send_log") and store.has_table("campaign_members")):
+        return None
+    frame = store.arrow(
+        """WITH sent AS (
+             SELECT user_id, min(sent_at) AS sent_at FROM send_log
+             WHERE source = $1 AND state = 'sent' AND sent_at IS NOT NULL GROUP BY user_id),
+           held AS (
+             SELECT DISTINCT user_id FROM campaign_members
+             WHERE campaign = $1 AND holdout AND user_id NOT IN (SELECT user_id FROM sent))
+           SELECT user_id, true AS treated, sent_at FROM sent
+           UNION ALL SELECT user_id, false, NULL FROM held
+           ORDER BY user_id""",
+        [name],
+    ).to_pandas()
+    if frame.empty:
+        return None
+    first = frame["sent_at"].dropna()
+    if first.empty:
+        return None
+    assignments = frame[["user_id", "treated"]].astype({"treated": bool}).reset_index(drop=True)
+    return assignments, pd.Timestamp(first.min()).to_pydatetime()
+
+
+def _default_window(store: Store, name: str) -> int:
+    if name == PAST_CAMPAIGN and store.has_table("truth_campaign"):
+        found = store.con.execute("SELECT max(window_days) FROM truth_campaign").fetchall()[0][0]
+        if found is not None:
+            return int(found)
+    return DEFAULT_WINDOW_DAYS
+
+
+def _from_truth(store: Store, name: str, window_days: int | None) -> CampaignAssignments:
+    """The demo's past campaign from `truth_campaign` (`treated`, `sent_at`, `window_days`; the
+    truth columns are not used), for stores whose send log does not record it."""
     frame = store.arrow(
         "SELECT user_id, treated, sent_at, window_days FROM truth_campaign ORDER BY user_id"
     ).to_pandas()
@@ -120,7 +180,7 @@ def campaign_assignments(store: Store, name: str) -> CampaignAssignments:
     return CampaignAssignments(
         name=name,
         sent_at=pd.Timestamp(sent.max()).to_pydatetime(),
-        window_days=int(frame["window_days"].iloc[0]),
+        window_days=window_days or int(frame["window_days"].iloc[0]),
         assignments=frame[["user_id", "treated"]].astype({"treated": bool}).reset_index(drop=True),
     )
 
@@ -151,8 +211,8 @@ class _TrainingSet:
     outcome: np.ndarray
 
 
-def _training_set(store: Store, campaign: str) -> _TrainingSet:
-    found = campaign_assignments(store, campaign)
+def _training_set(store: Store, campaign: str, window_days: int | None = None) -> _TrainingSet:
+    found = campaign_assignments(store, campaign, window_days)
     users = pd.Index(found.assignments["user_id"], name="user_id")
     # Features end at midnight before the send day, so nothing after the send leaks in.
     cutoff = found.sent_at.date() - timedelta(days=1)
@@ -206,6 +266,7 @@ def evaluate_uplift(
     k: float = 0.3,
     folds: int = 5,
     random_state: int = 0,
+    window_days: int | None = None,
 ) -> dict[str, Any]:
     """Cross-fitted comparison of targeting the top `k` by each uplift learner, by purchase
     propensity and at random (see the module docstring).
@@ -216,6 +277,7 @@ def evaluate_uplift(
     k, folds, audience, treated, outcome_rate per arm, `strategies` {name: {targeted,
     realised_incremental, true_incremental, qini, auuc}} for x_learner, t_learner, propensity
     and random (true_incremental is None without the simulator's truth), and seconds per scorer.
+    `window_days` overrides the campaign's outcome window (see `campaign_assignments`).
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -223,7 +285,7 @@ def evaluate_uplift(
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise InputError(f"`folds` must be a whole number >= 2; received {folds!r}. Use e.g. 5.")
     started = time.perf_counter()
-    data = _training_set(store, campaign)
+    data = _training_set(store, campaign, window_days)
     features, treated, outcome = data.features, data.treated, data.outcome
     seconds = {"features": time.perf_counter() - started}
     splitter = StratifiedKFold(folds, shuffle=True, random_state=random_state)
@@ -277,15 +339,20 @@ def fit_uplift(
     learner: str = "x",
     out: Path | None = None,
     random_state: int = 0,
+    window_days: int | None = None,
+    curves: bool = True,
 ) -> dict[str, Any]:
     """Fit `learner` ("x" or "t") on campaign `campaign`, score every known customer as of the last
     data day, replace `uplift_scores`, update the profiles' `uplift`, and write `out` (CSV with
     user_id, uplift) when given. Returns a JSON-ready report: campaign, learner, sent_at,
     window_days, audience, treated, held_out, outcome_rate (treated, held_out), customers_scored,
-    mean_uplift, table, out, model_version, seconds."""
+    mean_uplift, table, out, model_version, seconds. `window_days` overrides the campaign's
+    outcome window (see `campaign_assignments`). With `curves`, the learner's and purchase
+    propensity's cross-fitted Qini and uplift curves are saved too (`cartwise.pipelines.uplift_curves`;
+    `qini_coefficient` in the report)."""
     _check_learner(learner)
     started = time.perf_counter()
-    data = _training_set(store, campaign)
+    data = _training_set(store, campaign, window_days)
     model = UPLIFT_LEARNERS[learner](random_state=random_state).fit(data.features, data.treated, data.outcome)
     scoring = uplift_features(store, last_data_day(store))
     scored_at = datetime.now(UTC).replace(tzinfo=None)
@@ -300,10 +367,17 @@ def fit_uplift(
             "scored_at": pa.array([scored_at] * len(scores), pa.timestamp("us")),
         }
     )
+    found_curves = (
+        held_out_curves(data.features, data.treated, data.outcome, learner, random_state=random_state)
+        if curves
+        else None
+    )
     with store.transaction():
         store.replace("uplift_scores", table)
         if store.has_table("profiles"):
             _update_profiles(store, scores)
+        if found_curves is not None:
+            save_curves(store, campaign, learner, MODEL_VERSION, found_curves)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         scores.to_csv(out, index=False)
@@ -324,6 +398,7 @@ def fit_uplift(
         "table": "uplift_scores",
         "out": None if out is None else str(out),
         "model_version": MODEL_VERSION,
+        "qini_coefficient": None if found_curves is None else found_curves["qini_coefficient"],
         "seconds": round(time.perf_counter() - started, 3),
     }
 
@@ -335,3 +410,33 @@ def _update_profiles(store: Store, scores: pd.DataFrame) -> None:
         scores[["user_id", "uplift"]], on="user_id", how="left"
     )
     store.replace("profiles", pa.Table.from_pandas(profiles, preserve_index=False))
+
+
+def randomised_campaign(store: Store) -> str | None:
+    """The campaign `cartwise train` learns uplift from: the latest one (by start) with sent
+    messages and holdout members in the send log, or the demo's past campaign in an older store
+    (`truth_campaign`); None when the store has neither."""
+    if store.has_table("campaigns") and store.has_table("send_log") and store.has_table("campaign_members"):
+        rows = store.con.execute(
+            """SELECT c.name FROM campaigns c
+               WHERE EXISTS (SELECT 1 FROM campaign_members m WHERE m.campaign = c.name AND m.holdout)
+                 AND EXISTS (SELECT 1 FROM send_log s WHERE s.source = c.name AND s.state = 'sent')
+               ORDER BY c.started_at DESC NULLS LAST, c.name LIMIT 1"""
+        ).fetchall()
+        if rows:
+            return str(rows[0][0])
+    if store.has_table("truth_campaign"):
+        return PAST_CAMPAIGN
+    return None
+
+
+def train_uplift(store: Store) -> dict[str, Any]:
+    """`cartwise train`'s uplift step: `fit_uplift` (X-learner) on `randomised_campaign`, which
+    fills the profiles' `uplift`; `{"skipped": why}` when the store has no such campaign."""
+    name = randomised_campaign(store)
+    if name is None:
+        return {
+            "skipped": "no campaign with a holdout in this store; send one with --holdout "
+            "(`cartwise campaigns send`) or fit one with `cartwise uplift fit --campaign NAME`."
+        }
+    return fit_uplift(store, name)

@@ -4,6 +4,7 @@ Purchase-count models share the `PurchaseModel` contract and spend models the `S
 contract. Models take arrays or data frames and return arrays; they never open the store.
 """
 
+from cartwise.predict._alive import ALIVE_MODELS, MIN_CALIBRATION_DAYS, AliveFit, fit_alive_model
 from cartwise.predict._base import PurchaseModel, SpendModel
 from cartwise.predict._bgnbd import BGNBD
 from cartwise.predict._churn import (
@@ -25,13 +26,16 @@ SPEND_MODELS: dict[str, type[SpendModel]] = {"gammagamma": GammaGamma}
 """Every spend model by its short name."""
 
 __all__ = [
+    "ALIVE_MODELS",
     "BGNBD",
     "MBGNBD",
+    "MIN_CALIBRATION_DAYS",
     "MIN_CLASS_COUNT",
     "PURCHASE_MODELS",
     "RUNAWAY_PENALIZER",
     "SPEND_MODELS",
     "SUMMARY_COLUMNS",
+    "AliveFit",
     "GammaGamma",
     "ParetoNBD",
     "PropensityModel",
@@ -41,6 +45,7 @@ __all__ = [
     "TimeUnit",
     "bgnbd_p_no_purchase",
     "customer_lifetime_value",
+    "fit_alive_model",
     "fit_bgnbd",
     "fit_with_fallback",
     "rfm_quintile_score",

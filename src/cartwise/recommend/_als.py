@@ -24,6 +24,7 @@ class ALS(Recommender):
     """
 
     _learned = ("user_factors_", "item_factors_")
+    _user_rows = (("user_factors_", 0.0),)
     has_own_similarity = True
 
     def __init__(

@@ -39,6 +39,9 @@ class Recommender:
     name: ClassVar[str] = ""
     # Learned attributes (beyond the common ones) that `save` writes and `load_model` restores.
     _learned: ClassVar[tuple[str, ...]] = ()
+    # Learned attributes with one row per user of `user_ids_`, and the value that means "nothing
+    # known" in them: `forget_users` fills a forgotten user's row with it.
+    _user_rows: ClassVar[tuple[tuple[str, float], ...]] = ()
     # Whether `fit` needs item metadata (`items=`).
     needs_items: ClassVar[bool] = False
     # Whether the model learns its own item-to-item similarity (and overrides `_similar` and
@@ -216,6 +219,31 @@ class Recommender:
         sim.sort_indices()
         return sim
 
+    def forget_users(self, user_ids: Any) -> int:
+        """Anonymise users in the fitted model at once (the right to erasure, before a refit).
+
+        Each forgotten user's id in `user_ids_` is replaced by a placeholder no id can equal
+        (it starts with a NUL), so the user is served as unknown (the cold-start list); their
+        row of `seen_` and of every per-user learned array is emptied. What they added to
+        item-level state (popularity, similarities, item factors) stays, without their id,
+        until the next `fit`. Returns how many users were found; unknown ids are ignored.
+        """
+        self._check_fitted()
+        rows = self._positions("user_ids_", _as_id_batch(user_ids, "user_ids"))
+        rows = np.unique(rows[rows >= 0])
+        if len(rows):
+            ids = np.array(self.user_ids_, dtype=object, copy=True)
+            ids[rows] = [f"{ERASED_PREFIX}{row}" for row in rows.tolist()]
+            self.user_ids_ = ids
+            self.seen_ = _fill_rows(self.seen_, rows, 0.0)
+            for attr, empty in self._user_rows:
+                setattr(self, attr, _fill_rows(getattr(self, attr), rows, empty))
+            self._forget_rows(rows)
+        return len(rows)
+
+    def _forget_rows(self, rows: np.ndarray) -> None:
+        """Subclasses drop other state about the user rows `rows` (e.g. their events)."""
+
     def user_index(self, user_ids: Any) -> np.ndarray:
         """Row of each user id in the fitted index, -1 for unknown users."""
         self._check_fitted()
@@ -304,6 +332,24 @@ class Recommender:
 
     def _load_extra(self, path: Path) -> None:
         """Counterpart of `_save_extra`."""
+
+
+ERASED_PREFIX = "\x00erased:"
+"""Start of the placeholder ids `forget_users` leaves; ingestion refuses ids with a NUL."""
+
+
+def _fill_rows(values: Any, rows: np.ndarray, empty: float) -> Any:
+    """`values` (a dense array or a sparse matrix, one row per user) with `rows` set to `empty`
+    (sparse: emptied); a new object, so readers of the old one are undisturbed."""
+    if sp.issparse(values):
+        keep = np.ones(values.shape[0])
+        keep[rows] = 0.0
+        out = sp.csr_matrix(sp.diags(keep) @ values, dtype=values.dtype)
+        out.eliminate_zeros()
+        return out
+    out = np.array(values, copy=True)
+    out[rows] = empty
+    return out
 
 
 def _json_default(value: Any) -> Any:

@@ -505,6 +505,34 @@ class Hybrid(Recommender):
         source = self._similarity_source()
         return source.item_similarity(k) if source is not None else super()._item_similarity(k)
 
+    # ----- erasure ----------------------------------------------------------------------------
+    def forget_users(self, user_ids: Any) -> int:
+        """`Recommender.forget_users`, in every generator too, and without the users' events."""
+        for model in self.generators_.values():
+            model.forget_users(user_ids)
+        return super().forget_users(user_ids)
+
+    def _forget_rows(self, rows: np.ndarray) -> None:
+        keep = ~np.isin(self.events_users_, rows)
+        for attr in ("events_users_", "events_items_", "events_times_", "events_weights_"):
+            setattr(self, attr, getattr(self, attr)[keep])
+        self._build_context()
+
+    def _build_context(self) -> None:
+        """The ranker's statistics from the stored training events."""
+        data = Interactions(
+            user_ids=self.user_ids_,
+            item_ids=self.item_ids_,
+            users=self.events_users_,
+            items=self.events_items_,
+            times=self.events_times_,
+            weights=self.events_weights_,
+            has_time=bool(self.has_time_),
+        )
+        self.context_ = _Context(
+            data, self.item_category_, self.item_brand_, self.item_price_, self.item_price_position_
+        )
+
     # ----- persistence ------------------------------------------------------------------------
     def _save_extra(self, path: Path) -> None:
         for name, model in self.generators_.items():
@@ -523,18 +551,7 @@ class Hybrid(Recommender):
         self.generators_ = {name: load_model(path / "generators" / name) for name in names}
         ranker = path / "ranker.txt"
         self.ranker_ = lgb.Booster(model_file=str(ranker)) if ranker.is_file() else None
-        data = Interactions(
-            user_ids=self.user_ids_,
-            item_ids=self.item_ids_,
-            users=self.events_users_,
-            items=self.events_items_,
-            times=self.events_times_,
-            weights=self.events_weights_,
-            has_time=bool(self.has_time_),
-        )
-        self.context_ = _Context(
-            data, self.item_category_, self.item_brand_, self.item_price_, self.item_price_position_
-        )
+        self._build_context()
 
 
 def _in_last_basket(data: Interactions) -> np.ndarray:

@@ -29,6 +29,7 @@ class RepeatPurchase(Recommender):
     """
 
     _learned = ("affinity_",)
+    _user_rows = (("affinity_", 0.0),)
 
     def __init__(
         self, half_life_days: float | None = 90.0, timing: Literal["recency", "cycle"] = "recency"

@@ -28,6 +28,7 @@ class SessionKNN(Recommender):
     """
 
     _learned = ("similarity_", "last_items_")
+    _user_rows = (("last_items_", -1),)
     has_own_similarity = True
 
     def __init__(

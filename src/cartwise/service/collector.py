@@ -19,8 +19,13 @@ Promises:
   1.5 s per request group at 10M events (a scan: `event_id` has no index), so a hit is not
   verified there: it is counted as a duplicate and left out of the live KPIs, but still
   logged and handed to the writer, whose exact check drops it. A hash collision (about 1 in
-  10^12 per new id at 10M stored) or an erased event can make the count wrong, never lose
-  an event.
+  10^12 per new id at 10M stored) can make the count wrong, never lose an event.
+- A deletion or an erasure (`Service.delete_events`, `Service.forget_customer`) settles the
+  log, which starts a record of the ids acknowledged from then on, deletes, then calls
+  `reindex`: the recent set becomes that record at once, and the index is rebuilt in the
+  background from a snapshot of the store as the deletion left it, plus that record. A
+  deleted event sent again is new data (stored at once, and counted as accepted once the
+  rebuild is in).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from itertools import chain
@@ -235,6 +240,7 @@ class Collector:
         log_dir: Path,
         *,
         live: LiveKPIs | None = None,
+        on_durable: Callable[[pa.Table], None] | None = None,
         timezone: str = "UTC",
         window: TimeWindow = COLLECTOR_WINDOW,
         flush_seconds: float = 0.25,
@@ -245,6 +251,9 @@ class Collector:
     ) -> None:
         self.gate = gate
         self.live = live
+        # Called with each batch of durable, acknowledged events (and replayed ones): the journey
+        # runner's queue put, so the acknowledgement does not wait for journeys.
+        self.on_durable = on_durable
         self.timezone = timezone
         self.window = window
         self.flush_seconds = flush_seconds
@@ -254,6 +263,14 @@ class Collector:
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._stored_index = StoredIdIndex()  # the log thread's, once started
+        # Held by the log thread while it handles a group, and by `reindex` to swap the index.
+        self._index_lock = threading.Lock()
+        # Ids acknowledged since the last `settle` while a deletion runs and its index rebuild
+        # completes; None otherwise.
+        self._acked_since_settle: list[str] | None = None
+        self._reindex_generation = 0
+        self._reindexing = False
+        self._reindexer: threading.Thread | None = None
         self._prepare = prepare_events
         self._stored_ids = StoredIds()  # the writer's: its commits skip the anti-join over stored ids
         self._not_rolled_up = 0  # events committed since the writer last refreshed the analytics rollup
@@ -265,7 +282,14 @@ class Collector:
         self._backlog = 0
         self._backlog_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self.stats = {"acknowledged": 0, "stored": 0, "store_duplicates": 0, "fsyncs": 0, "replayed": 0}
+        self.stats = {
+            "acknowledged": 0,
+            "stored": 0,
+            "store_duplicates": 0,
+            "fsyncs": 0,
+            "replayed": 0,
+            "reindexes": 0,
+        }
         self.last_error: str | None = None
         self._keep_from: int | None = None
 
@@ -293,6 +317,7 @@ class Collector:
         """Finish every submitted request, write everything to the store, drop the log."""
         if not self._threads:
             return
+        self.wait_reindexed()
         for _ in self._validators:
             self._incoming.put(None)
         for thread in self._validators:
@@ -328,12 +353,22 @@ class Collector:
                     with self.gate as store:
                         result = store_events(store, prepared.table, self._stored_ids)
                     self.stats["stored"] += int(result.get("loaded", 0))
+                    # Journeys enter idempotently (by event id), so replayed events are handed over again.
+                    self._hand_over(prepared.table)
             total += len(records)
         if segments:
             self.log.drop_below(segments[-1][0] + 1)
             log.info("replayed %d logged events from %d segment(s)", total, len(segments))
         self.stats["replayed"] = total
         return total
+
+    def _hand_over(self, table: pa.Table) -> None:
+        if self.on_durable is None:
+            return
+        try:
+            self.on_durable(table)
+        except Exception as exc:  # a journey hook never fails an acknowledgement
+            log.warning("handing events to journeys failed: %s", exc)
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until every acknowledged event is in the store, then delete the log's segments
@@ -350,12 +385,77 @@ class Collector:
                 if self._backlog == 0:
                     self.log.seal()
                     self.log.drop_below(self.log.current)
+                    with self._index_lock:
+                        # Everything acknowledged so far is stored: what comes next is recorded
+                        # for `reindex`.
+                        self._acked_since_settle = []
+                        # A rebuild in flight would miss what this deletion records: drop it.
+                        self._reindex_generation += 1
+                        self._reindexing = False
                     return
             if time.monotonic() > deadline:
                 raise StoreError(
                     f"The collector still has {self._backlog} events to store after {timeout:.0f} s; retry later."
                 )
             time.sleep(0.02)
+
+    def reindex(self, *, deleted: bool = True) -> None:
+        """After a deletion (call after `settle` and after the deletion committed): forget the
+        deleted ids, so that a deleted event sent again is accepted as new.
+
+        At once, the recent set keeps only the ids acknowledged since `settle` (everything
+        acknowledged before was stored then, so the index holds it). In the background, a new
+        index is built from a read snapshot of the store (the writer never waits; ~4 s per
+        million stored ids, see BENCHMARKS.md) and swapped in with the ids acknowledged since
+        `settle` added; `stats["reindexes"]` counts the swaps. Until then the old index still
+        counts a deleted id sent again as a duplicate, but the event is logged and stored all
+        the same (the writer's check is exact). `deleted=False` (nothing was deleted) only
+        ends the record `settle` started."""
+        with self._index_lock:
+            self._reindex_generation += 1
+            generation = self._reindex_generation
+            if not deleted:
+                if not self._reindexing:
+                    self._acked_since_settle = None
+                return
+            since = list(self._acked_since_settle or [])
+            self._reindexing = True
+            with self._recent_lock:
+                self._recent = OrderedDict.fromkeys(since)
+        thread = threading.Thread(
+            target=self._rebuild_index, args=(generation,), name="cartwise-reindex", daemon=True
+        )
+        thread.start()
+        self._reindexer = thread
+
+    def _rebuild_index(self, generation: int) -> None:
+        index = StoredIdIndex()
+        began = time.perf_counter()
+        try:
+            with self.gate.read(limited=False, what="stored-id index") as snapshot:
+                index.build(snapshot)
+        except Exception:
+            log.exception("rebuilding the stored-id index failed; the old index stays")
+            with self._index_lock:
+                if generation == self._reindex_generation:
+                    self._reindexing = False
+                    self._acked_since_settle = None
+            return
+        with self._index_lock:
+            if generation != self._reindex_generation:
+                return  # a later deletion started its own rebuild, which this one would undercount
+            index.add(self._acked_since_settle or [])
+            self._stored_index = index
+            self._acked_since_settle = None
+            self._reindexing = False
+            self.stats["reindexes"] += 1
+        log.info("re-indexed %d stored event ids in %.1f s", len(index), time.perf_counter() - began)
+
+    def wait_reindexed(self, timeout: float = 60.0) -> None:
+        """Block until the running index rebuild (if any) is done (for tests and shutdown)."""
+        thread = self._reindexer
+        if thread is not None:
+            thread.join(timeout)
 
     # -- the request path --------------------------------------------------------------------
     def submit(self, records: list[dict[str, Any]]) -> Future[Ack]:
@@ -602,7 +702,8 @@ class Collector:
             requests = [r for group in groups for r in group]
             if requests:
                 # Everyone validated by now shares this fsync.
-                self._handle(requests)
+                with self._index_lock:
+                    self._handle(requests)
 
     def _fail(self, requests: list[_Request], error: Exception) -> None:
         for request in requests:
@@ -630,6 +731,8 @@ class Collector:
                     self._recent[event_id] = None
         for request in durable:
             self._stored_index.add(request.ids)
+            if self._acked_since_settle is not None:
+                self._acked_since_settle.extend(request.ids)
             while len(self._recent) > self._recent_max:
                 self._recent.popitem(last=False)
         with self._backlog_lock:
@@ -641,6 +744,10 @@ class Collector:
         if self.live is not None and durable:
             tables = [r.table if r.live is None else r.live for r in durable if r.table is not None]
             self.live.add_table(pa.concat_tables(tables, promote_options="permissive"))
+        if self.on_durable is not None and durable:
+            for request in durable:
+                if request.table is not None:
+                    self._hand_over(request.table if request.live is None else request.live)
         for request in requests:
             assert request.ack is not None
             self.stats["acknowledged"] += request.ack.accepted

@@ -20,7 +20,9 @@ from typing import Any
 from cartwise.core.errors import InputError, NotFoundError
 from cartwise.experiments import Experiment, assign
 from cartwise.pipelines import experiments as store_experiments
+from cartwise.pipelines.recs_ab import recommender_arms
 from cartwise.service.collector import StoreGate
+from cartwise.service.recs.options import RecsOptions
 from cartwise.service.service import Service
 
 SOURCES = ("api", "recs", "journey")
@@ -44,6 +46,7 @@ class Assigner:
         self.flush_seconds = flush_seconds
         self._lock = threading.Lock()
         self._loaded: dict[str, _Loaded] = {}
+        self._recommender: tuple[str, dict[str, str]] | None = None
         self._seen: set[tuple[str, str]] = set()
         self._pending: list[tuple[str, str, str, datetime, str]] = []
         self._stop = threading.Event()
@@ -75,8 +78,10 @@ class Assigner:
                 if e.audience
             }
         loaded = {e.key: _Loaded(e, tuple(e.cumulative()), audiences.get(e.key)) for e in running}
+        arms = [(e.key, found) for e in running if (found := recommender_arms(e)) is not None]
         with self._lock:
             self._loaded = loaded
+            self._recommender = arms[0] if arms else None
 
     def assign(self, key: str, user_id: str, source: str = "api") -> str | None:
         """The variant of `user_id` in running experiment `key` (None: outside the audience or
@@ -101,6 +106,11 @@ class Assigner:
                         self._seen.add(pair)
                         self._pending.append((key, user_id, variant, _now(), source))
         return variant
+
+    def recommender_experiment(self) -> tuple[str, dict[str, str]] | None:
+        """The running recommender experiment (every variant's value names a recommender):
+        its key and `{variant: recommender}`; None when none runs (`cartwise.pipelines.recs_ab`)."""
+        return self._recommender
 
     def value_of(self, key: str, variant: str) -> str | None:
         """The `value` a variant carries (e.g. a recommender name), or None."""
@@ -182,9 +192,20 @@ def info(service: Service, key: str) -> dict[str, Any]:
 def results(service: Service, key: str, **options: Any) -> dict[str, Any]:
     """The analysis of `key` from the store (see `cartwise.pipelines.experiments`)."""
     experiments_for(service).flush()
+    _flush_impressions(service)
+    options.setdefault("attribution_hours", RecsOptions.from_settings(service.settings).attribution_hours)
     with service.require_gate() as store:
         analysis = store_experiments.analyze_experiment(store, key, **options)
     return {"experiment": key, **analysis.to_dict()}
+
+
+def _flush_impressions(service: Service) -> None:
+    """Write the recommendation server's buffered impressions, when one runs, before reading them."""
+    from cartwise.service.recs.registry import running_recs
+
+    server = running_recs(service)
+    if server is not None:
+        server.flush()
 
 
 def timeline(service: Service, key: str, metric: str = "conversion") -> list[dict[str, Any]]:
@@ -192,3 +213,11 @@ def timeline(service: Service, key: str, metric: str = "conversion") -> list[dic
     experiments_for(service).flush()
     with service.require_gate() as store:
         return store_experiments.cumulative_lift(store, key, metric=metric)
+
+
+def uplift_models(service: Service) -> list[dict[str, Any]]:
+    """The saved Qini and uplift curves of every fitted uplift model (`cartwise.pipelines.uplift_curves`)."""
+    from cartwise.pipelines.uplift_curves import load_curves
+
+    with service.require_gate() as store:
+        return load_curves(store)

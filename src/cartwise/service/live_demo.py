@@ -7,6 +7,8 @@ times. Replayed events get fresh event, session and order ids, so each pass adds
 traffic; the day loops until Ctrl-C. Like a storefront, the replay asks the recommendations
 API for a list when a session starts (with a `read` key), and the session's later events on a
 listed item carry the list's `request_id`, so the Recommendations page's online figures move.
+The replayed events feed the built-in journeys that `cartwise demo` applied, and the server's
+e-mail goes to a local SMTP sink (`MailSink`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import pyarrow as pa
 from cartwise.core.settings import Settings
 from cartwise.core.times import utc_iso, utc_now
 from cartwise.service import keys as keys_job
+from cartwise.service.demo_mail import MailSink
 from cartwise.service.server_process import ServerProcess
 from cartwise.service.service import open_ready_store
 
@@ -241,12 +244,20 @@ def serve_demo(settings: Settings, *, speed: float = 24.0, stop: threading.Event
     # A process manager or `timeout` ends the demo with SIGTERM, whose default action would
     # leave the server child running and holding the store.
     with _stop_on_sigterm(stop):
-        server = ServerProcess(settings.db, host=settings.host, port=settings.port).start()
+        # The journeys' e-mail goes to a local sink: real SMTP, nobody mailed.
+        sink = MailSink().start()
+        mail_env = {"CARTWISE_SMTP_HOST": "127.0.0.1", "CARTWISE_SMTP_PORT": str(sink.port)}
+        try:
+            server = ServerProcess(settings.db, host=settings.host, port=settings.port, env=mail_env).start()
+        except BaseException:
+            sink.stop()
+            raise
         click.echo(
             f"\nCartwise dashboard: {server.url}/\n"
             f"Sign in with this admin key (shown once): {keys.admin}\n"
-            f"Replaying the last simulated day ({table.num_rows:,} events) {speed:g}x faster through the collector. "
-            "Ctrl-C stops.\n",
+            f"Replaying the last simulated day ({table.num_rows:,} events) {speed:g}x faster through the collector; "
+            f"the built-in journeys run on it (Campaigns page) and their e-mail goes to a local SMTP sink on "
+            f"127.0.0.1:{sink.port}. Ctrl-C stops.\n",
             err=True,
         )
         worker = threading.Thread(
@@ -265,3 +276,5 @@ def serve_demo(settings: Settings, *, speed: float = 24.0, stop: threading.Event
             stop.set()
             worker.join(timeout=10)
             server.stop()
+            sink.stop()
+            click.echo(f"The demo's journeys sent {sink.received:,} e-mails to the local sink.", err=True)

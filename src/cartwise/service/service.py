@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
 from cartwise.ingest import TimeWindow
+from cartwise.ingest.identity import linked_ids
 from cartwise.pipelines.event_delete import EventFilter, delete_events
 from cartwise.pipelines.privacy import export_customer, forget_customer
+from cartwise.pipelines.privacy_artefacts import artefacts_note, forget_in_artefacts
 from cartwise.service import keys as keys_job
 from cartwise.service import sessions as sessions_job
 from cartwise.service.collector import Collector, StoreGate
@@ -30,8 +32,13 @@ from cartwise.store import SCHEMA_VERSION, Store, open_store
 
 if TYPE_CHECKING:
     from cartwise.service.campaigns import CampaignSender
+    from cartwise.service.journeys import JourneyRunner
 
 log = logging.getLogger("cartwise.service")
+
+REINDEX_WAIT_SECONDS = 5.0
+"""How long a deletion or an erasure waits for the collector's stored-id index to be rebuilt
+before answering (the rebuild goes on in the background after that)."""
 
 
 def open_ready_store(settings: Settings, *, read_only: bool = False) -> Store:
@@ -72,6 +79,7 @@ class Service:
         self.gate: StoreGate | None = None
         self.collector: Collector | None = None
         self.campaign_sender: CampaignSender | None = None
+        self.journeys: JourneyRunner | None = None
 
     def start(self) -> None:
         store = open_ready_store(self.settings)
@@ -83,10 +91,15 @@ class Service:
             )
         self._store = store
         self.gate = StoreGate(store, read_timeout=self.settings.read_timeout_seconds)
+        from cartwise.service.journeys import JourneyRunner  # the engine and its sender: only when serving
+
+        # Created before the replay, so replayed events reach journeys (entry is idempotent).
+        self.journeys = JourneyRunner(self)
         self.collector = Collector(
             self.gate,
             event_log_dir(self.settings),
             live=self.live,
+            on_durable=self.journeys.offer,
             timezone=self.settings.timezone,
             window=TimeWindow.for_collector(self.settings),
             flush_seconds=self.settings.flush_seconds,
@@ -102,6 +115,7 @@ class Service:
         from cartwise.service.campaigns import CampaignSender  # Jinja2 and the sender: only when serving
 
         self.campaign_sender = CampaignSender(self).start()
+        self.journeys.start()
         log.info("service started on store %s (%d recent events seeded)", self.settings.db, seeded)
 
     def stop(self) -> None:
@@ -111,6 +125,9 @@ class Service:
         if self.collector is not None:
             self.collector.stop()
             self.collector = None
+        if self.journeys is not None:  # after the collector: the events it still handed over are handled
+            self.journeys.stop()
+            self.journeys = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -195,24 +212,62 @@ class Service:
         if self.collector is not None:
             self.collector.settle()
 
+    def _reindex(self, deleted: bool) -> None:
+        """The collector forgets the deleted ids (a deleted event sent again is new data); its
+        index is rebuilt in the background (see `Collector.reindex`)."""
+        if self.collector is not None:
+            self.collector.reindex(deleted=deleted)
+
+    def _await_reindex(self) -> None:
+        """Give the rebuild `REINDEX_WAIT_SECONDS` (outside the gate: the writer goes on), so on
+        a small store the answer comes with the index already fresh."""
+        if self.collector is not None:
+            self.collector.wait_reindexed(REINDEX_WAIT_SECONDS)
+
     def delete_events(self, flt: EventFilter, *, dry_run: bool = False) -> dict[str, Any]:
-        """`pipelines.event_delete.delete_events` through the gate, after the log is settled."""
+        """`pipelines.event_delete.delete_events` through the gate, after the log is settled;
+        the collector's index of stored ids is rebuilt without the deleted events."""
         if not dry_run:
             self._settle()
         with self.require_gate() as store:
-            result = delete_events(store, flt, dry_run=dry_run)
-            if result["deleted"]["events"]:
-                self.live.reseed(store)
+            deleted = False
+            try:
+                result = delete_events(store, flt, dry_run=dry_run)
+                deleted = bool(result["deleted"]["events"])
+                if deleted:
+                    self.live.reseed(store)
+            finally:
+                if not dry_run:
+                    self._reindex(deleted)
+        self._await_reindex()
         return result
 
     def forget_customer(self, user_id: str) -> dict[str, Any]:
         """`pipelines.privacy.forget_customer` through the gate; the collector's log is settled
-        first, so no logged event of the customer can come back at a replay."""
+        first, so no logged event of the customer can come back at a replay, and its index of
+        stored ids is rebuilt without the erased events; the running recommendation server
+        forgets the customer at once (model, served state, buffered impressions)."""
         self._settle()
         with self.require_gate() as store:
-            result = forget_customer(store, user_id, via="api")
-            self.live.reseed(store)  # the live windows count users by id
-        return {**result, "log": "settled: every logged event was stored, then the segments were deleted"}
+            deleted = False
+            try:
+                subjects = list(linked_ids(store, user_id)) if user_id.strip() else []
+                result = forget_customer(store, user_id, via="api", artefacts=False)
+                deleted = bool(result["removed"].get("events"))
+                self.live.reseed(store)  # the live windows count users by id
+            finally:
+                self._reindex(deleted)
+        self._await_reindex()
+        # The saved model is rewritten outside the gate: the writer goes on meanwhile.
+        note = artefacts_note(forget_in_artefacts(self.require_gate().store, subjects))
+        from cartwise.service.recs.registry import forget_in_recs  # the recs server, when it runs
+
+        forget_in_recs(self, subjects)
+        return {
+            **result,
+            "artefacts": note,
+            "log": "settled: every logged event was stored, then the segments were deleted",
+        }
 
     def export_customer(self, user_id: str) -> dict[str, Any]:
         with self.read(what="export") as store:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 ECOMMERCE: dict[str, str] = {
@@ -180,16 +181,28 @@ def segment_events(messages: list[Any], kind: str | None = None) -> Mapped:
     return mapped
 
 
-def _posthog_message(message: dict[str, Any]) -> list[dict[str, Any]]:
+def _sent_time(message: dict[str, Any], received: datetime | None) -> Any:
+    """`timestamp`, or the receipt time less `offset` (ms), which posthog-js's batches send instead."""
+    ts = message.get("timestamp")
+    offset = message.get("offset")
+    if ts is not None or received is None or offset is None:
+        return ts
+    if isinstance(offset, bool) or not isinstance(offset, int | float) or not 0 <= offset < 1e12:
+        raise _Refused(f"`offset` {offset!r} is not a number of milliseconds before sending (0 or more)")
+    return (received - timedelta(milliseconds=offset)).isoformat()
+
+
+def _posthog_message(message: dict[str, Any], received: datetime | None = None) -> list[dict[str, Any]]:
     name = _text(message.get("event"))
     properties = _object(message, "properties")
+    properties.pop("token", None)  # the project key (posthog-js puts it in every event)
     distinct = _text(message.get("distinct_id")) or _text(properties.pop("distinct_id", None))
     event_id = _text(message.get("uuid"))
-    ts = message.get("timestamp")
+    ts = _sent_time(message, received)
     if name is None:
         raise _Refused("`event` is missing: the event's name")
     if event_id is None or ts is None:
-        raise _Refused("`uuid` and `timestamp` are required; PostHog's libraries set both")
+        raise _Refused("`uuid` and `timestamp` (or `offset`) are required; PostHog's libraries set both")
     base: dict[str, Any] = {"event_id": event_id, "ts": ts}
     if name == "$create_alias":
         previous, alias = _text(properties.get("distinct_id")) or distinct, _text(properties.get("alias"))
@@ -207,7 +220,13 @@ def _posthog_message(message: dict[str, Any]) -> list[dict[str, Any]]:
     if anonymous is not None:
         base["anonymous_id"] = anonymous
     if name in ("$identify", "$set"):
-        traits = {**_object(properties, "$set_once"), **_object(properties, "$set")}
+        # posthog-js puts `$set`/`$set_once` beside `properties`, the Python SDK inside them.
+        traits = {
+            **_object(message, "$set_once"),
+            **_object(properties, "$set_once"),
+            **_object(message, "$set"),
+            **_object(properties, "$set"),
+        }
         return [{**base, "type": "identify", "properties": _check_traits(traits) or None}]
     if properties.get("$session_id") is not None:
         base["session_id"] = _text(properties.pop("$session_id"))
@@ -216,9 +235,12 @@ def _posthog_message(message: dict[str, Any]) -> list[dict[str, Any]]:
     return commerce_events(base, name, properties)
 
 
-def posthog_events(messages: list[Any]) -> Mapped:
-    """Map PostHog capture messages ($pageview, $identify, $set, $create_alias, the rest by name)."""
+def posthog_events(messages: list[Any], received: datetime | None = None) -> Mapped:
+    """Map PostHog capture messages ($pageview, $identify, $set, $create_alias, the rest by name).
+
+    `received` (aware UTC) dates the messages that carry an `offset` instead of a `timestamp`.
+    """
     mapped = Mapped()
     for index, message in enumerate(messages):
-        mapped.add(index, message, _posthog_message)
+        mapped.add(index, message, lambda m: _posthog_message(m, received))
     return mapped

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import duckdb
+
 from cartwise.schema import TABLES
+from cartwise.store.erasure_log import key_the_erasure_log
 
 
 @dataclass(frozen=True)
@@ -12,6 +16,9 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    after: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+    """A step SQL alone cannot take (e.g. one needing a secret), run after the statements in
+    the same transaction."""
 
 
 def _canonical_tables() -> tuple[str, ...]:
@@ -240,5 +247,61 @@ MIGRATIONS = (
                 merged_at TIMESTAMP, from_id VARCHAR, into_id VARCHAR, evidence VARCHAR,
                 outcome VARCHAR, reason VARCHAR, event_id VARCHAR)""",
         ),
+    ),
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        14,
+        "journeys: versioned definitions, each customer's run with its durable timer, and the step log",
+        (
+            # One row per version of a journey; `definition` is the file as applied. The newest
+            # version of a name is the one new customers enter while `active`.
+            """CREATE TABLE IF NOT EXISTS journeys (
+                name VARCHAR, version INTEGER, definition VARCHAR, created_at TIMESTAMP,
+                active BOOLEAN, PRIMARY KEY (name, version))""",
+            # One row per customer per entry: `run_key` is the trigger's id (the event id, the
+            # audience entry or the run-out date), so replaying a trigger never enters twice.
+            # `step` is the path of the step the run is at; `due_at` the durable timer of a
+            # `wait` or a `wait_for` timeout; `state` active, waiting, done or exited.
+            """CREATE TABLE IF NOT EXISTS journey_runs (
+                journey VARCHAR, version INTEGER, user_id VARCHAR, run_key VARCHAR,
+                occurrence INTEGER, step VARCHAR, state VARCHAR, due_at TIMESTAMP,
+                wait_event VARCHAR, variant VARCHAR, context JSON, entered_at TIMESTAMP,
+                updated_at TIMESTAMP, exit_reason VARCHAR,
+                PRIMARY KEY (journey, version, user_id, run_key))""",
+            # Every step a run passes, with its outcome (entered, waited, sent, skipped:REASON,
+            # failed_permanent, branch:then, variant:a, timeout, exited:REASON, done).
+            """CREATE TABLE IF NOT EXISTS journey_steps (
+                journey VARCHAR, version INTEGER, step VARCHAR, user_id VARCHAR, run_key VARCHAR,
+                outcome VARCHAR, ts TIMESTAMP)""",
+        ),
+    ),
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        15,
+        "recommender A/B: impressions carry the experiment and variant that chose the model",
+        (
+            # Null for lists served outside a recommender experiment (`cartwise.pipelines.recs_ab`).
+            "ALTER TABLE rec_impressions ADD COLUMN IF NOT EXISTS experiment VARCHAR",
+            "ALTER TABLE rec_impressions ADD COLUMN IF NOT EXISTS variant VARCHAR",
+        ),
+    ),
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        17,
+        "erasure log keyed by a per-store secret",
+        (
+            # The secret of `subject_hash` (see `cartwise.store.erasure_log`); made once per store.
+            "CREATE TABLE IF NOT EXISTS erasure_key (secret VARCHAR)",
+        ),
+        after=key_the_erasure_log,
     ),
 )

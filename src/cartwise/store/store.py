@@ -22,6 +22,7 @@ import pyarrow as pa
 from cartwise.core.errors import StoreError
 from cartwise.core.settings import Settings, get_settings
 from cartwise.schema import TABLES
+from cartwise.store.erasure_log import key_the_erasure_log
 from cartwise.store.migrations import MIGRATIONS
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -118,19 +119,25 @@ class Store:
             )
 
     def migrate(self) -> list[int]:
-        """Apply pending migrations, each in its own transaction; returns the versions applied."""
+        """Apply pending migrations, each in its own transaction; returns the versions applied.
+
+        Pending means not recorded in `schema_migrations`, not only above the highest recorded
+        version: a migration numbered below one a store already has (work merged from a
+        parallel branch) is still applied once."""
         self._check_version()
         self.con.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, description VARCHAR, applied_at TIMESTAMP)"
         )
-        current = self.schema_version()
+        recorded = {int(v) for (v,) in self.con.execute("SELECT version FROM schema_migrations").fetchall()}
         applied = []
         for migration in MIGRATIONS:
-            if migration.version <= current:
+            if migration.version in recorded:
                 continue
             with self.transaction():
                 for statement in migration.statements:
                     self.con.execute(statement)
+                if migration.after is not None:
+                    migration.after(self.con)
                 self.con.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     [migration.version, migration.description, datetime.now(UTC).replace(tzinfo=None)],
@@ -287,6 +294,8 @@ class Store:
                 else:
                     self.con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM {reader}")
                     added[name] = self.count(name)
+            # An export older than the keyed erasure log is keyed as migration 17 does.
+            key_the_erasure_log(self.con)
         return added
 
 

@@ -1,7 +1,8 @@
 """Impressions and attribution: what was shown, and what shoppers did with it.
 
 Every served list is buffered and written to `rec_impressions` (one row per item shown, with
-the request id) every `flush_seconds`. Attribution happens at read time: a view, add-to-cart
+the request id, and the experiment and variant when a recommender experiment chose the model)
+every `flush_seconds`. Attribution happens at read time: a view, add-to-cart
 or purchase of a shown item counts for the impression when the event's
 `properties.request_id` names the request, or, without a request id, when the same user acts
 on the item within `attribution_hours` after it was shown.
@@ -19,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from cartwise.pipelines.recs_ab import attributed_sql
 from cartwise.service.recs.state import now
 
 if TYPE_CHECKING:
     from cartwise.service.collector import StoreGate
 
-# request_id, ts, user_id, session_id, item_id, position, score, reason, model_version, surface
+# request_id, ts, user_id, session_id, item_id, position, score, reason, model_version, surface,
+# experiment, variant (both None outside a recommender experiment)
 Impression = tuple[Any, ...]
 _NAMES = ("request_id", "ts", "user_id", "session_id", "item_id", "position", "score", "reason")
 
@@ -40,6 +43,13 @@ class ImpressionBuffer:
         with self.lock:
             self._rows.extend(rows)
 
+    def drop_users(self, user_ids: set[str]) -> int:
+        """Forget buffered impressions of these users (erased customers); returns rows dropped."""
+        with self.lock:
+            kept = [row for row in self._rows if row[2] not in user_ids]
+            dropped, self._rows = len(self._rows) - len(kept), kept
+        return dropped
+
     def flush(self, gate: StoreGate) -> int:
         """Write buffered impressions to `rec_impressions`; returns rows written."""
         with self.lock:
@@ -53,6 +63,8 @@ class ImpressionBuffer:
                 "ts": pa.array(columns[1], pa.timestamp("us")),
                 "model_version": columns[8],
                 "surface": columns[9],
+                "experiment": pa.array(columns[10], pa.string()),
+                "variant": pa.array(columns[11], pa.string()),
             }
         )
         with gate as store:
@@ -66,28 +78,12 @@ def online_metrics(gate: StoreGate, attribution_hours: float, days: int = 30) ->
     window = timedelta(hours=attribution_hours)
     with gate.read() as store:
         row = store.con.execute(
-            """WITH imp AS (SELECT * FROM rec_impressions WHERE ts >= ?),
-               ev AS (
-                 SELECT e.user_id, e.item_id, e.type, e.ts, coalesce(e.revenue, 0) AS revenue,
-                        json_extract_string(e.properties, '$.request_id') AS rid
-                 FROM events e
-                 WHERE e.type IN ('view', 'add_to_cart', 'purchase') AND e.item_id IS NOT NULL
-                   AND e.ts >= (SELECT coalesce(min(ts), now()::TIMESTAMP) FROM imp) - INTERVAL 1 HOUR),
-               hit AS (
-                 SELECT imp.request_id, imp.item_id,
-                        bool_or(ev.type = 'view') AS clicked,
-                        bool_or(ev.type = 'add_to_cart') AS carted,
-                        bool_or(ev.type = 'purchase') AS bought,
-                        coalesce(sum(ev.revenue) FILTER (WHERE ev.type = 'purchase'), 0) AS revenue
-                 FROM imp JOIN ev ON ev.item_id = imp.item_id AND (
-                    ev.rid = imp.request_id
-                    OR (ev.rid IS NULL AND ev.user_id = imp.user_id AND ev.ts >= imp.ts AND ev.ts <= imp.ts + ?))
-                 GROUP BY ALL)
+            f"""WITH {attributed_sql("SELECT * FROM rec_impressions WHERE ts >= $since")}
                SELECT (SELECT count(*) FROM imp), (SELECT count(DISTINCT request_id) FROM imp),
                       count(*) FILTER (WHERE clicked), count(*) FILTER (WHERE carted),
                       count(*) FILTER (WHERE bought), coalesce(sum(revenue), 0)
                FROM hit""",
-            [since, window],
+            {"since": since, "window": window},
         ).fetchall()[0]
         by_day = store.con.execute(
             "SELECT ts::DATE, count(*), count(DISTINCT request_id) FROM rec_impressions WHERE ts >= ? "

@@ -2,9 +2,11 @@
 
 A background thread reads events newer than the last one it saw (by DuckDB row id). Each event
 joins its session at once and is kept, per user, as a fresh item with its weight; purchases
-also feed the already-bought rule. At serve time fresh items add `sum_e w_e * S[item_e, :]`,
-with `S` the model's item similarity (`state.sim`): for item-based models the user's vector is
-their interaction row, so this is the update a retrain would make, without one.
+also feed the already-bought rule. When identity stitching links an id (an anonymous visitor
+who signs in), that id's fresh events and purchases move to the customer. At serve time fresh
+items add `sum_e w_e * S[item_e, :]`, with `S` the model's item similarity (`state.sim`): for
+item-based models the user's vector is their interaction row, so this is the update a retrain
+would make, without one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from cartwise.service.recs.state import now
 
 if TYPE_CHECKING:
     from cartwise.service.collector import StoreGate
+    from cartwise.store import Store
 
 # (row id, item id, weight, event type) of one fresh event.
 FreshEvent = tuple[int, str, float, str]
@@ -29,6 +32,22 @@ FreshEvent = tuple[int, str, float, str]
 _MAX_FRESH_PER_USER = 200
 _MAX_SESSION_ITEMS = 20
 _MAX_SESSIONS = 100_000
+
+
+def _new_links(store: Store, seen_rowid: int) -> list[tuple[str, str]]:
+    """(linked id, customer) for the ids that events stored after `seen_rowid` carry as
+    `anonymous_id` beside another `user_id` and that identity stitching linked (a refused
+    merge leaves no link, and moves nothing)."""
+    if not store.has_table("identities"):
+        return []
+    rows = store.con.execute(
+        """SELECT DISTINCT i.alias_id, i.customer_id FROM identities i
+           JOIN (SELECT DISTINCT anonymous_id FROM events
+                 WHERE rowid > ? AND anonymous_id IS NOT NULL AND anonymous_id <> user_id) e
+             ON e.anonymous_id = i.alias_id""",
+        [seen_rowid],
+    ).fetchall()
+    return [(str(alias), str(customer)) for alias, customer in rows]
 
 
 class LiveActivity:
@@ -44,6 +63,10 @@ class LiveActivity:
         self.live_bought: dict[str, set[str]] = {}
         self.sessions: OrderedDict[str, deque[str]] = OrderedDict()
         self.seen_rowid = 0
+        # Erased customers and the erasure count when each was forgotten: a poll that read the
+        # events before an erasure must not bring the customer's rows back when it applies them.
+        self.erasures = 0
+        self.erased: dict[str, int] = {}
 
     def start(self, gate: StoreGate) -> int:
         """Start reading after the last stored event; returns its row id (-1: none yet)."""
@@ -76,12 +99,27 @@ class LiveActivity:
         Python tuples held the GIL for 40-60 ms under collector load and stalled every other
         thread.
         """
+        with self.lock:
+            erasures_before = self.erasures
         with gate.read(limited=False) as store:
             table = store.con.sql(
                 "SELECT rowid, ts, user_id, session_id, type, item_id FROM events WHERE rowid > $seen "
                 "AND item_id IS NOT NULL ORDER BY rowid LIMIT 200000",
                 params={"seen": self.seen_rowid},
             ).to_arrow_table()
+            links = _new_links(store, self.seen_rowid)
+        with self.lock:
+            # Customers erased after the read began are dropped from what it found; those
+            # erased before it were already gone from its snapshot.
+            erased = {user for user, at in self.erased.items() if at > erasures_before}
+            self.erased = {user: at for user, at in self.erased.items() if at > erasures_before}
+            links = [
+                (alias, customer)
+                for alias, customer in links
+                if customer not in erased and alias not in erased
+            ]
+            if links:
+                self.locked_follow_links(links)
         if table.num_rows == 0:
             return 0
         times = table.column("ts").to_numpy()
@@ -115,6 +153,9 @@ class LiveActivity:
             if kinds[kind] == "purchase":
                 bought_new.setdefault(users[user], set()).add(items[item])
         with self.lock:  # one poll is applied whole: a request sees all of it or none
+            for user_id in erased:
+                fresh_new.pop(user_id, None)
+                bought_new.pop(user_id, None)
             for user_id, events in fresh_new.items():
                 fresh = self.fresh.setdefault(user_id, [])
                 fresh.extend(events[-_MAX_FRESH_PER_USER:])
@@ -134,6 +175,30 @@ class LiveActivity:
             live_bought = set(self.live_bought.get(user_id, ()))
             session = list(self.sessions.get(session_id, ())) if session_id else []
         return fresh, live_bought, session
+
+    def locked_follow_links(self, links: list[tuple[str, str]]) -> None:
+        """Move the fresh events and live purchases of each linked id (alias, customer) to its
+        customer, so an anonymous visitor's browsing shapes the customer's list at once, before
+        a retrain reads the rewritten events. Idempotent: a moved id has nothing left."""
+        for alias, customer in links:
+            moved = self.fresh.pop(alias, None)
+            if moved:
+                fresh = self.fresh.setdefault(customer, [])
+                fresh.extend(moved)
+                fresh.sort(key=lambda event: event[0])  # by row id: the order they were stored
+                del fresh[:-_MAX_FRESH_PER_USER]
+            bought = self.live_bought.pop(alias, None)
+            if bought:
+                self.live_bought.setdefault(customer, set()).update(bought)
+
+    def locked_forget_users(self, user_ids: set[str]) -> int:
+        """Drop erased customers' fresh events and live purchases, also from a poll under way;
+        returns how many fresh events were dropped."""
+        self.erasures += 1
+        for user in user_ids:
+            self.erased[user] = self.erasures
+            self.live_bought.pop(user, None)
+        return sum(len(self.fresh.pop(user, [])) for user in user_ids)
 
     def locked_forget_until(self, watermark: int) -> None:
         """Drop fresh events a new model saw (row id <= `watermark`)."""

@@ -27,9 +27,14 @@ def recs_for(service: Service, options: RecsOptions | None = None) -> RecsServer
         if server is None:
             if service.gate is None:
                 raise InputError("The service is not started.")
+            from cartwise.service.experiments import experiments_for
+
             artefacts = service.gate.store.artefacts_path()
             server = RecsServer(
-                service.gate, artefacts, options or RecsOptions.from_settings(service.settings)
+                service.gate,
+                artefacts,
+                options or RecsOptions.from_settings(service.settings),
+                experiments=experiments_for(service),
             ).start()
             _SERVERS[service] = server
     return server
@@ -41,3 +46,15 @@ def stop_recs(service: Service, timeout: float = 10.0) -> None:
         server = _SERVERS.pop(service, None)
     if server is not None:
         server.stop(timeout=timeout)
+
+
+def running_recs(service: Service) -> RecsServer | None:
+    """The service's recommendation server if it was started, without starting one."""
+    return _SERVERS.get(service)
+
+
+def forget_in_recs(service: Service, user_ids: list[str]) -> dict[str, int]:
+    """Erased customers leave the running recommendation server at once (`RecsServer.forget_users`);
+    nothing to do when it has not started."""
+    server = _SERVERS.get(service)
+    return server.forget_users(user_ids) if server is not None else {}

@@ -67,17 +67,7 @@ class Retrainer:
             started = time.perf_counter()
             self.status = {"state": "running", "since": stamp()}
             try:
-                with self.gate.read(
-                    limited=False
-                ) as store:  # a snapshot: neither reading nor fitting blocks writes
-                    watermark = int(
-                        store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
-                    )
-                    interactions = store_interactions(store)
-                    items = store.arrow(
-                        "SELECT item_id, title, description, category, brand, price FROM items"
-                    ).to_pandas()
-                fitted = create(model).fit(interactions, items=items if len(items) else None)
+                fitted, watermark = fit_from_store(self.gate, model)
                 save_atomically(fitted, self.model_dir)
                 version = self._swap(fitted, watermark)
             except Exception as exc:
@@ -92,6 +82,18 @@ class Retrainer:
             }
         self._spawn(self._after, "cartwise-recs-eval")
         return dict(self.status)
+
+
+def fit_from_store(gate: StoreGate, model: str) -> tuple[Recommender, int]:
+    """Recommender `model` fitted on the store's events (read as a snapshot, so fitting never
+    blocks writes), and the last event row id it saw."""
+    with gate.read(limited=False) as store:
+        watermark = int(store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0])
+        interactions = store_interactions(store)
+        items = store.arrow(
+            "SELECT item_id, title, description, category, brand, price FROM items"
+        ).to_pandas()
+    return create(model).fit(interactions, items=items if len(items) else None), watermark
 
 
 def save_atomically(model: Recommender, target: Path) -> None:

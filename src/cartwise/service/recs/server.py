@@ -18,6 +18,7 @@ import numpy as np
 from cartwise.core.errors import CartwiseError, InputError, NotFoundError
 from cartwise.recommend import Recommender, load_model
 from cartwise.service.recs import impressions, rules
+from cartwise.service.recs.arms import Arms, ExperimentHook
 from cartwise.service.recs.offline import count_interactions, estimate_seconds, evaluate_offline
 from cartwise.service.recs.online import LiveActivity
 from cartwise.service.recs.options import RecsOptions
@@ -40,13 +41,22 @@ class Served:
     model_version: str
     cold_start: bool
     session_items: int
+    experiment: str | None = None
+    variant: str | None = None
 
 
 class RecsServer:
     """The serving layer of one service; thread-safe; see the `cartwise.service.recs` docstring."""
 
-    def __init__(self, gate: StoreGate, artefacts: Path, options: RecsOptions | None = None) -> None:
+    def __init__(
+        self,
+        gate: StoreGate,
+        artefacts: Path,
+        options: RecsOptions | None = None,
+        experiments: ExperimentHook | None = None,
+    ) -> None:
         self.gate = gate
+        self.experiments = experiments
         self.options = options or RecsOptions()
         self.model_dir = artefacts / "recommender"
         self.offline_path = artefacts / "recs_offline.json"
@@ -59,6 +69,13 @@ class RecsServer:
         self._workers: list[threading.Thread] = []
         self._retrainer = Retrainer(
             self.gate, self.model_dir, self._swap, self._spawn, self._evaluate_offline
+        )
+        self.arms = Arms(
+            self.gate,
+            artefacts / "recommenders",
+            self._build_state,
+            self._spawn,
+            lambda name, state: self._spawn(self._arm_filler(name, state), f"cartwise-recs-cache-{name}"),
         )
         self.offline: dict[str, Any] | None = None
         self.stats = {"requests": 0, "events_applied": 0, "swaps": 0}
@@ -136,6 +153,32 @@ class RecsServer:
                 gc.freeze()
 
         return fill
+
+    def _arm_filler(self, name: str, state: State) -> Callable[[], None]:
+        def fill() -> None:
+            if fill_cache(state, lambda: not self._stop.is_set() and self.arms.get(name) is state):
+                gc.freeze()
+
+        return fill
+
+    def _choose(self, user_id: str, state: State) -> tuple[State, str | None, str | None]:
+        """The state serving `user_id`, with the experiment and variant that chose it (see `arms`)."""
+        if self.experiments is None:
+            return state, None, None
+        running = self.experiments.recommender_experiment()
+        if running is None:
+            return state, None, None
+        key, arms = running
+        states = self.arms.ready(set(arms.values()), state)
+        if states is None:
+            return state, None, None
+        try:
+            variant = self.experiments.assign(key, user_id, "recs")
+        except NotFoundError:  # stopped between the two calls
+            return state, None, None
+        if variant is None:
+            return state, None, None
+        return states[arms[variant]], key, variant
 
     # -- background work -------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -223,6 +266,25 @@ class RecsServer:
             log.exception("offline evaluation failed")
             self.offline = {"error": str(exc), "models": []}
 
+    # -- erasure ---------------------------------------------------------------------------------
+    def forget_users(self, user_ids: list[str]) -> dict[str, int]:
+        """Forget erased customers at once: the serving model anonymises them
+        (`Recommender.forget_users`), their rows leave the served state (user index, purchases,
+        cached lists), their fresh events and unwritten impressions are dropped. Their next
+        request is answered as an unknown user's. Returns what was forgotten."""
+        wanted = set(user_ids)
+        with self._lock:
+            state = self._state
+            users = 0
+            if state is not None and state.model is not None:
+                users = state.model.forget_users(list(wanted))
+                for user in wanted:
+                    row = state.user_pos.pop(user, None)
+                    if row is not None and state.cache is not None:
+                        state.cache.ready[row] = False
+            fresh = self.live.locked_forget_users(wanted)
+        return {"users": users, "fresh_events": fresh, "impressions": self._impressions.drop_users(wanted)}
+
     # -- answers ---------------------------------------------------------------------------------
     def _check_n(self, n: int) -> int:
         if not 1 <= n <= self.options.max_n:
@@ -242,7 +304,7 @@ class RecsServer:
     ) -> Served:
         """Up to `n` items for `user_id` under the business rules, each with a score and a reason."""
         n = self._check_n(n)
-        state = self.state
+        state, experiment, variant = self._choose(user_id, self.state)
         fresh, live_bought, session = self.live.snapshot(user_id, session_id)
         if context_item is not None:
             if context_item not in state.item_pos:
@@ -281,11 +343,15 @@ class RecsServer:
                         it["reason"],
                         state.version,
                         surface,
+                        experiment,
+                        variant,
                     )
                     for rank, it in enumerate(items, start=1)
                 ]
             )
-        return Served(request_id, user_id, items, state.version, ranked.cold, ranked.session_items)
+        return Served(
+            request_id, user_id, items, state.version, ranked.cold, ranked.session_items, experiment, variant
+        )
 
     def similar(self, item_id: str, n: int = 10) -> list[dict[str, Any]]:
         """Items most similar to `item_id` (the model's `similar_items`), under the stock rules."""
@@ -390,6 +456,7 @@ class RecsServer:
             "blocked_items": int(state.blocked.sum()),
             "batch_scored_users": state.cache.done if state.cache is not None else 0,
             "retrain": dict(self.retrain_status),
+            "experiment_arms": self.arms.status,
             "stats": dict(self.stats),
             "options": self.options.model_dump(),
         }

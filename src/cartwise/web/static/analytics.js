@@ -91,6 +91,12 @@
       const change = tile.querySelector("[data-kpi-change]");
       figure(value, item ? item.value : null, tileFormats[key]);
       figure(prev, item ? item.previous : null, tileFormats[key]);
+      // null: a measure the data cannot give (visits and sessions need events; orders alone do not say)
+      if (item && item.value === null) {
+        value.textContent = "n/a";
+        value.title = "Needs events: this period has orders only (a transaction log).";
+      }
+      if (item && item.previous === null) prev.textContent = "n/a";
       change.dataset.value = item && item.change !== null ? String(item.change) : "";
       change.textContent = item ? changeText(item.change) : "—";
       change.classList.toggle("up", !!item && item.change > 0);
@@ -106,6 +112,10 @@
     const metric = $("trend-metric").value;
     const periods = kpiData.periods;
     if (!periods.length) { emptyChart("trend-chart", "No periods to chart yet."); return; }
+    if (periods.every((p) => p[metric] === null)) {
+      emptyChart("trend-chart", tileLabels[metric] + " needs events; these periods have orders only (a transaction log).");
+      return;
+    }
     const el = prepareChart("trend-chart");
     const fmt = tileFormats[metric];
     const tick = fmt === "percent" ? ".0%" : fmt === "money" ? ",.0f" : ",d";

@@ -1,6 +1,6 @@
 // Experiments page: the list, the selected experiment's results (an interval chart and a table,
 // with the SRM warning), its cumulative lift with the sequential band, and the sample-size
-// calculator. Everything comes from the page's JSON twin (/api/v1/pages/experiments) and the
+// calculator, and the uplift models' Qini and uplift curves. Everything comes from the page's JSON twin (/api/v1/pages/experiments) and the
 // /api/v1/experiments endpoints; every string from the data reaches charts through plotText.
 (function () {
   "use strict";
@@ -98,6 +98,35 @@
       delete out.dataset.users;
     }
   });
+
+  // Uplift models: each model's cross-fitted curve against purchase propensity and random targeting.
+  const STRATEGY = { propensity: "purchase propensity", random: "random" };
+  function drawUplift() {
+    const kind = document.getElementById("uplift-kind").value;
+    document.querySelectorAll("#uplift-models figure.uplift-model").forEach((fig) => {
+      const model = (data.uplift_models || [])[Number(fig.dataset.index)];
+      const chart = fig.querySelector(".uplift-chart");
+      if (!model) return;
+      const curves = model[kind] || {};
+      // The model first, then the baselines (the JSON's key order is not the drawing order).
+      const first = [model.learner + "_learner", "propensity", "random"].filter((k) => k in curves);
+      const names = first.concat(Object.keys(curves).filter((k) => !first.includes(k)));
+      chart.dataset.kind = kind;
+      chart.dataset.traces = String(names.length);
+      if (!window.Plotly) return;
+      const traces = names.map((name) => ({
+        x: model.share.map((s) => s * 100), y: curves[name], mode: "lines",
+        name: plotText(STRATEGY[name] || model.learner.toUpperCase() + "-learner uplift"),
+        line: name === "random" ? { dash: "dash" } : {},
+        hovertemplate: "%{x:.0f}% targeted: %{y:.1f}<extra>" + plotText(model.campaign + " · " + name) + "</extra>",
+      }));
+      window.Plotly.react(chart, traces, chartLayout({ margin: { l: 56, r: 16, t: 10, b: 40 },
+        xaxis: { title: { text: "share of the campaign audience targeted, %" } },
+        yaxis: { title: { text: kind === "qini" ? "extra buyers (Qini)" : "extra buyers if all targeted were sent (uplift)" }, zeroline: true } }), chartConfig);
+    });
+  }
+  document.getElementById("uplift-kind").addEventListener("change", drawUplift);
+  drawUplift();
 
   if (data.selected) showDetail(data.selected);
 })();

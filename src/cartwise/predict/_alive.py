@@ -1,7 +1,7 @@
 """The P(alive) model: MBG/NBD or Pareto/NBD, whichever forecasts a holdout better.
 
 Profiles, segments, the churn baselines and the Customers page all read P(alive) from
-`fit_alive_model`. BG/NBD is not a candidate: it lets a customer drop out only right after a
+`fit_alive_model` (a pure function of an orders frame, so it lives with the models). BG/NBD is not a candidate: it lets a customer drop out only right after a
 repeat purchase, so every one-time buyer would be alive with certainty however long ago she
 bought. Both candidates let P(alive) fall with the time since the last purchase for every
 customer.
@@ -28,15 +28,11 @@ import pandas as pd
 
 from cartwise.core.errors import CartwiseError, ModelError
 from cartwise.evaluation.clv import holdout_errors
-from cartwise.predict import (
-    MBGNBD,
-    ParetoNBD,
-    PurchaseModel,
-    RFMSummary,
-    TimeUnit,
-    fit_with_fallback,
-    rfm_summary,
-)
+from cartwise.predict._base import PurchaseModel
+from cartwise.predict._fallback import fit_with_fallback
+from cartwise.predict._mbgnbd import MBGNBD
+from cartwise.predict._pareto import ParetoNBD
+from cartwise.predict._summary import RFMSummary, TimeUnit, rfm_summary
 
 ALIVE_MODELS: dict[str, type[PurchaseModel]] = {"mbgnbd": MBGNBD, "pareto": ParetoNBD}
 """The P(alive) candidates by short name (the names `cartwise clv --model` uses)."""

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cartwise.core.errors import ModelError
-from cartwise.pipelines.alive import fit_alive_model
+from cartwise.predict import fit_alive_model
 
 SAMPLE = Path(__file__).parents[1] / "predict" / "fixtures" / "cdnow_transactions_250.txt"
 

@@ -1,6 +1,8 @@
-"""What the audiences API returns: saved audiences with size history, live counts, saves and CSV export.
+"""Audiences in the running service: saves, counts (each adds to a size history), refreshes,
+CSV exports, deletions and the saved list with its history, for the audiences API.
 
-Every function goes through the service's gate to the store and returns JSON-ready
+They write through `pipelines.audiences` behind the service's gate (the single writer), so
+they live here and not in `pages`, whose modules only read. Every function returns JSON-ready
 dictionaries (times as ISO 8601 UTC with a trailing `Z`).
 """
 

@@ -1,0 +1,55 @@
+"""Erasure in trained artefacts: what a saved model holds about a customer goes at once.
+
+The recommender saved by `cartwise train` (artefacts folder `recommender`) keeps every
+training user's id, their interactions and per-user state (factors, last items, the hybrid's
+training events). `forget_in_artefacts` loads it, anonymises the customers
+(`Recommender.forget_users`) and writes it back atomically (a sibling folder, then two
+renames), so neither the next start nor a running server's `reload` serves them. Item-level
+statistics they contributed to keep no id and are refitted by the next `cartwise train`.
+Profiles, scores, uplift scores and segment memberships live in store tables, which the
+erasure deletes; CSV files written with `--out` are the operator's copies and are not tracked.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from cartwise.store import Store
+
+
+def _replace_dir(fresh: Path, target: Path) -> None:
+    old = target.with_name(target.name + ".erasing-old")
+    shutil.rmtree(old, ignore_errors=True)
+    target.rename(old)
+    fresh.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def forget_in_artefacts(store: Store, user_ids: list[str]) -> dict[str, int]:
+    """Anonymise `user_ids` in the store's saved recommender; returns `{"recommender": users found}`
+    (empty when no model is saved)."""
+    path = store.artefacts_path() / "recommender"
+    if not (path / "model.json").is_file():
+        return {}
+    from cartwise.recommend import load_model  # heavy: only when a model is saved
+
+    model = load_model(path)
+    found = model.forget_users(user_ids)
+    if found:
+        fresh = path.with_name(path.name + ".erasing-new")
+        shutil.rmtree(fresh, ignore_errors=True)
+        model.save(fresh)
+        _replace_dir(fresh, path)
+    return {"recommender": found}
+
+
+def artefacts_note(forgotten: dict[str, int]) -> str:
+    """What the erasure did to trained artefacts, in a sentence."""
+    users = forgotten.get("recommender", 0)
+    if not users:
+        return "no saved model held the customer"
+    return (
+        f"the saved recommender anonymised {users} id(s) at once (id, history and per-user state "
+        "removed); item statistics they fed are refitted at the next `cartwise train`"
+    )
