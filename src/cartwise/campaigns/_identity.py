@@ -43,10 +43,13 @@ def in_holdout(campaign: str, customer: str, fraction: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
+_MAC_BYTES = 16
+
+
 def sign(secret: str, *parts: str) -> str:
     """A URL-safe token carrying `parts` and their HMAC-SHA256 under `secret`."""
     body = "\x1f".join(parts)
-    mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()[:16]
+    mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()[:_MAC_BYTES]
     raw = body.encode() + b"\x1e" + mac
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -55,10 +58,11 @@ def verify(secret: str, token: str) -> list[str]:
     """The parts of a token made by `sign`; InputError when it was altered or is not a token."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        body, _, mac = raw.rpartition(b"\x1e")
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).digest()[:16]
+        # The MAC is 16 raw bytes and may itself hold the separator byte: cut by its length.
+        body, separator, mac = raw[: -_MAC_BYTES - 1], raw[-_MAC_BYTES - 1 : -_MAC_BYTES], raw[-_MAC_BYTES:]
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).digest()[:_MAC_BYTES]
     except (ValueError, TypeError) as exc:
         raise InputError("The link's token is not valid; use the link from the message as sent.") from exc
-    if not body or not hmac.compare_digest(mac, expected):
+    if not body or separator != b"\x1e" or not hmac.compare_digest(mac, expected):
         raise InputError("The link's token is not valid; use the link from the message as sent.")
     return body.decode().split("\x1f")
