@@ -8,7 +8,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from cartwise.core.errors import CartwiseError, InputError, NotFoundError
 from cartwise.recommend import Recommender, load_model
 from cartwise.service.recs import impressions, rules
 from cartwise.service.recs.arms import Arms, ExperimentHook
+from cartwise.service.recs.erasures import ErasureLog
 from cartwise.service.recs.offline import evaluate_offline
 from cartwise.service.recs.online import LiveActivity
 from cartwise.service.recs.options import RecsOptions
@@ -67,8 +69,9 @@ class RecsServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
+        self.erasures = ErasureLog()
         self._retrainer = Retrainer(
-            self.gate, self.model_dir, self._swap, self._spawn, self._evaluate_offline
+            self.gate, self.model_dir, self._swap, self._spawn, self._evaluate_offline, self.erasures
         )
         self.arms = Arms(
             self.gate,
@@ -220,9 +223,20 @@ class RecsServer:
     # -- model swaps -----------------------------------------------------------------------------
     def reload(self) -> str:
         """Load the saved model and swap it in; returns its version."""
-        with self.gate.read() as store:
-            watermark = int(store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0])
-        return self._swap(load_model(self.model_dir), watermark)
+        mark = self.erasures.mark()
+        try:
+            with self.gate.read() as store:
+                watermark = int(
+                    store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
+                )
+            model = load_model(self.model_dir)
+            with self.erasures.lock:  # an erasure may have rewritten the folder after the load
+                erased = self.erasures.locked_since(mark)
+                if erased:
+                    model.forget_users(sorted(erased))
+                return self._swap(model, watermark)
+        finally:
+            self.erasures.done(mark)
 
     def _swap(self, model: Recommender, watermark: int) -> str:
         state = self._build_state(model, watermark)
@@ -252,6 +266,15 @@ class RecsServer:
             self.offline = {"error": str(exc), "models": []}
 
     # -- erasure ---------------------------------------------------------------------------------
+    @contextmanager
+    def erasing(self, user_ids: list[str]) -> Iterator[None]:
+        """Hold model builds off while an erasure rewrites the saved models and calls
+        `forget_users`: a retrain or reload under way forgets `user_ids` before it saves or
+        swaps (see `cartwise.service.recs.erasures`)."""
+        with self.erasures.lock:
+            self.erasures.locked_record(set(user_ids))
+            yield
+
     def forget_users(self, user_ids: list[str]) -> dict[str, int]:
         """Forget erased customers at once: the serving model anonymises them
         (`Recommender.forget_users`), their rows leave the served state (user index, purchases,
