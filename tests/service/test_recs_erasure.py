@@ -120,3 +120,36 @@ def test_the_log_keeps_erasures_only_while_a_build_needs_them() -> None:
     with log.lock:
         assert log.locked_since(third) == set()
     log.done(third)
+
+
+def test_an_experiment_arm_fitted_across_an_erasure_forgets_her_and_later_erasures_reach_it(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cartwise.service.recs import arms as arms_module
+
+    server = recs_for(service, RecsOptions(poll_seconds=3600, flush_seconds=3600, offline_models=[]))
+    model = server.state.model
+    assert model is not None
+    first, second = str(model.user_ids_[0]), str(model.user_ids_[1])
+    real_fit = arms_module.fit_from_store
+
+    def fit_then_erase(gate: Any, name: str) -> tuple[Recommender, int]:
+        fitted, watermark = real_fit(gate, name)
+        assert _knows(fitted, first)
+        service.forget_customer(first)
+        return fitted, watermark
+
+    monkeypatch.setattr(arms_module, "fit_from_store", fit_then_erase)
+    server.arms._load_or_fit("itemknn")  # what the arm's background thread runs, here in order
+    arm = server.arms.get("itemknn")
+    saved = server.model_dir.parent / "recommenders" / "itemknn"
+    assert arm is not None and arm.model is not None
+    assert not _knows(arm.model, first) and first not in arm.user_pos
+    assert not _knows(load_model(saved), first)
+
+    # An erasure once the arm is ready reaches its served state and its saved model too.
+    assert _knows(arm.model, second)
+    result = service.forget_customer(second)
+    assert not _knows(arm.model, second) and second not in arm.user_pos
+    assert not _knows(load_model(saved), second)
+    assert "experiment recommenders 1 id(s)" in result["artefacts"]

@@ -79,6 +79,7 @@ class RecsServer:
             self._build_state,
             self._spawn,
             lambda name, state: self._spawn(self._arm_filler(name, state), f"cartwise-recs-cache-{name}"),
+            self.erasures,
         )
         self.offline: dict[str, Any] | None = None
         self.stats = {"requests": 0, "events_applied": 0, "swaps": 0}
@@ -276,22 +277,34 @@ class RecsServer:
             yield
 
     def forget_users(self, user_ids: list[str]) -> dict[str, int]:
-        """Forget erased customers at once: the serving model anonymises them
-        (`Recommender.forget_users`), their rows leave the served state (user index, purchases,
-        cached lists), their fresh events and unwritten impressions are dropped. Their next
-        request is answered as an unknown user's. Returns what was forgotten."""
+        """Forget erased customers at once: the serving model and every ready experiment arm
+        anonymise them (`Recommender.forget_users`), their rows leave the served states (user
+        index, purchases, cached lists), their fresh events and unwritten impressions are
+        dropped. Their next request is answered as an unknown user's. Returns what was forgotten
+        (`users`: rows of the serving model, `arm_users`: rows of the other arms' models)."""
         wanted = set(user_ids)
         with self._lock:
-            state = self._state
-            users = 0
-            if state is not None and state.model is not None:
-                users = state.model.forget_users(list(wanted))
+            users = arm_users = 0
+            main = self._state
+            for state in [main, *[s for s in self.arms.states() if s is not main]]:
+                if state is None or state.model is None:
+                    continue
+                found = state.model.forget_users(list(wanted))
+                if state is main:
+                    users = found
+                else:
+                    arm_users += found
                 for user in wanted:
                     row = state.user_pos.pop(user, None)
                     if row is not None and state.cache is not None:
                         state.cache.ready[row] = False
             fresh = self.live.locked_forget_users(wanted)
-        return {"users": users, "fresh_events": fresh, "impressions": self._impressions.drop_users(wanted)}
+        return {
+            "users": users,
+            "arm_users": arm_users,
+            "fresh_events": fresh,
+            "impressions": self._impressions.drop_users(wanted),
+        }
 
     # -- answers ---------------------------------------------------------------------------------
     def _check_n(self, n: int) -> int:
