@@ -3,7 +3,7 @@
 Exactly once, and the bound: a message's row is in the `send_log` (state `pending`) before any
 delivery is tried. Each outcome is appended at once to a journal file beside the store (one
 `write` to a file opened for appending: it survives SIGKILL of the process, as the kernel holds
-it) and folded into the send log in batches. A resumed run folds the journal first, then
+it; `send_journal`) and folded into the send log in batches. A resumed run folds the journal first, then
 delivers only rows still pending. So after a kill, only the one message whose delivery had
 been handed to the server but whose outcome was not yet journaled can be delivered again, and
 it carries the same `Message-ID` (derived from its identity), so a receiver can drop it.
