@@ -10,7 +10,7 @@ import pytest
 from mlxtend.frequent_patterns import association_rules as mlx_rules
 from mlxtend.frequent_patterns import fpgrowth
 
-from cartwise.analytics import basket_rules
+from cartwise.analytics import basket_rules, suggest_min_support
 from cartwise.core.errors import ConfigError, InputError
 
 
@@ -143,3 +143,26 @@ def test_missing_column_is_named() -> None:
     with pytest.raises(InputError, match=r"^`item_col`: The baskets have no column 'sku'") as caught:
         basket_rules(orders(50), item_col="sku")
     assert caught.value.parameter == "item_col"
+
+
+def test_suggested_support_is_the_highest_holding_the_target_number_of_pairs() -> None:
+    # Pair counts: (a, b) in 4 baskets, (a, c) in 3, (b, c) in 2, (c, d) in 1.
+    baskets = [["a", "b", "c"], ["a", "b", "c"], ["a", "b"], ["a", "b"], ["a", "c"], ["c", "d"], ["e"]]
+    lines = pd.DataFrame(
+        [(f"o{n}", i) for n, items in enumerate(baskets) for i in items], columns=["order_id", "item_id"]
+    )
+    two = suggest_min_support(lines, target_pairs=2)
+    assert (two.min_support, two.min_baskets, two.pairs, two.baskets) == (3 / 7, 3, 2, 7)
+    assert (
+        len(basket_rules(lines, min_support=two.min_support, min_confidence=0.01).rules) == 4
+    )  # 2 pairs, both ways
+    # More pairs wanted than there are: the least count, never below 2 baskets (a pair seen once is chance).
+    many = suggest_min_support(lines, target_pairs=10)
+    assert (many.min_support, many.min_baskets, many.pairs) == (2 / 7, 2, 3)
+    lonely = suggest_min_support(pd.DataFrame({"order_id": ["o1", "o2"], "item_id": ["a", "b"]}))
+    assert lonely.min_support is None and lonely.pairs == 0
+
+
+def test_suggested_support_rejects_a_target_below_one() -> None:
+    with pytest.raises(ConfigError, match="target_pairs=0"):
+        suggest_min_support(orders(50, 10), target_pairs=0)

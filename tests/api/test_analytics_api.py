@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from service_support import Running, error_body, fuzz_operations, serve_shop
 
-from cartwise.analytics import basket_rules, funnel, kpis, retention
+from cartwise.analytics import basket_rules, funnel, kpis, retention, suggest_min_support
 from cartwise.core.settings import get_settings
 from cartwise.pipelines.demo import build_demo
 from cartwise.service import keys as keys_job
@@ -220,7 +220,8 @@ def _library_rules(shop: DemoShop, min_support: float, min_confidence: float) ->
 
 
 def test_rules_equal_the_library_sorted_by_lift(shop: DemoShop) -> None:
-    body = shop.ok("/api/v1/analytics/rules", page_size=200)
+    body = shop.ok("/api/v1/analytics/rules", page_size=200, min_support=0.005)
+    assert body["support_source"] == "given" and body["min_support"] == 0.005
     expected = _library_rules(shop, 0.005, 0.1)
     assert body["baskets"] == expected.baskets
     assert body["total_rules"] == body["matching"] == len(expected.rules) > 5
@@ -240,6 +241,20 @@ def test_rules_equal_the_library_sorted_by_lift(shop: DemoShop) -> None:
     assert lifts == sorted(lifts, reverse=True)
     titles = dict(shop.reference.con.execute("SELECT item_id, title FROM items").fetchall())
     assert all(i["title"] == titles[i["item_id"]] for r in body["rules"] for i in r["antecedents"])
+
+
+def test_rules_support_is_picked_from_the_data_and_said(shop: DemoShop) -> None:
+    """Without `min_support`, the support at which about 25 item pairs are held by 2+ orders."""
+    body = shop.ok("/api/v1/analytics/rules", page_size=200)
+    lines = shop.reference.arrow("SELECT order_id, item_id FROM order_lines")
+    choice = suggest_min_support(lines, target_pairs=25)
+    assert choice.min_support is not None
+    assert body["support_source"] == "data" and body["target_pairs"] == 25
+    assert body["min_support"] == choice.min_support
+    assert body["support_orders"] == choice.min_baskets >= 2
+    expected = basket_rules(lines, min_support=choice.min_support, min_confidence=0.1)
+    assert body["total_rules"] == len(expected.rules) > 0
+    assert choice.pairs >= 25
 
 
 def test_rules_over_the_orders_of_a_date_range(shop: DemoShop) -> None:

@@ -60,6 +60,8 @@ def test_list_sorted_by_clv_equals_sql(shop: Shop) -> None:
         assert g[1] == pytest.approx(e[1], abs=0.005) and g[2] == pytest.approx(e[2])
         assert g[3:] == (e[3], pytest.approx(e[4], abs=0.005), e[5])
     assert body["total"] == shop.sql("SELECT count(*) FROM profiles")[0][0]
+    assert body["buyers"] == shop.sql("SELECT count(*) FROM profiles WHERE orders >= 1")[0][0]
+    assert body["visitors"] == body["total"] - body["buyers"] > 0
     assert body["ready"] is True
 
 
@@ -205,6 +207,12 @@ def test_live_count_equals_sql(shop: Shop, rule: str) -> None:
     body = response.json()
     assert body["count"] == shop.sql(f"SELECT count(*) FROM profiles WHERE {RULES[rule]}")[0][0]
     assert body["total"] == shop.sql("SELECT count(*) FROM profiles")[0][0]
+    # Buyers (an order or more) and visitors (none) apart, each out of its own total.
+    buyers = f"({RULES[rule]}) AND coalesce(orders, 0) >= 1"
+    assert body["buyers"] == shop.sql(f"SELECT count(*) FROM profiles WHERE {buyers}")[0][0]
+    assert body["visitors"] == body["count"] - body["buyers"]
+    assert body["buyers_total"] == shop.sql("SELECT count(*) FROM profiles WHERE orders >= 1")[0][0]
+    assert body["visitors_total"] == body["total"] - body["buyers_total"] > 0
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pytest
 from service_support import Running, Shop, error_body, fuzz_operations, serve_shop
 
@@ -291,6 +292,14 @@ def test_pages_are_built_from_the_same_json(shop: Shop) -> None:
         "mase"
     ] == pytest.approx(mase)
     assert sum(accuracy[("item", "units")]["models"].values()) == n
+    # The page's headline accuracy: median MASE and the share beating the naive forecast,
+    # over the series whose MASE is finite (numpy over the stored rows, not the page's SQL).
+    stored = np.array(
+        [r[0] for r in shop.sql("SELECT mase FROM forecast_models WHERE level = 'item'")], float
+    )
+    finite = stored[np.isfinite(stored)]
+    assert accuracy[("item", "units")]["median_mase"] == pytest.approx(float(np.median(finite)))
+    assert accuracy[("item", "units")]["beats_naive"] == pytest.approx(float((finite < 1).mean()))
 
     inventory = shop.json("/api/v1/pages/inventory")["data"]
     assert inventory["reorder"] == shop.json("/api/v1/inventory/reorder")

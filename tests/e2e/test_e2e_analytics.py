@@ -283,6 +283,13 @@ def test_searching_the_rules_table_filters_rows(page: Any, sign_in: Any, shop: D
     everything = shop.ok("/api/v1/analytics/rules")
     rows = page.locator("#rules-table tbody tr[data-rule]")
     assert rows.count() == len(everything["rules"]) > 5
+    # The support was picked from the data, and the page says so and in orders.
+    assert everything["support_source"] == "data"
+    assert (
+        f"support ≥ {everything['min_support']:.3g} = {everything['support_orders']} orders, picked from the data: "
+        "the highest support at which about 25 item pairs qualify; confidence ≥ 0.1"
+    ) in page.locator("#rules-summary").inner_text()
+    assert page.locator("#rules-support").input_value() == ""  # empty: auto
     top = everything["rules"][0]
     assert rows.first.locator("td").nth(1).inner_text().startswith(top["antecedents"][0]["title"])
     assert rows.first.locator("td").nth(6).inner_text() == _fixed(top["lift"], 2)

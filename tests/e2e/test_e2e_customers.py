@@ -36,6 +36,14 @@ def test_search_a_customer_and_see_the_apis_numbers(page: Any, sign_in: Any, sho
         user_id = wanted["user_id"]
         detail = api.get(f"/api/v1/customers/{user_id}").json()
         matches = api.get("/api/v1/customers", params={"q": user_id[:-1], "limit": 25}).json()
+        everyone = api.get("/api/v1/customers", params={"limit": 25}).json()
+    # Buyers and visitors (profiled from their events, no order) are counted apart.
+    assert everyone["buyers"] + everyone["visitors"] == everyone["total"] and everyone["visitors"] > 0
+    page.wait_for_function("document.getElementById('customer-count').textContent.startsWith('1–')")
+    assert page.locator("#customer-count").inner_text() == (
+        f"1–25 of {everyone['total']:,} customers: {everyone['buyers']:,} buyers"
+        f" and {everyone['visitors']:,} visitors without orders"
+    )
     page.fill("#customer-search", user_id[:-1])
     page.wait_for_function(
         "n => document.querySelectorAll('#customer-list tbody tr[data-user]').length === n",
@@ -96,7 +104,8 @@ def test_typing_a_rule_updates_the_live_count_then_saving_lists_it(
     page.click('[data-tab="segments"]')
     rule = 'orders >= 2 and country in ["DE", "FR"]'
     with shop_server.client("read") as api:
-        count = api.post("/api/v1/segments/count", json={"rule": rule}).json()["count"]
+        counted = api.post("/api/v1/segments/count", json={"rule": rule}).json()
+        count = counted["count"]
         bad = api.post("/api/v1/segments/count", json={"rule": "ordrs > 2"}).json()["message"]
     page.locator("#rule-input").press_sequentially("ordrs > 2", delay=20)
     page.wait_for_selector("#rule-error:not(.hidden)")
@@ -109,6 +118,11 @@ def test_typing_a_rule_updates_the_live_count_then_saving_lists_it(
         arg=[rule, count],
     )
     assert page.locator("#rule-count").inner_text() == f"{count:,} customers"
+    assert counted["buyers"] == count and counted["visitors"] == 0  # two orders or more: buyers only
+    assert page.locator("#rule-share").inner_text() == (
+        f"{count:,} of {counted['buyers_total']:,} buyers; 0 of {counted['visitors_total']:,} visitors without"
+        f" orders ({counted['share'] * 100:.1f}% of {counted['total']:,} customers incl. visitors)"
+    )
     assert page.locator("#rule-error").is_hidden()
 
     page.fill("#segment-name", "eu repeaters")

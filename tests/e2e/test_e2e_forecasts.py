@@ -65,7 +65,7 @@ def test_search_an_item_and_see_its_fan_chart_and_model(
     assert page.locator("#series-title").inner_text() == detail["title"]
     assert page.locator("#model-name").inner_text() == detail["model"]["name"]
     assert page.locator("#model-mase").inner_text() == f"{detail['model']['mase']:.2f}"
-    assert page.locator("#model-smape").inner_text() == f"{detail['model']['smape']:.1f}%"
+    assert page.locator("#model-smape").count() == 0  # sMAPE is meaningless on intermittent items
     assert page.locator("#model-coverage").inner_text() == _percent(detail["model"]["coverage_80"])
     assert page.locator("#forecast-total").inner_text() == _one(
         sum(f["forecast"] for f in detail["forecast"])
@@ -115,6 +115,27 @@ def test_category_revenue_forecast(page: Any, sign_in: Any, shop_server: Running
     # Items have unit forecasts only: going back to items switches the measure to units.
     page.select_option("#series-level", "item")
     assert page.locator("#series-measure").input_value() == "units"
+
+
+def test_accuracy_is_mase_and_coverage_with_what_they_mean(
+    page: Any, sign_in: Any, shop_server: Running
+) -> None:
+    sign_in(shop_server.url, "forecasts")
+    with shop_server.client("read") as api:
+        accuracy = api.get("/api/v1/pages/forecasts").json()["data"]["accuracy"]
+    items = next(a for a in accuracy if (a["level"], a["measure"]) == ("item", "units"))
+    headers = page.locator("#accuracy thead th").all_text_contents()  # CSS shows them in capitals
+    assert headers[3:6] == ["Median MASE", "Beat the naive forecast", "80% coverage"]
+    cells = page.locator('#accuracy tbody tr[data-level="item"][data-measure="units"] td')
+    assert cells.nth(3).inner_text() == f"{items['median_mase']:.2f}"
+    assert cells.nth(4).inner_text() == _percent(items["beats_naive"])
+    assert cells.nth(5).inner_text() == _percent(items["coverage_80"])
+    note = page.locator("#metrics-note").inner_text()
+    assert (
+        "below 1 beats it" in note and "share of the backtest's actual values inside the 80% interval" in note
+    )
+    assert "sMAPE" not in page.locator("#series-list thead").inner_text()
+    assert "sMAPE" not in page.locator("#model-facts").inner_text()
 
 
 def test_reorder_list_equals_the_api_and_opens_a_forecast(

@@ -20,10 +20,12 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 
 def test_page_shows_offline_metrics_of_each_model(page: Any, sign_in: Any, shop: Running) -> None:
+    notes = set()
     with shop.client("read") as api:
         # The evaluation runs in the background after start; wait for the JSON twin to have it.
         for _ in range(300):
             offline = api.get("/api/v1/pages/recommendations").json()["data"]["offline"]
+            notes.add(offline["note"])
             if offline["models"]:
                 break
             page.wait_for_timeout(200)
@@ -38,6 +40,13 @@ def test_page_shows_offline_metrics_of_each_model(page: Any, sign_in: Any, shop:
         assert float(cells.nth(1).inner_text()) == pytest.approx(model["ndcg@10"], abs=5e-5)
     assert {m["model"] for m in offline["models"]} >= {"itemknn", "baseline: popularity"}
     page.wait_for_selector("#offline-chart .main-svg")
+    # Before the figures, the note said when they would be ready; now it names the split.
+    assert not any("computing" in n for n in notes)
+    assert all(n.startswith(("queued", "evaluating", offline["split"])) for n in notes), notes
+    assert (
+        page.locator("#offline-note").inner_text()
+        == f"{offline['split']}, {offline['test_users']:,} test users"
+    )
 
 
 def test_try_it_shows_history_and_reasons_equal_to_the_api(page: Any, sign_in: Any, shop: Running) -> None:

@@ -345,3 +345,22 @@ def test_serving_reads_models_only_through_the_recommender_contract() -> None:
             if isinstance(node, ast.Constant) and node.value in ("generators_", "similarity_"):
                 problems.append(f"{path.name}:{node.lineno}: {node.value!r}")
     assert problems == []
+
+
+def test_offline_evaluation_reports_its_size_and_time_for_the_next_estimate(
+    shop: tuple[Store, StoreGate], server: RecsServer
+) -> None:
+    store, _ = shop
+    deadline = time.monotonic() + 180
+    while not (server.offline or {}).get("evaluated_at") and time.monotonic() < deadline:
+        assert (server.offline or {}).get("status") in {"queued", "running", None}
+        time.sleep(0.2)
+    report = server.offline or {}
+    assert report.get("models"), report
+    item_events = _rows(
+        store,
+        "SELECT count(*) FROM events WHERE item_id IS NOT NULL "
+        "AND type IN ('view', 'add_to_cart', 'begin_checkout', 'purchase')",
+    )[0][0]
+    # Other tests add events while the server runs: the report counts those of its own start.
+    assert 0 < report["interactions"] <= item_events and report["seconds"] >= 0

@@ -5,7 +5,14 @@ on DuckDB or Spark; Arrow tables and pandas frames are accepted too) and returns
 data frames or plain results. Definitions of every figure are in each function's docstring.
 """
 
-from cartwise.analytics._basket import BasketRules, association_rules, basket_rules, frequent_itemsets
+from cartwise.analytics._basket import (
+    BasketRules,
+    SupportChoice,
+    association_rules,
+    basket_rules,
+    frequent_itemsets,
+    suggest_min_support,
+)
 from cartwise.analytics._facts import (
     event_facts,
     order_facts,
@@ -28,6 +35,7 @@ __all__ = [
     "BasketRules",
     "FunnelResult",
     "Step",
+    "SupportChoice",
     "association_rules",
     "basket_rules",
     "event_facts",
@@ -44,5 +52,6 @@ __all__ = [
     "stored_facts",
     "stored_orders",
     "stored_timeline",
+    "suggest_min_support",
     "with_orders",
 ]

@@ -163,6 +163,59 @@ def frequent_itemsets(
     return n, itemsets if len(itemsets) else empty
 
 
+@dataclass(frozen=True)
+class SupportChoice:
+    """Result of `suggest_min_support`: the support picked and what it means in orders."""
+
+    min_support: float | None
+    """The picked threshold (a count of baskets / `baskets`), None when no two items share a basket."""
+    baskets: int
+    """Number of distinct baskets read."""
+    min_baskets: int
+    """Baskets an itemset needs at `min_support` (the threshold as a count)."""
+    pairs: int
+    """Item pairs held by at least `min_baskets` baskets: the rules' raw material."""
+    target_pairs: int
+    """How many pairs the choice aimed at."""
+
+
+def suggest_min_support(
+    data: Any,
+    *,
+    basket_col: str = "order_id",
+    item_col: str = "item_id",
+    target_pairs: int = 25,
+    min_baskets: int = 2,
+) -> SupportChoice:
+    """The highest support at which about `target_pairs` item pairs are frequent.
+
+    Counts every pair of distinct items sharing a basket (Xᵀ X of the baskets x items 0/1
+    matrix), takes the `target_pairs`-th largest count `k` (or the smallest when there are
+    fewer pairs), and returns support = max(k, `min_baskets`) / n_baskets: a fixed default
+    such as 0.5% finds nothing in a shop of many items and small baskets, and a pair seen
+    once is chance, never a rule.
+    """
+    if target_pairs < 1 or min_baskets < 1:
+        raise ConfigError(
+            f"must be 1 or more; received target_pairs={target_pairs}, min_baskets={min_baskets}.",
+            parameter="target_pairs" if target_pairs < 1 else "min_baskets",
+        )
+    table, _ = _lines(data, basket_col, item_col)
+    if table.num_rows == 0:
+        return SupportChoice(None, 0, min_baskets, 0, target_pairs)
+    rows, _ = _codes(table[basket_col])
+    cols, items = _codes(table[item_col])
+    n = int(rows.max()) + 1
+    x = sp.csr_matrix((np.ones(rows.size, dtype=np.int32), (rows, cols)), shape=(n, items.size))
+    x.data[:] = 1
+    counts = sp.triu((x.T @ x).tocoo(), k=1).data  # each unordered pair once
+    counts = np.sort(counts[counts >= min_baskets])[::-1]
+    if counts.size == 0:
+        return SupportChoice(None, n, min_baskets, 0, target_pairs)
+    k = int(counts[min(target_pairs, counts.size) - 1])
+    return SupportChoice(k / n, n, k, int((counts >= k).sum()), target_pairs)
+
+
 def association_rules(itemsets: pd.DataFrame, n_baskets: int, *, min_confidence: float = 0.5) -> pd.DataFrame:
     """Rules A -> C from every frequent itemset S = A ∪ C (A, C non-empty, disjoint).
 

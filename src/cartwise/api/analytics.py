@@ -161,7 +161,15 @@ class Rule(BaseModel):
 
 class RulesView(BaseModel):
     baskets: int
-    min_support: float
+    min_support: float = Field(
+        description="The support the rules were mined at (given, or picked from the data)."
+    )
+    support_source: Literal["data", "given", "default"] = Field(
+        description="`data`: picked so that about `target_pairs` item pairs held by 2 or more orders qualify "
+        "(no `min_support` given); `given`: the request's; `default`: no two items share an order."
+    )
+    support_orders: int = Field(description="`min_support` as a number of orders.")
+    target_pairs: int = Field(description="The number of item pairs a picked support aims at.")
     min_confidence: float
     q: str
     start: str | None
@@ -315,8 +323,14 @@ def analytics_rules(
     request: Request,
     who: Read,
     min_support: Annotated[
-        float, Query(gt=0, le=1, description="Least share of orders holding a rule's items.")
-    ] = views.DEFAULT_MIN_SUPPORT,
+        float | None,
+        Query(
+            gt=0,
+            le=1,
+            description="Least share of orders holding a rule's items; without it, picked from the data "
+            "(the highest support at which about 25 item pairs qualify).",
+        ),
+    ] = None,
     min_confidence: Annotated[
         float,
         Query(

@@ -63,6 +63,10 @@ class RuleCount(BaseModel):
     count: int = Field(..., description="Profiled customers matching the rule now.")
     total: int = Field(..., description="Profiled customers.")
     share: float = Field(..., description="count / total.")
+    buyers: int = Field(..., description="Of `count`, customers with one order or more.")
+    buyers_total: int = Field(..., description="Profiled customers with one order or more.")
+    visitors: int = Field(..., description="Of `count`, customers without an order (visitors).")
+    visitors_total: int = Field(..., description="Profiled customers without an order.")
 
 
 class SegmentSaved(BaseModel):

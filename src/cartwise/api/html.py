@@ -36,7 +36,42 @@ def _percent(value: Any) -> str:
     return f"{float(value or 0) * 100:.1f}%"
 
 
-templates.env.filters.update(money=_money, number=_number, percent=_percent)
+COMPACT_FROM = 100_000  # the same threshold as `formats.compact` in web/static/common.js
+_UNITS = ("", "K", "M", "B", "T")
+
+
+def _exact(value: Any, kind: str = "number") -> str:
+    """The full figure in `kind` ("number", "money", "percent"); "—" when missing."""
+    if value is None:
+        return "—"
+    return {"money": _money, "percent": _percent}.get(kind, _number)(value)
+
+
+def _compact(value: Any, kind: str = "number") -> str:
+    """A card's figure as common.js's `formats.compact` writes it: exact below COMPACT_FROM,
+    else one decimal and a unit (2,097,258 -> "2.1M"); the exact value goes in the title."""
+    if value is None:
+        return "—"
+    number = float(value)
+    if abs(number) < COMPACT_FROM or kind == "percent":
+        return _exact(value, kind)
+    unit = 0
+    while unit < len(_UNITS) - 1 and round(abs(number), 1) >= 1000:
+        number /= 1000
+        unit += 1
+    text = f"{round(number, 1):.1f}".removesuffix(".0")
+    return text + _UNITS[unit]
+
+
+def _figure_title(value: Any, kind: str = "number") -> str:
+    """The title of a card's figure: the exact value when the card shows it compacted."""
+    exact = _exact(value, kind)
+    return "" if _compact(value, kind) == exact else exact
+
+
+templates.env.filters.update(
+    money=_money, number=_number, percent=_percent, compact=_compact, figure_title=_figure_title
+)
 
 
 def _safe_next(target: str | None) -> str:

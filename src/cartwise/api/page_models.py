@@ -54,7 +54,9 @@ class CustomerList(_Readiness):
     sort: str
     limit: int
     offset: int
-    total: int = Field(description="Customers matching, over all pages.")
+    total: int = Field(description="Customers matching, over all pages: buyers and visitors.")
+    buyers: int = Field(0, description="Of `total`, customers with one order or more.")
+    visitors: int = Field(0, description="Of `total`, customers without an order (visitors).")
     customers: list[CustomerRow]
 
 

@@ -22,6 +22,7 @@ from cartwise.analytics import (
     EVENT_KPIS,
     BasketRules,
     FunnelResult,
+    SupportChoice,
     basket_rules,
     funnel,
     kpis,
@@ -30,6 +31,7 @@ from cartwise.analytics import (
     stored_facts,
     stored_orders,
     stored_timeline,
+    suggest_min_support,
 )
 from cartwise.core.durations import parse_duration
 from cartwise.core.errors import CartwiseError, ConfigError
@@ -52,6 +54,9 @@ WINDOW_EXAMPLES: tuple[str, ...] = ("30m", "1h", "6h", "1d", "3d", "7d", "30d")
 MAX_WINDOW = timedelta(days=366)
 MAX_STEPS = 8
 DEFAULT_MIN_SUPPORT = 0.005
+"""The support used when the data cannot suggest one (no two items share an order)."""
+RULES_TARGET_PAIRS = 25
+"""Without a `min_support`, the support is picked so that about this many item pairs qualify."""
 DEFAULT_MIN_CONFIDENCE = 0.1
 DEFAULT_PAGE_SIZE = 25
 FUNNEL_PAGE_DAYS = 30
@@ -562,29 +567,43 @@ def retention_view(
 
 
 # -- basket rules ---------------------------------------------------------------------------------
+def _order_lines(store: Store, start: datetime | None, end: datetime | None) -> Any:
+    sql, params = "SELECT order_id, item_id FROM order_lines", None
+    if start is not None or end is not None:
+        sql += (
+            " l SEMI JOIN orders o ON o.order_id = l.order_id AND o.ts >= coalesce(?, '-infinity'::TIMESTAMP)"
+            " AND o.ts < coalesce(?, 'infinity'::TIMESTAMP)"
+        )
+        params = [start, end]
+    return store.arrow(sql, params)
+
+
 def _rules(
-    store: Store, min_support: float, min_confidence: float, start: datetime | None, end: datetime | None
-) -> BasketRules:
+    store: Store,
+    min_support: float | None,
+    min_confidence: float,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[BasketRules, SupportChoice | None]:
     """Rules over the store's `order_lines` of orders placed in [start, end), cached while the
-    lines are unchanged (searching and paging reuse one mining run)."""
+    lines are unchanged (searching and paging reuse one mining run). Without `min_support` the
+    support is the one `suggest_min_support` picks from the same lines (returned with it)."""
     stamp = store.con.execute("SELECT count(*), max(order_id) FROM order_lines").fetchall()[0]
 
-    def mine() -> BasketRules:
-        sql, params = "SELECT order_id, item_id FROM order_lines", None
-        if start is not None or end is not None:
-            sql += (
-                " l SEMI JOIN orders o ON o.order_id = l.order_id AND o.ts >= coalesce(?, '-infinity'::TIMESTAMP)"
-                " AND o.ts < coalesce(?, 'infinity'::TIMESTAMP)"
-            )
-            params = [start, end]
-        lines = store.arrow(sql, params)
+    def mine() -> tuple[BasketRules, SupportChoice | None]:
+        lines = _order_lines(store, start, end)
+        choice = None
+        support = min_support
+        if support is None:
+            choice = suggest_min_support(lines, target_pairs=RULES_TARGET_PAIRS)
+            support = choice.min_support if choice.min_support is not None else DEFAULT_MIN_SUPPORT
         rules: BasketRules = _library_call(
-            basket_rules, lines, min_support=min_support, min_confidence=min_confidence
+            basket_rules, lines, min_support=support, min_confidence=min_confidence
         )
-        return rules
+        return rules, choice
 
     key = (str(store.path), stamp, min_support, min_confidence, start, end)
-    result: BasketRules = _RULES.get(key, mine)
+    result: tuple[BasketRules, SupportChoice | None] = _RULES.get(key, mine)
     return result
 
 
@@ -595,7 +614,7 @@ def _titles(store: Store) -> dict[str, str]:
 
 def rules_view(
     store: Store,
-    min_support: float = DEFAULT_MIN_SUPPORT,
+    min_support: float | None = None,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     q: str = "",
     page: int = 1,
@@ -609,8 +628,14 @@ def rules_view(
     side) whose id or title contains it, ignoring case. `page` (from 1) of `page_size` rules;
     `matching` counts the rules after `q`, `total_rules` before. Each item comes with its
     title; `orders` = support x baskets.
+
+    Without `min_support` the support is picked from the data: the highest at which about
+    `RULES_TARGET_PAIRS` item pairs are held by 2 or more orders (`support_source` "data",
+    `support_orders` the threshold in orders); a given one has `support_source` "given".
     """
     for name, value in (("min_support", min_support), ("min_confidence", min_confidence)):
+        if name == "min_support" and value is None:
+            continue
         if not isinstance(value, int | float) or math.isnan(value) or not 0.0 < value <= 1.0:
             raise BadParameter(name, f"{value!r} must be a fraction in (0, 1], e.g. 0.01.")
     if page < 1:
@@ -618,7 +643,14 @@ def rules_view(
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise BadParameter("page_size", f"{page_size} must be between 1 and {MAX_PAGE_SIZE}.")
     start_ts, end_ts = _range(start, end)
-    result = _rules(store, float(min_support), float(min_confidence), start_ts, end_ts)
+    given = None if min_support is None else float(min_support)
+    result, choice = _rules(store, given, float(min_confidence), start_ts, end_ts)
+    if given is not None:
+        used, source = given, "given"
+    elif choice is not None and choice.min_support is not None:
+        used, source = choice.min_support, "data"
+    else:
+        used, source = DEFAULT_MIN_SUPPORT, "default"
     titles = _titles(store)
     needle = (q or "").strip().casefold()
     rows = list(
@@ -645,7 +677,10 @@ def rules_view(
 
     return {
         "baskets": result.baskets,
-        "min_support": float(min_support),
+        "min_support": used,
+        "support_source": source,
+        "support_orders": math.ceil(used * result.baskets - 1e-9) if result.baskets else 0,
+        "target_pairs": RULES_TARGET_PAIRS,
         "min_confidence": float(min_confidence),
         "q": q or "",
         "start": _iso(start_ts),
@@ -722,7 +757,7 @@ def analytics_page(service: Service) -> dict[str, Any]:
             "window": DEFAULT_WINDOW,
             "funnel_from": funnel_from.isoformat() if funnel_from else None,
             "funnel_to": funnel_to.isoformat() if funnel_to else None,
-            "min_support": DEFAULT_MIN_SUPPORT,
+            "min_support": None,
             "min_confidence": DEFAULT_MIN_CONFIDENCE,
             "page_size": DEFAULT_PAGE_SIZE,
         },

@@ -38,6 +38,7 @@ from cartwise.store import Store
 if TYPE_CHECKING:
     from cartwise.service.service import Service
 
+BUYER = "coalesce(orders, 0) >= 1"  # a buyer has an order; a visitor (profiled from events) has none
 SORTABLE: tuple[str, ...] = (
     "user_id",
     "orders",
@@ -123,7 +124,15 @@ def _list(
     field, direction = dashboard.parse_sort(sort, SORTABLE, "clv_12m")
     base: dict[str, Any] = {"q": q or "", "segment": segment, "sort": sort, "limit": limit, "offset": offset}
     if not _ready(store):
-        return {**base, "ready": False, "message": NO_PROFILES, "total": 0, "customers": []}
+        return {
+            **base,
+            "ready": False,
+            "message": NO_PROFILES,
+            "total": 0,
+            "buyers": 0,
+            "visitors": 0,
+            "customers": [],
+        }
     where, params = ["TRUE"], []
     if q and q.strip():
         where.append("contains(lower(user_id), lower(?))")
@@ -133,13 +142,23 @@ def _list(
         where.append(clause)
         params += values
     condition = " AND ".join(where)
-    total = store.con.execute(f"SELECT count(*) FROM profiles WHERE {condition}", params).fetchall()[0][0]
+    total, buyers = store.con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {BUYER}) FROM profiles WHERE {condition}", params
+    ).fetchall()[0]
     cursor = store.con.execute(
         f"SELECT {', '.join(LIST_COLUMNS)} FROM profiles WHERE {condition} "
         f"ORDER BY {field} {direction} NULLS LAST, user_id LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
-    return {**base, "ready": True, "message": None, "total": int(total), "customers": _rows(cursor)}
+    return {
+        **base,
+        "ready": True,
+        "message": None,
+        "total": int(total),
+        "buyers": int(buyers),
+        "visitors": int(total) - int(buyers),
+        "customers": _rows(cursor),
+    }
 
 
 def list_customers(
@@ -433,11 +452,24 @@ def _count(store: Store, rule: str) -> int:
 
 
 def count_rule(service: Service, rule: str) -> dict[str, Any]:
-    """The builder's live count: customers matching `rule`, out of all profiled customers."""
+    """The builder's live count: customers matching `rule`, out of all profiled customers, and
+    of them the buyers (an order or more) and the visitors (none), each out of its own total."""
     with service.read() as store:
         matched = _count(store, rule)
-        total = store.con.execute("SELECT count(*) FROM profiles").fetchall()[0][0]
-    return {"rule": rule, "count": matched, "total": int(total), "share": matched / total if total else 0.0}
+        matched_buyers = _count(store, f"({rule}) and orders >= 1") if matched else 0
+        total, buyers = store.con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {BUYER}) FROM profiles"
+        ).fetchall()[0]
+    return {
+        "rule": rule,
+        "count": matched,
+        "total": int(total),
+        "share": matched / total if total else 0.0,
+        "buyers": matched_buyers,
+        "buyers_total": int(buyers),
+        "visitors": matched - matched_buyers,
+        "visitors_total": int(total) - int(buyers),
+    }
 
 
 # -- lifetime value --------------------------------------------------------------------------------

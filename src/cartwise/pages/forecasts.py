@@ -343,11 +343,17 @@ def elasticities(service: Service, *, level: str = "category", limit: int = 200)
 
 # -- the pages ---------------------------------------------------------------------------------------------
 def _accuracy(store: Store) -> list[dict[str, Any]]:
-    """Per level and measure: series, models chosen and mean backtest errors."""
+    """Per level and measure: series, models chosen and backtest errors: mean `mase`, `smape`
+    and `coverage_80`; `median_mase` and `beats_naive` (the share of series with MASE below 1,
+    i.e. more accurate than the seasonal naive forecast) over the series with a finite MASE
+    (a history that never changes has none). The page shows MASE and coverage: an item that sells
+    nothing in most weeks gets an sMAPE near 200% whatever the forecast."""
     summary = _rows(
         store.con.execute(
             """SELECT level, measure, count(*) AS series, avg(mase) AS mase, avg(smape) AS smape,
-                      avg(coverage_80) AS coverage_80
+                      avg(coverage_80) AS coverage_80,
+                      median(mase) FILTER (WHERE isfinite(mase)) AS median_mase,
+                      avg((mase < 1)::DOUBLE) FILTER (WHERE isfinite(mase)) AS beats_naive
                FROM forecast_models GROUP BY level, measure
                ORDER BY level = 'category', measure = 'revenue'"""
         )

@@ -4,8 +4,11 @@
 `cartwise serve` as a child process (which then owns the store), and replays the last
 simulated day through the collector over HTTP, re-timed to start now and sped up `speed`
 times. Replayed events get fresh event, session and order ids, so each pass adds new
-traffic; the day loops until Ctrl-C. The replayed events feed the built-in journeys that
-`cartwise demo` applied, and the server's e-mail goes to a local SMTP sink (`MailSink`).
+traffic; the day loops until Ctrl-C. Like a storefront, the replay asks the recommendations
+API for a list when a session starts (with a `read` key), and the session's later events on a
+listed item carry the list's `request_id`, so the Recommendations page's online figures move.
+The replayed events feed the built-in journeys that `cartwise demo` applied, and the server's
+e-mail goes to a local SMTP sink (`MailSink`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import signal
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,10 +52,15 @@ _COLUMNS = (
 )
 
 
+RECS_PER_BATCH = 50
+"""At most this many session starts per batch ask for recommendations (the rest go without)."""
+
+
 @dataclass(frozen=True)
 class DemoKeys:
     admin: str
     collect: str
+    read: str
 
 
 def last_day(settings: Settings, *, hours: float = 24.0, limit: int = 500_000) -> pa.Table:
@@ -70,7 +79,8 @@ def create_demo_keys(settings: Settings) -> DemoKeys:
     with open_ready_store(settings) as store:
         _, admin = keys_job.create_key(store, scope="admin", name="demo admin")
         _, collect = keys_job.create_key(store, scope="collect", name="demo replay")
-    return DemoKeys(admin, collect)
+        _, read = keys_job.create_key(store, scope="read", name="demo storefront recommendations")
+    return DemoKeys(admin, collect, read)
 
 
 def retime(
@@ -107,6 +117,54 @@ def post_events(url: str, key: str, events: list[dict[str, Any]], *, timeout: fl
         return orjson.loads(response.read())
 
 
+def request_recommendations(
+    url: str, key: str, user_id: str, session_id: str, *, n: int = 10, timeout: float = 30.0
+) -> tuple[str, set[str]]:
+    """GET a list for `user_id` as a storefront would at a session's start: (request_id, item ids)."""
+    query = urllib.parse.urlencode({"n": n, "session_id": session_id})
+    request = urllib.request.Request(
+        f"{url}/api/v1/recommendations/{urllib.parse.quote(user_id, safe='')}?{query}",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body = orjson.loads(response.read())
+    return str(body["request_id"]), {str(item["item_id"]) for item in body["items"]}
+
+
+def _ask_recommendations(
+    url: str,
+    key: str,
+    due: list[dict[str, Any]],
+    span: tuple[int, int],
+    seen: set[str],
+    by_session: dict[str, list[int]],
+) -> int:
+    """For sessions starting in `due[start:end]`, request a list and tag the session's events
+    (from there on) on a listed item with its `request_id`; returns the lists requested."""
+    asked = 0
+    for i in range(*span):
+        event = due[i]
+        session = event.get("session_id")
+        if session is None or session in seen or "user_id" not in event:
+            continue
+        seen.add(session)
+        if asked >= RECS_PER_BATCH:
+            continue
+        try:
+            request_id, listed = request_recommendations(url, key, str(event["user_id"]), str(session))
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            click.echo(f"replay: recommendations unavailable ({exc}); the replay goes on", err=True)
+            return asked
+        asked += 1
+        for j in by_session[session]:
+            later = due[j]
+            if j >= i and later.get("item_id") in listed:
+                props = later.setdefault("properties", {})
+                if isinstance(props, dict):
+                    props["request_id"] = request_id
+    return asked
+
+
 def replay(
     url: str,
     key: str,
@@ -115,8 +173,12 @@ def replay(
     speed: float = 24.0,
     stop: threading.Event,
     on_batch: Callable[[int], None] | None = None,
+    recs_key: str | None = None,
 ) -> int:
-    """Send `table`'s events as they fall due (re-timed to now, `speed` times faster) until `stop`; returns events sent."""
+    """Send `table`'s events as they fall due (re-timed to now, `speed` times faster) until `stop`; returns events sent.
+
+    With `recs_key` (a `read` key), each session's start asks for recommendations first and its
+    events on a listed item carry the list's `request_id` (see `_ask_recommendations`)."""
     rows = table.to_pylist()
     if not rows:
         return 0
@@ -127,6 +189,11 @@ def replay(
     while not stop.is_set():
         start = datetime.now(UTC).replace(tzinfo=None)
         due = retime(rows, start=start, origin=origin, speed=speed, loop=loop)
+        sessions_seen: set[str] = set()
+        by_session: dict[str, list[int]] = {}
+        for i, event in enumerate(due):
+            if "session_id" in event:
+                by_session.setdefault(event["session_id"], []).append(i)
         position = 0
         while position < len(due) and not stop.is_set():
             now_text = utc_iso(utc_now())
@@ -136,6 +203,8 @@ def replay(
             if end == position:
                 stop.wait(0.5)
                 continue
+            if recs_key is not None:
+                _ask_recommendations(url, recs_key, due, (position, end), sessions_seen, by_session)
             try:
                 post_events(url, key, due[position:end])
             except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
@@ -194,7 +263,7 @@ def serve_demo(settings: Settings, *, speed: float = 24.0, stop: threading.Event
         worker = threading.Thread(
             target=replay,
             args=(server.url, keys.collect, table),
-            kwargs={"speed": speed, "stop": stop},
+            kwargs={"speed": speed, "stop": stop, "recs_key": keys.read},
             daemon=True,
         )
         worker.start()

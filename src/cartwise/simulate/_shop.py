@@ -29,10 +29,11 @@ How the shop works (every random quantity is recorded in a `truth_*` table):
   `complement_probability * m_c(day) / max_day m_c`, plus the customer's first consumable `k` with
   probability `rebuy_probability * m_k(day) / max_day m_k` on every later occasion. So every way
   an item enters a basket scales with `m_j(day)`: a promotion multiplies its unit demand by `m_j`.
-* Stock (`_run_stock`). Items start with a few weeks of estimated demand and are replenished after
-  a lead time of 3-10 days when stock falls to a reorder point (raised ahead of a promotion).
-  The shop's demand estimate is off by a log-normal factor, so some items run out
-  (`truth_stockouts`). A line whose item lacks stock that day is viewed (`"in_stock": false`)
+* Stock (`_run_stock`). The shop keeps an (s, S) policy sized from its demand estimate: when
+  stock plus orders under way falls to s (lead-time demand plus a 95% safety stock) it orders up
+  to S (s plus `stock_cover_days` of demand, at least a case), delivered after a lead time of
+  7-14 days; both levels rise ahead of a promotion. The estimate is off by a log-normal factor,
+  so some items still run out (`truth_stockouts`). A line whose item lacks stock that day is viewed (`"in_stock": false`)
   and replaced by the item's closest-priced substitute if that one has stock; an occasion whose
   every line fails is lost (`truth_users.lost_purchases`).
 * Sessions. Purchase sessions run view -> add_to_cart -> begin_checkout -> purchase and end at the

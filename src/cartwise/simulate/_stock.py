@@ -1,4 +1,4 @@
-"""Stock over days: basket lines served from stock with (s, Q) replenishment, and stock-outs."""
+"""Stock over days: basket lines served from stock with (s, S) replenishment, and stock-outs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ import numpy as np
 from cartwise.simulate._common import _cumsum_within
 from cartwise.simulate._config import ShopConfig
 from cartwise.simulate._items import _Catalogue, _Promotions
+
+SERVICE_Z = 1.6448536269514722
+"""Safety factor of the shop's policy: z of a 95% chance of no stock-out during the lead time."""
+LEAD_DAYS = (7, 15)
+"""Supplier lead times are drawn uniformly from [7, 15) days: one to two weeks."""
+CASE_UNITS = 6
+"""The least a supplier ships: one case. Slow items are ordered a case at a time."""
+ESTIMATE_ERROR = 0.3
+"""Log-normal sigma of the shop's demand estimate around the true mean daily demand."""
 
 
 @dataclass
@@ -33,22 +42,33 @@ def _run_stock(
     l_qty: np.ndarray,
     l_day: np.ndarray,
 ) -> _Stock:
-    """Serve basket lines (sorted by time) day by day from stock with (s, Q) replenishment.
+    """Serve basket lines (sorted by time) day by day from stock with (s, S) replenishment.
 
     A line is served when the units asked for that item so far today fit the stock at the start
-    of the day; otherwise the closest-priced substitute is tried the same way. When `stock +
-    on order` falls to the reorder point `ceil(1.2 * estimate * lead)` an order of
-    `ceil(estimate * stock_cover_days)` arrives `lead` days later, where `estimate` is the true
-    mean daily demand times a log-normal error. Both scale with the promotion multiplier due
-    `lead` days ahead, as a shop would stock up for its own promotions.
+    of the day; otherwise the closest-priced substitute is tried the same way. The shop reviews
+    stock daily with the policy a shop sizes from demand (`estimate` = the true mean daily demand
+    times a log-normal error, its forecast):
+
+    * reorder point   s = ceil(estimate · L + z · √(estimate · L)), z = 1.645 (95% of lead times
+      without a stock-out for Poisson demand), L the item's supplier lead time (1 to 2 weeks)
+    * order-up-to     S = s + max(ceil(estimate · stock_cover_days), CASE_UNITS)
+
+    When `stock + on order` falls to s, it orders up to S, delivered L days later. Both levels
+    scale with the promotion multiplier due L days ahead, as a shop stocks up for its own
+    promotions. Stock-outs still happen (demand above the estimate, bursts, promotions) and are
+    recorded day by day.
     """
     days, n_items = config.days, cat.price.size
     daily = np.bincount(l_item, weights=l_qty, minlength=n_items) / days
-    estimate = np.maximum(daily * rng.lognormal(0.0, 0.5, n_items), 0.05)
-    lead = rng.integers(3, 11, size=n_items)
-    reorder_point = np.ceil(estimate * lead * 1.2)
-    reorder_qty = np.ceil(estimate * config.stock_cover_days)
-    stock = np.ceil(estimate * rng.uniform(15, 45, n_items)).astype(np.int64) + 1
+    estimate = np.maximum(daily * rng.lognormal(0.0, ESTIMATE_ERROR, n_items), 0.02)
+    lead = rng.integers(*LEAD_DAYS, size=n_items)
+    lead_demand = estimate * lead
+    reorder_point = np.ceil(lead_demand + SERVICE_Z * np.sqrt(lead_demand))
+    order_up_to = reorder_point + np.maximum(np.ceil(estimate * config.stock_cover_days), CASE_UNITS)
+    # The shop opens somewhere in its order cycle.
+    stock = np.ceil(reorder_point + rng.uniform(0, 1, n_items) * (order_up_to - reorder_point)).astype(
+        np.int64
+    )
     on_order = np.zeros(n_items, dtype=np.int64)
     all_items = np.arange(n_items)
     arrivals_by_day: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -81,9 +101,10 @@ def _run_stock(
                 ok2 = serve(sub[retry], qty[retry])
                 fulfilled_item[lo + retry[ok2]] = sub[retry[ok2]]
         ahead = promos.multiplier_of(all_items, np.minimum(d + lead, days - 1))
-        low = np.flatnonzero(stock + on_order <= reorder_point * ahead)
+        position = stock + on_order
+        low = np.flatnonzero(position <= reorder_point * ahead)
         if low.size:
-            qty = np.ceil(reorder_qty[low] * ahead[low]).astype(np.int64)
+            qty = np.ceil(order_up_to[low] * ahead[low] - position[low]).astype(np.int64)
             on_order[low] += qty
             for lt in np.unique(lead[low]):
                 pick = lead[low] == lt

@@ -99,8 +99,8 @@ class LiveActivity:
         Python tuples held the GIL for 40-60 ms under collector load and stalled every other
         thread.
         """
-        with self.lock:
-            erasures_before = self.erasures
+        # An int read is atomic under the GIL: no lock needed to note where the erasures stand.
+        erasures_before = self.erasures
         with gate.read(limited=False) as store:
             table = store.con.sql(
                 "SELECT rowid, ts, user_id, session_id, type, item_id FROM events WHERE rowid > $seen "
@@ -108,19 +108,10 @@ class LiveActivity:
                 params={"seen": self.seen_rowid},
             ).to_arrow_table()
             links = _new_links(store, self.seen_rowid)
-        with self.lock:
-            # Customers erased after the read began are dropped from what it found; those
-            # erased before it were already gone from its snapshot.
-            erased = {user for user, at in self.erased.items() if at > erasures_before}
-            self.erased = {user: at for user, at in self.erased.items() if at > erasures_before}
-            links = [
-                (alias, customer)
-                for alias, customer in links
-                if customer not in erased and alias not in erased
-            ]
-            if links:
-                self.locked_follow_links(links)
         if table.num_rows == 0:
+            if links or self.erased:
+                with self.lock:
+                    self._locked_apply_links(links, erasures_before)
             return 0
         times = table.column("ts").to_numpy()
         if (times[1:] < times[:-1]).any():  # a file load stores its rows in any order
@@ -153,6 +144,7 @@ class LiveActivity:
             if kinds[kind] == "purchase":
                 bought_new.setdefault(users[user], set()).add(items[item])
         with self.lock:  # one poll is applied whole: a request sees all of it or none
+            erased = self._locked_apply_links(links, erasures_before)
             for user_id in erased:
                 fresh_new.pop(user_id, None)
                 bought_new.pop(user_id, None)
@@ -190,6 +182,18 @@ class LiveActivity:
             bought = self.live_bought.pop(alias, None)
             if bought:
                 self.live_bought.setdefault(customer, set()).update(bought)
+
+    def _locked_apply_links(self, links: list[tuple[str, str]], erasures_before: int) -> set[str]:
+        """Follow a poll's links, leaving out customers erased after its read began (those
+        erased before were already gone from its snapshot); returns those customers."""
+        erased = {user for user, at in self.erased.items() if at > erasures_before}
+        self.erased = {user: at for user, at in self.erased.items() if at > erasures_before}
+        links = [
+            (alias, customer) for alias, customer in links if customer not in erased and alias not in erased
+        ]
+        if links:
+            self.locked_follow_links(links)
+        return erased
 
     def locked_forget_users(self, user_ids: set[str]) -> int:
         """Drop erased customers' fresh events and live purchases, also from a poll under way;

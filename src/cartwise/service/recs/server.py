@@ -21,11 +21,11 @@ from cartwise.recommend import Recommender, load_model
 from cartwise.service.recs import impressions, rules
 from cartwise.service.recs.arms import Arms, ExperimentHook
 from cartwise.service.recs.erasures import ErasureLog
-from cartwise.service.recs.offline import evaluate_offline
+from cartwise.service.recs.offline import count_interactions, estimate_seconds, evaluate_offline
 from cartwise.service.recs.online import LiveActivity
 from cartwise.service.recs.options import RecsOptions
 from cartwise.service.recs.retrain import Retrainer
-from cartwise.service.recs.state import State, build_state, fill_cache, now
+from cartwise.service.recs.state import State, build_state, fill_cache, now, stamp
 
 if TYPE_CHECKING:
     from cartwise.service.collector import StoreGate
@@ -107,7 +107,10 @@ class RecsServer:
         self._thread = threading.Thread(target=self._loop, name="cartwise-recs", daemon=True)
         self._thread.start()
         if self.offline is None and model is not None:
+            self.offline = {"status": "queued", "models": []}
             self._spawn(self._evaluate_offline, "cartwise-recs-eval")
+        elif self.offline is None:
+            self.offline = {"status": "waiting", "models": []}  # for the first training
         return self
 
     def _spawn(self, target: Callable[[], Any], name: str) -> None:
@@ -258,7 +261,19 @@ class RecsServer:
         if not self.options.offline_models:
             self.offline = {"status": "disabled", "models": []}
             return
+        previous = self.offline
         try:
+            interactions = count_interactions(self.gate)
+            seconds, basis = estimate_seconds(interactions, previous)
+            # An earlier report stays on the page (its models) until the new one is in.
+            self.offline = {
+                **(previous if previous and previous.get("models") else {"models": []}),
+                "status": "running",
+                "started_at": stamp(),
+                "interactions": interactions,
+                "eta_seconds": round(seconds, 1),
+                "eta_basis": basis,
+            }
             report = evaluate_offline(self.gate, self.options.offline_models)
             self.offline = report
             self.offline_path.write_text(json.dumps(report, indent=1), encoding="utf-8")

@@ -7,7 +7,7 @@
   const data = payload.data;
   const $ = (id) => document.getElementById(id);
 
-  const { formats, cell, fillRows, chartLayout, chartConfig: config, plotText } = window.Dashboard;
+  const { formats, figure, cell, fillRows, chartLayout, chartConfig: config, plotText } = window.Dashboard;
   const changeText = (c) => (c === null || c === undefined ? "—" : (c >= 0 ? "+" : "-") + Math.abs(c * 100).toFixed(1) + "%");
 
   function duration(seconds) {
@@ -89,14 +89,14 @@
       const value = tile.querySelector("[data-kpi]");
       const prev = tile.querySelector("[data-kpi-prev]");
       const change = tile.querySelector("[data-kpi-change]");
-      const fmt = formats[tileFormats[key]];
+      figure(value, item ? item.value : null, tileFormats[key]);
+      figure(prev, item ? item.previous : null, tileFormats[key]);
       // null: a measure the data cannot give (visits and sessions need events; orders alone do not say)
-      const shown = (v) => (v === null ? "n/a" : fmt(v));
-      value.dataset.value = item && item.value !== null ? String(item.value) : "";
-      value.textContent = item ? shown(item.value) : "—";
-      value.title = item && item.value === null ? "Needs events: this period has orders only (a transaction log)." : "";
-      prev.dataset.value = item && item.previous !== null ? String(item.previous) : "";
-      prev.textContent = item ? shown(item.previous) : "—";
+      if (item && item.value === null) {
+        value.textContent = "n/a";
+        value.title = "Needs events: this period has orders only (a transaction log).";
+      }
+      if (item && item.previous === null) prev.textContent = "n/a";
       change.dataset.value = item && item.change !== null ? String(item.change) : "";
       change.textContent = item ? changeText(item.change) : "—";
       change.classList.toggle("up", !!item && item.change > 0);
@@ -323,6 +323,9 @@
     $("retention-card").dataset.state = "ready";
   }
 
+  // The heatmap's plot area is its box less the cohort labels and colour bar (x) and the axis titles (y).
+  const HEATMAP_MARGIN_X = 230, HEATMAP_MARGIN_Y = 60;
+
   function drawHeatmap() {
     if (!window.Plotly || !retentionData.cohorts.length) return;
     const r = retentionData;
@@ -335,9 +338,18 @@
     const z = r.cohorts.map((c) => x.map((_, i) => (i < c[metric].length ? c[metric][i] : null)));
     const later = z.flatMap((row) => row.slice(1)).filter((v) => v !== null);
     const zmax = Math.max(0.05, ...later);
+    // A label only where it fits ("100%" at 10 px needs ~30 x 14 px): 53 weekly cohorts would
+    // print a label in every cell and read as noise; then hover shows each cell's value.
+    const cellWidth = (el.clientWidth - HEATMAP_MARGIN_X) / Math.max(1, x.length);
+    const cellHeight = (el.clientHeight - HEATMAP_MARGIN_Y) / Math.max(1, y.length);
+    const labelled = cellWidth >= 30 && cellHeight >= 14;
+    el.dataset.labels = labelled ? "on" : "off";
+    const hint = $("retention-hint");
+    hint.textContent = labelled ? "" : "Too many cells to label: hover a cell for its value, or pick a coarser grain or a shorter range.";
+    hint.classList.toggle("hidden", labelled);
     Plotly.react(el, [{
       type: "heatmap", x, y, z, zmin: 0, zmax, colorscale: "Blues", reversescale: true, xgap: 1, ygap: 1,
-      text: z.map((row) => row.map((v) => (v === null ? "" : (v * 100).toFixed(0) + "%"))), texttemplate: "%{text}",
+      text: z.map((row) => row.map((v) => (v === null ? "" : (v * 100).toFixed(0) + "%"))), texttemplate: labelled ? "%{text}" : "",
       textfont: { size: 10 }, colorbar: { tickformat: ".0%", title: { text: metric === "retention" ? "Active" : "Revenue vs period 0" } },
       hovertemplate: "Cohort %{y}<br>" + plotText(r.grain) + " %{x}: %{z:.1%}<extra></extra>",
     }], layout({
@@ -393,7 +405,20 @@
     return td;
   }
 
+  // Which thresholds the rules were mined at, and where the support came from.
+  function thresholdsText(r) {
+    const orders = formats.number(r.support_orders) + " order" + (r.support_orders === 1 ? "" : "s");
+    const why = {
+      data: "picked from the data: the highest support at which about " + r.target_pairs + " item pairs qualify",
+      given: "as given",
+      default: "the default: no two items share an order",
+    }[r.support_source];
+    return "support \u2265 " + String(Number(r.min_support.toPrecision(3))) + " = " + orders + ", " + why + "; confidence \u2265 " + r.min_confidence;
+  }
+
   function renderRules(r) {
+    const supportInput = $("rules-support");
+    if (r.support_source !== "given") supportInput.placeholder = "auto (" + String(Number(r.min_support.toPrecision(3))) + ")";
     rulesPage = r.page;
     const body = document.querySelector("#rules-table tbody");
     const summary = $("rules-summary");
@@ -417,7 +442,7 @@
     const first = r.rules.length ? (r.page - 1) * r.page_size + 1 : 0;
     const last = first ? first + r.rules.length - 1 : 0;
     summary.textContent = (r.q ? formats.number(r.matching) + " of " + formats.number(r.total_rules) + " rules match \u201c" + r.q + "\u201d" : formats.number(r.total_rules) + " rules") +
-      " over " + formats.number(r.baskets) + " orders" + (r.start || r.end ? " placed" + rangeText(r, "").replace(" (UTC)", " UTC") : "") + " (support \u2265 " + r.min_support + ", confidence \u2265 " + r.min_confidence + ")" +
+      " over " + formats.number(r.baskets) + " orders" + (r.start || r.end ? " placed" + rangeText(r, "").replace(" (UTC)", " UTC") : "") + " (" + thresholdsText(r) + ")" +
       (first ? "; showing " + first + "\u2013" + last + ", highest lift first." : ".");
     $("rules-page").textContent = "Page " + r.page + " of " + r.pages;
     $("rules-prev").disabled = r.page <= 1;

@@ -4,12 +4,35 @@
 (function () {
   "use strict";
 
-  // Figures that are always present (live KPIs, analytics tiles): missing values show as 0.
+  // The one number formatter of the dashboard: every page formats figures through it, so a
+  // figure reads the same everywhere (thousands separators, 2 decimals for money). A missing
+  // value (null, undefined) shows as "—", never as 0.
+  const missing = (v) => v === null || v === undefined || v === "" || Number.isNaN(Number(v));
+  const grouped = (v, digits) => Number(v).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const formats = {
-    number: (v) => Math.round(Number(v) || 0).toLocaleString("en-US"),
-    money: (v) => (Number(v) || 0).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
-    percent: (v) => ((Number(v) || 0) * 100).toFixed(1) + "%",
+    number: (v) => (missing(v) ? "—" : Math.round(Number(v)).toLocaleString("en-US")),
+    money: (v) => (missing(v) ? "—" : grouped(v, 2)),
+    percent: (v) => (missing(v) ? "—" : (Number(v) * 100).toFixed(1) + "%"),
+    decimal: (v, digits = 2) => (missing(v) ? "—" : grouped(v, digits)),
+    // Cards are narrow: from COMPACT_FROM on a figure is shortened (2,097,258 -> 2.1M); the
+    // exact value goes into the card's title (see `figure`).
+    compact: (v, kind = "number") => {
+      if (missing(v)) return "—";
+      if (Math.abs(Number(v)) < COMPACT_FROM || kind === "percent") return formats[kind](v);
+      return new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 }).format(Number(v));
+    },
   };
+  const COMPACT_FROM = 100000;
+
+  // A card's figure: compact text, the exact value on hover (title) and in data-value.
+  function figure(node, value, kind = "number") {
+    const text = formats.compact(value, kind);
+    const exact = formats[kind](value);
+    node.textContent = text;
+    node.title = text === exact ? "" : exact;
+    node.dataset.value = value === null || value === undefined ? "" : String(value);
+    return node;
+  }
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -100,5 +123,5 @@
   // not an inline `onsubmit`, because the pages' Content-Security-Policy allows no inline script.
   document.querySelectorAll("form[data-no-submit]").forEach((form) => form.addEventListener("submit", (e) => e.preventDefault()));
 
-  window.Dashboard = { formats, el, cell, fillRows, api, chartLayout, chartConfig, plotText, onRowActivate, afterTyping, showPage };
+  window.Dashboard = { formats, figure, el, cell, fillRows, api, chartLayout, chartConfig, plotText, onRowActivate, afterTyping, showPage };
 })();

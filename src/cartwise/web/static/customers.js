@@ -5,19 +5,24 @@
   "use strict";
   const payload = JSON.parse(document.getElementById("page-data").textContent);
   const data = payload.data;
-  const { el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
+  const { formats, figure, el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
   const PAGE_SIZE = 25;
   const MODEL_NAMES = { mbgnbd: "MBG/NBD", pareto: "Pareto/NBD", bgnbd: "BG/NBD" };
 
+  // Figures through the dashboard's one formatter (common.js); times and texts are the page's own.
   const fmt = {
-    number: (v) => (v === null || v === undefined ? "—" : Math.round(Number(v)).toLocaleString("en-US")),
-    money: (v) => (v === null || v === undefined ? "—" : Number(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })),
-    percent: (v) => (v === null || v === undefined ? "—" : (Number(v) * 100).toFixed(1) + "%"),
-    decimal: (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(2)),
-    days: (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(0)),
+    number: formats.number,
+    money: formats.money,
+    percent: formats.percent,
+    decimal: (v) => formats.decimal(v, 2),
+    days: (v) => formats.decimal(v, 0),
     time: (v) => (v ? String(v).slice(0, 19).replace("T", " ") : "—"),
     text: (v) => (v === null || v === undefined || v === "" ? "—" : String(v)),
   };
+
+  // Profiles hold visitors (events, no order) beside buyers: every count says both.
+  const buyersAndVisitors = (buyers, visitors) =>
+    `${fmt.number(buyers)} buyer${buyers === 1 ? "" : "s"} and ${fmt.number(visitors)} visitor${visitors === 1 ? "" : "s"} without orders`;
 
   function userLink(id) {
     const td = el("td");
@@ -148,7 +153,9 @@
         el("td", fmt.number(c.orders), "num"), el("td", fmt.money(c.revenue), "num"), el("td", fmt.days(c.days_since_last_order), "num"),
         el("td", fmt.percent(c.p_alive), "num"), el("td", fmt.money(c.clv_12m), "num")];
     }, result.message || "No customers match.", 8);
-    showPage(result, result.customers.length, "customers", document.getElementById("customer-count"), prev, next);
+    const countNode = document.getElementById("customer-count");
+    showPage(result, result.customers.length, "customers", countNode, prev, next);
+    if (result.ready) countNode.textContent += ": " + buyersAndVisitors(result.buyers, result.visitors);
   }
 
   async function loadList() {
@@ -174,6 +181,7 @@
 
   function setField(name, value, format) {
     const node = detail.querySelector(`[data-field="${name}"]`);
+    if (format in formats) { figure(node, value, format); return; }  // cards: compact, exact on hover
     node.dataset.value = value === null || value === undefined ? "" : String(value);
     node.textContent = fmt[format](value);
   }
@@ -282,7 +290,9 @@
       ruleCount.dataset.count = String(result.count);
       ruleCount.dataset.rule = rule;
       ruleCount.textContent = `${fmt.number(result.count)} customers`;
-      ruleShare.textContent = `${fmt.percent(result.share)} of ${fmt.number(result.total)}`;
+      ruleShare.textContent = `${fmt.number(result.buyers)} of ${fmt.number(result.buyers_total)} buyers; ` +
+        `${fmt.number(result.visitors)} of ${fmt.number(result.visitors_total)} visitors without orders ` +
+        `(${fmt.percent(result.share)} of ${fmt.number(result.total)} customers incl. visitors)`;
       ruleError.classList.add("hidden");
     } catch (e) {
       if (ticket !== ruleTicket) return;

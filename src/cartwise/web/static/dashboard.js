@@ -5,7 +5,7 @@
   const initial = JSON.parse(document.getElementById("page-data").textContent);
   const status = document.getElementById("live-status");
   let windowName = "1h";
-  const { formats, cell, fillRows, chartLayout, chartConfig: config, plotText } = window.Dashboard;
+  const { formats, figure, cell, fillRows, chartLayout, chartConfig: config, plotText } = window.Dashboard;
 
   function setTiles(live) {
     document.querySelectorAll("[data-kpi]").forEach((el) => {
@@ -13,8 +13,7 @@
       if (!win) return;
       const value = win[el.dataset.kpi];
       if (String(value) === el.dataset.value) return;
-      el.dataset.value = String(value);
-      el.textContent = formats[el.dataset.format](value);
+      figure(el, value, el.dataset.format);
       el.classList.add("flash");
       setTimeout(() => el.classList.remove("flash"), 600);
     });
@@ -54,14 +53,29 @@
       layout({ bargap: 0.15 }), config);
   }
 
+  // Right after start there are views but no sales: a chart of zeros (an axis from -1 to 1) says
+  // nothing, so the card says what there is instead.
+  function categoriesEmptyText(data) {
+    if (!data.top_categories.length) return "No category activity yet today.";
+    if (data.top_categories.some((r) => r.revenue > 0)) return null;
+    const views = data.top_categories.reduce((n, r) => n + r.views, 0);
+    return "No sales yet today (" + formats.number(views) + " product views so far).";
+  }
+
   function drawCategories(data) {
-    if (!window.Plotly) return;
-    const rows = data.top_categories.slice().reverse();
-    if (!rows.length) {
-      document.getElementById("categories-chart").innerHTML = '<p class="muted">No category activity yet today.</p>';
+    const chart = document.getElementById("categories-chart");
+    const empty = categoriesEmptyText(data);
+    chart.dataset.state = empty ? "empty" : "chart";
+    if (empty) {
+      if (window.Plotly) Plotly.purge(chart);
+      chart.replaceChildren(Object.assign(document.createElement("p"), { className: "muted empty-note", textContent: empty }));
       return;
     }
-    Plotly.react("categories-chart", [{
+    if (!window.Plotly) return;
+    const note = chart.querySelector(".empty-note");
+    if (note) note.remove();
+    const rows = data.top_categories.slice().reverse();
+    Plotly.react(chart, [{
       y: rows.map((r) => plotText(r.category)), x: rows.map((r) => r.revenue), type: "bar", orientation: "h",
       marker: { color: "#12b886" }, hovertemplate: "%{y}: %{x:,.2f}<extra></extra>",
     }], layout({ margin: { l: 150, r: 12, t: 8, b: 36 }, yaxis: { automargin: true } }), config);
@@ -70,10 +84,16 @@
   const fillTable = (id, ...rest) => fillRows(document.querySelector("#" + id + " tbody"), ...rest);
 
   function renderTables(data) {
+    // An item viewed but not bought today has no revenue ("—"), not 0.00 of it.
     fillTable("top-items", data.top_items, (r) => [
       cell(r.title || r.item_id), cell(r.category || "—"), cell(formats.number(r.views), "num"),
-      cell(formats.number(r.add_to_carts), "num"), cell(formats.number(r.purchases), "num"), cell(formats.money(r.revenue), "num"),
+      cell(formats.number(r.add_to_carts), "num"), cell(formats.number(r.purchases), "num"),
+      cell(r.purchases ? formats.money(r.revenue) : "—", "num"),
     ], "No item activity yet today.", 6);
+    const sold = data.top_items.some((r) => r.purchases > 0);
+    const note = document.getElementById("top-items-note");
+    note.textContent = data.top_items.length && !sold ? "No sales yet today: the most viewed items so far." : "";
+    note.classList.toggle("hidden", !note.textContent);
     fillTable("recent-orders", data.recent_orders, (r) => {
       const code = document.createElement("code"); code.textContent = r.order_id;
       const first = document.createElement("td"); first.appendChild(code);

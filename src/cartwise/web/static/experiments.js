@@ -6,7 +6,7 @@
   "use strict";
   const payload = JSON.parse(document.getElementById("page-data").textContent);
   const data = payload.data;
-  const { el, cell, fillRows, api, chartLayout, chartConfig, plotText, onRowActivate } = window.Dashboard;
+  const { formats, el, cell, fillRows, api, chartLayout, chartConfig, plotText, onRowActivate } = window.Dashboard;
 
   const pct = (v) => (v === null || v === undefined ? "—" : (v >= 0 ? "+" : "") + (v * 100).toFixed(2) + "%");
   const num = (v) => (v === null || v === undefined ? "—" : Number(v).toPrecision(4));
@@ -60,7 +60,7 @@
     fillRows(tbody, results ? results.results : [], (r, tr) => {
       tr.dataset.metric = r.metric;
       tr.dataset.variant = r.variant;
-      return [cell(r.metric), cell(r.variant), cell(Number(r.users).toLocaleString("en-US"), "num"),
+      return [cell(r.metric), cell(r.variant), cell(formats.number(r.users), "num"),
         cell(num(r.mean), "num"), cell(num(r.control_mean), "num"), cell(pct(r.lift), "num"),
         cell(interval(r.lift_ci), "num"), cell(num(r.p_value), "num"),
         cell(r.chance_to_win === null ? "—" : (r.chance_to_win * 100).toFixed(1) + "%", "num")];
@@ -91,7 +91,7 @@
       alpha: document.getElementById("power-alpha").value, power: document.getElementById("power-power").value });
     try {
       const r = await api("/api/v1/experiments/power?" + params.toString());
-      out.textContent = Number(r.users_per_variant).toLocaleString("en-US") + " users per variant";
+      out.textContent = formats.number(r.users_per_variant) + " users per variant";
       out.dataset.users = String(r.users_per_variant);
     } catch (e) {
       out.textContent = e.message;

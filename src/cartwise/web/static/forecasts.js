@@ -7,16 +7,14 @@
   "use strict";
   const payload = JSON.parse(document.getElementById("page-data").textContent);
   const data = payload.data;
-  const { el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
+  const { formats, figure, el, fillRows, api, chartLayout, chartConfig: config, plotText, onRowActivate, afterTyping, showPage } = window.Dashboard;
 
-  const decimals = (digits) => (v) => (v === null || v === undefined ? "—"
-    : Number(v).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+  // Figures through the dashboard's one formatter (common.js).
   const fmt = {
-    int: decimals(0),
-    one: decimals(1),
-    two: (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(2)),
-    smape: (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(1) + "%"),
-    percent: (v) => (v === null || v === undefined ? "—" : (Number(v) * 100).toFixed(1) + "%"),
+    int: (v) => formats.decimal(v, 0),
+    one: (v) => formats.decimal(v, 1),
+    two: (v) => formats.decimal(v, 2),
+    percent: formats.percent,
     text: (v) => (v === null || v === undefined || v === "" ? "—" : String(v)),
   };
 
@@ -96,10 +94,11 @@
       const m = detail.model;
       document.getElementById("model-name").textContent = m ? m.name : "—";
       document.getElementById("model-mase").textContent = fmt.two(m && m.mase);
-      document.getElementById("model-smape").textContent = fmt.smape(m && m.smape);
       document.getElementById("model-coverage").textContent = fmt.percent(m && m.coverage_80);
       const total = detail.forecast.reduce((s, f) => s + (f.forecast || 0), 0);
-      document.getElementById("forecast-total").textContent = detail.forecast.length ? fmt.one(total) : "—";
+      const totalNode = document.getElementById("forecast-total");
+      if (detail.forecast.length && Math.abs(total) >= 100000) figure(totalNode, total);  // compact, exact on hover
+      else { totalNode.textContent = detail.forecast.length ? fmt.one(total) : "—"; totalNode.title = ""; }
       const e = detail.elasticity;
       document.getElementById("series-elasticity").textContent = fmt.two(e && e.elasticity);
       document.getElementById("series-message").textContent = detail.message || "";
@@ -133,8 +132,8 @@
         tr.dataset.level = s.level;
         tr.tabIndex = 0;
         return [codeCell(s.id), el("td", s.title), el("td", fmt.text(s.model)), el("td", fmt.two(s.mase), "num"),
-          el("td", fmt.smape(s.smape), "num"), el("td", fmt.percent(s.coverage_80), "num"), el("td", fmt.one(s.forecast_total), "num")];
-      }, result.message || "No series match.", 7);
+          el("td", fmt.percent(s.coverage_80), "num"), el("td", fmt.one(s.forecast_total), "num")];
+      }, result.message || "No series match.", 6);
       showPage(result, result.series.length, "series", document.getElementById("series-count"), prev, next);
       markSelected();
     }
@@ -148,7 +147,7 @@
         const result = await api("/api/v1/forecasts?" + params.toString());
         if (ticket === listTicket) renderList(result);
       } catch (e) {
-        if (ticket === listTicket) fillRows(listBody, [], null, e.message, 7);
+        if (ticket === listTicket) fillRows(listBody, [], null, e.message, 6);
       }
     }
 

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   const initial = JSON.parse(document.getElementById("page-data").textContent);
-  const { formats, el, fillRows, chartLayout, chartConfig, plotText } = window.Dashboard;
+  const { formats, figure, el, fillRows, chartLayout, chartConfig, plotText } = window.Dashboard;
 
   // Unlike the shared cell, a missing value shows as a dash.
   const cell = (text, cls) => el("td", text == null ? "—" : String(text), cls);
@@ -45,16 +45,15 @@
       keys.forEach((key) => { const td = cell(Number(r[key] || 0).toFixed(4), "num"); td.dataset.metric = key; cells.push(td); });
       return cells;
     }, offline.error ? "Offline evaluation failed: " + offline.error : "No offline evaluation yet; it runs after each training.", keys.length + 1);
-    if (offline.models && offline.models.length) {
-      document.getElementById("offline-note").textContent = offline.split + ", " + formats.number(offline.test_users) + " test users";
-    }
+    const note = document.getElementById("offline-note");
+    note.textContent = offline.note;  // the split, or when the evaluation will be ready (pages/recommendations.py)
+    note.dataset.status = offline.status || "ready";
   }
 
   function setOnline(online) {
     document.querySelectorAll("[data-online]").forEach((el) => {
       const value = online[el.dataset.online];
-      el.dataset.value = String(value);
-      el.textContent = formats[el.dataset.format](value);
+      figure(el, value, el.dataset.format);
     });
   }
 
