@@ -4,7 +4,7 @@
 stitching (`ingest.identity`), from every registered table (events
 with the orders derived from them, orders and their lines, the users row, profiles, scores,
 segment memberships, recommendation impressions, quarantined rows, suppressed addresses of
-the customer's messages), then from any other
+the customer's messages; the send journal is folded first, see `send_journal`), then from any other
 table with a `user_id` column, so a table added later is never skipped silently; it rebuilds
 the analytics rollup and writes one row to `erasures` with a keyed hash of the id (HMAC under
 the store's secret, `subject_hash`) and the counts (no personal data); `erasures_of` answers
@@ -34,6 +34,7 @@ from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest.identity import linked_ids
 from cartwise.pipelines.event_delete import remove_events
 from cartwise.pipelines.privacy_artefacts import artefacts_note, forget_in_artefacts
+from cartwise.pipelines.send_journal import held_for_erasure
 from cartwise.store import Store
 from cartwise.store.erasure_log import erasure_secret, keyed_subject_hash
 
@@ -169,11 +170,39 @@ def forget_customer(
     rewrite them after releasing the store's writer.
     """
     user_id = _check_id(user_id)
+    # The send journal holds recipients' addresses until it is folded: fold it first and hold it
+    # until the send-log rows are gone, so no file keeps the address once this returns.
+    with held_for_erasure(store) as forget_messages:
+        logged_as, subjects, removed, erased_keys = _erase(store, user_id, via)
+        forget_messages(erased_keys)
+    if removed.get("events"):
+        refresh_rollup(store)
+    return {
+        "subject_hash": logged_as,
+        "removed": removed,
+        "total": sum(removed.values()),
+        "artefacts": artefacts_note(forget_in_artefacts(store, subjects)) if artefacts else "",
+    }
+
+
+def _message_keys(store: Store, subjects: list[str]) -> list[str]:
+    if not store.has_table("send_log"):
+        return []
+    rows = store.con.execute(
+        "SELECT message_key FROM send_log WHERE list_contains(?, user_id)", [subjects]
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _erase(store: Store, user_id: str, via: str) -> tuple[str, list[str], dict[str, int], list[str]]:
+    """The erasure's one transaction: (subject hash, ids erased, rows removed per table, message
+    keys of the send-log rows removed)."""
     removed: dict[str, int] = {}
     with store.transaction():
         logged_as = subject_hash(store, user_id)
         # Every id linked to the customer (an anonymous id, an alias) is the same person.
         subjects = list(linked_ids(store, user_id))
+        erased_keys = _message_keys(store, subjects)
         for subject in subjects:
             for entry in holders(store):
                 if entry.erase is not None:
@@ -197,14 +226,7 @@ def forget_customer(
                     via,
                 ],
             )
-    if removed.get("events"):
-        refresh_rollup(store)
-    return {
-        "subject_hash": logged_as,
-        "removed": removed,
-        "total": total,
-        "artefacts": artefacts_note(forget_in_artefacts(store, subjects)) if artefacts else "",
-    }
+    return logged_as, subjects, removed, erased_keys
 
 
 def _plain(value: Any) -> Any:

@@ -3,7 +3,7 @@
 Exactly once, and the bound: a message's row is in the `send_log` (state `pending`) before any
 delivery is tried. Each outcome is appended at once to a journal file beside the store (one
 `write` to a file opened for appending: it survives SIGKILL of the process, as the kernel holds
-it) and folded into the send log in batches. A resumed run folds the journal first, then
+it; `send_journal`) and folded into the send log in batches. A resumed run folds the journal first, then
 delivers only rows still pending. So after a kill, only the one message whose delivery had
 been handed to the server but whose outcome was not yet journaled can be delivered again, and
 it carries the same `Message-ID` (derived from its identity), so a receiver can drop it.
@@ -14,7 +14,6 @@ context); broadcasts write their rows up front and call `Sender.deliver_pending`
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import threading
@@ -24,7 +23,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -47,6 +45,7 @@ from cartwise.campaigns import (
 from cartwise.core.errors import ConfigError
 from cartwise.core.ids import random_token
 from cartwise.core.settings import Settings
+from cartwise.pipelines.send_journal import append_outcome, fold_journal, journal_path
 from cartwise.store import Store
 
 # Channel -> (consent column of `users`, how the address is read).
@@ -72,76 +71,6 @@ def link_secret(store: Store) -> str:
     secret = random_token(32)
     store.con.execute("INSERT INTO link_secret VALUES (?)", [secret])
     return secret
-
-
-def journal_path(store: Store) -> Path:
-    return store.path.with_name(store.path.stem + "_sendlog.journal")
-
-
-# Senders of one process (a broadcast, the resumer, the journey engine) share the journal: a fold
-# reads it and then empties it, so no outcome may be appended in between (it would be lost).
-_JOURNAL_LOCK = threading.Lock()
-
-_JOURNAL_COLUMNS = ("message_key", "state", "reason", "attempts", "at", "not_before", "address")
-
-
-def fold_journal(store: Store) -> int:
-    """Write the journal's outcomes into the send log (idempotent), record hard bounces as
-    suppressions, then empty the journal. Returns the outcomes folded."""
-    with _JOURNAL_LOCK:
-        return _fold_journal(store)
-
-
-def _fold_journal(store: Store) -> int:
-    path = journal_path(store)
-    if not path.exists() or path.stat().st_size == 0:
-        return 0
-    rows: dict[str, dict[str, Any]] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break  # a line cut by a kill: that outcome is unknown, the row stays pending
-            record = json.loads(line)
-            rows[record["message_key"]] = record  # a later outcome of the same message wins
-    if rows:
-        table = pa.table(
-            {
-                "message_key": [r["message_key"] for r in rows.values()],
-                "state": [r["state"] for r in rows.values()],
-                "reason": [r["reason"] for r in rows.values()],
-                "attempts": pa.array([r["attempts"] for r in rows.values()], pa.int32()),
-                "at": pa.array([datetime.fromisoformat(r["at"]) for r in rows.values()], pa.timestamp("us")),
-                "not_before": pa.array(
-                    [
-                        datetime.fromisoformat(r["not_before"]) if r["not_before"] else None
-                        for r in rows.values()
-                    ],
-                    pa.timestamp("us"),
-                ),
-                "address": [r["address"] for r in rows.values()],
-            }
-        )
-        with store.transaction() as con:
-            con.register("_journal", table)
-            try:
-                con.execute(
-                    """UPDATE send_log SET state = j.state, reason = j.reason, attempts = j.attempts,
-                        updated_at = j.at, address = coalesce(j.address, send_log.address),
-                        sent_at = CASE WHEN j.state = 'sent' THEN j.at ELSE send_log.sent_at END,
-                        not_before = j.not_before
-                    FROM _journal j WHERE send_log.message_key = j.message_key"""
-                )
-                con.execute(
-                    """INSERT INTO suppressions SELECT DISTINCT j.address, j.reason, j.at FROM _journal j
-                    JOIN send_log s ON s.message_key = j.message_key
-                    WHERE j.state = 'failed_permanent' AND s.channel = 'email' AND j.reason LIKE 'SMTP 55%'
-                      AND j.address IS NOT NULL
-                      AND j.address NOT IN (SELECT address FROM suppressions)"""
-                )
-            finally:
-                con.unregister("_journal")
-    os.truncate(path, 0)
-    return len(rows)
 
 
 _STATES = {"sent": "sent", "temporary": "failed_temporary", "permanent": "failed_permanent"}
@@ -192,7 +121,8 @@ class Sender:
         with self._db() as s:
             self.secret = link_secret(s)
             fold_journal(s)
-        self._journal = os.open(journal_path(store), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._journal_file = journal_path(store)
+        self._journal = os.open(self._journal_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     @contextmanager
     def _db(self) -> Iterator[Store]:
@@ -412,8 +342,7 @@ class Sender:
             "not_before": not_before.isoformat() if not_before else None,
             "address": address,
         }
-        with _JOURNAL_LOCK:
-            os.write(self._journal, (json.dumps(record) + "\n").encode())
+        append_outcome(self._journal, self._journal_file, record)
 
     def _deliver_rows(
         self, rows: list[dict[str, Any]], report: SendReport, extra: Mapping[str, Mapping[str, Any]]

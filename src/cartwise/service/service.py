@@ -258,11 +258,13 @@ class Service:
             finally:
                 self._reindex(deleted)
         self._await_reindex()
-        # The saved model is rewritten outside the gate: the writer goes on meanwhile.
-        note = artefacts_note(forget_in_artefacts(self.require_gate().store, subjects))
-        from cartwise.service.recs.registry import forget_in_recs  # the recs server, when it runs
+        from cartwise.service.recs.registry import erasing_in_recs, forget_in_recs  # when it runs
 
-        forget_in_recs(self, subjects)
+        # The saved model is rewritten outside the gate: the writer goes on meanwhile. A retrain
+        # under way waits, then forgets the customer before saving or swapping its model.
+        with erasing_in_recs(self, subjects):
+            note = artefacts_note(forget_in_artefacts(self.require_gate().store, subjects))
+            forget_in_recs(self, subjects)
         return {
             **result,
             "artefacts": note,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cartwise.recommend import Recommender, load_model
+from cartwise.service.recs.erasures import ErasureLog
 from cartwise.service.recs.retrain import fit_from_store, save_atomically
 from cartwise.service.recs.state import State
 
@@ -46,8 +47,10 @@ class Arms:
         build: Callable[[Recommender, int], State],
         spawn: Callable[[Callable[[], Any], str], None],
         on_ready: Callable[[str, State], None],
+        erasures: ErasureLog | None = None,
     ) -> None:
         self.gate = gate
+        self.erasures = erasures or ErasureLog()
         self.folder = folder
         self._build, self._spawn, self._on_ready = build, spawn, on_ready
         self._lock = threading.Lock()
@@ -73,6 +76,10 @@ class Arms:
             self._prepare(name)
         return None if missing else out
 
+    def states(self) -> list[State]:
+        """The states of the arms that are ready (for an erasure to forget customers in)."""
+        return list(self._states.values())
+
     @property
     def status(self) -> dict[str, str]:
         """Each arm's state: `loading`, `ready <version>` or `failed: <why>`."""
@@ -87,22 +94,31 @@ class Arms:
 
     def _load_or_fit(self, name: str) -> None:
         path = self.folder / name
+        mark = self.erasures.mark()  # customers erased while this arm loads or fits are forgotten
         try:
-            if (path / "model.json").is_file():
+            fitted = not (path / "model.json").is_file()
+            if fitted:
+                model, watermark = fit_from_store(self.gate, name)
+            else:
                 with self.gate.read(limited=False) as store:
                     watermark = int(
                         store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
                     )
                 model = load_model(path)
-            else:
-                model, watermark = fit_from_store(self.gate, name)
-                save_atomically(model, path)
-            state = self._build(model, watermark)
+            with self.erasures.lock:
+                erased = self.erasures.locked_since(mark)
+                if erased:
+                    model.forget_users(sorted(erased))
+                if fitted:
+                    save_atomically(model, path)
+                state = self._build(model, watermark)
+                self._states[name] = state
         except Exception as exc:
             log.exception("the experiment's recommender %s could not be prepared", name)
             self._status[name] = f"failed: {exc}"
             return
-        self._states[name] = state
+        finally:
+            self.erasures.done(mark)
         self._status[name] = f"ready {state.version}"
         log.info("experiment arm %s is ready (%s)", name, state.version)
         self._on_ready(name, state)

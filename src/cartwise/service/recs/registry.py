@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from cartwise.core.errors import InputError
@@ -58,3 +60,16 @@ def forget_in_recs(service: Service, user_ids: list[str]) -> dict[str, int]:
     nothing to do when it has not started."""
     server = _SERVERS.get(service)
     return server.forget_users(user_ids) if server is not None else {}
+
+
+@contextmanager
+def erasing_in_recs(service: Service, user_ids: list[str]) -> Iterator[None]:
+    """Around an erasure's rewrite of the saved models and `forget_in_recs`: a retrain of the
+    running server that read the events before the erasure forgets `user_ids` before it saves
+    or swaps its model (`RecsServer.erasing`); nothing to hold when no server runs."""
+    server = _SERVERS.get(service)
+    if server is None:
+        yield
+        return
+    with server.erasing(user_ids):
+        yield

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cartwise.pipelines.train import store_interactions
 from cartwise.recommend import Recommender, create
+from cartwise.service.recs.erasures import ErasureLog
 from cartwise.service.recs.state import stamp
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ class Retrainer:
 
     `swap(model, watermark)` puts the model in service and returns its version; `spawn(target,
     name)` runs `target` on a background thread; `after()` runs (spawned) after each success.
-    `status` says what the last retrain did: idle, queued, running, done or failed.
+    `status` says what the last retrain did: idle, queued, running, done or failed. Customers
+    erased while it fits (`erasures`) are forgotten by the model before it is saved or swapped.
     """
 
     def __init__(
@@ -42,8 +44,10 @@ class Retrainer:
         swap: Callable[[Recommender, int], str],
         spawn: Callable[[Callable[[], Any], str], None],
         after: Callable[[], Any],
+        erasures: ErasureLog | None = None,
     ) -> None:
         self.gate = gate
+        self.erasures = erasures or ErasureLog()
         self.model_dir = model_dir
         self._swap, self._spawn, self._after = swap, spawn, after
         self.status: dict[str, Any] = {"state": "idle"}
@@ -66,14 +70,21 @@ class Retrainer:
             self._last = time.monotonic()
             started = time.perf_counter()
             self.status = {"state": "running", "since": stamp()}
+            mark = self.erasures.mark()  # before the read: erasures after it are in what it reads
             try:
                 fitted, watermark = fit_from_store(self.gate, model)
-                save_atomically(fitted, self.model_dir)
-                version = self._swap(fitted, watermark)
+                with self.erasures.lock:
+                    erased = self.erasures.locked_since(mark)
+                    if erased:
+                        fitted.forget_users(sorted(erased))
+                    save_atomically(fitted, self.model_dir)
+                    version = self._swap(fitted, watermark)
             except Exception as exc:
                 log.exception("retraining failed")
                 self.status = {"state": "failed", "error": str(exc)}
                 return dict(self.status)
+            finally:
+                self.erasures.done(mark)
             self.status = {
                 "state": "done",
                 "version": version,

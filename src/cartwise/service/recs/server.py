@@ -8,7 +8,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from cartwise.core.errors import CartwiseError, InputError, NotFoundError
 from cartwise.recommend import Recommender, load_model
 from cartwise.service.recs import impressions, rules
 from cartwise.service.recs.arms import Arms, ExperimentHook
+from cartwise.service.recs.erasures import ErasureLog
 from cartwise.service.recs.offline import count_interactions, estimate_seconds, evaluate_offline
 from cartwise.service.recs.online import LiveActivity
 from cartwise.service.recs.options import RecsOptions
@@ -67,8 +69,9 @@ class RecsServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
+        self.erasures = ErasureLog()
         self._retrainer = Retrainer(
-            self.gate, self.model_dir, self._swap, self._spawn, self._evaluate_offline
+            self.gate, self.model_dir, self._swap, self._spawn, self._evaluate_offline, self.erasures
         )
         self.arms = Arms(
             self.gate,
@@ -76,6 +79,7 @@ class RecsServer:
             self._build_state,
             self._spawn,
             lambda name, state: self._spawn(self._arm_filler(name, state), f"cartwise-recs-cache-{name}"),
+            self.erasures,
         )
         self.offline: dict[str, Any] | None = None
         self.stats = {"requests": 0, "events_applied": 0, "swaps": 0}
@@ -223,9 +227,20 @@ class RecsServer:
     # -- model swaps -----------------------------------------------------------------------------
     def reload(self) -> str:
         """Load the saved model and swap it in; returns its version."""
-        with self.gate.read() as store:
-            watermark = int(store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0])
-        return self._swap(load_model(self.model_dir), watermark)
+        mark = self.erasures.mark()
+        try:
+            with self.gate.read() as store:
+                watermark = int(
+                    store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
+                )
+            model = load_model(self.model_dir)
+            with self.erasures.lock:  # an erasure may have rewritten the folder after the load
+                erased = self.erasures.locked_since(mark)
+                if erased:
+                    model.forget_users(sorted(erased))
+                return self._swap(model, watermark)
+        finally:
+            self.erasures.done(mark)
 
     def _swap(self, model: Recommender, watermark: int) -> str:
         state = self._build_state(model, watermark)
@@ -267,23 +282,44 @@ class RecsServer:
             self.offline = {"error": str(exc), "models": []}
 
     # -- erasure ---------------------------------------------------------------------------------
+    @contextmanager
+    def erasing(self, user_ids: list[str]) -> Iterator[None]:
+        """Hold model builds off while an erasure rewrites the saved models and calls
+        `forget_users`: a retrain or reload under way forgets `user_ids` before it saves or
+        swaps (see `cartwise.service.recs.erasures`)."""
+        with self.erasures.lock:
+            self.erasures.locked_record(set(user_ids))
+            yield
+
     def forget_users(self, user_ids: list[str]) -> dict[str, int]:
-        """Forget erased customers at once: the serving model anonymises them
-        (`Recommender.forget_users`), their rows leave the served state (user index, purchases,
-        cached lists), their fresh events and unwritten impressions are dropped. Their next
-        request is answered as an unknown user's. Returns what was forgotten."""
+        """Forget erased customers at once: the serving model and every ready experiment arm
+        anonymise them (`Recommender.forget_users`), their rows leave the served states (user
+        index, purchases, cached lists), their fresh events and unwritten impressions are
+        dropped. Their next request is answered as an unknown user's. Returns what was forgotten
+        (`users`: rows of the serving model, `arm_users`: rows of the other arms' models)."""
         wanted = set(user_ids)
         with self._lock:
-            state = self._state
-            users = 0
-            if state is not None and state.model is not None:
-                users = state.model.forget_users(list(wanted))
+            users = arm_users = 0
+            main = self._state
+            for state in [main, *[s for s in self.arms.states() if s is not main]]:
+                if state is None or state.model is None:
+                    continue
+                found = state.model.forget_users(list(wanted))
+                if state is main:
+                    users = found
+                else:
+                    arm_users += found
                 for user in wanted:
                     row = state.user_pos.pop(user, None)
                     if row is not None and state.cache is not None:
                         state.cache.ready[row] = False
             fresh = self.live.locked_forget_users(wanted)
-        return {"users": users, "fresh_events": fresh, "impressions": self._impressions.drop_users(wanted)}
+        return {
+            "users": users,
+            "arm_users": arm_users,
+            "fresh_events": fresh,
+            "impressions": self._impressions.drop_users(wanted),
+        }
 
     # -- answers ---------------------------------------------------------------------------------
     def _check_n(self, n: int) -> int:
