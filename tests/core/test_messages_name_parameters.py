@@ -179,3 +179,31 @@ def test_a_library_warning_names_the_flag_through_the_cli(
     with pytest.warns(DataWarning) as said:  # the library (and the API) names the parameter
         load_interactions(path, user_col="u", item_col="i")
     assert "pass `strict` to fail instead" in str(said[0].message)
+
+
+def test_a_missing_column_names_its_parameter_in_each_surface(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import pandas as pd
+
+    from cartwise.cli import main
+    from cartwise.evaluation.splits import leave_last_n
+    from cartwise.recommend import Interactions
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main() replaces it
+    path = tmp_path / "inter.csv"
+    path.write_text("u,i\n1,a\n2,b\n")
+    args = ["recs", "fit", "--interactions", str(path), "--user-col", "user", "--item-col", "i"]
+    with pytest.raises(SystemExit) as done:
+        main([*args, "--out", str(tmp_path / "m"), "--json"])
+    answer = json.loads(capsys.readouterr().out)
+    assert done.value.code == 2 and answer["parameter"] == "user_col"
+    assert answer["message"].startswith("--user-col: Column `user` is not in")
+    frame = pd.DataFrame({"u": ["1"], "i": ["a"]})
+    with pytest.raises(InputError, match=r"^`weight_col`: Column `w` is not in the interactions"):
+        Interactions.from_frame(frame, user_col="u", item_col="i", weight_col="w")
+    with pytest.raises(InputError, match=r"^`time_col`: Column `t` is not in the interactions") as raised:
+        leave_last_n(frame, user_col="u", time_col="t")
+    assert raised.value.parameter == "time_col"
