@@ -427,7 +427,11 @@ def test_non_utf8_rows_are_quarantined_and_encoding_option_loads_them(store: Sto
     counts_add_up(summary)
     assert (summary.loaded, summary.rejected) == (1, 1)
     rows = quarantine_rows(summary.quarantine_file)
-    assert rows[0]["row"] == "2" and "--encoding latin-1" in rows[0]["reason"]
+    assert rows[0]["row"] == "2" and "`encoding` latin-1" in rows[0]["reason"]
+    # the CLI words the load option as its flag
+    shown = CliRunner().invoke(cli, ["ingest", "events", str(path), "--db", str(tmp_path / "cli.duckdb")])
+    assert shown.exit_code == 0, shown.output
+    assert "Pass --encoding latin-1 (or the file's real encoding)" in shown.output
     fixed = ingest_file(store, "events", path, LoadOptions(encoding="latin-1"))
     assert (fixed.loaded, fixed.duplicates) == (1, 1)
     assert store.con.execute("SELECT properties->>'device' FROM events WHERE event_id = 'e7'").fetchone() == (

@@ -141,9 +141,11 @@ def test_cli_fit_writes_every_customer_and_scores_the_profiles(shop: Path, tmp_p
 
 def test_unknown_campaign_is_a_clear_error(store: Store) -> None:
     with pytest.raises(
-        NotFoundError, match=r"No campaign named 'spring-sale'.*--campaign demo-past-campaign"
-    ):
+        NotFoundError, match=r"No campaign named 'spring-sale'.*`campaign` demo-past-campaign"
+    ) as raised:
         fit_uplift(store, "spring-sale")
+    # the CLI words the parameter as its option
+    assert "use --campaign demo-past-campaign" in raised.value.render(lambda p: "--" + p)
 
 
 def test_a_store_without_the_campaign_says_how_to_get_it(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from cartwise.cli.customers import customers
 from cartwise.cli.db import db
 from cartwise.cli.demand import demand
 from cartwise.cli.demo import demo
-from cartwise.cli.errors import report_cartwise_error, report_click_error
+from cartwise.cli.errors import report_cartwise_error, report_click_error, warning_text
 from cartwise.cli.events import events
 from cartwise.cli.experiments import experiments
 from cartwise.cli.forecast import forecast
@@ -96,7 +96,7 @@ for _command in COMMANDS:
 
 def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
     if issubclass(category, CartwiseWarning):  # for the user, without a source line
-        click.echo(f"Warning: {message}", err=True)
+        click.echo(f"Warning: {warning_text(message)}", err=True)
     else:
         _python_show_warning(message, category, *args, **kwargs)
 

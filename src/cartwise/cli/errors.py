@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 
 import click
 
-from cartwise.core.errors import CartwiseError, python_name
+from cartwise.core.errors import CartwiseError, CartwiseWarning, python_name, reword
 
 
 def invoked_command(group: click.Group, argv: list[str]) -> tuple[click.Command, bool]:
@@ -60,6 +61,28 @@ def option_name(command: click.Command, parameter: str) -> str:
     return python_name(parameter)
 
 
+def current_command() -> click.Command | None:
+    """The command whose callback is running, or None outside one."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.command
+
+
+def option_words(text: str, mentions: Iterable[str], command: click.Command | None = None) -> str:
+    """`text` with the parameters of `mentions` (written as `python_name` does) named as the
+    options of `command` (by default the one running), e.g. "pass `strict`" -> "pass --strict"."""
+    command = command if command is not None else current_command()
+    if command is None:
+        return reword(text, mentions)
+    return reword(text, mentions, lambda p: option_name(command, p))
+
+
+def warning_text(message: Warning | str) -> str:
+    """A warning as the CLI prints it: a `CartwiseWarning`'s parameters as the running command's options."""
+    if isinstance(message, CartwiseWarning):
+        return option_words(message.message, message.mentions)
+    return str(message)
+
+
 def report(
     kind: str,
     message: str,
@@ -98,4 +121,13 @@ def report_click_error(exc: click.ClickException, group: click.Group, argv: list
     report("usage_error", exc.format_message(), exc.exit_code, parameter=parameter, as_json=True)
 
 
-__all__ = ["invoked_command", "option_name", "report", "report_cartwise_error", "report_click_error"]
+__all__ = [
+    "current_command",
+    "invoked_command",
+    "option_name",
+    "option_words",
+    "report",
+    "report_cartwise_error",
+    "report_click_error",
+    "warning_text",
+]

@@ -9,18 +9,20 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
+from cartwise.cli.errors import option_words
 from cartwise.core.durations import format_duration
 from cartwise.core.files import require_file
-from cartwise.pipelines.choices import FORMATS, KINDS
+from cartwise.pipelines.choices import FORMATS, KINDS, MESSAGE_MENTIONS
 
 
 def _rejection_text(rejection: dict[str, Any], rows: str) -> str:
     """One rejection group in words: a column's bad values, or whole records (no column)."""
     if rejection["column"] is None:  # the record itself could not be split into columns
-        reason = rejection["reason"].removeprefix("record ")
+        reason = option_words(rejection["reason"].removeprefix("record "), MESSAGE_MENTIONS)
         plural = "s" if "," in rows else ""
         return f"the record on row{plural} {rows} {reason} (e.g. {rejection['example']!r})"
-    return f"`{rejection['column']}` {rejection['reason']} (rows {rows}, e.g. {rejection['example']!r})"
+    reason = option_words(rejection["reason"], MESSAGE_MENTIONS)
+    return f"`{rejection['column']}` {reason} (rows {rows}, e.g. {rejection['example']!r})"
 
 
 def _human(result: dict[str, Any]) -> str:
@@ -37,7 +39,8 @@ def _human(result: dict[str, Any]) -> str:
             more = ", ..." if rejection["count"] > len(rejection["rows"]) else ""
             lines.append(f"  rejected {rejection['count']:,}: {_rejection_text(rejection, rows + more)}")
         for warning in summary["warnings"]:
-            lines.append(f"  warning: {warning['message']} (rows {', '.join(map(str, warning['rows']))})")
+            message = option_words(warning["message"], MESSAGE_MENTIONS)
+            lines.append(f"  warning: {message} (rows {', '.join(map(str, warning['rows']))})")
         if summary["quarantine_file"]:
             lines.append(f"  rejected rows written to {summary['quarantine_file']}")
     return "\n".join(lines)

@@ -14,12 +14,23 @@ becomes "pass --delimiter ';'").
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 
 def python_name(parameter: str) -> str:
     """How the library and the API name a parameter in a message: in backticks."""
     return f"`{parameter}`"
+
+
+def reword(text: str, mentions: Iterable[str], name: Callable[[str], str] = python_name) -> str:
+    """`text` with each parameter of `mentions`, written as `python_name(p)`, named `name(p)`.
+
+    The one place a surface renames the parameters a message declares it mentions (an error's
+    or a warning's `mentions`, or the names a stored message such as a quarantine reason may
+    hold); nothing else in a message is touched."""
+    for parameter in mentions:
+        text = text.replace(python_name(parameter), name(parameter))
+    return text
 
 
 class CartwiseError(Exception):
@@ -43,9 +54,7 @@ class CartwiseError(Exception):
     def render(self, name: Callable[[str], str] = python_name) -> str:
         """The message for a surface whose name for a parameter is `name(parameter)`; the
         parameters in `mentions`, written in the message as `python_name(p)`, are renamed too."""
-        text = self.message
-        for other in self.mentions:
-            text = text.replace(python_name(other), name(other))
+        text = reword(self.message, self.mentions, name)
         if self.parameter is None:
             return text
         return f"{name(self.parameter)}: {text}"
@@ -111,7 +120,23 @@ class Interrupted(CartwiseError):
 
 
 class CartwiseWarning(UserWarning):
-    """Base class of Cartwise warnings."""
+    """Base class of Cartwise warnings.
+
+    Like an error's hint, a warning that names parameters writes each as `python_name` does
+    and lists them in `mentions`; `str(warning)` is the library's and the API's wording, and
+    the CLI prints `render` with the options of the command that ran (`--strict`)."""
+
+    def __init__(self, message: str = "", *, mentions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mentions = mentions
+
+    def render(self, name: Callable[[str], str] = python_name) -> str:
+        """The message with the parameters of `mentions` named `name(parameter)`."""
+        return reword(self.message, self.mentions, name)
+
+    def __str__(self) -> str:
+        return self.render()
 
 
 class DataWarning(CartwiseWarning):

@@ -26,8 +26,9 @@ def _check_columns(frame: pd.DataFrame, **columns: str | None) -> None:
     for role, name in columns.items():
         if name is not None and name not in frame.columns:
             raise InputError(
-                f"The {role} column `{name}` is not in the interactions (columns: "
-                f"{', '.join(map(str, frame.columns))}); name another with --{role.replace('_', '-')}."
+                f"Column `{name}` is not in the interactions (columns: "
+                f"{', '.join(map(str, frame.columns))}); name another.",
+                parameter=role,
             )
 
 

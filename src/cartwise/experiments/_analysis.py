@@ -205,7 +205,8 @@ def _build_stats(frame: pd.DataFrame, cuped: bool) -> dict[tuple[str, str], tupl
         if ratio_rows[i]:
             if cuped:
                 raise InputError(
-                    f"{where}: CUPED on a ratio metric is not supported; drop --cuped or the ratio columns."
+                    f"{where}: CUPED on a ratio metric is not supported; drop `cuped` or the ratio columns.",
+                    mentions=("cuped",),
                 )
             den = check_mean_stat(
                 post.n, cols["den_sum"][i], cols["den_sum_squares"][i], where, ("den_sum", "den_sum_squares")

@@ -32,3 +32,8 @@ EVENT_FORMATS: tuple[str, ...] = ("ga4", "shopify")
 """Formats that are read as canonical events (only `ingest events` takes them)."""
 
 __all__ = ["EVENT_FORMATS", "FORMATS", "KINDS", "Format"]
+
+MESSAGE_MENTIONS: tuple[str, ...] = ("map", "set", "format", "delimiter", "no_header", "encoding", "timezone")
+"""The load options that stored load messages (quarantine reasons, load warnings) may name,
+each written in backticks as `cartwise.core.errors.python_name` does; a surface words them in
+its own terms (the CLI as `--map`, ...) with `cartwise.core.errors.reword`."""

@@ -318,7 +318,7 @@ class _Loader:
                     "count": count,
                     "rows": rows,
                     "message": f"{count} timestamp(s) are in the future (latest {latest}); they were loaded. "
-                    "Check the time zone (--timezone) or the clock of the system that wrote them.",
+                    "Check the time zone (`timezone`) or the clock of the system that wrote them.",
                 }
             )
 
@@ -588,7 +588,7 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
     options = options or LoadOptions()
     if options.format in EVENT_FORMATS and kind != "events":
         raise ConfigError(
-            f"--format {options.format} holds events; run `cartwise ingest events FILE --format {options.format}`.",
+            f"{options.format!r} holds events; load it with `cartwise ingest events FILE --format {options.format}`.",
             parameter="format",
         )
     began = time.perf_counter()

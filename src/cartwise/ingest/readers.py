@@ -209,7 +209,7 @@ def _with_rows(table: pa.Table, malformed: list[Malformed]) -> pa.Table:
 def _read_delimited(
     data: bytes, path: Path, delimiter: str, header: bool, encoding: str, names: list[str] | None
 ) -> ReadResult:
-    hint = "Pass --encoding latin-1 (or the file's real encoding), or re-save the file as UTF-8."
+    hint = "Pass `encoding` latin-1 (or the file's real encoding), or re-save the file as UTF-8."
     if _names_utf8(encoding):
         malformed_utf8: list[Malformed] = []
         if not _is_utf8(data):

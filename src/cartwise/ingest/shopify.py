@@ -161,8 +161,9 @@ def read_shopify(path: Path, data: bytes, encoding: str) -> ReadResult:
             f"{path} is not a Shopify orders export: it lacks {', '.join(f'`{m}`' for m in missing)} "
             f"(columns found: {', '.join(columns[:12])}{', ...' if len(columns) > 12 else ''}). "
             "Export it from Shopify admin > Orders > Export (CSV for Excel or plain CSV), or load "
-            "another layout with --format csv and --map.",
+            "another layout with `format` csv and `map`.",
             parameter="format",
+            mentions=("format", "map"),
         )
     malformed = list(result.malformed)
     orders: dict[str, dict[str, str]] = {}

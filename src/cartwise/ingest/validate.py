@@ -379,7 +379,7 @@ def staging_sql(
         typed_check(
             "amount",
             "t.price IS NULL",
-            "'needs an amount, or a price and quantity; map one with --map amount=<column>'",
+            "'needs an amount, or a price and quantity; map one with `map` amount=<column>'",
             "''",
         )
     if table.name == "users" and "email" in mapping:

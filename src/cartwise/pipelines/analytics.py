@@ -38,7 +38,7 @@ from cartwise.analytics import (
 from cartwise.core.errors import ConfigError, DataWarning, InputError
 from cartwise.core.settings import Settings, get_settings
 from cartwise.ingest import LoadOptions, ingest_file
-from cartwise.pipelines.choices import ENGINES, Engine
+from cartwise.pipelines.choices import ENGINES, MESSAGE_MENTIONS, Engine
 from cartwise.store import Store, open_store
 
 
@@ -128,7 +128,8 @@ def _store_for(source: Source, settings: Settings | None) -> Iterator[Store]:
                 warnings.warn(
                     DataWarning(
                         f"{loaded.rejected:,} of {loaded.read:,} rows of {source.events_file} are left out: "
-                        f"{reasons}. All are listed in {loaded.quarantine_file}."
+                        f"{reasons}. All are listed in {loaded.quarantine_file}.",
+                        mentions=MESSAGE_MENTIONS,
                     ),
                     stacklevel=2,
                 )
@@ -221,7 +222,8 @@ def run_funnel(
             raise InputError(
                 "A funnel needs events, and this store has none (orders from a transaction log give "
                 "KPIs and retention, not visits or steps). Load events with `cartwise ingest events`, "
-                "or give --events FILE."
+                "or give a file of events as `events`.",
+                mentions=("events",),
             )
         result: FunnelResult = funnel(
             tables["events"],

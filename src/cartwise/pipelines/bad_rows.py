@@ -164,8 +164,10 @@ def read_checked(
                 f"{path}: {count:,} of {len(frame) + len(result.malformed):,} records cannot be used: {shown}."
             )
         warnings.warn(
-            f"{path}: {count:,} records set aside: {shown}. The rest were used; pass --strict to fail instead.",
-            DataWarning,
+            DataWarning(
+                f"{path}: {count:,} records set aside: {shown}. The rest were used; pass `strict` to fail instead.",
+                mentions=("strict",),
+            ),
             stacklevel=2,
         )
     kept = frame.loc[~drop].drop(columns=[c for c in HIDDEN_COLUMNS if c in frame.columns])

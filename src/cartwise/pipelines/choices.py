@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from cartwise.ingest.kinds import FORMATS, KINDS
+from cartwise.ingest.kinds import FORMATS, KINDS, MESSAGE_MENTIONS
 from cartwise.simulate import defaults as shop_defaults
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ __all__ = [
     "ENGINES",
     "FORMATS",
     "KINDS",
+    "MESSAGE_MENTIONS",
     "PAST_CAMPAIGN_DAYS_BEFORE_END",
     "TARGETS",
     "ClvModelChoice",

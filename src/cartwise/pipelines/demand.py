@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cartwise.core.errors import ConfigError, DataWarning, InputError
+from cartwise.core.errors import CartwiseWarning, ConfigError, DataWarning, InputError
 from cartwise.evaluation.forecast import coverage, mase, smape, summarize_backtest
 from cartwise.forecast import (
     OUTPUT_COLUMNS,
@@ -250,7 +250,13 @@ def _forecast_level(
             continue
         said.add(text)
         where = f"{level} {measure}: " if _LEFT_OUT in text else ""
-        warnings.warn(f"{where}{text}", record.category, stacklevel=2)
+        if isinstance(record.message, CartwiseWarning):  # keep the parameters it names
+            said_again = type(record.message)(
+                f"{where}{record.message.message}", mentions=record.message.mentions
+            )
+            warnings.warn(said_again, stacklevel=2)
+        else:
+            warnings.warn(f"{where}{text}", record.category, stacklevel=2)
     train = backtest_histories(panel, horizon, 1)
     forecasts = result.frame[list(OUTPUT_COLUMNS)].copy()
     forecasts["model"] = forecasts["id"].map(result.models)

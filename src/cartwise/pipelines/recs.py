@@ -78,8 +78,9 @@ def load_interactions(
     for role, col in columns.items():
         if col is not None and col not in table.columns:
             raise InputError(
-                f"The {role} column `{col}` is not in {path} (columns: {', '.join(map(str, table.columns))}); "
-                f"name the right one with --{role}-col."
+                f"Column `{col}` is not in {path} (columns: {', '.join(map(str, table.columns))}); "
+                "name the right one.",
+                parameter=f"{role}_col",
             )
     if len(table) == 0:
         raise InputError(f"{path} has no rows; a recommender needs at least one interaction.")

@@ -114,7 +114,8 @@ def campaign_assignments(store: Store, name: str, window_days: int | None = None
             return _from_truth(store, name, window_days)
         raise NotFoundError(
             f"No campaign named {name!r} with sends and a holdout in this store; `cartwise campaigns list` "
-            f"shows the campaigns. On a store built by `cartwise demo`, use --campaign {PAST_CAMPAIGN}."
+            f"shows the campaigns. On a store built by `cartwise demo`, use `campaign` {PAST_CAMPAIGN}.",
+            mentions=("campaign",),
         )
     frame, sent_at = found
     if not frame["treated"].any():
@@ -122,7 +123,7 @@ def campaign_assignments(store: Store, name: str, window_days: int | None = None
     if frame["treated"].all():
         raise InputError(
             f"Campaign {name!r} has no holdout; uplift needs customers held out at random "
-            "(send with --holdout 0.1, for example)."
+            "(send the campaign with a holdout of 0.1, for example: `cartwise campaigns send NAME --holdout 0.1`)."
         )
     return CampaignAssignments(
         name=name,
@@ -436,7 +437,7 @@ def train_uplift(store: Store) -> dict[str, Any]:
     name = randomised_campaign(store)
     if name is None:
         return {
-            "skipped": "no campaign with a holdout in this store; send one with --holdout "
-            "(`cartwise campaigns send`) or fit one with `cartwise uplift fit --campaign NAME`."
+            "skipped": "no campaign with a holdout in this store; send one with a holdout "
+            "(`cartwise campaigns send NAME --holdout 0.1`) or fit one with `cartwise uplift fit --campaign NAME`."
         }
     return fit_uplift(store, name)

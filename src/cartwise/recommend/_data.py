@@ -148,8 +148,9 @@ class Interactions:
         ):
             if col is not None and col not in frame.columns:
                 raise InputError(
-                    f"The {flag} column `{col}` is not in the interactions (columns: "
-                    f"{', '.join(map(str, frame.columns))}); name another with --{flag}-col."
+                    f"Column `{col}` is not in the interactions (columns: "
+                    f"{', '.join(map(str, frame.columns))}); name another.",
+                    parameter=f"{flag}_col",
                 )
         return cls.from_arrays(
             frame[user_col],

@@ -30,7 +30,7 @@ def _table(table: Table) -> str:
     if table.synonyms:
         lines.append("")
         lines.append(
-            "Input columns recognised without `--map` (besides the canonical name, case-insensitive):"
+            "Input columns recognised without a mapping (besides the canonical name, case-insensitive):"
         )
         lines.append("")
         for name, synonyms in table.synonyms.items():

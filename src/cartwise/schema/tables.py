@@ -107,7 +107,7 @@ EVENTS = Table(
         Column(
             "ts",
             "timestamp",
-            "When it happened, UTC. Input may be ISO 8601 (with or without offset), epoch seconds or milliseconds, or any `--ts-format`.",
+            "When it happened, UTC. Input may be ISO 8601 (with or without offset), epoch seconds or milliseconds, or the format a load is given (`ts_format`).",
             required=True,
         ),
         Column(
