@@ -1,4 +1,5 @@
-"""Bad rows of a file read outside ingestion (`cartwise clv`, `cartwise forecast`, `cartwise recs`):
+"""Bad rows of a file read outside ingestion (`cartwise clv`, `forecast`, `recs`, `basket`,
+`experiments analyze --summary`):
 set aside, counted and reported by the line a text editor shows, as ingestion quarantines them;
 or, with `strict`, an error.
 
@@ -54,6 +55,18 @@ ROLES: dict[str, tuple[str, str]] = {
     "time": ("time", "time"),
     "amount": ("number", "amount"),
     "value": ("measure", "value"),
+    # the columns of an experiment summary (`cartwise experiments analyze --summary`)
+    "variant": ("id", "variant"),
+    "metric": ("id", "metric"),
+    "users": ("number", "user count"),
+    "sum": ("number", "sum"),
+    "sum_squares": ("number", "sum of squares"),
+    "pre_sum": ("number", "pre-period sum"),
+    "pre_sum_squares": ("number", "pre-period sum of squares"),
+    "sum_product": ("number", "sum of products"),
+    "den_sum": ("measure", "denominator sum"),
+    "den_sum_squares": ("measure", "denominator sum of squares"),
+    "den_sum_product": ("measure", "denominator sum of products"),
 }
 
 
