@@ -177,7 +177,7 @@ def read_checked(
                 f"{path}: {count:,} of {len(frame) + len(result.malformed):,} records cannot be used: {shown}."
             )
         warnings.warn(
-            f"{path}: {count:,} records set aside: {shown}. The rest were used; pass --strict to fail instead.",
+            f"{path}: {count:,} record{'s' if count > 1 else ''} set aside: {shown}. The rest were used; pass --strict to fail instead.",
             DataWarning,
             stacklevel=2,
         )
