@@ -121,14 +121,9 @@ def _check_engine(engine: str) -> None:
         raise ConfigError(f"{engine!r} is unknown; choose one of {', '.join(ENGINES)}.", parameter="engine")
 
 
-_HEADED = ("csv", "tsv", "whitespace", "recbole", "shopify")
-"""Formats whose first line is a header when `header` is set: a record's line is its row + 1."""
-
-
-def _set_aside(loaded: Any, options: LoadOptions) -> dict[str, Any]:
+def _set_aside(loaded: Any) -> dict[str, Any]:
     """The rows ingestion rejected, as `cartwise.pipelines.bad_rows` reports them: by the line an
-    editor shows (ingestion numbers records from 1 without the header)."""
-    offset = 1 if options.header and loaded.format in _HEADED else 0
+    editor shows (`lines` of each rejection group)."""
     return {
         "set_aside": loaded.rejected,
         "reasons": [
@@ -139,7 +134,7 @@ def _set_aside(loaded: Any, options: LoadOptions) -> dict[str, Any]:
                 if r["reason"].startswith("record")
                 else f"record {r['reason']}",
                 "count": r["count"],
-                "lines": [int(row) + offset for row in r["rows"]],
+                "lines": r["lines"],
                 "example": r["example"],
             }
             for r in loaded.rejections
@@ -160,7 +155,7 @@ def _store_for(source: Source, settings: Settings | None) -> Iterator[Store]:
     if source.events_file is not None:
         with Store(":memory:", settings=settings) as store:
             loaded = ingest_file(store, "events", source.events_file, source.options)
-            source.set_aside = _set_aside(loaded, source.options)
+            source.set_aside = _set_aside(loaded)
             if loaded.rejected:  # counted, not silent: the answers leave these rows out
                 shown = "; ".join(
                     f"{r['count']:,} {r['reason']} (line{'s' if r['count'] > 1 else ''} "
