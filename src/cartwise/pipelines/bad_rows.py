@@ -1,5 +1,5 @@
-"""Bad rows of a file read outside ingestion (`cartwise clv`, `forecast`, `recs`, `basket`,
-`experiments analyze --summary`):
+"""Bad rows of a file read outside ingestion (`cartwise clv`, `forecast`, `forecast reorder`,
+`recs`, `basket`, `experiments analyze --summary`):
 set aside, counted and reported by the line a text editor shows, as ingestion quarantines them;
 or, with `strict`, an error.
 
@@ -67,6 +67,11 @@ ROLES: dict[str, tuple[str, str]] = {
     "den_sum": ("measure", "denominator sum"),
     "den_sum_squares": ("measure", "denominator sum of squares"),
     "den_sum_product": ("measure", "denominator sum of products"),
+    # a forecast file and a stock file (`cartwise forecast reorder`)
+    "forecast": ("number", "forecast"),
+    "lo_80": ("number", "80% lower bound"),
+    "hi_80": ("number", "80% upper bound"),
+    "stock": ("number", "stock on hand"),
 }
 
 
