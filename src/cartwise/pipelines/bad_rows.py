@@ -72,6 +72,8 @@ ROLES: dict[str, tuple[str, str]] = {
     "lo_80": ("number", "80% lower bound"),
     "hi_80": ("number", "80% upper bound"),
     "stock": ("number", "stock on hand"),
+    # an item catalogue (`cartwise recs --items`)
+    "price": ("measure", "price"),
 }
 
 
