@@ -26,7 +26,7 @@ import pyarrow.compute
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest import quarantine as qr
 from cartwise.ingest.identity import stitch
-from cartwise.ingest.kinds import EVENT_FORMATS, KINDS
+from cartwise.ingest.kinds import EVENT_FORMATS, HEADED_FORMATS, KINDS
 from cartwise.ingest.mapping import MissingColumns, resolve_mapping, with_constants
 from cartwise.ingest.orders import any_order_stored, derive_orders, write_orders
 from cartwise.ingest.plain import prepare_plain
@@ -575,10 +575,6 @@ def insert_new_events(
     if inserted:
         stitch(store, source, evidence=bool(evidence or purchases))
     return inserted
-
-
-HEADED_FORMATS = ("csv", "tsv", "whitespace", "recbole", "shopify")
-"""Formats whose first line is a header when `header` is set: a record's line is its row + 1."""
 
 
 def ingest_file(

@@ -19,6 +19,7 @@ import pandas as pd
 
 from cartwise.core.errors import DataWarning, InputError
 from cartwise.ingest import read_input
+from cartwise.ingest.kinds import HEADED_FORMATS
 from cartwise.ingest.readers import HIDDEN_COLUMNS, ROW_COLUMN
 
 LINE_COLUMN = "__line__"
@@ -129,7 +130,7 @@ def read_checked(
     """
     path = Path(path)
     result = read_input(path, header=header, **read_options)
-    offset = 1 if header else 0
+    offset = 1 if header and result.format in HEADED_FORMATS else 0  # JSON lines have no header line
     frame = result.table.to_pandas()
     problems: list[tuple[str, np.ndarray, pd.Series]] = []
     lines = (

@@ -1,0 +1,47 @@
+"""Line numbers of set-aside records are the lines an editor shows, whatever the format: a CSV's
+header is line 1; JSON lines have no header line (issue 24 point 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cartwise.core.errors import DataWarning
+from cartwise.ingest import LoadOptions, ingest_file
+from cartwise.pipelines.bad_rows import read_checked
+from cartwise.store import Store
+
+COLUMNS = {"customer": "customer", "date": "day", "amount": "amount"}
+
+
+def test_json_lines_are_numbered_without_a_header_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(
+        '{"customer": "a", "day": "2024-01-01", "amount": 1}\n'
+        '{"customer": "b", "day": "nope", "amount": 2}\n'  # line 2
+        '{"customer": "c", "day": "2024-01-03", "amount": 3}\n',
+        encoding="utf-8",
+    )
+    with pytest.warns(DataWarning, match=r"line 2\b"):
+        kept, report = read_checked(path, True, COLUMNS)
+    assert report["reasons"][0]["lines"] == [2] and len(kept) == 2
+
+
+def test_csv_lines_count_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("customer,day,amount\na,2024-01-01,1\nb,nope,2\n", encoding="utf-8")
+    with pytest.warns(DataWarning):
+        _, report = read_checked(path, True, COLUMNS)
+    assert report["reasons"][0]["lines"] == [3]
+
+
+def test_ingest_names_json_lines_by_their_line(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        '{"ts": "2024-01-01T00:00:00Z", "user_id": "u1", "type": "view"}\n'
+        '{"ts": "yesterday", "user_id": "u2", "type": "view"}\n',  # line 2
+        encoding="utf-8",
+    )
+    summary = ingest_file(store, "events", path, LoadOptions())
+    assert summary.rejections[0]["lines"] == [2]
