@@ -58,11 +58,11 @@ def read_summary_checked(
         format="csv",
         delimiter=",",
     )
+    report["metrics_left_out"] = []
     for column in ("variant", "metric"):
         if column in frame.columns:
             frame[column] = frame[column].str.strip()
     frame = frame.replace({"": np.nan})  # an empty cell is missing (a plain metric's den_* columns)
-    file_variants = [] if "variant" not in frame.columns else _file_variants(read_input, path)
     if any(c not in frame.columns for c in REQUIRED_COLUMNS):
         return frame.drop(columns=LINE_COLUMN), [], report  # analyze_summary names what is missing
     lines = [int(v) for v in frame[LINE_COLUMN]]
@@ -92,9 +92,8 @@ def read_summary_checked(
         )
         report["set_aside"] += count
     frame = frame.loc[~bad].reset_index(drop=True)
-    report["metrics_left_out"] = []
     if report["set_aside"]:
-        frame = _drop_incomplete(frame, file_variants, report, path)
+        frame = _drop_incomplete(frame, _file_variants(read_input, path), report, path)
     lines = [int(v) for v in frame[LINE_COLUMN]]
     return frame.drop(columns=LINE_COLUMN), lines, report
 
