@@ -45,3 +45,22 @@ def test_ingest_names_json_lines_by_their_line(store: Store, tmp_path: Path) -> 
     )
     summary = ingest_file(store, "events", path, LoadOptions())
     assert summary.rejections[0]["lines"] == [2]
+
+
+def test_blank_lines_count_as_in_an_editor(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    # line 1 header, 2 a record, 3 and 4 blank (one with a CR), 5 a bad date, 6 blank, 7 a short record
+    path.write_bytes(b"customer,day,amount\na,2024-01-01,1\n\n\r\nb,nope,2\n\nc,2024-01-02\n")
+    with pytest.warns(DataWarning):
+        kept, report = read_checked(path, True, COLUMNS)
+    assert sorted(line for r in report["reasons"] for line in r["lines"]) == [5, 7]
+    assert len(kept) == 1
+
+
+def test_ingest_counts_blank_lines_too(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "ts,user_id,type\n2024-01-01T00:00:00Z,u1,view\n\n\nyesterday,u2,view\n", encoding="utf-8"
+    )
+    summary = ingest_file(store, "events", path, LoadOptions())
+    assert summary.rejections[0]["rows"] == [2] and summary.rejections[0]["lines"] == [5]

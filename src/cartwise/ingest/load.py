@@ -26,7 +26,7 @@ import pyarrow.compute
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest import quarantine as qr
 from cartwise.ingest.identity import stitch
-from cartwise.ingest.kinds import EVENT_FORMATS, HEADED_FORMATS, KINDS
+from cartwise.ingest.kinds import EVENT_FORMATS, KINDS
 from cartwise.ingest.mapping import MissingColumns, resolve_mapping, with_constants
 from cartwise.ingest.orders import any_order_stored, derive_orders, write_orders
 from cartwise.ingest.plain import prepare_plain
@@ -35,6 +35,7 @@ from cartwise.ingest.readers import (
     NESTED_COLUMN,
     ROW_COLUMN,
     Malformed,
+    editor_lines,
     is_plain_parquet,
     parquet_layout,
     read_input,
@@ -625,9 +626,10 @@ def ingest_file(
     try:
         with store.transaction():
             summary = loader.run()
-            offset = 1 if options.header and format in HEADED_FORMATS else 0
+            listed = [int(row) for r in summary.rejections for row in r["rows"]]
+            lines = iter(editor_lines(path, listed, options.header, format).tolist() if listed else [])
             for rejection in summary.rejections:
-                rejection["lines"] = [int(row) + offset for row in rejection["rows"]]
+                rejection["lines"] = [next(lines) for _ in rejection["rows"]]
             if strict and summary.rejected:
                 raise InputError(
                     f"{path}: {summary.rejected:,} of {summary.read:,} records cannot be loaded: "

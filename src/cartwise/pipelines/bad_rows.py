@@ -3,8 +3,8 @@
 set aside, counted and reported by the line a text editor shows, as ingestion quarantines them;
 or, with `strict`, an error.
 
-Line numbers count from 1 with the header line included; blank lines are not counted (a file
-with blank lines between records shows later lines in an editor).
+Line numbers count from 1 with the header line included, and blank lines count, as in an
+editor (`cartwise.ingest.readers.editor_lines`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import pandas as pd
 
 from cartwise.core.errors import DataWarning, InputError
 from cartwise.ingest import read_input
-from cartwise.ingest.kinds import HEADED_FORMATS
-from cartwise.ingest.readers import HIDDEN_COLUMNS, ROW_COLUMN
+from cartwise.ingest.readers import HIDDEN_COLUMNS, ROW_COLUMN, editor_lines
 
 LINE_COLUMN = "__line__"
 """The column `read_checked(..., with_lines=True)` adds: each row's line as an editor numbers it."""
@@ -130,14 +129,14 @@ def read_checked(
     """
     path = Path(path)
     result = read_input(path, header=header, **read_options)
-    offset = 1 if header and result.format in HEADED_FORMATS else 0  # JSON lines have no header line
     frame = result.table.to_pandas()
     problems: list[tuple[str, np.ndarray, pd.Series]] = []
-    lines = (
-        frame[ROW_COLUMN].to_numpy() + offset
-        if ROW_COLUMN in frame
-        else np.arange(1, len(frame) + 1) + offset
+    rows = frame[ROW_COLUMN].to_numpy() if ROW_COLUMN in frame else np.arange(1, len(frame) + 1)
+    # one scan for the kept records' lines and the malformed ones' (JSON lines have no header)
+    numbered = editor_lines(
+        path, np.concatenate([rows, [m.row for m in result.malformed]]), header, result.format
     )
+    lines, malformed_lines = numbered[: len(rows)], numbered[len(rows) :]
     for role, column in columns.items():
         if column is None or column not in frame.columns:
             continue  # a missing column is the model's whole-file error, with the columns found
@@ -148,10 +147,10 @@ def read_checked(
         {
             "reason": f"record {m.reason}",
             "count": 1,
-            "lines": [m.row + offset],
+            "lines": [int(line)],
             "example": m.text,
         }
-        for m in result.malformed
+        for m, line in zip(result.malformed, malformed_lines, strict=True)
     ]
     drop = np.zeros(len(frame), dtype=bool)
     for reason, bad, text in problems:
