@@ -132,17 +132,20 @@ def read_checked(
     frame = result.table.to_pandas()
     problems: list[tuple[str, np.ndarray, pd.Series]] = []
     rows = frame[ROW_COLUMN].to_numpy() if ROW_COLUMN in frame else np.arange(1, len(frame) + 1)
-    # one scan for the kept records' lines and the malformed ones' (JSON lines have no header)
-    numbered = editor_lines(
-        path, np.concatenate([rows, [m.row for m in result.malformed]]), header, result.format
-    )
-    lines, malformed_lines = numbered[: len(rows)], numbered[len(rows) :]
     for role, column in columns.items():
         if column is None or column not in frame.columns:
             continue  # a missing column is the model's whole-file error, with the columns found
         text = frame[column].astype("string")
         bad, reason = _problem(role, column, text, date_format)
         problems.append((reason, bad, text))
+    lines, malformed_lines = rows + (1 if header else 0), np.zeros(len(result.malformed), dtype=np.int64)
+    if with_lines or result.malformed or any(bad.any() for _, bad, _ in problems):
+        # one scan for every record's line as an editor shows it (JSON lines have no header,
+        # blank lines count); a clean file is not read again
+        numbered = editor_lines(
+            path, np.concatenate([rows, [m.row for m in result.malformed]]), header, result.format
+        )
+        lines, malformed_lines = numbered[: len(rows)], numbered[len(rows) :]
     reasons: list[dict[str, Any]] = [
         {
             "reason": f"record {m.reason}",
