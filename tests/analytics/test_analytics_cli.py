@@ -100,7 +100,8 @@ def test_rows_a_file_loses_to_validation_are_announced(
     assert done.value.code == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["steps"][0]["users"] == 1
-    assert err.startswith("Warning: 1 of 3 rows of ") and "ts is not a timestamp" in err and "(rows 2)" in err
+    # the line an editor shows: the header is line 1, so the second record is line 3
+    assert err.startswith("Warning: 1 of 3 rows of ") and "ts is not a timestamp" in err and "(line 3," in err
     assert f"listed in {path}.quarantine.csv" in err and (tmp_path / "events.csv.quarantine.csv").exists()
 
 
@@ -378,3 +379,52 @@ def test_basket_lines_with_a_wrong_number_of_fields_are_set_aside_by_editor_line
     strict = invoke(basket, [*args, "--strict"])
     assert isinstance(strict.exception, InputError)
     assert "1 of 7 records cannot be used" in str(strict.exception) and "(line 4," in str(strict.exception)
+
+
+BAD_EVENTS = [
+    "user_id,ts,type,item_id,price,order_id",
+    "u1,2025-01-01T10:00:00Z,view,p1,,",
+    "u2,yesterday,view,p1,,",  # line 3: not a timestamp
+    "u1,2025-01-01T11:00:00Z,purchase,p1,10,o1",
+    "u3,2025-01-02T11:00:00Z,purchase,p1,10,o2,extra",  # line 5: a field too many
+    "u4,2025-01-08T11:00:00Z,view,p1,,",
+]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["kpis", "--by", "week"],
+        ["funnel", "--steps", "view,purchase"],
+        ["retention", "--by", "week", "--cohort", "first_seen"],
+    ],
+)
+def test_analytics_on_a_file_set_bad_rows_aside_by_editor_line(tmp_path: Path, command: list[str]) -> None:
+    """Issue 24.7: every command that reads a file counts the rows it sets aside, by line, and
+    --strict fails naming the line."""
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join(BAD_EVENTS) + "\n", encoding="utf-8")
+    args = [*command, "--events", str(path)]
+    done = invoke(analytics, [*args, "--json"])
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)["set_aside"]
+    assert report["set_aside"] == 2
+    assert sorted(line for r in report["reasons"] for line in r["lines"]) == [3, 5]
+    ts = next(r for r in report["reasons"] if r["lines"] == [3])
+    assert ts["reason"].startswith("record whose ts is not a timestamp") and ts["example"] == "yesterday"
+    text = invoke(analytics, args).stdout
+    assert (
+        "Set aside 2 unusable event records (--strict fails instead):" in text
+        and "(line 3, e.g. 'yesterday')" in text
+    )
+    strict = invoke(analytics, [*args, "--strict"])
+    assert strict.exit_code != 0 and isinstance(strict.exception, InputError)
+    assert "2 of 5 records cannot be used" in str(strict.exception) and "(line 3," in str(strict.exception)
+
+
+def test_a_clean_file_adds_no_key_and_strict_needs_a_file(events_file: Path, tmp_path: Path) -> None:
+    done = invoke(analytics, ["kpis", "--events", str(events_file), *MAPS, "--strict", "--json"])
+    assert done.exit_code == 0, done.output
+    assert list(json.loads(done.stdout)) == ["by", "periods", "needs_events"]
+    store = invoke(analytics, ["kpis", "--db", str(tmp_path / "none.duckdb"), "--strict"])
+    assert isinstance(store.exception, ConfigError) and "--strict applies to --events" in str(store.exception)

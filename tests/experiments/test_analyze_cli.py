@@ -139,36 +139,10 @@ def test_too_few_users_says_so_instead_of_an_interval(
         (GOOD, ["--weights", "0.5,0.6"], "`weights` sum to 1.1, not 1"),
         (GOOD, ["--weights", "0.5,0.3,0.2"], "`weights` has 3 values (0.5, 0.3, 0.2) for 2 variants"),
         (GOOD, ["--weights", "half,half"], "--weights is 'half,half'"),
-        (
-            ["A,m,-5,10,30", "B,m,100,10,30"],
-            [],
-            "metric `m`, variant `A` (row 1): `users` is -5, a negative count",
-        ),
-        (
-            ["A,m,100,10,30", "B,m,0,0,0"],
-            [],
-            "metric `m`, variant `B` (row 2): `users` is 0, a variant with zero users",
-        ),
-        (
-            ["A,m,100,500,2000", "B,m,100,500,2600"],
-            [],
-            "metric `m`, variant `A` (row 1): `sum_squares` = 2000 is inconsistent with `sum` = 500 and "
-            "`users` = 100 (it must be at least sum²/users = 2500",
-        ),
-        (
-            ["A,m,100,10,N/A", "B,m,100,10,30"],
-            [],
-            "Column `sum_squares` has 1 missing or non-numeric values (row 1, e.g. 'N/A')",
-        ),
         (["A,m,100,10,30", "B,m,100,10,30", "A,n,100,5,5"], [], "Metric `n` has no row for variant `B`"),
         (["A,m,100,0,0", "B,m,100,0,0"], [], "Metric `m` has no events in any variant"),
-        (["A,m,100,10,30", "A,m,100,10,30", "B,m,100,10,30"], [], "(row 2) repeats row 1"),
+        (["A,m,100,10,30", "A,m,100,10,30", "B,m,100,10,30"], [], "(line 3) repeats line 2"),
         (["A,m,100,10,30"], [], "The summary has one variant ('A')"),
-        (
-            ["A,m,100,10,30", ",m,100,10,30"],
-            [],
-            "Column `variant` is empty (row 2); name the variant in every row",
-        ),
         (GOOD, ["--cuped"], "--cuped: needs the columns pre_sum, pre_sum_squares, sum_product"),
     ],
 )
@@ -225,13 +199,25 @@ def test_ratio_metric_beside_a_plain_one(tmp_path: Path, capsys: pytest.CaptureF
     )
     assert code == 2
     message = json.loads(out)["message"]  # under --json the error is JSON on stdout
-    assert "Metric `revenue_per_order` is a ratio in row 1 (den_* columns filled) but not in row 2" in message
+    # lines as an editor numbers them: the header is line 1
+    assert (
+        "Metric `revenue_per_order` is a ratio in line 2 (den_* columns filled) but not in line 3" in message
+    )
     lines[1] = "B,revenue_per_order,610,32500,2800000,1550,,101000"
-    code, out, _ = run(
+    code, out, err = run(
         capsys, "experiments", "analyze", "--summary", write(tmp_path, lines, header), "--json"
     )
-    assert code == 2
-    assert "Column `den_sum_squares` has 1 missing or non-numeric values (row 2" in json.loads(out)["message"]
+    assert code == 0, out  # the row is set aside, and its metric, which lost variant B, left out
+    data = json.loads(out)
+    assert [r["metric"] for r in data["results"]] == ["revenue"]
+    assert data["set_aside"]["set_aside"] == 1 and data["set_aside"]["reasons"][0]["lines"] == [3]
+    assert (
+        "variant `B`: `den_sum_squares` is missing; give a finite number"
+        in data["set_aside"]["reasons"][0]["reason"]
+    )
+    assert data["set_aside"]["metrics_left_out"] == [
+        {"metric": "revenue_per_order", "missing_variants": ["B"]}
+    ]
 
 
 def test_user_counts_that_differ_between_metrics_are_flagged(
@@ -277,3 +263,105 @@ def test_prior_and_sequential_tuning(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert tight["lift_ci"][1] - tight["lift_ci"][0] < default["lift_ci"][1] - default["lift_ci"][0]
     code, out, _ = run(capsys, "experiments", "analyze", "--summary", path, "--prior", "0", "-1", "--json")
     assert code == 2 and "give a finite mean and a positive sd" in json.loads(out)["message"]
+
+
+BAD_ROWS = [
+    "control,revenue,1000,5000,40000",
+    "treatment,revenue,1010,5300,43000",
+    "control,converted,1000,100,100",
+    "treatment,converted,1010,N/A,130",  # line 5: not a number
+    "control,orders,1000,300,500,7",  # line 6: a field too many
+    "treatment,orders,1010,310,520",
+    "control,units,1000,500,100",  # line 8: sum_squares below sum²/users
+    "treatment,units,1010,510,900",
+]
+
+
+def test_bad_rows_are_set_aside_counted_and_reported_by_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, BAD_ROWS)
+    code, out, err = run(capsys, "experiments", "analyze", "--summary", path, "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    report = data["set_aside"]
+    assert report["set_aside"] == 3
+    assert sorted(line for r in report["reasons"] for line in r["lines"]) == [5, 6, 8]
+    found = {r["lines"][0]: r for r in report["reasons"]}
+    assert "sum (column `sum`) is not a number" in found[5]["reason"] and found[5]["example"] == "N/A"
+    assert "6 fields where the header has 5" in found[6]["reason"]
+    assert "`sum_squares` = 100 is inconsistent" in found[8]["reason"]
+    # a metric that lost a variant's row is left out whole; the control stays the file's first variant
+    assert [m["metric"] for m in report["metrics_left_out"]] == ["converted", "orders", "units"]
+    assert [(r["metric"], r["variant"]) for r in data["results"]] == [("revenue", "treatment")]
+    assert data["results"][0]["lift"] == pytest.approx(5300 / 1010 / 5 - 1)  # the values as written
+    assert "line 5" in err and "--strict" in err
+    code, out, _ = run(capsys, "experiments", "analyze", "--summary", path)
+    assert code == 0
+    assert "Set aside 3 unusable summary records" in out and "(line 5, e.g. 'N/A')" in out
+    assert "metric units left out: no usable row for control" in out
+
+
+def test_a_clean_file_keeps_the_exact_json_contract(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "experiments", "analyze", "--summary", write(tmp_path, GOOD), "--strict", "--json"
+    )
+    assert code == 0 and list(json.loads(out)) == ["srm_p", "results"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            ["A,m,-5,10,30", "B,m,100,10,30"],
+            "line 2: metric `m`, variant `A`: `users` is -5, a negative count",
+        ),
+        (
+            ["A,m,100,10,30", "B,m,0,0,0"],
+            "line 3: metric `m`, variant `B`: `users` is 0, a variant with zero users",
+        ),
+        (
+            ["A,m,100,500,2000", "B,m,100,500,2600"],
+            "line 2: metric `m`, variant `A`: `sum_squares` = 2000 is inconsistent with `sum` = 500 and "
+            "`users` = 100 (it must be at least sum²/users = 2500",
+        ),
+        (
+            ["A,m,100,10,N/A", "B,m,100,10,30"],
+            "record whose sum of squares (column `sum_squares`) is not a number (line 2, e.g. 'N/A')",
+        ),
+        (["A,m,100,10,30", ",m,100,10,30"], "record with no variant (column `variant`) (line 3"),
+        (BAD_ROWS, "record whose sum (column `sum`) is not a number (line 5, e.g. 'N/A')"),
+    ],
+)
+def test_strict_fails_naming_the_line_and_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[str], message: str
+) -> None:
+    path = write(tmp_path, lines)
+    code, out, _ = run(capsys, "experiments", "analyze", "--summary", path, "--strict", "--json")
+    assert code == 2
+    assert message in json.loads(out)["message"]
+
+
+def test_one_bad_row_in_a_two_row_file_leaves_nothing_to_compare(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "experiments",
+        "analyze",
+        "--summary",
+        write(tmp_path, ["A,m,-5,10,30", "B,m,100,10,30"]),
+        "--json",
+    )
+    assert code == 2
+    message = json.loads(out)["message"]
+    assert (
+        "no metric has a usable row for every variant" in message and "`m` (no usable row for `A`)" in message
+    )
+
+
+def test_strict_belongs_to_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "experiments", "analyze", "exp-1", "--strict")
+    assert code == 2 and "--strict apply to --summary" in err

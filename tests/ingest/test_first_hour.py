@@ -32,7 +32,7 @@ def test_summary_names_the_row_of_a_short_record_not_none(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if "rejected 1:" in x)
     assert "None" not in line
-    assert "the record on row 3 has 4 fields where the header has 9" in line
+    assert "the record on line 4 has 4 fields where the header has 9" in line  # header = line 1
 
 
 def test_reingesting_a_file_keeps_each_rejected_row_once_in_quarantine(store: Store, tmp_path: Path) -> None:

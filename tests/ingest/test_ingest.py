@@ -692,10 +692,10 @@ def test_ctrl_c_after_a_committed_file_says_what_was_loaded(
     db = tmp_path / "shop.duckdb"
     real_ingest = ingest_pipeline.ingest_file
 
-    def interrupted_at_second(store, kind, path, options):  # Ctrl-C as the second file starts
+    def interrupted_at_second(store, kind, path, options, **flags):  # Ctrl-C as the second file starts
         if Path(path) == second:
             raise KeyboardInterrupt
-        return real_ingest(store, kind, path, options)
+        return real_ingest(store, kind, path, options, **flags)
 
     def interrupted_rollup(store):
         raise RuntimeError("Query interrupted")  # DuckDB's form of Ctrl-C during a query
@@ -724,7 +724,7 @@ def test_ctrl_c_before_any_commit_says_nothing_changed(
     import cartwise.pipelines.ingest as ingest_pipeline
     from cartwise.cli import main
 
-    def interrupted(store, kind, path, options):
+    def interrupted(store, kind, path, options, **flags):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(ingest_pipeline, "ingest_file", interrupted)

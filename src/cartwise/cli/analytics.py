@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from cartwise.cli.common import db_option, emit, json_option, settings_for
+from cartwise.cli.common import db_option, emit, json_option, set_aside_lines, settings_for
 from cartwise.core.durations import format_duration
 from cartwise.pipelines.choices import ENGINES, FORMATS
 
@@ -43,6 +43,12 @@ def source_options(func: F) -> F:
         click.option("--no-header", is_flag=True, help="The file has no header line; map columns by number."),
         click.option("--encoding", default="utf-8", help="Text encoding of the file."),
         click.option(
+            "--strict",
+            is_flag=True,
+            help="Fail on rows of --events that `cartwise ingest` would quarantine instead of setting "
+            "them aside (counted and reported by line).",
+        ),
+        click.option(
             "--ts-format", default=None, help="strftime format of timestamps [default: ISO 8601 or epoch]."
         ),
         click.option(
@@ -71,7 +77,12 @@ def make_source(params: dict[str, Any]) -> Source:
     from cartwise.pipelines.stores import require_store
 
     settings = settings_for(params.pop("db"))
+    strict = params.pop("strict")
     if params["events_file"] is None:
+        if strict:
+            from cartwise.core.errors import ConfigError
+
+            raise ConfigError("--strict applies to --events FILE; a store's rows were checked when loaded.")
         require_store(settings)  # before importing Ibis: a mistyped --db fails at once
     from cartwise.pipelines.analytics import Source  # Ibis, and PySpark for --engine spark, on use
     from cartwise.pipelines.ingest import load_options
@@ -87,8 +98,23 @@ def make_source(params: dict[str, Any]) -> Source:
         timezone=params.pop("timezone"),
     )
     return Source(
-        db=settings.db, events_file=params.pop("events_file"), options=options, engine=params.pop("engine")
+        db=settings.db,
+        events_file=params.pop("events_file"),
+        options=options,
+        engine=params.pop("engine"),
+        strict=strict,
     )
+
+
+def _with_set_aside(text: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any]], str]:
+    """`text`, followed by the rows of --events set aside (`set_aside`), when there were."""
+
+    def shown(result: dict[str, Any]) -> str:
+        if "set_aside" not in result:
+            return text(result)
+        return "\n".join([text(result), "", *set_aside_lines(result["set_aside"], "event")])
+
+    return shown
 
 
 def _pct(value: float | None) -> str:
@@ -170,7 +196,7 @@ def kpis(**params: Any) -> None:
     from cartwise.pipelines.analytics import run_kpis
 
     result = run_kpis(source, params["by"], start=params["start"], end=params["end"])
-    emit(result, as_json, _kpis_text)
+    emit(result, as_json, _with_set_aside(_kpis_text))
 
 
 @analytics.command()
@@ -207,7 +233,7 @@ def funnel(**params: Any) -> None:
         breakdown=params["breakdown"],
         with_dropped=params["dropped_users"],
     )
-    emit(result, as_json, _funnel_text)
+    emit(result, as_json, _with_set_aside(_funnel_text))
 
 
 @analytics.command()
@@ -243,4 +269,4 @@ def retention(**params: Any) -> None:
         start=params["start"],
         end=params["end"],
     )
-    emit(result, as_json, _retention_text)
+    emit(result, as_json, _with_set_aside(_retention_text))

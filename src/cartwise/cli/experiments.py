@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cartwise.cli.common import db_option, emit, json_option, settings_for
+from cartwise.cli.common import db_option, emit, json_option, set_aside_lines, settings_for
 from cartwise.core.errors import ConfigError
 
 
@@ -80,6 +80,12 @@ def format_analysis(report: dict[str, Any]) -> str:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="CSV with variant, metric, users, sum, sum_squares (first variant = control); instead of KEY.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="With --summary: fail on the first unusable row instead of setting bad rows aside (counted and "
+    "reported by line, like `cartwise ingest` quarantines them).",
+)
 @db_option
 @click.option(
     "--days", type=float, default=None, help="With KEY: analysis window after each user's exposure, in days."
@@ -128,6 +134,7 @@ def format_analysis(report: dict[str, Any]) -> str:
 def analyze(
     key: str | None,
     summary: Path | None,
+    strict: bool,
     db: Path | None,
     days: float | None,
     pre_days: float,
@@ -149,6 +156,11 @@ def analyze(
     chance to win and risk, and the SRM p-value (a warning below 0.001). With --json:
     {"srm_p", "results": [{"metric", "variant", "users", "mean", "lift", "lift_ci", "p_value",
     "chance_to_win", "risk"}]}. Variants with fewer than 30 users get no interval.
+
+    Rows of --summary that cannot be used (a wrong number of fields, a value that is not a
+    number, sums that cannot come from users) are set aside and reported by line (header =
+    line 1), with "set_aside": {"set_aside", "reasons", "metrics_left_out"} in the JSON; a
+    metric that loses a variant's row is left out. --strict fails instead.
     """
     if (key is None) == (summary is None):
         raise ConfigError(
@@ -158,9 +170,9 @@ def analyze(
     if key is not None:
         from cartwise.pipelines.experiments import analyze_experiment_db
 
-        if weights is not None or prior is not None:
+        if weights is not None or prior is not None or strict:
             raise ConfigError(
-                "--weights and --prior apply to --summary; with KEY the definition's weights are used."
+                "--weights, --prior and --strict apply to --summary; with KEY the definition's weights are used."
             )
         result = analyze_experiment_db(
             settings_for(db),
@@ -181,7 +193,7 @@ def analyze(
     from cartwise.pipelines.experiment_summary import analyze_summary_file
 
     assert summary is not None
-    analysis = analyze_summary_file(
+    analysis, report = analyze_summary_file(
         summary,
         cuped=cuped,
         sequential=sequential,
@@ -190,11 +202,22 @@ def analyze(
         alpha=alpha,
         sequential_tuning=sequential_tuning,
         prior=prior,
+        strict=strict,
     )
     if as_json:
-        emit(analysis.contract(), True)
+        # the issue's contract is {"srm_p", "results"}; "set_aside" joins it only when rows were
+        emit(analysis.contract() | ({"set_aside": report} if report["set_aside"] else {}), True)
     else:
-        emit(analysis.to_dict(), False, format_analysis)
+        emit(analysis.to_dict(), False, lambda r: "\n".join([format_analysis(r), *_set_aside_lines(report)]))
+
+
+def _set_aside_lines(report: dict[str, Any]) -> list[str]:
+    lines = set_aside_lines(report, "summary")
+    for m in report.get("metrics_left_out", []):
+        lines.append(
+            f"  metric {m['metric']} left out: no usable row for " + ", ".join(m["missing_variants"])
+        )
+    return ["", *lines] if lines else []
 
 
 @experiments.command()

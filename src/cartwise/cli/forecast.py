@@ -184,17 +184,37 @@ def backtest(history: Path | None, id_col: str | None, date_col: str | None, val
 )
 @click.option("--review-period", type=int, default=1, show_default=True, help="Periods between two orders.")
 @click.option("--out", type=_FILE, required=True, help="Plan CSV to write, riskiest items first.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail on unusable forecast or stock records instead of setting them aside (counted and "
+    "reported by line, like `cartwise ingest` quarantines them).",
+)
 @json_option
 def reorder(forecast_file: Path, stock: Path, id_col: str, stock_col: str, lead_time: int, service_level: float,
-            review_period: int, out: Path, as_json: bool) -> None:  # fmt: skip
-    """Reorder point, order quantity, periods of cover and stock-out risk per item, from a forecast."""
+            review_period: int, out: Path, strict: bool, as_json: bool) -> None:  # fmt: skip
+    """Reorder point, order quantity, periods of cover and stock-out risk per item, from a forecast.
+
+    Records of either file that cannot be used (no id, a value that is not a number) are set
+    aside and reported by line (`set_aside`, the stock file's under `set_aside.stock`); a
+    series that loses a forecast row is left out whole (`set_aside.series_left_out`).
+    """
     from cartwise.pipelines.forecast import run_reorder
 
     result = run_reorder(
-        forecast_file, stock, lead_time, out, id_col, stock_col, service_level, review_period
+        forecast_file, stock, lead_time, out, id_col, stock_col, service_level, review_period, strict=strict
     )
-    emit(
-        result,
-        as_json,
-        lambda r: f"Planned {r['items']} items; {r['to_order']} to order now. Wrote {r['out']}.",
-    )
+    emit(result, as_json, _human_reorder)
+
+
+def _human_reorder(result: dict[str, Any]) -> str:
+    report = result["set_aside"]
+    lines = [f"Planned {result['items']} items; {result['to_order']} to order now. Wrote {result['out']}."]
+    lines += set_aside_lines(report, "forecast")
+    if report["series_left_out"]:
+        shown = ", ".join(report["series_left_out"][:10])
+        more = ", ..." if len(report["series_left_out"]) > 10 else ""
+        lines.append(
+            f"  {len(report['series_left_out'])} series left out, a forecast row set aside: {shown}{more}"
+        )
+    return "\n".join(lines + set_aside_lines(report["stock"], "stock"))

@@ -15,14 +15,15 @@ from cartwise.core.files import require_file
 from cartwise.pipelines.choices import FORMATS, KINDS, MESSAGE_MENTIONS
 
 
-def _rejection_text(rejection: dict[str, Any], rows: str) -> str:
-    """One rejection group in words: a column's bad values, or whole records (no column)."""
+def _rejection_text(rejection: dict[str, Any], lines: str) -> str:
+    """One rejection group in words: a column's bad values, or whole records (no column), by
+    the lines an editor shows (the header is line 1)."""
+    plural = "s" if "," in lines else ""
     if rejection["column"] is None:  # the record itself could not be split into columns
         reason = option_words(rejection["reason"].removeprefix("record "), MESSAGE_MENTIONS)
-        plural = "s" if "," in rows else ""
-        return f"the record on row{plural} {rows} {reason} (e.g. {rejection['example']!r})"
+        return f"the record on line{plural} {lines} {reason} (e.g. {rejection['example']!r})"
     reason = option_words(rejection["reason"], MESSAGE_MENTIONS)
-    return f"`{rejection['column']}` {reason} (rows {rows}, e.g. {rejection['example']!r})"
+    return f"`{rejection['column']}` {reason} (line{plural} {lines}, e.g. {rejection['example']!r})"
 
 
 def _human(result: dict[str, Any]) -> str:
@@ -35,9 +36,9 @@ def _human(result: dict[str, Any]) -> str:
         if summary["updated"]:
             lines.append(f"  {summary['updated']:,} existing {summary['table']} were updated")
         for rejection in summary["rejections"][:10]:
-            rows = ", ".join(map(str, rejection["rows"]))
-            more = ", ..." if rejection["count"] > len(rejection["rows"]) else ""
-            lines.append(f"  rejected {rejection['count']:,}: {_rejection_text(rejection, rows + more)}")
+            shown = ", ".join(map(str, rejection["lines"]))
+            more = ", ..." if rejection["count"] > len(rejection["lines"]) else ""
+            lines.append(f"  rejected {rejection['count']:,}: {_rejection_text(rejection, shown + more)}")
         for warning in summary["warnings"]:
             message = option_words(warning["message"], MESSAGE_MENTIONS)
             lines.append(f"  warning: {message} (rows {', '.join(map(str, warning['rows']))})")
@@ -102,6 +103,12 @@ def _human(result: dict[str, Any]) -> str:
     default=None,
     help="Time zone of timestamps that carry no offset [default: the `timezone` setting, UTC].",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail on a file with a row to quarantine (naming its lines) and load nothing of it, "
+    "instead of setting such rows aside.",
+)
 @db_option
 @json_option
 def ingest(
@@ -117,6 +124,7 @@ def ingest(
     encoding: str | None,
     ts_format: str | None,
     timezone: str | None,
+    strict: bool,
     db: Path | None,
     as_json: bool,
 ) -> None:
@@ -125,7 +133,8 @@ def ingest(
     Formats: CSV, TSV, whitespace-separated logs, Parquet, JSONL, RecBole atomic files and
     CDNOW logs, gzipped or not; for events also GA4's BigQuery export (--format ga4) and
     Shopify's orders CSV (--format shopify). Each file loads in one transaction; rejected rows go to the
-    quarantine table and to FILE.quarantine.csv. Re-loading a file adds nothing.
+    quarantine table and to FILE.quarantine.csv, reported by the line an editor shows
+    (--strict fails instead). Re-loading a file adds nothing.
     """
     for path in files:
         require_file(path)  # before DuckDB and Arrow load: a typo fails at once
@@ -149,7 +158,9 @@ def ingest(
         explain_interrupt(lambda: what_was_kept(settings, kind, files, started)),
         progress(f"Loading {kind}", not as_json) as update,
     ):
-        result = ingest_files(settings, kind, files, options, save_mapping=save_mapping, progress=update)
+        result = ingest_files(
+            settings, kind, files, options, save_mapping=save_mapping, progress=update, strict=strict
+        )
     if as_json:
         if len(result["files"]) == 1:
             result = {k: v for k, v in result.items() if k != "files"}

@@ -26,7 +26,7 @@ def _interaction_options(func: F) -> F:
         click.option("--time-col", default=None, help="Column with the time (ISO 8601 or epoch seconds); enables recency and sessions."),
         click.option("--basket-col", default=None, help="Column with the order or session id."),
         click.option("--items", type=_FILE, default=None, help="Item catalogue (item_id, title, description, category, brand, price) for content features."),
-        click.option("--strict", is_flag=True, help="Fail on unusable interaction records instead of setting them aside (counted and reported by line, like `cartwise ingest` quarantines them)."),
+        click.option("--strict", is_flag=True, help="Fail on unusable interaction or item records instead of setting them aside (counted and reported by line, like `cartwise ingest` quarantines them)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -65,13 +65,20 @@ def fit(interactions: Path, user_col: str, item_col: str, time_col: str | None, 
     emit(result, as_json, _human_fit)
 
 
+def _set_aside(result: dict[str, Any]) -> list[str]:
+    """The interactions' and the item catalogue's records set aside, in words."""
+    report = result["set_aside"]
+    items = report.get("items") or {"set_aside": 0}
+    return set_aside_lines(report, "interaction") + set_aside_lines(items, "item")
+
+
 def _human_fit(result: dict[str, Any]) -> str:
     lines = [
         f"Trained {result['model']} on {result['interactions']} interactions ({result['users']} users, "
         f"{result['items']} items) in {format_duration(result['fit_seconds'])}; saved to {result['out']}."
     ]
     lines += [f"Note: {note}" for note in result["notes"]]
-    return "\n".join(lines + set_aside_lines(result["set_aside"], "interaction"))
+    return "\n".join(lines + _set_aside(result))
 
 
 @recs.command("recommend")
@@ -152,4 +159,4 @@ def _human_evaluate(result: dict[str, Any]) -> str:
             f"{row[f'hit_rate@{k}']:>8.4f}{row['coverage']:>8.3f}{row['novelty']:>8.2f}{row['fit_seconds']:>8.2f}"
             f"{row[f'ndcg@{k}_vs_als']:>7.2f}x"
         )
-    return "\n".join(lines + set_aside_lines(result["set_aside"], "interaction"))
+    return "\n".join(lines + _set_aside(result))

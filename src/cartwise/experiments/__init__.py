@@ -16,6 +16,7 @@ from cartwise.experiments._analysis import (
     ExperimentAnalysis,
     VariantResult,
     analyze_summary,
+    summary_row_problems,
 )
 from cartwise.experiments._assign import (
     GLOBAL_HOLDOUT_SALT,
@@ -109,6 +110,7 @@ __all__ = [
     "sequential_rho",
     "srm_p_value",
     "summarize",
+    "summary_row_problems",
     "t_interval",
     "t_p_value",
     "uniform",

@@ -127,13 +127,18 @@ class ExperimentAnalysis:
         return asdict(self) | {"srm_warning": self.srm_warning}
 
 
-def _rows(indices: np.ndarray) -> str:
-    """`row 3` or `rows 3, 7, ...` (1-based, at most five listed)."""
-    listed = ", ".join(str(i + 1) for i in indices[:5]) + (", ..." if len(indices) > 5 else "")
-    return f"{'rows' if len(indices) > 1 else 'row'} {listed}"
+def _rows(indices: np.ndarray, lines: Sequence[int] | None = None) -> str:
+    """`row 3` or `rows 3, 7, ...` (1-based, at most five listed); `line 4` or `lines 4, 8, ...`
+    when the rows' `lines` in their file are known."""
+    word = "row" if lines is None else "line"
+    numbers = [i + 1 if lines is None else lines[i] for i in indices[:5]]
+    listed = ", ".join(map(str, numbers)) + (", ..." if len(indices) > 5 else "")
+    return f"{word + 's' if len(indices) > 1 else word} {listed}"
 
 
-def _numeric(frame: pd.DataFrame, column: str, rows: np.ndarray | None = None) -> np.ndarray:
+def _numeric(
+    frame: pd.DataFrame, column: str, rows: np.ndarray | None = None, lines: Sequence[int] | None = None
+) -> np.ndarray:
     """The column as floats; refuses missing or non-numeric values in `rows` (default all)."""
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
@@ -142,7 +147,7 @@ def _numeric(frame: pd.DataFrame, column: str, rows: np.ndarray | None = None) -
     if len(bad):
         example = raw.iloc[bad[0]]
         raise InputError(
-            f"Column `{column}` has {len(bad)} missing or non-numeric values ({_rows(bad)}, e.g. {example!r}); "
+            f"Column `{column}` has {len(bad)} missing or non-numeric values ({_rows(bad, lines)}, e.g. {example!r}); "
             "give a number in every row."
         )
     return values
@@ -152,7 +157,60 @@ def _has_column(frame: pd.DataFrame, column: str) -> bool:
     return column in frame.columns and bool(frame[column].notna().any())
 
 
-def _build_stats(frame: pd.DataFrame, cuped: bool) -> dict[tuple[str, str], tuple[int, Stat]]:
+def _row_stat(cols: dict[str, np.ndarray], i: int, where: str, cuped: bool, is_ratio: bool) -> Stat:
+    """Row `i`'s statistic from the numeric columns `cols`; an InputError naming `where` if its
+    numbers cannot be sums over users (`check_mean_stat`, `check_product`)."""
+    post = check_mean_stat(cols["users"][i], cols["sum"][i], cols["sum_squares"][i], where)
+    if is_ratio:
+        if cuped:
+            raise InputError(
+                f"{where}: CUPED on a ratio metric is not supported; drop `cuped` or the ratio columns.",
+                mentions=("cuped",),
+            )
+        den = check_mean_stat(
+            post.n, cols["den_sum"][i], cols["den_sum_squares"][i], where, ("den_sum", "den_sum_squares")
+        )
+        return RatioStat(
+            post, den, check_product(post, den, cols["den_sum_product"][i], where, "den_sum_product")
+        )
+    if cuped:
+        pre = check_mean_stat(
+            post.n, cols["pre_sum"][i], cols["pre_sum_squares"][i], where, ("pre_sum", "pre_sum_squares")
+        )
+        return CupedStat(post, pre, check_product(post, pre, cols["sum_product"][i], where, "sum_product"))
+    return post
+
+
+def summary_row_problems(frame: pd.DataFrame, cuped: bool = False) -> list[str | None]:
+    """For each row of a summary table (columns as in `analyze_summary`, numbers already checked
+    to be numbers), None or why its numbers cannot be sums over users: a negative or fractional
+    user count, a sum of squares below sum²/users, a sum of products beyond Cauchy-Schwarz, ...
+    The message names the row by metric and variant, not by position (the caller knows that)."""
+    cols = {
+        c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+        for c in (*REQUIRED_COLUMNS[2:], *CUPED_COLUMNS, *RATIO_COLUMNS)
+        if c in frame.columns
+    }
+    ratio_rows = (
+        frame[list(RATIO_COLUMNS)].notna().any(axis=1).to_numpy()
+        if all(c in frame.columns for c in RATIO_COLUMNS)
+        else np.zeros(len(frame), dtype=bool)
+    )
+    found: list[str | None] = []
+    for i, (metric, variant) in enumerate(zip(frame["metric"], frame["variant"], strict=True)):
+        try:
+            _row_stat(cols, i, f"metric `{metric}`, variant `{variant}`", cuped, bool(ratio_rows[i]))
+        except (InputError, KeyError) as exc:
+            # KeyError: a column --cuped needs is absent, the whole file's error (analyze_summary)
+            found.append(exc.message if isinstance(exc, InputError) else None)
+        else:
+            found.append(None)
+    return found
+
+
+def _build_stats(
+    frame: pd.DataFrame, cuped: bool, lines: Sequence[int] | None = None
+) -> dict[tuple[str, str], tuple[int, Stat]]:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(
@@ -183,51 +241,33 @@ def _build_stats(frame: pd.DataFrame, cuped: bool) -> dict[tuple[str, str], tupl
             frame[column].isna().to_numpy() | (frame[column].astype(str).str.strip() == "")
         )
         if len(empty):
-            raise InputError(f"Column `{column}` is empty ({_rows(empty)}); name the {column} in every row.")
-    cols = {c: _numeric(frame, c) for c in ("users", "sum", "sum_squares")}
+            raise InputError(
+                f"Column `{column}` is empty ({_rows(empty, lines)}); name the {column} in every row."
+            )
+    cols = {c: _numeric(frame, c, lines=lines) for c in ("users", "sum", "sum_squares")}
     if cuped:
-        cols |= {c: _numeric(frame, c) for c in CUPED_COLUMNS}
+        cols |= {c: _numeric(frame, c, lines=lines) for c in CUPED_COLUMNS}
     ratio_rows = np.zeros(len(frame), dtype=bool)
     if ratio:
         ratio_rows = frame[list(RATIO_COLUMNS)].notna().any(axis=1).to_numpy()
-        cols |= {c: _numeric(frame, c, ratio_rows) for c in RATIO_COLUMNS}
+        cols |= {c: _numeric(frame, c, ratio_rows, lines) for c in RATIO_COLUMNS}
     stats: dict[tuple[str, str], tuple[int, Stat]] = {}
     variants = frame["variant"].astype(str).to_numpy()
     metrics = frame["metric"].astype(str).to_numpy()
+    word = "row" if lines is None else "line"
     for i in range(len(frame)):
-        row = i + 1
+        row = i + 1 if lines is None else int(lines[i])
         key = (metrics[i], variants[i])
-        where = f"metric `{key[0]}`, variant `{key[1]}` (row {row})"
+        where = f"metric `{key[0]}`, variant `{key[1]}` ({word} {row})"
         if key in stats:
-            raise InputError(f"{where} repeats row {stats[key][0]}; give one row per variant and metric.")
-        post = check_mean_stat(cols["users"][i], cols["sum"][i], cols["sum_squares"][i], where)
-        stat: Stat = post
-        if ratio_rows[i]:
-            if cuped:
-                raise InputError(
-                    f"{where}: CUPED on a ratio metric is not supported; drop `cuped` or the ratio columns.",
-                    mentions=("cuped",),
-                )
-            den = check_mean_stat(
-                post.n, cols["den_sum"][i], cols["den_sum_squares"][i], where, ("den_sum", "den_sum_squares")
-            )
-            stat = RatioStat(
-                post, den, check_product(post, den, cols["den_sum_product"][i], where, "den_sum_product")
-            )
-        elif cuped:
-            pre = check_mean_stat(
-                post.n, cols["pre_sum"][i], cols["pre_sum_squares"][i], where, ("pre_sum", "pre_sum_squares")
-            )
-            stat = CupedStat(
-                post, pre, check_product(post, pre, cols["sum_product"][i], where, "sum_product")
-            )
-        stats[key] = (row, stat)
+            raise InputError(f"{where} repeats {word} {stats[key][0]}; give one row per variant and metric.")
+        stats[key] = (row, _row_stat(cols, i, where, cuped, bool(ratio_rows[i])))
     for (metric, _), (row, stat) in stats.items():
         first_row, first = next(v for k, v in stats.items() if k[0] == metric)
         if isinstance(stat, RatioStat) != isinstance(first, RatioStat):
             ratio_row, plain_row = (row, first_row) if isinstance(stat, RatioStat) else (first_row, row)
             raise InputError(
-                f"Metric `{metric}` is a ratio in row {ratio_row} (den_* columns filled) but not in row "
+                f"Metric `{metric}` is a ratio in {word} {ratio_row} (den_* columns filled) but not in {word} "
                 f"{plain_row}; fill the den_* columns in every row of a ratio metric, or in none."
             )
     return stats
@@ -291,6 +331,7 @@ def analyze_summary(
     min_users: int = MIN_USERS,
     sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
     prior: tuple[float, float] | None = None,
+    lines: Sequence[int] | None = None,
 ) -> ExperimentAnalysis:
     """Compare every variant with the control (the table's first variant) on every metric.
 
@@ -304,6 +345,7 @@ def analyze_summary(
     gets no interval, p-value or Bayesian summary, and a warning saying so. `prior` is a
     proper Gaussian prior `(mean, sd)` on the relative lift for the Bayesian summary (gbstats'
     `GaussianPrior(proper=True)`); `sequential_tuning` is the confidence sequence's τ.
+    `lines` (each row's line in its file) makes messages name lines instead of 1-based rows.
     """
     if not 0 < alpha < 1:
         raise ConfigError(f"`alpha` is {alpha:g}; give a level in (0, 1), e.g. 0.05.")
@@ -318,7 +360,7 @@ def analyze_summary(
             f"`prior` is (mean {prior[0]:g}, sd {prior[1]:g}); give a finite mean and a positive sd of the "
             "relative lift, e.g. (0, 0.3)."
         )
-    stats = _build_stats(frame, cuped)
+    stats = _build_stats(frame, cuped, lines)
     variants = list(dict.fromkeys(k[1] for k in stats))
     metrics = list(dict.fromkeys(k[0] for k in stats))
     if len(variants) < 2:

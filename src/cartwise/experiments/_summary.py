@@ -160,6 +160,11 @@ class RatioStat:
 Stat = MeanStat | CupedStat | RatioStat
 
 
+def _shown(value: float) -> str:
+    """A non-finite value as a user reads it: an empty cell is missing, not `np.float64(nan)`."""
+    return "missing" if math.isnan(value) else repr(float(value))
+
+
 def check_mean_stat(
     n: float, total: float, sum_squares: float, where: str, names: tuple[str, str] = ("sum", "sum_squares")
 ) -> MeanStat:
@@ -172,7 +177,7 @@ def check_mean_stat(
     sum_name, squares_name = names
     for name, value in (("users", n), (sum_name, total), (squares_name, sum_squares)):
         if not math.isfinite(value):
-            raise InputError(f"{where}: `{name}` is {value!r}; give a finite number.")
+            raise InputError(f"{where}: `{name}` is {_shown(value)}; give a finite number.")
     if n < 0:
         raise InputError(f"{where}: `users` is {n:g}, a negative count; counts of users are 0 or more.")
     if n != int(n):
@@ -198,7 +203,7 @@ def check_mean_stat(
 def check_product(a: MeanStat, b: MeanStat, sum_product: float, where: str, name: str) -> float:
     """Validate a sum of products against Cauchy-Schwarz: `|cov(a, b)| <= s_a s_b`."""
     if not math.isfinite(sum_product):
-        raise InputError(f"{where}: `{name}` is {sum_product!r}; give a finite number.")
+        raise InputError(f"{where}: `{name}` is {_shown(sum_product)}; give a finite number.")
     cov = covariance(a.n, a.sum, b.sum, sum_product)
     bound = math.sqrt(max(a.variance, 0.0) * max(b.variance, 0.0))
     if abs(cov) > bound * (1 + 1e-6) + 1e-12:

@@ -31,7 +31,11 @@ detected: name them."""
 EVENT_FORMATS: tuple[str, ...] = ("ga4", "shopify")
 """Formats that are read as canonical events (only `ingest events` takes them)."""
 
-__all__ = ["EVENT_FORMATS", "FORMATS", "KINDS", "Format"]
+HEADED_FORMATS: tuple[str, ...] = ("csv", "tsv", "whitespace", "recbole", "shopify")
+"""Formats whose first line is a header when one is expected: a record's line in an editor is
+its number + 1. (JSON lines have none; a Parquet record has a number, not a line.)"""
+
+__all__ = ["EVENT_FORMATS", "FORMATS", "HEADED_FORMATS", "KINDS", "Format"]
 
 MESSAGE_MENTIONS: tuple[str, ...] = ("map", "set", "format", "delimiter", "no_header", "encoding", "timezone")
 """The load options that stored load messages (quarantine reasons, load warnings) may name,

@@ -35,6 +35,7 @@ from cartwise.ingest.readers import (
     NESTED_COLUMN,
     ROW_COLUMN,
     Malformed,
+    editor_lines,
     is_plain_parquet,
     parquet_layout,
     read_input,
@@ -577,11 +578,16 @@ def insert_new_events(
     return inserted
 
 
-def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions | None = None) -> LoadSummary:
+def ingest_file(
+    store: Store, kind: str, path: str | Path, options: LoadOptions | None = None, *, strict: bool = False
+) -> LoadSummary:
     """Load one file of `kind` (events, items, users, transactions) in one transaction.
 
     Rejected records go to the `quarantine` table and to `<file>.quarantine.csv` beside the
-    input (or under `quarantine/` beside the store when that folder is read-only).
+    input (or under `quarantine/` beside the store when that folder is read-only). Each group
+    of `rejections` names its first `rows` (records counted from 1, as the quarantine does)
+    and their `lines` as an editor shows them (the header is line 1). With `strict`, a file
+    with a rejected record is an InputError naming them, and nothing of it is loaded.
     """
     if kind not in KINDS:
         raise ConfigError(f"Cannot ingest {kind!r}; choose one of {', '.join(KINDS)}.")
@@ -620,6 +626,17 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
     try:
         with store.transaction():
             summary = loader.run()
+            listed = [int(row) for r in summary.rejections for row in r["rows"]]
+            lines = iter(editor_lines(path, listed, options.header, format).tolist() if listed else [])
+            for rejection in summary.rejections:
+                rejection["lines"] = [next(lines) for _ in rejection["rows"]]
+            if strict and summary.rejected:
+                raise InputError(
+                    f"{path}: {summary.rejected:,} of {summary.read:,} records cannot be loaded: "
+                    + "; ".join(_rejection_words(r) for r in summary.rejections[:5])
+                    + ". Nothing of this file was loaded; fix these lines, or drop `strict` to set them aside.",
+                    mentions=("strict",),
+                )
             if summary.rejected:
                 target = qr.quarantine_path(path, store)
                 qr.write_quarantine_file(store.con, summary.load_id, target)
@@ -629,6 +646,21 @@ def ingest_file(store: Store, kind: str, path: str | Path, options: LoadOptions 
     summary.seconds = round(time.perf_counter() - began, 3)
     assert summary.read == summary.loaded + summary.duplicates + summary.rejected, summary
     return summary
+
+
+def _rejection_words(rejection: dict[str, Any]) -> str:
+    """`3 records whose `ts` is not a timestamp (lines 4, 9, 12, e.g. 'yesterday')`."""
+    lines = rejection["lines"]
+    shown = ", ".join(map(str, lines)) + (", ..." if rejection["count"] > len(lines) else "")
+    what = (
+        rejection["reason"].removeprefix("record ")
+        if rejection["column"] is None
+        else f"whose `{rejection['column']}` {rejection['reason']}"
+    )
+    plural = "s" if rejection["count"] > 1 else ""
+    return (
+        f"{rejection['count']:,} record{plural} {what} (line{plural} {shown}, e.g. {rejection['example']!r})"
+    )
 
 
 # -- batches of records (the collector) ----------------------------------------------------------

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from cartwise.core.errors import InputError
 from cartwise.core.files import require_file
-from cartwise.ingest.kinds import FORMATS
+from cartwise.ingest.kinds import FORMATS, HEADED_FORMATS
 
 ROW_COLUMN = "_row"
 NESTED_COLUMN = "_cw_nested"
@@ -91,6 +91,35 @@ def _open_bytes(path: Path) -> bytes:
                 "re-create or re-download the file (`gzip -t FILE` checks one)."
             ) from exc
     return data
+
+
+_LINE_FORMATS = (*HEADED_FORMATS, "jsonl", "cdnow")
+"""Formats with one record per line, which the readers number skipping blank lines."""
+
+
+def editor_lines(path: str | Path, rows: np.ndarray | list[int], header: bool, format: str) -> np.ndarray:
+    """The line an editor shows for each record number in `rows` (1-based, as ROW_COLUMN and
+    the quarantine count records): the header is line 1, and blank lines, which the readers
+    skip, count. A Parquet record's number is returned as it is. (A quoted field spanning
+    lines is not followed: the lines after it are off by its extra lines.)"""
+    rows = np.asarray(rows, dtype=np.int64)
+    offset = 1 if header and format in HEADED_FORMATS else 0
+    if format not in _LINE_FORMATS or not len(rows):
+        return rows + offset
+    data = _open_bytes(Path(path))
+    if b"\n\n" not in data and b"\n\r\n" not in data and not data.startswith((b"\n", b"\r\n")):
+        return rows + offset  # no blank line: the common case, without a scan
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    starts = np.concatenate(([0], ends + 1))
+    lengths = np.concatenate((ends, [len(data)])) - starts
+    carriage = raw[np.minimum(starts, len(data) - 1)] == 13
+    filled = np.flatnonzero((lengths > 1) | ((lengths == 1) & ~carriage))  # 0-based indices
+    index = rows - 1 + offset
+    known = (index >= 0) & (index < len(filled))
+    found = rows + offset
+    found[known] = filled[index[known]] + 1
+    return found
 
 
 def _names_utf8(encoding: str) -> bool:

@@ -44,12 +44,18 @@ from cartwise.store import Store, open_store
 
 @dataclass
 class Source:
-    """Where the events come from: the store (`db`) or a file read like `cartwise ingest`."""
+    """Where the events come from: the store (`db`) or a file read like `cartwise ingest`.
+
+    A file's rows that ingestion would quarantine are set aside and counted in `set_aside`
+    (`{"set_aside", "reasons": [{"reason", "count", "lines", "example"}]}`, filled when the
+    file is read, lines as an editor numbers them), or with `strict` an InputError."""
 
     db: Path | None = None
     events_file: Path | None = None
     options: LoadOptions = field(default_factory=LoadOptions)
     engine: Engine = "duckdb"
+    strict: bool = False
+    set_aside: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @functools.cache
@@ -115,21 +121,58 @@ def _check_engine(engine: str) -> None:
         raise ConfigError(f"{engine!r} is unknown; choose one of {', '.join(ENGINES)}.", parameter="engine")
 
 
+def _set_aside(loaded: Any) -> dict[str, Any]:
+    """The rows ingestion rejected, as `cartwise.pipelines.bad_rows` reports them: by the line an
+    editor shows (`lines` of each rejection group)."""
+    return {
+        "set_aside": loaded.rejected,
+        "reasons": [
+            {
+                "reason": f"record whose {r['column']} {r['reason']}"
+                if r["column"]
+                else r["reason"]
+                if r["reason"].startswith("record")
+                else f"record {r['reason']}",
+                "count": r["count"],
+                "lines": r["lines"],
+                "example": r["example"],
+            }
+            for r in loaded.rejections
+        ],
+    }
+
+
+def _with_set_aside(result: dict[str, Any], source: Source) -> dict[str, Any]:
+    """`result`, with `set_aside` when rows of the file were (the JSON contracts stay as they are
+    for a clean file)."""
+    if source.set_aside and source.set_aside["set_aside"]:
+        return {**result, "set_aside": source.set_aside}
+    return result
+
+
 @contextmanager
 def _store_for(source: Source, settings: Settings | None) -> Iterator[Store]:
     if source.events_file is not None:
         with Store(":memory:", settings=settings) as store:
             loaded = ingest_file(store, "events", source.events_file, source.options)
+            source.set_aside = _set_aside(loaded)
             if loaded.rejected:  # counted, not silent: the answers leave these rows out
-                reasons = "; ".join(
-                    f"{r['column']} {r['reason']} (rows {', '.join(map(str, r['rows'][:3]))})"
-                    for r in loaded.rejections[:2]
+                shown = "; ".join(
+                    f"{r['count']:,} {r['reason']} (line{'s' if r['count'] > 1 else ''} "
+                    f"{', '.join(map(str, r['lines']))}{', ...' if r['count'] > len(r['lines']) else ''}, "
+                    f"e.g. {r['example']!r})"
+                    for r in source.set_aside["reasons"][:3]
                 )
+                if source.strict:
+                    raise InputError(
+                        f"{source.events_file}: {loaded.rejected:,} of {loaded.read:,} records cannot be "
+                        f"used: {shown}. All are listed in {loaded.quarantine_file}."
+                    )
                 warnings.warn(
                     DataWarning(
-                        f"{loaded.rejected:,} of {loaded.read:,} rows of {source.events_file} are left out: "
-                        f"{reasons}. All are listed in {loaded.quarantine_file}.",
-                        mentions=MESSAGE_MENTIONS,
+                        f"{loaded.rejected:,} of {loaded.read:,} rows of {source.events_file} are set aside: "
+                        f"{shown}. All are listed in {loaded.quarantine_file}; pass `strict` to fail instead.",
+                        mentions=(*MESSAGE_MENTIONS, "strict"),
                     ),
                     stacklevel=2,
                 )
@@ -201,7 +244,9 @@ def run_kpis(
             tables["events"], by, start=start, end=end, facts=tables.get("facts"), orders=tables.get("orders")
         )
     missing = [k for k in EVENT_KPIS if frame[k].isna().any()]
-    return {"by": by, "periods": _records(frame.drop(columns=["period"])), "needs_events": missing}
+    return _with_set_aside(
+        {"by": by, "periods": _records(frame.drop(columns=["period"])), "needs_events": missing}, source
+    )
 
 
 def run_funnel(
@@ -236,7 +281,7 @@ def run_funnel(
             dropped=with_dropped,
             timeline=tables.get("timeline"),
         )
-    return result.to_dict(with_dropped=with_dropped)
+    return _with_set_aside(result.to_dict(with_dropped=with_dropped), source)
 
 
 def run_retention(
@@ -260,12 +305,10 @@ def run_retention(
             facts=tables.get("facts"),
             orders=tables.get("orders"),
         )
-    return {
-        "by": by,
-        "cohort": cohort,
-        "activity": activity,
-        "cells": _records(frame.drop(columns=["cohort"])),
-    }
+    return _with_set_aside(
+        {"by": by, "cohort": cohort, "activity": activity, "cells": _records(frame.drop(columns=["cohort"]))},
+        source,
+    )
 
 
 def run_basket_rules(

@@ -1,9 +1,10 @@
-"""Bad rows of a file read outside ingestion (`cartwise clv`, `cartwise forecast`, `cartwise recs`):
+"""Bad rows of a file read outside ingestion (`cartwise clv`, `forecast`, `forecast reorder`,
+`recs`, `basket`, `experiments analyze --summary`):
 set aside, counted and reported by the line a text editor shows, as ingestion quarantines them;
 or, with `strict`, an error.
 
-Line numbers count from 1 with the header line included; blank lines are not counted (a file
-with blank lines between records shows later lines in an editor).
+Line numbers count from 1 with the header line included, and blank lines count, as in an
+editor (`cartwise.ingest.readers.editor_lines`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 
 from cartwise.core.errors import DataWarning, InputError
 from cartwise.ingest import read_input
-from cartwise.ingest.readers import HIDDEN_COLUMNS, ROW_COLUMN
+from cartwise.ingest.readers import HIDDEN_COLUMNS, ROW_COLUMN, editor_lines
 
 LINE_COLUMN = "__line__"
 """The column `read_checked(..., with_lines=True)` adds: each row's line as an editor numbers it."""
@@ -54,6 +55,25 @@ ROLES: dict[str, tuple[str, str]] = {
     "time": ("time", "time"),
     "amount": ("number", "amount"),
     "value": ("measure", "value"),
+    # the columns of an experiment summary (`cartwise experiments analyze --summary`)
+    "variant": ("id", "variant"),
+    "metric": ("id", "metric"),
+    "users": ("number", "user count"),
+    "sum": ("number", "sum"),
+    "sum_squares": ("number", "sum of squares"),
+    "pre_sum": ("number", "pre-period sum"),
+    "pre_sum_squares": ("number", "pre-period sum of squares"),
+    "sum_product": ("number", "sum of products"),
+    "den_sum": ("measure", "denominator sum"),
+    "den_sum_squares": ("measure", "denominator sum of squares"),
+    "den_sum_product": ("measure", "denominator sum of products"),
+    # a forecast file and a stock file (`cartwise forecast reorder`)
+    "forecast": ("number", "forecast"),
+    "lo_80": ("number", "80% lower bound"),
+    "hi_80": ("number", "80% upper bound"),
+    "stock": ("number", "stock on hand"),
+    # an item catalogue (`cartwise recs --items`)
+    "price": ("measure", "price"),
 }
 
 
@@ -109,28 +129,31 @@ def read_checked(
     """
     path = Path(path)
     result = read_input(path, header=header, **read_options)
-    offset = 1 if header else 0
     frame = result.table.to_pandas()
     problems: list[tuple[str, np.ndarray, pd.Series]] = []
-    lines = (
-        frame[ROW_COLUMN].to_numpy() + offset
-        if ROW_COLUMN in frame
-        else np.arange(1, len(frame) + 1) + offset
-    )
+    rows = frame[ROW_COLUMN].to_numpy() if ROW_COLUMN in frame else np.arange(1, len(frame) + 1)
     for role, column in columns.items():
         if column is None or column not in frame.columns:
             continue  # a missing column is the model's whole-file error, with the columns found
         text = frame[column].astype("string")
         bad, reason = _problem(role, column, text, date_format)
         problems.append((reason, bad, text))
+    lines, malformed_lines = rows + (1 if header else 0), np.zeros(len(result.malformed), dtype=np.int64)
+    if with_lines or result.malformed or any(bad.any() for _, bad, _ in problems):
+        # one scan for every record's line as an editor shows it (JSON lines have no header,
+        # blank lines count); a clean file is not read again
+        numbered = editor_lines(
+            path, np.concatenate([rows, [m.row for m in result.malformed]]), header, result.format
+        )
+        lines, malformed_lines = numbered[: len(rows)], numbered[len(rows) :]
     reasons: list[dict[str, Any]] = [
         {
             "reason": f"record {m.reason}",
             "count": 1,
-            "lines": [m.row + offset],
+            "lines": [int(line)],
             "example": m.text,
         }
-        for m in result.malformed
+        for m, line in zip(result.malformed, malformed_lines, strict=True)
     ]
     drop = np.zeros(len(frame), dtype=bool)
     for reason, bad, text in problems:
@@ -165,7 +188,8 @@ def read_checked(
             )
         warnings.warn(
             DataWarning(
-                f"{path}: {count:,} records set aside: {shown}. The rest were used; pass `strict` to fail instead.",
+                f"{path}: {count:,} record{'s' if count > 1 else ''} set aside: {shown}. The rest were used; "
+                "pass `strict` to fail instead.",
                 mentions=("strict",),
             ),
             stacklevel=2,

@@ -31,19 +31,10 @@ from cartwise.forecast import (
 )
 from cartwise.forecast._base import fill_gaps
 from cartwise.forecast._models import MAX_ETS_SEASON
-from cartwise.ingest import read_file
 from cartwise.pipelines.bad_rows import LINE_COLUMN, read_checked
 
 PEER_AUTOETS = "statsforecast_autoets"
 """Name of the reference row computed with statsforecast's own AutoETS."""
-
-
-def load_table(path: str | Path, what: str) -> pd.DataFrame:
-    """Read a CSV/TSV/Parquet/JSONL file (gzip allowed) into a data frame."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"The {what} file {str(path)!r} does not exist; check the path.")
-    return read_file(path).to_pandas()
 
 
 def parse_freq(freq: str | int) -> str | int:
@@ -353,16 +344,34 @@ def run_reorder(
     stock_col: str = "stock",
     service_level: float = 0.95,
     review_period: int = 1,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Reorder plan from a forecast file (as `run_forecast` writes) and a stock file; writes `out`.
 
-    Returns counts of items planned, items to order now, and the ten riskiest items.
+    Returns counts of items planned, items to order now, the ten riskiest items, and the
+    records set aside (`set_aside`, see `cartwise.pipelines.bad_rows`: the forecast file's,
+    with the stock file's under `stock`); with `strict` those are an error instead. A series
+    that loses a forecast row is left out whole (`set_aside.series_left_out`): its steps
+    would no longer line up with the lead time.
     """
-    fc = load_table(forecast, "forecast")
+    for path, what in ((forecast, "forecast"), (stock, "stock")):
+        if not Path(path).is_file():
+            raise InputError(f"The {what} file {str(path)!r} does not exist; check the path.")
+    roles = {"id": "id", "forecast": "forecast", "lo_80": "lo_80", "hi_80": "hi_80"}
+    fc, report = read_checked(forecast, True, roles, strict=strict)
+    report["series_left_out"] = _short_series(fc) if report["set_aside"] and "id" in fc.columns else []
+    if report["series_left_out"]:
+        fc = fc[~fc["id"].astype(str).isin(report["series_left_out"])]
+        warnings.warn(
+            f"{forecast}: {len(report['series_left_out'])} series left out, a forecast row of theirs "
+            f"set aside: {', '.join(report['series_left_out'][:10])}.",
+            DataWarning,
+            stacklevel=2,
+        )
     for col in ("forecast", "lo_80", "hi_80"):
         if col in fc.columns:
             fc[col] = parse_numbers(fc[col], col)
-    levels = load_table(stock, "stock")
+    levels, report["stock"] = read_checked(stock, True, {"id": id_col, "stock": stock_col}, strict=strict)
     for parameter, col in (("id_col", id_col), ("stock_col", stock_col)):
         if col not in levels.columns:
             raise InputError(
@@ -387,4 +396,12 @@ def run_reorder(
         "items": len(plan),
         "to_order": int((plan["order_quantity"] > 0).sum()),
         "riskiest": plan.head(10).to_dict(orient="records"),
+        "set_aside": report,
     }
+
+
+def _short_series(fc: pd.DataFrame) -> list[str]:
+    """Series with fewer usable forecast rows than the longest: a forecast file gives every
+    series the same horizon, so these lost a row."""
+    counts = fc["id"].astype(str).value_counts(sort=False)
+    return sorted(counts.index[counts < counts.max()]) if len(counts) else []

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cartwise.core.errors import Interrupted
+from cartwise.core.errors import CartwiseError, Interrupted
 from cartwise.core.settings import Settings
 from cartwise.ingest import (
     LoadOptions,
@@ -69,6 +69,7 @@ def ingest_files(
     *,
     save_mapping: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Load `files` as `kind` into the store at `settings.db`; events also refresh the analytics
     rollup and timeline.
@@ -76,13 +77,22 @@ def ingest_files(
     Returns the one file's summary plus `files: [summary]`, or for several files the summed
     counts (`read`, `loaded`, `duplicates`, `rejected`, `updated`), `quarantine_file` (one
     path, a list, or None) and `files`. `save_mapping` writes the mapping the first file used.
+    With `strict` the first file with a rejected record is an InputError naming its lines; the
+    files before it stay loaded.
     """
     update = progress or (lambda _message: None)
     summaries = []
     with opened(settings) as store:
         for path in files:
             update(str(path))
-            summaries.append(ingest_file(store, kind, path, options).to_dict())
+            try:
+                summaries.append(ingest_file(store, kind, path, options, strict=strict).to_dict())
+            except CartwiseError:
+                if kind == "events" and summaries:  # the files before it stay: so do their analytics
+                    from cartwise.analytics import refresh_rollup
+
+                    refresh_rollup(store)
+                raise
         if kind == "events":
             from cartwise.analytics import refresh_rollup
 

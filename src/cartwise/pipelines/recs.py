@@ -19,7 +19,6 @@ import pandas as pd
 from cartwise.core.errors import ConfigError, InputError, NotFoundError
 from cartwise.evaluation.ranking import ranking_report
 from cartwise.evaluation.splits import Split, last_basket, leave_last_n, temporal_split
-from cartwise.ingest import read_file
 from cartwise.recommend import (
     ALS,
     RECOMMENDERS,
@@ -98,33 +97,42 @@ def load_interactions(
     return out, report
 
 
-def load_items(path: str | Path, item_col: str | None = None) -> pd.DataFrame:
-    """Read an item catalogue; its id column is `item_id`, `item_col`, or a known synonym (sku, product_id, ...)."""
-    table = _read(path, "items")
+def load_items(
+    path: str | Path, item_col: str | None = None, strict: bool = False
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read an item catalogue; its id column is `item_id`, `item_col`, or a known synonym (sku, product_id, ...).
+
+    Records that cannot be used (a wrong number of fields, no item id, a price that is not a
+    number) are set aside and reported by the line an editor shows, like the interactions'
+    (`cartwise.pipelines.bad_rows`); with `strict` they are an error. Returns the catalogue
+    and that report."""
+    from cartwise.ingest import read_input
+    from cartwise.pipelines.bad_rows import read_checked
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"The items file {str(path)!r} does not exist; check the path.")
+    found = read_input(path, header=True).table.column_names  # which column holds the id
     candidates = ["item_id", *([item_col] if item_col else []), *ITEMS.synonyms["item_id"]]
-    id_col = next((c for c in candidates if c in table.columns), None)
+    id_col = next((c for c in candidates if c in found), None)
     if id_col is None:
         raise InputError(
-            f"The items file {path} has no item id column (columns: {', '.join(map(str, table.columns))}); "
+            f"The items file {path} has no item id column (columns: "
+            f"{', '.join(c for c in map(str, found) if not c.startswith('_'))}); "
             "name it item_id (or the same as the interactions' item column).",
             parameter="items",
         )
     renames = {id_col: "item_id"}
     for canonical in ("title", "description", "category", "brand", "price"):
-        if canonical not in table.columns:
-            synonym = next((s for s in ITEMS.synonyms.get(canonical, ()) if s in table.columns), None)
+        if canonical not in found:
+            synonym = next((s for s in ITEMS.synonyms.get(canonical, ()) if s in found), None)
             if synonym:
                 renames[synonym] = canonical
+    price_col = next((k for k, v in renames.items() if v == "price"), "price")
+    table, report = read_checked(path, True, {"item": id_col, "price": price_col}, strict=strict)
     items = table.rename(columns=renames)
     items["item_id"] = items["item_id"].astype(str)
-    return items
-
-
-def _read(path: str | Path, what: str) -> pd.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"The {what} file {str(path)!r} does not exist; check the path.")
-    return read_file(path).to_pandas()
+    return items, report
 
 
 def read_user_list(path: str | Path) -> list[str]:
@@ -191,12 +199,15 @@ def fit_from_file(
     strict: bool = False,
 ) -> dict[str, Any]:
     """Train a recommender from files and save it to the directory `out`. Unusable interaction
-    records are set aside and reported (`set_aside`), or with `strict` an error."""
+    records are set aside and reported (`set_aside`; the items file's under `set_aside.items`),
+    or with `strict` an error."""
     data, set_aside = load_interactions(
         interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
         strict=strict,
     )  # fmt: skip
-    catalogue = load_items(items, item_col) if items is not None else None
+    catalogue = None
+    if items is not None:
+        catalogue, set_aside["items"] = load_items(items, item_col, strict=strict)
     recommender, notes = choose_model(model, data, catalogue)
     if recommender.needs_items and catalogue is None:
         raise ConfigError(
@@ -314,7 +325,9 @@ def evaluate_from_file(
         interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
         strict=strict,
     )  # fmt: skip
-    catalogue = load_items(items, item_col) if items is not None else None
+    catalogue = None
+    if items is not None:
+        catalogue, set_aside["items"] = load_items(items, item_col, strict=strict)
     train, test = split_frame(data, split)
     if len(test) == 0:
         raise InputError(
