@@ -175,7 +175,7 @@ def test_a_library_warning_names_the_flag_through_the_cli(
         main(["recs", "fit", *args, "--out", str(tmp_path / "m"), "--model", "popularity"])
     assert done.value.code == 0
     err = capsys.readouterr().err
-    assert "Warning: " in err and "records set aside" in err and "pass --strict to fail instead." in err
+    assert "Warning: " in err and "1 record set aside" in err and "pass --strict to fail instead." in err
     with pytest.warns(DataWarning) as said:  # the library (and the API) names the parameter
         load_interactions(path, user_col="u", item_col="i")
     assert "pass `strict` to fail instead" in str(said[0].message)
