@@ -224,7 +224,11 @@ def register_past_campaign(store: Store, holdout_share: float, key: str = DEMO_E
 def _user_metrics_sql(days: float | None, pre_days: float, until: datetime | None = None) -> str:
     # Users without a purchase in the pre-period or the window add 0 to every sum, so only
     # buyers are aggregated per user; `n` counts everyone exposed.
-    window = "TRUE" if days is None else f"e.ts < x.t0 + to_microseconds(CAST({days * 86400e6} AS BIGINT))"
+    # Both bounds compare `e.ts` with the exposure directly (days > 0, so the pre-period lies
+    # inside `ts < t0 + days`): DuckDB turns such join conditions into range filters on the
+    # events scan (min and max over the exposed users), which skip row groups of a store filled
+    # in time order and drop rows before the join.
+    window = "" if days is None else f"AND e.ts < x.t0 + to_microseconds(CAST({days * 86400e6} AS BIGINT))"
     pre = f"x.t0 - to_microseconds(CAST({pre_days * 86400e6} AS BIGINT))"
     return f"""
         WITH x AS (
@@ -236,7 +240,7 @@ def _user_metrics_sql(days: float | None, pre_days: float, until: datetime | Non
                    min(e.ts) AS ts, sum(coalesce(e.revenue, 0)) AS revenue,
                    sum(coalesce(e.quantity, 1)) AS units
             FROM events e JOIN x ON e.user_id = x.user_id
-            WHERE e.type = 'purchase' AND e.ts >= {pre} AND (e.ts < x.t0 OR {window})
+            WHERE e.type = 'purchase' AND e.ts >= {pre} {window}
               {"AND e.ts < $until" if until else ""}
             GROUP BY x.user_id, x.variant, x.t0, order_key),
         u AS (
