@@ -236,21 +236,22 @@ def _user_metrics_sql(days: float | None, pre_days: float, until: datetime | Non
             FROM exposures WHERE experiment = $key {"AND ts < $until" if until else ""} GROUP BY user_id),
         n AS (SELECT variant, count(*) AS users FROM x GROUP BY variant),
         o AS (
-            SELECT x.user_id, x.variant, x.t0, coalesce(e.order_id, e.event_id) AS order_key,
-                   min(e.ts) AS ts, sum(coalesce(e.revenue, 0)) AS revenue,
-                   sum(coalesce(e.quantity, 1)) AS units
+            -- One row per order; grouped by (user, order) alone, the exposure's variant carried
+            -- along. An order is in the pre-period when its first kept line is, i.e. when any is.
+            SELECT e.user_id, bool_or(e.ts < x.t0) AS pre, any_value(x.variant) AS variant,
+                   sum(coalesce(e.revenue, 0)) AS revenue, sum(coalesce(e.quantity, 1)) AS units
             FROM events e JOIN x ON e.user_id = x.user_id
             WHERE e.type = 'purchase' AND e.ts >= {pre} {window}
               {"AND e.ts < $until" if until else ""}
-            GROUP BY x.user_id, x.variant, x.t0, order_key),
+            GROUP BY e.user_id, coalesce(e.order_id, e.event_id)),
         u AS (
             SELECT any_value(variant) AS variant,
-                   count(*) FILTER (WHERE ts >= t0) AS orders,
-                   coalesce(sum(revenue) FILTER (WHERE ts >= t0), 0) AS revenue,
-                   coalesce(sum(units) FILTER (WHERE ts >= t0), 0) AS units,
-                   count(*) FILTER (WHERE ts < t0) AS pre_orders,
-                   coalesce(sum(revenue) FILTER (WHERE ts < t0), 0) AS pre_revenue,
-                   coalesce(sum(units) FILTER (WHERE ts < t0), 0) AS pre_units
+                   count(*) FILTER (NOT pre) AS orders,
+                   coalesce(sum(revenue) FILTER (NOT pre), 0) AS revenue,
+                   coalesce(sum(units) FILTER (NOT pre), 0) AS units,
+                   count(*) FILTER (pre) AS pre_orders,
+                   coalesce(sum(revenue) FILTER (pre), 0) AS pre_revenue,
+                   coalesce(sum(units) FILTER (pre), 0) AS pre_units
             FROM o GROUP BY user_id),
         m AS (
             SELECT variant, orders, revenue, units,
