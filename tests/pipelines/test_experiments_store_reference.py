@@ -11,13 +11,17 @@ unexposed users ignored.
 from __future__ import annotations
 
 import random
+import warnings
 from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
+from cartwise.core.errors import ConfigError, DataWarning
+from cartwise.experiments import analyze_summary
 from cartwise.pipelines import experiments as px
 from cartwise.store import Store, open_store
 
@@ -28,11 +32,11 @@ Exposure = tuple[str, str, str, datetime, str]
 Event = tuple[str, datetime, str, str, str | None, float | None, int | None]
 
 
-def _random_shop(seed: int) -> tuple[list[Exposure], list[Event]]:
+def _random_shop(seed: int, n_users: int = 120) -> tuple[list[Exposure], list[Event]]:
     rng = random.Random(seed)
-    users = [f"user-{i:04d}" for i in range(120)]
+    users = [f"user-{i:04d}" for i in range(n_users)]
     exposures: list[Exposure] = []
-    for user in users[:90]:  # the last 30 are never exposed
+    for user in users[: n_users * 3 // 4]:  # the last quarter is never exposed
         # Whole seconds drawn without replacement: no two exposures of a user at the same time.
         times = rng.sample(range(0, 20 * 86400), k=rng.choice((1, 1, 1, 2, 3)))
         variant = rng.choice(VARIANTS)
@@ -43,7 +47,7 @@ def _random_shop(seed: int) -> tuple[list[Exposure], list[Event]]:
             exposures.append(("other", user, "x", START + timedelta(seconds=rng.randrange(86400)), "api"))
     events: list[Event] = []
     n = 0
-    for _ in range(400):
+    for _ in range(n_users * 10 // 3):
         user = rng.choice(users)
         order_id = None if rng.random() < 0.25 else f"order-{rng.randrange(10**6)}"
         ts = START + timedelta(seconds=rng.randrange(-40 * 86400, 50 * 86400))
@@ -175,3 +179,48 @@ def test_sums_in_sql_equal_the_reference(
     assert all(r["users"] > 0 for r in revenue.values())
     assert sum(r["sum"] for r in revenue.values()) > 0
     assert sum(r["pre_sum"] for r in revenue.values()) > 0 or pre_days == 0
+
+
+@pytest.mark.parametrize(("seed", "days", "pre_days"), [(5, None, 28), (6, 7.5, 3), (7, 2, 0)])
+def test_sums_at_several_cutoffs_in_one_query_equal_one_query_per_cutoff(
+    tmp_path: Path, seed: int, days: float | None, pre_days: float
+) -> None:
+    exposures, events = _random_shop(seed)
+    cutoffs = [
+        START - timedelta(days=1),
+        *(START + timedelta(days=d, hours=seed) for d in (1, 4, 9.5, 17, 30)),
+    ]
+    with open_store(tmp_path / "x.duckdb") as store:
+        _write(store, exposures, events)
+        together = px.experiment_summaries(store, "exp", cutoffs, days=days, pre_days=pre_days)
+        assert len(together) == len(cutoffs)
+        # Before every exposure: every variant with zero users (one query alone refuses it).
+        assert (together[0]["users"] == 0).all() and (together[0]["sum"] == 0).all()
+        for cutoff, got in zip(cutoffs[1:], together[1:], strict=True):
+            alone = px.experiment_summary(store, "exp", days=days, pre_days=pre_days, until=cutoff)
+            want = _reference(exposures, events, days=days, pre_days=pre_days, until=cutoff)
+            pd.testing.assert_frame_equal(got, alone, check_exact=False, rtol=1e-12)
+            assert got.loc[got["metric"] == "revenue", "sum"].sum() == pytest.approx(
+                sum(want[(v, "revenue")]["sum"] for v in VARIANTS)
+            )
+        with pytest.raises(ConfigError, match="ascending"):
+            px.experiment_summaries(store, "exp", cutoffs[::-1])
+
+
+def test_cumulative_lift_equals_the_analysis_of_one_query_per_cutoff(tmp_path: Path) -> None:
+    exposures, events = _random_shop(8, n_users=600)
+    with open_store(tmp_path / "x.duckdb") as store:
+        _write(store, exposures, events)
+        points = px.cumulative_lift(store, "exp", metric="revenue", points=5)
+        assert len(points) == 5 * 2  # every cut has all three variants: two comparisons each
+        for p in points:
+            alone = px.experiment_summary(store, "exp", until=p["ts"])
+            alone = alone[alone["metric"] == "revenue"].reset_index(drop=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DataWarning)
+                analysis = analyze_summary(alone, sequential=True, weights=[1 / 3] * 3)
+            want = next(r for r in analysis.results if r.variant == p["variant"])
+            assert p["users"] == want.users + want.control_users
+            assert want.lift is not None
+            assert p["lift"] == pytest.approx(want.lift, rel=1e-9)
+            assert p["lift_ci"] == (pytest.approx(list(want.lift_ci), rel=1e-9) if want.lift_ci else None)
