@@ -5,7 +5,8 @@ events (about `--orders-per-user` orders each, a third of them in the 28-day pre
 three lines each, appended in time order as a shop's store fills), then times
 `analyze_experiment` (5 metrics: conversion, revenue, orders, units, revenue per order) plain,
 with CUPED and with a `--days` analysis window, best of `--repeat` runs (wall seconds, and the process's CPU
-seconds over all threads, which shift less when other jobs share the machine). `--long-ids` gives
+seconds over all threads, which shift less when other jobs share the machine), and the
+cumulative lift of conversion at 8 cut times (the Experiments page's timeline). `--long-ids` gives
 users and orders ids of 21 characters (`customer-000000000042`) instead of 7 or fewer, which
 DuckDB hashes as strings rather than packed integers. `--profile` prints the query's costliest
 operators (DuckDB's profiler; CPU seconds summed over threads).
@@ -131,6 +132,17 @@ def main() -> None:
                     cpu.append(time.process_time() - c)
                 assert len(result.results) == len(px.METRICS)
                 print(f"{label:<28} {min(times):>8.2f} {min(cpu):>7.2f} {len(times):>5}")
+            times, cpu = [], []
+            for _ in range(args.repeat):
+                t, c = time.perf_counter(), time.process_time()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    points = px.cumulative_lift(store, "bench")
+                times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
+            assert len(points) == 8
+            label = "cumulative lift, 8 cuts"
+            print(f"{label:<28} {min(times):>8.2f} {min(cpu):>7.2f} {len(times):>5}")
             print(f"load average after {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
             if args.profile:
                 for days in (None, args.days):
