@@ -515,7 +515,8 @@ def cumulative_lift(
 ) -> list[dict[str, Any]]:
     """The relative lift of `metric` for each variant as the data stood at `points` times from
     the first exposure to the last purchase, with its always-valid (sequential) interval: the
-    band a daily look may be judged by. Times with too few users have a null interval."""
+    band a daily look may be judged by. Times with too few users have a null interval. The sums
+    at all the times come from one query (`experiment_summaries`)."""
     if metric not in METRICS:
         raise ConfigError(f"`metric` is {metric!r}; use one of {', '.join(METRICS)}.")
     exp = get_experiment(store, key)
