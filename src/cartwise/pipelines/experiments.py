@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 import pandas as pd
@@ -224,7 +225,11 @@ def register_past_campaign(store: Store, holdout_share: float, key: str = DEMO_E
 def _user_metrics_sql(days: float | None, pre_days: float, until: datetime | None = None) -> str:
     # Users without a purchase in the pre-period or the window add 0 to every sum, so only
     # buyers are aggregated per user; `n` counts everyone exposed.
-    window = "TRUE" if days is None else f"e.ts < x.t0 + to_microseconds(CAST({days * 86400e6} AS BIGINT))"
+    # Both bounds compare `e.ts` with the exposure directly (days > 0, so the pre-period lies
+    # inside `ts < t0 + days`): DuckDB turns such join conditions into range filters on the
+    # events scan (min and max over the exposed users), which skip row groups of a store filled
+    # in time order and drop rows before the join.
+    window = "" if days is None else f"AND e.ts < x.t0 + to_microseconds(CAST({days * 86400e6} AS BIGINT))"
     pre = f"x.t0 - to_microseconds(CAST({pre_days * 86400e6} AS BIGINT))"
     return f"""
         WITH x AS (
@@ -232,21 +237,22 @@ def _user_metrics_sql(days: float | None, pre_days: float, until: datetime | Non
             FROM exposures WHERE experiment = $key {"AND ts < $until" if until else ""} GROUP BY user_id),
         n AS (SELECT variant, count(*) AS users FROM x GROUP BY variant),
         o AS (
-            SELECT x.user_id, x.variant, x.t0, coalesce(e.order_id, e.event_id) AS order_key,
-                   min(e.ts) AS ts, sum(coalesce(e.revenue, 0)) AS revenue,
-                   sum(coalesce(e.quantity, 1)) AS units
+            -- One row per order; grouped by (user, order) alone, the exposure's variant carried
+            -- along. An order is in the pre-period when its first kept line is, i.e. when any is.
+            SELECT e.user_id, bool_or(e.ts < x.t0) AS pre, any_value(x.variant) AS variant,
+                   sum(coalesce(e.revenue, 0)) AS revenue, sum(coalesce(e.quantity, 1)) AS units
             FROM events e JOIN x ON e.user_id = x.user_id
-            WHERE e.type = 'purchase' AND e.ts >= {pre} AND (e.ts < x.t0 OR {window})
+            WHERE e.type = 'purchase' AND e.ts >= {pre} {window}
               {"AND e.ts < $until" if until else ""}
-            GROUP BY x.user_id, x.variant, x.t0, order_key),
+            GROUP BY e.user_id, coalesce(e.order_id, e.event_id)),
         u AS (
             SELECT any_value(variant) AS variant,
-                   count(*) FILTER (WHERE ts >= t0) AS orders,
-                   coalesce(sum(revenue) FILTER (WHERE ts >= t0), 0) AS revenue,
-                   coalesce(sum(units) FILTER (WHERE ts >= t0), 0) AS units,
-                   count(*) FILTER (WHERE ts < t0) AS pre_orders,
-                   coalesce(sum(revenue) FILTER (WHERE ts < t0), 0) AS pre_revenue,
-                   coalesce(sum(units) FILTER (WHERE ts < t0), 0) AS pre_units
+                   count(*) FILTER (NOT pre) AS orders,
+                   coalesce(sum(revenue) FILTER (NOT pre), 0) AS revenue,
+                   coalesce(sum(units) FILTER (NOT pre), 0) AS units,
+                   count(*) FILTER (pre) AS pre_orders,
+                   coalesce(sum(revenue) FILTER (pre), 0) AS pre_revenue,
+                   coalesce(sum(units) FILTER (pre), 0) AS pre_units
             FROM o GROUP BY user_id),
         m AS (
             SELECT variant, orders, revenue, units,
@@ -266,6 +272,51 @@ def _mean_sums(metric: str) -> str:
         f"sum(pre_{metric}) AS {metric}_pre, sum(pre_{metric} * pre_{metric}) AS {metric}_pre_sq, "
         f"sum({metric} * pre_{metric}) AS {metric}_prod"
     )
+
+
+def _cutoffs_sql(days: float | None, pre_days: float) -> str:
+    # `_user_metrics_sql` as the data stood at each of the times in $cutoffs (ascending), in one
+    # query: the exposures and events are scanned and joined once, and each kept line is
+    # counted in every cut it falls before. A user's first exposure before a cut is their first
+    # exposure overall when that is before the cut, so the first exposures are found once too.
+    window = "" if days is None else f"AND e.ts < x.t0 + to_microseconds(CAST({days * 86400e6} AS BIGINT))"
+    pre = f"x.t0 - to_microseconds(CAST({pre_days * 86400e6} AS BIGINT))"
+    return f"""
+        WITH c AS (SELECT unnest($cutoffs) AS cut, unnest(range(len($cutoffs))) AS k),
+        x AS (
+            SELECT user_id, arg_min(variant, ts) AS variant, min(ts) AS t0
+            FROM exposures WHERE experiment = $key AND ts < $last GROUP BY user_id),
+        n AS (SELECT c.k, x.variant, count(*) AS users FROM x JOIN c ON x.t0 < c.cut GROUP BY c.k, x.variant),
+        l AS MATERIALIZED (
+            SELECT e.user_id, coalesce(e.order_id, e.event_id) AS order_key, e.ts, x.t0, x.variant,
+                   coalesce(e.revenue, 0) AS revenue, coalesce(e.quantity, 1) AS units
+            FROM events e JOIN x ON e.user_id = x.user_id
+            WHERE e.type = 'purchase' AND e.ts >= {pre} {window} AND e.ts < $last),
+        o AS (
+            SELECT c.k, l.user_id, bool_or(l.ts < l.t0) AS pre, any_value(l.variant) AS variant,
+                   sum(l.revenue) AS revenue, sum(l.units) AS units
+            FROM l JOIN c ON l.ts < c.cut AND l.t0 < c.cut
+            GROUP BY c.k, l.user_id, l.order_key),
+        u AS (
+            SELECT k, any_value(variant) AS variant,
+                   count(*) FILTER (NOT pre) AS orders,
+                   coalesce(sum(revenue) FILTER (NOT pre), 0) AS revenue,
+                   coalesce(sum(units) FILTER (NOT pre), 0) AS units,
+                   count(*) FILTER (pre) AS pre_orders,
+                   coalesce(sum(revenue) FILTER (pre), 0) AS pre_revenue,
+                   coalesce(sum(units) FILTER (pre), 0) AS pre_units
+            FROM o GROUP BY k, user_id),
+        m AS (
+            SELECT k, variant, orders, revenue, units,
+                   CAST(orders > 0 AS DOUBLE) AS conversion, CAST(pre_orders > 0 AS DOUBLE) AS pre_conversion,
+                   pre_orders, pre_revenue, pre_units
+            FROM u),
+        s AS (
+            SELECT k, variant, {", ".join(_mean_sums(m) for m in MEAN_METRICS)},
+                   sum(revenue * orders) AS rpo_product
+            FROM m GROUP BY k, variant)
+        SELECT n.k, n.variant, n.users, s.* EXCLUDE (k, variant)
+        FROM n LEFT JOIN s ON s.k = n.k AND s.variant = n.variant"""
 
 
 def experiment_summary(
@@ -302,6 +353,11 @@ def experiment_summary(
             f"Exposures of {key!r} name variants {', '.join(unknown)} that the definition does not have "
             f"({', '.join(exp.variant_names)}); the exposures table was written by something else."
         )
+    return _frame(exp, found)
+
+
+def _frame(exp: Experiment, found: dict[str, Any]) -> pd.DataFrame:
+    # `found`: the query's row per variant (variant first, then `_columns()`).
     records = []
     for variant in exp.variant_names:
         row = found.get(variant)
@@ -334,6 +390,41 @@ def experiment_summary(
             }
         )
     return pd.DataFrame.from_records(records)
+
+
+def experiment_summaries(
+    store: Store,
+    key: str,
+    cutoffs: Sequence[datetime],
+    *,
+    days: float | None = None,
+    pre_days: float = DEFAULT_PRE_DAYS,
+) -> list[pd.DataFrame]:
+    """`experiment_summary(store, key, days=..., until=c)` for each of the ascending `cutoffs`,
+    computed in one query. A cut before every exposure gives zero users in every variant."""
+    exp = get_experiment(store, key)
+    if days is not None and not days > 0:
+        raise ConfigError(f"`days` is {days:g}; give a positive analysis window in days, or none.")
+    if not pre_days >= 0:
+        raise ConfigError(f"`pre_days` is {pre_days:g}; give 0 or more days of pre-period.")
+    cuts = list(cutoffs)
+    if not cuts:
+        return []
+    if any(b <= a for a, b in pairwise(cuts)):
+        raise ConfigError("`cutoffs` must be strictly ascending times.")
+    rows = store.con.execute(
+        _cutoffs_sql(days, pre_days), {"key": key, "cutoffs": cuts, "last": cuts[-1]}
+    ).fetchall()
+    unknown = sorted({row[1] for row in rows} - set(exp.variant_names))
+    if unknown:
+        raise InputError(
+            f"Exposures of {key!r} name variants {', '.join(unknown)} that the definition does not have "
+            f"({', '.join(exp.variant_names)}); the exposures table was written by something else."
+        )
+    by_cut: list[dict[str, Any]] = [{} for _ in cuts]
+    for row in rows:
+        by_cut[row[0]][row[1]] = row[1:]
+    return [_frame(exp, found) for found in by_cut]
 
 
 def _columns() -> list[str]:
@@ -424,7 +515,8 @@ def cumulative_lift(
 ) -> list[dict[str, Any]]:
     """The relative lift of `metric` for each variant as the data stood at `points` times from
     the first exposure to the last purchase, with its always-valid (sequential) interval: the
-    band a daily look may be judged by. Times with too few users have a null interval."""
+    band a daily look may be judged by. Times with too few users have a null interval. The sums
+    at all the times come from one query (`experiment_summaries`)."""
     if metric not in METRICS:
         raise ConfigError(f"`metric` is {metric!r}; use one of {', '.join(METRICS)}.")
     exp = get_experiment(store, key)
@@ -438,11 +530,10 @@ def cumulative_lift(
     ).fetchall()[0][0]
     end = max(t for t in (last, last_exposure) if t is not None) + pd.Timedelta(seconds=1)
     step = (end - first) / max(points, 1)
+    cutoffs = [first + step * i for i in range(1, points + 1)]
     out: list[dict[str, Any]] = []
-    for i in range(1, points + 1):
-        cutoff = first + step * i
-        frame = experiment_summary(store, key, days=days, until=cutoff)
-        frame = frame[frame["metric"] == metric].reset_index(drop=True)
+    for cutoff, whole in zip(cutoffs, experiment_summaries(store, key, cutoffs, days=days), strict=True):
+        frame = whole[whole["metric"] == metric].reset_index(drop=True)
         if (frame["users"] == 0).any() or (frame["sum"] == 0).all():  # nobody yet, or no event yet
             continue
         with warnings.catch_warnings():
