@@ -56,3 +56,11 @@ def test_a_migration_numbered_below_the_stores_newest_is_still_applied_once(tmp_
         assert store.migrate() == [14]
         assert store.count("journey_runs") == 0
         assert store.migrate() == []
+
+
+def test_long_queries_draw_no_progress_bar_into_a_commands_output(tmp_path: Path) -> None:
+    db = tmp_path / "shop.duckdb"
+    with open_store(db, settings=get_settings(db=db)) as store:
+        assert store.con.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
+        with store.reader() as view:
+            assert view.con.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]

@@ -41,6 +41,13 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No progress bar: DuckDB draws one on the terminal for queries over 2 s, into the middle
+    of a command's output (and its --json). A session setting, so each cursor needs it too."""
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 class Store:
     """An open Cartwise store. Use `open_store()` or `Store(path)`; close with `close()` or `with`."""
 
@@ -70,6 +77,7 @@ class Store:
             config["threads"] = self.settings.threads
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+            _quiet(self.con)
         except duckdb.Error as exc:  # not a store (a CSV file, say) raises other kinds than IOException
             if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
                 raise StoreError(
@@ -212,7 +220,7 @@ class Store:
         view.path = self.path
         view.read_only = True
         view._ibis = None
-        view.con = self.con.cursor()
+        view.con = _quiet(self.con.cursor())
         try:
             view.con.execute("SET TimeZone = 'UTC'")
             view.con.execute("BEGIN TRANSACTION")
