@@ -113,6 +113,45 @@ def test_the_contract_sends_once_after_the_wait_with_the_cart(tmp_path: Path, sm
     assert steps["0"] == {"entered": 1, "waited": 1} and steps["1"] == {"entered": 1, "sent": 1, "done": 1}
 
 
+class SlowClock(Clock):
+    """A clock that moves `step` seconds at each reading, as if every step of the engine took time."""
+
+    step = 0.0
+
+    def __call__(self) -> datetime:
+        now = self.now
+        self.now += timedelta(seconds=self.step)
+        return now
+
+
+def test_run_due_returns_after_the_runs_due_when_it_was_called(tmp_path: Path, smtp: SmtpServer) -> None:
+    # The service's thread takes new events between calls: runs that fall due while it walks
+    # (a steady stream at 200 events/s) must wait for the next call, not keep it from its events.
+    settings = settings_for_smtp(tmp_path / "shop.duckdb", smtp.port)
+    clock = SlowClock()
+    with open_store(settings.db, settings=settings) as store:
+        make_shop(store, 3)
+        add_items(store)
+        apply_journey(store, settings, CONTRACT)
+        engine = JourneyEngine(store, settings, clock=clock)
+        try:
+            start = clock.now
+            for i in range(3):  # entered half a second apart: due at +2, +2.5 and +3 s
+                cart = events((f"e{i}", f"u{i:05d}", "add_to_cart", "sku-1", 49.5), at=clock.now)
+                store.append("events", cart)
+                assert engine.handle_events(cart) == 1
+                clock.tick(0.5)
+            clock.now, clock.step = start + timedelta(seconds=2), 1.0
+            engine.run_due()
+            assert [m["To"] for m in smtp.sink.messages] == ["u00000@example.test"]
+            clock.step = 0.0
+            clock.now = start + timedelta(seconds=10)
+            engine.run_due()
+        finally:
+            engine.close()
+    assert sorted(m["To"] for m in smtp.sink.messages) == [f"u{i:05d}@example.test" for i in range(3)]
+
+
 def test_a_replayed_log_never_enters_a_customer_again(tmp_path: Path, smtp: SmtpServer) -> None:
     settings = settings_for_smtp(tmp_path / "shop.duckdb", smtp.port)
     clock = Clock()

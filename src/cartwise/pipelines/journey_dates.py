@@ -6,8 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cartwise.campaigns import time_zone_of
-from cartwise.campaigns._guards import COUNTRY_TIME_ZONES
 from cartwise.store import Store
 
 REPLENISH_DAYS = 7
@@ -16,18 +14,6 @@ REPLENISH_DAYS = 7
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else (None if value is None else str(value))
-
-
-def customer_zone(store: Store, shop_zone: str, user_id: str) -> ZoneInfo:
-    """The customer's time zone: the `time_zone` attribute, else the country's, else the shop's."""
-    row = store.con.execute(
-        "SELECT json_extract_string(attributes, '$.time_zone'), country FROM users WHERE user_id = ?",
-        [user_id],
-    ).fetchall()
-    zone_name, country = row[0] if row else (None, None)
-    if not zone_name and (country or "").strip().upper() not in COUNTRY_TIME_ZONES:
-        return time_zone_of(shop_zone, None)  # the shop's zone
-    return time_zone_of(zone_name, country)
 
 
 def replenishment_entries(store: Store, now: datetime) -> list[tuple[str, str, dict[str, Any]]]:
@@ -77,4 +63,4 @@ def next_local_time(now: datetime, zone: ZoneInfo, clock: str) -> datetime:
     return candidate.astimezone(UTC).replace(tzinfo=None)
 
 
-__all__ = ["REPLENISH_DAYS", "customer_zone", "next_local_time", "replenishment_entries"]
+__all__ = ["REPLENISH_DAYS", "next_local_time", "replenishment_entries"]

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
@@ -34,12 +35,12 @@ from cartwise.campaigns import (
     Wait,
     WaitFor,
     choose_variant,
+    time_zone_of,
 )
+from cartwise.campaigns._guards import COUNTRY_TIME_ZONES
 from cartwise.core.errors import CartwiseError
 from cartwise.core.settings import Settings
-from cartwise.pipelines.journey_context import template_contexts
-from cartwise.pipelines.journey_dates import customer_zone, next_local_time, replenishment_entries
-from cartwise.pipelines.journey_delivery import Batch, DeliveryLine
+from cartwise.pipelines.journey_dates import next_local_time, replenishment_entries
 from cartwise.pipelines.journeys import journey_source, load_journey
 from cartwise.pipelines.sender import ContextFor, Sender, now_utc
 from cartwise.profiles import compile_rule
@@ -102,16 +103,8 @@ class JourneyEngine:
         *,
         access: Callable[[], AbstractContextManager[Store]] | None = None,
         clock: Callable[[], datetime] = now_utc,
-        background: bool = False,
-        on_delivered: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
-        self.background = background
-        self.on_delivered = on_delivered
-        self._line: DeliveryLine | None = (
-            None  # the delivery thread (background mode), made at the first send
-        )
-        self._in_flight: set[tuple[Any, ...]] = set()  # runs whose send is with the delivery thread
         self.settings = settings
         self.access = access or (lambda: nullcontext(store))
         self.clock = clock
@@ -130,10 +123,6 @@ class JourneyEngine:
         return self._sender
 
     def close(self) -> None:
-        if self._line is not None:
-            self.settle()
-            self._line.close()
-            self._line = None
         if self._sender is not None:
             self._sender.close()
             self._sender = None
@@ -194,8 +183,6 @@ class JourneyEngine:
             finally:
                 s.con.unregister("_users")
             for run in runs:
-                if _key(run) in self._in_flight:
-                    continue  # its message is being delivered; an exit is seen at its next step
                 journey = self._definition(s, run.journey, run.version)
                 done = by_user[run.user_id]
                 ends = [e for e in journey.exit_on if e in done]
@@ -335,35 +322,11 @@ class JourneyEngine:
     # -- timers --------------------------------------------------------------------------------
     def next_due(self) -> datetime | None:
         """When the earliest waiting run's timer fires (UTC, naive), or None."""
-        with self.access() as s, self._not_in_flight(s) as runs:
+        with self.access() as s:
             row = s.con.execute(
-                f"SELECT min(due_at) FROM {runs} WHERE state IN ('waiting', 'active')"
+                "SELECT min(due_at) FROM journey_runs WHERE state IN ('waiting', 'active')"
             ).fetchall()
         return row[0][0] if row and row[0][0] is not None else None
-
-    @contextmanager
-    def _not_in_flight(self, store: Store) -> Iterator[str]:
-        """A FROM clause of `journey_runs` without the runs whose send is being delivered (their
-        row still points at the send step until the delivery is collected)."""
-        if not self._in_flight:
-            yield "journey_runs"
-            return
-        keys = list(self._in_flight)
-        store.con.register(
-            "_in_flight",
-            pa.table(
-                {
-                    "journey": [k[0] for k in keys],
-                    "version": pa.array([k[1] for k in keys], pa.int32()),
-                    "user_id": [k[2] for k in keys],
-                    "run_key": [k[3] for k in keys],
-                }
-            ),
-        )
-        try:
-            yield "journey_runs ANTI JOIN _in_flight USING (journey, version, user_id, run_key)"
-        finally:
-            store.con.unregister("_in_flight")
 
     def run_due(self) -> int:
         """Move every run that is ready (just entered, woken) or whose timer is due by now, in
@@ -372,12 +335,11 @@ class JourneyEngine:
         moved = 0
         now = self.clock()
         while True:
-            self.collect()
-            with self.access() as s, self._not_in_flight(s) as table:
+            with self.access() as s:
                 due = [
                     _run(row)
                     for row in s.con.execute(
-                        f"""SELECT {_RUN_COLUMNS} FROM {table} WHERE state IN ('active', 'waiting')
+                        f"""SELECT {_RUN_COLUMNS} FROM journey_runs WHERE state IN ('active', 'waiting')
                         AND due_at <= ? ORDER BY due_at, journey, user_id, run_key LIMIT 500""",
                         [now],
                     ).fetchall()
@@ -423,7 +385,9 @@ class JourneyEngine:
                     except CartwiseError as exc:  # this run's failure (a rule that no longer fits), only
                         log.warning("journey %s run of %s stopped: %s", run.journey, run.user_id, exc)
                         self._finish(run, "exited", f"error: {exc}"[:500], self.clock())
-                pending = self._send_all(sends) if sends else []
+                if sends:
+                    self._send_all(sends)
+                pending = [run for run, _path, _step in sends if run.state == "active"]
         finally:
             with self.access() as s:
                 self._flush(s)
@@ -481,9 +445,7 @@ class JourneyEngine:
                 return
         raise CartwiseError(f"journey {run.journey!r} took {_MAX_STEPS} steps without waiting; add a wait.")
 
-    def _send_all(self, sends: list[tuple[Run, str, Send]]) -> list[Run]:
-        """Write the sends to the send log, then deliver them here or hand them to the delivery
-        thread (background mode); returns the runs to walk on now."""
+    def _send_all(self, sends: list[tuple[Run, str, Send]]) -> None:
         contexts = self._contexts([(run, step.template) for run, _path, step in sends])
         messages = [
             (
@@ -494,51 +456,12 @@ class JourneyEngine:
             )
             for i, (run, path, step) in enumerate(sends)
         ]
-        states, todo = self.sender.stage(messages)
-        batch = Batch(sends, messages, states, todo, {m[0].key: m[3] for m in messages})
-        if self.background and todo:
-            if self._line is None:
-                self._line = DeliveryLine(self.sender, self.on_delivered)
-            self._in_flight.update(_key(run) for run, _path, _step in sends)
-            self._line.put(batch)
-            return []
-        batch.states.update(self.sender.deliver_staged(todo, batch.contexts))
-        self._sent(batch)
-        return [run for run, _path, _step in sends if run.state == "active"]
-
-    def _sent(self, batch: Batch) -> None:
-        """Log each send's outcome and move its run past the send step (written by the next flush)."""
+        states = self.sender.send_many(messages)
         now = self.clock()
-        for (run, path, _step), message in zip(batch.sends, batch.messages, strict=True):
-            state = batch.states.get(message[0].key, "pending")
+        for (run, path, _step), message in zip(sends, messages, strict=True):
+            state = states.get(message[0].key, "pending")
             self._log(run, path, "held" if state == "pending" else state, now)  # pending: quiet hours
             self._move(run, self.definition(run.journey, run.version).next_path(path), now)
-
-    def collect(self, wait: bool = False) -> int:
-        """Take back the batches the delivery thread finished: log their outcomes, move their
-        runs on and write that (`wait`: first wait for every batch handed over). A run whose
-        delivery failed stays at its send step and is walked again (its message, pending in the
-        send log, is not sent twice); the failure is raised. Returns the batches collected."""
-        if self._line is None:
-            return 0
-        batches = self._line.finished(wait=wait)
-        failure: BaseException | None = None
-        for batch in batches:
-            self._in_flight.difference_update(_key(run) for run, _path, _step in batch.sends)
-            if batch.error is not None:
-                failure = failure or batch.error
-            else:
-                self._sent(batch)
-        if batches:
-            with self.access() as s:
-                self._flush(s)
-        if failure is not None:
-            raise failure
-        return len(batches)
-
-    def settle(self) -> None:
-        """Wait for every message handed to the delivery thread and collect the outcomes."""
-        self.collect(wait=True)
 
     def _exit_events(self, store: Store, runs: list[Run]) -> dict[tuple[str, int, str, str], str]:
         """`event:TYPE` for each run whose customer did one of its journey's `exit_on` events
@@ -590,17 +513,87 @@ class JourneyEngine:
             finally:
                 s.con.unregister("_cand")
 
+    def _zone(self, store: Store, user_id: str) -> ZoneInfo:
+        row = store.con.execute(
+            "SELECT json_extract_string(attributes, '$.time_zone'), country FROM users WHERE user_id = ?",
+            [user_id],
+        ).fetchall()
+        zone_name, country = row[0] if row else (None, None)
+        if not zone_name and (country or "").strip().upper() not in COUNTRY_TIME_ZONES:
+            return time_zone_of(self.settings.timezone, None)  # the shop's zone
+        return time_zone_of(zone_name, country)
+
     def _wait_until(self, run: Run, step: Wait, now: datetime) -> datetime:
         if step.seconds is not None:
             return now + timedelta(seconds=step.seconds)
         assert step.until is not None
         with self.access() as s:
-            zone = customer_zone(s, self.settings.timezone, run.user_id)
+            zone = self._zone(s, run.user_id)
         return next_local_time(now, zone, step.until)
 
     def _contexts(self, wanted: list[tuple[Run, str]]) -> list[dict[str, Any]]:
+        """Template context per (run, template): `items` (the cart for `abandoned_cart`, else the
+        trigger's items) with title, price and, when the catalogue has a `url` attribute, url;
+        and each customer's recommendations when a recommender is saved."""
+        per_run: list[dict[str, float | None]] = [
+            {i["item_id"]: i.get("price") for i in run.context.get("items", []) if i.get("item_id")}
+            for run, _template in wanted
+        ]
+        cart_users = sorted({run.user_id for run, template in wanted if template == "abandoned_cart"})
+        with self.access() as s:
+            carts: dict[str, list[tuple[str, Any]]] = {}
+            if cart_users:
+                since = self.clock() - timedelta(days=CART_DAYS)
+                s.con.register("_cart_users", pa.table({"user_id": cart_users}))
+                try:
+                    for user_id, item_id, price in s.con.execute(
+                        """WITH bought AS (
+                            SELECT user_id, max(ts) AS last FROM events JOIN _cart_users USING (user_id)
+                            WHERE type = 'purchase' GROUP BY user_id)
+                        SELECT e.user_id, e.item_id, any_value(e.price) FROM events e
+                        JOIN _cart_users USING (user_id) LEFT JOIN bought b USING (user_id)
+                        WHERE e.type = 'add_to_cart' AND e.item_id IS NOT NULL AND e.ts >= ?
+                          AND (b.last IS NULL OR e.ts >= b.last)
+                        GROUP BY e.user_id, e.item_id ORDER BY e.user_id, min(e.ts)""",
+                        [since],
+                    ).fetchall():
+                        carts.setdefault(str(user_id), []).append((str(item_id), price))
+                finally:
+                    s.con.unregister("_cart_users")
+            for (run, template), items in zip(wanted, per_run, strict=True):
+                if template == "abandoned_cart":
+                    for item_id, price in carts.get(run.user_id, []):
+                        items.setdefault(item_id, price)
+            all_items = sorted({i for items in per_run for i in items})
+            known: dict[str, tuple[Any, ...]] = {}
+            if all_items:
+                s.con.register("_items", pa.table({"item_id": all_items}))
+                try:
+                    known = {
+                        str(r[0]): r[1:]
+                        for r in s.con.execute(
+                            """SELECT item_id, title, price, json_extract_string(attributes, '$.url')
+                            FROM items JOIN _items USING (item_id)"""
+                        ).fetchall()
+                    }
+                finally:
+                    s.con.unregister("_items")
         recs = self._recommendations()
-        return template_contexts(self.access, self.clock() - timedelta(days=CART_DAYS), wanted, recs)
+        extra = recs(sorted({run.user_id for run, _t in wanted})) if recs is not None else {}
+        out = []
+        for (run, _template), items in zip(wanted, per_run, strict=True):
+            shown = []
+            for item_id, event_price in items.items():
+                title, price, url = known.get(item_id, (None, None, None))
+                price = price if price is not None else event_price
+                if price is None:
+                    continue  # the templates show a price; an item without one is left out
+                item: dict[str, Any] = {"item_id": item_id, "title": title or item_id, "price": float(price)}
+                if url:
+                    item["url"] = url
+                shown.append(item)
+            out.append({"items": shown, **extra.get(run.user_id, {})})
+        return out
 
     def _recommendations(self) -> ContextFor | None:
         if self._recs is False:
@@ -725,9 +718,7 @@ class JourneyEngine:
 
     # -- held messages -------------------------------------------------------------------------
     def resume_held(self) -> int:
-        """Deliver journey messages held for quiet hours (or left pending by a crash) once due
-        (after the delivery thread's batches, whose messages are pending too)."""
-        self.settle()
+        """Deliver journey messages held for quiet hours (or left pending by a crash) once due."""
         with self.access() as s:
             sources = [
                 r[0]

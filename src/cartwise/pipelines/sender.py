@@ -196,16 +196,6 @@ class Sender:
         outbox write, one read of the guards' inputs, one fold of the journal, so a round of
         journey sends costs a few statements instead of a few per message. Each identity is
         sent at most once; returns each message's state by its key."""
-        states, todo = self.stage(messages)
-        states.update(self.deliver_staged(todo, {m[0].key: dict(m[3] or {}) for m in messages}))
-        return states
-
-    def stage(
-        self, messages: Sequence[tuple[MessageIdentity, str, str, Mapping[str, Any] | None]]
-    ) -> tuple[dict[str, str], list[str]]:
-        """The outbox write of `send_many`: a `pending` row for each identity not yet in the send
-        log. Returns the recorded state of the messages that need no delivery (sent, skipped,
-        failed for good) by key, and the keys still to deliver (`deliver_staged`), in order."""
         keys = [m[0].key for m in messages]
         with self._db() as s:
             s.con.register("_asked", pa.table({"message_key": keys}))
@@ -223,32 +213,20 @@ class Sender:
                     new[(channel, template)].append(identity)
             for (channel, template), identities in new.items():
                 _insert_pending(s, identities, channel, template, False, self.settings.smtp_from)
+        contexts = {m[0].key: dict(m[3] or {}) for m in messages}
         todo = [k for k in dict.fromkeys(keys) if existing.get(k) in (None, "pending", "failed_temporary")]
-        return {k: str(v) for k, v in existing.items() if k not in todo}, todo
-
-    def deliver_staged(self, keys: list[str], contexts: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-        """Deliver the staged messages `keys` (template context by key), one at a time, each
-        outcome journaled before the next; returns their states by key. The journal is folded
-        first, so the guards' caps see every earlier outcome, and a key whose row is no longer
-        pending (delivered meanwhile) is not delivered again."""
-        if not keys:
-            return {}
-        with self._db() as s:
-            fold_journal(s)
         report = SendReport()
-        for row in self._load(keys):
-            if row["state"] in ("pending", "failed_temporary"):
-                self._finish(self._prepare(row, contexts.get(row["message_key"], {})), report)
+        for row in self._load(todo) if todo else []:
+            self._finish(self._prepare(row, contexts[row["message_key"]]), report)
         with self._db() as s:
             fold_journal(s)
             s.con.register("_asked", pa.table({"message_key": keys}))
             try:
-                return {
-                    str(k): str(v)
-                    for k, v in s.con.execute(
+                return dict(
+                    s.con.execute(
                         "SELECT message_key, state FROM send_log JOIN _asked USING (message_key)"
                     ).fetchall()
-                }
+                )
             finally:
                 s.con.unregister("_asked")
 

@@ -4,9 +4,7 @@ The collector hands every durable, acknowledged batch of events to `JourneyRunne
 (a queue put: the acknowledgement never waits for a journey). One background thread takes
 them, enters, exits and wakes runs, and sleeps until the next run's `due_at` (read from the
 store) or the next event, whichever is first: a `wait: 2s` fires about two seconds later, and
-after a restart the timers are read back from the store. The messages of a round are written
-to the send log on this thread and delivered on the engine's delivery thread
-(`journey_delivery`), so entries and waits are walked while earlier messages go out. Audience and replenishment triggers
+after a restart the timers are read back from the store. Audience and replenishment triggers
 and held messages are checked every `CHECK_SECONDS`. Every database step goes through the
 service's gate; deliveries run outside it.
 """
@@ -59,13 +57,7 @@ class JourneyRunner:
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> JourneyRunner:
         gate = self.service.require_gate()
-        self.engine = JourneyEngine(
-            gate.store,
-            self.service.settings,
-            access=lambda: gate,
-            background=True,  # deliveries on their own thread, so rounds go on meanwhile
-            on_delivered=lambda: self._queue.put(None),  # wake this thread to collect them
-        )
+        self.engine = JourneyEngine(gate.store, self.service.settings, access=lambda: gate)
         self._thread.start()
         return self
 
