@@ -48,3 +48,22 @@ def test_help_loads_no_heavy_library(args: list[str]) -> None:
 def test_the_checks_see_a_heavy_import() -> None:
     """The helper is not blind: a module that imports scikit-learn shows up."""
     assert "sklearn" in _loaded_after("import cartwise.pipelines.train")
+
+
+@pytest.mark.parametrize("command", [["keys", "list"], ["users-admin", "list"], ["db", "info"]])
+def test_opening_a_store_loads_no_arrow_numpy_or_pandas(tmp_path: Path, command: list[str]) -> None:
+    """A command that only opens (or creates) the store and reads a few rows pays for DuckDB and
+    the settings, not for Arrow and NumPy (~0.15 s, which put `keys list` over the 0.5 s budget)."""
+    db = tmp_path / "shop.duckdb"
+    if command[0] == "db":  # `db info` needs a store: made by another process
+        _loaded_after(
+            f"from cartwise.cli import main\ntry:\n    main(['keys', 'list', '--db', {str(db)!r}])\nexcept SystemExit:\n    pass"
+        )
+    code = (
+        "from cartwise.cli import main\n"
+        f"try:\n    main({[*command, '--db', str(db)]!r})\n"
+        "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+    )
+    loaded = set(_loaded_after(code))
+    assert "duckdb" in loaded  # the store was opened
+    assert loaded & {"pyarrow", "numpy", "pandas", *HEAVY} == set()
