@@ -67,3 +67,42 @@ def test_opening_a_store_loads_no_arrow_numpy_or_pandas(tmp_path: Path, command:
     loaded = set(_loaded_after(code))
     assert "duckdb" in loaded  # the store was opened
     assert loaded & {"pyarrow", "numpy", "pandas", *HEAVY} == set()
+
+
+def _cli_modules_after(code: str) -> list[str]:
+    """The `cartwise.cli.*` modules in sys.modules after running `code` in a fresh interpreter."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    script = (
+        f"{code}\nimport json, sys\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('cartwise.cli.'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_commands_help_imports_only_that_commands_module() -> None:
+    """Command modules load when their command is looked up: `train --help` does not pay for
+    the other twenty-odd modules' option declarations."""
+    code = (
+        "from cartwise.cli import cli\n"
+        "try:\n    cli.main(args=['train', '--help'], prog_name='cartwise', standalone_mode=False)\n"
+        "except SystemExit:\n    pass\n"
+    )
+    commands = {
+        m for m in _cli_modules_after(code) if m not in ("cartwise.cli.common", "cartwise.cli.errors")
+    }
+    assert commands == {"cartwise.cli.train"}
+
+
+def test_every_listed_command_loads_under_its_own_name() -> None:
+    """The table of lazily loaded commands names each command as the command names itself, so
+    `cartwise --help` lists exactly the commands that run."""
+    import click
+
+    from cartwise.cli import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == sorted(COMMANDS)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
