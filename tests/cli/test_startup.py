@@ -106,3 +106,45 @@ def test_every_listed_command_loads_under_its_own_name() -> None:
     for name in COMMANDS:
         command = cli.get_command(ctx, name)
         assert command is not None and command.name == name
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["audiences", "list"],
+        ["audiences", "count", "--rule", "orders >= 1"],
+        ["customers", "export", "u1"],
+        ["customers", "forget", "u1"],
+        ["events", "delete", "--user", "u1"],
+        ["experiments", "list"],
+        ["experiments", "show", "k"],
+        ["experiments", "stop", "k"],
+        ["experiments", "analyze", "k"],
+        ["uplift", "fit", "--campaign", "c"],
+        ["uplift", "evaluate", "--campaign", "c"],
+        ["train"],
+        ["segments", "list"],
+        ["churn", "score"],
+    ],
+)
+def test_a_missing_store_is_refused_before_the_pipeline_loads(tmp_path: Path, command: list[str]) -> None:
+    """A mistyped --db fails in a fraction of a second: the store is checked before the
+    command imports its pipeline (which takes 1-3 s with pandas, scikit-learn or Ibis)."""
+    missing = tmp_path / "typo.duckdb"
+    code = (
+        "from cartwise.cli import main\n"
+        f"try:\n    main({[*command, '--db', str(missing)]!r})\n"
+        "except SystemExit as exc:\n    assert exc.code == 2, exc.code\n"
+    )
+    loaded = set(_loaded_after(code))
+    assert loaded & {*HEAVY, "pandas", "scipy", "duckdb"} == set()
+    assert not missing.exists()
+
+
+def test_a_missing_journey_file_is_refused_before_the_journeys_load(tmp_path: Path) -> None:
+    code = (
+        "from cartwise.cli import main\n"
+        f"try:\n    main(['journeys', 'validate', {str(tmp_path / 'typo.yaml')!r}])\n"
+        "except SystemExit as exc:\n    assert exc.code == 2, exc.code\n"
+    )
+    assert set(_loaded_after(code)) & {*HEAVY, "pandas", "scipy"} == set()

@@ -31,6 +31,11 @@ def test_the_store_applies_the_memory_limit_and_checkpoint_size(tmp_path: Path) 
         ["segments", "list"],
         ["churn", "score"],
         ["demand", "build"],
+        ["audiences", "list"],
+        ["customers", "export", "u1"],
+        ["events", "delete", "--user", "u1"],
+        ["experiments", "show", "k"],
+        ["uplift", "fit", "--campaign", "c"],
     ],
 )
 def test_commands_that_need_data_refuse_a_missing_store_and_create_nothing(
