@@ -141,10 +141,44 @@ def test_a_missing_store_is_refused_before_the_pipeline_loads(tmp_path: Path, co
     assert not missing.exists()
 
 
-def test_a_missing_journey_file_is_refused_before_the_journeys_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["journeys", "validate", "{missing}"], "No journey file at {missing}"),
+        (
+            ["recs", "evaluate", "--interactions", "{missing}", "--user-col", "u", "--item-col", "i"],
+            "The interactions file '{missing}' does not exist; check the path.",
+        ),
+        (
+            ["recs", "recommend", "{missing}", "--users", "{missing}", "--out", "{out}"],
+            "{missing} is not a model directory (no model.json)",
+        ),
+        (
+            ["forecast", "reorder", "--forecast", "{missing}", "--stock", "{missing}", "--lead-time", "2", "--out", "{out}"],
+            "The forecast file '{missing}' does not exist; check the path.",
+        ),
+        (
+            ["clv", "predict", "--transactions", "{missing}", "--customer-col", "c", "--date-col", "d",
+             "--amount-col", "a", "--calibration-end", "2024-01-01", "--horizon", "4", "--out", "{out}"],
+            "{missing} does not exist or is not a file.",
+        ),
+    ],
+)  # fmt: skip
+def test_a_missing_input_is_refused_before_the_pipeline_loads(
+    tmp_path: Path, command: list[str], message: str
+) -> None:
+    """The same error as the pipeline raises, before pandas, SciPy and the models load."""
+    names = {"missing": str(tmp_path / "typo"), "out": str(tmp_path / "out.csv")}
+    args = [a.format(**names) for a in command]
     code = (
-        "from cartwise.cli import main\n"
-        f"try:\n    main(['journeys', 'validate', {str(tmp_path / 'typo.yaml')!r}])\n"
-        "except SystemExit as exc:\n    assert exc.code == 2, exc.code\n"
+        "import contextlib, io\nfrom cartwise.cli import main\nerr = io.StringIO()\n"
+        f"with contextlib.redirect_stderr(err):\n    try:\n        main({args!r})\n"
+        "    except SystemExit as exc:\n        assert exc.code == 2, exc.code\n"
+        "print(json.dumps(err.getvalue()))\n"
     )
-    assert set(_loaded_after(code)) & {*HEAVY, "pandas", "scipy"} == set()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    script = f"import json, sys\n{code}print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    stderr_line, modules_line = done.stdout.strip().splitlines()[-2:]
+    assert message.format(**names) in json.loads(stderr_line)
+    assert set(json.loads(modules_line)) & {*HEAVY, "pandas", "scipy", "numpy"} == set()
