@@ -28,11 +28,14 @@ COMMANDS = (
     "demo",
     "ingest",
     "db",
+    "events",
     "schema",
     "recs",
     "clv",
     "profiles",
     "segments",
+    "audiences",
+    "customers",
     "train",
     "forecast",
     "serve",
@@ -43,6 +46,9 @@ COMMANDS = (
     "basket",
     "demand",
     "experiments",
+    "uplift",
+    "campaigns",
+    "journeys",
 )
 
 
@@ -85,6 +91,35 @@ def noop_runs(tmp: Path) -> list[tuple[str, list[str], bool]]:
         ("basket rules (no store)", ["basket", "rules", *missing_db], True),
         ("demand build (no store)", ["demand", "build", *missing_db], True),
         ("experiments analyze (no file)", ["experiments", "analyze", "--summary", missing], True),
+        ("experiments list (no store)", ["experiments", "list", *missing_db], True),
+        ("audiences list (no store)", ["audiences", "list", *missing_db], True),
+        ("customers export (no store)", ["customers", "export", "u1", *missing_db], True),
+        ("events delete (no store)", ["events", "delete", "--user", "u1", *missing_db], True),
+        ("uplift fit (no store)", ["uplift", "fit", "--campaign", "c", *missing_db], True),
+        ("campaigns list (no store)", ["campaigns", "list", *missing_db], True),
+        ("journeys list (no store)", ["journeys", "list", *missing_db], True),
+        ("journeys validate (no file)", ["journeys", "validate", missing], True),
+        (
+            "recs evaluate (no file)",
+            ["recs", "evaluate", "--interactions", missing, "--user-col", "u", "--item-col", "i"],
+            True,
+        ),
+        (
+            "forecast reorder (no file)",
+            [
+                "forecast",
+                "reorder",
+                "--forecast",
+                missing,
+                "--stock",
+                missing,
+                "--lead-time",
+                "2",
+                "--out",
+                str(tmp / "r.csv"),
+            ],
+            True,
+        ),
     ]
 
 

@@ -41,11 +41,12 @@ def save(
     name: str, rule: str, description: str, now: datetime | None, db: Path | None, as_json: bool
 ) -> None:
     """Save audience NAME (replacing one of that name); prints its size now."""
-    from cartwise.pipelines.audiences import save_audience
     from cartwise.pipelines.stores import opened
 
     settings = settings_for(db)
     with opened(settings, create=False) as store:
+        from cartwise.pipelines.audiences import save_audience  # ~2 s: after the store check
+
         result = save_audience(store, name, rule, description, now)
     emit(result, as_json, lambda r: f"Saved {r['name']}: {r['size']:,} customers now.")
 
@@ -62,7 +63,6 @@ def count(
     """How many customers are in saved audience NAME_OR_RULE (or match --rule) now; a saved
     audience's count is added to its size history."""
     from cartwise.core.errors import ConfigError
-    from cartwise.pipelines.audiences import count_audience
     from cartwise.pipelines.stores import opened
 
     target = rule if rule is not None else name_or_rule
@@ -70,6 +70,8 @@ def count(
         raise ConfigError("Give an audience's name or --rule RULE (one of the two).")
     settings = settings_for(db)
     with opened(settings, create=False) as store:
+        from cartwise.pipelines.audiences import count_audience  # ~2 s: after the store check
+
         result = count_audience(store, target, now)
     emit(
         result,
@@ -85,11 +87,12 @@ def count(
 @json_option
 def list_(db: Path | None, as_json: bool) -> None:
     """Saved audiences with their latest size and size history."""
-    from cartwise.pipelines.audiences import list_audiences
     from cartwise.pipelines.stores import opened
 
     settings = settings_for(db)
     with opened(settings, create=False) as store:
+        from cartwise.pipelines.audiences import list_audiences  # ~2 s: after the store check
+
         result = list_audiences(store)
     emit(
         {"audiences": result},
@@ -120,13 +123,14 @@ def export(name_or_rule: str, out: Path | None, now: datetime | None, db: Path |
     """Write the members of saved audience (or rule) NAME_OR_RULE as CSV: user_id, email and
     profile fields. With --json (which needs --out), print a summary."""
     from cartwise.core.errors import ConfigError
-    from cartwise.pipelines.audiences import export_audience
     from cartwise.pipelines.stores import opened
 
     if as_json and out is None:
         raise ConfigError("--json prints a summary; give --out FILE for the CSV.")
     settings = settings_for(db)
     with opened(settings, create=False) as store:
+        from cartwise.pipelines.audiences import export_audience  # ~2 s: after the store check
+
         if out is None:
             export_audience(store, name_or_rule, sys.stdout, now)
             return
@@ -143,11 +147,12 @@ def export(name_or_rule: str, out: Path | None, now: datetime | None, db: Path |
 @json_option
 def refresh(now: datetime | None, db: Path | None, as_json: bool) -> None:
     """Count every saved audience now and add the sizes to their history."""
-    from cartwise.pipelines.audiences import refresh_audiences
     from cartwise.pipelines.stores import opened
 
     settings = settings_for(db)
     with opened(settings, create=False) as store:
+        from cartwise.pipelines.audiences import refresh_audiences  # ~2 s: after the store check
+
         result = refresh_audiences(store, now)
     emit(
         result,
@@ -162,10 +167,11 @@ def refresh(now: datetime | None, db: Path | None, as_json: bool) -> None:
 @json_option
 def delete(name: str, db: Path | None, as_json: bool) -> None:
     """Delete audience NAME and its size history."""
-    from cartwise.pipelines.audiences import delete_audience
     from cartwise.pipelines.stores import opened
 
     settings = settings_for(db)
     with opened(settings, create=False) as store:
+        from cartwise.pipelines.audiences import delete_audience  # ~2 s: after the store check
+
         delete_audience(store, name)
     emit({"deleted": name}, as_json)

@@ -168,9 +168,9 @@ def predict_command(
     as_json: bool, horizon: float, annual_discount_rate: float, out: Path, **options: Any
 ) -> None:
     """Score every customer over --horizon and write one CSV row per customer."""
+    fitted, report = _fit(options)
     from cartwise.pipelines.clv import predict_clv
 
-    fitted, report = _fit(options)
     predictions = predict_clv(fitted, horizon=horizon, annual_discount_rate=annual_discount_rate)
     predictions.to_csv(out, index=False)
     result = {

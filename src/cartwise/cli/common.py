@@ -60,6 +60,17 @@ def settings_for(db: Path | None, **overrides: Any) -> Settings:
     return get_settings(db=db, **overrides)
 
 
+def existing_store(db: Path | None) -> Settings:
+    """The settings, once their store is known to exist (else the `StoreError` opening it would
+    raise). For commands whose pipeline takes seconds to import: call this first, import after,
+    so a mistyped --db fails in a fraction of a second."""
+    from cartwise.pipelines.stores import require_store
+
+    settings = settings_for(db)
+    require_store(settings)
+    return settings
+
+
 def _default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()

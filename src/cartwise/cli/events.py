@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cartwise.cli.common import db_option, emit, json_option, settings_for
+from cartwise.cli.common import db_option, emit, existing_store, json_option
 
 
 @click.group()
@@ -47,8 +47,10 @@ def delete(
 ) -> None:
     """Delete the events matching every given criterion, with the orders derived from them;
     the analytics rollup is rebuilt. Needs the server stopped."""
+    settings = existing_store(db)
+    # ~1.5 s (Ibis, pandas): after the store check
     from cartwise.pipelines.event_delete import EventFilter
     from cartwise.service.log_erase import delete_events_offline
 
     flt = EventFilter(event_ids=event_ids, start=start, end=end, types=types, user_id=user_id)
-    emit(delete_events_offline(settings_for(db), flt, dry_run=dry_run), as_json, _human)
+    emit(delete_events_offline(settings, flt, dry_run=dry_run), as_json, _human)

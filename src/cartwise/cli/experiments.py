@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cartwise.cli.common import db_option, emit, json_option, set_aside_lines, settings_for
+from cartwise.cli.common import db_option, emit, existing_store, json_option, set_aside_lines, settings_for
 from cartwise.core.errors import ConfigError
 
 
@@ -168,14 +168,15 @@ def analyze(
             + ("both." if key else "neither.")
         )
     if key is not None:
-        from cartwise.pipelines.experiments import analyze_experiment_db
-
         if weights is not None or prior is not None or strict:
             raise ConfigError(
                 "--weights, --prior and --strict apply to --summary; with KEY the definition's weights are used."
             )
+        settings = existing_store(db)
+        from cartwise.pipelines.experiments import analyze_experiment_db
+
         result = analyze_experiment_db(
-            settings_for(db),
+            settings,
             key,
             days=days,
             pre_days=pre_days,
@@ -349,9 +350,10 @@ def create(
 @json_option
 def list_(db: Path | None, as_json: bool) -> None:
     """Every experiment with its status and exposed users per variant."""
+    settings = existing_store(db)
     from cartwise.pipelines.experiments import list_experiments_db
 
-    found = list_experiments_db(settings_for(db))
+    found = list_experiments_db(settings)
     emit(
         {"experiments": found},
         as_json,
@@ -365,9 +367,10 @@ def list_(db: Path | None, as_json: bool) -> None:
 @json_option
 def show(key: str, db: Path | None, as_json: bool) -> None:
     """One experiment's definition, status and exposed users."""
+    settings = existing_store(db)
     from cartwise.pipelines.experiments import experiment_info_db
 
-    emit(experiment_info_db(settings_for(db), key), as_json, _format_experiment)
+    emit(experiment_info_db(settings, key), as_json, _format_experiment)
 
 
 @experiments.command()
@@ -376,6 +379,7 @@ def show(key: str, db: Path | None, as_json: bool) -> None:
 @json_option
 def stop(key: str, db: Path | None, as_json: bool) -> None:
     """Stop assigning KEY; its exposures and results stay."""
+    settings = existing_store(db)
     from cartwise.pipelines.experiments import stop_experiment_db
 
-    emit(stop_experiment_db(settings_for(db), key), as_json, _format_experiment)
+    emit(stop_experiment_db(settings, key), as_json, _format_experiment)

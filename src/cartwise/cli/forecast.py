@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from cartwise.cli.common import emit, json_option, set_aside_lines
+from cartwise.core.files import require_input_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -199,6 +200,8 @@ def reorder(forecast_file: Path, stock: Path, id_col: str, stock_col: str, lead_
     aside and reported by line (`set_aside`, the stock file's under `set_aside.stock`); a
     series that loses a forecast row is left out whole (`set_aside.series_left_out`).
     """
+    for path, what in ((forecast_file, "forecast"), (stock, "stock")):
+        require_input_file(path, what)  # before pandas and the models load: a typo fails at once
     from cartwise.pipelines.forecast import run_reorder
 
     result = run_reorder(

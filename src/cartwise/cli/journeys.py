@@ -78,9 +78,10 @@ def apply(file: Path, db: Path | None, as_json: bool) -> None:
 def validate(file: Path, as_json: bool) -> None:
     """Check FILE (or a built-in journey's name) without saving it: the line and the fix of the first problem, if any."""
     settings = settings_for(None)
+    text = _read(file)  # a missing file fails before the ~3 s import below
     from cartwise.pipelines.journeys import validate_journey
 
-    journey = validate_journey(settings, _read(file))
+    journey = validate_journey(settings, text)
     emit({"journey": journey.name, "valid": True}, as_json, lambda r: f"Journey {r['journey']}: valid.")
 
 

@@ -10,7 +10,7 @@ import click
 
 from cartwise.cli.common import emit, json_option, set_aside_lines
 from cartwise.core.durations import format_duration
-from cartwise.core.files import require_file
+from cartwise.core.files import require_file, require_input_file, require_model_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,6 +90,7 @@ def _human_fit(result: dict[str, Any]) -> str:
 @json_option
 def recommend(model_dir: Path, users: Path, n: int, include_seen: bool, out: Path, as_json: bool) -> None:
     """Write the top --n items for every user in --users (unknown users get the most popular items)."""
+    require_model_dir(model_dir)  # before the recommenders load: a typo fails at once
     from cartwise.pipelines.recs import recommend_to_file
 
     result = recommend_to_file(model_dir, users=users, out=out, n=n, include_seen=include_seen)
@@ -137,6 +138,7 @@ def evaluate(interactions: Path, user_col: str, item_col: str, time_col: str | N
              items: Path | None, strict: bool, split: str, k: int, models: tuple[str, ...], seen: str,
              as_json: bool) -> None:  # fmt: skip
     """Score models on held-out interactions beside popularity, own-most-frequent and implicit ALS baselines."""
+    require_input_file(interactions, "interactions")  # before the recommenders load
     from cartwise.pipelines.recs import evaluate_from_file
 
     result = evaluate_from_file(

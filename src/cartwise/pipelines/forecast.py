@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cartwise.core.errors import ConfigError, DataWarning, InputError
+from cartwise.core.files import require_input_file
 from cartwise.evaluation.forecast import summarize_backtest
 from cartwise.forecast import (
     COVARIATE_FILLS,
@@ -311,11 +312,7 @@ def load_covariates(
     """The covariates file with its unusable records set aside like the history's
     (`load_history`): a wrong number of fields, no series id, a period that is neither a date
     nor an integer. With `strict`, an error."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(
-            f"The covariates file {str(path)!r} does not exist; check the path.", parameter="covariates"
-        )
+    path = require_input_file(path, "covariates", parameter="covariates")
     return read_checked(path, True, {"id": id_col, "period": date_col}, strict=strict)
 
 
@@ -326,11 +323,7 @@ def load_history(
     shows: a wrong number of fields, no series id, a period that is neither a date nor an integer,
     a value that is not a number (an empty value stays: a missing period). With `strict`, an error.
     The frame's `LINE_COLUMN` holds each kept row's line."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(
-            f"The history file {str(path)!r} does not exist; check the path.", parameter="history"
-        )
+    path = require_input_file(path, "history", parameter="history")
     columns = {"id": id_col, "period": date_col, "value": value_col}
     return read_checked(path, True, columns, strict=strict, with_lines=True)
 
@@ -355,8 +348,7 @@ def run_reorder(
     would no longer line up with the lead time.
     """
     for path, what in ((forecast, "forecast"), (stock, "stock")):
-        if not Path(path).is_file():
-            raise InputError(f"The {what} file {str(path)!r} does not exist; check the path.")
+        require_input_file(path, what)
     roles = {"id": "id", "forecast": "forecast", "lo_80": "lo_80", "hi_80": "hi_80"}
     fc, report = read_checked(forecast, True, roles, strict=strict)
     report["series_left_out"] = _short_series(fc) if report["set_aside"] and "id" in fc.columns else []

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cartwise.core.errors import ConfigError, InputError, NotFoundError
+from cartwise.core.files import require_input_file
 from cartwise.evaluation.ranking import ranking_report
 from cartwise.evaluation.splits import Split, last_basket, leave_last_n, temporal_split
 from cartwise.recommend import (
@@ -69,9 +70,7 @@ def load_interactions(
     and that report (`{"set_aside", "reasons"}`)."""
     from cartwise.pipelines.bad_rows import read_checked
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"The interactions file {str(path)!r} does not exist; check the path.")
+    path = require_input_file(path, "interactions")
     columns = {"user": user_col, "item": item_col, "time": time_col, "basket": basket_col}
     table, report = read_checked(path, True, columns, strict=strict)
     for role, col in columns.items():
@@ -109,9 +108,7 @@ def load_items(
     from cartwise.ingest import read_input
     from cartwise.pipelines.bad_rows import read_checked
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"The items file {str(path)!r} does not exist; check the path.")
+    path = require_input_file(path, "items")
     found = read_input(path, header=True).table.column_names  # which column holds the id
     candidates = ["item_id", *([item_col] if item_col else []), *ITEMS.synonyms["item_id"]]
     id_col = next((c for c in candidates if c in found), None)

@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cartwise.core.errors import InputError, ModelError, NotFoundError
+from cartwise.core.files import require_model_dir
 from cartwise.recommend._data import Interactions, as_interactions, ids_as_strings
 
 FORMAT_VERSION = 2
@@ -363,11 +364,7 @@ def _json_default(value: Any) -> Any:
 def load_model(path: str | Path) -> Recommender:
     """Load a model directory written by `Recommender.save` (numpy arrays and JSON; no code runs)."""
     path = Path(path)
-    meta_file = path / "model.json"
-    if not meta_file.is_file():
-        raise NotFoundError(
-            f"{path} is not a model directory (no model.json); train one with `cartwise recs fit`."
-        )
+    meta_file = require_model_dir(path)
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
