@@ -232,6 +232,17 @@ def test_bad_rule_is_400_with_the_parsers_message(shop: Shop, rule: str, says: s
     assert says in body["message"]
 
 
+def test_a_rule_with_a_lone_surrogate_escape_is_refused_naming_the_field(shop: Shop) -> None:
+    # JSON may escape half a surrogate pair ("\ud800"); it decodes to no valid text, which the
+    # request model refuses before any rule parser or store sees it.
+    raw = b'{"rule": "country == \\"DE\\ud800\\""}'
+    with shop.run.client("read") as c:
+        for route in ("/api/v1/segments/count", "/api/v1/audiences/count"):
+            answer = c.post(route, content=raw, headers={"Content-Type": "application/json"})
+            assert answer.status_code == 422, (route, answer.text)
+            assert answer.json()["fields"][0]["field"] == "rule"
+
+
 def test_save_list_filter_and_delete_a_segment(shop: Shop) -> None:
     rule = "orders >= 4 and p_alive >= 0.5"
     size = shop.sql("SELECT count(*) FROM profiles WHERE orders >= 4 AND p_alive >= 0.5")[0][0]

@@ -46,6 +46,8 @@ def _saved_rule(store: Store, name: str) -> str | None:
 
 def resolve(store: Store, rule_or_name: str) -> tuple[str | None, str]:
     """(name, rule) of a saved audience called `rule_or_name`, else (None, rule_or_name)."""
+    if any("\ud800" <= ch <= "\udfff" for ch in rule_or_name):
+        return None, rule_or_name  # not text DuckDB can look up; the rule's parser says where
     rule = _saved_rule(store, rule_or_name)
     if rule is not None:
         return rule_or_name, rule

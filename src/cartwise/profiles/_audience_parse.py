@@ -367,4 +367,15 @@ def parse_rule(rule: str) -> Node:
         )
     if len(rule) > MAX_RULE_CHARS:
         raise RuleError(f"The rule has {len(rule):,} characters; keep it under {MAX_RULE_CHARS:,}.", column=1)
+    lone = next((i for i, ch in enumerate(rule) if "\ud800" <= ch <= "\udfff"), None)
+    if lone is not None:
+        # A lone surrogate (a JSON escape such as \ud800 decoded on its own) is not text: DuckDB
+        # and every page refuse to encode it. The rule is shown with it written as an escape.
+        shown = rule.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise _fail(
+            shown,
+            len(rule[:lone].encode("utf-8", "backslashreplace").decode("utf-8")) + 1,
+            "this character is not valid Unicode text (a lone surrogate such as the JSON escape "
+            "\\ud800); write the character itself.",
+        )
     return _Parser(rule).parse()

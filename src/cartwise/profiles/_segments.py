@@ -22,9 +22,16 @@ NO_PROFILES = "No profiles yet: run `cartwise profiles build` (or `cartwise trai
 
 def check_segment_rule(rule: str) -> str:
     """`rule` unless it is longer than `SEGMENT_RULE_MAX_CHARS` (the limit of the API and the
-    dashboard's builder), else InputError."""
+    dashboard's builder) or holds a lone surrogate, else InputError."""
     if len(rule) > SEGMENT_RULE_MAX_CHARS:
         raise InputError(f"`rule` has {len(rule):,} characters; keep it under {SEGMENT_RULE_MAX_CHARS:,}.")
+    lone = next((i for i, ch in enumerate(rule) if "\ud800" <= ch <= "\udfff"), None)
+    if lone is not None:  # a JSON escape such as \ud800 decoded alone: no store can take it
+        raise InputError(
+            f"`rule` has a character that is not valid Unicode text at position {lone + 1} (a lone "
+            "surrogate such as the JSON escape \\ud800); write the character itself.",
+            parameter="rule",
+        )
     return rule
 
 
