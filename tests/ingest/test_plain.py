@@ -192,3 +192,15 @@ def test_a_time_holding_a_line_break_is_refused_by_the_sql_rules() -> None:
     assert prepared.table.num_rows == 0
     assert [r["index"] for r in prepared.rejected] == [0]
     assert prepared.rejected[0]["reason"].startswith("ts:")
+
+
+def test_the_plain_path_and_the_sql_rules_share_one_default_window() -> None:
+    # Two days ahead: past the collector's day, inside a file load's year. Both paths, given no
+    # window, apply the collector's (the plain path once defaulted to the loads' and took it).
+    from datetime import UTC, datetime, timedelta
+
+    ahead = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    records = [{"event_id": "e1", "ts": ahead, "user_id": "u1", "type": "view"}]
+    assert prepare_plain(records) is None
+    assert "more than 24 hours ahead" in prepare_events_sql(records).rejected[0]["reason"]
+    assert prepare_plain(records, TimeWindow.for_replay()) is not None

@@ -42,6 +42,7 @@ from cartwise.ingest.readers import (
     records_to_table,
 )
 from cartwise.ingest.validate import (
+    COLLECTOR_WINDOW,
     Staging,
     TimeWindow,
     lit,
@@ -717,10 +718,6 @@ def _batch_plan(
                     OVER (PARTITION BY s._problem IS NULL, {key_hash} ORDER BY s._row))) AS event_id)
                     FROM ({staging.sql}) s) ORDER BY _row"""
     return sql, staging
-
-
-COLLECTOR_WINDOW = TimeWindow(max_ahead_seconds=86_400.0, ahead_setting="collect_max_ahead_hours")
-"""The collector's default window (the settings' defaults): from 1990 to a day ahead."""
 
 
 def prepare_events(

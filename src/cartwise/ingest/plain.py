@@ -22,7 +22,7 @@ import orjson
 import pyarrow as pa
 
 from cartwise.ingest.readers import holds_non_finite
-from cartwise.ingest.validate import TimeWindow
+from cartwise.ingest.validate import COLLECTOR_WINDOW, TimeWindow
 from cartwise.schema import EVENTS
 from cartwise.schema.tables import NEGATIVE_ALLOWED_TYPES
 
@@ -149,7 +149,7 @@ def _inside(ts: pa.Array, window: TimeWindow) -> None:
         raise _NotPlain
 
 
-def prepare_plain(records: list[dict[str, Any]], window: TimeWindow | None = None) -> pa.Table | None:
+def prepare_plain(records: list[dict[str, Any]], window: TimeWindow = COLLECTOR_WINDOW) -> pa.Table | None:
     """The canonical events of a plain batch (times as UTC), or None when any record is not plain.
 
     Plain: only canonical field names; `event_id`, `user_id`, `type` and `ts` present;
@@ -201,7 +201,7 @@ def prepare_plain(records: list[dict[str, Any]], window: TimeWindow | None = Non
             ):
                 raise _NotPlain  # orjson wrote NaN or Infinity as null; the rules refuse them
         ts = _times(column["ts"])
-        _inside(ts, window or TimeWindow())
+        _inside(ts, window)
     except _NotPlain:
         return None
     if "purchase" in kinds:  # the same fills as file loads: an order of its own, price x quantity

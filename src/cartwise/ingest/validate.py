@@ -83,6 +83,10 @@ class TimeWindow:
         return f"{seconds / 3_600:g} hours"
 
 
+COLLECTOR_WINDOW = TimeWindow(max_ahead_seconds=86_400.0, ahead_setting="collect_max_ahead_hours")
+"""The collector's default window (the settings' defaults): from 1990 to a day ahead."""
+
+
 def q(name: str) -> str:
     """Quote an SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
