@@ -132,6 +132,28 @@ def load_items(
     return items, report
 
 
+def _load_inputs(
+    interactions: str | Path,
+    items: str | Path | None,
+    *,
+    user_col: str,
+    item_col: str,
+    time_col: str | None,
+    basket_col: str | None,
+    strict: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, Any]]:
+    """The interactions, the catalogue when given, and what was set aside from both (the
+    catalogue's under `items`): what fitting and evaluating from files both read first."""
+    data, set_aside = load_interactions(
+        interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
+        strict=strict,
+    )  # fmt: skip
+    catalogue = None
+    if items is not None:
+        catalogue, set_aside["items"] = load_items(items, item_col, strict=strict)
+    return data, catalogue, set_aside
+
+
 def read_user_list(path: str | Path) -> list[str]:
     """User ids from a text file, one per line (blank lines skipped, surrounding spaces removed)."""
     path = Path(path)
@@ -198,13 +220,10 @@ def fit_from_file(
     """Train a recommender from files and save it to the directory `out`. Unusable interaction
     records are set aside and reported (`set_aside`; the items file's under `set_aside.items`),
     or with `strict` an error."""
-    data, set_aside = load_interactions(
-        interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
+    data, catalogue, set_aside = _load_inputs(
+        interactions, items, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
         strict=strict,
     )  # fmt: skip
-    catalogue = None
-    if items is not None:
-        catalogue, set_aside["items"] = load_items(items, item_col, strict=strict)
     recommender, notes = choose_model(model, data, catalogue)
     if recommender.needs_items and catalogue is None:
         raise ConfigError(
@@ -318,13 +337,10 @@ def evaluate_from_file(
         raise ConfigError(f"must be at least 1; got {k}.", parameter="k")
     if seen not in ("auto", "exclude", "include"):
         raise ConfigError(f"must be auto, exclude or include; got {seen!r}.", parameter="seen")
-    data, set_aside = load_interactions(
-        interactions, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
+    data, catalogue, set_aside = _load_inputs(
+        interactions, items, user_col=user_col, item_col=item_col, time_col=time_col, basket_col=basket_col,
         strict=strict,
     )  # fmt: skip
-    catalogue = None
-    if items is not None:
-        catalogue, set_aside["items"] = load_items(items, item_col, strict=strict)
     train, test = split_frame(data, split)
     if len(test) == 0:
         raise InputError(
