@@ -142,6 +142,15 @@ def test_each_user_keeps_one_variants_model_and_results_compare_ctr(tmp_path: Pa
     conversion = found["impression_conversion"]
     assert abs(conversion["control_mean"] - buys["control"] / impressions["control"]) < 1e-12
 
+    # Which model served each arm: the page JSON names the recommender, the model serving it now
+    # and the versions its impressions were served by.
+    arms = {a["variant"]: a for a in page["recommender_arms"]}
+    assert {v: a["recommender"] for v, a in arms.items()} == {"control": "itemknn", "popular": "popularity"}
+    assert arms["control"]["serving"] is True and arms["popular"]["serving"] is False
+    for variant, arm in arms.items():
+        assert arm["state"] == "ready" and arm["last_error"] is None and arm["trained_at"]
+        assert arm["served_versions"] == [arm["version"]]
+        assert arm["impressions"] == impressions[variant]
     shown = {(r["metric"], r["variant"]): r for r in page["results"]["results"]}
     assert shown[("ctr", "popular")]["mean"] == ctr["mean"]
     assert shown[("ctr", "popular")]["control_mean"] == ctr["control_mean"]
