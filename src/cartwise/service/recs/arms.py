@@ -218,7 +218,8 @@ class Arms:
                 state = self._build(model, watermark, trained_at)
                 self._install(name, state, trained_at)
         except Exception as exc:
-            self._failed(name, exc)
+            if arm.generation == generation:  # else a retrain installed a fresh model meanwhile
+                self._failed(name, exc)
             return
         finally:
             arm.busy = False
