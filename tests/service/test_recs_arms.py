@@ -26,7 +26,7 @@ from cartwise.pipelines.train import train_recommender
 from cartwise.recommend import Recommender, load_model
 from cartwise.service import experiments as service_experiments
 from cartwise.service.recs import RecsOptions
-from cartwise.service.recs.arms import describe_error
+from cartwise.service.recs.arms import describe_error, retry_delay
 from cartwise.service.recs.registry import recs_for, stop_recs
 from cartwise.service.service import Service
 from cartwise.simulate import ShopConfig
@@ -233,3 +233,31 @@ def test_an_arms_last_error_names_no_customer() -> None:
     assert describe_error(ValueError("mail bob@shop.example failed")) == "ValueError: mail <email> failed"
     long = describe_error(RuntimeError("x" * 2000))
     assert len(long) == 500 and long.endswith("…")
+
+
+def test_the_wait_between_retries_doubles_up_to_its_cap() -> None:
+    assert [retry_delay(n, 60, 3600) for n in range(1, 9)] == [60, 120, 240, 480, 960, 1920, 3600, 3600]
+    assert retry_delay(10_000, 1.5, 60) == 60
+
+
+def test_a_retrain_fits_a_failed_arm_before_its_backoff_has_passed(empty_shop: Service) -> None:
+    options = RecsOptions(poll_seconds=3600, flush_seconds=3600, offline_models=[], arm_retry_seconds=3600)
+    server = recs_for(empty_shop, options)
+    service_experiments.create(empty_shop, {"key": "recs-ab", "variants": VARIANTS})
+    assert server.recommend("shopper-1", 5, log_impression=False).experiment is None
+    _wait(lambda: server.arm_details().get("popularity", {}).get("state") == "failed", 60, "no failure")
+    items = [str(r[0]) for r in _rows(empty_shop, "SELECT item_id FROM items ORDER BY item_id LIMIT 6")]
+    for k in range(12):
+        _purchases(empty_shop, f"buyer-{k}", items[k % 3 : k % 3 + 3])
+    _wait(lambda: server.arm_details()["itemknn"]["state"] == "failed", 60, "itemknn still loading")
+    report = server.retrain(model="itemknn")  # the serving model's own arm, and popularity beside it
+    assert report["state"] == "done", report
+    assert set(report["arms"]) == {"popularity"}
+    details = server.arm_details()
+    assert details["popularity"]["state"] == "ready" and details["popularity"]["attempts"] == 0
+    assert details["itemknn"]["serving"] is True
+    assert server.model_info()["experiment_arms"] == {
+        "itemknn": f"ready {server.state.version}",
+        "popularity": f"ready {details['popularity']['version']}",
+    }
+    assert server.recommend("buyer-1", 5, log_impression=False).experiment == "recs-ab"

@@ -428,7 +428,7 @@ class RecommenderInfo(_Open):
     retrain: dict[str, Any] = Field(description="The last retrain's status (see `RetrainStatus`).")
     experiment_arms: dict[str, str] = Field(
         default_factory=dict,
-        description="Recommenders a recommender experiment serves beside this one: `loading`, "
+        description="Each recommender of the running recommender experiment (the serving model's own too): `loading`, "
         "`ready <version>` or `failed: <why>`.",
     )
     experiment_arm_details: dict[str, dict[str, Any]] = Field(

@@ -57,6 +57,21 @@ def describe_error(exc: BaseException) -> str:
     return out if len(out) <= MAX_ERROR_CHARS else out[: MAX_ERROR_CHARS - 1] + "…"
 
 
+def in_a_word(detail: dict[str, Any]) -> str:
+    """An arm's state as `loading`, `ready <version>` or `failed: <why>`."""
+    if detail["state"] == "ready":
+        return f"ready {detail['version']}"
+    if detail["state"] == "failed":
+        return f"failed: {detail['last_error']}"
+    return "loading"
+
+
+def retry_delay(failures: int, first: float, cap: float) -> float:
+    """Seconds to wait after `failures` consecutive failures: `first * 2 ** (failures - 1)`,
+    at most `cap`."""
+    return float(min(first * 2.0 ** min(failures - 1, 64), cap))
+
+
 class ExperimentHook(Protocol):
     """What the server asks the service's experiments (`cartwise.service.experiments`)."""
 
@@ -156,16 +171,8 @@ class Arms:
 
     @property
     def status(self) -> dict[str, str]:
-        """Each arm's state in a word: `loading`, `ready <version>` or `failed: <why>`."""
-        out = {}
-        for name, arm in list(self._arms.items()):
-            if arm.state == "ready":
-                out[name] = f"ready {arm.version}"
-            elif arm.state == "failed":
-                out[name] = f"failed: {arm.last_error}"
-            else:
-                out[name] = "loading"
-        return out
+        """Each arm's state in a word (`in_a_word`)."""
+        return {name: in_a_word(detail) for name, detail in self.details.items()}
 
     @property
     def details(self) -> dict[str, dict[str, Any]]:
@@ -277,7 +284,7 @@ class Arms:
         arm = self._arm(name)
         with self._lock:
             arm.attempts += 1
-            delay = min(self.retry_seconds * 2 ** (arm.attempts - 1), self.retry_max_seconds)
+            delay = retry_delay(arm.attempts, self.retry_seconds, self.retry_max_seconds)
             arm.retry_after = time.monotonic() + delay
             arm.last_error = describe_error(exc)
             arm.failed_at = stamp()

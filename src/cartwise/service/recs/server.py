@@ -20,7 +20,7 @@ import numpy as np
 from cartwise.core.errors import CartwiseError, InputError, NotFoundError
 from cartwise.recommend import Recommender, load_model
 from cartwise.service.recs import impressions, rules
-from cartwise.service.recs.arms import Arms, ExperimentHook
+from cartwise.service.recs.arms import Arms, ExperimentHook, in_a_word
 from cartwise.service.recs.erasures import ErasureLog
 from cartwise.service.recs.offline import count_interactions, estimate_seconds, evaluate_offline
 from cartwise.service.recs.online import LiveActivity
@@ -509,6 +509,7 @@ class RecsServer:
     def model_info(self) -> dict[str, Any]:
         state = self.state
         model = state.model
+        arms = self.arm_details()
         return {
             "version": state.version,
             "model": model.name if model is not None else None,
@@ -518,8 +519,8 @@ class RecsServer:
             "blocked_items": int(state.blocked.sum()),
             "batch_scored_users": state.cache.done if state.cache is not None else 0,
             "retrain": dict(self.retrain_status),
-            "experiment_arms": self.arms.status,
-            "experiment_arm_details": self.arm_details(),
+            "experiment_arms": {name: in_a_word(detail) for name, detail in arms.items()},
+            "experiment_arm_details": arms,
             "stats": dict(self.stats),
             "options": self.options.model_dump(),
         }
