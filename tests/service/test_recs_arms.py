@@ -261,3 +261,33 @@ def test_a_retrain_fits_a_failed_arm_before_its_backoff_has_passed(empty_shop: S
         "popularity": f"ready {details['popularity']['version']}",
     }
     assert server.recommend("buyer-1", 5, log_impression=False).experiment == "recs-ab"
+
+
+def test_a_customer_erased_while_the_arms_refit_is_forgotten_by_every_refreshed_arm(
+    trained: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cartwise.service.recs import arms as arms_module
+
+    server = recs_for(trained, RecsOptions(poll_seconds=3600, flush_seconds=3600, offline_models=[]))
+    service_experiments.create(trained, {"key": "recs-ab", "variants": VARIANTS})
+    model = server.state.model
+    assert model is not None
+    who = str(model.user_ids_[0])
+    _wait(lambda: server.recommend(who, 5, log_impression=False).experiment, 60, str(server.arm_details()))
+    real_fit = arms_module.fit_on
+
+    def fit_then_erase(data: object, name: str) -> Recommender:
+        fitted = real_fit(data, name)  # type: ignore[arg-type]
+        assert _knows(fitted, who)  # the retrain's snapshot holds her events
+        trained.forget_customer(who)  # erased before the arms are saved and swapped in
+        return fitted
+
+    monkeypatch.setattr(arms_module, "fit_on", fit_then_erase)
+    report = server.retrain(model="itemknn")
+    assert report["state"] == "done" and set(report["arms"]) == {"popularity"}, report
+    arm = server.arms.get("popularity")
+    assert arm is not None and arm.model is not None
+    assert not _knows(arm.model, who) and who not in arm.user_pos
+    assert not _knows(load_model(server.model_dir.parent / "recommenders" / "popularity"), who)
+    serving = server.state.model
+    assert serving is not None and not _knows(serving, who)
