@@ -67,6 +67,12 @@ class ExperimentDetail(_Open):
     results: Any = None
     timeline: Any = None
     message: Any = None
+    recommender_arms: Any = Field(
+        None,
+        description="A recommender experiment's variants: `variant`, `recommender`, the arm's live `state`, "
+        "`version`, `trained_at`, `serving`, `attempts`, `last_error`, `next_retry_at`, and what served its "
+        "impressions (`impressions`, `users`, `served_versions`); null for other experiments.",
+    )
 
 
 # -- campaigns ------------------------------------------------------------------------------------
