@@ -490,12 +490,12 @@ def test_a_failure_mid_load_leaves_the_store_as_before(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingest_file(store, "events", write(tmp_path / "a.csv", [HEADER, GOOD_ROWS[0]]))
-    import cartwise.ingest.load as load
+    import cartwise.ingest.insert as insert
 
     def interrupted(*args: object, **kwargs: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(load, "write_orders", interrupted)  # after the events went in
+    monkeypatch.setattr(insert, "write_orders", interrupted)  # after the events went in
     with pytest.raises(KeyboardInterrupt):
         ingest_file(store, "events", write(tmp_path / "b.csv", [HEADER, *GOOD_ROWS[1:]]))
     assert store.count("events") == 1 and store.count("loads") == 1 and store.count("orders") == 0
@@ -562,7 +562,7 @@ def test_events_without_fields_are_each_refused() -> None:
 def test_a_writer_index_of_stored_ids_keeps_every_duplicate_and_follows_other_writes(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cartwise.ingest.load as load
+    import cartwise.ingest.insert as insert
 
     ids = StoredIds()
     assert store_events(store, _batch("a", "b"), ids) == {"loaded": 2, "duplicates": 0}
@@ -577,7 +577,7 @@ def test_a_writer_index_of_stored_ids_keeps_every_duplicate_and_follows_other_wr
     # A rolled-back commit leaves the index describing rows that are not there: it rebuilds.
     purchase = {"event_id": "f", "ts": "2024-03-01T10:00:00Z", "user_id": "u1", "type": "purchase"}
     with monkeypatch.context() as patch:
-        patch.setattr(load, "write_orders", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
+        patch.setattr(insert, "write_orders", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
         with pytest.raises(RuntimeError):
             store_events(store, prepare_events([purchase]).table, ids)
     assert store_events(store, _batch("f", "a"), ids) == {"loaded": 1, "duplicates": 1}

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cartwise.ingest import TimeWindow, prepare_events
-from cartwise.ingest.load import prepare_events_sql
+from cartwise.ingest.batches import prepare_events_sql
 from cartwise.ingest.plain import prepare_plain
 
 IDS = st.one_of(

@@ -6,63 +6,64 @@ kinds and input formats a command lists in its `--help`) costs no DuckDB or Arro
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from cartwise.ingest.kinds import FORMATS, KINDS
 
 if TYPE_CHECKING:
-    from cartwise.ingest.load import (
-        LoadOptions,
-        LoadSummary,
-        PreparedEvents,
-        StoredIds,
-        derive_orders,
-        ingest_file,
-        prepare_events,
-        store_events,
-    )
+    from cartwise.ingest.batches import PreparedEvents, prepare_events, store_events
+    from cartwise.ingest.insert import StoredIds
+    from cartwise.ingest.load import LoadOptions, LoadSummary, ingest_file
     from cartwise.ingest.mapping import (
         load_mapping_file,
         parse_map_options,
         parse_set_options,
         save_mapping_file,
     )
+    from cartwise.ingest.orders import derive_orders
     from cartwise.ingest.readers import ReadResult, read_file, read_input
     from cartwise.ingest.validate import TimeWindow
 
-_LOAD = {
-    "LoadOptions",
-    "LoadSummary",
-    "PreparedEvents",
-    "StoredIds",
-    "derive_orders",
-    "ingest_file",
-    "prepare_events",
-    "store_events",
+_MODULES = {
+    "batches": lambda: import_module("cartwise.ingest.batches"),
+    "insert": lambda: import_module("cartwise.ingest.insert"),
+    "load": lambda: import_module("cartwise.ingest.load"),
+    "mapping": lambda: import_module("cartwise.ingest.mapping"),
+    "orders": lambda: import_module("cartwise.ingest.orders"),
+    "readers": lambda: import_module("cartwise.ingest.readers"),
+    "validate": lambda: import_module("cartwise.ingest.validate"),
 }
-_MAPPING = {"load_mapping_file", "parse_map_options", "parse_set_options", "save_mapping_file"}
-_READERS = {"ReadResult", "read_file", "read_input"}
-_VALIDATE = {"TimeWindow"}
+"""Each submodule and how to load it."""
+
+_MODULE_OF = {
+    "PreparedEvents": "batches",
+    "prepare_events": "batches",
+    "store_events": "batches",
+    "StoredIds": "insert",
+    "LoadOptions": "load",
+    "LoadSummary": "load",
+    "ingest_file": "load",
+    "load_mapping_file": "mapping",
+    "parse_map_options": "mapping",
+    "parse_set_options": "mapping",
+    "save_mapping_file": "mapping",
+    "derive_orders": "orders",
+    "ReadResult": "readers",
+    "read_file": "readers",
+    "read_input": "readers",
+    "TimeWindow": "validate",
+}
+"""Which submodule defines each public name."""
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LOAD:
-        from cartwise.ingest import load
-
-        return getattr(load, name)
-    if name in _MAPPING:
-        from cartwise.ingest import mapping
-
-        return getattr(mapping, name)
-    if name in _READERS:
-        from cartwise.ingest import readers
-
-        return getattr(readers, name)
-    if name in _VALIDATE:
-        from cartwise.ingest import validate
-
-        return getattr(validate, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_MODULES[module](), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Loading a file (or a batch of records) into the store: read, map, validate, quarantine, dedupe, write.
+"""Loading a file into the store: read, map, validate, quarantine, dedupe, write.
 
 Each file loads in one transaction: a failure, Ctrl-C or a crash leaves the store as it was.
 Every record read is counted once: `read = loaded + duplicates + rejected`.
@@ -6,43 +6,33 @@ Every record read is counted once: `read = loaded + duplicates + rejected`.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import threading
 import time
 import uuid
-import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.ingest import quarantine as qr
-from cartwise.ingest.identity import stitch
+from cartwise.ingest.insert import content_hash, insert_new_events
 from cartwise.ingest.kinds import EVENT_FORMATS, KINDS
-from cartwise.ingest.mapping import MissingColumns, resolve_mapping, with_constants
-from cartwise.ingest.orders import any_order_stored, derive_orders, write_orders
-from cartwise.ingest.plain import prepare_plain
+from cartwise.ingest.mapping import resolve_mapping, with_constants
 from cartwise.ingest.readers import (
     HIDDEN_COLUMNS,
-    NESTED_COLUMN,
     ROW_COLUMN,
     Malformed,
     editor_lines,
     is_plain_parquet,
     parquet_layout,
     read_input,
-    records_to_table,
 )
 from cartwise.ingest.validate import (
-    COLLECTOR_WINDOW,
     Staging,
     TimeWindow,
     lit,
@@ -51,7 +41,7 @@ from cartwise.ingest.validate import (
     staging_sql,
     timestamp_mode,
 )
-from cartwise.schema import EVENTS, Table
+from cartwise.schema import Table
 from cartwise.schema import table as canonical_table
 from cartwise.store import Store
 
@@ -102,13 +92,6 @@ class LoadSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _content_hash(table: Table, alias: str) -> str:
-    parts = ", ".join(
-        f"COALESCE(CAST({alias}.{q(c)} AS VARCHAR), chr(0))" for c in table.column_names if c not in table.key
-    )
-    return f"md5(concat_ws(chr(31), {parts}))"
 
 
 def _ts_modes(
@@ -347,7 +330,7 @@ class _Loader:
         ]
         return (
             f"SELECT s._row, s._hash, {', '.join(select)} "
-            f"FROM (SELECT *, {_content_hash(table, 'x')} AS _hash FROM {_STAGED} AS x WHERE x._problem IS NULL) AS s "
+            f"FROM (SELECT *, {content_hash(table, 'x')} AS _hash FROM {_STAGED} AS x WHERE x._problem IS NULL) AS s "
             f"LEFT JOIN {_SEEN} AS seen ON seen.hash = s._hash"
         )
 
@@ -449,136 +432,6 @@ class _Loader:
         )
 
 
-# Purchases without an order form an order of their own; their revenue defaults to price x quantity.
-_EVENT_FILLS = {
-    "order_id": "CASE WHEN type = 'purchase' THEN COALESCE(order_id, event_id) ELSE order_id END",
-    "revenue": "CASE WHEN type = 'purchase' AND revenue IS NULL AND price IS NOT NULL "
-    "THEN price * COALESCE(quantity, 1) ELSE revenue END",
-}
-
-
-class StoredIds:
-    """Hashes of every id in `events`, for a long-lived writer (the collector) to skip work.
-
-    Checking a batch's ids against the store is an anti-join over every stored id, so its
-    cost grows with the store (about 190 ms per commit at 5M events here). With this index,
-    `insert_new_events` runs it only when a batch id's hash is already stored; a match is a
-    maybe (hashes can collide), so such a batch still gets the exact check and nothing new is
-    ever dropped. The index compares the table's row count with its own on every use and
-    rebuilds itself when they differ: another writer (a file load) or a rolled-back commit.
-    Deletions (`cartwise events delete`, erasure) lower the count, so the next use rebuilds;
-    events are deleted only through the same writer (the service's gate) or with the service
-    stopped, so a count that matches means the same rows. (Not the last row id: rows get
-    their final ids only at commit.) Memory: 8 bytes per stored event.
-    """
-
-    MERGE_AT = 262_144
-    """Hashes kept in a set before they are merged into the sorted array."""
-
-    def __init__(self) -> None:
-        self._sorted = np.empty(0, np.uint64)
-        self._recent: set[int] = set()
-        self._rows = -1  # rows of `events` the index describes
-        self.rebuilds = 0
-
-    @staticmethod
-    def hashes(con: duckdb.DuckDBPyConnection, source: str) -> np.ndarray:
-        """DuckDB's 64-bit hash of each `event_id` in `source`."""
-        return con.execute(f"SELECT hash(event_id) AS h FROM {source}").fetchnumpy()["h"]
-
-    @staticmethod
-    def _count(con: duckdb.DuckDBPyConnection) -> int:
-        return int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
-
-    def may_hold(self, con: duckdb.DuckDBPyConnection, hashes: np.ndarray) -> bool:
-        """Whether any of these id hashes may already be stored."""
-        rows = self._count(con)
-        if rows != self._rows:
-            self.rebuilds += self._rows >= 0  # the first build is not a rebuild
-            self._sorted, self._recent, self._rows = np.sort(self.hashes(con, "events")), set(), rows
-        # Sorted needles make the binary search cache-friendly (2.8 ms against 6.6 for 5,000 in 5M).
-        return _holds_any(self._sorted, np.sort(hashes)) or not self._recent.isdisjoint(hashes.tolist())
-
-    def added(self, hashes: np.ndarray, inserted: int) -> None:
-        """Record an insert of `inserted` rows, right after `may_hold`, from a source with these
-        id hashes (a superset of the rows inserted is fine)."""
-        self._recent.update(hashes.tolist())
-        if len(self._recent) >= self.MERGE_AT:
-            recent = np.fromiter(self._recent, np.uint64, len(self._recent))
-            self._sorted = np.sort(np.concatenate([self._sorted, recent]))
-            self._recent = set()
-        self._rows += inserted
-
-
-def _holds_any(ordered: np.ndarray, values: np.ndarray) -> bool:
-    """Whether the sorted array `ordered` holds any of `values`."""
-    if not len(ordered):
-        return False
-    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
-    return bool((ordered[at] == values).any())
-
-
-def insert_new_events(
-    store: Store, source: str, *, stored_ids: StoredIds | None = None, bulk: bool = False
-) -> int:
-    """Insert the events of `source` (canonical columns plus `_row`) whose `event_id` is new.
-
-    An id already stored, or repeated earlier in `source` (by `_row`), is skipped. The dedupe
-    steps run only when needed: an empty store skips the anti-join, and so does a source
-    none of whose ids `stored_ids` may hold (a long-lived writer's index, see `StoredIds`);
-    a source without repeated ids skips the window. The orders of the new purchases are
-    written: from `source` alone when every row went in and none of its orders exists yet
-    (the usual case, and no scan of the stored events), else rebuilt with `derive_orders`.
-    Returns the number of events inserted.
-
-    `bulk` (file loads) lets DuckDB insert in any row order. In file order it leaves a partly
-    filled row group at each boundary of the input's record batches, and the next checkpoint
-    (at the latest when the store closes) rewrites them: 3.5-8 s after a 10M-event CSV load,
-    0.02 s without. Rowids still grow from load to load (the rollup's watermark and the
-    recommendation poll page by them); readers that need time order sort by `ts`. The
-    setting is global to the DuckDB instance, so it is set for this statement alone.
-    """
-    con = store.con
-    rows, distinct, purchases, evidence = con.execute(
-        f"""SELECT count(*), count(DISTINCT event_id), count(*) FILTER (type = 'purchase'),
-                   count(*) FILTER (anonymous_id IS NOT NULL OR type IN ('identify', 'alias'))
-            FROM {source}"""
-    ).fetchall()[0]
-    hashes = StoredIds.hashes(con, source) if stored_ids is not None else None
-    if stored_ids is not None and hashes is not None:
-        stored = stored_ids.may_hold(con, hashes)  # False for an empty store too
-    else:
-        stored = bool(con.execute("SELECT count(*) FROM (SELECT 1 FROM events LIMIT 1)").fetchall()[0][0])
-    select = ", ".join(f"{_EVENT_FILLS.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
-    where = "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = v.event_id)" if stored else ""
-    qualify = (
-        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1" if rows != distinct else ""
-    )
-    cols = ", ".join(q(c) for c in EVENTS.column_names)
-    if bulk:
-        con.execute("SET preserve_insertion_order = false")
-    try:
-        done = con.execute(
-            f"INSERT INTO events ({cols}) SELECT {select} FROM {source} AS v {where} {qualify}"
-        ).fetchall()[0]
-    finally:
-        if bulk:  # after a Ctrl-C the connection may refuse statements; the process is ending
-            with contextlib.suppress(duckdb.Error):
-                con.execute("RESET preserve_insertion_order")
-    inserted = int(done[0]) if done else 0
-    if stored_ids is not None and hashes is not None:
-        stored_ids.added(hashes, inserted)
-    if inserted and purchases:  # a batch of views alone skips three statements (12 ms a commit)
-        order_ids = f"SELECT DISTINCT COALESCE(order_id, event_id) FROM {source} WHERE type = 'purchase'"
-        if inserted == rows and not any_order_stored(con, order_ids):
-            write_orders(con, f"SELECT {select} FROM {source} AS v WHERE type = 'purchase'")
-        else:
-            derive_orders(store, order_ids)
-    if inserted:
-        stitch(store, source, evidence=bool(evidence or purchases))
-    return inserted
-
-
 def ingest_file(
     store: Store, kind: str, path: str | Path, options: LoadOptions | None = None, *, strict: bool = False
 ) -> LoadSummary:
@@ -662,143 +515,3 @@ def _rejection_words(rejection: dict[str, Any]) -> str:
     return (
         f"{rejection['count']:,} record{plural} {what} (line{plural} {shown}, e.g. {rejection['example']!r})"
     )
-
-
-# -- batches of records (the collector) ----------------------------------------------------------
-
-
-@dataclass
-class PreparedEvents:
-    """Validated canonical events (`table`) and the records refused (`rejected`: index and reason)."""
-
-    table: pa.Table
-    rejected: list[dict[str, Any]]
-
-
-_local = threading.local()
-# The extra copy DuckDB warns about for Arrow from execute() is nothing for a batch of events.
-# A module-wide filter: catch_warnings() is not thread-safe, and the collector validates in a thread.
-warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning, __name__)
-
-
-def _scratch() -> duckdb.DuckDBPyConnection:
-    con = getattr(_local, "con", None)
-    if con is None:
-        # One thread: batches are small, and scheduling work across threads costs more than it saves.
-        con = _local.con = duckdb.connect(config={"threads": 1})
-        con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
-@functools.lru_cache(maxsize=64)
-def _batch_plan(
-    columns: tuple[str, ...], ts_mode: tuple[str, str | None], has_ids: bool, window: TimeWindow, nested: bool
-) -> tuple[str, Staging] | str:
-    """The one SELECT that validates a batch with these columns, or the mapping error for them.
-
-    Cached by column names and timestamp form: a collector sees the same few shapes again
-    and again, and building and binding the SQL is most of the cost of a small batch.
-    """
-    try:
-        mapping = resolve_mapping(EVENTS, list(columns), {}, "the batch")
-    except MissingColumns as exc:  # no event of the batch has the field: say it in the API's terms
-        return f"missing {', '.join(f'`{m}`' for m in exc.missing)}; every event needs `ts`, `user_id` and `type`"
-    types = {name: pa.string() for name in columns}
-    if nested:
-        types[NESTED_COLUMN] = pa.list_(pa.string())
-    types[ROW_COLUMN] = pa.int64()
-    staging = staging_sql(EVENTS, _SRC, mapping, types, {"ts": ts_mode}, derive_ids=True, window=window)
-    key_hash = _content_hash(EVENTS, "s")
-    select = ", ".join(f"{_EVENT_FILLS.get(c, q(c))} AS {q(c)}" for c in EVENTS.column_names)
-    if has_ids:  # every record brings its id: no content hashing needed
-        return f"SELECT {select}, _problem, _row FROM ({staging.sql}) ORDER BY _row", staging
-    # Ids are numbered among valid rows only, as in file loads.
-    sql = f"""SELECT {select}, _problem, _row
-              FROM (SELECT s.* REPLACE (COALESCE(s.event_id, md5({key_hash} || '#' || row_number()
-                    OVER (PARTITION BY s._problem IS NULL, {key_hash} ORDER BY s._row))) AS event_id)
-                    FROM ({staging.sql}) s) ORDER BY _row"""
-    return sql, staging
-
-
-def prepare_events(
-    records: list[dict[str, Any]], *, timezone: str = "UTC", window: TimeWindow = COLLECTOR_WINDOW
-) -> PreparedEvents:
-    """Validate event records (dicts with canonical keys) with the same rules as file ingestion.
-
-    Valid records come back, in input order, as a canonical Arrow table with `event_id`
-    filled in (derived from content when absent, so retrying a batch is idempotent); each
-    refused record is reported with its 0-based index and the reason. Plain batches (see
-    `plain.prepare_plain`) skip the SQL, whose fixed cost dominates a small batch. Times
-    must lie inside `window`.
-    """
-    if timezone == "UTC":
-        plain = prepare_plain(records, window)
-        if plain is not None:
-            return PreparedEvents(plain, [])
-    return prepare_events_sql(records, timezone=timezone, window=window)
-
-
-def prepare_events_sql(
-    records: list[dict[str, Any]], *, timezone: str = "UTC", window: TimeWindow = COLLECTOR_WINDOW
-) -> PreparedEvents:
-    """`prepare_events` through the SQL rules alone: the reference the plain path is tested against."""
-    raw = records_to_table(records)
-    raw = raw.append_column(ROW_COLUMN, pa.array(range(1, len(records) + 1), pa.int64()))
-    columns = tuple(c for c in raw.column_names if c not in HIDDEN_COLUMNS)
-    ts_column = next((c for c in columns if c.lower() in ("ts", *EVENTS.synonyms["ts"])), None)
-    sample = [str(r[ts_column]) for r in records[:200] if ts_column and r.get(ts_column) is not None]
-    has_ids = all(r.get("event_id") not in (None, "") for r in records)
-    nested = NESTED_COLUMN in raw.column_names
-    plan = _batch_plan(columns, timestamp_mode(sample, None), has_ids, window, nested)
-    if isinstance(plan, str):
-        empty = pa.table({c: pa.array([], pa.string()) for c in EVENTS.column_names})
-        return PreparedEvents(empty, [{"index": i, "reason": plan} for i in range(len(records))])
-    sql, staging = plan
-    con = _scratch()
-    con.register(_SRC, raw)
-    try:
-        if timezone != "UTC":
-            con.execute(f"SET TimeZone = '{timezone}'")
-        # execute(), not sql(): a relation plans the query twice, which is half the cost of a
-        # small batch (DuckDB's warning about the copy is filtered above).
-        result: pa.Table = con.execute(sql).to_arrow_table()
-        rejected: list[dict[str, Any]] = []
-        if result["_problem"].null_count < result.num_rows:
-            # Rare path: explain each refused record with the file loader's messages.
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {staging.sql}")
-            rejected = [
-                {
-                    "index": row - 1,
-                    "reason": f"{column or 'record'}: {value!r} {reason}" if value else f"{column}: {reason}",
-                }
-                for row, column, value, reason, _ in con.execute(
-                    quarantine_sql(staging, _SRC, _STAGED)
-                ).fetchall()
-            ]
-            result = result.filter(pa.compute.is_null(result["_problem"]))
-    finally:
-        if timezone != "UTC":
-            con.execute("SET TimeZone = 'UTC'")
-        con.unregister(_SRC)
-    return PreparedEvents(result.drop_columns(["_problem", "_row"]), rejected)
-
-
-def store_events(store: Store, table: pa.Table, stored_ids: StoredIds | None = None) -> dict[str, int]:
-    """Insert prepared canonical events, skipping ids already stored or repeated in the batch; one transaction.
-
-    Returns {"loaded": n, "duplicates": d} with loaded + duplicates == table.num_rows. A
-    long-lived writer passes its `StoredIds` to skip the anti-join for batches of new ids.
-    """
-    if table.num_rows == 0:
-        return {"loaded": 0, "duplicates": 0}
-    con = store.con
-    # One chunk: DuckDB reads an Arrow table chunk by chunk, and a writer's batch joins many
-    # small requests (6,500 events in 65 chunks took 18 ms to read, 6 ms once combined).
-    numbered = table.append_column(ROW_COLUMN, pa.array(range(table.num_rows), pa.int64())).combine_chunks()
-    con.register("_cw_batch", numbered)
-    try:
-        with store.transaction():
-            loaded = insert_new_events(store, "_cw_batch", stored_ids=stored_ids)
-    finally:
-        con.unregister("_cw_batch")
-    return {"loaded": loaded, "duplicates": table.num_rows - loaded}

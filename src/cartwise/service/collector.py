@@ -50,7 +50,7 @@ import pyarrow as pa
 from cartwise.analytics import refresh_rollup, rollup_lag
 from cartwise.core.errors import CartwiseError, InputError, StoreError
 from cartwise.ingest import StoredIds, TimeWindow, prepare_events, store_events
-from cartwise.ingest.load import COLLECTOR_WINDOW
+from cartwise.ingest.validate import COLLECTOR_WINDOW
 from cartwise.schema import EVENTS
 from cartwise.service.gate import StoreGate
 from cartwise.service.live import LiveKPIs
