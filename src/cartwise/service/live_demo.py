@@ -8,7 +8,9 @@ traffic; the day loops until Ctrl-C. Like a storefront, the replay asks the reco
 API for a list when a session starts (with a `read` key), and the session's later events on a
 listed item carry the list's `request_id`, so the Recommendations page's online figures move.
 The replayed events feed the built-in journeys that `cartwise demo` applied, and the server's
-e-mail goes to a local SMTP sink (`MailSink`).
+e-mail goes to a local SMTP sink (`MailSink`). The server runs journey waits on the replay's
+clock (`journey_time_scale` = `speed`): the abandoned cart's hour passes with the replayed hour,
+so reminders go out in the demo's first minutes, and their purchases still exit them.
 """
 
 from __future__ import annotations
@@ -246,9 +248,13 @@ def serve_demo(settings: Settings, *, speed: float = 24.0, stop: threading.Event
     with _stop_on_sigterm(stop):
         # The journeys' e-mail goes to a local sink: real SMTP, nobody mailed.
         sink = MailSink().start()
-        mail_env = {"CARTWISE_SMTP_HOST": "127.0.0.1", "CARTWISE_SMTP_PORT": str(sink.port)}
+        server_env = {"CARTWISE_SMTP_HOST": "127.0.0.1", "CARTWISE_SMTP_PORT": str(sink.port)}
+        if speed > 1:  # a slower replay keeps real-time waits
+            server_env["CARTWISE_JOURNEY_TIME_SCALE"] = repr(float(speed))
         try:
-            server = ServerProcess(settings.db, host=settings.host, port=settings.port, env=mail_env).start()
+            server = ServerProcess(
+                settings.db, host=settings.host, port=settings.port, env=server_env
+            ).start()
         except BaseException:
             sink.stop()
             raise
@@ -256,7 +262,8 @@ def serve_demo(settings: Settings, *, speed: float = 24.0, stop: threading.Event
             f"\nCartwise dashboard: {server.url}/\n"
             f"Sign in with this admin key (shown once): {keys.admin}\n"
             f"Replaying the last simulated day ({table.num_rows:,} events) {speed:g}x faster through the collector; "
-            f"the built-in journeys run on it (Campaigns page) and their e-mail goes to a local SMTP sink on "
+            f"the built-in journeys run on it, their waits {speed:g}x shorter too (Campaigns page), and their "
+            f"e-mail goes to a local SMTP sink on "
             f"127.0.0.1:{sink.port}. Ctrl-C stops.\n",
             err=True,
         )
