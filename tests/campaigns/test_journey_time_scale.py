@@ -185,3 +185,23 @@ steps:
     assert [m["To"] for m in smtp.sink.messages] == ["u00000@example.test"]
     assert 0.9 <= latency < 3, latency  # the minute's wait, 60 times shorter
     assert "journey_time_scale" in log_text  # the service says its waits are sped up
+
+
+def test_the_replay_begins_at_the_time_of_day_now() -> None:
+    from cartwise.service.live_demo import from_time_of_day
+
+    day = datetime(2026, 12, 6)
+    rows = [
+        {"event_id": f"e{h}", "ts": day + timedelta(hours=h, minutes=30)}
+        for h in range(24)  # 00:30 ... 23:30 of one simulated day
+    ]
+    turned = from_time_of_day(rows, datetime(2026, 12, 7, 14, 5))
+    # From 14:30 on as recorded, then the night and morning a day later, times of day kept.
+    assert [r["event_id"] for r in turned] == [f"e{h}" for h in (*range(14, 24), *range(14))]
+    assert turned[0]["ts"] == day + timedelta(hours=14, minutes=30)
+    assert turned[10]["ts"] == day + timedelta(days=1, minutes=30)
+    assert [r["ts"] for r in turned] == sorted(r["ts"] for r in turned)
+    assert len({r["ts"].time() for r in turned}) == 24  # the day is whole: nothing dropped or doubled
+    # A window shorter than a day (a small store) is replayed as it is.
+    short = rows[:5]
+    assert from_time_of_day(short, datetime(2026, 12, 7, 2, 0)) is short
