@@ -205,3 +205,24 @@ def test_the_replay_begins_at_the_time_of_day_now() -> None:
     # A window shorter than a day (a small store) is replayed as it is.
     short = rows[:5]
     assert from_time_of_day(short, datetime(2026, 12, 7, 2, 0)) is short
+
+
+def test_a_failed_service_round_is_logged_without_the_message(caplog: pytest.LogCaptureFixture) -> None:
+    import duckdb
+
+    from cartwise.service.journeys import log_failed_round
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE runs (user_id VARCHAR PRIMARY KEY)")
+    address = "ada@example.test"
+    con.execute("INSERT INTO runs VALUES (?)", [address])
+    with pytest.raises(duckdb.ConstraintException) as caught:
+        con.execute("INSERT INTO runs VALUES (?)", [address])  # the data, not the code, holds it
+    assert address in str(caught.value)  # DuckDB quotes the key it refused
+    with caplog.at_level(logging.ERROR, logger="cartwise.service.journeys"):
+        assert log_failed_round(caught.value) == "ConstraintException"
+    (record,) = caplog.records
+    text = record.getMessage()
+    assert text.startswith("journey round failed: ConstraintException\n")
+    assert "test_a_failed_service_round_is_logged_without_the_message" in text  # where it failed
+    assert "ada@example.test" not in text and record.exc_info is None

@@ -106,18 +106,9 @@ class JourneyRunner:
                     engine.resume_held()
                     next_check = time.monotonic() + self.check_interval
                 self.last_error = None
-            except (
-                Exception
-            ) as exc:  # a failed round is logged; the state is in the store, the next round goes on
+            except Exception as exc:  # logged; the state is in the store, the next round goes on
                 self.stats["errors"] += 1
-                # The type and where, not the message: a store error may quote a customer's id or
-                # address, and logs and /health must not hold personal data (issue 21).
-                self.last_error = type(exc).__name__
-                log.error(
-                    "journey round failed: %s\n%s",
-                    type(exc).__name__,
-                    "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
-                )
+                self.last_error = log_failed_round(exc)
                 self._stop.wait(1.0)
 
     def _sleep_for(self, engine: JourneyEngine, next_check: float) -> float:
@@ -142,6 +133,15 @@ class JourneyRunner:
         if not tables:
             return None
         return pa.concat_tables(tables, promote_options="permissive")
+
+
+def log_failed_round(exc: BaseException) -> str:
+    """Log a failed journey round by its exception's type and stack, never its message (a store
+    error may quote a customer's id or address, and logs must hold no personal data: issue 21);
+    returns the type's name."""
+    name = type(exc).__name__
+    log.error("journey round failed: %s\n%s", name, "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+    return name
 
 
 # -- what the API calls ------------------------------------------------------------------------
@@ -176,4 +176,13 @@ def health(service: Service) -> dict[str, Any]:
     return {"running": True, **runner.stats, "last_error": runner.last_error}
 
 
-__all__ = ["CHECK_SECONDS", "JourneyRunner", "apply", "health", "listed", "shown", "validate"]
+__all__ = [
+    "CHECK_SECONDS",
+    "JourneyRunner",
+    "apply",
+    "health",
+    "listed",
+    "log_failed_round",
+    "shown",
+    "validate",
+]
