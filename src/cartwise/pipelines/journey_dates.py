@@ -6,7 +6,8 @@ replay's speed so that a replayed hour's wait passes with the replayed hour. The
 stored as a real UTC time (`due_at`), so a restart resumes the wait where it was, whatever the
 scale then. A wait until a time of day (`next_local_time`) is never scaled: `{until: "09:00"}`
 is the customer's real local 09:00, because the replay re-times events to the real clock and
-a "09:00" on a sped-up clock would fall at a different real hour every day.
+a "09:00" on a sped-up clock would fall at a different real hour every day. (Running the
+engine's clock faster instead would store times in the future and lose its origin at a restart.)
 """
 
 from __future__ import annotations
