@@ -4,8 +4,8 @@
 `cartwise serve` as a child process (which then owns the store), and replays the last
 simulated day through the collector over HTTP, re-timed to start now and sped up `speed`
 times, from the day's current time of day on (`from_time_of_day`: a demo started at 14:00 UTC
-replays the shop's afternoon first, not its night). Replayed events get fresh event, session and order ids, so each pass adds new
-traffic; the day loops until Ctrl-C. Like a storefront, the replay asks the recommendations
+replays the shop's afternoon first, not its night). Replayed events get fresh event, session
+and order ids, so each pass adds new traffic; the day loops until Ctrl-C. Like a storefront, the replay asks the recommendations
 API for a list when a session starts (with a `read` key), and the session's later events on a
 listed item carry the list's `request_id`, so the Recommendations page's online figures move.
 The replayed events feed the built-in journeys that `cartwise demo` applied, and the server's
@@ -91,8 +91,8 @@ def from_time_of_day(rows: list[dict[str, Any]], at: datetime) -> list[dict[str,
     rows from that instant of the window on come first, as they were, and the earlier ones follow,
     moved a day later (their time of day kept). A window shorter than 23 hours is returned as it
     is. Why: the demo's waits run on the replay's clock, and the simulated shop's night (00:00-06:00
-    UTC) holds 4% of a day's traffic, so a replay that always began at midnight showed its first
-    journey e-mails a quarter of an hour in."""
+    UTC) holds 4% of a day's traffic, so a replay that always began at midnight sent its first
+    journey e-mails minutes later than one begun in the day (BENCHMARKS.md)."""
     if not rows:
         return rows
     first, last = rows[0]["ts"], rows[-1]["ts"]
