@@ -75,7 +75,7 @@ def test_the_replay_feeds_journeys_and_mail_goes_to_the_demo_sink(
     journeys: dict[str, dict[str, int]] = {}
     try:
         url = f"http://127.0.0.1:{demo_settings.port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and thread.is_alive():
             try:
                 body = httpx.get(
@@ -85,8 +85,8 @@ def test_the_replay_feeds_journeys_and_mail_goes_to_the_demo_sink(
             except httpx.HTTPError:
                 pass
             if (
-                journeys.get("quick-cart", {}).get("done") == 1
-                and journeys["browse-abandonment"]["waiting"] == 2
+                journeys.get("quick-cart", {}).get("done", 0) >= 1
+                and journeys["browse-abandonment"]["done"] == 2
             ):
                 break
             time.sleep(0.3)
@@ -94,9 +94,10 @@ def test_the_replay_feeds_journeys_and_mail_goes_to_the_demo_sink(
         stop.set()
         thread.join(timeout=60)
     assert not thread.is_alive()
-    # The replayed add_to_cart ran the quick journey to its end; both viewers wait their 4 hours.
+    # The replayed add_to_cart ran the quick journey to its end; both viewers got their reminder
+    # after the 4 hours' wait on the replay's clock: 24 s at 600x (it would be 4 real hours).
     assert journeys["quick-cart"]["done"] >= 1
-    assert journeys["browse-abandonment"]["waiting"] == 2
+    assert journeys["browse-abandonment"]["done"] == 2
     # Each pass of the looping replay is a new add_to_cart (fresh event ids): one message each.
     sent = re.search(r"The demo's journeys sent (\d+) e-mails to the local sink", capsys.readouterr().err)
-    assert sent is not None and int(sent.group(1)) >= 1
+    assert sent is not None and int(sent.group(1)) >= 3

@@ -84,8 +84,8 @@ def demo(
     The store at --db is deleted and rebuilt; only a store an earlier `cartwise demo` made, or
     one without events, users or items, is deleted. Ground truth lands in `truth_*` tables and
     `promotions`, so models can be checked against known answers. The built-in journeys are
-    applied (`cartwise journeys builtins`), and the live replay feeds them; their e-mail goes to
-    a local SMTP sink the demo runs.
+    applied (`cartwise journeys builtins`), and the live replay feeds them, their waits as many
+    times shorter as the replay is faster; their e-mail goes to a local SMTP sink the demo runs.
     """
     config = demo_config(
         seed=seed, users=users, items=items, days=days, start=_first_day(start, days, serving=not no_serve)

@@ -180,6 +180,14 @@ class Settings(BaseModel):
     attribution_days: float = Field(
         5, gt=0, description="Days after a message in which a purchase counts as the campaign's conversion."
     )
+    journey_time_scale: float = Field(
+        1.0,
+        ge=1,
+        le=86_400,
+        description="For demos and tests: journey waits given as durations (`wait: 1h`, a `wait_for` "
+        "timeout) last this many times less, so `cartwise demo` sets its replay speed. Waits until a time "
+        "of day, quiet hours and frequency caps stay real time; stored times are real UTC. 1 in production.",
+    )
 
 
 ENV_PREFIX = "CARTWISE_"

@@ -1,4 +1,14 @@
-"""Dates of journeys: a customer's replenishment run-out dates, and `wait: {until: "HH:MM"}`."""
+"""Dates of journeys: a customer's replenishment run-out dates, and when a wait ends.
+
+A wait given as a duration (`wait: 1h`, a `wait_for` timeout) ends `seconds / time_scale`
+later (`wait_end`): the `journey_time_scale` setting, 1 except in demos, which set their
+replay's speed so that a replayed hour's wait passes with the replayed hour. The end is
+stored as a real UTC time (`due_at`), so a restart resumes the wait where it was, whatever the
+scale then. A wait until a time of day (`next_local_time`) is never scaled: `{until: "09:00"}`
+is the customer's real local 09:00, because the replay re-times events to the real clock and
+a "09:00" on a sped-up clock would fall at a different real hour every day. (Running the
+engine's clock faster instead would store times in the future and lose its origin at a restart.)
+"""
 
 from __future__ import annotations
 
@@ -52,6 +62,12 @@ def replenishment_entries(store: Store, now: datetime) -> list[tuple[str, str, d
     return out
 
 
+def wait_end(now: datetime, seconds: float, time_scale: float = 1.0) -> datetime:
+    """When a wait of `seconds` that starts at `now` ends, on a clock `time_scale` times faster
+    than real time: `now + seconds / time_scale` (naive UTC, like `now`)."""
+    return now + timedelta(seconds=seconds / time_scale)
+
+
 def next_local_time(now: datetime, zone: ZoneInfo, clock: str) -> datetime:
     """The first instant after `now` (naive UTC) when the local time in `zone` is `clock`
     (HH:MM), as naive UTC. A time skipped by a clock change falls on the hour after."""
@@ -63,4 +79,4 @@ def next_local_time(now: datetime, zone: ZoneInfo, clock: str) -> datetime:
     return candidate.astimezone(UTC).replace(tzinfo=None)
 
 
-__all__ = ["REPLENISH_DAYS", "next_local_time", "replenishment_entries"]
+__all__ = ["REPLENISH_DAYS", "next_local_time", "replenishment_entries", "wait_end"]

@@ -2,7 +2,8 @@
 
 State lives in the store, never only in memory: each customer's run (`journey_runs`) holds the
 path of its step, its state and, while it waits, `due_at` (a durable timer). So a restarted
-service resumes every wait where it was. Entry is idempotent on (journey, customer, run key),
+service resumes every wait where it was (a duration's wait lasts `journey_time_scale` times less
+in demos; see `journey_dates`). Entry is idempotent on (journey, customer, run key),
 the run key being the trigger's id (the event id), so a replayed event log enters nobody twice.
 A run always finishes the journey version it entered. Every `send` goes through
 `Sender.send` with the identity (`journey:NAME:vN`, step path, customer, occurrence), so a
@@ -40,7 +41,7 @@ from cartwise.campaigns import (
 from cartwise.campaigns._guards import COUNTRY_TIME_ZONES
 from cartwise.core.errors import CartwiseError
 from cartwise.core.settings import Settings
-from cartwise.pipelines.journey_dates import next_local_time, replenishment_entries
+from cartwise.pipelines.journey_dates import next_local_time, replenishment_entries, wait_end
 from cartwise.pipelines.journeys import journey_source, load_journey
 from cartwise.pipelines.sender import ContextFor, Sender, now_utc
 from cartwise.profiles import compile_rule
@@ -108,6 +109,7 @@ class JourneyEngine:
         self.settings = settings
         self.access = access or (lambda: nullcontext(store))
         self.clock = clock
+        self.time_scale = settings.journey_time_scale  # durations only; see journey_dates.wait_end
         self._definitions: dict[tuple[str, int], Journey] = {}
         self.active: dict[str, tuple[int, Journey]] = {}
         self._sender: Sender | None = None  # made at the first send (it opens the journal beside the store)
@@ -383,7 +385,14 @@ class JourneyEngine:
                     try:
                         self._walk(run, exits, rules, users, sends)
                     except CartwiseError as exc:  # this run's failure (a rule that no longer fits), only
-                        log.warning("journey %s run of %s stopped: %s", run.journey, run.user_id, exc)
+                        # Never the customer nor the message, which may quote their data (issue 21).
+                        log.warning(
+                            "journey %s v%d: a run stopped at step %s (%s)",
+                            run.journey,
+                            run.version,
+                            run.step,
+                            type(exc).__name__,
+                        )
                         self._finish(run, "exited", f"error: {exc}"[:500], self.clock())
                 if sends:
                     self._send_all(sends)
@@ -417,7 +426,7 @@ class JourneyEngine:
                 return
             if isinstance(step, Wait | WaitFor):
                 if isinstance(step, WaitFor):
-                    run.due_at, run.wait_event = now + timedelta(seconds=step.timeout), step.event
+                    run.due_at, run.wait_event = wait_end(now, step.timeout, self.time_scale), step.event
                 else:
                     run.due_at, run.wait_event = self._wait_until(run, step, now), None
                 run.state, run.updated_at = "waiting", now
@@ -525,7 +534,7 @@ class JourneyEngine:
 
     def _wait_until(self, run: Run, step: Wait, now: datetime) -> datetime:
         if step.seconds is not None:
-            return now + timedelta(seconds=step.seconds)
+            return wait_end(now, step.seconds, self.time_scale)
         assert step.until is not None
         with self.access() as s:
             zone = self._zone(s, run.user_id)
