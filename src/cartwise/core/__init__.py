@@ -6,7 +6,8 @@ pydantic import, which keeps `cartwise --help` quick.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from cartwise.core.errors import (
     CartwiseError,
@@ -18,18 +19,17 @@ from cartwise.core.errors import (
     NotFoundError,
     StoreError,
 )
+from cartwise.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from cartwise.core.settings import Settings, get_settings
 
 
-def __getattr__(name: str) -> Any:
-    if name in {"Settings", "get_settings"}:
-        from cartwise.core import settings
-
-        return getattr(settings, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+__getattr__ = lazy_getattr(
+    globals(),
+    {"settings": lambda: import_module("cartwise.core.settings")},
+    {"Settings": "settings", "get_settings": "settings"},
+)
 
 __all__ = [
     "CartwiseError",

@@ -14,7 +14,9 @@ not pandas, SciPy and LightGBM, so `cartwise experiments power` stays quick.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cartwise.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from cartwise.experiments._analysis import (
@@ -150,14 +152,7 @@ _MODULE_OF = {
 """Which submodule defines each public name."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_MODULES[module](), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
+__getattr__ = lazy_getattr(globals(), _MODULES, _MODULE_OF)
 
 __all__ = [
     "CORRECTIONS",

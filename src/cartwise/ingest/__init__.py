@@ -7,8 +7,9 @@ kinds and input formats a command lists in its `--help`) costs no DuckDB or Arro
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cartwise.core.lazy import lazy_getattr
 from cartwise.ingest.kinds import FORMATS, KINDS
 
 if TYPE_CHECKING:
@@ -57,14 +58,7 @@ _MODULE_OF = {
 """Which submodule defines each public name."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_MODULES[module](), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
+__getattr__ = lazy_getattr(globals(), _MODULES, _MODULE_OF)
 
 __all__ = [
     "FORMATS",

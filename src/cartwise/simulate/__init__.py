@@ -10,23 +10,27 @@ defaults `cartwise demo --help` shows) costs no pydantic, NumPy or Arrow import.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from cartwise.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from cartwise.simulate._config import ShopConfig, make_config
     from cartwise.simulate._shop import SimulatedShop, arrow_schema, simulate_shop
 
 
-def __getattr__(name: str) -> Any:
-    if name in {"ShopConfig", "make_config"}:
-        from cartwise.simulate import _config
-
-        return getattr(_config, name)
-    if name in {"SimulatedShop", "arrow_schema", "simulate_shop"}:
-        from cartwise.simulate import _shop
-
-        return getattr(_shop, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+_MODULES = {
+    "_config": lambda: import_module("cartwise.simulate._config"),
+    "_shop": lambda: import_module("cartwise.simulate._shop"),
+}
+_MODULE_OF = {
+    "ShopConfig": "_config",
+    "make_config": "_config",
+    "SimulatedShop": "_shop",
+    "arrow_schema": "_shop",
+    "simulate_shop": "_shop",
+}
+__getattr__ = lazy_getattr(globals(), _MODULES, _MODULE_OF)
 
 __all__ = ["ShopConfig", "SimulatedShop", "arrow_schema", "make_config", "simulate_shop"]
