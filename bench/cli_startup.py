@@ -5,7 +5,8 @@ median wall time and CPU time (user + system: what the run costs when it has to 
 on a busy machine) of: `cartwise --help`, every `cartwise COMMAND --help`, and a no-op run of
 every command, one that stops with an error before any real work (a missing --db store or a
 missing input file). The no-op shows a command's fixed cost: start-up plus what it imports
-before it can tell the input is missing. `serve` has no no-op: it starts a server.
+before it can tell the input is missing. `serve` has no no-op: it starts a server. Then reads
+of an empty store (lists and shows): what a command that only reads rows pays.
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/cli_startup.py [--repeat 5] [--only help|noop]
 
@@ -86,12 +87,25 @@ def noop_runs(tmp: Path) -> list[tuple[str, list[str], bool]]:
         ("forecast (no file)", ["forecast", missing, "--out", str(tmp / "f.csv")], True),
         ("keys list (new store)", ["keys", "list", *fresh], False),
         ("users-admin list (new store)", ["users-admin", "list", *fresh], False),
+        # Reads of the (empty) store those two made: rows, not models, so no scikit-learn or Ibis.
+        ("segments list (empty store)", ["segments", "list", *fresh], False),
+        ("profiles show (empty store)", ["profiles", "show", "u1", *fresh], True),
+        ("audiences list (empty store)", ["audiences", "list", *fresh], False),
+        ("journeys list (empty store)", ["journeys", "list", *fresh], False),
+        ("campaigns list (empty store)", ["campaigns", "list", *fresh], False),
+        ("experiments list (empty store)", ["experiments", "list", *fresh], False),
         ("churn score (no store)", ["churn", "score", *missing_db], True),
         ("analytics kpis (no store)", ["analytics", "kpis", *missing_db], True),
         ("basket rules (no store)", ["basket", "rules", *missing_db], True),
         ("demand build (no store)", ["demand", "build", *missing_db], True),
         ("experiments analyze (no file)", ["experiments", "analyze", "--summary", missing], True),
         ("experiments list (no store)", ["experiments", "list", *missing_db], True),
+        (
+            "experiments create (no store)",
+            ["experiments", "create", "k", "--variants", "control:0.5,treatment:0.5", *missing_db],
+            True,
+        ),
+        ("experiments power (no design)", ["experiments", "power", "--mde", "0.05"], True),
         ("audiences list (no store)", ["audiences", "list", *missing_db], True),
         ("customers export (no store)", ["customers", "export", "u1", *missing_db], True),
         ("events delete (no store)", ["events", "delete", "--user", "u1", *missing_db], True),

@@ -100,6 +100,7 @@ def test_each_user_keeps_one_variants_model_and_results_compare_ctr(tmp_path: Pa
         assert results.status_code == 200, results.text
         body = results.json()
         page = api.get("/api/v1/experiments/recs-ab/page").json()  # the Experiments page's detail twin
+        status = api.get("/api/v1/recommender").json()
 
     by_user = {}
     for user, answers in served.items():
@@ -142,6 +143,17 @@ def test_each_user_keeps_one_variants_model_and_results_compare_ctr(tmp_path: Pa
     conversion = found["impression_conversion"]
     assert abs(conversion["control_mean"] - buys["control"] / impressions["control"]) < 1e-12
 
+    # Which model served each arm: the page JSON names the recommender, the model serving it now
+    # and the versions its impressions were served by.
+    arms = {a["variant"]: a for a in page["recommender_arms"]}
+    assert {v: a["recommender"] for v, a in arms.items()} == {"control": "itemknn", "popular": "popularity"}
+    assert arms["control"]["serving"] is True and arms["popular"]["serving"] is False
+    for variant, arm in arms.items():
+        assert arm["state"] == "ready" and arm["last_error"] is None and arm["trained_at"]
+        assert arm["served_versions"] == [arm["version"]]
+        assert arm["impressions"] == impressions[variant]
+    live = status["experiment_arm_details"]
+    assert live["popularity"]["version"] == arms["popular"]["version"] and live["itemknn"]["serving"] is True
     shown = {(r["metric"], r["variant"]): r for r in page["results"]["results"]}
     assert shown[("ctr", "popular")]["mean"] == ctr["mean"]
     assert shown[("ctr", "popular")]["control_mean"] == ctr["control_mean"]
@@ -149,3 +161,39 @@ def test_each_user_keeps_one_variants_model_and_results_compare_ctr(tmp_path: Pa
     assert cli.exit_code == 0, cli.output
     by_metric = {r["metric"]: r for r in json.loads(cli.output)["results"]}
     assert by_metric["ctr"]["mean"] == ctr["mean"] and by_metric["ctr"]["users"] == counts["popular"]
+
+
+def test_the_retrain_route_refreshes_every_arm_and_nobody_is_unenrolled_meanwhile(tmp_path: Path) -> None:
+    env = {"CARTWISE_RECS_OPTIONS": json.dumps(RECS_OPTIONS), "OPENBLAS_NUM_THREADS": "1"}
+    run = serve_shop(tmp_path, _shop, truth="truth.duckdb", env=env)
+    with duckdb.connect(str(tmp_path / "truth.duckdb"), read_only=True) as con:
+        users = [r[0] for r in con.execute("SELECT user_id FROM users ORDER BY user_id LIMIT 30").fetchall()]
+    with run, run.client("admin") as admin, run.client("read") as api:
+        created = admin.post("/api/v1/experiments", json={"key": "recs-ab", "variants": VARIANTS})
+        assert created.status_code == 201, created.text
+        deadline = time.monotonic() + 90
+        while _recs(api, users[0])["experiment"] is None:
+            assert time.monotonic() < deadline, admin.get("/api/v1/recommender").text
+            time.sleep(0.2)
+        before = api.get("/api/v1/recommender").json()["experiment_arm_details"]
+        assert before["itemknn"]["serving"] and before["popularity"]["state"] == "ready"
+        # The route retrains the hybrid: the itemknn arm is no longer the serving model, so it
+        # is refitted too, on the same events, and both arms swap in with the new model.
+        queued = admin.post("/api/v1/recommender/retrain")
+        assert queued.status_code == 202, queued.text
+        answers = []
+        deadline = time.monotonic() + 240
+        while (info := api.get("/api/v1/recommender").json())["retrain"].get("state") != "done":
+            assert info["retrain"].get("state") in ("queued", "running"), info["retrain"]
+            assert time.monotonic() < deadline, info
+            answers += [_recs(api, u) for u in users[:6]]
+        assert answers and all(a["experiment"] == "recs-ab" for a in answers)  # no unenrolled window
+        after = info["experiment_arm_details"]
+        assert info["model"] == "hybrid" and set(info["retrain"]["arms"]) == {"itemknn", "popularity"}
+        for name in ("itemknn", "popularity"):
+            arm = after[name]
+            assert arm["state"] == "ready" and not arm["serving"] and arm["last_error"] is None
+            assert arm["version"] == info["retrain"]["arms"][name] != before[name]["version"]
+            assert arm["watermark"] == after["itemknn"]["watermark"]  # one snapshot for every arm
+        served = {a["variant"]: a["model_version"] for a in (_recs(api, u) for u in users)}
+        assert served == {"control": after["itemknn"]["version"], "popular": after["popularity"]["version"]}

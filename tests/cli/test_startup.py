@@ -117,6 +117,7 @@ def test_every_listed_command_loads_under_its_own_name() -> None:
         ["customers", "forget", "u1"],
         ["events", "delete", "--user", "u1"],
         ["experiments", "list"],
+        ["experiments", "create", "k", "--variants", "control:0.5,treatment:0.5"],
         ["experiments", "show", "k"],
         ["experiments", "stop", "k"],
         ["experiments", "analyze", "k"],
@@ -182,3 +183,41 @@ def test_a_missing_input_is_refused_before_the_pipeline_loads(
     stderr_line, modules_line = done.stdout.strip().splitlines()[-2:]
     assert message.format(**names) in json.loads(stderr_line)
     assert set(json.loads(modules_line)) & {*HEAVY, "pandas", "scipy", "numpy"} == set()
+
+
+def test_a_power_plan_without_a_design_is_refused_before_the_statistics_load() -> None:
+    """`experiments power` with neither --rate nor --mean/--sd says so without loading pandas,
+    SciPy or statsmodels (it took over 1 s when the analysis engine loaded first)."""
+    code = (
+        "from cartwise.cli import main\n"
+        "try:\n    main(['experiments', 'power', '--mde', '0.05'])\n"
+        "except SystemExit as exc:\n    assert exc.code == 2, exc.code\n"
+    )
+    loaded = set(_loaded_after(code))
+    assert loaded & {*HEAVY, "pandas", "scipy", "statsmodels"} == set()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["segments", "list"],
+        ["segments", "members", "s"],
+        ["profiles", "show", "u1"],
+        ["audiences", "list"],
+        ["journeys", "list"],
+        ["journeys", "show", "j"],
+        ["campaigns", "list"],
+        ["experiments", "list"],
+    ],
+)
+def test_reading_a_store_loads_neither_scikit_learn_nor_ibis(tmp_path: Path, command: list[str]) -> None:
+    """Listing and showing what a store holds reads rows: the clustering (scikit-learn, ~2 s)
+    and the profile builder (Ibis) load only in the commands that build profiles."""
+    db = tmp_path / "shop.duckdb"
+    _loaded_after(
+        f"from cartwise.cli import main\ntry:\n    main(['keys', 'list', '--db', {str(db)!r}])\nexcept SystemExit:\n    pass"
+    )
+    code = f"from cartwise.cli import main\ntry:\n    main({[*command, '--db', str(db)]!r})\nexcept SystemExit:\n    pass\n"
+    loaded = set(_loaded_after(code))
+    assert "duckdb" in loaded  # the store was read
+    assert loaded & set(HEAVY) == set()

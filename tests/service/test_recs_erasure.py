@@ -57,15 +57,15 @@ def test_an_erasure_during_a_retrain_is_forgotten_by_the_model_it_swaps_in(
     old = server.state.version
     read_her: list[bool] = []
     erased: list[dict[str, Any]] = []
-    real_fit = retrain_module.fit_from_store
+    real_fit = retrain_module.fit_on
 
-    def fit_then_erase(gate: Any, name: str) -> tuple[Recommender, int]:
-        fitted, watermark = real_fit(gate, name)
+    def fit_then_erase(data: Any, name: str) -> Recommender:
+        fitted = real_fit(data, name)
         read_her.append(_knows(fitted, who))  # the retrain read her events
         erased.append(service.forget_customer(who))  # she is erased before the save and the swap
-        return fitted, watermark
+        return fitted
 
-    monkeypatch.setattr(retrain_module, "fit_from_store", fit_then_erase)
+    monkeypatch.setattr(retrain_module, "fit_on", fit_then_erase)
     report = server.retrain(model="itemknn")
 
     assert report["state"] == "done", report

@@ -150,7 +150,10 @@ def unexpected_error(method: str, path: str) -> dict[str, Any]:
 
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(unexpected_error(request.method, request.url.path), status_code=500)
+    # The route's template (`/api/v1/customers/{user_id}`), not the path: a path can hold a
+    # customer id, and the log outlives an erasure.
+    route = getattr(request.scope.get("route"), "path", "(no route)")
+    return JSONResponse(unexpected_error(request.method, route), status_code=500)
 
 
 def install(app: FastAPI) -> None:

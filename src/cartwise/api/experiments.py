@@ -124,7 +124,7 @@ def power(
     """Sample size per variant for a relative lift (or the power of `users`), as `cartwise experiments power`."""
     from dataclasses import asdict
 
-    from cartwise.pipelines.experiment_summary import plan_power
+    from cartwise.pipelines.power import plan_power
 
     return asdict(plan_power(mde, mean=mean, sd=sd, rate=rate, alpha=alpha, power=power, users=users))
 

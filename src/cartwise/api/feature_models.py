@@ -164,11 +164,36 @@ class ExperimentResults(_Open):
     srm_warning: bool | None = Field(None, description="True when the traffic split is broken.")
 
 
+class RecommenderArm(_Open):
+    """A recommender experiment's variant: its recommender, the arm's live status on the
+    recommendation server, and what served its impressions."""
+
+    variant: str
+    recommender: str | None = None
+    state: str | None = Field(
+        None, description="`loading`, `ready`, `failed` (retrying), `not started` or `stopped`."
+    )
+    version: str | None = Field(None, description="Version of the model serving the arm.")
+    trained_at: str | None = Field(None, description="When that model was fitted (ISO 8601 UTC).")
+    serving: bool | None = Field(None, description="True for the arm the serving model is.")
+    attempts: int | None = Field(None, description="Consecutive failed fits.")
+    last_error: str | None = None
+    next_retry_at: str | None = Field(None, description="ISO 8601 UTC.")
+    impressions: int | None = None
+    users: int | None = None
+    served_versions: list[str | None] | None = Field(
+        None, description="Model versions that served its impressions."
+    )
+
+
 class ExperimentDetail(_Open):
     experiment: ExperimentInfo | None = None
     results: ExperimentResults | None = None
     timeline: list[LiftPointText] | None = None
     message: str | None = Field(None, description="Why there are no results; null when there are.")
+    recommender_arms: list[RecommenderArm] | None = Field(
+        None, description="A recommender experiment's variants; null for other experiments."
+    )
 
 
 # -- campaigns ------------------------------------------------------------------------------------

@@ -428,8 +428,15 @@ class RecommenderInfo(_Open):
     retrain: dict[str, Any] = Field(description="The last retrain's status (see `RetrainStatus`).")
     experiment_arms: dict[str, str] = Field(
         default_factory=dict,
-        description="Recommenders a recommender experiment serves beside this one: `loading`, "
+        description="Each recommender of the running recommender experiment (the serving model's own too): `loading`, "
         "`ready <version>` or `failed: <why>`.",
+    )
+    experiment_arm_details: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Each recommender of the running recommender experiment: `state` (loading, ready, "
+        "failed), the `version` and `trained_at` of the model serving it, `serving` (it is the serving "
+        "model), consecutive failures (`attempts`), `last_error` (values masked), `failed_at` and "
+        "`next_retry_at`.",
     )
     stats: dict[str, Any] = Field(description="Serving counters since start.")
     options: dict[str, Any] = Field(description="The serving options (`RecsOptions`).")

@@ -1,4 +1,4 @@
-"""`cartwise db`: inspect, export and import the store."""
+"""`cartwise db`: inspect, export, import and compact the store."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, settings_for
-from cartwise.pipelines.stores import export_store, import_store, store_info
+from cartwise.pipelines.stores import compact_store, export_store, import_store, store_info
 
 
 @click.group()
 def db() -> None:
-    """Inspect, export and import the store."""
+    """Inspect, export, import and compact the store."""
 
 
 @db.command()
@@ -47,3 +47,25 @@ def import_(directory: Path, db: Path | None, as_json: bool) -> None:
     new events into the analytics rollup and timeline."""
     added = import_store(settings_for(db), directory)
     emit({"directory": str(directory), "added": added}, as_json)
+
+
+@db.command()
+@db_option
+@json_option
+def compact(db: Path | None, as_json: bool) -> None:
+    """Rewrite the store into a fresh file, so deleted rows leave no bytes behind (stop the
+    server first: it owns the store).
+
+    After `customers forget` or `events delete`, DuckDB keeps the deleted values in the
+    file's blocks until it reuses them; the rewritten file holds only the rows that remain.
+    An interruption leaves the old store whole. With --json: {"db", "bytes_before",
+    "bytes_after", "seconds"}.
+    """
+    result = compact_store(settings_for(db))
+    emit(
+        result,
+        as_json,
+        lambda r: (
+            f"Compacted {r['db']}: {r['bytes_before']:,} -> {r['bytes_after']:,} bytes in {r['seconds']:.1f} s."
+        ),
+    )

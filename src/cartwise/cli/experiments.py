@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cartwise.cli.common import db_option, emit, existing_store, json_option, set_aside_lines, settings_for
+from cartwise.cli.common import db_option, emit, existing_store, json_option, set_aside_lines
 from cartwise.core.errors import ConfigError
 
 
@@ -253,7 +253,7 @@ def power(
     """
     from dataclasses import asdict
 
-    from cartwise.pipelines.experiment_summary import plan_power
+    from cartwise.pipelines.power import plan_power
 
     result = asdict(plan_power(mde, mean=mean, sd=sd, rate=rate, alpha=alpha, power=power_, users=users))
     if as_json:
@@ -321,6 +321,7 @@ def create(
 
     Users are assigned by hashing (salt, user id): the same variant in every process.
     """
+    settings = existing_store(db)
     from cartwise.pipelines.experiments import create_experiment_db
 
     start, end = 0.0, 1.0
@@ -330,7 +331,7 @@ def create(
         except ValueError:
             raise ConfigError(f"--layer-range is {layer_range!r}; give START,END, e.g. 0,0.5.") from None
     info = create_experiment_db(
-        settings_for(db),
+        settings,
         {
             "key": key,
             "variants": variants,

@@ -42,7 +42,9 @@ def _clean(value: Any) -> Any:
 
 
 def experiment_detail(service: Service, key: str) -> dict[str, Any]:
-    """Results and the cumulative lift of experiment `key`; `message` says why when there are none."""
+    """Results and the cumulative lift of experiment `key`; `message` says why when there are none;
+    for a recommender experiment, `recommender_arms`: each variant's recommender, its live status
+    and the model versions that served its impressions (None for other experiments)."""
     info = service_experiments.info(service, key)
     try:
         with warnings.catch_warnings():
@@ -52,7 +54,16 @@ def experiment_detail(service: Service, key: str) -> dict[str, Any]:
         message = None
     except CartwiseError as exc:
         results, timeline, message = None, [], str(exc)
-    return _clean({"experiment": info, "results": results, "timeline": timeline, "message": message})
+    arms = service_experiments.recommender_arms_of(service, key)
+    return _clean(
+        {
+            "experiment": info,
+            "results": results,
+            "timeline": timeline,
+            "message": message,
+            "recommender_arms": arms,
+        }
+    )
 
 
 def experiments_page(service: Service) -> dict[str, Any]:

@@ -24,10 +24,7 @@ from cartwise.experiments import (
     REQUIRED_COLUMNS,
     Correction,
     ExperimentAnalysis,
-    PowerResult,
     analyze_summary,
-    power_for,
-    sample_size,
     summary_row_problems,
 )
 
@@ -175,19 +172,3 @@ def analyze_summary_file(
         lines=lines or None,
     )
     return analysis, report
-
-
-def plan_power(
-    mde: float,
-    *,
-    mean: float | None = None,
-    sd: float | None = None,
-    rate: float | None = None,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    users: int | None = None,
-) -> PowerResult:
-    """Users per variant for `mde`, or, given `users`, the power those users reach."""
-    if users is not None:
-        return power_for(users, mde, mean=mean, sd=sd, rate=rate, alpha=alpha)
-    return sample_size(mde, mean=mean, sd=sd, rate=rate, alpha=alpha, power=power)

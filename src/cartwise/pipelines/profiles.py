@@ -25,11 +25,9 @@ import pyarrow as pa
 
 from cartwise.core.errors import CartwiseError, ConfigError, NotFoundError
 from cartwise.pipelines.audiences import refresh_audiences
-from cartwise.predict import GammaGamma, customer_lifetime_value, fit_alive_model
 from cartwise.profiles import (
     HORIZON_WEEKS,
     MONEY_FIELDS,
-    build_profiles,
     cluster_customers,
     rule_filter,
     segment_count,
@@ -44,6 +42,10 @@ MODEL_VERSION = "{model}+gammagamma/2"
 
 def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, dict[str, Any]]:
     """p_alive, expected purchases and discounted CLV over 52 weeks for every customer with an order."""
+    # The models (SciPy) and the profile builder (Ibis) load here and in `refresh_profiles`,
+    # so commands that only read profiles or segments do not pay for them.
+    from cartwise.predict import GammaGamma, customer_lifetime_value, fit_alive_model
+
     fit = fit_alive_model(
         orders.rename(columns={"user_id": "customer_id", "ts": "date"}), as_of.date(), time_unit="week"
     )
@@ -84,6 +86,8 @@ def _predictions(orders: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, d
 
 def refresh_profiles(store: Store, as_of: datetime | None = None, *, clusters: bool = True) -> dict[str, Any]:
     """Rebuild profiles, predictions, clusters and segment memberships; returns a report."""
+    from cartwise.profiles import build_profiles
+
     profiles = build_profiles(store.ibis(), as_of)
     scored_at = datetime.now(UTC).replace(tzinfo=None)
     report: dict[str, Any] = {"customers": len(profiles)}

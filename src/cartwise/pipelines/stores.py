@@ -64,6 +64,49 @@ def import_store(settings: Settings, directory: Path) -> dict[str, int]:
     return added
 
 
+def compact_store(settings: Settings) -> dict[str, Any]:
+    """Rewrite the store into a fresh file (`cartwise db compact`), so that the bytes of deleted
+    rows (erased customers, deleted events) are no longer on disk in the store's files.
+
+    The copy is made beside the store and gets its analytics rollup and timeline rebuilt (the
+    copy renumbers row ids, which the rollup's watermark counts in: rebuilt here, offline,
+    rather than by the running service's first refresh after new events); only then does it replace
+    the store, so an interruption at any point leaves the old store whole. The old file's
+    blocks are freed by the file system, which may keep them until it reuses them. Returns
+    `{"db", "bytes_before", "bytes_after", "seconds"}`.
+    """
+    import os
+    import time
+
+    from cartwise.analytics import refresh_rollup, reset_rollup
+    from cartwise.store import open_store
+
+    began = time.perf_counter()
+    path = settings.db
+    copy = path.with_name(path.name + ".compacting")
+    for leftover in (copy, copy.with_name(copy.name + ".wal")):
+        leftover.unlink(missing_ok=True)  # from an interrupted compaction: never in use
+    with opened(settings, create=False) as store:
+        store.con.execute("CHECKPOINT")
+        before = path.stat().st_size
+        store.copy_to(copy)
+    with open_store(copy, settings=settings, create=False) as fresh:
+        with fresh.transaction():
+            reset_rollup(fresh)
+        refresh_rollup(fresh)
+        fresh.con.execute("CHECKPOINT")
+    with open(copy, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(copy, path)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)  # the old file's, if any
+    return {
+        "db": str(path),
+        "bytes_before": before,
+        "bytes_after": path.stat().st_size,
+        "seconds": round(time.perf_counter() - began, 3),
+    }
+
+
 def remove_store(path: Path) -> None:
     """Delete a store file, its write-ahead log and its artefacts."""
     from cartwise.store.store import remove_store as remove
@@ -71,4 +114,12 @@ def remove_store(path: Path) -> None:
     remove(path)
 
 
-__all__ = ["export_store", "import_store", "opened", "remove_store", "require_store", "store_info"]
+__all__ = [
+    "compact_store",
+    "export_store",
+    "import_store",
+    "opened",
+    "remove_store",
+    "require_store",
+    "store_info",
+]

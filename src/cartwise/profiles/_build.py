@@ -24,12 +24,6 @@ import ibis.expr.types as ir
 import pandas as pd
 
 SECONDS_PER_DAY = 86_400.0
-MONEY_FIELDS = frozenset({"revenue", "avg_order_value", "clv_12m", "amount", "price"})
-"""Profile (and order) fields that are money: stored as computed, shown in cents (never rounded
-in the store: a sum of prices carries binary noise such as 123.45000000000002)."""
-
-HORIZON_WEEKS = 52
-"""Horizon of the profiles' `expected_purchases_12m` and `clv_12m`, in weeks."""
 
 
 def _top(grouped: ir.Table, key: str, value: str, label: str) -> ir.Table:

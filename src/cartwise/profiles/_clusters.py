@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
 
 FEATURES: dict[str, tuple[str, str]] = {
     # feature: (words when high, words when low)
@@ -67,6 +65,11 @@ def cluster_customers(
     profiles: pd.DataFrame, k_range: range = range(2, 9), sample_size: int = 3000, seed: int = 0
 ) -> Clustering:
     """Cluster buyers; returns labels, a per-cluster summary with descriptions, and the silhouette per k."""
+    # scikit-learn costs ~2 s to import: only the command that clusters pays it, not every
+    # command that reads profiles or audiences.
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
     features = feature_matrix(profiles)
     usable = [c for c in features.columns if features[c].notna().any() and features[c].std(skipna=True) > 0]
     if len(features) < max(k_range.start, 2) + 1 or not usable:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import ast
 import difflib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis.expr.types as ir
 import pandas as pd
 
 from cartwise.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 _COMPARE = {
     ast.Lt: lambda a, b: a < b,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-from ibis.common.exceptions import IbisError
 
 from cartwise.core.errors import CartwiseError, InputError, NotFoundError
 from cartwise.profiles._rules import rule_filter
@@ -40,6 +39,8 @@ def segment_count(store: Store, rule: str) -> int:
     before profiles are built, InputError naming the problem for a rule that does not fit them."""
     if not store.has_table("profiles"):
         raise NotFoundError(NO_PROFILES)
+    from ibis.common.exceptions import IbisError  # Ibis loads here, not for `list_segments`
+
     profiles = store.ibis().table("profiles")
     try:
         return int(profiles.filter(rule_filter(profiles, rule)).count().execute())

@@ -20,7 +20,7 @@ from typing import Any
 from cartwise.core.errors import InputError, NotFoundError
 from cartwise.experiments import Experiment, assign
 from cartwise.pipelines import experiments as store_experiments
-from cartwise.pipelines.recs_ab import recommender_arms
+from cartwise.pipelines.recs_ab import impressions_by_variant, recommender_arms
 from cartwise.service.collector import StoreGate
 from cartwise.service.recs.options import RecsOptions
 from cartwise.service.service import Service
@@ -206,6 +206,47 @@ def _flush_impressions(service: Service) -> None:
     server = running_recs(service)
     if server is not None:
         server.flush()
+
+
+def recommender_arms_of(service: Service, key: str) -> list[dict[str, Any]] | None:
+    """For a recommender experiment (None otherwise), each variant with its recommender, what
+    its impressions were served by (`impressions`, `users`, `served_versions`: the model
+    versions, from `rec_impressions`) and, while the experiment runs, the arm's live status on
+    the recommendation server (`state`, `version`, `trained_at`, `attempts`, `last_error`,
+    `next_retry_at`, `serving`; see `cartwise.service.recs.arms`)."""
+    from cartwise.service.recs.registry import running_recs
+
+    experiments_for(service).flush()
+    _flush_impressions(service)
+    with service.require_gate() as store:
+        exp = store_experiments.get_experiment(store, key)
+        arms = recommender_arms(exp)
+        if arms is None:
+            return None
+        served = impressions_by_variant(store, key)
+    server = running_recs(service)
+    live = server.arm_details() if server is not None and exp.status == "running" else {}
+    out = []
+    for variant, recommender in arms.items():
+        shown = served.get(variant, {})
+        now = live.get(recommender, {})
+        out.append(
+            {
+                "variant": variant,
+                "recommender": recommender,
+                "state": now.get("state", "stopped" if exp.status != "running" else "not started"),
+                "version": now.get("version"),
+                "trained_at": now.get("trained_at"),
+                "serving": bool(now.get("serving", False)),
+                "attempts": now.get("attempts", 0),
+                "last_error": now.get("last_error"),
+                "next_retry_at": now.get("next_retry_at"),
+                "impressions": shown.get("impressions", 0),
+                "users": shown.get("users", 0),
+                "served_versions": shown.get("model_versions", []),
+            }
+        )
+    return out
 
 
 def timeline(service: Service, key: str, metric: str = "conversion") -> list[dict[str, Any]]:

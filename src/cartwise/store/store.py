@@ -264,6 +264,20 @@ class Store:
             "events_to": span[1].isoformat() if span and span[1] else None,
         }
 
+    def copy_to(self, target: Path) -> None:
+        """Write every table, view and constraint into a new database file `target`, row by
+        row (DuckDB's `COPY FROM DATABASE`): the copy holds no trace of deleted rows, which the
+        original keeps in its blocks until the engine reuses them. Row ids are renumbered."""
+        if target.exists():
+            raise StoreError(f"{target} exists; remove it (a compaction that was interrupted) and retry.")
+        quoted = str(target).replace("'", "''")
+        source = self.con.execute("SELECT current_database()").fetchall()[0][0]
+        self.con.execute(f"ATTACH '{quoted}' AS cw_copy")
+        try:
+            self.con.execute(f'COPY FROM DATABASE "{source}" TO cw_copy')
+        finally:
+            self.con.execute("DETACH cw_copy")
+
     def export(self, directory: str | Path) -> dict[str, int]:
         """Write every table to `directory/<table>.parquet` plus a manifest; returns rows per table."""
         out = Path(directory)

@@ -32,6 +32,8 @@ router's lifespan) and stopped before the store closes. Its parts, one module ea
   on the item within `attribution_hours` after it was shown.
 - `offline`: each model of `offline_models` and the baselines scored on a held-out split, for
   the Recommendations page (`cartwise.pages.recommendations`).
+- `arms`: the recommenders of a running recommender experiment, prepared off the request path,
+  refitted with the serving model at each retrain, retried with backoff when a fit fails.
 - `server`: `RecsServer`, which ties them together; `registry`: `recs_for` / `stop_recs`.
 """
 

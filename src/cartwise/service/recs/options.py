@@ -61,6 +61,15 @@ class RecsOptions(BaseModel):
         le=1000,
         description="Candidates kept per known user by the background batch scoring.",
     )
+    arm_retry_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Wait before retrying a recommender experiment arm whose fit failed; doubled after each "
+        "consecutive failure.",
+    )
+    arm_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest wait between retries of a failed experiment arm."
+    )
     offline_models: list[str] = Field(
         default_factory=lambda: ["hybrid", "itemknn", "als", "session"],
         description="Models scored offline (beside the baselines) for the dashboard after each (re)train; empty: none.",

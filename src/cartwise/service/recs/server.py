@@ -10,7 +10,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ import numpy as np
 from cartwise.core.errors import CartwiseError, InputError, NotFoundError
 from cartwise.recommend import Recommender, load_model
 from cartwise.service.recs import impressions, rules
-from cartwise.service.recs.arms import Arms, ExperimentHook
+from cartwise.service.recs.arms import Arms, ExperimentHook, in_a_word
 from cartwise.service.recs.erasures import ErasureLog
 from cartwise.service.recs.offline import count_interactions, estimate_seconds, evaluate_offline
 from cartwise.service.recs.online import LiveActivity
@@ -70,16 +71,25 @@ class RecsServer:
         self._thread: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
         self.erasures = ErasureLog()
-        self._retrainer = Retrainer(
-            self.gate, self.model_dir, self._swap, self._spawn, self._evaluate_offline, self.erasures
-        )
         self.arms = Arms(
             self.gate,
             artefacts / "recommenders",
             self._build_state,
             self._spawn,
-            lambda name, state: self._spawn(self._arm_filler(name, state), f"cartwise-recs-cache-{name}"),
+            self._fill_arm,
             self.erasures,
+            wanted=self._wanted_arms,
+            retry_seconds=self.options.arm_retry_seconds,
+            retry_max_seconds=self.options.arm_retry_max_seconds,
+        )
+        self._retrainer = Retrainer(
+            self.gate,
+            self.model_dir,
+            self._swap,
+            self._spawn,
+            self._evaluate_offline,
+            self.erasures,
+            companions=self.arms,
         )
         self.offline: dict[str, Any] | None = None
         self.stats = {"requests": 0, "events_applied": 0, "swaps": 0}
@@ -93,7 +103,7 @@ class RecsServer:
                 model = load_model(self.model_dir)
             except CartwiseError as exc:
                 log.warning("the saved recommender could not be loaded (%s); serving trending items", exc)
-        self._state = self._build_state(model, watermark)
+        self._state = self._build_state(model, watermark, _saved_at(self.model_dir) if model else None)
         log.info(
             "serving recommender %s (%d items; %d known users)",
             self.state.version,
@@ -141,8 +151,8 @@ class RecsServer:
         """What the last retrain did: idle, queued, running, done (with its version) or failed."""
         return self._retrainer.status
 
-    def _build_state(self, model: Recommender | None, watermark: int) -> State:
-        state = build_state(self.gate, self.options, model, watermark)
+    def _build_state(self, model: Recommender | None, watermark: int, trained_at: str | None = None) -> State:
+        state = replace(build_state(self.gate, self.options, model, watermark), trained_at=trained_at)
         # The model and its indices are hundreds of thousands of long-lived objects: keep the
         # garbage collector from walking them again and again while requests wait.
         gc.collect()
@@ -158,12 +168,17 @@ class RecsServer:
 
         return fill
 
-    def _arm_filler(self, name: str, state: State) -> Callable[[], None]:
+    def _fill_arm(self, name: str, state: State) -> None:
         def fill() -> None:
             if fill_cache(state, lambda: not self._stop.is_set() and self.arms.get(name) is state):
                 gc.freeze()
 
-        return fill
+        self._spawn(fill, f"cartwise-recs-cache-{name}")
+
+    def _wanted_arms(self) -> set[str]:
+        """The recommenders of the running recommender experiment (none: an empty set)."""
+        running = self.experiments.recommender_experiment() if self.experiments is not None else None
+        return set(running[1].values()) if running is not None else set()
 
     def _choose(self, user_id: str, state: State) -> tuple[State, str | None, str | None]:
         """The state serving `user_id`, with the experiment and variant that chose it (see `arms`)."""
@@ -238,18 +253,29 @@ class RecsServer:
                 erased = self.erasures.locked_since(mark)
                 if erased:
                     model.forget_users(sorted(erased))
-                return self._swap(model, watermark)
+                return self._swap(model, watermark, trained_at=_saved_at(self.model_dir))
         finally:
             self.erasures.done(mark)
 
-    def _swap(self, model: Recommender, watermark: int) -> str:
-        state = self._build_state(model, watermark)
+    def _swap(
+        self,
+        model: Recommender,
+        watermark: int,
+        arms: dict[str, State] | None = None,
+        trained_at: str | None = None,
+    ) -> str:
+        """Serve `model`, and the experiment arms refitted with it (`arms`), from one moment on."""
+        state = self._build_state(model, watermark, trained_at or stamp())
         with self._lock:
             self._state = state  # one reference: a request sees the old or the new model, never a mix
+            self.arms.install_all(arms or {})
             self.live.locked_forget_until(watermark)
             self.stats["swaps"] += 1
         log.info("recommender %s is now serving", state.version)
         self._spawn(self._cache_filler(state), "cartwise-recs-cache")
+        for name, arm in (arms or {}).items():
+            log.info("experiment arm %s is refreshed (%s)", name, arm.version)
+            self._fill_arm(name, arm)
         return state.version
 
     def retrain(self, *, background: bool = False, model: str = "hybrid") -> dict[str, Any]:
@@ -483,6 +509,7 @@ class RecsServer:
     def model_info(self) -> dict[str, Any]:
         state = self.state
         model = state.model
+        arms = self.arm_details()
         return {
             "version": state.version,
             "model": model.name if model is not None else None,
@@ -492,11 +519,42 @@ class RecsServer:
             "blocked_items": int(state.blocked.sum()),
             "batch_scored_users": state.cache.done if state.cache is not None else 0,
             "retrain": dict(self.retrain_status),
-            "experiment_arms": self.arms.status,
+            "experiment_arms": {name: in_a_word(detail) for name, detail in arms.items()},
+            "experiment_arm_details": arms,
             "stats": dict(self.stats),
             "options": self.options.model_dump(),
         }
 
+    def arm_details(self) -> dict[str, dict[str, Any]]:
+        """Each recommender of the running experiment (and any arm prepared before): its state,
+        the version and training time of the model serving it, failures and the next retry
+        (`cartwise.service.recs.arms`). The serving model's own arm is `serving: true`."""
+        out = {name: {**arm, "serving": False} for name, arm in self.arms.details.items()}
+        state = self._state
+        if state is not None and state.model is not None and state.model.name in self._wanted_arms():
+            out[state.model.name] = {
+                "state": "ready",
+                "version": state.version,
+                "trained_at": state.trained_at,
+                "watermark": state.watermark,
+                "attempts": 0,
+                "last_error": None,
+                "failed_at": None,
+                "next_retry_at": None,
+                "serving": True,
+            }
+        return out
+
     def example_users(self, limit: int = 8) -> list[str]:
         """Customers with the most purchases, to try recommendations on."""
         return impressions.top_buyers(self.gate, limit)
+
+
+def _saved_at(folder: Path) -> str | None:
+    """When the model saved in `folder` was written (ISO 8601, UTC): its training time as far
+    as a load can tell."""
+    try:
+        mtime = (folder / "model.json").stat().st_mtime
+    except OSError:
+        return None
+    return datetime.fromtimestamp(mtime, UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -80,6 +80,7 @@ class State:
     bought: sp.csr_matrix  # users x items purchased at load, rows of the model's users
     cache: ScoreCache | None = None
     watermark: int = 0  # last event row id the model or the load saw
+    trained_at: str | None = None  # when the model was fitted (ISO 8601, UTC), when known
     together: dict[str, list[tuple[str, float, float]]] = field(default_factory=dict)
     similar: dict[tuple[str, int], tuple[list[Any], list[float]]] = field(default_factory=dict)
 

@@ -49,6 +49,19 @@
       yaxis: { title: { text: "cumulative lift, %" }, zeroline: true } }), chartConfig);
   }
 
+  // A recommender experiment: each variant's recommender, the model serving it and what served its impressions.
+  function showArms(arms) {
+    document.getElementById("arms-block").hidden = !arms;
+    fillRows(document.querySelector("#arms tbody"), arms || [], (a, tr) => {
+      tr.dataset.variant = a.variant;
+      tr.dataset.state = a.state;
+      const status = a.attempts ? a.state + " · " + a.attempts + " failed, next try " + (a.next_retry_at || "—") : a.state;
+      return [cell(a.variant), cell(a.recommender), cell(status), cell(a.version || "—"),
+        cell(a.trained_at || "—"), cell(formats.number(a.impressions), "num"),
+        cell((a.served_versions || []).join(", ") || "—"), cell(a.last_error || "")];
+    }, "Not a recommender experiment.", 8);
+  }
+
   function showDetail(detail) {
     const results = detail.results;
     document.getElementById("results-title").textContent = "Results: " + detail.experiment.key;
@@ -67,6 +80,7 @@
     }, detail.message || "No results yet.", 9);
     drawIntervals(results);
     drawTimeline(detail.timeline || []);
+    showArms(detail.recommender_arms || null);
     document.getElementById("results-card").dataset.key = detail.experiment.key;
   }
 
