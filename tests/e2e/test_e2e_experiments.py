@@ -32,8 +32,16 @@ def test_past_campaign_results_charts_and_calculator(page: Any, sign_in: Any, sh
         twin = api.get("/api/v1/pages/experiments").json()
         results = api.get("/api/v1/experiments/demo-past-campaign/results").json()
         power = api.get("/api/v1/experiments/power", params={"mde": 0.1, "rate": 0.05}).json()
+        detail = api.get("/api/v1/experiments/demo-past-campaign/page").json()
+        timeline = api.get("/api/v1/experiments/demo-past-campaign/timeline").json()
     assert twin["status"] == "ready"
     assert twin["data"]["selected"]["experiment"]["key"] == "demo-past-campaign"
+    # The typed routes answer what the page twin shows: the detail, and the lift over time.
+    assert detail == twin["data"]["selected"]
+    points = [(p["variant"], p["users"], p["lift"], p["lift_ci"]) for p in timeline["points"]]
+    assert points and points == [
+        (p["variant"], p["users"], p["lift"], p["lift_ci"]) for p in detail["timeline"]
+    ]
     sign_in(shop_server.url, "experiments")
     assert page.locator("h1").inner_text() == "Experiments"
     assert page.locator("#experiment-list tbody tr[data-key]").first.get_attribute("data-key") == (

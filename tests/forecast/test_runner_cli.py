@@ -301,6 +301,9 @@ def test_bad_history_records_are_set_aside_by_editor_line_and_strict_fails(tmp_p
     assert reasons[10]["example"] == "N/A"
     assert reasons[21]["reason"].startswith("record whose period (column `week`) is neither a date")
     assert reasons[31]["reason"] == "record with no series id (column `sku`)"
+    # The data warning under --json names the option, as the text's line does (issue 20 point 3).
+    (warned,) = [w for w in json.loads(result.stdout)["warnings"] if "set aside" in w]
+    assert "pass --strict to fail instead" in warned and "`strict`" not in warned
     text = run([*BASE, "--history", hist, "--out", tmp_path / "f.csv", "--model", "naive"]).output
     assert "Set aside 3 unusable history records" in text and "(line 10, e.g. 'N/A')" in text
     strict = run(["backtest", *BASE, "--history", hist, "--model", "naive", "--windows", "1", "--strict"])

@@ -28,6 +28,27 @@ def rfm(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(frame[c].to_numpy(np.float64) for c in ("frequency", "recency", "T"))  # type: ignore[return-value]
 
 
+def assert_stated_gradient_is_right(
+    model: PurchaseModel | SpendModel, columns: tuple[np.ndarray, ...]
+) -> None:
+    """The shared fit trusts a model's analytic gradient (`has_gradient`): it must be the
+    derivative of the log-likelihood the model states. Checked away from the optimum (where the
+    total gradient is ~0 and would hide a wrong sign) by central differences."""
+    if not type(model).has_gradient:
+        return
+    theta = np.array(list(model.params_.values())) * np.array([1.2, 0.8, 1.1, 0.9])[: len(model.params_)]
+    ll, grads = model._loglik_and_gradient(theta, *columns)
+    np.testing.assert_allclose(ll, model._loglik(theta, *columns), rtol=1e-12)
+    assert grads.shape == (theta.size, columns[0].size)
+    for i in range(theta.size):
+        h = 1e-6 * theta[i]
+        up, down = theta.copy(), theta.copy()
+        up[i] += h
+        down[i] -= h
+        numeric = (model._loglik(up, *columns).sum() - model._loglik(down, *columns).sum()) / (2 * h)
+        assert grads[i].sum() == pytest.approx(numeric, rel=1e-5), type(model).param_names[i]
+
+
 class PurchaseModelContract:
     """What every purchase-count model promises. Subclasses set `make`."""
 
@@ -56,6 +77,11 @@ class PurchaseModelContract:
         # The reported log-likelihood is the sum of the per-customer terms at the optimum.
         total = float(fitted.log_likelihood(*rfm(cdnow())).sum())
         assert fitted.log_likelihood_ == pytest.approx(total, rel=1e-9)
+
+    def test_a_stated_gradient_is_the_derivative_of_the_stated_likelihood(
+        self, fitted: PurchaseModel
+    ) -> None:
+        assert_stated_gradient_is_right(fitted, rfm(cdnow()))
 
     def test_fitting_the_same_data_in_another_order_gives_the_same_model(self, fitted: PurchaseModel) -> None:
         shuffled = cdnow().sample(frac=1.0, random_state=3)
@@ -172,6 +198,11 @@ class SpendModelContract:
         assert list(model.params_) == list(type(model).param_names) == list(model.standard_errors_)
         assert model.n_customers_ == len(data)
         assert np.isfinite(model.log_likelihood_)
+
+    def test_a_stated_gradient_is_the_derivative_of_the_stated_likelihood(self, fitted: SpendModel) -> None:
+        data = self.repeaters()
+        columns = tuple(data[c].to_numpy(np.float64) for c in ("monetary_count", "monetary_value"))
+        assert_stated_gradient_is_right(fitted, columns)
 
     def test_expected_value_lies_between_the_own_mean_and_the_population_mean(
         self, fitted: SpendModel

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, set_aside_lines, settings_for
+from cartwise.cli.errors import stored_words
 from cartwise.core.durations import format_duration
-from cartwise.pipelines.choices import ENGINES, FORMATS
+from cartwise.pipelines.choices import ENGINES, FORMATS, MESSAGE_MENTIONS
 
 if TYPE_CHECKING:
     from cartwise.pipelines.analytics import Source
@@ -106,6 +107,16 @@ def make_source(params: dict[str, Any]) -> Source:
     )
 
 
+def _emit(result: dict[str, Any], as_json: bool, text: Callable[[dict[str, Any]], str]) -> None:
+    """`emit`, with the reasons of the --events rows set aside worded as this command's options
+    (ingestion stored them naming `format`, `delimiter`, ...), each with its `mentions`."""
+    if "set_aside" in result:
+        report = result["set_aside"]
+        reasons = [stored_words(r, "reason", MESSAGE_MENTIONS) for r in report["reasons"]]
+        result = {**result, "set_aside": {**report, "reasons": reasons}}
+    emit(result, as_json, _with_set_aside(text))
+
+
 def _with_set_aside(text: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any]], str]:
     """`text`, followed by the rows of --events set aside (`set_aside`), when there were."""
 
@@ -196,7 +207,7 @@ def kpis(**params: Any) -> None:
     from cartwise.pipelines.analytics import run_kpis
 
     result = run_kpis(source, params["by"], start=params["start"], end=params["end"])
-    emit(result, as_json, _with_set_aside(_kpis_text))
+    _emit(result, as_json, _kpis_text)
 
 
 @analytics.command()
@@ -233,7 +244,7 @@ def funnel(**params: Any) -> None:
         breakdown=params["breakdown"],
         with_dropped=params["dropped_users"],
     )
-    emit(result, as_json, _with_set_aside(_funnel_text))
+    _emit(result, as_json, _funnel_text)
 
 
 @analytics.command()
@@ -269,4 +280,4 @@ def retention(**params: Any) -> None:
         start=params["start"],
         end=params["end"],
     )
-    emit(result, as_json, _with_set_aside(_retention_text))
+    _emit(result, as_json, _retention_text)

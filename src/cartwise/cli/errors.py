@@ -5,13 +5,20 @@ command that ran knows which of its options maps to it (`--min-support`), so the
 names the flag the user typed. Under `--json` an error is one JSON document on stdout,
 `{"error": ..., "message": ..., "parameter": ...}`, like every other answer of a `--json`
 command, with the same exit code as the text form (which goes to stderr).
+
+Messages a command's result carries (an ingest summary's warnings and rejection reasons, read
+back from the store) are worded the same way in its text and its `--json` output, and the JSON
+adds `mentions` beside each: the parameters it names by their library and API names, so a
+script knows what `--timezone` refers to (`stored_words`). The store keeps the library's
+wording (`timezone`), which the API serves as it is.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import click
 
@@ -76,6 +83,21 @@ def option_words(text: str, mentions: Iterable[str], command: click.Command | No
     return reword(text, mentions, lambda p: option_name(command, p))
 
 
+def stored_words(entry: Mapping[str, Any], key: str, mentions: Iterable[str]) -> dict[str, Any]:
+    """A copy of `entry` for the CLI's `--json`: its message `entry[key]` worded with the running
+    command's options (as its text output words it: "`timezone`" -> "--timezone"), and beside it
+    `mentions`, the parameters of `mentions` the message names (by their library and API names,
+    in the order given; `[]` when none). An entry that carries its own `mentions` keeps them.
+
+    Messages written before are read back the same way: a stored message names a parameter only
+    as `python_name` writes it, and `mentions` is the declared set any such message may name
+    (`MESSAGE_MENTIONS` for load messages), so the store needs no column for them."""
+    text = str(entry[key])
+    declared = entry.get("mentions", mentions)
+    named = [p for p in declared if python_name(p) in text]
+    return {**entry, key: option_words(text, named), "mentions": named}
+
+
 def warning_text(message: Warning | str) -> str:
     """A warning as the CLI prints it: a `CartwiseWarning`'s parameters as the running command's options."""
     if isinstance(message, CartwiseWarning):
@@ -129,5 +151,6 @@ __all__ = [
     "report",
     "report_cartwise_error",
     "report_click_error",
+    "stored_words",
     "warning_text",
 ]

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from cartwise.cli.common import emit, json_option, set_aside_lines
+from cartwise.cli.errors import warning_text
 from cartwise.core.files import require_input_file
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,6 +65,12 @@ def _set_aside(result: dict[str, Any]) -> list[str]:
     report = result["set_aside"]
     covariates = report.get("covariates") or {"set_aside": 0}
     return set_aside_lines(report, "history") + set_aside_lines(covariates, "covariate")
+
+
+def _worded(result: dict[str, Any]) -> dict[str, Any]:
+    """The result with its data warnings as text naming this command's options (`--strict`),
+    as the warnings printed on stderr do; the pipeline hands over the warning objects."""
+    return {**result, "warnings": [warning_text(w) for w in result["warnings"]]}
 
 
 def _human_forecast(result: dict[str, Any]) -> str:
@@ -123,7 +130,7 @@ def forecast(ctx: click.Context, history: Path | None, id_col: str | None, date_
         freq=freq, covariates=covariates, model=model, season_length=season_length,
         covariates_fill=covariates_fill, strict=strict,
     )  # fmt: skip
-    emit(result, as_json, _human_forecast)
+    emit(_worded(result), as_json, _human_forecast)
 
 
 @forecast.command("backtest")
@@ -159,7 +166,7 @@ def backtest(history: Path | None, id_col: str | None, date_col: str | None, val
         freq=freq, covariates=covariates, models=models, windows=windows, season_length=season_length,
         covariates_fill=covariates_fill, strict=strict,
     )  # fmt: skip
-    emit(result, as_json, _human_backtest)
+    emit(_worded(result), as_json, _human_backtest)
 
 
 @forecast.command("reorder")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, explain_interrupt, json_option, progress, settings_for
-from cartwise.cli.errors import option_words
+from cartwise.cli.errors import option_words, stored_words
 from cartwise.core.durations import format_duration
 from cartwise.core.files import require_file
 from cartwise.pipelines.choices import FORMATS, KINDS, MESSAGE_MENTIONS
@@ -24,6 +24,16 @@ def _rejection_text(rejection: dict[str, Any], lines: str) -> str:
         return f"the record on line{plural} {lines} {reason} (e.g. {rejection['example']!r})"
     reason = option_words(rejection["reason"], MESSAGE_MENTIONS)
     return f"`{rejection['column']}` {reason} (line{plural} {lines}, e.g. {rejection['example']!r})"
+
+
+def _json_words(summary: dict[str, Any]) -> dict[str, Any]:
+    """A file's summary for `--json`: its rejection reasons and warnings worded as the text output
+    words them (the options of this command), each with the `mentions` it names."""
+    return {
+        **summary,
+        "rejections": [stored_words(r, "reason", MESSAGE_MENTIONS) for r in summary["rejections"]],
+        "warnings": [stored_words(w, "message", MESSAGE_MENTIONS) for w in summary["warnings"]],
+    }
 
 
 def _human(result: dict[str, Any]) -> str:
@@ -162,8 +172,7 @@ def ingest(
             settings, kind, files, options, save_mapping=save_mapping, progress=update, strict=strict
         )
     if as_json:
-        if len(result["files"]) == 1:
-            result = {k: v for k, v in result.items() if k != "files"}
-        emit(result, True)
+        worded = [_json_words(summary) for summary in result["files"]]
+        emit(worded[0] if len(worded) == 1 else {**result, "files": worded}, True)
     else:
         emit(result, False, _human)

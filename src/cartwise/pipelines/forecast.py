@@ -135,7 +135,9 @@ def run_forecast(
     (`set_aside`, see `cartwise.pipelines.bad_rows`, with the covariates file's under its key
     `covariates`; with `strict` they are an error) and,
     with covariates, what was filled for future periods missing from them (`covariates_fill`,
-    see `fill_report`).
+    see `fill_report`). `warnings` holds the data warnings raised on the way as the warning
+    objects: `str()` gives the library's (and the API's) words, and a surface words the
+    parameters a `CartwiseWarning` mentions its own way (the CLI as its options, `--strict`).
     """
     check_model(model)
     check_fill(covariates_fill)
@@ -161,7 +163,7 @@ def run_forecast(
         "fallbacks": result.notes,
         "covariates_fill": None if covariates is None else fill_report(panel, covariates_fill),
         "set_aside": set_aside,
-        "warnings": warned + [str(w.message) for w in caught],
+        "warnings": [*warned, *(w.message for w in caught)],
     }
 
 
@@ -245,7 +247,7 @@ def run_backtest(
 
     Each row: `model, mase, smape, coverage_80, coverage_95, n_series`; naive and statsforecast
     AutoETS are always included as references. History records that cannot be used are set
-    aside as in `run_forecast` (`set_aside`), or with `strict` an error.
+    aside as in `run_forecast` (`set_aside`), or with `strict` an error; `warnings` as there.
     """
     if not isinstance(windows, int) or windows < 1:
         raise ConfigError(f"must be a positive integer; received {windows!r}.", parameter="windows")
@@ -280,7 +282,7 @@ def _panel(
     calendar: bool,
     covariates_fill: str,
     strict: bool = False,
-) -> tuple[Any, list[str], dict[str, Any]]:
+) -> tuple[Any, list[Warning | str], dict[str, Any]]:
     """The history (and covariates) files as a panel, with the data warnings raised on the way
     and the report of the history records set aside (`cartwise.pipelines.bad_rows`)."""
     with warnings.catch_warnings(record=True) as caught:
@@ -303,7 +305,7 @@ def _panel(
             covariates_fill=covariates_fill,
             lines=lines,
         )
-    return panel, [str(w.message) for w in caught], set_aside
+    return panel, [w.message for w in caught], set_aside
 
 
 def load_covariates(

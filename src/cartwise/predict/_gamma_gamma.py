@@ -15,15 +15,7 @@ from scipy.special import digamma, gammaln
 
 from cartwise.core.errors import InputError, ModelError
 from cartwise.predict._base import SpendModel
-from cartwise.predict._mle import (
-    FloatArray,
-    as_float_array,
-    fit_log_params,
-    require_fitted,
-    standard_errors,
-    unique_rows,
-    x_levels,
-)
+from cartwise.predict._mle import FloatArray, as_float_array, x_levels
 
 _NAMES = ("p", "q", "v")
 _HINT = (
@@ -60,10 +52,8 @@ def _loglik(params: FloatArray, x: FloatArray, m: FloatArray) -> FloatArray:
     )
 
 
-def _objective(
-    log_params: FloatArray, x: FloatArray, m: FloatArray, w: FloatArray, n: float, penalizer: float
-) -> tuple[float, FloatArray]:
-    params = np.exp(log_params)
+def _loglik_and_gradient(params: FloatArray, x: FloatArray, m: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The log-likelihood and its analytic derivatives in (p, q, v)."""
     p, q, v = params
     xv, xi = x_levels(x)
     px = p * x
@@ -73,10 +63,7 @@ def _objective(
     d_p = x * ((d_common - digamma(p * xv))[xi] + np.log(m) + np.log(x) - log_vmx)
     d_q = (d_common - digamma(q) + np.log(v))[xi] - log_vmx
     d_v = q / v - (px + q) / (v + m * x)
-    grads = np.stack([d_p, d_q, d_v])
-    value = -float(w @ ll) / n + penalizer * float(params @ params)
-    grad = (-(grads @ w) / n + 2 * penalizer * params) * params
-    return value, grad
+    return ll, np.stack([d_p, d_q, d_v])
 
 
 class GammaGamma(SpendModel):
@@ -97,6 +84,8 @@ class GammaGamma(SpendModel):
 
     model_name = "Gamma-Gamma"
     param_names = _NAMES
+    scaled_params = (2,)  # v is in money units
+    fit_hint = _HINT
 
     def fit(self, frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGamma:
         """Fit on customers' repeat-transaction counts x >= 1 and mean repeat value m > 0.
@@ -123,35 +112,17 @@ class GammaGamma(SpendModel):
             )
         if x.size < 3:
             raise ModelError(f"Gamma-Gamma needs at least 3 repeat customers; received {x.size}.")
-        n = float(x.size)
         # Rescale money so the median mean value is 1: v starts near its optimum for any currency.
         scale = 1.0 / float(np.median(m))
-        (ux, um), w, _ = unique_rows(x, m * scale)
+        return self._fit_mle((x, m * scale), float(x.size), scale, (1,))
 
-        def objective(z: FloatArray) -> tuple[float, FloatArray]:
-            return _objective(z, ux, um, w, n, self.penalizer)
+    def _loglik(self, theta: FloatArray, *columns: FloatArray) -> FloatArray:
+        x, m = columns
+        return _loglik(theta, x, m)
 
-        z, _, iterations = fit_log_params(
-            self.model_name,
-            _NAMES,
-            objective,
-            np.zeros(3),
-            n,
-            has_gradient=True,
-            maxiter=self.maxiter,
-            tol=self.tol,
-            hint=_HINT,
-        )
-        params = np.exp(z)
-        params[2] /= scale
-        self.standard_errors_ = standard_errors(
-            self.model_name, _NAMES, lambda v: _objective(v, ux, um, w, n, 0.0)[1], z, n, params, _HINT
-        )
-        self.params_ = dict(zip(_NAMES, map(float, params), strict=True))
-        self.log_likelihood_ = float(np.sum(_loglik(params, x, m)))
-        self.n_customers_ = int(n)
-        self.n_iter_ = iterations
-        return self
+    def _loglik_and_gradient(self, theta: FloatArray, *columns: FloatArray) -> tuple[FloatArray, FloatArray]:
+        x, m = columns
+        return _loglik_and_gradient(theta, x, m)
 
     def expected_average_value(self, frequency: ArrayLike, monetary_value: ArrayLike) -> FloatArray:
         """E[mean transaction value | x, m] in money units.
@@ -160,8 +131,7 @@ class GammaGamma(SpendModel):
         ``p v / (q - 1)`` and the customer's own mean m. Customers with x = 0 or a missing or
         non-positive m get the population mean. Needs q > 1 (a finite population mean).
         """
-        require_fitted(self)
-        p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
+        p, q, v = self._theta()
         if q <= 1:
             raise ModelError(
                 f"Gamma-Gamma fitted q = {q:.3g} <= 1, so the mean spend is infinite: extreme values "
@@ -175,8 +145,7 @@ class GammaGamma(SpendModel):
 
     def population_mean(self) -> float:
         """Mean transaction value of a random customer, ``p v / (q - 1)``."""
-        require_fitted(self)
-        p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
+        p, q, v = self._theta()
         return float(p * v / (q - 1)) if q > 1 else float("inf")
 
 

@@ -13,16 +13,7 @@ from numpy.typing import ArrayLike
 from scipy.special import gammaln, hyp2f1
 
 from cartwise.predict._base import PurchaseModel
-from cartwise.predict._mle import (
-    FloatArray,
-    check_rfm,
-    fit_log_params,
-    numerical_gradient,
-    require_fitted,
-    standard_errors,
-    time_scale,
-    unique_rows,
-)
+from cartwise.predict._mle import FloatArray, check_rfm, unique_rows
 
 _NAMES = ("r", "alpha", "s", "beta")
 _HINT = (
@@ -86,50 +77,16 @@ class ParetoNBD(PurchaseModel):
 
     model_name = "Pareto/NBD"
     param_names = _NAMES
+    scaled_params = (1, 3)
+    has_gradient = False
+    fit_hint = _HINT
 
     def __init__(self, penalizer: float = 0.0, maxiter: int = 1000, tol: float = 1e-12) -> None:
         super().__init__(penalizer, maxiter, tol)
 
-    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> ParetoNBD:
-        """Fit on per-customer repeat frequency x, recency t_x and age T (same time unit)."""
-        x, t_x, big_t = check_rfm(frequency, recency, T)
-        n = float(x.size)
-        scale = time_scale(big_t, self.model_name)
-        (ux, ut_x, uT), w, _ = unique_rows(x, t_x * scale, big_t * scale)
-
-        def nll(z: FloatArray, penalizer: float) -> float:
-            theta = np.exp(z)
-            with np.errstate(all="ignore"):
-                ll = _loglik_parts(theta, ux, ut_x, uT)[0]
-            value = -float(w @ ll) / n + penalizer * float(theta @ theta)
-            return value if np.isfinite(value) else 1e300
-
-        z, _, iterations = fit_log_params(
-            self.model_name,
-            _NAMES,
-            lambda z: nll(z, self.penalizer),
-            np.zeros(4),
-            n,
-            has_gradient=False,
-            maxiter=self.maxiter,
-            tol=self.tol,
-            hint=_HINT,
-        )
-        params = np.exp(z)
-        params[[1, 3]] /= scale
-        self.standard_errors_ = standard_errors(
-            self.model_name, _NAMES, numerical_gradient(lambda v: nll(v, 0.0)), z, n, params, _HINT
-        )
-        self.params_ = dict(zip(_NAMES, map(float, params), strict=True))
-        # Reported in the caller's time unit (rescaling time shifts it by a constant).
-        self.log_likelihood_ = float(w @ _loglik_parts(params, ux, ut_x / scale, uT / scale)[0])
-        self.n_customers_ = int(n)
-        self.n_iter_ = iterations
-        return self
-
-    def _theta(self) -> FloatArray:
-        require_fitted(self)
-        return np.array([self.params_[k] for k in _NAMES])
+    def _loglik(self, theta: FloatArray, *columns: FloatArray) -> FloatArray:
+        x, t_x, T = columns
+        return _loglik_parts(theta, x, t_x, T)[0]
 
     def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
         """P(still active at T | x, t_x, T) (Fader and Hardie 2005, eq. 18).
@@ -141,7 +98,7 @@ class ParetoNBD(PurchaseModel):
         return self._p_alive(ux, ut_x, uT)[inverse]
 
     def _p_alive(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
-        _, alive_term, dead_term = _loglik_parts(self._theta(), x, t_x, T)
+        _, alive_term, dead_term = _loglik_parts(np.array(self._theta()), x, t_x, T)
         return np.asarray(np.exp(alive_term - np.logaddexp(alive_term, dead_term)), dtype=np.float64)
 
     def _conditional_expected_purchases(
@@ -187,11 +144,6 @@ class ParetoNBD(PurchaseModel):
         log_rho = np.log(beta) - np.log(beta + t_arr)
         factor = -log_rho if abs(s - 1) < 1e-9 else -np.expm1((s - 1) * log_rho) / (s - 1)
         return r * beta / alpha * factor
-
-    def log_likelihood(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
-        """Per-customer log-likelihood of (x, t_x, T) under the fitted parameters."""
-        x, t_x, big_t = check_rfm(frequency, recency, T)
-        return _loglik_parts(self._theta(), x, t_x, big_t)[0]
 
 
 __all__ = ["ParetoNBD"]
