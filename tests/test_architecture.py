@@ -386,3 +386,46 @@ def test_allowed_arrows_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pa
     target.write_text(source)
     monkeypatch.setattr(__import__(__name__), "SRC", fake)
     assert _violations() == []
+
+
+MAX_MODULE_LINES = 800
+MAX_PACKAGE_SHARE = 0.2
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+def _oversized(root: Path) -> list[str]:
+    """Modules over `MAX_MODULE_LINES` and packages over `MAX_PACKAGE_SHARE` of all lines (issue 20:
+    a room a newcomer can read)."""
+    sizes = {p.relative_to(root): _lines(p) for p in root.rglob("*.py")}
+    total = sum(sizes.values())
+    found = [
+        f"{path}: {n} lines (at most {MAX_MODULE_LINES})" for path, n in sizes.items() if n > MAX_MODULE_LINES
+    ]
+    packages: dict[str, int] = {}
+    for path, n in sizes.items():
+        if len(path.parts) > 1:
+            packages[path.parts[0]] = packages.get(path.parts[0], 0) + n
+    found += [
+        f"{name}/: {n / total:.0%} of the code (at most {MAX_PACKAGE_SHARE:.0%})"
+        for name, n in packages.items()
+        if n > MAX_PACKAGE_SHARE * total
+    ]
+    return sorted(found)
+
+
+def test_no_module_or_package_outgrows_its_room() -> None:
+    assert _oversized(SRC) == []
+
+
+def test_the_size_check_catches_a_long_module_and_a_large_package(tmp_path: Path) -> None:
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "long.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
+    (tmp_path / "small").mkdir()
+    (tmp_path / "small" / "short.py").write_text("x = 1\n" * 10)
+    assert _oversized(tmp_path) == [
+        f"big/: 99% of the code (at most {MAX_PACKAGE_SHARE:.0%})",
+        f"big/long.py: {MAX_MODULE_LINES + 1} lines (at most {MAX_MODULE_LINES})",
+    ]

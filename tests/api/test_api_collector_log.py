@@ -14,6 +14,7 @@ from cartwise.analytics import rollup_lag
 from cartwise.core.errors import ConfigError
 from cartwise.core.settings import get_settings
 from cartwise.ingest import ingest_file
+from cartwise.service.event_log import read_segment
 from cartwise.service.service import Service, event_log_dir, open_ready_store
 
 
@@ -88,9 +89,7 @@ def test_acknowledged_means_in_the_log_before_the_store(tmp_path: Path) -> None:
         assert service.collector is not None
         ack = service.collector.submit([_event(event_id="durable-1")]).result(timeout=60)
         assert ack.accepted == 1
-        logged = [
-            e for _, path in service.collector.log.segments() for e in collector_module.read_segment(path)
-        ]
+        logged = [e for _, path in service.collector.log.segments() for e in read_segment(path)]
         assert [e["event_id"] for e in logged] == ["durable-1"]
     finally:
         service.stop()

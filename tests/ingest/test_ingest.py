@@ -577,7 +577,9 @@ def test_a_writer_index_of_stored_ids_keeps_every_duplicate_and_follows_other_wr
     # A rolled-back commit leaves the index describing rows that are not there: it rebuilds.
     purchase = {"event_id": "f", "ts": "2024-03-01T10:00:00Z", "user_id": "u1", "type": "purchase"}
     with monkeypatch.context() as patch:
-        patch.setattr(insert, "write_orders", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
+        patch.setattr(
+            insert, "write_orders", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full"))
+        )
         with pytest.raises(RuntimeError):
             store_events(store, prepare_events([purchase]).table, ids)
     assert store_events(store, _batch("f", "a"), ids) == {"loaded": 1, "duplicates": 1}

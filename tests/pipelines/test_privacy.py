@@ -13,7 +13,7 @@ from cartwise.analytics import kpis, refresh_rollup, stored_facts
 from cartwise.core.settings import get_settings
 from cartwise.ingest import prepare_events, store_events
 from cartwise.pipelines.privacy import erasures_of, export_customer, forget_customer, subject_hash
-from cartwise.service.collector import read_segment
+from cartwise.service.event_log import read_segment
 from cartwise.service.log_erase import forget_in_log, forget_offline, log_dir
 from cartwise.store import Store, open_store
 

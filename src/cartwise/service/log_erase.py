@@ -18,7 +18,7 @@ from cartwise.core.errors import StoreError
 from cartwise.core.settings import Settings
 from cartwise.pipelines.event_delete import EventFilter, delete_events
 from cartwise.pipelines.privacy import export_customer, forget_customer
-from cartwise.service.collector import _SEGMENT_GLOB, read_segment
+from cartwise.service.event_log import SEGMENT_GLOB, read_segment
 from cartwise.service.service import event_log_dir
 from cartwise.store import open_store
 
@@ -29,7 +29,7 @@ def log_dir(settings: Settings) -> Path:
 
 
 def _segments(directory: Path) -> list[Path]:
-    return sorted(directory.glob(_SEGMENT_GLOB)) if directory.is_dir() else []
+    return sorted(directory.glob(SEGMENT_GLOB)) if directory.is_dir() else []
 
 
 def pending_events(directory: Path) -> int:
