@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
+
+from cartwise.store import Store
 
 # The increments per (user, bucket), in the order of the query's value columns.
 _VALUES = ("orders", "revenue", "units", "pre_orders", "pre_revenue", "pre_units")
@@ -98,7 +99,7 @@ def _terms(x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def cut_sums(
-    con: Any,
+    store: Store,
     key: str,
     cutoffs: Sequence[datetime],
     variants: Sequence[str],
@@ -110,7 +111,7 @@ def cut_sums(
     column of `experiments._columns()` as `experiment_summary(..., until=cut)` sums it, for the
     strictly ascending `cutoffs`; and the exposed variants that are not in `variants`."""
     k, nv = len(cutoffs), len(variants)
-    table = con.sql(
+    table = store.con.sql(
         _cuts_sql(days, pre_days, k),
         params={"key": key, "cutoffs": list(cutoffs), "last": cutoffs[-1], "variants": list(variants)},
     ).to_arrow_table()

@@ -369,7 +369,7 @@ def experiment_summaries(
         return []
     if any(b <= a for a, b in pairwise(cuts)):
         raise ConfigError("`cutoffs` must be strictly ascending times.")
-    sums, unknown = cut_sums(store.con, key, cuts, exp.variant_names, days=days, pre_days=pre_days)
+    sums, unknown = cut_sums(store, key, cuts, exp.variant_names, days=days, pre_days=pre_days)
     if unknown:
         raise InputError(
             f"Exposures of {key!r} name variants {', '.join(unknown)} that the definition does not have "
