@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
@@ -111,10 +112,10 @@ def cut_sums(
     column of `experiments._columns()` as `experiment_summary(..., until=cut)` sums it, for the
     strictly ascending `cutoffs`; and the exposed variants that are not in `variants`."""
     k, nv = len(cutoffs), len(variants)
-    table = store.con.sql(
-        _cuts_sql(days, pre_days, k),
-        params={"key": key, "cutoffs": list(cutoffs), "last": cutoffs[-1], "variants": list(variants)},
-    ).to_arrow_table()
+    params: dict[str, Any] = {"key": key, "last": cutoffs[-1], "variants": list(variants)}
+    if k > 1:  # one cut needs no bucket bounds (DuckDB refuses an unused parameter)
+        params["cutoffs"] = list(cutoffs)
+    table = store.con.sql(_cuts_sql(days, pre_days, k), params=params).to_arrow_table()
     entering = table.filter(pc.is_valid(table["variant"]))
     unknown = sorted(set(entering["variant"].to_pylist()) - set(variants))
     users = np.zeros(k * nv)
