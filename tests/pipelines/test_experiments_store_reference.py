@@ -207,15 +207,16 @@ def test_sums_at_several_cutoffs_in_one_query_equal_one_query_per_cutoff(
             px.experiment_summaries(store, "exp", cutoffs[::-1])
 
 
-def test_cumulative_lift_equals_the_analysis_of_one_query_per_cutoff(tmp_path: Path) -> None:
+@pytest.mark.parametrize("metric", ["revenue", "conversion", "revenue_per_order"])
+def test_cumulative_lift_equals_the_analysis_of_one_query_per_cutoff(tmp_path: Path, metric: str) -> None:
     exposures, events = _random_shop(8, n_users=600)
     with open_store(tmp_path / "x.duckdb") as store:
         _write(store, exposures, events)
-        points = px.cumulative_lift(store, "exp", metric="revenue", points=5)
+        points = px.cumulative_lift(store, "exp", metric=metric, points=5)
         assert len(points) == 5 * 2  # every cut has all three variants: two comparisons each
         for p in points:
             alone = px.experiment_summary(store, "exp", until=p["ts"])
-            alone = alone[alone["metric"] == "revenue"].reset_index(drop=True)
+            alone = alone[alone["metric"] == metric].reset_index(drop=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DataWarning)
                 analysis = analyze_summary(alone, sequential=True, weights=[1 / 3] * 3)

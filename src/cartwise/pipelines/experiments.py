@@ -39,6 +39,7 @@ from cartwise.experiments import (
     make_experiment,
     parse_variants,
 )
+from cartwise.pipelines.experiment_cuts import cut_sums
 from cartwise.pipelines.recs_ab import (
     DEFAULT_ATTRIBUTION_HOURS,
     RECS_METRICS,
@@ -274,51 +275,6 @@ def _mean_sums(metric: str) -> str:
     )
 
 
-def _cutoffs_sql(days: float | None, pre_days: float) -> str:
-    # `_user_metrics_sql` as the data stood at each of the times in $cutoffs (ascending), in one
-    # query: the exposures and events are scanned and joined once, and each kept line is
-    # counted in every cut it falls before. A user's first exposure before a cut is their first
-    # exposure overall when that is before the cut, so the first exposures are found once too.
-    window = "" if days is None else f"AND e.ts < x.t0 + to_microseconds(CAST({days * 86400e6} AS BIGINT))"
-    pre = f"x.t0 - to_microseconds(CAST({pre_days * 86400e6} AS BIGINT))"
-    return f"""
-        WITH c AS (SELECT unnest($cutoffs) AS cut, unnest(range(len($cutoffs))) AS k),
-        x AS (
-            SELECT user_id, arg_min(variant, ts) AS variant, min(ts) AS t0
-            FROM exposures WHERE experiment = $key AND ts < $last GROUP BY user_id),
-        n AS (SELECT c.k, x.variant, count(*) AS users FROM x JOIN c ON x.t0 < c.cut GROUP BY c.k, x.variant),
-        l AS MATERIALIZED (
-            SELECT e.user_id, coalesce(e.order_id, e.event_id) AS order_key, e.ts, x.t0, x.variant,
-                   coalesce(e.revenue, 0) AS revenue, coalesce(e.quantity, 1) AS units
-            FROM events e JOIN x ON e.user_id = x.user_id
-            WHERE e.type = 'purchase' AND e.ts >= {pre} {window} AND e.ts < $last),
-        o AS (
-            SELECT c.k, l.user_id, bool_or(l.ts < l.t0) AS pre, any_value(l.variant) AS variant,
-                   sum(l.revenue) AS revenue, sum(l.units) AS units
-            FROM l JOIN c ON l.ts < c.cut AND l.t0 < c.cut
-            GROUP BY c.k, l.user_id, l.order_key),
-        u AS (
-            SELECT k, any_value(variant) AS variant,
-                   count(*) FILTER (NOT pre) AS orders,
-                   coalesce(sum(revenue) FILTER (NOT pre), 0) AS revenue,
-                   coalesce(sum(units) FILTER (NOT pre), 0) AS units,
-                   count(*) FILTER (pre) AS pre_orders,
-                   coalesce(sum(revenue) FILTER (pre), 0) AS pre_revenue,
-                   coalesce(sum(units) FILTER (pre), 0) AS pre_units
-            FROM o GROUP BY k, user_id),
-        m AS (
-            SELECT k, variant, orders, revenue, units,
-                   CAST(orders > 0 AS DOUBLE) AS conversion, CAST(pre_orders > 0 AS DOUBLE) AS pre_conversion,
-                   pre_orders, pre_revenue, pre_units
-            FROM u),
-        s AS (
-            SELECT k, variant, {", ".join(_mean_sums(m) for m in MEAN_METRICS)},
-                   sum(revenue * orders) AS rpo_product
-            FROM m GROUP BY k, variant)
-        SELECT n.k, n.variant, n.users, s.* EXCLUDE (k, variant)
-        FROM n LEFT JOIN s ON s.k = n.k AND s.variant = n.variant"""
-
-
 def experiment_summary(
     store: Store,
     key: str,
@@ -401,7 +357,8 @@ def experiment_summaries(
     pre_days: float = DEFAULT_PRE_DAYS,
 ) -> list[pd.DataFrame]:
     """`experiment_summary(store, key, days=..., until=c)` for each of the ascending `cutoffs`,
-    computed in one query. A cut before every exposure gives zero users in every variant."""
+    from one query and a pass over its rows (`experiment_cuts`). A cut before every exposure gives
+    zero users in every variant."""
     exp = get_experiment(store, key)
     if days is not None and not days > 0:
         raise ConfigError(f"`days` is {days:g}; give a positive analysis window in days, or none.")
@@ -412,19 +369,22 @@ def experiment_summaries(
         return []
     if any(b <= a for a, b in pairwise(cuts)):
         raise ConfigError("`cutoffs` must be strictly ascending times.")
-    rows = store.con.execute(
-        _cutoffs_sql(days, pre_days), {"key": key, "cutoffs": cuts, "last": cuts[-1]}
-    ).fetchall()
-    unknown = sorted({row[1] for row in rows} - set(exp.variant_names))
+    sums, unknown = cut_sums(store, key, cuts, exp.variant_names, days=days, pre_days=pre_days)
     if unknown:
         raise InputError(
             f"Exposures of {key!r} name variants {', '.join(unknown)} that the definition does not have "
             f"({', '.join(exp.variant_names)}); the exposures table was written by something else."
         )
-    by_cut: list[dict[str, Any]] = [{} for _ in cuts]
-    for row in rows:
-        by_cut[row[0]][row[1]] = row[1:]
-    return [_frame(exp, found) for found in by_cut]
+    columns = _columns()
+    frames = []
+    for k in range(len(cuts)):
+        found = {
+            variant: (variant, *(sums[c][k, j] for c in columns))
+            for j, variant in enumerate(exp.variant_names)
+            if sums["users"][k, j] > 0
+        }
+        frames.append(_frame(exp, found))
+    return frames
 
 
 def _columns() -> list[str]:
