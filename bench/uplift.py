@@ -10,6 +10,13 @@ top 30% by each score. Prints, per seed and strategy, the true incremental purch
 ((sent rate - held-out rate among the targeted) x targeted), the Qini coefficient and AUUC,
 and the time of each step; then `fit_uplift` (fit on everything, score every customer).
 
+Two reference rows use the simulator's truth and are not strategies a shop could run: "oracle"
+targets the top `k` by the true per-customer uplift (which includes each customer's latent
+response type: the best any targeting could do), and "truth fitted on the features" targets
+by a LightGBM regressor fitted (5-fold cross-fitted) to the true uplift on the same send-time
+features: what a model could do with these features were it trained on every customer's true uplift
+instead of noisy purchases.
+
     OPENBLAS_NUM_THREADS=1 python bench/uplift.py [--users 20000] [--days 365] [--seeds 42 7 11] [--k 0.3]
 """
 
@@ -20,17 +27,57 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from cartwise.core.settings import get_settings
 from cartwise.pipelines.demo import build_demo, demo_config
-from cartwise.pipelines.uplift import PAST_CAMPAIGN, evaluate_uplift, fit_uplift
-from cartwise.store import open_store
+from cartwise.pipelines.uplift import (
+    PAST_CAMPAIGN,
+    campaign_assignments,
+    evaluate_uplift,
+    fit_uplift,
+    uplift_features,
+)
+from cartwise.store import Store, open_store
 
 LABELS = {
     "x_learner": "uplift, X-learner",
     "t_learner": "uplift, T-learner",
     "propensity": "purchase propensity",
     "random": "random (expected)",
+    "oracle": "oracle: true uplift (reference)",
+    "ceiling": "truth fitted on the features (reference)",
 }
+
+
+def references(store: Store, k: float) -> dict[str, float]:
+    """True incremental purchasers in the top `k` of the campaign's audience by the true uplift
+    ("oracle") and by a cross-fitted LightGBM regression of the true uplift on the send-time
+    features ("ceiling")."""
+    from lightgbm import LGBMRegressor
+    from sklearn.model_selection import KFold
+
+    found = campaign_assignments(store, PAST_CAMPAIGN)
+    users = pd.Index(found.assignments["user_id"], name="user_id")
+    truth = store.arrow("SELECT user_id, uplift FROM truth_campaign").to_pandas().set_index("user_id")
+    true = truth["uplift"].reindex(users).to_numpy(np.float64)
+    features = uplift_features(store, found.sent_at.date() - pd.Timedelta(days=1), users).reset_index(
+        drop=True
+    )
+    for column in ("acquisition_channel", "country"):
+        features[column] = features[column].astype("category")
+    fitted = np.zeros(true.size)
+    for train, test in KFold(5, shuffle=True, random_state=0).split(features):
+        model = LGBMRegressor(
+            n_estimators=300, learning_rate=0.03, num_leaves=4, min_child_samples=50, verbose=-1
+        )
+        fitted[test] = model.fit(features.iloc[train], true[train]).predict(features.iloc[test])
+    n_top = int(np.ceil(k * true.size))
+    return {
+        name: float(true[np.argsort(-score, kind="stable")[:n_top]].sum())
+        for name, score in (("oracle", true), ("ceiling", fitted))
+    }
 
 
 def main() -> None:
@@ -57,6 +104,7 @@ def main() -> None:
                 build_demo(store, demo_config(seed=seed, users=args.users, items=args.items, days=args.days))
                 built = time.perf_counter() - began
                 report = evaluate_uplift(store, PAST_CAMPAIGN, k=args.k)
+                reference = references(store, args.k)
                 began = time.perf_counter()
                 fitted = fit_uplift(store, PAST_CAMPAIGN)
                 fit_seconds = time.perf_counter() - began
@@ -69,6 +117,10 @@ def main() -> None:
                 f"| {seed} | {audience} | {LABELS[name]} | {s['true_incremental']:.1f} | "
                 f"{s['true_incremental'] / random_true:.2f}x | {s['realised_incremental']:.1f} | "
                 f"{s['qini']:.1f} | {s['auuc']:.1f} |"
+            )
+        for name, true in reference.items():
+            rows.append(
+                f"| {seed} | {audience} | {LABELS[name]} | {true:.1f} | {true / random_true:.2f}x | | | |"
             )
         sec = report["seconds"]
         timings.append(
