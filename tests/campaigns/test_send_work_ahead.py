@@ -1,4 +1,5 @@
-"""The work a broadcast does ahead of delivery: pages of due rows, encoded bytes, template globals."""
+"""The work a broadcast does ahead of delivery (pages of due rows, encoded bytes, template globals),
+and a recipient address the SMTP client cannot send to."""
 
 from __future__ import annotations
 
@@ -78,3 +79,15 @@ def test_jinja_globals_stay_available_to_templates(tmp_path: Path) -> None:
     for user in ("u1", "u2"):  # a second render sees the same globals, none of the first's values
         rendered = templates.render("count", {"customer": {"user_id": user}})
         assert (rendered.subject, rendered.html, rendered.text) == ("012", "2", f"1 {user}")
+
+
+def test_a_non_ascii_address_fails_that_send_not_the_broadcast(tmp_path: Path, smtp: SmtpServer) -> None:
+    settings = settings_for_smtp(tmp_path / "shop.duckdb", smtp.port)
+    with open_store(settings.db, settings=settings) as store:
+        make_shop(store, 5)
+        store.con.execute("UPDATE users SET email = 'j\u00fcrgen@example.test' WHERE user_id = 'u00002'")
+        result = broadcast(store, settings, "umlaut", rule="orders >= 0", template="welcome", holdout=0.0)
+        reason = store.con.execute("SELECT reason FROM send_log WHERE user_id = 'u00002'").fetchall()[0][0]
+    assert result["sent"] == 4 and result["failed"] == {"failed_permanent": 1}
+    assert "is not ASCII" in reason and "users table" in reason
+    assert len(smtp.sink.messages) == 4

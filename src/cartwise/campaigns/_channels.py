@@ -136,6 +136,12 @@ class EmailChannel:
     def send(self, message: Message) -> Outcome:
         if "\r" in message.to or "\n" in message.to or "@" not in message.to:
             return Outcome("permanent", f"invalid address {message.to!r}")
+        if not message.to.isascii():  # smtplib would raise mid-transaction, failing the whole run
+            return Outcome(
+                "permanent",
+                f"address {message.to!r} is not ASCII and this sender does not use SMTPUTF8; "
+                "correct the customer's email in the users table",
+            )
         try:
             raw = message.wire if message.wire is not None else self.raw(message)
         except ValueError as exc:
