@@ -3,6 +3,8 @@
 A channel's `send` returns an `Outcome` and never raises for a delivery problem: temporary
 failures (SMTP 4xx, a server that is down, HTTP 5xx or a timeout) are `temporary`, refusals
 (SMTP 5xx, HTTP 4xx) are `permanent` with the server's reason. The caller retries temporary ones.
+A channel may also offer `encode(message) -> Message`, which builds ahead of `send` what it
+transmits (the e-mail channel's bytes), so a sender can do that work off the delivering thread.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class Message:
     text: str
     headers: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)  # extra JSON for webhooks
+    # What the channel transmits, built ahead by its `encode` (email: the RFC 5322 bytes) so that
+    # `send` only transmits; None: `send` builds it.
+    wire: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -120,11 +125,25 @@ class EmailChannel:
             + b"\r\n--" + boundary.encode() + b"--\r\n"
         )  # fmt: skip
 
+    def encode(self, message: Message) -> Message:
+        """`message` with its bytes (`raw`) built now, in `wire`, so that `send` only transmits
+        (a sender renders and encodes the next messages while this one is on the wire).
+        Unchanged when the bytes cannot be built: `send` then reports why."""
+        with contextlib.suppress(ValueError):
+            message.wire = self.raw(message)
+        return message
+
     def send(self, message: Message) -> Outcome:
         if "\r" in message.to or "\n" in message.to or "@" not in message.to:
             return Outcome("permanent", f"invalid address {message.to!r}")
+        if not message.to.isascii():  # smtplib would raise mid-transaction, failing the whole run
+            return Outcome(
+                "permanent",
+                f"address {message.to!r} is not ASCII and this sender does not use SMTPUTF8; "
+                "correct the customer's email in the users table",
+            )
         try:
-            raw = self.raw(message)
+            raw = message.wire if message.wire is not None else self.raw(message)
         except ValueError as exc:
             return Outcome("permanent", str(exc))
         try:
