@@ -13,7 +13,7 @@ lower CPU priority (`--reader-nice`, the server's `reader_nice`), so the p99 wit
 should stay within 1.5x of the p99 without it, and every funnel must still answer 200.
 
     .venv/bin/python bench/store_reads.py [--events 10000000] [--seconds 20] [--batch-rate 200]
-        [--threads 2] [--rounds 1] [--reader-nice 10]
+        [--threads 2] [--rounds 1] [--reader-nice 10] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import shutil
 import statistics
 import tempfile
 import threading
@@ -42,15 +43,26 @@ from collector import cpu_seconds, run_phase  # bench/collector.py
 HEALTH = "/api/v1/health"
 
 
-def build(db: Path, events: int) -> tuple[str, str, float]:
-    """The store, a collect key and a read key; returns the keys and the build's seconds."""
+def build(db: Path, events: int, cache: Path | None = None) -> tuple[str, str, float]:
+    """The store, a collect key and a read key; returns the keys and the build's seconds.
+
+    With `cache`, a store of `events` events kept there by an earlier run is copied instead
+    of built (a 10M-event store takes a minute or more), and one is kept there otherwise."""
     began = time.perf_counter()
-    with open_ready_store(get_settings(db=db, memory_limit="4GB")) as store:
+    kept = cache / f"store-{events}.duckdb" if cache is not None else None
+    if kept is not None and kept.exists():
+        shutil.copyfile(kept, db)
+    settings = get_settings(db=db, memory_limit="4GB")
+    with open_ready_store(settings) as store:
         _, collect = keys_job.create_key(store, scope="collect", name="bench")
         _, read = keys_job.create_key(store, scope="read", name="bench")
-        store.append("events", make_events(events))
-        refresh_rollup(store)
+        if kept is None or not kept.exists():
+            store.append("events", make_events(events))
+            refresh_rollup(store)
         store.con.execute("CHECKPOINT")
+    if kept is not None and not kept.exists():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(db, kept)
     return collect, read, time.perf_counter() - began
 
 
@@ -95,11 +107,14 @@ def main() -> None:
         default=10,
         help="the server's `reader_nice` (0: reads at the collector's priority)",
     )
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="keep the built store in this folder and reuse it next time"
+    )
     args = parser.parse_args()
     requests = int(args.seconds * args.batch_rate)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
-        collect, read, built = build(db, args.events)
+        collect, read, built = build(db, args.events, args.cache)
         print(f"store of {args.events:,} events built in {built:.0f} s")
         env = {
             "CARTWISE_LOG_LEVEL": "WARNING",
