@@ -2,9 +2,9 @@
 
 A read (a funnel over millions of events, say) is CPU work: DuckDB's on the reader's own
 cursor, and Python's around it (Ibis builds and compiles the query, pandas and JSON shape the
-answer). Run in the server's general thread pool at the same priority as the collector, a
-funnel looping over a 10M-event store took one of two cores from the collector's threads and
-from the clients, and the collector's p99 doubled (BENCHMARKS.md, "Reads beside the writer").
+answer). Run in the server's general thread pool at the collector's priority, a funnel
+looping over a 10M-event store doubled the collector's median latency on two cores; on reader
+threads at `reader_nice` 10 it no longer moved it (BENCHMARKS.md, "Reads beside the writer").
 So reads run on a few threads of their own, each started at a lower CPU priority (Linux
 `nice`, raised by the `reader_nice` setting): the kernel then hands a core to the collector's
 validation, log and writer threads first whenever both want one, and the reads take what is
