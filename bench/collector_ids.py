@@ -3,7 +3,9 @@
 Fills a temporary store's `events` with N ids (UUID-like text), then times `StoredIdIndex.build`,
 reports the index's memory (its sorted array, and the peak Python allocation while building,
 from tracemalloc) and the time to check a request's 100 new ids (`maybe_stored`), plus the
-store lookup the index replaces (100 stored ids with `IN`: a scan, `event_id` has no index).
+store lookup the index replaces (100 stored ids with `IN`: a scan, `event_id` has no index),
+and the `add` of a request's 100 ids that merges the recent hashes (`MERGE_AT` of them) into
+the sorted array: the log thread does it while every waiting request waits for its ack.
 
     .venv/bin/python bench/collector_ids.py [--ids 1000000 10000000] [--repeat 200]
 """
@@ -21,6 +23,8 @@ from pathlib import Path
 from cartwise.core.settings import get_settings
 from cartwise.service.seen_ids import StoredIdIndex
 from cartwise.store import open_store
+
+MERGE_IDS = StoredIdIndex.MERGE_AT
 
 
 def measure(n: int, repeat: int) -> dict[str, float]:
@@ -52,12 +56,21 @@ def measure(n: int, repeat: int) -> dict[str, float]:
                 ).fetchall()
                 assert len(found) == 100
             lookup = (time.perf_counter() - began) / 5
+            # The acks of the ids that fill the set of recent hashes: the last `add` merges
+            # them into the sorted array, on the log thread, while requests wait for their ack.
+            recent = [str(uuid.uuid4()) for _ in range(MERGE_IDS)]
+            index.add(recent[:-100])
+            began = time.perf_counter()
+            index.add(recent[-100:])
+            merge = time.perf_counter() - began
+            assert len(index.maybe_stored(recent)) == MERGE_IDS
     return {
         "build_s": build,
         "index_mb": index.nbytes / 2**20,
         "peak_mb": peak / 2**20,
         "check_us": statistics.median(times) * 1e6,
         "lookup_ms": lookup * 1e3,
+        "merge_ms": merge * 1e3,
     }
 
 
@@ -67,14 +80,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200, help="requests of 100 new ids to check")
     args = parser.parse_args()
     print(
-        "| stored ids | build s | index MiB | peak while building MiB | check 100 new ids us (median) | store lookup of 100 ids ms |"
+        "| stored ids | build s | index MiB | peak while building MiB | check 100 new ids us (median) | store lookup of 100 ids ms | "
+        "merge: the ack of 100 ids that fills the recent set ms |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.ids:
         r = measure(n, args.repeat)
         print(
             f"| {n:,} | {r['build_s']:.1f} | {r['index_mb']:.0f} | {r['peak_mb']:.0f} | "
-            f"{r['check_us']:.0f} | {r['lookup_ms']:.1f} |"
+            f"{r['check_us']:.0f} | {r['lookup_ms']:.1f} | {r['merge_ms']:.0f} |"
         )
 
 

@@ -5,6 +5,8 @@ Real DuckDB stores and the real collector; the slow read is a deliberately heavy
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -257,3 +259,64 @@ def test_a_customer_erased_while_a_poll_reads_stays_forgotten(service: Service) 
     assert live.snapshot("kept", None)[1] == {"i2"}
     # The next poll's snapshot no longer holds the rows: the tombstone is dropped.
     assert live.poll(gate) == 0 and live.erased == {}
+
+
+def _thread_nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_reads_run_on_reader_threads_below_the_collectors_priority(service: Service) -> None:
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    name, nice = service.run_read(lambda: (threading.current_thread().name, _thread_nice()))
+    assert name.startswith("cartwise-reader")
+    assert nice == min(base + service.settings.reader_nice, 19)
+    # Only the reader threads: the collector's (and this one) keep the process's priority.
+    collector = {t.name: t.native_id for t in threading.enumerate() if t.name.startswith("cartwise-")}
+    for thread in ("cartwise-validate-0", "cartwise-log", "cartwise-writer"):
+        assert os.getpriority(os.PRIO_PROCESS, collector[thread]) == base
+    assert _thread_nice() == base
+
+
+def test_reader_nice_zero_keeps_the_priority(tmp_path: Path) -> None:
+    settings = get_settings(db=tmp_path / "s.duckdb", memory_limit="256MB", threads=1, reader_nice=0)
+    svc = Service(settings)
+    svc.start()
+    try:
+        assert svc.run_read(_thread_nice) == os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        svc.stop()
+
+
+def test_an_error_in_a_read_reaches_the_caller(service: Service) -> None:
+    def fails(store: Store) -> None:
+        raise QueryTimeout("stopped", parameter="start")
+
+    with pytest.raises(QueryTimeout):
+        service.run_read(fails, service.require_gate().store)
+
+
+# Starlette warns that its test client will move to another HTTP package; nothing to act on here.
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_analytics_routes_and_pages_read_on_the_reader_threads(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from cartwise.api.app import create_app
+    from cartwise.service import keys as keys_job
+
+    settings = get_settings(db=tmp_path / "shop.duckdb", memory_limit="256MB", threads=1)
+    with open_store(settings.db, settings=settings) as store:
+        _, key = keys_job.create_key(store, scope="read", name="test-read")
+    service = Service(settings)
+    app = create_app(settings, service=service)
+    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as api:
+        readers = service.readers
+        assert readers is not None
+        for path in ("/api/v1/analytics/kpis", "/api/v1/analytics/retention", "/api/v1/pages/analytics"):
+            before = readers.reads
+            assert api.get(path).status_code == 200
+            assert readers.reads == before + 1, path
+        before = readers.reads
+        assert api.get("/api/v1/analytics/funnel").status_code == 400  # no events: the view's own error
+        assert readers.reads == before + 1
+    assert service.readers is None  # stopped with the service

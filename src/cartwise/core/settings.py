@@ -120,6 +120,14 @@ class Settings(BaseModel):
         "interrupted and answered with 504 and the parameter that narrows it (reads run on their own "
         "snapshot beside the collector's writer, which never waits for them).",
     )
+    reader_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="How much lower the CPU priority of `cartwise serve`'s reader threads (dashboard and API "
+        "reads) is than the collector's, as a Linux nice increment; the kernel then gives a busy core to the "
+        "collector first. 0: the same priority. Ignored where threads have no priority of their own.",
+    )
     ts_earliest: date = Field(
         date(1990, 1, 1),
         description="Earliest time (a UTC date) the collector and file loads accept; an earlier time is "

@@ -4,15 +4,17 @@
 replays the collector's log, seeds live KPIs from the store and starts the writer. Writes go
 through `service.gate` (one at a time, on the store's connection); reads go through
 `service.read()`, each on its own cursor and snapshot with the `read_timeout_seconds` limit, so
-a slow read never holds up the writer.
+a slow read never holds up the writer. Requests run their reads with `service.run_read(...)`,
+on the reader threads (`service.readers`), which yield the CPU to the collector's threads.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cartwise.core.errors import ConfigError, InputError
 from cartwise.core.settings import Settings
@@ -26,6 +28,7 @@ from cartwise.service import sessions as sessions_job
 from cartwise.service.collector import Collector, StoreGate
 from cartwise.service.keys import KeyInfo, KeyRing
 from cartwise.service.live import LiveKPIs
+from cartwise.service.readers import ReaderPool
 from cartwise.service.sessions import SessionInfo, SessionRing
 from cartwise.service.signin import SignInLimiter
 from cartwise.store import SCHEMA_VERSION, Store, open_store
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     from cartwise.service.journeys import JourneyRunner
 
 log = logging.getLogger("cartwise.service")
+
+T = TypeVar("T")
 
 REINDEX_WAIT_SECONDS = 5.0
 """How long a deletion or an erasure waits for the collector's stored-id index to be rebuilt
@@ -77,6 +82,7 @@ class Service:
         self.live = LiveKPIs()
         self._store: Store | None = None
         self.gate: StoreGate | None = None
+        self.readers: ReaderPool | None = None
         self.collector: Collector | None = None
         self.campaign_sender: CampaignSender | None = None
         self.journeys: JourneyRunner | None = None
@@ -91,6 +97,7 @@ class Service:
             )
         self._store = store
         self.gate = StoreGate(store, read_timeout=self.settings.read_timeout_seconds)
+        self.readers = ReaderPool(nice=self.settings.reader_nice)
         from cartwise.service.journeys import JourneyRunner  # the engine and its sender: only when serving
 
         # Created before the replay, so replayed events reach journeys (entry is idempotent).
@@ -128,6 +135,9 @@ class Service:
         if self.journeys is not None:  # after the collector: the events it still handed over are handled
             self.journeys.stop()
             self.journeys = None
+        if self.readers is not None:  # before the store closes under a read
+            self.readers.stop()
+            self.readers = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -143,6 +153,17 @@ class Service:
         """`with service.read(narrow="start") as store:` a read-only snapshot of the store beside
         the writer, interrupted after `read_timeout_seconds` with `QueryTimeout` naming `narrow`."""
         return self.require_gate().read(narrow=narrow, what=what)
+
+    def run_read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` run on a reader thread, waited for: how a request runs a read (a
+        view that opens `service.read()` itself, or a whole page), at the reader threads' lower
+        CPU priority (`service.readers`). Call it from a sync route (FastAPI's thread pool), so
+        the response is checked and shaped off the event loop too. Before `start()`, `fn` runs in
+        the caller (and fails there if it needs the store)."""
+        readers = self.readers
+        if readers is None:
+            return fn(*args, **kwargs)
+        return readers.run(fn, *args, **kwargs)
 
     # -- keys and users ------------------------------------------------------------------------
     def verify_key(self, key: str) -> KeyInfo | None:
