@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,13 +39,21 @@ VARIANTS = [
 ]
 
 
-def _service(db: Path, prepare: object) -> Service:
+@contextmanager
+def _serving(db: Path, prepare: Callable[[Store], None]) -> Iterator[Service]:
+    """A started service over a store `prepare` filled; its recommendations and experiments
+    stopped with it."""
     settings = get_settings(db=db, memory_limit="512MB", threads=1)
     with open_store(db, settings=settings) as store:
-        prepare(store)  # type: ignore[operator]
+        prepare(store)
     svc = Service(settings)
     svc.start()
-    return svc
+    try:
+        yield svc
+    finally:
+        stop_recs(svc)
+        service_experiments.stop_experiments(svc)
+        svc.stop()
 
 
 @pytest.fixture
@@ -53,13 +62,8 @@ def trained(tmp_path: Path) -> Iterator[Service]:
         build_demo(store, ShopConfig(seed=5, users=200, items=40, days=30))
         train_recommender(store, "itemknn")
 
-    svc = _service(tmp_path / "shop.duckdb", prepare)
-    try:
+    with _serving(tmp_path / "shop.duckdb", prepare) as svc:
         yield svc
-    finally:
-        stop_recs(svc)
-        service_experiments.stop_experiments(svc)
-        svc.stop()
 
 
 def _knows(model: Recommender, user_id: str) -> bool:
@@ -159,13 +163,8 @@ def empty_shop(tmp_path: Path) -> Iterator[Service]:
         build_demo(store, ShopConfig(seed=5, users=120, items=30, days=20))
         store.con.execute("DELETE FROM events")
 
-    svc = _service(tmp_path / "shop.duckdb", prepare)
-    try:
+    with _serving(tmp_path / "shop.duckdb", prepare) as svc:
         yield svc
-    finally:
-        stop_recs(svc)
-        service_experiments.stop_experiments(svc)
-        svc.stop()
 
 
 def test_a_failed_arm_is_retried_with_backoff_and_enrols_once_events_arrive(
