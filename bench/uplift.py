@@ -80,15 +80,20 @@ def references(store: Store, k: float) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_shop_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo shop's size and seeds, and the share of the audience targeted (`--k`)."""
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--items", type=int, default=2_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 11])
     parser.add_argument("--k", type=float, default=0.3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_shop_arguments(parser)
     args = parser.parse_args()
     rows = [
         "| seed | audience (sent / held out) | strategy | true incremental | vs random | realised incremental "

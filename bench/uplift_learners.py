@@ -47,6 +47,7 @@ from cartwise.pipelines.demo import build_demo, demo_config
 from cartwise.pipelines.uplift import PAST_CAMPAIGN, campaign_assignments, uplift_features
 from cartwise.predict import PropensityModel
 from cartwise.store import Store, open_store
+from uplift import add_shop_arguments  # bench/uplift.py
 
 Scorer = Callable[[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame], np.ndarray]
 
@@ -221,11 +222,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--users", type=int, default=20_000)
-    parser.add_argument("--items", type=int, default=2_000)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 11])
-    parser.add_argument("--k", type=float, default=0.3)
+    add_shop_arguments(parser)
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
     args = parser.parse_args()
     rows = [
