@@ -57,6 +57,10 @@ class Outcome:
 
 
 class Channel(Protocol):
+    """What a registered channel provides. It may also define `encode(message) -> Message`,
+    which builds the bytes ahead of `send` on the sender's preparing thread (the e-mail channel
+    does); a channel without it is sent the message as rendered."""
+
     name: str
 
     def send(self, message: Message) -> Outcome: ...

@@ -6,6 +6,8 @@ the pipelines. DuckDB is imported when a store is opened, not when this module i
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,9 +77,6 @@ def compact_store(settings: Settings) -> dict[str, Any]:
     blocks are freed by the file system, which may keep them until it reuses them. Returns
     `{"db", "bytes_before", "bytes_after", "seconds"}`.
     """
-    import os
-    import time
-
     from cartwise.analytics import refresh_rollup, reset_rollup
     from cartwise.store import open_store
 

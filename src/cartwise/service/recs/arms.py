@@ -29,14 +29,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cartwise.recommend import Recommender, load_model
 from cartwise.service.recs.erasures import ErasureLog
 from cartwise.service.recs.retrain import TrainingData, fit_from_store, fit_on, save_atomically
-from cartwise.service.recs.state import State, stamp
+from cartwise.service.recs.state import State, saved_at, stamp
 
 if TYPE_CHECKING:
     from cartwise.service.collector import StoreGate
@@ -213,7 +212,7 @@ class Arms:
                         store.con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
                     )
                 model = load_model(path)
-                trained_at = _mtime(path / "model.json")
+                trained_at = saved_at(path)
             with self.erasures.lock:
                 erased = self.erasures.locked_since(mark)
                 if erased:
@@ -288,7 +287,7 @@ class Arms:
             arm.retry_after = time.monotonic() + delay
             arm.last_error = describe_error(exc)
             arm.failed_at = stamp()
-            arm.next_retry_at = _at(time.time() + delay)
+            arm.next_retry_at = stamp(time.time() + delay)
             if arm.state != "ready":
                 arm.state = "failed"
         if arm.state == "ready":
@@ -310,14 +309,3 @@ class Arms:
                 arm.last_error,
                 delay,
             )
-
-
-def _at(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
-def _mtime(path: Path) -> str | None:
-    try:
-        return _at(path.stat().st_mtime)
-    except OSError:
-        return None

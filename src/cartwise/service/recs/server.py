@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from cartwise.service.recs.offline import count_interactions, estimate_seconds, 
 from cartwise.service.recs.online import LiveActivity
 from cartwise.service.recs.options import RecsOptions
 from cartwise.service.recs.retrain import Retrainer
-from cartwise.service.recs.state import State, build_state, fill_cache, now, stamp
+from cartwise.service.recs.state import State, build_state, fill_cache, now, saved_at, stamp
 
 if TYPE_CHECKING:
     from cartwise.service.collector import StoreGate
@@ -103,7 +102,7 @@ class RecsServer:
                 model = load_model(self.model_dir)
             except CartwiseError as exc:
                 log.warning("the saved recommender could not be loaded (%s); serving trending items", exc)
-        self._state = self._build_state(model, watermark, _saved_at(self.model_dir) if model else None)
+        self._state = self._build_state(model, watermark, saved_at(self.model_dir) if model else None)
         log.info(
             "serving recommender %s (%d items; %d known users)",
             self.state.version,
@@ -253,7 +252,7 @@ class RecsServer:
                 erased = self.erasures.locked_since(mark)
                 if erased:
                     model.forget_users(sorted(erased))
-                return self._swap(model, watermark, trained_at=_saved_at(self.model_dir))
+                return self._swap(model, watermark, trained_at=saved_at(self.model_dir))
         finally:
             self.erasures.done(mark)
 
@@ -548,13 +547,3 @@ class RecsServer:
     def example_users(self, limit: int = 8) -> list[str]:
         """Customers with the most purchases, to try recommendations on."""
         return impressions.top_buyers(self.gate, limit)
-
-
-def _saved_at(folder: Path) -> str | None:
-    """When the model saved in `folder` was written (ISO 8601, UTC): its training time as far
-    as a load can tell."""
-    try:
-        mtime = (folder / "model.json").stat().st_mtime
-    except OSError:
-        return None
-    return datetime.fromtimestamp(mtime, UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -14,12 +14,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from cartwise.core.errors import CartwiseError
+from cartwise.core.times import utc_iso
 from cartwise.pipelines.train import EVENT_WEIGHTS
 from cartwise.recommend import Recommender
 from cartwise.service.recs.options import RecsOptions
@@ -35,9 +37,19 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def stamp() -> str:
-    """The current UTC time to the second, ISO 8601 with a `Z`."""
-    return now().isoformat(timespec="seconds") + "Z"
+def stamp(epoch: float | None = None) -> str:
+    """The current UTC time (or Unix time `epoch`) to the second, ISO 8601 with a `Z`."""
+    moment = now() if epoch is None else datetime.fromtimestamp(epoch, UTC)
+    return utc_iso(moment, "seconds")
+
+
+def saved_at(folder: Path) -> str | None:
+    """When the model saved in `folder` was written (`stamp`): its training time as far as a
+    load can tell; None when there is none."""
+    try:
+        return stamp((folder / "model.json").stat().st_mtime)
+    except OSError:
+        return None
 
 
 class ScoreCache:
