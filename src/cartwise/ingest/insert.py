@@ -80,7 +80,10 @@ class StoredIds:
         self._recent.update(hashes.tolist())
         if len(self._recent) >= self.MERGE_AT:
             recent = np.fromiter(self._recent, np.uint64, len(self._recent))
-            self._sorted = np.sort(np.concatenate([self._sorted, recent]))
+            recent.sort()
+            merged = np.concatenate([self._sorted, recent])
+            merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
+            self._sorted = merged
             self._recent = set()
         self._rows += inserted
 
