@@ -76,6 +76,7 @@ class StoredIdIndex:
     def __init__(self) -> None:
         self._sorted = _EMPTY
         self._added: set[int] = set()
+        self._added_arrays: list[np.ndarray] = []  # the same hashes as arrays, for the fold
         self._folding: set[int] = set()  # handed to the fold thread; still answered from here
         self._fold_thread: threading.Thread | None = None
         self._fold: _Fold | None = None  # set by the fold thread when it is done
@@ -102,7 +103,7 @@ class StoredIdIndex:
         del parts
         hashes.sort()  # in place: no third copy at 8 bytes per id
         self._sorted = hashes
-        self._added = set()
+        self._added, self._added_arrays = set(), []
         self._bitmap = _bitmap_of(hashes, _bits_for(len(hashes)))
         return len(self._sorted)
 
@@ -135,22 +136,26 @@ class StoredIdIndex:
         self._install_fold()
         hashes = _hashes(ids)
         self._added.update(hashes.tolist())
+        self._added_arrays.append(hashes)
         self._mark(hashes)
         if len(self._added) >= self.MERGE_AT and self._fold_thread is None:
-            self._folding, self._added = self._added, set()
-            folding = np.fromiter(self._folding, np.int64, len(self._folding))
+            arrays = self._added_arrays
+            self._folding, self._added, self._added_arrays = self._added, set(), []
             bits = _bits_for(len(self))
             # Grow the bitmap only when it is half as large as its target, so misses stay at ~1 in 8 or better.
             grow = bits > 2 * (self._mask + 1)
             self._fold_thread = threading.Thread(
                 target=self._run_fold,
-                args=(self._sorted, folding, bits if grow else 0),
+                args=(self._sorted, arrays, bits if grow else 0),
                 name="cartwise-id-fold",
                 daemon=True,
             )
             self._fold_thread.start()
 
-    def _run_fold(self, ordered: np.ndarray, folding: np.ndarray, bits: int) -> None:
+    def _run_fold(self, ordered: np.ndarray, arrays: list[np.ndarray], bits: int) -> None:
+        # From arrays, not the set: turning 262,144 Python ints into an array holds the
+        # interpreter for ~30 ms, which the log thread would wait out. (Repeats are harmless.)
+        folding = np.concatenate(arrays)
         folding.sort()
         merged = np.concatenate([ordered, folding])
         merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
@@ -166,8 +171,8 @@ class StoredIdIndex:
         self._sorted, self._folding = fold.sorted, set()
         if fold.bitmap is not None:
             self._bitmap = fold.bitmap
-            if self._added:  # acknowledged while the fold ran: marked only in the old bitmap
-                self._mark(np.fromiter(self._added, np.int64, len(self._added)))
+            if self._added_arrays:  # acknowledged while the fold ran: marked only in the old bitmap
+                self._mark(np.concatenate(self._added_arrays))
 
     def wait_folded(self) -> None:
         """Wait for a running fold and install it (tests; and before a rebuild replaces everything)."""
