@@ -2,7 +2,8 @@
 
 For each seed, builds the demo shop (20,000 customers, 2,000 items, 365 days unless told
 otherwise; the campaign goes out 35 days before the end to the consenting customers who had
-bought, 20% held out, 5-day window) in a temporary store and runs `evaluate_uplift`: 5-fold
+bought, with the demo's holdout share and window unless `--holdout` and `--window` say
+otherwise) in a temporary store and runs `evaluate_uplift`: 5-fold
 cross-fitted scores for the whole campaign audience from the X-learner, the T-learner and a
 purchase-propensity classifier (LightGBM on the same send-time features and outcome), then the
 top 30% by each score. Prints, per seed and strategy, the true incremental purchasers captured
@@ -18,6 +19,7 @@ features: what a model could do with these features were it trained on every cus
 instead of noisy purchases.
 
     OPENBLAS_NUM_THREADS=1 python bench/uplift.py [--users 20000] [--days 365] [--seeds 42 7 11] [--k 0.3]
+        [--holdout SHARE] [--window DAYS]
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from cartwise.pipelines.uplift import (
     fit_uplift,
     uplift_features,
 )
+from cartwise.simulate import ShopConfig
 from cartwise.store import Store, open_store
 
 LABELS = {
@@ -81,12 +84,37 @@ def references(store: Store, k: float) -> dict[str, float]:
 
 
 def add_shop_arguments(parser: argparse.ArgumentParser) -> None:
-    """The demo shop's size and seeds, and the share of the audience targeted (`--k`)."""
+    """The demo shop's size and seeds, its past campaign's design (`--holdout`, `--window`) and
+    the share of the audience targeted (`--k`)."""
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--items", type=int, default=2_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 11])
     parser.add_argument("--k", type=float, default=0.3)
+    parser.add_argument(
+        "--holdout",
+        type=float,
+        default=None,
+        help="share of the past campaign's audience held out (default: the demo's)",
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help="days after the send in which the campaign counts (default: the demo's)",
+    )
+
+
+def shop_config(args: argparse.Namespace, seed: int) -> ShopConfig:
+    """The demo's config for `seed` with the shop arguments of `add_shop_arguments`."""
+    return demo_config(
+        seed=seed,
+        users=args.users,
+        items=args.items,
+        days=args.days,
+        campaign_holdout=args.holdout,
+        campaign_window_days=args.window,
+    )
 
 
 def main() -> None:
@@ -101,12 +129,16 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     timings = []
+    versus = []
+    design = ""
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "shop.duckdb"
             with open_store(db, settings=get_settings(db=db, memory_limit="4GB", threads=2)) as store:
                 began = time.perf_counter()
-                build_demo(store, demo_config(seed=seed, users=args.users, items=args.items, days=args.days))
+                config = shop_config(args, seed)
+                design = f"{config.campaign_holdout:.0%} held out, {config.campaign_window_days}-day window"
+                build_demo(store, config)
                 built = time.perf_counter() - began
                 report = evaluate_uplift(store, PAST_CAMPAIGN, k=args.k)
                 reference = references(store, args.k)
@@ -127,14 +159,29 @@ def main() -> None:
             rows.append(
                 f"| {seed} | {audience} | {LABELS[name]} | {true:.1f} | {true / random_true:.2f}x | | | |"
             )
+        prop = report["strategies"]["propensity"]
+        for name in ("x_learner", "t_learner"):
+            s = report["strategies"][name]
+            versus.append(
+                f"| {seed} | {LABELS[name]} | {s['true_incremental'] / prop['true_incremental']:.2f}x | "
+                f"{s['realised_incremental']:.1f} / {prop['realised_incremental']:.1f} |"
+            )
         sec = report["seconds"]
         timings.append(
             f"| {seed} | {built:.1f} | {sec['features']:.1f} | {sec['x_learner']:.1f} | {sec['t_learner']:.1f} | "
             f"{sec['propensity']:.1f} | {fit_seconds:.1f} ({fitted['customers_scored']:,} scored) |"
         )
         print(f"seed {seed} done", flush=True)
-    print(f"\nTop {args.k:.0%} of the campaign audience by each score (5-fold cross-fitted):\n")
+    print(
+        f"\nCampaign: {design}. Top {args.k:.0%} of the campaign audience by each score (5-fold cross-fitted):\n"
+    )
     print("\n".join(rows))
+    print(
+        "\nUplift against purchase propensity: true incremental ratio; realised incremental (uplift / propensity):\n"
+    )
+    print("| seed | learner | true vs propensity | realised: learner / propensity |")
+    print("|---|---|---|---|")
+    print("\n".join(versus))
     print(
         "\nSeconds: build the shop, features, X-learner (5 folds), T-learner (5 folds), propensity (5 folds), fit + score all:\n"
     )

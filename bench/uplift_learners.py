@@ -43,11 +43,11 @@ import pandas as pd
 from cartwise.core.settings import get_settings
 from cartwise.evaluation.uplift import qini_coefficient
 from cartwise.experiments import UPLIFT_LEARNERS
-from cartwise.pipelines.demo import build_demo, demo_config
+from cartwise.pipelines.demo import build_demo
 from cartwise.pipelines.uplift import PAST_CAMPAIGN, campaign_assignments, uplift_features
 from cartwise.predict import PropensityModel
 from cartwise.store import Store, open_store
-from uplift import add_shop_arguments  # bench/uplift.py
+from uplift import add_shop_arguments, shop_config  # bench/uplift.py
 
 Scorer = Callable[[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame], np.ndarray]
 
@@ -234,7 +234,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "shop.duckdb"
             with open_store(db, settings=get_settings(db=db, memory_limit="4GB", threads=2)) as store:
-                build_demo(store, demo_config(seed=seed, users=args.users, items=args.items, days=args.days))
+                build_demo(store, shop_config(args, seed))
                 features, extra, treated, outcome, true = campaign_data(store)
         parts = folds(features, treated, outcome)
         n_top = int(np.ceil(args.k * outcome.size))

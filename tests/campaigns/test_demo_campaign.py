@@ -24,6 +24,9 @@ def test_demo_past_campaign_is_measured_against_its_truth(tmp_path: Path) -> Non
     assert (
         past["audience"] == truth[0] and past["sent"] == truth[1] and past["holdout"] == truth[0] - truth[1]
     )
+    # Counted over the campaign's own window (10 days), the one its true uplift is for, not
+    # over the 5-day attribution setting.
+    assert past["attribution_days"] == 10 and settings.attribution_days == 5
     measured = past["incremental_conversions"]
     expected = past["truth"]["incremental_conversions"]
     assert abs(expected - truth[2] * truth[1]) < 0.01

@@ -36,7 +36,7 @@ def _open(db: Path, **kwargs: Any) -> Store:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # The demo's campaign: 35 days before the end, 5-day window, 20% holdout.
+    # The demo's campaign: 35 days before the end, 10-day window, half held out.
     db = tmp_path_factory.mktemp("uplift") / "shop.duckdb"
     with _open(db) as store:
         build_demo(store, demo_config(seed=5, users=6000, items=300, days=200))
@@ -61,8 +61,8 @@ def test_assignments_come_from_the_campaign(store: Store) -> None:
     found = campaign_assignments(store, PAST_CAMPAIGN)
     truth = store.arrow("SELECT user_id, treated FROM truth_campaign ORDER BY user_id").to_pandas()
     assert found.assignments["user_id"].tolist() == truth["user_id"].tolist()
-    assert found.assignments["treated"].mean() == pytest.approx(0.8, abs=0.03)
-    assert found.window_days == 5
+    assert found.assignments["treated"].mean() == pytest.approx(0.5, abs=0.03)
+    assert found.window_days == 10
     assert (found.sent_at.hour, found.sent_at.minute) == (10, 0)
 
 
@@ -92,14 +92,15 @@ def test_targeting_by_uplift_captures_more_true_and_realised_incremental_purchas
     assert evaluation["audience"] > 3000 and evaluation["folds"] == 5
     assert {row["targeted"] for row in s.values()} == {round(0.3 * evaluation["audience"] + 0.5)}
     for learner in ("x_learner", "t_learner"):
-        # The simulator's known effect (noise-free in the outcome): more than propensity, and
-        # clearly more than random. The margin over propensity is modest on this shop (8-21%
-        # across simulator versions), so no larger one is asserted.
-        assert s[learner]["true_incremental"] > s["propensity"]["true_incremental"]
-        assert s[learner]["true_incremental"] > 1.35 * s["random"]["true_incremental"]
-        # Realised in the campaign itself (out of fold): 960 targeted with a 20% holdout give a
-        # standard error of about 23 incremental buyers, so only the gap to random (25-45) is
-        # checked; the order against propensity flips with the seed.
+        # The simulator's known effect (noise-free in the outcome). With half held out, the
+        # learners' true increment on this shop is 1.14-1.39x propensity's and 1.33-1.62x
+        # random's over seeds 5, 1, 2, 3, 4 (`bench/uplift.py --users 6000 --items 300 --days 200
+        # --seeds 5 1 2 3 4`), so 1.1x and 1.3x stand above the seed-to-seed noise.
+        assert s[learner]["true_incremental"] > 1.1 * s["propensity"]["true_incremental"]
+        assert s[learner]["true_incremental"] > 1.3 * s["random"]["true_incremental"]
+        # Realised in the campaign itself (out of fold): 960 targeted, half held out, give a
+        # standard error of about 22 incremental buyers, so only the gap to random is checked
+        # (24-34 here); the order against propensity flips with the seed (seed 3) at this size.
         assert s[learner]["realised_incremental"] > s["random"]["realised_incremental"]
         assert s[learner]["qini"] > s["random"]["qini"]
     assert evaluation["outcome_rate"]["treated"] > evaluation["outcome_rate"]["held_out"]

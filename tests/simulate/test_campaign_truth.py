@@ -38,7 +38,7 @@ def test_audience_is_consenting_earlier_buyers_with_a_random_holdout(shop_frames
     sent = truth["sent_at"].dropna().iloc[0]
     assert (first_event.loc[truth["user_id"]] < sent).all()
     holdout = 1 - truth["treated"].mean()
-    assert abs(holdout - 0.2) < 3 * np.sqrt(0.2 * 0.8 / len(truth))
+    assert abs(holdout - 0.5) < 3 * np.sqrt(0.5 * 0.5 / len(truth))  # the default: half held out
     assert truth.loc[~truth["treated"], "sent_at"].isna().all()
 
 

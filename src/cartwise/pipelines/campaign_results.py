@@ -1,7 +1,9 @@
 """What each campaign earned: opens, clicks, conversions, revenue, and the increment over the holdout.
 
 Conversions and revenue are counted over the `attribution_days` after the campaign started
-(`started_at`), for both arms, from the `orders` table. The comparison is by assignment
+(`started_at`), for both arms, from the `orders` table; the demo's past campaign counts over
+its own designed window instead (`truth_campaign.window_days`, as `cartwise uplift` does), the
+window its true effect is known for. The comparison is by assignment
 (intention to treat): every non-holdout member against every holdout member, whatever their
 send state, so the holdout's randomisation carries over. With `r` a member's conversion (0/1)
 or revenue in the window, recipients `t` and holdout `h`:
@@ -46,7 +48,8 @@ def _clean(value: float) -> float | None:
 
 def measure(store: Store, settings: Settings, name: str) -> dict[str, Any]:
     """Counts, engagement, conversions and the incremental effect of campaign `name`."""
-    window = timedelta(days=settings.attribution_days)
+    days = _designed_window(store, name) or settings.attribution_days
+    window = timedelta(days=days)
     started = store.con.execute(
         "SELECT started_at, finished_at, rule, template, channel, holdout FROM campaigns WHERE name = ?",
         [name],
@@ -60,7 +63,7 @@ def measure(store: Store, settings: Settings, name: str) -> dict[str, Any]:
             "template": started[3],
             "channel": started[4],
             "holdout_share": started[5],
-            "attribution_days": settings.attribution_days,
+            "attribution_days": days,
         }
     )
     engagement = dict(
@@ -103,6 +106,14 @@ def measure(store: Store, settings: Settings, name: str) -> dict[str, Any]:
     result["incremental_revenue"] = _increment(rev_t, rev_h)
     result["truth"] = _truth(store, name)
     return result
+
+
+def _designed_window(store: Store, name: str) -> int | None:
+    """Days of the demo's past campaign's window (the simulator's), None for other campaigns."""
+    if name != PAST_CAMPAIGN or not store.has_table("truth_campaign"):
+        return None
+    found = store.con.execute("SELECT max(window_days) FROM truth_campaign").fetchall()[0][0]
+    return None if found is None else int(found)
 
 
 def _truth(store: Store, name: str) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ CLV_MODEL_CHOICES: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto", "auto")
 
 
 # The demo shop's past randomised e-mail campaign went out five weeks before its last day, so
-# its 5-day window and the weeks after it are in the history the Campaigns page measures.
+# its 10-day window and the weeks after it are in the history the Campaigns page measures.
 PAST_CAMPAIGN_DAYS_BEFORE_END = 35
 
 
