@@ -8,12 +8,13 @@ client in a process of its own asks `GET /api/v1/analytics/funnel` (view > add_t
 purchase within a day, over all the data) again and again; `--rounds` alternates the two
 phases, so load from outside drifts over both alike. `max backlog` is the most acknowledged
 events not yet written to DuckDB seen on /health during a phase: it grows when a reader holds
-up the writer. Reads run on their own DuckDB cursors beside the writer, on reader threads at a
-lower CPU priority (`--reader-nice`, the server's `reader_nice`), so the p99 with the funnel
-should stay within 1.5x of the p99 without it, and every funnel must still answer 200.
+up the writer. Reads run on their own DuckDB cursors beside the writer, on reader threads in
+Linux's SCHED_IDLE class (`--reader-idle`, the server's `reader_idle`; with `--no-reader-idle`,
+at the lower priority `--reader-nice`), so the p99 with the funnel should stay within 1.5x of
+the p99 without it, and every funnel must still answer 200.
 
     .venv/bin/python bench/store_reads.py [--events 10000000] [--seconds 20] [--batch-rate 200]
-        [--threads 2] [--rounds 1] [--reader-nice 10] [--cache DIR]
+        [--threads 2] [--rounds 1] [--reader-nice 10] [--no-reader-idle] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ def main() -> None:
         help="the server's `reader_nice` (0: reads at the collector's priority)",
     )
     parser.add_argument(
+        "--reader-idle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the server's `reader_idle`: reader threads in the SCHED_IDLE class (the default)",
+    )
+    parser.add_argument(
         "--cache", type=Path, default=None, help="keep the built store in this folder and reuse it next time"
     )
     args = parser.parse_args()
@@ -122,6 +129,7 @@ def main() -> None:
             "CARTWISE_THREADS": str(args.threads),
             "CARTWISE_READ_TIMEOUT_SECONDS": "300",
             "CARTWISE_READER_NICE": str(args.reader_nice),
+            "CARTWISE_READER_IDLE": "true" if args.reader_idle else "false",
         }
         server = ServerProcess(db, log_path=Path(tmp) / "server.log", env=env).start()
         try:

@@ -265,25 +265,39 @@ def _thread_nice() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def _thread_policy() -> int:
+    return os.sched_getscheduler(threading.get_native_id())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
 def test_reads_run_on_reader_threads_below_the_collectors_priority(service: Service) -> None:
     base = os.getpriority(os.PRIO_PROCESS, 0)
-    name, nice = service.run_read(lambda: (threading.current_thread().name, _thread_nice()))
+    name, nice, policy = service.run_read(
+        lambda: (threading.current_thread().name, _thread_nice(), _thread_policy())
+    )
     assert name.startswith("cartwise-reader")
+    assert service.settings.reader_idle and policy == os.SCHED_IDLE
     assert nice == min(base + service.settings.reader_nice, 19)
     # Only the reader threads: the collector's (and this one) keep the process's priority.
     collector = {t.name: t.native_id for t in threading.enumerate() if t.name.startswith("cartwise-")}
     for thread in ("cartwise-validate-0", "cartwise-log", "cartwise-writer"):
         assert os.getpriority(os.PRIO_PROCESS, collector[thread]) == base
-    assert _thread_nice() == base
+        assert os.sched_getscheduler(collector[thread]) == os.SCHED_OTHER
+    assert _thread_nice() == base and _thread_policy() == os.SCHED_OTHER
 
 
-def test_reader_nice_zero_keeps_the_priority(tmp_path: Path) -> None:
-    settings = get_settings(db=tmp_path / "s.duckdb", memory_limit="256MB", threads=1, reader_nice=0)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
+def test_reader_nice_zero_and_no_idle_class_keep_the_priority(tmp_path: Path) -> None:
+    settings = get_settings(
+        db=tmp_path / "s.duckdb", memory_limit="256MB", threads=1, reader_nice=0, reader_idle=False
+    )
     svc = Service(settings)
     svc.start()
     try:
-        assert svc.run_read(_thread_nice) == os.getpriority(os.PRIO_PROCESS, 0)
+        assert svc.run_read(lambda: (_thread_nice(), _thread_policy())) == (
+            os.getpriority(os.PRIO_PROCESS, 0),
+            os.SCHED_OTHER,
+        )
     finally:
         svc.stop()
 

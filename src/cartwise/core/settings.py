@@ -128,6 +128,13 @@ class Settings(BaseModel):
         "reads) is than the collector's, as a Linux nice increment; the kernel then gives a busy core to the "
         "collector first. 0: the same priority. Ignored where threads have no priority of their own.",
     )
+    reader_idle: bool = Field(
+        True,
+        description="Run `cartwise serve`'s reader threads in Linux's SCHED_IDLE class (then `reader_nice` does "
+        "not apply): they get a core only when no other thread wants it, so a long read no longer slows the "
+        "collector's answers, but on a machine kept busy a read can wait until `read_timeout_seconds`. false: "
+        "`reader_nice` alone.",
+    )
     ts_earliest: date = Field(
         date(1990, 1, 1),
         description="Earliest time (a UTC date) the collector and file loads accept; an earlier time is "

@@ -97,7 +97,7 @@ class Service:
             )
         self._store = store
         self.gate = StoreGate(store, read_timeout=self.settings.read_timeout_seconds)
-        self.readers = ReaderPool(nice=self.settings.reader_nice)
+        self.readers = ReaderPool(nice=self.settings.reader_nice, idle=self.settings.reader_idle)
         from cartwise.service.journeys import JourneyRunner  # the engine and its sender: only when serving
 
         # Created before the replay, so replayed events reach journeys (entry is idempotent).
