@@ -32,6 +32,9 @@ def test_index_knows_stored_and_added_ids_and_few_others(
         index.add(added[start : start + 500])
         assert index.maybe_stored(added[start : start + 500]) == added[start : start + 500]
     index.wait_folded()
+    while len(index._added) >= StoredIdIndex.MERGE_AT:  # what the loop added while a fold ran
+        index.add([])
+        index.wait_folded()
     assert index._mask + 1 > bitmap_bits and len(index) == 250_000
     assert index.maybe_stored(stored + added) == stored + added
     new = [f"new-{i}" for i in range(20_000)]

@@ -249,6 +249,10 @@ class Store:
             import ibis
 
             self._ibis = ibis.duckdb.from_connection(self.con)
+            if self.read_only:  # a reader's view: compiled SQL is kept across reads
+                from cartwise.store.compiled import remember_compiles
+
+                remember_compiles(self._ibis)
         return self._ibis
 
     # -- information, export and import --------------------------------------------------------
