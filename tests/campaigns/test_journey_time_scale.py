@@ -19,6 +19,7 @@ from cartwise.core.errors import ConfigError
 from cartwise.core.settings import get_settings
 from cartwise.pipelines.journey_engine import JourneyEngine, next_local_time
 from cartwise.pipelines.journeys import apply_journey
+from cartwise.service.service import Service
 from cartwise.store import open_store
 
 from .smtp_support import SmtpServer, make_shop, settings_for_smtp
@@ -226,3 +227,25 @@ def test_a_failed_service_round_is_logged_without_the_message(caplog: pytest.Log
     assert text.startswith("journey round failed: ConstraintException\n")
     assert "test_a_failed_service_round_is_logged_without_the_message" in text  # where it failed
     assert "ada@example.test" not in text and record.exc_info is None
+
+
+def test_the_journey_thread_handles_a_burst_of_batches_in_few_rounds(tmp_path: Path) -> None:
+    """The collector hands over one batch per group of requests (~75 a second at 20,000
+    events/s); each round reads the store under the writer's gate, so the thread gathers the
+    batches of `round_seconds` into one round instead of a round per batch."""
+    settings = get_settings(db=tmp_path / "s.duckdb", memory_limit="256MB", threads=1)
+    service = Service(settings)
+    service.start()
+    try:
+        runner = service.journeys
+        assert runner is not None and runner.round_seconds == 0.2
+        for i in range(40):  # 40 batches within ~0.2 s
+            runner.offer(pa.table({"event_id": [f"e{i}"], "user_id": [f"u{i}"], "type": ["view"]}))
+            time.sleep(0.005)
+        deadline = time.monotonic() + 10
+        while runner.stats["events"] < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runner.stats["events"] == 40
+        assert runner.stats["rounds"] <= 4, runner.stats
+    finally:
+        service.stop()

@@ -35,17 +35,25 @@ log = logging.getLogger("cartwise.service.journeys")
 CHECK_SECONDS = 60.0
 """How often audience and date triggers are checked and held journey messages resumed."""
 _IDLE_SECONDS = 60.0  # longest sleep with no timer due (new timers come from this thread or an apply)
+ROUND_SECONDS = 0.2
+"""Shortest time between two rounds of collected events: the batches of that time are handled
+together. Each round reads the store a few times under the writer's gate; one per collector
+group (~75 a second at 20,000 events/s) kept this thread busy 80% of the time and took a third
+of a core with no journey running; at 5 a second a journey reacts at most 0.2 s later."""
 
 
 class JourneyRunner:
     """The journey engine's thread. `offer` may be called before `start` (the collector's
     replay at start-up): the events wait in the queue."""
 
-    def __init__(self, service: Service, check_interval: float = CHECK_SECONDS) -> None:
+    def __init__(
+        self, service: Service, check_interval: float = CHECK_SECONDS, round_seconds: float = ROUND_SECONDS
+    ) -> None:
         self.service = service
         self.check_interval = check_interval
+        self.round_seconds = round_seconds
         self.engine: JourneyEngine | None = None
-        self.stats = {"events": 0, "entered": 0, "errors": 0}
+        self.stats = {"events": 0, "entered": 0, "errors": 0, "rounds": 0}
         self.last_error: str | None = None
         self._queue: queue.Queue[pa.Table | None] = queue.Queue()
         self._reload = threading.Event()
@@ -90,14 +98,19 @@ class JourneyRunner:
         assert self.engine is not None
         engine = self.engine
         next_check = 0.0
+        last_round = 0.0
         while not self._stop.is_set():
             try:
                 if self._reload.is_set():
                     self._reload.clear()
                     engine.reload()
+                # Let the batches of ROUND_SECONDS gather; on stop, go on at once.
+                self._stop.wait(last_round + self.round_seconds - time.monotonic())
                 # On stop, the events already offered are still handled (one last round).
                 batch = self._take(self._sleep_for(engine, next_check))
+                last_round = time.monotonic()
                 if batch is not None:
+                    self.stats["rounds"] += 1
                     self.stats["events"] += batch.num_rows
                     self.stats["entered"] += engine.handle_events(batch)
                 engine.run_due()
