@@ -3,9 +3,8 @@
 A read (a funnel over millions of events, say) is CPU work: DuckDB's on the reader's own
 cursor, and Python's around it (Ibis builds and compiles the query, pandas and JSON shape the
 answer). Run in the server's general thread pool at the collector's priority, a funnel
-looping over a 10M-event store doubled the collector's median latency on two cores; on reader
-threads at `reader_nice` 10 it no longer moved it (BENCHMARKS.md, "Reads beside the writer").
-So reads run on a few threads of their own, each started in Linux's SCHED_IDLE class (the
+looping over a 10M-event store doubled the collector's median latency on two cores
+(BENCHMARKS.md, "Reads beside the writer"). So reads run on a few threads of their own, each started in Linux's SCHED_IDLE class (the
 `reader_idle` setting) or at a lower priority (`nice`, raised by `reader_nice`): the kernel
 then hands a core to the collector's validation, log and writer threads first whenever both
 want one, and the reads take what is left (all of an idle core). SCHED_IDLE because a
