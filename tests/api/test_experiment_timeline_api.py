@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from service_support import Running, error_body, serve_shop
 
@@ -33,9 +34,7 @@ def _prepare(store: Store) -> None:
     frame = pd.DataFrame(
         purchases, columns=["event_id", "ts", "user_id", "order_id", "revenue", "quantity"]
     ).assign(type="purchase")
-    store.con.register("new_events", frame)
-    store.con.execute("INSERT INTO events BY NAME SELECT * FROM new_events")
-    store.con.unregister("new_events")
+    store.append("events", pa.Table.from_pandas(frame, preserve_index=False))
 
 
 @pytest.fixture(scope="module")

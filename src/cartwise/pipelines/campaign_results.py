@@ -21,7 +21,7 @@ from typing import Any
 
 from cartwise.core.settings import Settings
 from cartwise.experiments import MeanStat, effect, t_interval, welch_dof
-from cartwise.pipelines.campaigns import PAST_CAMPAIGN, campaign_counts
+from cartwise.pipelines.campaigns import PAST_CAMPAIGN, campaign_counts, past_campaign_window
 from cartwise.store import Store
 
 
@@ -48,7 +48,7 @@ def _clean(value: float) -> float | None:
 
 def measure(store: Store, settings: Settings, name: str) -> dict[str, Any]:
     """Counts, engagement, conversions and the incremental effect of campaign `name`."""
-    days = _designed_window(store, name) or settings.attribution_days
+    days = past_campaign_window(store, name) or settings.attribution_days
     window = timedelta(days=days)
     started = store.con.execute(
         "SELECT started_at, finished_at, rule, template, channel, holdout FROM campaigns WHERE name = ?",
@@ -106,14 +106,6 @@ def measure(store: Store, settings: Settings, name: str) -> dict[str, Any]:
     result["incremental_revenue"] = _increment(rev_t, rev_h)
     result["truth"] = _truth(store, name)
     return result
-
-
-def _designed_window(store: Store, name: str) -> int | None:
-    """Days of the demo's past campaign's window (the simulator's), None for other campaigns."""
-    if name != PAST_CAMPAIGN or not store.has_table("truth_campaign"):
-        return None
-    found = store.con.execute("SELECT max(window_days) FROM truth_campaign").fetchall()[0][0]
-    return None if found is None else int(found)
 
 
 def _truth(store: Store, name: str) -> dict[str, Any] | None:

@@ -242,6 +242,15 @@ def unsubscribe(store: Store, token: str) -> dict[str, Any]:
 PAST_CAMPAIGN = "demo-past-campaign"
 
 
+def past_campaign_window(store: Store, name: str) -> int | None:
+    """Days of the outcome window the simulator gave the demo's past campaign (`truth_campaign`),
+    the window its true effect is known for; None for any other campaign or store."""
+    if name != PAST_CAMPAIGN or not store.has_table("truth_campaign"):
+        return None
+    found = store.con.execute("SELECT max(window_days) FROM truth_campaign").fetchall()[0][0]
+    return None if found is None else int(found)
+
+
 def register_past_campaign(store: Store, truth: pa.Table) -> int:
     """Record the simulator's past randomised campaign (`truth_campaign`) as a finished broadcast
     named `demo-past-campaign`: its members with their holdout draw, and one `sent` send-log row

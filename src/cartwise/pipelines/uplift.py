@@ -48,12 +48,12 @@ import pyarrow as pa
 from cartwise.core.errors import InputError, NotFoundError
 from cartwise.evaluation.uplift import auuc, qini_coefficient
 from cartwise.experiments import UPLIFT_LEARNERS
+from cartwise.pipelines.campaigns import PAST_CAMPAIGN, past_campaign_window
 from cartwise.pipelines.churn import FEATURES, build_features, last_data_day
 from cartwise.pipelines.uplift_curves import held_out_curves, save_curves
 from cartwise.predict import PropensityModel
 from cartwise.store import Store
 
-PAST_CAMPAIGN = "demo-past-campaign"
 MODEL_VERSION = "uplift-lightgbm/1"
 EXTRA_FEATURES: tuple[str, ...] = (
     "avg_price_paid",
@@ -128,7 +128,7 @@ def campaign_assignments(store: Store, name: str, window_days: int | None = None
     return CampaignAssignments(
         name=name,
         sent_at=sent_at,
-        window_days=window_days or _default_window(store, name),
+        window_days=window_days or past_campaign_window(store, name) or DEFAULT_WINDOW_DAYS,
         assignments=frame,
     )
 
@@ -159,14 +159,6 @@ def _from_send_log(store: Store, name: str) -> tuple[pd.DataFrame, datetime] | N
         return None
     assignments = frame[["user_id", "treated"]].astype({"treated": bool}).reset_index(drop=True)
     return assignments, pd.Timestamp(first.min()).to_pydatetime()
-
-
-def _default_window(store: Store, name: str) -> int:
-    if name == PAST_CAMPAIGN and store.has_table("truth_campaign"):
-        found = store.con.execute("SELECT max(window_days) FROM truth_campaign").fetchall()[0][0]
-        if found is not None:
-            return int(found)
-    return DEFAULT_WINDOW_DAYS
 
 
 def _from_truth(store: Store, name: str, window_days: int | None) -> CampaignAssignments:

@@ -63,9 +63,6 @@ class ReaderPool:
     """`pool.run(fn, *args)` runs `fn` on a reader thread and returns its result."""
 
     def __init__(self, *, nice: int, idle: bool = False, threads: int = READER_THREADS) -> None:
-        self.nice = nice
-        self.idle = idle
-        self.threads = threads
         self.reads = 0
         """Calls run so far (a count the tests read)."""
         self._executor = ThreadPoolExecutor(
