@@ -32,7 +32,8 @@ def _batch(prefix: str, n: int, age: timedelta) -> list[dict[str, Any]]:
 def _running(db: Path, **options: Any) -> Iterator[tuple[Collector, Store]]:
     settings = get_settings(db=db, memory_limit="512MB", threads=1)
     with open_store(db, settings=settings) as store:
-        collector = Collector(StoreGate(store), db.with_name("eventlog"), flush_seconds=0.05, **options)
+        options = {"flush_seconds": 0.05, **options}
+        collector = Collector(StoreGate(store), db.with_name("eventlog"), **options)
         collector.start()
         try:
             yield collector, store
@@ -84,6 +85,19 @@ def test_repeats_beyond_the_recent_set_are_duplicates(tmp_path: Path) -> None:
         assert [(a.accepted, a.duplicates) for a in again] == [(0, 100)] * 3
         collector.stop()
         assert _stored(store) == 300
+
+
+def test_repeats_beyond_the_recent_set_before_the_first_copy_is_stored_are_stored_once(tmp_path: Path) -> None:
+    # The writer waits 2 s before a batch: the repeats arrive while the first copies are still
+    # in the log only, and the 10-id recent set has forgotten all but the last of them.
+    with _running(tmp_path / "shop.duckdb", recent_ids=10, flush_seconds=2.0) as (collector, store):
+        batch = _batch("b", 100, timedelta(hours=1))
+        assert (_send(collector, batch).accepted, collector.stats["stored"]) == (100, 0)
+        again = _send(collector, batch)
+        assert collector.stats["stored"] == 0, "the repeat must arrive before the first copy is stored"
+        assert (again.accepted, again.duplicates) == (0, 100)
+        collector.stop()
+        assert _stored(store) == 100
 
 
 def test_after_a_deletion_the_deleted_ids_are_new_and_the_rest_still_repeats(tmp_path: Path) -> None:

@@ -35,7 +35,6 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from cartwise.schema import EVENTS
 from cartwise.service.event_log import EventLog, read_segment
 from cartwise.service.gate import StoreGate
 from cartwise.service.live import LiveKPIs
+from cartwise.service.recent_ids import RecentIds
 from cartwise.service.seen_ids import StoredIdIndex
 
 log = logging.getLogger("cartwise.collector")
@@ -156,7 +156,7 @@ class Collector:
         flush_seconds: float = 0.25,
         batch_events: int = 50_000,
         max_backlog: int = 1_000_000,
-        recent_ids: int = 1_000_000,
+        recent_ids: int = 262_144,
         segment_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.gate = gate
@@ -169,8 +169,7 @@ class Collector:
         self.flush_seconds = flush_seconds
         self.batch_events = batch_events
         self.max_backlog = max_backlog
-        self._recent_max = recent_ids
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._recent = RecentIds(recent_ids)
         self._recent_lock = threading.Lock()
         self._stored_index = StoredIdIndex()  # the log thread's, once started
         # Held by the log thread while it handles a group, and by `reindex` to swap the index.
@@ -331,7 +330,7 @@ class Collector:
             since = list(self._acked_since_settle or [])
             self._reindexing = True
             with self._recent_lock:
-                self._recent = OrderedDict.fromkeys(since)
+                self._recent.replace(since)
         thread = threading.Thread(
             target=self._rebuild_index, args=(generation,), name="cartwise-reindex", daemon=True
         )
@@ -514,19 +513,16 @@ class Collector:
                 if ids:
                     assert request.table is not None
                     fresh = set(ids)
-                    if (
-                        len(fresh) == len(ids)
-                        and fresh.isdisjoint(seen_in_group)
-                        and self._recent.keys().isdisjoint(fresh)
-                        and fresh.isdisjoint(stored)
-                    ):
+                    # Every recent id is in the stored-id index too (both get each acknowledged
+                    # id), so ids the index does not flag are not recent: no lookup needed.
+                    if len(fresh) == len(ids) and fresh.isdisjoint(seen_in_group) and fresh.isdisjoint(stored):
                         keep = list(range(len(ids)))  # the usual request: set operations, no loop
                         seen_in_group |= fresh
                     else:
                         keep = []
                         live = []
                         for row, event_id in enumerate(ids):
-                            if event_id in seen_in_group or event_id in self._recent:
+                            if event_id in seen_in_group or (event_id in stored and event_id in self._recent):
                                 duplicates += 1
                                 continue
                             seen_in_group.add(event_id)
@@ -637,14 +633,11 @@ class Collector:
             self.stats["fsyncs"] += 1
         with self._recent_lock:
             for request in durable:
-                for event_id in request.ids:
-                    self._recent[event_id] = None
+                self._recent.add(request.ids)
         for request in durable:
             self._stored_index.add(request.ids)
             if self._acked_since_settle is not None:
                 self._acked_since_settle.extend(request.ids)
-            while len(self._recent) > self._recent_max:
-                self._recent.popitem(last=False)
         with self._backlog_lock:
             # Only events headed for the store stay in the backlog.
             self._backlog -= sum(len(r.records) - len(r.ids) for r in requests)

@@ -5,17 +5,18 @@ must answer `duplicates` truly: an event whose `event_id` is already stored is a
 whatever its time. Asking DuckDB would scan every stored id (1.5 s for 100 ids at 10M
 events, `event_id` having no index); this index answers from memory. A hit means stored
 but for a 64-bit hash collision, which the collector's writer catches (see the collector's
-module). It holds a sorted array of Python string hashes (8 bytes per stored event), a set of
+module). It holds a sorted array of Python string hashes (8 bytes per stored event), a dict of
 those added since, and in front of both a bitmap of 16 bits per id: a new id misses the
 bitmap 15 times in 16, which spares the binary search over the array (its cache misses cost
 ~3 us per id at 10M ids). Python's string hash is salted per process, so the index is built
-at start from the store and lives only as long as the process. An id acknowledged but not
-yet stored is known exactly from the collector's recent set (as large as its backlog limit).
+at start from the store and lives only as long as the process. Every acknowledged id is
+added at once, stored yet or not; the last few seconds' are also known exactly from the
+collector's recent ids (`recent_ids.py`).
 
-The index is used on the collector's log thread, in the path of every ack, so folding the set
+The index is used on the collector's log thread, in the path of every ack, so folding the dict
 of recent hashes into the sorted array (and growing the bitmap as the store grows) runs on a
 thread of its own: at 10M ids a fold took 0.1-0.7 s and a bitmap rebuild 2 s, while every
-waiting request waited. The log thread hands the set over, keeps answering from it, and
+waiting request waited. The log thread hands the dict over, keeps answering from it, and
 installs the result at its next `add` once the fold is done.
 """
 
@@ -71,13 +72,14 @@ class StoredIdIndex:
     Not thread-safe: one thread (the collector's log thread) calls `add` and `maybe_stored`."""
 
     MERGE_AT = 262_144
-    """Hashes kept in a set before they are folded into the sorted array."""
+    """Hashes kept in a dict before they are folded into the sorted array (a dict of integers,
+    not a set: the garbage collector leaves it alone; see `StoredIds.MERGE_AT` in ingest)."""
 
     def __init__(self) -> None:
         self._sorted = _EMPTY
-        self._added: set[int] = set()
+        self._added: dict[int, None] = {}
         self._added_arrays: list[np.ndarray] = []  # the same hashes as arrays, for the fold
-        self._folding: set[int] = set()  # handed to the fold thread; still answered from here
+        self._folding: dict[int, None] = {}  # handed to the fold thread; still answered from here
         self._fold_thread: threading.Thread | None = None
         self._fold: _Fold | None = None  # set by the fold thread when it is done
         self._bitmap = np.zeros(_MIN_BITS // 8, np.uint8)
@@ -91,7 +93,7 @@ class StoredIdIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the sorted array and the bitmap (the set of recent hashes adds ~60 bytes each)."""
+        """Memory held by the sorted array and the bitmap (the dict of recent hashes adds ~80 bytes each)."""
         return int(self._sorted.nbytes + self._bitmap.nbytes)
 
     def build(self, store: Store, batch_rows: int = 1_000_000) -> int:
@@ -103,7 +105,7 @@ class StoredIdIndex:
         del parts
         hashes.sort()  # in place: no third copy at 8 bytes per id
         self._sorted = hashes
-        self._added, self._added_arrays = set(), []
+        self._added, self._added_arrays = {}, []
         self._bitmap = _bitmap_of(hashes, _bits_for(len(hashes)))
         return len(self._sorted)
 
@@ -135,12 +137,12 @@ class StoredIdIndex:
         """Index ids that are now acknowledged (stored soon, or dropped as stored by the writer)."""
         self._install_fold()
         hashes = _hashes(ids)
-        self._added.update(hashes.tolist())
+        self._added.update(dict.fromkeys(hashes.tolist()))
         self._added_arrays.append(hashes)
         self._mark(hashes)
         if len(self._added) >= self.MERGE_AT and self._fold_thread is None:
             arrays = self._added_arrays
-            self._folding, self._added, self._added_arrays = self._added, set(), []
+            self._folding, self._added, self._added_arrays = self._added, {}, []
             bits = _bits_for(len(self))
             # Grow the bitmap only when it is half as large as its target, so misses stay at ~1 in 8 or better.
             grow = bits > 2 * (self._mask + 1)
@@ -153,7 +155,7 @@ class StoredIdIndex:
             self._fold_thread.start()
 
     def _run_fold(self, ordered: np.ndarray, arrays: list[np.ndarray], bits: int) -> None:
-        # From arrays, not the set: turning 262,144 Python ints into an array holds the
+        # From arrays, not the dict: turning 262,144 Python ints into an array holds the
         # interpreter for ~30 ms, which the log thread would wait out. (Repeats are harmless.)
         folding = np.concatenate(arrays)
         folding.sort()
@@ -168,7 +170,7 @@ class StoredIdIndex:
         assert self._fold_thread is not None
         self._fold_thread.join()
         self._fold_thread, self._fold = None, None
-        self._sorted, self._folding = fold.sorted, set()
+        self._sorted, self._folding = fold.sorted, {}
         if fold.bitmap is not None:
             self._bitmap = fold.bitmap
             if self._added_arrays:  # acknowledged while the fold ran: marked only in the old bitmap
