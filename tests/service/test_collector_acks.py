@@ -87,7 +87,9 @@ def test_repeats_beyond_the_recent_set_are_duplicates(tmp_path: Path) -> None:
         assert _stored(store) == 300
 
 
-def test_repeats_beyond_the_recent_set_before_the_first_copy_is_stored_are_stored_once(tmp_path: Path) -> None:
+def test_repeats_beyond_the_recent_set_before_the_first_copy_is_stored_are_stored_once(
+    tmp_path: Path,
+) -> None:
     # The writer waits 2 s before a batch: the repeats arrive while the first copies are still
     # in the log only, and the 10-id recent set has forgotten all but the last of them.
     with _running(tmp_path / "shop.duckdb", recent_ids=10, flush_seconds=2.0) as (collector, store):

@@ -515,7 +515,11 @@ class Collector:
                     fresh = set(ids)
                     # Every recent id is in the stored-id index too (both get each acknowledged
                     # id), so ids the index does not flag are not recent: no lookup needed.
-                    if len(fresh) == len(ids) and fresh.isdisjoint(seen_in_group) and fresh.isdisjoint(stored):
+                    if (
+                        len(fresh) == len(ids)
+                        and fresh.isdisjoint(seen_in_group)
+                        and fresh.isdisjoint(stored)
+                    ):
                         keep = list(range(len(ids)))  # the usual request: set operations, no loop
                         seen_in_group |= fresh
                     else:
