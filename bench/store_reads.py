@@ -8,7 +8,9 @@ client in a process of its own asks `GET /api/v1/analytics/funnel` (view > add_t
 purchase within a day, over all the data) again and again; `--rounds` alternates the two
 phases, so load from outside drifts over both alike. `max backlog` is the most acknowledged
 events not yet written to DuckDB seen on /health during a phase: it grows when a reader holds
-up the writer. Reads run on their own DuckDB cursors beside the writer, on reader threads in
+up the writer. `busy %` and `steal %` are the whole machine's during the phase (Linux's
+/proc/stat): steal is time the host gave this virtual machine's CPUs to others, so a round
+with a few percent of it says more about the neighbours than about the server. Reads run on their own DuckDB cursors beside the writer, on reader threads in
 Linux's SCHED_IDLE class (`--reader-idle`, the server's `reader_idle`; with `--no-reader-idle`,
 at the lower priority `--reader-nice`), so the p99 with the funnel should stay within 1.5x of
 the p99 without it, and every funnel must still answer 200.
@@ -83,6 +85,21 @@ def funnel_loop(url: str, key: str, ready: Any, stop: Any, out: Any) -> None:
     out.put(answers)
 
 
+def machine_ticks() -> list[int]:
+    """The machine's CPU ticks so far, by state (user, nice, system, idle, iowait, irq, softirq, steal), Linux."""
+    return [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+
+
+def busy_and_steal(before: list[int], after: list[int]) -> tuple[float, float]:
+    """Percent of the machine's CPU time busy (not idle) and stolen by the hypervisor between two readings.
+
+    Steal is time a virtual machine's CPUs were ready but the host ran something else: a phase
+    with a few percent of it measured the neighbours, not the server."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(spent) or 1
+    return 100 * (total - spent[3] - spent[4]) / total, 100 * spent[7] / total
+
+
 def backlog_sampler(url: str, stop: threading.Event, out: list[int]) -> None:
     """The writer's backlog (acknowledged events not yet in DuckDB) from /health, every 0.2 s."""
     with httpx.Client(base_url=url, timeout=60) as client:
@@ -137,6 +154,7 @@ def main() -> None:
 
             def paced() -> dict[str, float]:
                 used = cpu_seconds(server.pid)
+                ticks = machine_ticks()
                 backlog: list[int] = []
                 done = threading.Event()
                 sampler = threading.Thread(target=backlog_sampler, args=(server.url, done, backlog))
@@ -154,6 +172,7 @@ def main() -> None:
                     )
                 )
                 result["cpu_s"] = cpu_seconds(server.pid) - used
+                result["busy"], result["steal"] = busy_and_steal(ticks, machine_ticks())
                 done.set()
                 sampler.join()
                 result["backlog"] = max(backlog, default=0)
@@ -193,7 +212,7 @@ def main() -> None:
     print(f"one funnel alone: {min(s for _, s in alone):.2f} s (statuses {[st for st, _ in alone]})")
     print(
         f"{'round':>5} {'load':>5} {'phase':<28} {'requests':>8} {'fail':>5} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'server cpu s':>12} {'max backlog':>11}  funnels answered 200 (each s)"
+        f"{'server cpu s':>12} {'busy %':>6} {'steal %':>7} {'max backlog':>11}  funnels answered 200 (each s)"
     )
     ratios = []
     for number, load, without, with_funnel, funnels in rounds:
@@ -202,7 +221,8 @@ def main() -> None:
         for name, r, note in (("alone", without, ""), ("with the funnel loop", with_funnel, answered)):
             print(
                 f"{number:>5} {load:>5.1f} {name:<28} {r['requests']:>8.0f} {r['failures']:>5.0f} "
-                f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['cpu_s']:>12.1f} {r['backlog']:>11,}  {note}"
+                f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['cpu_s']:>12.1f} {r['busy']:>6.0f} {r['steal']:>7.1f} "
+                f"{r['backlog']:>11,}  {note}"
             )
         ratios.append(with_funnel["p99_ms"] / without["p99_ms"])
     print(
