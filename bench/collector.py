@@ -103,8 +103,10 @@ async def run_phase(
     connections: int,
     seconds: float,
     rate: float | None = None,
+    keep: list[float] | None = None,
 ) -> dict[str, float]:
-    """Closed loop (each connection sends when answered) or, with `rate`, an open-loop schedule."""
+    """Closed loop (each connection sends when answered) or, with `rate`, an open-loop schedule;
+    each request's latency (seconds) is also appended to `keep` when given."""
     latencies: list[float] = []
     failures = 0
     remaining = requests
@@ -134,6 +136,8 @@ async def run_phase(
     await asyncio.gather(*(worker() for _ in range(connections)))
     elapsed = time.perf_counter() - started
     latencies.sort()
+    if keep is not None:
+        keep.extend(latencies)
     done = len(latencies)
     return {
         "requests": done,
