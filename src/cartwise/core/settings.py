@@ -193,7 +193,10 @@ class Settings(BaseModel):
         "customer's time zone; messages due then are held until the window ends. Off by default.",
     )
     attribution_days: float = Field(
-        5, gt=0, description="Days after a message in which a purchase counts as the campaign's conversion."
+        5,
+        gt=0,
+        description="Days after a message in which a purchase counts as the campaign's conversion "
+        "(`cartwise demo`'s past campaign, `demo-past-campaign`, is measured over the window it was run with).",
     )
     journey_time_scale: float = Field(
         1.0,
