@@ -239,13 +239,15 @@ def test_the_journey_thread_handles_a_burst_of_batches_in_few_rounds(tmp_path: P
     try:
         runner = service.journeys
         assert runner is not None and runner.round_seconds == 0.2
-        for i in range(40):  # 40 batches within ~0.2 s
+        began = time.monotonic()
+        for i in range(40):  # a batch every 5 ms: a round each without the gathering
             runner.offer(pa.table({"event_id": [f"e{i}"], "user_id": [f"u{i}"], "type": ["view"]}))
             time.sleep(0.005)
         deadline = time.monotonic() + 10
         while runner.stats["events"] < 40 and time.monotonic() < deadline:
             time.sleep(0.05)
+        spread = time.monotonic() - began  # longer on a busy machine, and so are the rounds allowed
         assert runner.stats["events"] == 40
-        assert runner.stats["rounds"] <= 4, runner.stats
+        assert runner.stats["rounds"] <= spread / runner.round_seconds + 2, (runner.stats, spread)
     finally:
         service.stop()

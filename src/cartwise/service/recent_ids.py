@@ -14,7 +14,8 @@ at 20,000 events/s, BENCHMARKS.md "Reads beside the writer"):
   collection (every few seconds in the server): 50-150 ms for the million.
 So it is a few plain dicts, a generation each, of `GENERATION` ids at most: a dict only grows
 (its largest rehash is of fewer than `GENERATION` ids, about a millisecond), the oldest is
-dropped whole, and a plain dict holding only strings is one the collector stops tracking.
+dropped whole, and a plain dict holding only strings is not tracked by the garbage collector
+(bench/recent_ids.py times both).
 """
 
 from __future__ import annotations
