@@ -65,7 +65,10 @@ def test_send_unsubscribe_track_and_measure_while_the_server_runs(served: tuple[
         assert anonymous.post(unsubscribe[:-3] + "xyz").status_code == 400
 
     with run.client("admin") as admin:
-        again = admin.post("/api/v1/campaigns", json={**body, "name": "api-2"}).json()
+        again = admin.post(
+            "/api/v1/campaigns", json={**body, "name": "api-2", "attribution_days": 2.5}
+        ).json()
+        no_window = admin.post("/api/v1/campaigns", json={**body, "name": "api-3", "attribution_days": 0})
         listed = admin.get("/api/v1/campaigns").json()["campaigns"]
         preview = admin.get(
             "/api/v1/campaigns/preview", params={"template": "win_back", "user_id": recipient}
@@ -74,6 +77,8 @@ def test_send_unsubscribe_track_and_measure_while_the_server_runs(served: tuple[
     # Consent was withdrawn at once: the second campaign skips the customer, unless it held them out.
     assert again["skipped"].get("no_consent", 0) == (0 if in_holdout("api-2", recipient, 0.25) else 1)
     assert again["sent"] + again["skipped"].get("no_consent", 0) == 40 - held_2
+    assert no_window.status_code == 422 and "attribution_days" in no_window.text
+    assert {c["campaign"]: c["attribution_days"] for c in listed} == {"api-1": 5, "api-2": 2.5}
     first = next(c for c in listed if c["campaign"] == "api-1")
     assert first["opens"] == 1 and first["clicks"] == 1 and first["unsubscribes"] == 1
     assert {"estimate", "low", "high"} <= set(first["incremental_revenue"])
@@ -86,7 +91,7 @@ def test_restarting_the_service_delivers_what_a_crash_left_pending(tmp_path: Pat
 
     def crashed_after_the_outbox_write(store: object) -> None:
         make_shop(store, 12)
-        _start(store, "crashed", "orders >= 0", "welcome", "email", 0.0, now_utc())  # type: ignore[arg-type]
+        _start(store, "crashed", "orders >= 0", "welcome", "email", 0.0, 5.0, now_utc())  # type: ignore[arg-type]
 
     smtp = SmtpServer().start()
     env = {"CARTWISE_SMTP_PORT": str(smtp.port), "CARTWISE_SMTP_FROM": "shop@cartwise.test"}

@@ -57,6 +57,13 @@ class CampaignSend(BaseModel):
     holdout: float = Field(
         0.1, ge=0, lt=1, description="Share of the audience that gets nothing and is measured."
     )
+    attribution_days: float | None = Field(
+        None,
+        gt=0,
+        le=365,
+        description="Days after the send in which an order counts as a conversion; kept with the "
+        "campaign (default: the `attribution_days` setting when it starts).",
+    )
 
 
 @router.post("/campaigns", response_model=CampaignSent, response_model_exclude_unset=True)
@@ -69,6 +76,7 @@ def send(body: CampaignSend, request: Request, who: Admin) -> dict[str, Any]:
         template=body.template,
         channel=body.channel,
         holdout=body.holdout,
+        attribution_days=body.attribution_days,
     )
 
 

@@ -52,10 +52,24 @@ def _summary(r: dict[str, Any]) -> str:
     show_default=True,
     help="Share of the audience that gets nothing and is measured.",
 )
+@click.option(
+    "--attribution-days",
+    type=float,
+    default=None,
+    help="Days after the send in which an order counts as the campaign's conversion; kept with "
+    "the campaign [default: the `attribution_days` setting when it starts].",
+)
 @db_option
 @json_option
 def send(
-    name: str, rule: str, template: str, channel: str, holdout: float, db: Path | None, as_json: bool
+    name: str,
+    rule: str,
+    template: str,
+    channel: str,
+    holdout: float,
+    attribution_days: float | None,
+    db: Path | None,
+    as_json: bool,
 ) -> None:
     """Send campaign NAME to everyone RULE matches but the holdout; re-running NAME resumes it
     and sends nobody a second message."""
@@ -74,6 +88,7 @@ def send(
             template=template,
             channel=channel,
             holdout=holdout,
+            attribution_days=attribution_days,
             on_pause=paused,
         )
     emit(result, as_json, _summary)

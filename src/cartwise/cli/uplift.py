@@ -8,10 +8,9 @@ from typing import Any
 import click
 
 from cartwise.cli.common import db_option, emit, json_option, progress, settings_for
+from cartwise.pipelines.choices import PAST_CAMPAIGN
 from cartwise.pipelines.stores import opened
 
-# Kept here (not imported from the pipeline) so `cartwise --help` stays fast.
-_PAST_CAMPAIGN = "demo-past-campaign"
 _LEARNERS = ("x", "t")
 STRATEGY_LABELS = {
     "x_learner": "uplift, X-learner",
@@ -65,7 +64,7 @@ _campaign = click.option(
     "--campaign",
     required=True,
     help="A campaign sent by Cartwise with a holdout (its send log and holdout members) to learn "
-    f"from, e.g. {_PAST_CAMPAIGN}.",
+    f"from, e.g. {PAST_CAMPAIGN}.",
 )
 
 
@@ -73,8 +72,8 @@ _window = click.option(
     "--window-days",
     type=click.IntRange(min=1),
     default=None,
-    help="Days after the first send in which an order counts [default: the demo's window for its "
-    "past campaign, else 7].",
+    help="Days after the first send in which an order counts [default: the campaign's attribution "
+    "window, the one its results are measured over].",
 )
 
 

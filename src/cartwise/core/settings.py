@@ -195,8 +195,9 @@ class Settings(BaseModel):
     attribution_days: float = Field(
         5,
         gt=0,
-        description="Days after a message in which a purchase counts as the campaign's conversion "
-        "(`cartwise demo`'s past campaign, `demo-past-campaign`, is measured over the window it was run with).",
+        description="Days after a message in which a purchase counts as its conversion. A campaign "
+        "keeps the value it started with (or its own, given when it is sent; `cartwise "
+        "demo`'s past campaign has the simulator's window); journeys use the current value.",
     )
     journey_time_scale: float = Field(
         1.0,

@@ -1,9 +1,10 @@
 """What each campaign earned: opens, clicks, conversions, revenue, and the increment over the holdout.
 
-Conversions and revenue are counted over the `attribution_days` after the campaign started
-(`started_at`), for both arms, from the `orders` table; the demo's past campaign counts over
-its own designed window instead (`truth_campaign.window_days`, as `cartwise uplift` does), the
-window its true effect is known for. The comparison is by assignment
+Conversions and revenue are counted over the attribution window the campaign was started with
+(`campaigns.attribution_days`; the setting for a campaign started before campaigns kept one)
+after it started (`started_at`), for both arms, from the `orders` table. The demo's past
+campaign has the simulator's outcome window, the one its true effect is known for, and
+`cartwise uplift` uses the same window. The comparison is by assignment
 (intention to treat): every non-holdout member against every holdout member, whatever their
 send state, so the holdout's randomisation carries over. With `r` a member's conversion (0/1)
 or revenue in the window, recipients `t` and holdout `h`:
@@ -21,7 +22,8 @@ from typing import Any
 
 from cartwise.core.settings import Settings
 from cartwise.experiments import MeanStat, effect, t_interval, welch_dof
-from cartwise.pipelines.campaigns import PAST_CAMPAIGN, campaign_counts, past_campaign_window
+from cartwise.pipelines.campaigns import campaign_counts, campaign_window
+from cartwise.pipelines.choices import PAST_CAMPAIGN
 from cartwise.store import Store
 
 
@@ -48,7 +50,7 @@ def _clean(value: float) -> float | None:
 
 def measure(store: Store, settings: Settings, name: str) -> dict[str, Any]:
     """Counts, engagement, conversions and the incremental effect of campaign `name`."""
-    days = past_campaign_window(store, name) or settings.attribution_days
+    days = campaign_window(store, name) or settings.attribution_days
     window = timedelta(days=days)
     started = store.con.execute(
         "SELECT started_at, finished_at, rule, template, channel, holdout FROM campaigns WHERE name = ?",

@@ -5,6 +5,10 @@ of a NAME evaluates the rule over `profiles`, records every member with its hold
 writes one `pending` send-log row per recipient in one transaction; any run (the first or a
 re-run after a crash) then delivers the rows still pending. Re-running with the same NAME and
 flags resumes; different flags for an existing NAME are refused.
+
+A campaign keeps the attribution window it was started with (`campaigns.attribution_days`,
+the `attribution_days` setting unless given): its results and its uplift model measure orders
+over that window, whatever the setting says later.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pyarrow as pa
 from cartwise.campaigns import CHANNELS, MessageIdentity, Templates, in_holdout, verify
 from cartwise.core.errors import ConfigError, InputError, NotFoundError
 from cartwise.core.settings import Settings
+from cartwise.pipelines.choices import PAST_CAMPAIGN
 from cartwise.pipelines.sender import ContextFor, Sender, SendReport, insert_pending, link_secret, now_utc
 from cartwise.profiles import rule_filter
 from cartwise.store import Store
@@ -26,7 +31,9 @@ from cartwise.store import Store
 STEP = "send"  # a broadcast's single step
 
 
-def _validate(settings: Settings, name: str, template: str, channel: str, holdout: float) -> None:
+def _validate(
+    settings: Settings, name: str, template: str, channel: str, holdout: float, attribution_days: float | None
+) -> None:
     if not name.strip():
         raise ConfigError("the campaign needs a name, e.g. `spring-win-back`.", parameter="name")
     if not 0 <= holdout < 1:
@@ -34,6 +41,11 @@ def _validate(settings: Settings, name: str, template: str, channel: str, holdou
     if channel not in CHANNELS:
         raise ConfigError(
             f"{channel!r} is not a channel; use one of {', '.join(sorted(CHANNELS))}.", parameter="channel"
+        )
+    if attribution_days is not None and not 0 < attribution_days <= 365:  # NaN fails too
+        raise ConfigError(
+            f"{attribution_days} days is not an attribution window; give more than 0 and at most 365, e.g. 5.",
+            parameter="attribution_days",
         )
     Templates(settings.templates_dir).check(template)
 
@@ -49,8 +61,19 @@ def audience(store: Store, rule: str) -> list[str]:
     return sorted(str(u) for u in ids.column("user_id").to_pylist())
 
 
+_INSERT_CAMPAIGN = """INSERT INTO campaigns (name, rule, template, channel, holdout, created_at,
+    started_at, finished_at, attribution_days) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+
 def _start(
-    store: Store, name: str, rule: str, template: str, channel: str, holdout: float, now: datetime
+    store: Store,
+    name: str,
+    rule: str,
+    template: str,
+    channel: str,
+    holdout: float,
+    attribution_days: float,
+    now: datetime,
 ) -> None:
     """Record the campaign, its members and holdout, and its pending rows, all at once."""
     members = audience(store, rule)
@@ -58,8 +81,7 @@ def _start(
     recipients = [MessageIdentity(name, STEP, u) for u, h in zip(members, held, strict=True) if not h]
     with store.transaction() as con:
         con.execute(
-            "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-            [name, rule, template, channel, holdout, now, now],
+            _INSERT_CAMPAIGN, [name, rule, template, channel, holdout, now, now, None, attribution_days]
         )
         store.append(
             "campaign_members",
@@ -77,33 +99,38 @@ def broadcast(
     template: str,
     channel: str = "email",
     holdout: float = 0.1,
+    attribution_days: float | None = None,
     access: Callable[[], AbstractContextManager[Store]] | None = None,
     context_for: ContextFor | None = None,
     on_pause: Callable[[str, float], None] | None = None,
 ) -> dict[str, Any]:
     """Send (or resume sending) campaign `name`; returns `{"campaign", "audience", "holdout",
-    "sent", "skipped": {reason: count}}` over the whole campaign, plus `failed` and `held`."""
-    _validate(settings, name, template, channel, holdout)
+    "sent", "skipped": {reason: count}}` over the whole campaign, plus `failed` and `held`.
+
+    `attribution_days` (default: the setting) is the campaign's measuring window, kept with it;
+    resuming without it keeps the one it started with."""
+    _validate(settings, name, template, channel, holdout, attribution_days)
     gate = access or (lambda: nullcontext(store))
     with gate() as s:
         existing = s.con.execute(
-            "SELECT rule, template, channel, holdout FROM campaigns WHERE name = ?", [name]
+            "SELECT rule, template, channel, holdout, attribution_days FROM campaigns WHERE name = ?", [name]
         ).fetchall()
         if existing:
             for parameter, given, kept in zip(
-                ("rule", "template", "channel", "holdout"),
-                (rule, template, channel, holdout),
+                ("rule", "template", "channel", "holdout", "attribution_days"),
+                (rule, template, channel, holdout, attribution_days),
                 existing[0],
                 strict=True,
             ):
-                if given != kept:
+                if given != kept and not (parameter == "attribution_days" and given is None):
                     raise ConfigError(
                         f"campaign {name!r} was started with {kept!r}, not {given!r}; give the same value "
                         "to resume it, or choose a new campaign name.",
                         parameter=parameter,
                     )
         else:
-            _start(s, name, rule, template, channel, holdout, now_utc())
+            days = settings.attribution_days if attribution_days is None else attribution_days
+            _start(s, name, rule, template, channel, holdout, days, now_utc())
     if context_for is None:
         context_for = recommendations_context(store, settings, gate)
     with Sender(store, settings, access=gate, context_for=context_for, on_pause=on_pause) as sender:
@@ -238,31 +265,30 @@ def unsubscribe(store: Store, token: str) -> dict[str, Any]:
     return {"user_id": user_id, "channel": channel, "unsubscribed_at": now.isoformat()}
 
 
+def campaign_window(store: Store, name: str) -> float | None:
+    """The attribution window (days) campaign `name` was started with; None for a campaign
+    started before campaigns kept one, or no such campaign."""
+    found = store.con.execute("SELECT attribution_days FROM campaigns WHERE name = ?", [name]).fetchall()
+    return found[0][0] if found else None
+
+
 # -- the demo's past campaign ---------------------------------------------------------------------
-PAST_CAMPAIGN = "demo-past-campaign"
-
-
-def past_campaign_window(store: Store, name: str) -> int | None:
-    """Days of the outcome window the simulator gave the demo's past campaign (`truth_campaign`),
-    the window its true effect is known for; None for any other campaign or store."""
-    if name != PAST_CAMPAIGN or not store.has_table("truth_campaign"):
-        return None
-    found = store.con.execute("SELECT max(window_days) FROM truth_campaign").fetchall()[0][0]
-    return None if found is None else int(found)
-
-
 def register_past_campaign(store: Store, truth: pa.Table) -> int:
     """Record the simulator's past randomised campaign (`truth_campaign`) as a finished broadcast
     named `demo-past-campaign`: its members with their holdout draw, and one `sent` send-log row
-    per recipient at the simulated send time. Returns the recipients. Call inside a transaction."""
-    frame = truth.select(["user_id", "treated", "sent_at"]).to_pylist()
+    per recipient at the simulated send time. Its attribution window is the simulator's outcome
+    window, the one its true effect is known for. Returns the recipients. Call inside a
+    transaction."""
+    frame = truth.select(["user_id", "treated", "sent_at", "window_days"]).to_pylist()
     if not frame:
         return 0
     sent_at = max(r["sent_at"] for r in frame if r["sent_at"] is not None)
     holdout = sum(1 for r in frame if not r["treated"]) / len(frame)
+    window = max(r["window_days"] for r in frame)
+    rule = "email_consent == true and orders >= 1"
     store.con.execute(
-        "INSERT INTO campaigns VALUES (?, ?, 'newsletter', 'email', ?, ?, ?, ?)",
-        [PAST_CAMPAIGN, "email_consent == true and orders >= 1", holdout, sent_at, sent_at, sent_at],
+        _INSERT_CAMPAIGN,
+        [PAST_CAMPAIGN, rule, "newsletter", "email", holdout, sent_at, sent_at, sent_at, window],
     )
     store.append(
         "campaign_members",

@@ -27,6 +27,9 @@ CLV_MODEL_CHOICES: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto", "auto")
 """Purchase models of the lifetime-value pipeline; `auto` picks one on a holdout."""
 
 
+PAST_CAMPAIGN = "demo-past-campaign"
+"""The name `cartwise demo` records the simulator's past randomised e-mail campaign under."""
+
 # The demo shop's past randomised e-mail campaign went out five weeks before its last day, so
 # its 10-day window and the weeks after it are in the history the Campaigns page measures.
 PAST_CAMPAIGN_DAYS_BEFORE_END = 35
@@ -52,6 +55,7 @@ __all__ = [
     "FORMATS",
     "KINDS",
     "MESSAGE_MENTIONS",
+    "PAST_CAMPAIGN",
     "PAST_CAMPAIGN_DAYS_BEFORE_END",
     "TARGETS",
     "ClvModelChoice",

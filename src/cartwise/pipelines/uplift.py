@@ -48,7 +48,8 @@ import pyarrow as pa
 from cartwise.core.errors import InputError, NotFoundError
 from cartwise.evaluation.uplift import auuc, qini_coefficient
 from cartwise.experiments import UPLIFT_LEARNERS
-from cartwise.pipelines.campaigns import PAST_CAMPAIGN, past_campaign_window
+from cartwise.pipelines.campaigns import campaign_window
+from cartwise.pipelines.choices import PAST_CAMPAIGN
 from cartwise.pipelines.churn import FEATURES, build_features, last_data_day
 from cartwise.pipelines.uplift_curves import held_out_curves, save_curves
 from cartwise.predict import PropensityModel
@@ -90,7 +91,7 @@ class CampaignAssignments:
 
     name: str
     sent_at: datetime
-    window_days: int
+    window_days: float
     assignments: pd.DataFrame
 
 
@@ -101,8 +102,9 @@ def campaign_assignments(store: Store, name: str, window_days: int | None = None
     held out: its members drawn into the holdout (`campaign_members.holdout`). Members neither
     sent nor held out (skipped by consent, caps or suppressions) are left out: they got nothing
     and were not randomised into the control. `sent_at` is the first send; the outcome window is
-    `window_days` after it (default: the simulator's window for the demo's past campaign, which
-    the demo records in the send log too, else `DEFAULT_WINDOW_DAYS`). A store built before
+    `window_days` after it (default: the attribution window the campaign was started with, the
+    one its results are measured over; the demo's past campaign has the simulator's window; a
+    campaign started before campaigns kept one: `DEFAULT_WINDOW_DAYS`). A store built before
     campaigns kept a send log still has the demo's past campaign in `truth_campaign`: that table
     is the fallback for that one name. NotFoundError when the campaign is not found.
     """
@@ -128,13 +130,18 @@ def campaign_assignments(store: Store, name: str, window_days: int | None = None
     return CampaignAssignments(
         name=name,
         sent_at=sent_at,
-        window_days=window_days or past_campaign_window(store, name) or DEFAULT_WINDOW_DAYS,
+        window_days=window_days or _whole(campaign_window(store, name)) or DEFAULT_WINDOW_DAYS,
         assignments=frame,
     )
 
 
 DEFAULT_WINDOW_DAYS = 7
 """Days after the first send in which an order counts, for campaigns without a known window."""
+
+
+def _whole(days: float | None) -> float | None:
+    """`days` as an int when it is whole (reports say 5, not 5.0)."""
+    return int(days) if days is not None and float(days).is_integer() else days
 
 
 def _from_send_log(store: Store, name: str) -> tuple[pd.DataFrame, datetime] | None:

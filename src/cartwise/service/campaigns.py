@@ -57,7 +57,14 @@ class CampaignSender:
 
 
 def broadcast(
-    service: Service, name: str, *, rule: str, template: str, channel: str = "email", holdout: float = 0.1
+    service: Service,
+    name: str,
+    *,
+    rule: str,
+    template: str,
+    channel: str = "email",
+    holdout: float = 0.1,
+    attribution_days: float | None = None,
 ) -> dict[str, Any]:
     """`cartwise campaigns send` while the server runs: same result, same send log."""
     gate = service.require_gate()
@@ -70,6 +77,7 @@ def broadcast(
             template=template,
             channel=channel,
             holdout=holdout,
+            attribution_days=attribution_days,
             access=lambda: gate,
         )
 

@@ -293,6 +293,30 @@ MIGRATIONS = (
     ),
 )
 
+
+def _window_of_the_demo_campaign(con: duckdb.DuckDBPyConnection) -> None:
+    # A demo store made before campaigns kept their window: its past campaign was measured over
+    # the simulator's outcome window, and keeps it. The name is the one the demo used then.
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'truth_campaign'").fetchall()[0][
+        0
+    ]:
+        con.execute(
+            """UPDATE campaigns SET attribution_days = (SELECT max(window_days) FROM truth_campaign)
+            WHERE name = 'demo-past-campaign' AND attribution_days IS NULL"""
+        )
+
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        16,
+        "campaigns keep the attribution window they were started with",
+        # Null for a campaign started before: measured over the `attribution_days` setting.
+        ("ALTER TABLE campaigns ADD COLUMN IF NOT EXISTS attribution_days DOUBLE",),
+        after=_window_of_the_demo_campaign,
+    ),
+)
+
 MIGRATIONS = (
     *MIGRATIONS,
     Migration(
