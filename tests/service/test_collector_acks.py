@@ -180,3 +180,27 @@ def test_repeats_of_stored_events_stay_out_of_the_live_kpis(tmp_path: Path) -> N
         ack = _send(collector, recent[:30] + _batch("fresh", 5, timedelta(minutes=1)))
     assert (ack.accepted, ack.duplicates) == (5, 30)
     assert live.snapshot()["windows"]["1h"]["events"] == 5
+
+
+def test_each_request_of_a_validated_group_gets_its_own_rows(tmp_path: Path) -> None:
+    """Requests validated together (one with a bad event, one with integer ids, the rest plain)
+    each get exactly their own events, in order, whichever path the group takes."""
+    from cartwise.service.collector import _Request
+
+    ts = _now().isoformat() + "Z"
+    plain = [{"event_id": f"p-{i}", "ts": ts, "user_id": "u1", "type": "view"} for i in range(3)]
+    bad = [
+        *_batch("b", 2, timedelta(0)),
+        {"event_id": "b-x", "ts": "9999-12-31T23:59:59Z", "user_id": "u1", "type": "view"},
+    ]
+    numbered = [{"event_id": 7000 + i, "ts": ts, "user_id": "u2", "type": "view"} for i in range(2)]
+    with _running(tmp_path / "s.duckdb") as (collector, _store):
+        for group in ([plain, _batch("q", 4, timedelta(0))], [plain, bad, numbered]):
+            requests = [_Request([dict(r) for r in records]) for records in group]
+            collector._validate(requests)
+            for request, records in zip(requests, group, strict=True):
+                assert request.table is not None
+                kept = [str(r["event_id"]) for r in records if not str(r["ts"]).startswith("9999")]
+                assert request.table.column("event_id").to_pylist() == kept
+                assert [str(request.records[s]["event_id"]) for s in request.sources] == kept
+    assert [r["index"] for r in requests[1].rejected] == [2]

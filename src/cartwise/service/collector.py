@@ -460,30 +460,40 @@ class Collector:
 
     def _validate_together(self, requests: list[_Request]) -> None:
         records: list[dict[str, Any]] = []
-        owner: list[tuple[_Request, int]] = []
         for request in requests:
-            for position in request.positions:
-                records.append(request.records[position])
-                owner.append((request, position))
+            whole = len(request.positions) == len(request.records)  # positions are then 0..n-1
+            records.extend(request.records if whole else [request.records[p] for p in request.positions])
         prepared = self._prepare(records, timezone=self.timezone, window=self.window)
         bad = set()
-        for item in prepared.rejected:
-            request, position = owner[item["index"]]
-            request.rejected.append({"index": position, "reason": item["reason"]})
-            bad.add(item["index"])
-        valid = [i for i in range(len(records)) if i not in bad]
+        owner: list[tuple[_Request, int]] = []  # (request, position) of each merged event, when needed
+        if prepared.rejected:
+            owner = [(request, position) for request in requests for position in request.positions]
+            for item in prepared.rejected:
+                request, position = owner[item["index"]]
+                request.rejected.append({"index": position, "reason": item["reason"]})
+                bad.add(item["index"])
+        valid = [i for i in range(len(records)) if i not in bad] if bad else range(len(records))
         if len(valid) != prepared.table.num_rows:
             raise StoreError(
                 f"Validation returned {prepared.table.num_rows} rows for {len(valid)} valid events; refusing the batch."
             )
         # Rows are matched to requests by position; check that against the ids that were sent.
         ids = prepared.table.column("event_id").to_pylist()
-        for row_number, merged_index in enumerate(valid):
-            given = records[merged_index].get("event_id")
-            if given not in (None, "") and str(given).strip() != ids[row_number]:
-                raise StoreError("Validation returned the events in another order; refusing the batch.")
+        if bad or [record.get("event_id") for record in records] != ids:
+            for row_number, merged_index in enumerate(valid):
+                given = records[merged_index].get("event_id")
+                if given not in (None, "") and str(given).strip() != ids[row_number]:
+                    raise StoreError("Validation returned the events in another order; refusing the batch.")
         # Requests were merged in order and validation keeps it, so each request's rows are one
         # contiguous run of the result: a zero-copy slice.
+        if not bad:  # the usual group: every event valid, so a request's rows are its positions
+            offset = 0
+            for request in requests:
+                if request.positions:
+                    request.sources.extend(request.positions)
+                    request.table = prepared.table.slice(offset, len(request.positions))
+                    offset += len(request.positions)
+            return
         first_row: dict[int, int] = {}
         for row_number, merged_index in enumerate(valid):
             request, position = owner[merged_index]
