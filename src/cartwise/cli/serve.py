@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,8 +15,32 @@ if TYPE_CHECKING:
     from cartwise.core.settings import Settings
 
 
+ALLOCATORS_KEEP_FREED_MEMORY = {
+    # DuckDB's own jemalloc (it reads this name, not MALLOC_CONF): never purge freed pages.
+    "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1",
+    # Arrow's default pool, mimalloc: never purge freed pages.
+    "MIMALLOC_PURGE_DELAY": "-1",
+}
+
+
+def keep_freed_memory() -> None:
+    """Ask DuckDB's and Arrow's allocators to keep the memory they free (the `keep_freed_memory`
+    setting). They read these variables when they start, so this runs before either library
+    is imported; a value the operator set stays. DuckDB's own flush after large tasks is
+    raised in `Service.start`.
+
+    Why: on a virtual machine whose balloon device reports free pages to the host, memory a
+    process hands back is returned to the host within seconds, and touching it again waits
+    for the host: 80 MB took 350-560 ms after a 2-5 s pause against 10 ms at once
+    (`bench/fresh_memory.py`). Every funnel allocates and frees hundreds of MB."""
+    for name, value in ALLOCATORS_KEEP_FREED_MEMORY.items():
+        os.environ.setdefault(name, value)
+
+
 def run_server(settings: Settings, *, access_log: bool = False) -> None:
     """Serve until interrupted. The process holds the DuckDB writer for its whole life."""
+    if settings.keep_freed_memory:
+        keep_freed_memory()
     import uvicorn
 
     from cartwise.api import create_app

@@ -135,6 +135,13 @@ class Settings(BaseModel):
         "collector's answers, but on a machine kept busy a read can wait until `read_timeout_seconds`. false: "
         "`reader_nice` alone.",
     )
+    keep_freed_memory: bool = Field(
+        True,
+        description="`cartwise serve` keeps the memory DuckDB and Arrow free for their own reuse instead of "
+        "handing it back to the system: on virtual machines that return a guest's free memory to the host, "
+        "touching it again took up to 50 times longer (BENCHMARKS.md), in reads and in the collector alike. "
+        "The process then stays at its peak memory (DuckDB's bounded by `memory_limit`). false: hand it back.",
+    )
     ts_earliest: date = Field(
         date(1990, 1, 1),
         description="Earliest time (a UTC date) the collector and file loads accept; an earlier time is "

@@ -95,6 +95,10 @@ class Service:
                 f"The `timezone` setting {self.settings.timezone!r} is not a time zone name (e.g. UTC, "
                 "Europe/Paris); fix it in cartwise.toml or CARTWISE_TIMEZONE."
             )
+        if self.settings.keep_freed_memory:
+            # DuckDB otherwise flushes its allocator after any task that peaked over 128 MB,
+            # handing that memory back to the system (see `cli.serve.keep_freed_memory`).
+            store.con.execute(f"SET allocator_flush_threshold = '{self.settings.memory_limit}'")
         self._store = store
         self.gate = StoreGate(store, read_timeout=self.settings.read_timeout_seconds)
         self.readers = ReaderPool(nice=self.settings.reader_nice, idle=self.settings.reader_idle)
