@@ -31,7 +31,7 @@ def keep_freed_memory() -> None:
 
     Why: on a virtual machine whose balloon device reports free pages to the host, memory a
     process hands back is returned to the host within seconds, and touching it again waits
-    for the host: 80 MB took 350-560 ms after a 2-5 s pause against 10 ms at once
+    for the host: touching 80 MB took 225-715 ms after a 2-5 s pause against 9-11 ms at once
     (`bench/fresh_memory.py`). Every funnel allocates and frees hundreds of MB."""
     for name, value in ALLOCATORS_KEEP_FREED_MEMORY.items():
         os.environ.setdefault(name, value)
