@@ -62,6 +62,20 @@ def test_resuming_with_another_window_is_refused(tmp_path: Path, smtp: SmtpServe
     assert refused.value.parameter == "attribution_days"
 
 
+def test_a_campaign_from_before_cannot_be_given_a_window_on_resuming(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
+    settings = settings_for_smtp(tmp_path / "shop.duckdb", smtp.port)
+    with open_store(settings.db, settings=settings) as store:
+        make_shop(store, 5)
+        broadcast(store, settings, "old", rule="orders >= 0", template="win_back")
+        store.con.execute("UPDATE campaigns SET attribution_days = NULL")  # as migration 16 leaves it
+        with pytest.raises(ConfigError, match="started before campaigns kept their own") as refused:
+            broadcast(store, settings, "old", rule="orders >= 0", template="win_back", attribution_days=3)
+        broadcast(store, settings, "old", rule="orders >= 0", template="win_back")  # resumes
+    assert refused.value.parameter == "attribution_days"
+
+
 @pytest.mark.parametrize("days", ["0", "-1", "400", "nan"])
 def test_a_window_out_of_range_is_refused_with_the_flag(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], days: str

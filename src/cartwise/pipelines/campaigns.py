@@ -123,6 +123,13 @@ def broadcast(
                 strict=True,
             ):
                 if given != kept and not (parameter == "attribution_days" and given is None):
+                    if kept is None:  # the window of a campaign started before campaigns kept one
+                        raise ConfigError(
+                            f"campaign {name!r} was started before campaigns kept their own attribution "
+                            "window, and is measured over the `attribution_days` setting; resume it "
+                            "without one, or choose a new campaign name.",
+                            parameter=parameter,
+                        )
                     raise ConfigError(
                         f"campaign {name!r} was started with {kept!r}, not {given!r}; give the same value "
                         "to resume it, or choose a new campaign name.",
