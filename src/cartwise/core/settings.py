@@ -139,8 +139,8 @@ class Settings(BaseModel):
         True,
         description="`cartwise serve` keeps the memory DuckDB and Arrow free for their own reuse instead of "
         "handing it back to the system: on virtual machines that return a guest's free memory to the host, "
-        "touching it again took up to 50 times longer (BENCHMARKS.md), in reads and in the collector alike. "
-        "The process then stays at its peak memory (DuckDB's bounded by `memory_limit`). false: hand it back.",
+        "touching 80 MB again took 25-50 times longer after a few seconds (medians, BENCHMARKS.md), and each "
+        "funnel frees hundreds of MB. The process then stays at its peak memory (DuckDB's bounded by `memory_limit`). false: hand it back.",
     )
     ts_earliest: date = Field(
         date(1990, 1, 1),

@@ -7,10 +7,11 @@ looping over a 10M-event store doubled the collector's median latency on two cor
 (BENCHMARKS.md, "Reads beside the writer"). So reads run on a few threads of their own, each
 started in Linux's SCHED_IDLE class (the `reader_idle` setting) or at a lower priority
 (`nice`, raised by `reader_nice`): the kernel then hands a core to the collector's
-validation, log and writer threads first whenever both want one, and the reads take what is left (all of an idle core). SCHED_IDLE because a
-nice-10 thread still delayed each wake-up of the collector's threads on two cores: with the
-funnel looping at 10M events the collector's median went from 11-16 to 22-40 ms at nice 10
-and stayed at 11-15 ms in SCHED_IDLE (BENCHMARKS.md). The threads also bound how many reads
+validation, log and writer threads first whenever both want one, and the reads take what is
+left (all of an idle core). SCHED_IDLE because a nice-10 thread still delayed each wake-up
+of the collector's threads on two cores: with the funnel looping at 10M events the
+collector's median went from 11-16 to 22-40 ms at nice 10 and stayed at 11-15 ms in
+SCHED_IDLE (BENCHMARKS.md). The threads also bound how many reads
 run at once; more wait.
 
 Raising a thread's nice value needs no privilege; lowering it again does, which is why the
