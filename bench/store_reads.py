@@ -5,14 +5,16 @@ sorted into the funnel timeline as `cartwise ingest` leaves it), starts a real `
 serve`, then runs the paced collector phase of bench/collector.py (`--batch-rate` requests/s
 of 100 events, latency counted from each request's scheduled time) twice: alone, and while a
 client in a process of its own asks `GET /api/v1/analytics/funnel` (view > add_to_cart >
-purchase within a day, over all the data) again and again; `--rounds` alternates the two
-phases, so load from outside drifts over both alike. `max backlog` is the most acknowledged
+purchase within a day, over all the data) again and again; `--rounds` repeats the pair, alone
+first in odd rounds and the funnel first in even ones, so a drift (load from outside, or the
+server's own cost growing with the store) counts against both alike. `max backlog` is the most acknowledged
 events not yet written to DuckDB seen on /health during a phase: it grows when a reader holds
 up the writer. `busy %` and `steal %` are the whole machine's during the phase (Linux's
 /proc/stat): steal is time the host gave this virtual machine's CPUs to others, so a round
 with a few percent of it says more about the neighbours than about the server. The last line
-gives each phase's p99 over every round's requests together, steadier than one round's. Reads run on their own DuckDB cursors beside the writer, on reader threads in
-Linux's SCHED_IDLE class (`--reader-idle`, the server's `reader_idle`; with `--no-reader-idle`,
+gives each phase's p99 over every round's requests together, steadier than one round's.
+Reads run on their own DuckDB cursors beside the writer, on reader threads in Linux's
+SCHED_IDLE class (`--reader-idle`, the server's `reader_idle`; with `--no-reader-idle`,
 at the lower priority `--reader-nice`), so the p99 with the funnel should stay within 1.5x of
 the p99 without it, and every funnel must still answer 200.
 
@@ -195,19 +197,31 @@ def main() -> None:
                     alone.append((c.get("/api/v1/analytics/funnel").status_code, time.perf_counter() - began))
             rounds: list[tuple[int, float, dict[str, float], dict[str, float], list[tuple[int, float]]]] = []
             spawn = multiprocessing.get_context("spawn")
-            for number in range(1, args.rounds + 1):
-                load = os.getloadavg()[0]
-                without = paced("alone")
-                time.sleep(1.0)
+
+            def with_funnel_loop() -> tuple[dict[str, float], list[tuple[int, float]]]:
                 ready, stop, answers = spawn.Event(), spawn.Event(), spawn.Queue()
                 looper = spawn.Process(target=funnel_loop, args=(server.url, read, ready, stop, answers))
                 looper.start()
                 ready.wait(120)
                 time.sleep(0.5)  # the first funnel is running
-                with_funnel = paced("with the funnel loop")
+                result = paced("with the funnel loop")
                 stop.set()
                 funnels: list[tuple[int, float]] = answers.get()
                 looper.join()
+                return result, funnels
+
+            for number in range(1, args.rounds + 1):
+                load = os.getloadavg()[0]
+                # Odd rounds run alone first, even rounds the funnel first: the server's own cost
+                # grows as the store does, and a fixed order would count that against one phase.
+                if number % 2:
+                    without = paced("alone")
+                    time.sleep(1.0)
+                    with_funnel, funnels = with_funnel_loop()
+                else:
+                    with_funnel, funnels = with_funnel_loop()
+                    time.sleep(1.0)
+                    without = paced("alone")
                 rounds.append((number, load, without, with_funnel, funnels))
                 time.sleep(1.0)
         finally:

@@ -84,7 +84,9 @@ def now_naive() -> datetime:
 def seed_store(db: Path) -> tuple[dict[str, str], dict[str, str]]:
     """Items, ten minutes of events, one order, keys of every scope (one revoked) and user `alice`."""
     settings = get_settings(db=db, memory_limit="512MB", threads=1)
-    ts = now_naive() - timedelta(minutes=10)
+    # Ten minutes ago, but never before midnight UTC: the Overview counts top items since then.
+    now = now_naive()
+    ts = max(now - timedelta(minutes=10), now.replace(hour=0, minute=0, second=0, microsecond=0))
     keys: dict[str, str] = {}
     ids: dict[str, str] = {}
     with open_store(db, settings=settings) as store:
