@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,10 +38,19 @@ def keep_freed_memory() -> None:
         os.environ.setdefault(name, value)
 
 
-def run_server(settings: Settings, *, access_log: bool = False) -> None:
-    """Serve until interrupted. The process holds the DuckDB writer for its whole life."""
+def prepare_process(settings: Settings) -> None:
+    """What the serving process sets for its whole life, before DuckDB or Arrow is imported:
+    the allocators' `keep_freed_memory`, and the interpreter's switch interval
+    (`switch_interval_ms`), which bounds how long a reader's Python keeps the collector's
+    threads waiting for the interpreter."""
     if settings.keep_freed_memory:
         keep_freed_memory()
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)
+
+
+def run_server(settings: Settings, *, access_log: bool = False) -> None:
+    """Serve until interrupted. The process holds the DuckDB writer for its whole life."""
+    prepare_process(settings)
     import uvicorn
 
     from cartwise.api import create_app

@@ -142,6 +142,16 @@ class Settings(BaseModel):
         "touching 80 MB again took 25-50 times longer after a few seconds (medians, BENCHMARKS.md), and each "
         "funnel frees hundreds of MB. The process then stays at its peak memory (DuckDB's bounded by `memory_limit`). false: hand it back.",
     )
+    switch_interval_ms: float = Field(
+        1,
+        gt=0,
+        le=100,
+        description="How long, in milliseconds, one Python thread of `cartwise serve` may keep the interpreter "
+        "while another waits for it (Python's switch interval, 5 by default). A read builds its queries in "
+        "Python (a funnel's ~30 ms), and each turn of the collector's threads could wait a whole interval: in "
+        "three runs each, the collector's p99 with a funnel loop was 43-51 ms at 1 against 52-72 ms at 5 "
+        "(BENCHMARKS.md).",
+    )
     ts_earliest: date = Field(
         date(1990, 1, 1),
         description="Earliest time (a UTC date) the collector and file loads accept; an earlier time is "

@@ -1,0 +1,110 @@
+"""How long a thread waits for Python's interpreter while a funnel runs on a reader thread.
+
+The collector's threads (event loop, validation, log, writer) each need the interpreter lock
+for every request. A dashboard read builds its queries in Python (an Ibis expression tree, ~30
+ms of a funnel at 10M events), and while it does, a thread asking for the lock gets it only
+when the reader's time slice ends: Python's switch interval, 5 ms by default, which
+`cartwise serve` sets with `switch_interval_ms`. This runs the server's own read path (a
+`StoreGate` snapshot on a `ReaderPool` thread in the idle scheduling class) looping
+`GET /api/v1/analytics/funnel`'s view over a store of `--events` events (the store of
+bench/store_reads.py), while the main thread asks for the lock every millisecond (a 1 ms
+sleep): each tick's length is 1 ms plus its wait. For each switch interval it prints the ticks'
+percentiles alone and with the funnel loop, and how many waited more than 5 and 20 ms.
+
+    .venv/bin/python bench/interpreter_waits.py [--events 10000000] [--seconds 10]
+        [--switch-ms 5,1] [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from cartwise.cli.serve import keep_freed_memory
+
+keep_freed_memory()  # as `cartwise serve` does, before DuckDB and Arrow are imported
+
+from cartwise.core.settings import get_settings  # noqa: E402
+from cartwise.pages import analytics as views  # noqa: E402
+from cartwise.service.gate import StoreGate  # noqa: E402
+from cartwise.service.readers import ReaderPool  # noqa: E402
+from cartwise.service.service import open_ready_store  # noqa: E402
+from store_reads import build  # noqa: E402  (bench/store_reads.py)
+
+
+def ticks(seconds: float) -> list[float]:
+    """Lengths in ms of back-to-back 1 ms sleeps for `seconds`."""
+    lengths = []
+    last = time.perf_counter()
+    end = last + seconds
+    while last < end:
+        time.sleep(0.001)
+        now = time.perf_counter()
+        lengths.append((now - last) * 1e3)
+        last = now
+    return lengths
+
+
+def row(label: str, lengths: list[float], funnels: str = "") -> str:
+    ordered = sorted(lengths)
+    n = len(ordered)
+    over5 = sum(t > 5 for t in ordered)
+    over20 = sum(t > 20 for t in ordered)
+    return (
+        f"{label:28s} {n:7,d} {ordered[n // 2]:7.2f} {ordered[int(n * 0.99)]:7.2f} "
+        f"{ordered[int(n * 0.999)]:7.2f} {ordered[-1]:7.1f} {over5:6d} {over20:6d}  {funnels}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    parser.add_argument("--switch-ms", default="5,1", help="switch intervals to try, in ms, comma-separated")
+    parser.add_argument("--cache", type=Path, default=None, help="keep and reuse the built store here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "store.duckdb"
+        build(db, args.events, args.cache)
+        settings = get_settings(db=db, memory_limit="4GB", threads=1)
+        with open_ready_store(settings) as store:
+            gate = StoreGate(store, read_timeout=600)
+            readers = ReaderPool(nice=settings.reader_nice, idle=settings.reader_idle)
+
+            def funnel() -> None:
+                with gate.read(narrow="start") as view:
+                    views.funnel_view(view)
+
+            readers.run(funnel)  # warm: imports, DuckDB's caches, the compiled SQL
+            print(
+                f"{'phase':28s} {'ticks':>7s} {'p50 ms':>7s} {'p99 ms':>7s} {'p99.9':>7s} {'max':>7s} "
+                f"{'> 5ms':>6s} {'> 20ms':>6s}  funnels"
+            )
+            for switch_ms in [float(v) for v in args.switch_ms.split(",")]:
+                sys.setswitchinterval(switch_ms / 1000)
+                print(row(f"switch {switch_ms:g} ms, alone", ticks(args.seconds)))
+                stop = threading.Event()
+                took: list[float] = []
+
+                def loop(stop: threading.Event = stop, took: list[float] = took) -> None:
+                    while not stop.is_set():
+                        began = time.perf_counter()
+                        readers.run(funnel)
+                        took.append(time.perf_counter() - began)
+
+                looping = threading.Thread(target=loop)
+                looping.start()
+                lengths = ticks(args.seconds)
+                stop.set()
+                looping.join()
+                each = f"{len(took)} ({min(took):.2f}-{max(took):.2f} s)" if took else "none"
+                print(row(f"switch {switch_ms:g} ms, funnel loop", lengths, each))
+            readers.stop()
+
+
+if __name__ == "__main__":
+    main()
