@@ -11,6 +11,11 @@ bench/store_reads.py), while the main thread asks for the lock every millisecond
 sleep): each tick's length is 1 ms plus its wait. For each switch interval it prints the ticks'
 percentiles alone and with the funnel loop, and how many waited more than 5 and 20 ms.
 
+A second table times the collector writer's merge of 262,144 recent id hashes into the sorted
+hashes of `--events` ids (`StoredIds` in ingest), the old way (an array built from the dict of
+recent hashes) against the present one (from the batches' hash arrays), with the longest tick
+of a thread asking for the interpreter meanwhile, three times each.
+
     .venv/bin/python bench/interpreter_waits.py [--events 10000000] [--seconds 10]
         [--switch-ms 5,1] [--cache DIR]
 """
@@ -28,7 +33,10 @@ from cartwise.cli.serve import keep_freed_memory
 
 keep_freed_memory()  # as `cartwise serve` does, before DuckDB and Arrow are imported
 
+import numpy as np  # noqa: E402
+
 from cartwise.core.settings import get_settings  # noqa: E402
+from cartwise.ingest import StoredIds  # noqa: E402
 from cartwise.pages import analytics as views  # noqa: E402
 from cartwise.service.gate import StoreGate  # noqa: E402
 from cartwise.service.readers import ReaderPool  # noqa: E402
@@ -47,6 +55,52 @@ def ticks(seconds: float) -> list[float]:
         lengths.append((now - last) * 1e3)
         last = now
     return lengths
+
+
+def merge_waits(stored: int, recent: int = StoredIds.MERGE_AT, batch: int = 100) -> None:
+    """The writer's merge, from the dict and from the arrays, with the longest tick meanwhile
+    (at the server's switch interval)."""
+    sys.setswitchinterval(get_settings().switch_interval_ms / 1000)
+    rng = np.random.default_rng(0)
+    ordered = np.sort(rng.integers(0, 2**63, stored, dtype=np.int64).astype(np.uint64))
+    arrays = np.array_split(rng.integers(0, 2**63, recent, dtype=np.int64).astype(np.uint64), recent // batch)
+    as_dict = dict.fromkeys(np.concatenate(arrays).tolist())
+
+    def merge(new: np.ndarray) -> None:
+        new.sort()
+        merged = np.concatenate([ordered, new])
+        merged.sort(kind="stable")
+
+    ways = {
+        "from the dict (before)": lambda: merge(np.fromiter(as_dict, np.uint64, len(as_dict))),
+        "from the arrays (now)": lambda: merge(np.concatenate(arrays)),
+    }
+    print(
+        f"\n{'merge of ' + format(recent, ',') + ' into ' + format(stored, ','):40s} {'ms':>7s} {'longest tick ms':>16s}"
+    )
+    for name, way in ways.items():
+        for _ in range(3):
+            longest: list[float] = []
+            done = threading.Event()
+
+            def tick(done: threading.Event = done, longest: list[float] = longest) -> None:
+                last = time.perf_counter()
+                while not done.is_set():
+                    time.sleep(0.001)
+                    now = time.perf_counter()
+                    longest.append((now - last) * 1e3)
+                    last = now
+
+            ticker = threading.Thread(target=tick)
+            ticker.start()
+            time.sleep(0.05)
+            began = time.perf_counter()
+            way()
+            took = (time.perf_counter() - began) * 1e3
+            time.sleep(0.05)
+            done.set()
+            ticker.join()
+            print(f"{name:40s} {took:7.1f} {max(longest):16.1f}")
 
 
 def row(label: str, lengths: list[float], funnels: str = "") -> str:
@@ -104,6 +158,7 @@ def main() -> None:
                 each = f"{len(took)} ({min(took):.2f}-{max(took):.2f} s)" if took else "none"
                 print(row(f"switch {switch_ms:g} ms, funnel loop", lengths, each))
             readers.stop()
+    merge_waits(args.events)
 
 
 if __name__ == "__main__":

@@ -645,6 +645,20 @@ def test_a_hash_match_only_triggers_the_exact_check(store: Store, monkeypatch: p
     assert store_events(store, _batch("a"), ids) == {"loaded": 0, "duplicates": 1}
 
 
+def test_ids_merged_into_the_writers_sorted_hashes_are_still_found(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(StoredIds, "MERGE_AT", 3)
+    ids = StoredIds()
+    assert store_events(store, _batch("a", "b"), ids) == {"loaded": 2, "duplicates": 0}
+    assert store_events(store, _batch("c", "d"), ids) == {"loaded": 2, "duplicates": 0}  # merged
+    assert not ids._recent and len(ids._sorted) == 4
+    assert store_events(store, _batch("e", "f", "g"), ids) == {"loaded": 3, "duplicates": 0}  # merged
+    assert store_events(store, _batch("a", "d", "g", "h"), ids) == {"loaded": 1, "duplicates": 3}
+    assert ids.rebuilds == 0  # found in the merged hashes, not by rebuilding from the store
+    assert store.con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall() == [(8, 8)]
+
+
 def test_the_writers_recent_hashes_are_nothing_the_garbage_collector_walks(store: Store) -> None:
     import gc
 
