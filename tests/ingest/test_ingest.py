@@ -659,6 +659,18 @@ def test_ids_merged_into_the_writers_sorted_hashes_are_still_found(
     assert store.con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchall() == [(8, 8)]
 
 
+def test_batches_of_repeats_do_not_pile_up_in_the_writers_recent_hashes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(StoredIds, "MERGE_AT", 4)
+    ids = StoredIds()
+    store_events(store, _batch("a", "b"), ids)
+    for _ in range(20):  # the same two ids again and again: the dict stays at two
+        assert store_events(store, _batch("a", "b"), ids) == {"loaded": 0, "duplicates": 2}
+    assert sum(len(a) for a in ids._recent_arrays) < 4 * StoredIds.MERGE_AT
+    assert store_events(store, _batch("a", "c"), ids) == {"loaded": 1, "duplicates": 1}
+
+
 def test_the_writers_recent_hashes_are_nothing_the_garbage_collector_walks(store: Store) -> None:
     import gc
 

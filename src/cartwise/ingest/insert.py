@@ -58,6 +58,7 @@ class StoredIds:
         self._sorted = np.empty(0, np.uint64)
         self._recent: dict[int, None] = {}
         self._recent_arrays: list[np.ndarray] = []  # the same hashes as arrays, for the merge
+        self._recent_held = 0  # hashes in those arrays, repeats included
         self._rows = -1  # rows of `events` the index describes
         self.rebuilds = 0
 
@@ -76,7 +77,7 @@ class StoredIds:
         if rows != self._rows:
             self.rebuilds += self._rows >= 0  # the first build is not a rebuild
             self._sorted, self._recent, self._rows = np.sort(self.hashes(con, "events")), {}, rows
-            self._recent_arrays = []
+            self._recent_arrays, self._recent_held = [], 0
         # Sorted needles make the binary search cache-friendly (2.8 ms against 6.6 for 5,000 in 5M).
         return _holds_any(self._sorted, np.sort(hashes)) or not self._recent.keys().isdisjoint(
             hashes.tolist()
@@ -87,7 +88,9 @@ class StoredIds:
         id hashes (a superset of the rows inserted is fine)."""
         self._recent.update(dict.fromkeys(hashes.tolist()))
         self._recent_arrays.append(hashes)
-        if len(self._recent) >= self.MERGE_AT:
+        self._recent_held += len(hashes)
+        # Repeats grow the arrays but not the dict: they too bound the wait for a merge.
+        if len(self._recent) >= self.MERGE_AT or self._recent_held >= 4 * self.MERGE_AT:
             # From the arrays, not the dict: an array of the dict's 262,144 keys is built holding
             # the interpreter, and the collector's threads waited up to 5.5-9.1 ms against 2.3-4.3
             # (bench/interpreter_waits.py). A hash repeated in the arrays is harmless to the search.
@@ -96,7 +99,7 @@ class StoredIds:
             merged = np.concatenate([self._sorted, recent])
             merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
             self._sorted = merged
-            self._recent, self._recent_arrays = {}, []
+            self._recent, self._recent_arrays, self._recent_held = {}, [], 0
         self._rows += inserted
 
 
