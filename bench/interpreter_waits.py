@@ -1,13 +1,13 @@
 """How long a thread waits for Python's interpreter while a funnel runs on a reader thread.
 
 The collector's threads (event loop, validation, log, writer) each need the interpreter lock
-for every request. A dashboard read builds its queries in Python (an Ibis expression tree, ~30
+for every request. A dashboard read builds its queries in Python (an Ibis expression tree, 20-30
 ms of a funnel at 10M events), and while it does, a thread asking for the lock gets it only
 when the reader's time slice ends: Python's switch interval, 5 ms by default, which
 `cartwise serve` sets with `switch_interval_ms`. This runs the server's own read path (a
 `StoreGate` snapshot on a `ReaderPool` thread in the idle scheduling class) looping
 `GET /api/v1/analytics/funnel`'s view over a store of `--events` events (the store of
-bench/store_reads.py), while the main thread asks for the lock every millisecond (a 1 ms
+bench/store_reads.py), while another thread asks for the lock every millisecond (a 1 ms
 sleep): each tick's length is 1 ms plus its wait. For each switch interval it prints the ticks'
 percentiles alone and with the funnel loop, and how many waited more than 5 and 20 ms.
 
@@ -27,6 +27,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cartwise.cli.serve import keep_freed_memory
@@ -37,6 +39,7 @@ import numpy as np  # noqa: E402
 
 from cartwise.core.settings import get_settings  # noqa: E402
 from cartwise.ingest import StoredIds  # noqa: E402
+from cartwise.ingest.insert import merge_hashes  # noqa: E402
 from cartwise.pages import analytics as views  # noqa: E402
 from cartwise.service.gate import StoreGate  # noqa: E402
 from cartwise.service.readers import ReaderPool  # noqa: E402
@@ -44,63 +47,56 @@ from cartwise.service.service import open_ready_store  # noqa: E402
 from store_reads import build  # noqa: E402  (bench/store_reads.py)
 
 
-def ticks(seconds: float) -> list[float]:
-    """Lengths in ms of back-to-back 1 ms sleeps for `seconds`."""
-    lengths = []
-    last = time.perf_counter()
-    end = last + seconds
-    while last < end:
-        time.sleep(0.001)
-        now = time.perf_counter()
-        lengths.append((now - last) * 1e3)
-        last = now
-    return lengths
+@contextmanager
+def ticking() -> Iterator[list[float]]:
+    """While the block runs, a thread asks for the interpreter every millisecond (a 1 ms sleep);
+    yields the list of its ticks' lengths in ms, filled when the block ends."""
+    lengths: list[float] = []
+    done = threading.Event()
+
+    def tick() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            time.sleep(0.001)
+            now = time.perf_counter()
+            lengths.append((now - last) * 1e3)
+            last = now
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        yield lengths
+    finally:
+        done.set()
+        ticker.join()
 
 
 def merge_waits(stored: int, recent: int = StoredIds.MERGE_AT, batch: int = 100) -> None:
-    """The writer's merge, from the dict and from the arrays, with the longest tick meanwhile
-    (at the server's switch interval)."""
+    """The writer's merge, from the dict and from the arrays (`merge_hashes`), with the longest
+    tick meanwhile (at the server's switch interval)."""
     sys.setswitchinterval(get_settings().switch_interval_ms / 1000)
     rng = np.random.default_rng(0)
     ordered = np.sort(rng.integers(0, 2**63, stored, dtype=np.int64).astype(np.uint64))
     arrays = np.array_split(rng.integers(0, 2**63, recent, dtype=np.int64).astype(np.uint64), recent // batch)
     as_dict = dict.fromkeys(np.concatenate(arrays).tolist())
-
-    def merge(new: np.ndarray) -> None:
-        new.sort()
-        merged = np.concatenate([ordered, new])
-        merged.sort(kind="stable")
-
     ways = {
-        "from the dict (before)": lambda: merge(np.fromiter(as_dict, np.uint64, len(as_dict))),
-        "from the arrays (now)": lambda: merge(np.concatenate(arrays)),
+        "from the dict (before)": lambda: merge_hashes(
+            ordered, [np.fromiter(as_dict, np.uint64, len(as_dict))]
+        ),
+        "from the arrays (now)": lambda: merge_hashes(ordered, arrays),
     }
     print(
         f"\n{'merge of ' + format(recent, ',') + ' into ' + format(stored, ','):40s} {'ms':>7s} {'longest tick ms':>16s}"
     )
     for name, way in ways.items():
         for _ in range(3):
-            longest: list[float] = []
-            done = threading.Event()
-
-            def tick(done: threading.Event = done, longest: list[float] = longest) -> None:
-                last = time.perf_counter()
-                while not done.is_set():
-                    time.sleep(0.001)
-                    now = time.perf_counter()
-                    longest.append((now - last) * 1e3)
-                    last = now
-
-            ticker = threading.Thread(target=tick)
-            ticker.start()
-            time.sleep(0.05)
-            began = time.perf_counter()
-            way()
-            took = (time.perf_counter() - began) * 1e3
-            time.sleep(0.05)
-            done.set()
-            ticker.join()
-            print(f"{name:40s} {took:7.1f} {max(longest):16.1f}")
+            with ticking() as lengths:
+                time.sleep(0.05)
+                began = time.perf_counter()
+                way()  # the merged array is freed here too, as the server frees the one it replaces
+                took = (time.perf_counter() - began) * 1e3
+                time.sleep(0.05)
+            print(f"{name:40s} {took:7.1f} {max(lengths):16.1f}")
 
 
 def row(label: str, lengths: list[float], funnels: str = "") -> str:
@@ -140,7 +136,9 @@ def main() -> None:
             )
             for switch_ms in [float(v) for v in args.switch_ms.split(",")]:
                 sys.setswitchinterval(switch_ms / 1000)
-                print(row(f"switch {switch_ms:g} ms, alone", ticks(args.seconds)))
+                with ticking() as lengths:
+                    time.sleep(args.seconds)
+                print(row(f"switch {switch_ms:g} ms, alone", lengths))
                 stop = threading.Event()
                 took: list[float] = []
 
@@ -152,7 +150,8 @@ def main() -> None:
 
                 looping = threading.Thread(target=loop)
                 looping.start()
-                lengths = ticks(args.seconds)
+                with ticking() as lengths:
+                    time.sleep(args.seconds)
                 stop.set()
                 looping.join()
                 each = f"{len(took)} ({min(took):.2f}-{max(took):.2f} s)" if took else "none"

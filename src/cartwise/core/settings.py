@@ -148,7 +148,7 @@ class Settings(BaseModel):
         le=100,
         description="How long, in milliseconds, one Python thread of `cartwise serve` may keep the interpreter "
         "while another waits for it (Python's switch interval, 5 by default). A read builds its queries in "
-        "Python (a funnel's ~30 ms), and each turn of the collector's threads could wait a whole interval: the "
+        "Python (a funnel's 20-30 ms), and each turn of the collector's threads could wait a whole interval: the "
         "collector's p99 with a funnel loop over its p99 without was 1.13-1.74 in seven runs at 1 (five at "
         "most 1.5), against 1.52-1.76 in three at 5 (BENCHMARKS.md).",
     )

@@ -58,7 +58,6 @@ class StoredIds:
         self._sorted = np.empty(0, np.uint64)
         self._recent: dict[int, None] = {}
         self._recent_arrays: list[np.ndarray] = []  # the same hashes as arrays, for the merge
-        self._recent_held = 0  # hashes in those arrays, repeats included
         self._rows = -1  # rows of `events` the index describes
         self.rebuilds = 0
 
@@ -77,7 +76,7 @@ class StoredIds:
         if rows != self._rows:
             self.rebuilds += self._rows >= 0  # the first build is not a rebuild
             self._sorted, self._recent, self._rows = np.sort(self.hashes(con, "events")), {}, rows
-            self._recent_arrays, self._recent_held = [], 0
+            self._recent_arrays = []
         # Sorted needles make the binary search cache-friendly (2.8 ms against 6.6 for 5,000 in 5M).
         return _holds_any(self._sorted, np.sort(hashes)) or not self._recent.keys().isdisjoint(
             hashes.tolist()
@@ -86,21 +85,30 @@ class StoredIds:
     def added(self, hashes: np.ndarray, inserted: int) -> None:
         """Record an insert of `inserted` rows, right after `may_hold`, from a source with these
         id hashes (a superset of the rows inserted is fine)."""
+        if inserted < len(hashes):  # repeats: only hashes new to the dict go into the arrays
+            hashes = np.fromiter(
+                dict.fromkeys(h for h in hashes.tolist() if h not in self._recent), np.uint64
+            )
         self._recent.update(dict.fromkeys(hashes.tolist()))
         self._recent_arrays.append(hashes)
-        self._recent_held += len(hashes)
-        # Repeats grow the arrays but not the dict: they too bound the wait for a merge.
-        if len(self._recent) >= self.MERGE_AT or self._recent_held >= 4 * self.MERGE_AT:
-            # From the arrays, not the dict: an array of the dict's 262,144 keys is built holding
-            # the interpreter, and the collector's threads waited up to 5.5-9.1 ms against 2.3-4.3
-            # (bench/interpreter_waits.py). A hash repeated in the arrays is harmless to the search.
-            recent = np.concatenate(self._recent_arrays)
-            recent.sort()
-            merged = np.concatenate([self._sorted, recent])
-            merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
-            self._sorted = merged
-            self._recent, self._recent_arrays, self._recent_held = {}, [], 0
+        if len(self._recent) >= self.MERGE_AT:
+            self._sorted = merge_hashes(self._sorted, self._recent_arrays)
+            self._recent, self._recent_arrays = {}, []
         self._rows += inserted
+
+
+def merge_hashes(ordered: np.ndarray, arrays: list[np.ndarray]) -> np.ndarray:
+    """The sorted array `ordered` with the hashes of `arrays` merged in (a new array).
+
+    The id indexes (`StoredIds` here, the collector's `StoredIdIndex`) keep their recent hashes
+    in a dict and, alongside, in the arrays they came in, and merge from the arrays: an array
+    of a dict's 262,144 keys is built holding the interpreter, and the collector's threads
+    waited up to 5-10 ms against 2-5 from the arrays (two runs of bench/interpreter_waits.py)."""
+    recent = np.concatenate(arrays) if arrays else np.empty(0, ordered.dtype)
+    recent.sort()
+    merged = np.concatenate([ordered, recent.astype(ordered.dtype, copy=False)])
+    merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
+    return merged
 
 
 def _holds_any(ordered: np.ndarray, values: np.ndarray) -> bool:

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from cartwise.ingest.insert import merge_hashes
 from cartwise.store import Store
 
 _EMPTY = np.empty(0, np.int64)
@@ -155,12 +156,7 @@ class StoredIdIndex:
             self._fold_thread.start()
 
     def _run_fold(self, ordered: np.ndarray, arrays: list[np.ndarray], bits: int) -> None:
-        # From arrays, not the dict: turning 262,144 Python ints into an array holds the
-        # interpreter for ~30 ms, which the log thread would wait out. (Repeats are harmless.)
-        folding = np.concatenate(arrays)
-        folding.sort()
-        merged = np.concatenate([ordered, folding])
-        merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
+        merged = merge_hashes(ordered, arrays)  # from the arrays, not the dict (see there)
         self._fold = _Fold(merged, _bitmap_of(merged, bits) if bits else None)
 
     def _install_fold(self) -> None:
